@@ -1,0 +1,3 @@
+//! The `dasvdd` command line: train a detector on normal data, score new data, evaluate scores.
+
+fn main() {}

@@ -1,0 +1,97 @@
+//! The detector interface shared by DASVDD and every baseline: fit on normal samples, score new
+//! samples (higher = more anomalous), save to and load from one safetensors file.
+
+use std::path::Path;
+
+use candle_core::Device;
+
+use crate::error::{CoreError, Result};
+
+/// A borrowed row-major `rows x cols` matrix of `f32` samples whose values are all finite.
+#[derive(Debug, Clone, Copy)]
+pub struct SampleView<'a> {
+    data: &'a [f32],
+    rows: usize,
+    cols: usize,
+}
+
+impl<'a> SampleView<'a> {
+    /// Checks that `data` holds `rows * cols` finite values.
+    pub fn new(data: &'a [f32], rows: usize, cols: usize) -> Result<Self> {
+        if cols == 0 {
+            return Err(CoreError::InvalidInput("samples have no features".into()));
+        }
+        if rows.checked_mul(cols) != Some(data.len()) {
+            return Err(CoreError::InvalidInput(format!(
+                "{} values do not form a {rows} x {cols} matrix",
+                data.len()
+            )));
+        }
+        if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+            return Err(CoreError::InvalidInput(format!(
+                "value at row {}, column {} is {}",
+                i / cols,
+                i % cols,
+                data[i]
+            )));
+        }
+        Ok(SampleView { data, rows, cols })
+    }
+
+    /// The values, row after row.
+    pub fn data(&self) -> &'a [f32] {
+        self.data
+    }
+
+    /// Number of samples.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Number of features.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Sample `i`.
+    pub fn row(&self, i: usize) -> &'a [f32] {
+        &self.data[i * self.cols..(i + 1) * self.cols]
+    }
+
+    /// Rows `start..end` as a view.
+    pub fn slice_rows(&self, start: usize, end: usize) -> SampleView<'a> {
+        SampleView { data: &self.data[start * self.cols..end * self.cols], rows: end - start, cols: self.cols }
+    }
+
+    /// Errors unless the samples have `expected` features.
+    pub fn expect_cols(&self, expected: usize) -> Result<()> {
+        if self.cols != expected {
+            return Err(CoreError::InvalidInput(format!(
+                "samples have {} features but the model expects {expected}",
+                self.cols
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A fitted anomaly detector.
+pub trait Detector: Send + Sync {
+    /// Short method name as used on the command line (`dasvdd`, `ocsvm`, ...).
+    fn method(&self) -> &'static str;
+
+    /// Number of input features the detector was fitted on.
+    fn n_features(&self) -> usize;
+
+    /// One anomaly score per sample, higher = more anomalous.
+    fn score(&self, x: SampleView<'_>) -> Result<Vec<f64>>;
+
+    /// Writes the detector to one safetensors file, atomically.
+    fn save(&self, path: &Path) -> Result<()>;
+}
+
+/// Hyperparameters of a detector that can be fitted on normal samples.
+pub trait DetectorParams {
+    /// Fits on normal samples only; `device` is used by neural detectors and ignored by others.
+    fn fit_detector(&self, x: SampleView<'_>, device: &Device) -> Result<Box<dyn Detector>>;
+}

@@ -1,0 +1,43 @@
+//! The error type of the core crate, shared by every detector (DASVDD and the baselines).
+
+use std::path::PathBuf;
+
+/// Errors from configuring, training, scoring, saving or loading a detector.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// A hyperparameter is outside its valid range.
+    #[error("invalid parameter `{name}`: {problem}")]
+    InvalidParameter { name: &'static str, problem: String },
+    /// The input samples cannot be used (wrong width, empty, non-finite values, ...).
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// Training produced a non-finite loss.
+    #[error("training diverged at epoch {epoch}: {what} is {value}")]
+    Diverged { epoch: usize, what: &'static str, value: f64 },
+    /// A checkpoint file is missing tensors, has mis-shaped tensors or belongs to another model.
+    #[error("{path}: {problem}")]
+    Checkpoint { path: PathBuf, problem: String },
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The requested device is not available in this build or on this machine.
+    #[error("device: {0}")]
+    Device(String),
+    /// An error from candle.
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+}
+
+impl CoreError {
+    /// An invalid-parameter error.
+    pub fn param(name: &'static str, problem: impl Into<String>) -> Self {
+        CoreError::InvalidParameter { name, problem: problem.into() }
+    }
+}
+
+/// Result with [`CoreError`].
+pub type Result<T, E = CoreError> = std::result::Result<T, E>;

@@ -1,0 +1,5 @@
+//! `cargo xtask`: project automation (benchmark matrix, report, sweeps, performance, Slurm).
+
+fn main() {
+    println!("cargo xtask <command>\n\ncommands will be listed here");
+}
