@@ -8,4 +8,4 @@ pub mod error;
 pub mod matrix;
 
 pub use error::{DataError, Result};
-pub use matrix::Matrix;
+pub use matrix::{LabeledData, Matrix};

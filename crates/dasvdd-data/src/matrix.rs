@@ -46,3 +46,14 @@ impl Matrix {
         self.rows += 1;
     }
 }
+
+/// Samples with a binary label each (0 = normal, 1 = anomaly) and, for data whose unit of
+/// evaluation is a group of rows (the frames of one MIMII clip), a group id per row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabeledData {
+    pub x: Matrix,
+    /// One label per row: 0 = normal, 1 = anomaly.
+    pub y: Vec<u8>,
+    /// Optional group id per row; rows with the same id are scored together (mean score).
+    pub groups: Option<Vec<u32>>,
+}
