@@ -28,17 +28,26 @@ pub enum DataError {
 impl DataError {
     /// A format error for `path`.
     pub fn format(path: impl Into<PathBuf>, problem: impl Into<String>) -> Self {
-        DataError::Format { path: path.into(), problem: problem.into() }
+        DataError::Format {
+            path: path.into(),
+            problem: problem.into(),
+        }
     }
 
     /// An I/O error for `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        DataError::Io { path: path.into(), source }
+        DataError::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     /// A usage error in `context`.
     pub fn invalid(context: impl Into<String>, problem: impl Into<String>) -> Self {
-        DataError::Invalid { context: context.into(), problem: problem.into() }
+        DataError::Invalid {
+            context: context.into(),
+            problem: problem.into(),
+        }
     }
 }
 

@@ -17,7 +17,11 @@ impl Matrix {
 
     /// An empty matrix with `cols` columns.
     pub fn empty(cols: usize) -> Self {
-        Matrix { data: Vec::new(), rows: 0, cols }
+        Matrix {
+            data: Vec::new(),
+            rows: 0,
+            cols,
+        }
     }
 
     /// Row `i`.
@@ -36,7 +40,11 @@ impl Matrix {
         for &i in indices {
             data.extend_from_slice(self.row(i));
         }
-        Matrix { data, rows: indices.len(), cols: self.cols }
+        Matrix {
+            data,
+            rows: indices.len(),
+            cols: self.cols,
+        }
     }
 
     /// Appends a row; the caller guarantees its length is `cols`.

@@ -1,0 +1,73 @@
+//! Small file helpers shared by the readers and writers: whole-file reads with transparent
+//! gzip decompression, and atomic writes (temporary file in the same directory, then rename).
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use crate::error::{DataError, Result};
+
+/// The two magic bytes that open every gzip member.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Reads the whole file at `path`.
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| DataError::io(path, e))
+}
+
+/// Reads the whole file at `path`, decompressing it when it is gzip (detected by its magic
+/// bytes, not by its name). A truncated or corrupt gzip stream is a format error.
+pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
+    let raw = read_bytes(path)?;
+    if raw.len() >= 2 && raw[..2] == GZIP_MAGIC {
+        gunzip(&raw).map_err(|problem| DataError::format(path, problem))
+    } else {
+        Ok(raw)
+    }
+}
+
+/// Decompresses a whole gzip stream held in memory (one or more members).
+///
+/// `GzDecoder` checks the CRC-32 and length trailer of the member, so truncation and most
+/// byte flips are reported rather than silently yielding short data.
+pub fn gunzip(raw: &[u8]) -> std::result::Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(raw.len().saturating_mul(4));
+    let mut decoder = flate2::read::MultiGzDecoder::new(raw);
+    decoder
+        .read_to_end(&mut out)
+        .map_err(|e| format!("corrupt or truncated gzip data: {e}"))?;
+    Ok(out)
+}
+
+/// Is `raw` a gzip stream (by its magic bytes)?
+pub fn is_gzip(raw: &[u8]) -> bool {
+    raw.len() >= 2 && raw[..2] == GZIP_MAGIC
+}
+
+/// Writes `bytes` to `path` atomically: the data goes to a temporary file in the same
+/// directory, is flushed to disk, and is then renamed over `path`, so readers never see a
+/// half-written file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| DataError::invalid(path.display().to_string(), "not a file path"))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        file_name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(DataError::io(path, e));
+    }
+    Ok(())
+}

@@ -1,0 +1,205 @@
+//! Readers of the IDX format used by MNIST and Fashion-MNIST (gzipped or not), and of the
+//! four-file train/test layout those datasets ship in.
+//!
+//! An IDX file is a 4-byte magic number (`0x00 0x00 <type> <ndims>`), `ndims` big-endian `u32`
+//! dimensions, then the values. MNIST-style files use type `0x08` (unsigned byte): images are
+//! `n x rows x cols` (magic `0x00000803`), labels are `n` (magic `0x00000801`).
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{DataError, Result};
+use crate::fileio::read_maybe_gz;
+use crate::images::ImageSet;
+
+/// IDX type code of unsigned bytes, the only type MNIST-style files use.
+const IDX_UBYTE: u8 = 0x08;
+
+/// The header and values of an unsigned-byte IDX file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdxArray {
+    pub dims: Vec<usize>,
+    pub values: Vec<u8>,
+}
+
+/// Parses an unsigned-byte IDX array of `expected_ndims` dimensions from `bytes` (already
+/// decompressed); `path` only names the file in errors.
+pub fn parse_idx(path: &Path, bytes: &[u8], expected_ndims: usize) -> Result<IdxArray> {
+    let fail = |problem: String| DataError::format(path, problem);
+    if bytes.len() < 4 {
+        return Err(fail(format!(
+            "file is {} bytes, too short for an idx header",
+            bytes.len()
+        )));
+    }
+    if bytes[0] != 0 || bytes[1] != 0 {
+        return Err(fail(format!(
+            "wrong idx magic number 0x{:02x}{:02x}{:02x}{:02x} (must start with two zero bytes)",
+            bytes[0], bytes[1], bytes[2], bytes[3]
+        )));
+    }
+    if bytes[2] != IDX_UBYTE {
+        return Err(fail(format!(
+            "idx value type 0x{:02x} is not unsigned byte (0x08)",
+            bytes[2]
+        )));
+    }
+    let ndims = usize::from(bytes[3]);
+    if ndims != expected_ndims {
+        return Err(fail(format!(
+            "wrong idx magic number 0x0000{:02x}{:02x}: {ndims} dimensions, expected {expected_ndims}",
+            bytes[2], bytes[3]
+        )));
+    }
+    let header_len = 4 + 4 * ndims;
+    if bytes.len() < header_len {
+        return Err(fail(format!(
+            "truncated idx header: {} bytes, the {ndims} dimensions need {header_len}",
+            bytes.len()
+        )));
+    }
+    let dims: Vec<usize> = bytes[4..header_len]
+        .chunks_exact(4)
+        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
+        .collect();
+    let expected = dims
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| fail(format!("idx dimensions {dims:?} overflow")))?;
+    let got = bytes.len() - header_len;
+    if got != expected {
+        return Err(fail(format!(
+            "idx dimensions {dims:?} need {expected} value bytes but the file holds {got}{}",
+            if got < expected {
+                " (truncated)"
+            } else {
+                " (trailing data)"
+            }
+        )));
+    }
+    Ok(IdxArray {
+        dims,
+        values: bytes[header_len..].to_vec(),
+    })
+}
+
+/// Reads an IDX image file (`n x rows x cols`, gzipped or not): returns the pixels and the
+/// image count, height and width.
+pub fn read_idx_images(path: &Path) -> Result<IdxArray> {
+    let bytes = read_maybe_gz(path)?;
+    let arr = parse_idx(path, &bytes, 3)?;
+    if arr.dims[1] == 0 || arr.dims[2] == 0 {
+        return Err(DataError::format(
+            path,
+            format!("empty image size {:?}", arr.dims),
+        ));
+    }
+    Ok(arr)
+}
+
+/// Reads an IDX label file (`n`, gzipped or not); every label must lie in `0..n_classes`.
+pub fn read_idx_labels(path: &Path, n_classes: u8) -> Result<Vec<u8>> {
+    let bytes = read_maybe_gz(path)?;
+    let arr = parse_idx(path, &bytes, 1)?;
+    if let Some(pos) = arr.values.iter().position(|&l| l >= n_classes) {
+        return Err(DataError::format(
+            path,
+            format!(
+                "label {} of item {pos} is outside 0..{}",
+                arr.values[pos],
+                n_classes - 1
+            ),
+        ));
+    }
+    Ok(arr.values)
+}
+
+/// Reads a pair of IDX image and label files that must describe the same number of items;
+/// labels must be 0..9.
+pub fn load_idx_pair(images: &Path, labels: &Path) -> Result<ImageSet> {
+    let img = read_idx_images(images)?;
+    let lab = read_idx_labels(labels, 10)?;
+    let n = img.dims[0];
+    if lab.len() != n {
+        return Err(DataError::format(
+            labels,
+            format!(
+                "{} labels but the image file {} holds {n} images",
+                lab.len(),
+                images.display()
+            ),
+        ));
+    }
+    ImageSet::new(img.values, lab, img.dims[1], img.dims[2], 1)
+        .map_err(|problem| DataError::format(images, problem))
+}
+
+/// The four files of an MNIST-style dataset in `dir`, by their official names, each with or
+/// without a `.gz` suffix (the uncompressed name wins when both exist).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MnistFiles {
+    pub train_images: PathBuf,
+    pub train_labels: PathBuf,
+    pub test_images: PathBuf,
+    pub test_labels: PathBuf,
+}
+
+/// The official file stems of MNIST and Fashion-MNIST.
+pub const MNIST_FILE_STEMS: [&str; 4] = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+];
+
+impl MnistFiles {
+    /// Finds the four files in `dir`; `None` when any is missing.
+    pub fn find(dir: &Path) -> Option<MnistFiles> {
+        let pick = |stem: &str| -> Option<PathBuf> {
+            // Some mirrors (torchvision) name the files `train-images.idx3-ubyte`: accept the dot
+            // variant too.
+            let dotted = stem.replacen("-idx", ".idx", 1);
+            [stem.to_string(), dotted].iter().find_map(|s| {
+                [s.clone(), format!("{s}.gz")]
+                    .into_iter()
+                    .map(|name| dir.join(name))
+                    .find(|p| p.is_file())
+            })
+        };
+        Some(MnistFiles {
+            train_images: pick(MNIST_FILE_STEMS[0])?,
+            train_labels: pick(MNIST_FILE_STEMS[1])?,
+            test_images: pick(MNIST_FILE_STEMS[2])?,
+            test_labels: pick(MNIST_FILE_STEMS[3])?,
+        })
+    }
+
+    /// Loads the official training and test splits.
+    pub fn load(&self) -> Result<(ImageSet, ImageSet)> {
+        let train = load_idx_pair(&self.train_images, &self.train_labels)?;
+        let test = load_idx_pair(&self.test_images, &self.test_labels)?;
+        if train.height != test.height || train.width != test.width {
+            return Err(DataError::format(
+                &self.test_images,
+                format!(
+                    "test images are {}x{} but training images are {}x{}",
+                    test.height, test.width, train.height, train.width
+                ),
+            ));
+        }
+        Ok((train, test))
+    }
+}
+
+/// Loads an MNIST-style dataset (MNIST or Fashion-MNIST) from `dir`: (train, test).
+pub fn load_mnist_dir(dir: &Path) -> Result<(ImageSet, ImageSet)> {
+    let files = MnistFiles::find(dir).ok_or_else(|| {
+        DataError::format(
+            dir,
+            format!(
+                "missing idx files: expected {} (each optionally .gz)",
+                MNIST_FILE_STEMS.join(", ")
+            ),
+        )
+    })?;
+    files.load()
+}

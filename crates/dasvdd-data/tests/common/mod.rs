@@ -1,0 +1,59 @@
+//! Generators of small files in the real formats, shared by the integration tests.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::Path;
+
+/// gzip-compresses `bytes`.
+pub fn gz(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+/// An IDX unsigned-byte file with the given dimensions and values.
+pub fn idx_bytes(dims: &[u32], values: &[u8]) -> Vec<u8> {
+    let mut out = vec![0, 0, 0x08, dims.len() as u8];
+    for d in dims {
+        out.extend_from_slice(&d.to_be_bytes());
+    }
+    out.extend_from_slice(values);
+    out
+}
+
+/// Deterministic pseudo-random bytes (a simple LCG) so fixtures are reproducible.
+pub fn pseudo_bytes(n: usize, seed: u32) -> Vec<u8> {
+    let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (s >> 24) as u8
+        })
+        .collect()
+}
+
+/// `n` images of `h x w` and labels `i % 10`; pixel `j` of image `i` is `(i * 7 + j) % 256`.
+pub fn mnist_like(n: usize, h: usize, w: usize) -> (Vec<u8>, Vec<u8>) {
+    let pixels = (0..n * h * w)
+        .map(|k| ((k / (h * w)) * 7 + k % (h * w)) as u8)
+        .collect();
+    let labels = (0..n).map(|i| (i % 10) as u8).collect();
+    (pixels, labels)
+}
+
+/// Writes an MNIST-style dataset (four files, gzipped when `gzip`) into `dir`.
+pub fn write_mnist_dir(dir: &Path, n_train: usize, n_test: usize, gzip: bool) {
+    let (h, w) = (4usize, 3usize);
+    for (prefix, n) in [("train", n_train), ("t10k", n_test)] {
+        let (px, lb) = mnist_like(n, h, w);
+        let img = idx_bytes(&[n as u32, h as u32, w as u32], &px);
+        let lab = idx_bytes(&[n as u32], &lb);
+        let (img, lab, ext) = if gzip {
+            (gz(&img), gz(&lab), ".gz")
+        } else {
+            (img, lab, "")
+        };
+        std::fs::write(dir.join(format!("{prefix}-images-idx3-ubyte{ext}")), img).unwrap();
+        std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte{ext}")), lab).unwrap();
+    }
+}
