@@ -14,6 +14,7 @@ pub mod error;
 pub mod fileio;
 pub mod idx;
 pub mod images;
+pub mod mat;
 pub mod matrix;
 pub mod split;
 
