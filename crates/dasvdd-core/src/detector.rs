@@ -60,7 +60,11 @@ impl<'a> SampleView<'a> {
 
     /// Rows `start..end` as a view.
     pub fn slice_rows(&self, start: usize, end: usize) -> SampleView<'a> {
-        SampleView { data: &self.data[start * self.cols..end * self.cols], rows: end - start, cols: self.cols }
+        SampleView {
+            data: &self.data[start * self.cols..end * self.cols],
+            rows: end - start,
+            cols: self.cols,
+        }
     }
 
     /// Errors unless the samples have `expected` features.

@@ -17,7 +17,9 @@ pub fn parse_device(spec: &str) -> Result<Device> {
         n.parse::<usize>()
             .map_err(|_| CoreError::Device(format!("`{spec}` is not cpu, cuda or cuda:N")))?
     } else {
-        return Err(CoreError::Device(format!("`{spec}` is not cpu, cuda or cuda:N")));
+        return Err(CoreError::Device(format!(
+            "`{spec}` is not cpu, cuda or cuda:N"
+        )));
     };
     if !candle_core::utils::cuda_is_available() {
         return Err(CoreError::Device(format!(

@@ -13,7 +13,11 @@ pub enum CoreError {
     InvalidInput(String),
     /// Training produced a non-finite loss.
     #[error("training diverged at epoch {epoch}: {what} is {value}")]
-    Diverged { epoch: usize, what: &'static str, value: f64 },
+    Diverged {
+        epoch: usize,
+        what: &'static str,
+        value: f64,
+    },
     /// A checkpoint file is missing tensors, has mis-shaped tensors or belongs to another model.
     #[error("{path}: {problem}")]
     Checkpoint { path: PathBuf, problem: String },
@@ -35,7 +39,10 @@ pub enum CoreError {
 impl CoreError {
     /// An invalid-parameter error.
     pub fn param(name: &'static str, problem: impl Into<String>) -> Self {
-        CoreError::InvalidParameter { name, problem: problem.into() }
+        CoreError::InvalidParameter {
+            name,
+            problem: problem.into(),
+        }
     }
 }
 

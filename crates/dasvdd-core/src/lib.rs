@@ -4,11 +4,28 @@
 //!
 //! Architecture invariants: this crate depends on candle but on no other project crate; it never
 //! prints (it emits `tracing` events) and never panics on user input (it returns [`CoreError`]).
+//! The training step does not use candle's autograd: [`mlp`] writes the backward pass by hand
+//! around candle matrix products and the fused kernels of [`kernels`].
 
+pub mod adagrad;
+pub mod adam;
+pub mod autoencoder;
+pub mod checkpoint;
+pub mod config;
+pub mod dasvdd;
 pub mod detector;
 pub mod device;
 pub mod error;
+pub mod kernels;
+pub mod mlp;
 
+pub use adagrad::{AdaGrad, ParamsAdaGrad};
+pub use adam::{Adam, AdamConfig};
+pub use autoencoder::Autoencoder;
+pub use config::{
+    Activation, AutoencoderConfig, CenterMode, DasvddConfig, GammaChoice, Preset, TrainConfig,
+};
+pub use dasvdd::{estimate_gamma, fit, DasvddModel, EpochRecord, GammaEstimate};
 pub use detector::{Detector, DetectorParams, SampleView};
 pub use device::{device_name, parse_device};
 pub use error::{CoreError, Result};

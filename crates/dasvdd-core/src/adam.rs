@@ -1,0 +1,118 @@
+//! Adam with PyTorch's update rule and L2 weight decay (`torch.optim.Adam(weight_decay=...)`),
+//! updating each parameter in one fused in-place pass on the CPU.
+
+use std::sync::Mutex;
+
+use candle_core::{Tensor, Var};
+
+use crate::error::{CoreError, Result};
+use crate::kernels::AdamKernel;
+
+/// Hyperparameters of [`Adam`], PyTorch's defaults.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamConfig {
+    /// Learning rate (PyTorch default 1e-3).
+    pub lr: f64,
+    /// Decay of the first moment (0.9).
+    pub beta1: f64,
+    /// Decay of the second moment (0.999).
+    pub beta2: f64,
+    /// Added to the denominator (1e-8).
+    pub eps: f64,
+    /// L2 penalty added to the gradient (0).
+    pub weight_decay: f64,
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        AdamConfig {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+        }
+    }
+}
+
+enum Moments {
+    /// Host buffers updated by the fused kernel.
+    Host(Mutex<(Vec<f32>, Vec<f32>)>),
+    /// Device tensors updated with candle operations (non-CPU devices).
+    Device { m: Tensor, v: Tensor },
+}
+
+/// Adam over a fixed list of parameters; gradients are passed in the same order.
+pub struct Adam {
+    params: Vec<Var>,
+    moments: Vec<Moments>,
+    step: i32,
+    config: AdamConfig,
+}
+
+impl Adam {
+    /// Creates the optimiser with zero moments.
+    pub fn new(params: Vec<Var>, config: AdamConfig) -> Result<Self> {
+        let moments = params
+            .iter()
+            .map(|p| {
+                Ok(if p.device().is_cpu() {
+                    let n = p.elem_count();
+                    Moments::Host(Mutex::new((vec![0.0; n], vec![0.0; n])))
+                } else {
+                    Moments::Device {
+                        m: p.zeros_like()?,
+                        v: p.zeros_like()?,
+                    }
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Adam {
+            params,
+            moments,
+            step: 0,
+            config,
+        })
+    }
+
+    /// Applies one update; `grads[i]` is the gradient of `params[i]`.
+    pub fn step(&mut self, grads: &[Tensor]) -> Result<()> {
+        if grads.len() != self.params.len() {
+            return Err(CoreError::InvalidInput(format!(
+                "adam: {} gradients for {} parameters",
+                grads.len(),
+                self.params.len()
+            )));
+        }
+        self.step += 1;
+        let c = self.config;
+        let bc1 = 1.0 - c.beta1.powi(self.step);
+        let bc2 = 1.0 - c.beta2.powi(self.step);
+        for ((p, g), mom) in self.params.iter().zip(grads).zip(&mut self.moments) {
+            match mom {
+                Moments::Host(moments) => {
+                    let kernel = AdamKernel {
+                        lr: c.lr as f32,
+                        beta1: c.beta1 as f32,
+                        beta2: c.beta2 as f32,
+                        eps: c.eps as f32,
+                        weight_decay: c.weight_decay as f32,
+                        bias_correction1: bc1 as f32,
+                        bias_correction2: bc2 as f32,
+                        moments,
+                    };
+                    p.as_tensor().inplace_op2(g, &kernel)?;
+                }
+                Moments::Device { m, v } => {
+                    let g = (g + (p.as_tensor() * c.weight_decay)?)?;
+                    *m = ((&*m * c.beta1)? + (&g * (1.0 - c.beta1))?)?;
+                    *v = ((&*v * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
+                    let denom = ((v.sqrt()? / bc2.sqrt())? + c.eps)?;
+                    let update = ((&*m / denom)? * (c.lr / bc1))?;
+                    p.set(&(p.as_tensor() - update)?)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

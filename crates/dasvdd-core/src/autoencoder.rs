@@ -1,0 +1,198 @@
+//! The fully connected autoencoder of DASVDD and its fused training step, shared with the
+//! autoencoder baseline.
+
+use candle_core::{Device, Tensor};
+use rand_chacha::ChaCha8Rng;
+
+use crate::adam::Adam;
+use crate::config::{Activation, AutoencoderConfig};
+use crate::detector::SampleView;
+use crate::error::Result;
+use crate::kernels::{activation_backward, reconstruction_grad, svdd_grad};
+use crate::mlp::Mlp;
+
+/// Rows per batch when scoring.
+pub const SCORE_BATCH: usize = 1024;
+
+/// Encoder and decoder.
+#[derive(Debug, Clone)]
+pub struct Autoencoder {
+    pub config: AutoencoderConfig,
+    pub encoder: Mlp,
+    pub decoder: Mlp,
+}
+
+/// Losses of one network step.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StepLoss {
+    /// Mean squared reconstruction error (mean over batch and features).
+    pub reconstruction: f64,
+    /// Batch mean of ||z - c||^2 (0 without a centre).
+    pub svdd: f64,
+}
+
+/// Per-sample reconstruction error and squared distance of the code to a centre.
+#[derive(Debug, Clone, Default)]
+pub struct SampleErrors {
+    /// Mean over features of (x_hat - x)^2, per sample.
+    pub reconstruction: Vec<f64>,
+    /// ||z - c||^2 per sample (||z||^2 when no centre is given).
+    pub distance: Vec<f64>,
+}
+
+impl Autoencoder {
+    /// A freshly initialised autoencoder (PyTorch's default `nn.Linear` initialisation, drawn
+    /// from `rng`: encoder layers first, then decoder layers).
+    pub fn init(config: &AutoencoderConfig, rng: &mut ChaCha8Rng, device: &Device) -> Result<Self> {
+        config.validate()?;
+        let encoder = Mlp::init(
+            rng,
+            &config.encoder_widths(),
+            true,
+            Activation::LeakyRelu,
+            Activation::LeakyRelu,
+            device,
+        )?;
+        let decoder = Mlp::init(
+            rng,
+            &config.decoder_widths(),
+            true,
+            Activation::LeakyRelu,
+            config.output_activation,
+            device,
+        )?;
+        Ok(Autoencoder {
+            config: config.clone(),
+            encoder,
+            decoder,
+        })
+    }
+
+    /// Codes of a batch.
+    pub fn encode(&self, x: &Tensor) -> Result<Tensor> {
+        self.encoder.forward(x)
+    }
+
+    /// `(codes, reconstructions)` of a batch.
+    pub fn forward(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let z = self.encoder.forward(x)?;
+        let x_hat = self.decoder.forward(&z)?;
+        Ok((z, x_hat))
+    }
+
+    /// One optimiser step of the network on batch `x` for the loss
+    /// `MSE(x_hat, x) + gamma * mean_i ||z_i - c||^2` (`center = Some((c, gamma))`), or the plain
+    /// reconstruction loss (`None`). `adam` must hold `self.vars()` in that order.
+    pub fn train_step(
+        &self,
+        x: &Tensor,
+        center: Option<(&Tensor, f64)>,
+        adam: &mut Adam,
+    ) -> Result<StepLoss> {
+        let enc = self.encoder.forward_train(x)?;
+        let z = enc
+            .last()
+            .expect("forward_train returns the input and every layer's output");
+        let dec = self.decoder.forward_train(z)?;
+        let x_hat = dec
+            .last()
+            .expect("forward_train returns the input and every layer's output");
+        let (g_out, reconstruction) = reconstruction_grad(x_hat, x, self.config.output_activation)?;
+        let (dec_grads, g_z) = self.decoder.backward(&dec, g_out, true)?;
+        let mut g_z = g_z.expect("input gradient was requested");
+        let mut svdd = 0.0;
+        if let Some((c, gamma)) = center {
+            let (g, m) = svdd_grad(g_z, z, c, gamma)?;
+            g_z = g;
+            svdd = m;
+        }
+        let g_code = activation_backward(g_z, z, Activation::LeakyRelu)?;
+        let (enc_grads, _) = self.encoder.backward(&enc, g_code, false)?;
+        let mut grads = Mlp::flatten_grads(enc_grads);
+        grads.extend(Mlp::flatten_grads(dec_grads));
+        adam.step(&grads)?;
+        Ok(StepLoss {
+            reconstruction,
+            svdd,
+        })
+    }
+
+    /// The trainable variables: encoder then decoder.
+    pub fn vars(&self) -> Vec<candle_core::Var> {
+        let mut v = self.encoder.vars();
+        v.extend(self.decoder.vars());
+        v
+    }
+
+    /// Per-sample reconstruction errors and squared code distances to `center` (to 0 when
+    /// `None`), batched, without gradients; sums in f64.
+    pub fn sample_errors(
+        &self,
+        x: SampleView<'_>,
+        center: Option<&[f32]>,
+        device: &Device,
+    ) -> Result<SampleErrors> {
+        x.expect_cols(self.config.input_dim)?;
+        let mut out = SampleErrors::default();
+        let d = x.cols();
+        let mut start = 0;
+        while start < x.rows() {
+            let end = (start + SCORE_BATCH).min(x.rows());
+            let batch = x.slice_rows(start, end);
+            let xt = Tensor::from_slice(batch.data(), (end - start, d), device)?;
+            let (z, x_hat) = self.forward(&xt)?;
+            let z = z.flatten_all()?.to_vec1::<f32>()?;
+            let x_hat = x_hat.flatten_all()?.to_vec1::<f32>()?;
+            let k = self.config.latent;
+            for (i, (xr, hr)) in batch
+                .data()
+                .chunks_exact(d)
+                .zip(x_hat.chunks_exact(d))
+                .enumerate()
+            {
+                let se: f64 = xr
+                    .iter()
+                    .zip(hr)
+                    .map(|(a, b)| ((b - a) as f64).powi(2))
+                    .sum();
+                out.reconstruction.push(se / d as f64);
+                let zr = &z[i * k..(i + 1) * k];
+                let dist: f64 = match center {
+                    Some(c) => zr
+                        .iter()
+                        .zip(c)
+                        .map(|(a, b)| ((a - b) as f64).powi(2))
+                        .sum(),
+                    None => zr.iter().map(|a| (*a as f64).powi(2)).sum(),
+                };
+                out.distance.push(dist);
+            }
+            start = end;
+        }
+        Ok(out)
+    }
+
+    /// Mean code of the samples (f64 sums), as used for a fixed centre.
+    pub fn mean_code(&self, x: SampleView<'_>, device: &Device) -> Result<Vec<f32>> {
+        let k = self.config.latent;
+        let mut acc = vec![0f64; k];
+        let mut start = 0;
+        while start < x.rows() {
+            let end = (start + SCORE_BATCH).min(x.rows());
+            let xt = Tensor::from_slice(
+                x.slice_rows(start, end).data(),
+                (end - start, x.cols()),
+                device,
+            )?;
+            let z = self.encode(&xt)?.flatten_all()?.to_vec1::<f32>()?;
+            for row in z.chunks_exact(k) {
+                for (a, v) in acc.iter_mut().zip(row) {
+                    *a += *v as f64;
+                }
+            }
+            start = end;
+        }
+        let n = x.rows().max(1) as f64;
+        Ok(acc.into_iter().map(|a| (a / n) as f32).collect())
+    }
+}

@@ -1,0 +1,192 @@
+//! Checkpoint files: one safetensors file per fitted detector, holding its tensors and a
+//! metadata block (method, config, crate version, ...). Writes are atomic (temporary file in
+//! the same folder, then rename); reads check every tensor's presence, dtype and shape.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use safetensors::SafeTensors;
+
+use crate::error::{CoreError, Result};
+
+/// Value of the `format` metadata key of every checkpoint this project writes.
+pub const FORMAT: &str = "dasvdd-rs";
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder, flushed and synced,
+/// then renamed over `path`, so an interrupted write never leaves a truncated file behind.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let io = |source| CoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let mut f = std::fs::File::create(&tmp).map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io(e)
+    })
+}
+
+/// Saves named tensors and metadata as one safetensors file, atomically. The metadata always
+/// gains `format` and `crate_version`.
+pub fn save(
+    path: &Path,
+    tensors: &[(String, Tensor)],
+    mut metadata: HashMap<String, String>,
+) -> Result<()> {
+    metadata.insert("format".into(), FORMAT.into());
+    metadata
+        .entry("crate_version".into())
+        .or_insert_with(|| env!("CARGO_PKG_VERSION").into());
+    let cpu: Vec<(String, Tensor)> = tensors
+        .iter()
+        .map(|(n, t)| Ok((n.clone(), t.to_device(&Device::Cpu)?.contiguous()?)))
+        .collect::<Result<_>>()?;
+    let bytes = safetensors::serialize(cpu.iter().map(|(n, t)| (n.as_str(), t)), Some(metadata))
+        .map_err(|e| CoreError::Checkpoint {
+            path: path.to_path_buf(),
+            problem: format!("cannot serialise: {e}"),
+        })?;
+    write_atomic(path, &bytes)
+}
+
+/// A checkpoint read into memory, with checked access to its tensors and metadata.
+pub struct Checkpoint {
+    path: PathBuf,
+    bytes: Vec<u8>,
+    metadata: HashMap<String, String>,
+}
+
+impl Checkpoint {
+    /// Reads and parses the file; fails on anything that is not a safetensors file of this project.
+    pub fn open(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|source| CoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| CoreError::Checkpoint {
+            path: path.to_path_buf(),
+            problem: format!("not a valid safetensors file: {e}"),
+        })?;
+        // Validate the whole file (offsets inside the buffer) once, up front.
+        SafeTensors::deserialize(&bytes).map_err(|e| CoreError::Checkpoint {
+            path: path.to_path_buf(),
+            problem: format!("not a valid safetensors file: {e}"),
+        })?;
+        let metadata = meta.metadata().clone().unwrap_or_default();
+        let ck = Checkpoint {
+            path: path.to_path_buf(),
+            bytes,
+            metadata,
+        };
+        if ck.metadata.get("format").map(String::as_str) != Some(FORMAT) {
+            return Err(
+                ck.error("not a checkpoint written by dasvdd-rs (metadata `format` is missing)")
+            );
+        }
+        Ok(ck)
+    }
+
+    /// The file this checkpoint was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A checkpoint error naming this file.
+    pub fn error(&self, problem: impl Into<String>) -> CoreError {
+        CoreError::Checkpoint {
+            path: self.path.clone(),
+            problem: problem.into(),
+        }
+    }
+
+    /// The method that wrote the file (`dasvdd`, `ocsvm`, ...).
+    pub fn method(&self) -> Result<&str> {
+        self.meta("method")
+    }
+
+    /// Errors unless the file was written by `method`.
+    pub fn expect_method(&self, method: &str) -> Result<()> {
+        let found = self.method()?;
+        if found != method {
+            return Err(self.error(format!("holds a `{found}` model, not a `{method}` model")));
+        }
+        Ok(())
+    }
+
+    /// A metadata value.
+    pub fn meta(&self, key: &str) -> Result<&str> {
+        self.metadata
+            .get(key)
+            .map(String::as_str)
+            .ok_or_else(|| self.error(format!("metadata `{key}` is missing")))
+    }
+
+    /// A metadata value parsed as JSON.
+    pub fn meta_json<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<T> {
+        serde_json::from_str(self.meta(key)?)
+            .map_err(|e| self.error(format!("metadata `{key}` is invalid: {e}")))
+    }
+
+    /// All metadata.
+    pub fn metadata(&self) -> &HashMap<String, String> {
+        &self.metadata
+    }
+
+    /// The f32 tensor `name`, which must have exactly `shape`, on `device`.
+    pub fn tensor(&self, name: &str, shape: &[usize], device: &Device) -> Result<Tensor> {
+        let st = SafeTensors::deserialize(&self.bytes).map_err(|e| self.error(e.to_string()))?;
+        let view = st
+            .tensor(name)
+            .map_err(|_| self.error(format!("tensor `{name}` is missing")))?;
+        if view.dtype() != safetensors::Dtype::F32 {
+            return Err(self.error(format!(
+                "tensor `{name}` has dtype {:?}, expected F32",
+                view.dtype()
+            )));
+        }
+        if view.shape() != shape {
+            return Err(self.error(format!(
+                "tensor `{name}` has shape {:?}, expected {shape:?}",
+                view.shape()
+            )));
+        }
+        let t = Tensor::from_raw_buffer(view.data(), DType::F32, shape, &Device::Cpu)?;
+        Ok(t.to_device(device)?)
+    }
+
+    /// The f32 tensor `name` with any shape, on the CPU, as (values, shape).
+    pub fn tensor_any_shape(&self, name: &str) -> Result<(Vec<f32>, Vec<usize>)> {
+        let st = SafeTensors::deserialize(&self.bytes).map_err(|e| self.error(e.to_string()))?;
+        let view = st
+            .tensor(name)
+            .map_err(|_| self.error(format!("tensor `{name}` is missing")))?;
+        if view.dtype() != safetensors::Dtype::F32 {
+            return Err(self.error(format!(
+                "tensor `{name}` has dtype {:?}, expected F32",
+                view.dtype()
+            )));
+        }
+        let shape = view.shape().to_vec();
+        let t = Tensor::from_raw_buffer(view.data(), DType::F32, &shape, &Device::Cpu)?;
+        Ok((t.flatten_all()?.to_vec1::<f32>()?, shape))
+    }
+}
+
+/// Reads only the `method` metadata of a checkpoint, so a caller can pick the right loader.
+pub fn read_method(path: &Path) -> Result<String> {
+    Ok(Checkpoint::open(path)?.method()?.to_string())
+}

@@ -1,0 +1,375 @@
+//! Configuration of DASVDD: the autoencoder architecture (presets of the paper or any list of
+//! widths) and the training hyperparameters of Algorithm 1, with the paper's defaults.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{CoreError, Result};
+
+/// Activation applied to a layer's output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    /// Leaky ReLU with negative slope 0.01 (PyTorch's default slope).
+    LeakyRelu,
+    /// Logistic sigmoid.
+    Sigmoid,
+    /// No activation.
+    Identity,
+}
+
+impl Activation {
+    /// Parses `sigmoid`, `leaky_relu` (also `leaky-relu`, `leakyrelu`) or `none`/`identity`.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().replace('-', "_").as_str() {
+            "sigmoid" => Ok(Activation::Sigmoid),
+            "leaky_relu" | "leakyrelu" => Ok(Activation::LeakyRelu),
+            "none" | "identity" | "linear" => Ok(Activation::Identity),
+            other => Err(CoreError::param(
+                "output_activation",
+                format!("`{other}` is not sigmoid, leaky_relu or none"),
+            )),
+        }
+    }
+}
+
+/// Slope of the leaky ReLU for negative inputs.
+pub const LEAKY_SLOPE: f32 = 0.01;
+
+/// Architecture of the fully connected autoencoder.
+///
+/// The encoder maps `input_dim` through `hidden` to `latent`; the decoder mirrors it
+/// (`latent`, reversed `hidden`, `input_dim`). Every hidden layer and the code layer are followed
+/// by a leaky ReLU (slope 0.01); the output layer by `output_activation`. All layers have biases.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AutoencoderConfig {
+    pub input_dim: usize,
+    pub hidden: Vec<usize>,
+    pub latent: usize,
+    pub output_activation: Activation,
+}
+
+/// The network presets of the paper (REFERENCE.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// MNIST and Fashion-MNIST: 784-1024-256, sigmoid output.
+    Mnist,
+    /// CIFAR-10: 3072-1024-512-256, leaky ReLU output.
+    Cifar10,
+    /// ODDS Speech: 400-1024-512-256, linear output.
+    Speech,
+    /// ODDS PIMA: 8-10-4-4, linear output.
+    Pima,
+}
+
+impl Preset {
+    /// Parses a preset name (`fmnist` and `fashion-mnist` are accepted for `mnist`).
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "mnist" | "fmnist" | "fashion-mnist" | "fashion_mnist" => Ok(Preset::Mnist),
+            "cifar10" | "cifar-10" => Ok(Preset::Cifar10),
+            "speech" => Ok(Preset::Speech),
+            "pima" => Ok(Preset::Pima),
+            other => Err(CoreError::param(
+                "preset",
+                format!("unknown preset `{other}` (expected mnist, cifar10, speech or pima)"),
+            )),
+        }
+    }
+
+    /// The preset's architecture.
+    pub fn autoencoder(self) -> AutoencoderConfig {
+        let (input_dim, hidden, latent, output_activation) = match self {
+            Preset::Mnist => (784, vec![1024, 256], 256, Activation::Sigmoid),
+            Preset::Cifar10 => (3072, vec![1024, 512, 256], 256, Activation::LeakyRelu),
+            Preset::Speech => (400, vec![1024, 512, 256], 256, Activation::Identity),
+            Preset::Pima => (8, vec![10, 4], 4, Activation::Identity),
+        };
+        AutoencoderConfig {
+            input_dim,
+            hidden,
+            latent,
+            output_activation,
+        }
+    }
+}
+
+impl AutoencoderConfig {
+    /// Sizes a network for `input_dim` features when no preset or config is given: the preset
+    /// of the same width when there is one (784 -> `mnist`, ...), otherwise one hidden layer
+    /// that halves the width twice, with a linear output.
+    pub fn for_input(input_dim: usize) -> Self {
+        for p in [Preset::Mnist, Preset::Cifar10, Preset::Speech, Preset::Pima] {
+            if p.autoencoder().input_dim == input_dim {
+                return p.autoencoder();
+            }
+        }
+        let h1 = (input_dim / 2).max(4);
+        let latent = (h1 / 2).max(2);
+        AutoencoderConfig {
+            input_dim,
+            hidden: vec![h1, latent],
+            latent,
+            output_activation: Activation::Identity,
+        }
+    }
+
+    /// Layer widths of the encoder, from input to code.
+    pub fn encoder_widths(&self) -> Vec<usize> {
+        let mut w = vec![self.input_dim];
+        w.extend(&self.hidden);
+        w.push(self.latent);
+        w
+    }
+
+    /// Layer widths of the decoder, from code to output.
+    pub fn decoder_widths(&self) -> Vec<usize> {
+        let mut w = self.encoder_widths();
+        w.reverse();
+        w
+    }
+
+    /// Checks every width is positive.
+    pub fn validate(&self) -> Result<()> {
+        if self.input_dim == 0 {
+            return Err(CoreError::param("input_dim", "must be positive"));
+        }
+        if self.latent == 0 {
+            return Err(CoreError::param("latent", "must be positive"));
+        }
+        if self.hidden.contains(&0) {
+            return Err(CoreError::param(
+                "hidden",
+                "every hidden width must be positive",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// How gamma, the weight of the SVDD term, is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GammaChoice {
+    /// The heuristic of eq. (6): over `trials` fresh random initialisations (no training,
+    /// c = 0), the mean of (mean reconstruction error) / (mean ||z||^2) on the training set.
+    Heuristic { trials: usize },
+    /// A value given by the user.
+    Fixed(f64),
+}
+
+/// How the hypersphere centre c is obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CenterMode {
+    /// Initialised from N(0, 1) and trained with AdaGrad on the centre split (Algorithm 1).
+    Trained,
+    /// The ablation of Table 3: set once to the mean code of the untrained network on the
+    /// training data and never trained (as Deep SVDD does).
+    FixedMeanCode,
+}
+
+/// Training hyperparameters (Algorithm 1 and Section 4.3 of the paper).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrainConfig {
+    /// Number of epochs (paper: 300).
+    pub epochs: usize,
+    /// Batch size (paper: 200); the last incomplete batch of an epoch is dropped.
+    pub batch_size: usize,
+    /// Fraction of each batch that trains the network; the rest trains c (paper: 0.9).
+    pub kappa: f64,
+    /// Adam learning rate of the network (paper: 1e-3; Speech 1e-4).
+    pub lr: f64,
+    /// Adam's L2 weight decay lambda (paper: 1e-7), as PyTorch's `Adam(weight_decay=...)`.
+    pub weight_decay: f64,
+    /// AdaGrad learning rate of the centre (MNIST/FMNIST 1, CIFAR-10 0.01, Speech/PIMA 0.1).
+    pub center_lr: f64,
+    /// AdaGrad learning-rate decay of the centre (paper: 0.1; the published code: 0.01).
+    pub center_lr_decay: f64,
+    /// How gamma is chosen.
+    pub gamma: GammaChoice,
+    /// How c is obtained.
+    pub center: CenterMode,
+    /// Seed of the weight initialisation, the centre initialisation and the shuffling.
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 300,
+            batch_size: 200,
+            kappa: 0.9,
+            lr: 1e-3,
+            weight_decay: 1e-7,
+            center_lr: 1.0,
+            center_lr_decay: 0.1,
+            gamma: GammaChoice::Heuristic { trials: 10 },
+            center: CenterMode::Trained,
+            seed: 0,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Checks every hyperparameter is in its valid range.
+    pub fn validate(&self) -> Result<()> {
+        if self.epochs == 0 {
+            return Err(CoreError::param("epochs", "must be at least 1"));
+        }
+        if self.batch_size == 0 {
+            return Err(CoreError::param("batch_size", "must be at least 1"));
+        }
+        if !(self.kappa > 0.0 && self.kappa <= 1.0) {
+            return Err(CoreError::param(
+                "kappa",
+                format!("{} is not in (0, 1]", self.kappa),
+            ));
+        }
+        for (name, v) in [("lr", self.lr), ("center_lr", self.center_lr)] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(CoreError::param(
+                    name,
+                    format!("{v} is not a positive number"),
+                ));
+            }
+        }
+        for (name, v) in [
+            ("weight_decay", self.weight_decay),
+            ("center_lr_decay", self.center_lr_decay),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(CoreError::param(
+                    name,
+                    format!("{v} is not a non-negative number"),
+                ));
+            }
+        }
+        match self.gamma {
+            GammaChoice::Heuristic { trials: 0 } => {
+                return Err(CoreError::param("gamma_trials", "must be at least 1"))
+            }
+            GammaChoice::Fixed(g) if !(g.is_finite() && g >= 0.0) => {
+                return Err(CoreError::param(
+                    "gamma",
+                    format!("{g} is not a non-negative number"),
+                ))
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Samples of a batch of `batch` that train the network: ceil(kappa * batch).
+    pub fn network_split(&self, batch: usize) -> usize {
+        // The small epsilon keeps 0.9 * 200 = 180.00000000000003 from rounding up to 181.
+        ((self.kappa * batch as f64) - 1e-9)
+            .ceil()
+            .clamp(1.0, batch as f64) as usize
+    }
+}
+
+/// Everything needed to build and train a DASVDD model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DasvddConfig {
+    pub model: AutoencoderConfig,
+    pub train: TrainConfig,
+}
+
+impl DasvddConfig {
+    /// A config with the preset's network and the paper's training defaults for that dataset.
+    pub fn from_preset(preset: Preset) -> Self {
+        let mut train = TrainConfig::default();
+        match preset {
+            Preset::Mnist => {}
+            Preset::Cifar10 => train.center_lr = 0.01,
+            Preset::Speech => {
+                train.lr = 1e-4;
+                train.center_lr = 0.1;
+            }
+            Preset::Pima => train.center_lr = 0.1,
+        }
+        DasvddConfig {
+            model: preset.autoencoder(),
+            train,
+        }
+    }
+
+    /// Validates both parts.
+    pub fn validate(&self) -> Result<()> {
+        self.model.validate()?;
+        self.train.validate()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kappa_split_of_the_paper() {
+        let t = TrainConfig::default();
+        assert_eq!(t.network_split(200), 180);
+        let t1 = TrainConfig {
+            kappa: 1.0,
+            ..TrainConfig::default()
+        };
+        assert_eq!(t1.network_split(200), 200);
+    }
+
+    #[test]
+    fn presets_match_the_reference() {
+        assert_eq!(
+            Preset::Mnist.autoencoder().encoder_widths(),
+            vec![784, 1024, 256, 256]
+        );
+        assert_eq!(
+            Preset::Cifar10.autoencoder().decoder_widths(),
+            vec![256, 256, 512, 1024, 3072]
+        );
+        assert_eq!(
+            Preset::Pima.autoencoder().encoder_widths(),
+            vec![8, 10, 4, 4]
+        );
+        assert_eq!(
+            AutoencoderConfig::for_input(784),
+            Preset::Mnist.autoencoder()
+        );
+    }
+
+    #[test]
+    fn bad_parameters_are_errors() {
+        let bad = TrainConfig {
+            kappa: 0.0,
+            ..TrainConfig::default()
+        };
+        assert!(matches!(
+            bad.validate(),
+            Err(CoreError::InvalidParameter { name: "kappa", .. })
+        ));
+        let bad = TrainConfig {
+            gamma: GammaChoice::Fixed(f64::NAN),
+            ..TrainConfig::default()
+        };
+        assert!(matches!(
+            bad.validate(),
+            Err(CoreError::InvalidParameter { name: "gamma", .. })
+        ));
+        let bad = TrainConfig {
+            gamma: GammaChoice::Heuristic { trials: 0 },
+            ..TrainConfig::default()
+        };
+        assert!(matches!(
+            bad.validate(),
+            Err(CoreError::InvalidParameter {
+                name: "gamma_trials",
+                ..
+            })
+        ));
+        assert!(matches!(
+            Preset::parse("vgg"),
+            Err(CoreError::InvalidParameter { name: "preset", .. })
+        ));
+    }
+}

@@ -1,0 +1,439 @@
+//! DASVDD: training by Algorithm 1 of the paper, the gamma heuristic of eq. (6), the anomaly
+//! score of eq. (2), and checkpoints.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Instant;
+
+use candle_core::{Device, Tensor, Var};
+use candle_nn::Optimizer;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
+
+use crate::adagrad::{AdaGrad, ParamsAdaGrad};
+use crate::adam::{Adam, AdamConfig};
+use crate::autoencoder::Autoencoder;
+use crate::checkpoint::{self, Checkpoint};
+use crate::config::{CenterMode, DasvddConfig, GammaChoice};
+use crate::detector::{Detector, DetectorParams, SampleView};
+use crate::error::{CoreError, Result};
+
+/// Random streams drawn from the one seed, so that changing e.g. the number of gamma trials
+/// does not change the initial weights of the trained network.
+mod stream {
+    pub const WEIGHTS: u64 = 0;
+    pub const CENTER: u64 = 1;
+    pub const SHUFFLE: u64 = 2;
+    pub const GAMMA_TRIALS: u64 = 1000;
+}
+
+/// A generator for `stream` of `seed`.
+pub fn seeded_rng(seed: u64, stream: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(stream);
+    rng
+}
+
+/// What happened in one epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Mean over the epoch's network steps of reconstruction + gamma * svdd.
+    pub total: f64,
+    /// Mean over the epoch's network steps of the mean squared reconstruction error.
+    pub reconstruction: f64,
+    /// Mean over the epoch's network steps of the batch mean of ||z - c||^2.
+    pub svdd: f64,
+    /// ||c|| after the epoch.
+    pub center_norm: f64,
+    /// c_1 (first coordinate) after the epoch.
+    pub center_first: f64,
+    /// Wall-clock seconds of the epoch.
+    pub seconds: f64,
+}
+
+/// The outcome of the gamma heuristic of eq. (6).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GammaEstimate {
+    /// The mean over trials.
+    pub gamma: f64,
+    /// One ratio (mean reconstruction error) / (mean ||z||^2) per trial.
+    pub trials: Vec<f64>,
+}
+
+/// Estimates gamma by eq. (6): for each of `trials` freshly initialised networks (no training,
+/// c = 0), the ratio of the mean reconstruction error to the mean squared code norm over the
+/// training set; gamma is the mean of the ratios.
+pub fn estimate_gamma(
+    config: &DasvddConfig,
+    x: SampleView<'_>,
+    trials: usize,
+    device: &Device,
+) -> Result<GammaEstimate> {
+    if trials == 0 {
+        return Err(CoreError::param("gamma_trials", "must be at least 1"));
+    }
+    let mut ratios = Vec::with_capacity(trials);
+    for t in 0..trials {
+        let mut rng = seeded_rng(config.train.seed, stream::GAMMA_TRIALS + t as u64);
+        let ae = Autoencoder::init(&config.model, &mut rng, device)?;
+        let e = ae.sample_errors(x, None, device)?;
+        let rec = mean(&e.reconstruction);
+        let dist = mean(&e.distance);
+        if !(dist > 0.0 && dist.is_finite() && rec.is_finite()) {
+            return Err(CoreError::InvalidInput(format!(
+                "gamma heuristic: trial {t} gave mean reconstruction error {rec} and mean squared code norm {dist}"
+            )));
+        }
+        ratios.push(rec / dist);
+    }
+    Ok(GammaEstimate {
+        gamma: mean(&ratios),
+        trials: ratios,
+    })
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len().max(1) as f64
+}
+
+/// A trained DASVDD model.
+#[derive(Debug, Clone)]
+pub struct DasvddModel {
+    pub config: DasvddConfig,
+    pub autoencoder: Autoencoder,
+    /// The hypersphere centre c.
+    pub center: Vec<f32>,
+    pub gamma: f64,
+    /// The gamma heuristic's trials, when gamma was estimated.
+    pub gamma_estimate: Option<GammaEstimate>,
+    pub history: Vec<EpochRecord>,
+    /// Preprocessing statistics of the training data, as JSON chosen by the caller; stored in
+    /// the checkpoint so that scoring can apply the same transformation.
+    pub preprocessing: Option<String>,
+    device: Device,
+}
+
+impl DetectorParams for DasvddConfig {
+    fn fit_detector(&self, x: SampleView<'_>, device: &Device) -> Result<Box<dyn Detector>> {
+        Ok(Box::new(fit(self, x, device, &mut |_| {})?))
+    }
+}
+
+/// Gathers rows `idx` of `x` into a tensor.
+fn gather(x: SampleView<'_>, idx: &[usize], device: &Device) -> Result<Tensor> {
+    let d = x.cols();
+    let mut buf = Vec::with_capacity(idx.len() * d);
+    for &i in idx {
+        buf.extend_from_slice(x.row(i));
+    }
+    Ok(Tensor::from_vec(buf, (idx.len(), d), device)?)
+}
+
+/// Trains DASVDD on normal samples `x` by Algorithm 1, calling `on_epoch` after every epoch.
+pub fn fit(
+    config: &DasvddConfig,
+    x: SampleView<'_>,
+    device: &Device,
+    on_epoch: &mut dyn FnMut(&EpochRecord),
+) -> Result<DasvddModel> {
+    config.validate()?;
+    x.expect_cols(config.model.input_dim)?;
+    let tc = &config.train;
+    let n = x.rows();
+    if n < 2 {
+        return Err(CoreError::InvalidInput(format!(
+            "{n} training samples; at least 2 are needed"
+        )));
+    }
+    let batch = if tc.batch_size > n {
+        tracing::warn!(
+            batch_size = tc.batch_size,
+            samples = n,
+            "batch size larger than the training set; using one batch of all samples"
+        );
+        n
+    } else {
+        tc.batch_size
+    };
+    let n_net = match tc.center {
+        CenterMode::Trained => tc.network_split(batch),
+        CenterMode::FixedMeanCode => batch,
+    };
+    let batches = n / batch;
+
+    let (gamma, gamma_estimate) = match tc.gamma {
+        GammaChoice::Fixed(g) => (g, None),
+        GammaChoice::Heuristic { trials } => {
+            let est = estimate_gamma(config, x, trials, device)?;
+            tracing::info!(
+                gamma = est.gamma,
+                trials,
+                "gamma from the heuristic of eq. (6)"
+            );
+            (est.gamma, Some(est))
+        }
+    };
+
+    let ae = Autoencoder::init(
+        &config.model,
+        &mut seeded_rng(tc.seed, stream::WEIGHTS),
+        device,
+    )?;
+    let center_init: Vec<f32> = match tc.center {
+        CenterMode::Trained => {
+            let mut rng = seeded_rng(tc.seed, stream::CENTER);
+            (0..config.model.latent)
+                .map(|_| StandardNormal.sample(&mut rng))
+                .collect()
+        }
+        CenterMode::FixedMeanCode => ae.mean_code(x, device)?,
+    };
+    let center = Var::from_tensor(&Tensor::from_vec(center_init, config.model.latent, device)?)?;
+    let mut adam = Adam::new(
+        ae.vars(),
+        AdamConfig {
+            lr: tc.lr,
+            weight_decay: tc.weight_decay,
+            ..AdamConfig::default()
+        },
+    )?;
+    let mut adagrad = AdaGrad::new(
+        vec![center.clone()],
+        ParamsAdaGrad {
+            lr: tc.center_lr,
+            lr_decay: tc.center_lr_decay,
+            ..ParamsAdaGrad::default()
+        },
+    )?;
+
+    let mut shuffle_rng = seeded_rng(tc.seed, stream::SHUFFLE);
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut history = Vec::with_capacity(tc.epochs);
+    for epoch in 1..=tc.epochs {
+        let started = Instant::now();
+        order.shuffle(&mut shuffle_rng);
+        let (mut rec_sum, mut svdd_sum) = (0.0, 0.0);
+        for b in 0..batches {
+            let idx = &order[b * batch..(b + 1) * batch];
+            let (net_idx, center_idx) = idx.split_at(n_net);
+            let xb = gather(x, net_idx, device)?;
+            let loss = ae.train_step(&xb, Some((center.as_tensor(), gamma)), &mut adam)?;
+            if !loss.reconstruction.is_finite() {
+                return Err(CoreError::Diverged {
+                    epoch,
+                    what: "reconstruction loss",
+                    value: loss.reconstruction,
+                });
+            }
+            if !loss.svdd.is_finite() {
+                return Err(CoreError::Diverged {
+                    epoch,
+                    what: "svdd loss",
+                    value: loss.svdd,
+                });
+            }
+            rec_sum += loss.reconstruction;
+            svdd_sum += loss.svdd;
+            if tc.center == CenterMode::Trained && !center_idx.is_empty() {
+                // Centre step with the network fixed: AdaGrad on MSE(c, mean code of the split).
+                let z = ae.encode(&gather(x, center_idx, device)?)?;
+                let z_mean = z.mean(0)?.detach();
+                let loss = center.as_tensor().sub(&z_mean)?.sqr()?.mean_all()?;
+                adagrad.backward_step(&loss)?;
+            }
+        }
+        let c = center.as_tensor().to_vec1::<f32>()?;
+        let center_norm = c.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
+        if !center_norm.is_finite() {
+            return Err(CoreError::Diverged {
+                epoch,
+                what: "norm of the centre",
+                value: center_norm,
+            });
+        }
+        let nb = batches.max(1) as f64;
+        let record = EpochRecord {
+            epoch,
+            total: (rec_sum + gamma * svdd_sum) / nb,
+            reconstruction: rec_sum / nb,
+            svdd: svdd_sum / nb,
+            center_norm,
+            center_first: c.first().copied().unwrap_or(0.0) as f64,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        tracing::info!(
+            epoch,
+            total = record.total,
+            reconstruction = record.reconstruction,
+            svdd = record.svdd,
+            center_norm,
+            center_first = record.center_first,
+            "dasvdd epoch"
+        );
+        on_epoch(&record);
+        history.push(record);
+    }
+    let center = center.as_tensor().to_vec1::<f32>()?;
+    if !ae.encoder.all_finite()? || !ae.decoder.all_finite()? {
+        return Err(CoreError::Diverged {
+            epoch: tc.epochs,
+            what: "a network weight",
+            value: f64::NAN,
+        });
+    }
+    Ok(DasvddModel {
+        config: config.clone(),
+        autoencoder: ae,
+        center,
+        gamma,
+        gamma_estimate,
+        history,
+        preprocessing: None,
+        device: device.clone(),
+    })
+}
+
+impl DasvddModel {
+    /// Reconstruction errors and squared distances to c, per sample.
+    pub fn components(&self, x: SampleView<'_>) -> Result<crate::autoencoder::SampleErrors> {
+        self.autoencoder
+            .sample_errors(x, Some(&self.center), &self.device)
+    }
+
+    /// The codes z of the samples, row-major `(rows, latent)`.
+    pub fn codes(&self, x: SampleView<'_>) -> Result<Vec<f32>> {
+        x.expect_cols(self.config.model.input_dim)?;
+        let t = Tensor::from_slice(x.data(), (x.rows(), x.cols()), &self.device)?;
+        Ok(self
+            .autoencoder
+            .encode(&t)?
+            .flatten_all()?
+            .to_vec1::<f32>()?)
+    }
+
+    /// The device the model lives on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    fn tensors(&self) -> Result<Vec<(String, Tensor)>> {
+        let mut t = Vec::new();
+        for (part, mlp) in [
+            ("encoder", &self.autoencoder.encoder),
+            ("decoder", &self.autoencoder.decoder),
+        ] {
+            for (i, l) in mlp.layers.iter().enumerate() {
+                t.push((format!("{part}.{i}.weight"), l.weight.as_tensor().clone()));
+                if let Some(b) = &l.bias {
+                    t.push((format!("{part}.{i}.bias"), b.as_tensor().clone()));
+                }
+            }
+        }
+        t.push((
+            "center".into(),
+            Tensor::from_slice(&self.center, self.center.len(), &Device::Cpu)?,
+        ));
+        Ok(t)
+    }
+
+    /// Loads a checkpoint written by [`Detector::save`] onto `device`.
+    pub fn load(path: &Path, device: &Device) -> Result<Self> {
+        let ck = Checkpoint::open(path)?;
+        ck.expect_method("dasvdd")?;
+        let config: DasvddConfig = ck.meta_json("config")?;
+        config
+            .validate()
+            .map_err(|e| ck.error(format!("invalid config: {e}")))?;
+        let gamma: f64 = ck
+            .meta("gamma")?
+            .parse()
+            .map_err(|_| ck.error("metadata `gamma` is not a number"))?;
+        // Build the architecture, then overwrite every parameter from the file.
+        let mut ae = Autoencoder::init(&config.model, &mut seeded_rng(0, stream::WEIGHTS), device)?;
+        for (part, mlp) in [("encoder", &mut ae.encoder), ("decoder", &mut ae.decoder)] {
+            for (i, l) in mlp.layers.iter_mut().enumerate() {
+                let (out, inp) = l.dims();
+                l.weight = Var::from_tensor(&ck.tensor(
+                    &format!("{part}.{i}.weight"),
+                    &[out, inp],
+                    device,
+                )?)?;
+                if l.bias.is_some() {
+                    l.bias = Some(Var::from_tensor(&ck.tensor(
+                        &format!("{part}.{i}.bias"),
+                        &[out],
+                        device,
+                    )?)?);
+                }
+            }
+        }
+        let center = ck
+            .tensor("center", &[config.model.latent], &Device::Cpu)?
+            .to_vec1::<f32>()?;
+        Ok(DasvddModel {
+            gamma_estimate: ck.meta_json("gamma_estimate").ok(),
+            history: ck.meta_json("history").unwrap_or_default(),
+            preprocessing: ck.metadata().get("preprocessing").cloned(),
+            config,
+            autoencoder: ae,
+            center,
+            gamma,
+            device: device.clone(),
+        })
+    }
+}
+
+impl Detector for DasvddModel {
+    fn method(&self) -> &'static str {
+        "dasvdd"
+    }
+
+    fn n_features(&self) -> usize {
+        self.config.model.input_dim
+    }
+
+    /// S(x) = mean_j (x_hat_j - x_j)^2 + gamma * ||z - c||^2 (eq. 2 with the reconstruction
+    /// term averaged over features, as in training).
+    fn score(&self, x: SampleView<'_>) -> Result<Vec<f64>> {
+        let e = self.components(x)?;
+        Ok(e.reconstruction
+            .iter()
+            .zip(&e.distance)
+            .map(|(r, d)| r + self.gamma * d)
+            .collect())
+    }
+
+    fn save(&self, path: &Path) -> Result<()> {
+        let json = |v: &dyn erased::Json| v.to_json();
+        let mut meta = HashMap::new();
+        meta.insert("method".to_string(), "dasvdd".to_string());
+        meta.insert("config".to_string(), json(&self.config));
+        meta.insert("gamma".to_string(), format!("{:e}", self.gamma));
+        meta.insert("seed".to_string(), self.config.train.seed.to_string());
+        meta.insert("history".to_string(), json(&self.history));
+        if let Some(g) = &self.gamma_estimate {
+            meta.insert("gamma_estimate".to_string(), json(g));
+        }
+        if let Some(p) = &self.preprocessing {
+            meta.insert("preprocessing".to_string(), p.clone());
+        }
+        checkpoint::save(path, &self.tensors()?, meta)
+    }
+}
+
+/// JSON encoding of metadata values; serialising these plain structs cannot fail.
+mod erased {
+    pub trait Json {
+        fn to_json(&self) -> String;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn to_json(&self) -> String {
+            serde_json::to_string(self).unwrap_or_default()
+        }
+    }
+}

@@ -1,0 +1,441 @@
+//! Fused element-wise kernels of the training step, as candle custom ops.
+//!
+//! Every matrix product of the training step stays a candle `matmul`; what these kernels remove
+//! is the chain of small tensor operations around them (bias broadcast, activation, its
+//! derivative, the loss gradients, the optimiser update), each of which would otherwise allocate
+//! and sweep memory once. On the CPU each kernel is one pass over contiguous memory, in place
+//! where it can be, split over threads in fixed chunks so results do not depend on scheduling.
+//! On other devices the same functions fall back to plain candle operations.
+
+use std::sync::Mutex;
+
+use candle_core::{
+    CpuStorage, CustomOp1, CustomOp2, InplaceOp2, InplaceOp3, Layout, Shape, Tensor, D,
+};
+use rayon::prelude::*;
+
+use crate::config::{Activation, LEAKY_SLOPE};
+
+/// Rows per parallel task: large enough that task overhead is negligible, fixed so that the
+/// grouping of floating-point sums never depends on the thread count or timing.
+const ROW_CHUNK: usize = 16;
+/// Elements per parallel task in the optimiser kernels.
+const ELEM_CHUNK: usize = 1 << 15;
+
+fn contiguous<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> candle_core::Result<&'a [f32]> {
+    let data = s.as_slice::<f32>()?;
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&data[a..b]),
+        None => candle_core::bail!("{what}: expected a contiguous f32 tensor"),
+    }
+}
+
+fn contiguous_mut<'a>(
+    s: &'a mut CpuStorage,
+    l: &Layout,
+    what: &str,
+) -> candle_core::Result<&'a mut [f32]> {
+    let (a, b) = match l.contiguous_offsets() {
+        Some(ab) => ab,
+        None => candle_core::bail!("{what}: expected a contiguous f32 tensor"),
+    };
+    match s {
+        CpuStorage::F32(v) => Ok(&mut v[a..b]),
+        _ => candle_core::bail!("{what}: expected an f32 tensor"),
+    }
+}
+
+#[inline(always)]
+fn activate(act: Activation, v: f32) -> f32 {
+    match act {
+        Activation::LeakyRelu => {
+            if v > 0.0 {
+                v
+            } else {
+                v * LEAKY_SLOPE
+            }
+        }
+        Activation::Sigmoid => 1.0 / (1.0 + (-v).exp()),
+        Activation::Identity => v,
+    }
+}
+
+/// Derivative of the activation, expressed through its output `y` (valid for all three
+/// activations: leaky ReLU's output has the sign of its input, sigmoid' = y (1 - y)).
+#[inline(always)]
+fn activation_grad(act: Activation, y: f32) -> f32 {
+    match act {
+        Activation::LeakyRelu => {
+            if y > 0.0 {
+                1.0
+            } else {
+                LEAKY_SLOPE
+            }
+        }
+        Activation::Sigmoid => y * (1.0 - y),
+        Activation::Identity => 1.0,
+    }
+}
+
+/// `y <- act(y + b)` row-wise, in place: the bias and activation half of a linear layer.
+struct BiasActivation(Activation);
+
+impl InplaceOp2 for BiasActivation {
+    fn name(&self) -> &'static str {
+        "bias-activation"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<()> {
+        let b = contiguous(s2, l2, "bias")?;
+        let y = contiguous_mut(s1, l1, "linear output")?;
+        let cols = b.len();
+        let act = self.0;
+        y.par_chunks_mut(cols * ROW_CHUNK).for_each(|rows| {
+            for row in rows.chunks_exact_mut(cols) {
+                for (v, bj) in row.iter_mut().zip(b) {
+                    *v = activate(act, *v + bj);
+                }
+            }
+        });
+        Ok(())
+    }
+}
+
+/// `y <- act(y)` in place (layers without bias).
+struct ActivationOnly(Activation);
+
+impl candle_core::InplaceOp1 for ActivationOnly {
+    fn name(&self) -> &'static str {
+        "activation"
+    }
+
+    fn cpu_fwd(&self, s: &mut CpuStorage, l: &Layout) -> candle_core::Result<()> {
+        let y = contiguous_mut(s, l, "linear output")?;
+        let act = self.0;
+        y.par_chunks_mut(ELEM_CHUNK)
+            .for_each(|c| c.iter_mut().for_each(|v| *v = activate(act, *v)));
+        Ok(())
+    }
+}
+
+fn candle_activation(x: &Tensor, act: Activation) -> candle_core::Result<Tensor> {
+    match act {
+        Activation::LeakyRelu => candle_nn::ops::leaky_relu(x, LEAKY_SLOPE as f64),
+        Activation::Sigmoid => candle_nn::ops::sigmoid(x),
+        Activation::Identity => Ok(x.clone()),
+    }
+}
+
+/// Applies `act(y + b)` to the output `y` of a matrix product, in place on the CPU.
+/// `y` must be a fresh tensor that nothing else references.
+pub fn bias_activation(
+    y: Tensor,
+    b: Option<&Tensor>,
+    act: Activation,
+) -> candle_core::Result<Tensor> {
+    if y.device().is_cpu() && y.is_contiguous() {
+        match b {
+            Some(b) => y.inplace_op2(b, &BiasActivation(act))?,
+            None if act != Activation::Identity => y.inplace_op1(&ActivationOnly(act))?,
+            None => {}
+        }
+        return Ok(y);
+    }
+    let y = match b {
+        Some(b) => y.broadcast_add(b)?,
+        None => y,
+    };
+    candle_activation(&y, act)
+}
+
+/// `g <- g * act'(y)` in place: the gradient of a layer's pre-activation from the gradient of
+/// its output `y`.
+struct ActivationBackward(Activation);
+
+impl InplaceOp2 for ActivationBackward {
+    fn name(&self) -> &'static str {
+        "activation-backward"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<()> {
+        let y = contiguous(s2, l2, "activation output")?;
+        let g = contiguous_mut(s1, l1, "gradient")?;
+        if g.len() != y.len() {
+            candle_core::bail!("activation-backward: gradient and output sizes differ");
+        }
+        let act = self.0;
+        g.par_chunks_mut(ELEM_CHUNK)
+            .zip(y.par_chunks(ELEM_CHUNK))
+            .for_each(|(g, y)| {
+                for (gi, yi) in g.iter_mut().zip(y) {
+                    *gi *= activation_grad(act, *yi);
+                }
+            });
+        Ok(())
+    }
+}
+
+/// Turns the gradient `g` of a layer's output `y` into the gradient of its pre-activation.
+pub fn activation_backward(g: Tensor, y: &Tensor, act: Activation) -> candle_core::Result<Tensor> {
+    if act == Activation::Identity {
+        return Ok(g);
+    }
+    if g.device().is_cpu() && g.is_contiguous() && y.is_contiguous() {
+        g.inplace_op2(y, &ActivationBackward(act))?;
+        return Ok(g);
+    }
+    let d = match act {
+        Activation::LeakyRelu => {
+            let pos = y.gt(0.0)?.to_dtype(y.dtype())?;
+            ((pos.clone() * (1.0 - LEAKY_SLOPE as f64))? + LEAKY_SLOPE as f64)?
+        }
+        Activation::Sigmoid => (y * (y.ones_like()? - y)?)?,
+        Activation::Identity => unreachable!("handled above"),
+    };
+    g * d
+}
+
+/// Column sums of a `rows x cols` matrix, summed row after row in f32 (the bias gradient).
+struct ColumnSum;
+
+impl CustomOp1 for ColumnSum {
+    fn name(&self) -> &'static str {
+        "column-sum"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (_rows, cols) = l.shape().dims2()?;
+        let g = contiguous(s, l, "gradient")?;
+        let mut acc = vec![0f32; cols];
+        for row in g.chunks_exact(cols.max(1)) {
+            for (a, v) in acc.iter_mut().zip(row) {
+                *a += v;
+            }
+        }
+        Ok((CpuStorage::F32(acc), Shape::from(cols)))
+    }
+}
+
+/// Sum over the rows of a matrix.
+pub fn column_sum(g: &Tensor) -> candle_core::Result<Tensor> {
+    if g.device().is_cpu() && g.is_contiguous() {
+        return g.apply_op1_no_bwd(&ColumnSum);
+    }
+    g.sum(0)
+}
+
+/// Gradient and value of the mean squared reconstruction error, fused with the output
+/// activation's derivative: returns `2 (y - x) / (rows * cols) * act'(y)` and stores
+/// `sum (y - x)^2` in `sum_sq`.
+struct ReconstructionGrad {
+    act: Activation,
+    sum_sq: Mutex<f64>,
+}
+
+impl CustomOp2 for ReconstructionGrad {
+    fn name(&self) -> &'static str {
+        "reconstruction-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let y = contiguous(s1, l1, "reconstruction")?;
+        let x = contiguous(s2, l2, "input")?;
+        if x.len() != y.len() {
+            candle_core::bail!("reconstruction-grad: input and reconstruction sizes differ");
+        }
+        let scale = 2.0 / y.len().max(1) as f32;
+        let act = self.act;
+        let mut g = vec![0f32; y.len()];
+        let partial: Vec<f64> = g
+            .par_chunks_mut(ELEM_CHUNK)
+            .zip(y.par_chunks(ELEM_CHUNK).zip(x.par_chunks(ELEM_CHUNK)))
+            .map(|(g, (y, x))| {
+                let mut s = 0f64;
+                for ((gi, yi), xi) in g.iter_mut().zip(y).zip(x) {
+                    let d = yi - xi;
+                    s += (d * d) as f64;
+                    *gi = scale * d * activation_grad(act, *yi);
+                }
+                s
+            })
+            .collect();
+        // Summed in chunk order, so the loss does not depend on thread scheduling.
+        *self.sum_sq.lock().expect("loss lock poisoned") = partial.iter().sum();
+        Ok((CpuStorage::F32(g), l1.shape().clone()))
+    }
+}
+
+/// Returns `(d loss / d pre-activation of the output layer, mean squared error)` for
+/// reconstruction `y` of input `x` with output activation `act`.
+pub fn reconstruction_grad(
+    y: &Tensor,
+    x: &Tensor,
+    act: Activation,
+) -> candle_core::Result<(Tensor, f64)> {
+    if y.device().is_cpu() && y.is_contiguous() && x.is_contiguous() {
+        let op = ReconstructionGrad {
+            act,
+            sum_sq: Mutex::new(0.0),
+        };
+        let g = y.apply_op2_no_bwd(x, &op)?;
+        let sum_sq = *op.sum_sq.lock().expect("loss lock poisoned");
+        return Ok((g, sum_sq / y.elem_count().max(1) as f64));
+    }
+    let diff = (y - x)?;
+    let mse = diff
+        .sqr()?
+        .mean_all()?
+        .to_dtype(candle_core::DType::F64)?
+        .to_scalar::<f64>()?;
+    let g = (diff * (2.0 / y.elem_count().max(1) as f64))?;
+    Ok((activation_backward(g, y, act)?, mse))
+}
+
+/// `g <- g + 2 gamma (z - c) / rows`: adds the SVDD term's gradient to the gradient of the codes
+/// `z`, and stores the batch mean of `||z - c||^2` in `mean_sq`.
+struct SvddGrad {
+    gamma: f32,
+    mean_sq: Mutex<f64>,
+}
+
+impl InplaceOp3 for SvddGrad {
+    fn name(&self) -> &'static str {
+        "svdd-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<()> {
+        let z = contiguous(s2, l2, "codes")?;
+        let c = contiguous(s3, l3, "centre")?;
+        let g = contiguous_mut(s1, l1, "code gradient")?;
+        let k = c.len();
+        if k == 0 || z.len() % k != 0 || g.len() != z.len() {
+            candle_core::bail!("svdd-grad: codes, centre and gradient shapes disagree");
+        }
+        let rows = z.len() / k;
+        let scale = 2.0 * self.gamma / rows as f32;
+        let mut total = 0f64;
+        for (gr, zr) in g.chunks_exact_mut(k).zip(z.chunks_exact(k)) {
+            let mut s = 0f32;
+            for ((gi, zi), ci) in gr.iter_mut().zip(zr).zip(c) {
+                let d = zi - ci;
+                s += d * d;
+                *gi += scale * d;
+            }
+            total += s as f64;
+        }
+        *self.mean_sq.lock().expect("loss lock poisoned") = total / rows as f64;
+        Ok(())
+    }
+}
+
+/// Adds the gradient of `gamma * mean_i ||z_i - c||^2` to `g` (the gradient of the codes) and
+/// returns the new gradient with the batch mean of `||z - c||^2`.
+pub fn svdd_grad(
+    g: Tensor,
+    z: &Tensor,
+    c: &Tensor,
+    gamma: f64,
+) -> candle_core::Result<(Tensor, f64)> {
+    if g.device().is_cpu() && g.is_contiguous() && z.is_contiguous() && c.is_contiguous() {
+        let op = SvddGrad {
+            gamma: gamma as f32,
+            mean_sq: Mutex::new(0.0),
+        };
+        g.inplace_op3(z, c, &op)?;
+        let m = *op.mean_sq.lock().expect("loss lock poisoned");
+        return Ok((g, m));
+    }
+    let rows = z.dim(0)? as f64;
+    let diff = z.broadcast_sub(c)?;
+    let m = diff
+        .sqr()?
+        .sum(D::Minus1)?
+        .mean_all()?
+        .to_dtype(candle_core::DType::F64)?
+        .to_scalar::<f64>()?;
+    let g = (g + (diff * (2.0 * gamma / rows))?)?;
+    Ok((g, m))
+}
+
+/// One step of PyTorch's Adam (with L2 weight decay added to the gradient, as
+/// `torch.optim.Adam(weight_decay=...)`), updating the parameter in place from its gradient.
+pub struct AdamKernel<'a> {
+    pub lr: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    pub weight_decay: f32,
+    /// 1 - beta1^t and 1 - beta2^t for the current step t.
+    pub bias_correction1: f32,
+    pub bias_correction2: f32,
+    /// First and second moment estimates of this parameter.
+    pub moments: &'a Mutex<(Vec<f32>, Vec<f32>)>,
+}
+
+impl InplaceOp2 for AdamKernel<'_> {
+    fn name(&self) -> &'static str {
+        "adam-step"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<()> {
+        let g = contiguous(s2, l2, "gradient")?;
+        let p = contiguous_mut(s1, l1, "parameter")?;
+        let mut guard = self.moments.lock().expect("adam state lock poisoned");
+        let (m, v) = &mut *guard;
+        if g.len() != p.len() || m.len() != p.len() || v.len() != p.len() {
+            candle_core::bail!("adam-step: parameter, gradient and state sizes differ");
+        }
+        let (b1, b2, wd, eps) = (self.beta1, self.beta2, self.weight_decay, self.eps);
+        let step = self.lr / self.bias_correction1;
+        let inv_sqrt_bc2 = 1.0 / self.bias_correction2.sqrt();
+        p.par_chunks_mut(ELEM_CHUNK)
+            .zip(g.par_chunks(ELEM_CHUNK))
+            .zip(
+                m.par_chunks_mut(ELEM_CHUNK)
+                    .zip(v.par_chunks_mut(ELEM_CHUNK)),
+            )
+            .for_each(|((p, g), (m, v))| {
+                for i in 0..p.len() {
+                    let gi = g[i] + wd * p[i];
+                    let mi = b1 * m[i] + (1.0 - b1) * gi;
+                    let vi = b2 * v[i] + (1.0 - b2) * gi * gi;
+                    m[i] = mi;
+                    v[i] = vi;
+                    p[i] -= step * mi / (vi.sqrt() * inv_sqrt_bc2 + eps);
+                }
+            });
+        Ok(())
+    }
+}

@@ -1,0 +1,251 @@
+//! Training behaviour of DASVDD on small synthetic data: the loss falls, scores separate
+//! anomalies and are not constant, the hypersphere does not collapse, runs are deterministic,
+//! checkpoints round-trip bit for bit, and bad checkpoints and divergence are clear errors.
+
+use candle_core::Device;
+use dasvdd_core::{
+    fit, Activation, AutoencoderConfig, CenterMode, CoreError, DasvddConfig, DasvddModel, Detector,
+    GammaChoice, SampleView, TrainConfig,
+};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Normal samples near a 3-dimensional subspace of R^20 (values in [0, 1]); anomalies are
+/// uniform noise.
+fn synthetic(n_normal: usize, n_anomal: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
+    let d = 20;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let basis: Vec<f32> = (0..3 * d).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let mut normal = Vec::new();
+    for _ in 0..n_normal {
+        let w: Vec<f32> = (0..3).map(|_| rng.random_range(-1.0..1.0)).collect();
+        for j in 0..d {
+            let v: f32 = (0..3).map(|k| w[k] * basis[k * d + j]).sum::<f32>();
+            normal.push(0.5 + 0.15 * v + rng.random_range(-0.01..0.01));
+        }
+    }
+    let anomal = (0..n_anomal * d)
+        .map(|_| rng.random_range(0.0..1.0))
+        .collect();
+    (normal, anomal)
+}
+
+fn small_config(epochs: usize) -> DasvddConfig {
+    DasvddConfig {
+        model: AutoencoderConfig {
+            input_dim: 20,
+            hidden: vec![32],
+            latent: 8,
+            output_activation: Activation::Sigmoid,
+        },
+        train: TrainConfig {
+            epochs,
+            batch_size: 50,
+            center_lr: 0.1,
+            seed: 7,
+            ..TrainConfig::default()
+        },
+    }
+}
+
+fn auroc(normal: &[f64], anomal: &[f64]) -> f64 {
+    let mut wins = 0.0;
+    for a in anomal {
+        for n in normal {
+            wins += if a > n {
+                1.0
+            } else if a == n {
+                0.5
+            } else {
+                0.0
+            };
+        }
+    }
+    wins / (normal.len() * anomal.len()) as f64
+}
+
+#[test]
+fn loss_falls_scores_separate_and_no_collapse() {
+    let (train, _) = synthetic(1000, 0, 1);
+    let (test_n, test_a) = synthetic(200, 200, 2);
+    let x = SampleView::new(&train, 1000, 20).unwrap();
+    let model = fit(&small_config(30), x, &Device::Cpu, &mut |_| {}).unwrap();
+    let h = &model.history;
+    assert_eq!(h.len(), 30);
+    assert!(
+        h[29].total < 0.5 * h[0].total,
+        "loss did not fall: {} -> {}",
+        h[0].total,
+        h[29].total
+    );
+    assert!(h[29].reconstruction < h[0].reconstruction);
+
+    let sn = model
+        .score(SampleView::new(&test_n, 200, 20).unwrap())
+        .unwrap();
+    let sa = model
+        .score(SampleView::new(&test_a, 200, 20).unwrap())
+        .unwrap();
+    let min = sn.iter().cloned().fold(f64::INFINITY, f64::min);
+    let max = sn.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    assert!(max > min, "scores are constant");
+    let auc = auroc(&sn, &sa);
+    assert!(auc > 0.95, "AUROC {auc}");
+
+    // No hypersphere collapse: the codes and c are not all (near) zero.
+    let codes = model.codes(x).unwrap();
+    let code_norm: f64 = codes
+        .iter()
+        .map(|v| (*v as f64).powi(2))
+        .sum::<f64>()
+        .sqrt()
+        / (1000f64).sqrt();
+    let c_norm: f64 = model
+        .center
+        .iter()
+        .map(|v| (*v as f64).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    assert!(code_norm > 1e-2, "codes collapsed: mean norm {code_norm}");
+    assert!(c_norm > 1e-2, "centre collapsed: norm {c_norm}");
+    assert!(model.gamma > 0.0 && model.gamma.is_finite());
+}
+
+#[test]
+fn same_seed_same_scores_and_checkpoint_round_trip() {
+    let (train, _) = synthetic(300, 0, 3);
+    let (test, _) = synthetic(100, 0, 4);
+    let x = SampleView::new(&train, 300, 20).unwrap();
+    let t = SampleView::new(&test, 100, 20).unwrap();
+    let cfg = small_config(3);
+    let a = fit(&cfg, x, &Device::Cpu, &mut |_| {}).unwrap();
+    let b = fit(&cfg, x, &Device::Cpu, &mut |_| {}).unwrap();
+    let sa = a.score(t).unwrap();
+    let sb = b.score(t).unwrap();
+    assert_eq!(sa, sb, "two runs with the same seed differ");
+    let other = fit(
+        &DasvddConfig {
+            train: TrainConfig {
+                seed: 8,
+                ..cfg.train.clone()
+            },
+            ..cfg.clone()
+        },
+        x,
+        &Device::Cpu,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_ne!(sa, other.score(t).unwrap(), "the seed has no effect");
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.safetensors");
+    a.save(&path).unwrap();
+    let loaded = DasvddModel::load(&path, &Device::Cpu).unwrap();
+    assert_eq!(
+        loaded.score(t).unwrap(),
+        sa,
+        "loaded model scores differently"
+    );
+    assert_eq!(loaded.gamma, a.gamma);
+    assert_eq!(loaded.history, a.history);
+    assert_eq!(loaded.config, a.config);
+}
+
+#[test]
+fn bad_checkpoints_are_clear_errors() {
+    let (train, _) = synthetic(100, 0, 5);
+    let x = SampleView::new(&train, 100, 20).unwrap();
+    let model = fit(&small_config(1), x, &Device::Cpu, &mut |_| {}).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.safetensors");
+    model.save(&path).unwrap();
+
+    // Another architecture: same tensors, config says a wider hidden layer.
+    let bytes = std::fs::read(&path).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let mut metadata = meta.metadata().clone().unwrap();
+    let tensors: Vec<(String, safetensors::tensor::TensorView<'_>)> = st.tensors();
+    let mut cfg = model.config.clone();
+    cfg.model.hidden = vec![64];
+    metadata.insert("config".into(), serde_json::to_string(&cfg).unwrap());
+    let other = dir.path().join("other.safetensors");
+    safetensors::serialize_to_file(tensors.clone(), Some(metadata.clone()), &other).unwrap();
+    let err = DasvddModel::load(&other, &Device::Cpu).unwrap_err();
+    assert!(matches!(err, CoreError::Checkpoint { .. }), "{err}");
+    assert!(err.to_string().contains("shape"), "{err}");
+
+    // A missing tensor.
+    let missing = dir.path().join("missing.safetensors");
+    let without: Vec<_> = tensors
+        .iter()
+        .filter(|(n, _)| n != "center")
+        .cloned()
+        .collect();
+    safetensors::serialize_to_file(without, Some(meta.metadata().clone().unwrap()), &missing)
+        .unwrap();
+    let err = DasvddModel::load(&missing, &Device::Cpu).unwrap_err();
+    assert!(err.to_string().contains("`center` is missing"), "{err}");
+
+    // Not a safetensors file at all, and a truncated one.
+    let junk = dir.path().join("junk.safetensors");
+    std::fs::write(&junk, b"hello").unwrap();
+    assert!(matches!(
+        DasvddModel::load(&junk, &Device::Cpu),
+        Err(CoreError::Checkpoint { .. })
+    ));
+    std::fs::write(&junk, &bytes[..bytes.len() / 2]).unwrap();
+    assert!(matches!(
+        DasvddModel::load(&junk, &Device::Cpu),
+        Err(CoreError::Checkpoint { .. })
+    ));
+
+    // Wrong input width when scoring.
+    let narrow = vec![0.5f32; 10 * 19];
+    let err = model
+        .score(SampleView::new(&narrow, 10, 19).unwrap())
+        .unwrap_err();
+    assert!(err.to_string().contains("19 features"), "{err}");
+}
+
+#[test]
+fn divergence_names_the_epoch() {
+    let (train, _) = synthetic(200, 0, 6);
+    // Huge values with a linear output and an absurd learning rate overflow f32.
+    let big: Vec<f32> = train.iter().map(|v| v * 1e18).collect();
+    let x = SampleView::new(&big, 200, 20).unwrap();
+    let mut cfg = small_config(5);
+    cfg.model.output_activation = Activation::Identity;
+    cfg.train.lr = 1e6;
+    cfg.train.gamma = GammaChoice::Fixed(1.0);
+    let err = fit(&cfg, x, &Device::Cpu, &mut |_| {}).unwrap_err();
+    assert!(
+        matches!(err, CoreError::Diverged { epoch: 1.., .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("epoch"), "{err}");
+}
+
+#[test]
+fn ablations_are_reachable() {
+    let (train, _) = synthetic(200, 0, 7);
+    let x = SampleView::new(&train, 200, 20).unwrap();
+    // Fixed c: the mean initial code, never trained.
+    let mut cfg = small_config(2);
+    cfg.train.center = CenterMode::FixedMeanCode;
+    let m = fit(&cfg, x, &Device::Cpu, &mut |_| {}).unwrap();
+    assert_eq!(m.history[0].center_norm, m.history[1].center_norm);
+    // kappa = 1: no centre split, c keeps its initial value.
+    let mut cfg = small_config(2);
+    cfg.train.kappa = 1.0;
+    cfg.train.gamma = GammaChoice::Fixed(0.5);
+    let m = fit(&cfg, x, &Device::Cpu, &mut |_| {}).unwrap();
+    assert_eq!(m.history[0].center_first, m.history[1].center_first);
+    assert_eq!(m.gamma, 0.5);
+    // The trained centre moves.
+    let m = fit(&small_config(2), x, &Device::Cpu, &mut |_| {}).unwrap();
+    assert_ne!(m.history[0].center_first, m.history[1].center_first);
+    let est = m.gamma_estimate.as_ref().unwrap();
+    assert_eq!(est.trials.len(), 10);
+}
