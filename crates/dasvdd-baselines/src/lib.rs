@@ -4,3 +4,15 @@
 //!
 //! Architecture invariant: this crate depends on `dasvdd-core` only among project crates and
 //! reuses its networks and trainers rather than copying them.
+//!
+//! Every method has a params struct (hand-written, documented `Default`) whose `fit` validates
+//! the hyperparameters and returns a fitted model, a fitted model that implements
+//! [`dasvdd_core::Detector`] (scores: higher = more anomalous), and a `load` that reads the one
+//! safetensors file `save` writes.
+
+mod common;
+pub mod iforest;
+pub mod kde;
+
+pub use iforest::{IsolationForest, IsolationForestParams};
+pub use kde::{Bandwidth, Kde, KdeParams};
