@@ -6,19 +6,37 @@
 //!
 //! Map of the crate:
 //! - [`idx`]: MNIST and Fashion-MNIST IDX files (gzipped or not);
+//! - [`cifar`]: the CIFAR-10 binary batches;
 //! - [`images`]: [`ImageSet`] (labelled 8-bit images) and a user's `normal/`+`abnormal/` folder;
+//! - [`tabular`]: a user's CSV files, and the atomic writer of score files;
+//! - [`npy`]: NumPy `.npy` files;
+//! - [`mat`]: ODDS `.mat` files (MAT v5 and v7.3);
+//! - [`preprocess`]: pixel scaling, global contrast normalisation, fitted min-max and z-score;
 //! - [`split`]: [`OneClassSplit`], the image protocol, the paper's tabular splits and the
-//!   seeded half-of-the-normals protocol.
+//!   seeded half-of-the-normals protocol;
+//! - [`registry`]: datasets by name, where their files are found, [`load_split`];
+//! - [`catalog`]: source, licence, size and files of each dataset ([`DatasetInfo`]).
 
+pub mod catalog;
+pub mod cifar;
 pub mod error;
 pub mod fileio;
 pub mod idx;
 pub mod images;
 pub mod mat;
 pub mod matrix;
+pub mod melspec;
+pub mod mimii;
+pub mod npy;
+pub mod preprocess;
+pub mod registry;
 pub mod split;
+pub mod tabular;
 
+pub use catalog::DatasetInfo;
 pub use error::{DataError, Result};
 pub use images::{ColourMode, ImageFolderOptions, ImageSet};
 pub use matrix::{LabeledData, Matrix};
+pub use preprocess::{FittedPreprocessing, GcnNorm, Preprocessing};
+pub use registry::{load_prepared, load_split, DatasetName, LoadOptions, PreparedSplit};
 pub use split::{OneClassSplit, SplitCounts, SplitProtocol};

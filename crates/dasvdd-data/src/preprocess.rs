@@ -1,0 +1,262 @@
+//! Preprocessing: pixel scaling, per-sample global contrast normalisation (GCN), and
+//! per-feature min-max and z-score scalers whose statistics come from training data only.
+//!
+//! Fitted scalers are plain serialisable structs so a checkpoint can store them and apply the
+//! same transformation to new data.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{DataError, Result};
+use crate::matrix::Matrix;
+
+/// Scales 8-bit pixel values (0..=255) to [0, 1].
+pub fn scale_pixels(m: &mut Matrix) {
+    for v in &mut m.data {
+        *v /= 255.0;
+    }
+}
+
+/// The norm a global contrast normalisation divides by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GcnNorm {
+    /// Deep SVDD's variant: `(x - mean) / mean|x - mean|`.
+    L1,
+    /// The DASVDD code's variant: `(x - mean) / (sqrt(sum (x - mean)^2) / n_features)`. Note the
+    /// division by `n_features`, not its square root: this is what the reference code does.
+    L2,
+}
+
+/// Global contrast normalisation of every row (sample) of `m` on its own.
+///
+/// A row with zero variance (a constant image) would divide by zero; it becomes all zeros
+/// (its centred values) instead of NaN.
+pub fn global_contrast_normalize(m: &mut Matrix, norm: GcnNorm) {
+    let n = m.cols;
+    if n == 0 {
+        return;
+    }
+    for row in m.data.chunks_exact_mut(n) {
+        let mean = row.iter().map(|&v| f64::from(v)).sum::<f64>() / n as f64;
+        let scale = match norm {
+            GcnNorm::L1 => {
+                row.iter()
+                    .map(|&v| (f64::from(v) - mean).abs())
+                    .sum::<f64>()
+                    / n as f64
+            }
+            GcnNorm::L2 => {
+                row.iter()
+                    .map(|&v| (f64::from(v) - mean).powi(2))
+                    .sum::<f64>()
+                    .sqrt()
+                    / n as f64
+            }
+        };
+        // Rows whose spread is at the level of rounding noise are treated as constant.
+        let constant = scale.is_nan() || scale <= f64::EPSILON * mean.abs().max(1.0);
+        for v in row.iter_mut() {
+            let centred = f64::from(*v) - mean;
+            *v = if constant {
+                0.0
+            } else {
+                (centred / scale) as f32
+            };
+        }
+    }
+}
+
+fn check_fit_input(what: &str, m: &Matrix) -> Result<()> {
+    if m.rows == 0 {
+        return Err(DataError::invalid(what, "cannot fit on zero rows"));
+    }
+    if let Some(i) = m.data.iter().position(|v| !v.is_finite()) {
+        return Err(DataError::invalid(
+            what,
+            format!(
+                "non-finite value at row {}, column {}",
+                i / m.cols + 1,
+                i % m.cols + 1
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_width(what: &str, expected: usize, m: &Matrix) -> Result<()> {
+    if m.cols != expected {
+        return Err(DataError::invalid(
+            what,
+            format!("fitted on {expected} features but given {}", m.cols),
+        ));
+    }
+    Ok(())
+}
+
+/// Per-feature min-max scaling to [0, 1] (scikit-learn's `MinMaxScaler`), fitted on training
+/// data. A constant feature maps to 0. Test values outside the training range fall outside
+/// [0, 1]; they are not clipped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MinMaxScaler {
+    pub min: Vec<f32>,
+    pub max: Vec<f32>,
+}
+
+impl MinMaxScaler {
+    /// Per-feature minimum and maximum of `train`.
+    pub fn fit(train: &Matrix) -> Result<Self> {
+        check_fit_input("min-max scaler", train)?;
+        let mut min = vec![f32::INFINITY; train.cols];
+        let mut max = vec![f32::NEG_INFINITY; train.cols];
+        for row in train.row_iter() {
+            for (j, &v) in row.iter().enumerate() {
+                min[j] = min[j].min(v);
+                max[j] = max[j].max(v);
+            }
+        }
+        Ok(MinMaxScaler { min, max })
+    }
+
+    /// Scales `m` in place with the fitted statistics.
+    pub fn transform(&self, m: &mut Matrix) -> Result<()> {
+        check_width("min-max scaler", self.min.len(), m)?;
+        let cols = m.cols.max(1);
+        for row in m.data.chunks_exact_mut(cols) {
+            for (j, v) in row.iter_mut().enumerate() {
+                let range = self.max[j] - self.min[j];
+                *v = if range > 0.0 {
+                    (*v - self.min[j]) / range
+                } else {
+                    0.0
+                };
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Per-feature standardisation `(x - mean) / std` (scikit-learn's `StandardScaler`: population
+/// standard deviation), fitted on training data. A constant feature has its std set to 1, so it
+/// maps to 0.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StandardScaler {
+    pub mean: Vec<f32>,
+    pub std: Vec<f32>,
+}
+
+impl StandardScaler {
+    /// Per-feature mean and population standard deviation of `train` (accumulated in `f64`).
+    pub fn fit(train: &Matrix) -> Result<Self> {
+        check_fit_input("z-score scaler", train)?;
+        let n = train.rows as f64;
+        let mut mean = vec![0f64; train.cols];
+        for row in train.row_iter() {
+            for (j, &v) in row.iter().enumerate() {
+                mean[j] += f64::from(v);
+            }
+        }
+        mean.iter_mut().for_each(|m| *m /= n);
+        let mut var = vec![0f64; train.cols];
+        for row in train.row_iter() {
+            for (j, &v) in row.iter().enumerate() {
+                var[j] += (f64::from(v) - mean[j]).powi(2);
+            }
+        }
+        let std = var
+            .iter()
+            .zip(&mean)
+            .map(|(&s, &m)| {
+                let sd = (s / n).sqrt();
+                // scikit-learn's rule: a scale that is zero up to rounding becomes 1.
+                if sd <= 10.0 * f64::EPSILON * m.abs().max(1.0) {
+                    1.0
+                } else {
+                    sd as f32
+                }
+            })
+            .collect();
+        Ok(StandardScaler {
+            mean: mean.into_iter().map(|m| m as f32).collect(),
+            std,
+        })
+    }
+
+    /// Standardises `m` in place with the fitted statistics.
+    pub fn transform(&self, m: &mut Matrix) -> Result<()> {
+        check_width("z-score scaler", self.mean.len(), m)?;
+        let cols = m.cols.max(1);
+        for row in m.data.chunks_exact_mut(cols) {
+            for (j, v) in row.iter_mut().enumerate() {
+                *v = (*v - self.mean[j]) / self.std[j];
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A preprocessing step as configured (before fitting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Preprocessing {
+    /// Leave the values as they are.
+    None,
+    /// Per-sample global contrast normalisation (no statistics to fit).
+    Gcn(GcnNorm),
+    /// GCN, then per-feature min-max fitted on the training data.
+    GcnMinMax(GcnNorm),
+    /// Per-feature min-max fitted on the training data.
+    MinMax,
+    /// Per-feature z-score fitted on the training data.
+    ZScore,
+}
+
+/// A preprocessing step after fitting, ready to apply to new data; serialisable for
+/// checkpoints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum FittedPreprocessing {
+    None,
+    Gcn(GcnNorm),
+    GcnMinMax(GcnNorm, MinMaxScaler),
+    MinMax(MinMaxScaler),
+    ZScore(StandardScaler),
+}
+
+impl Preprocessing {
+    /// Fits the step's statistics on `train` (which it also transforms in place) and returns
+    /// the fitted step for transforming test data.
+    pub fn fit_transform(self, train: &mut Matrix) -> Result<FittedPreprocessing> {
+        let fitted = match self {
+            Preprocessing::None => FittedPreprocessing::None,
+            Preprocessing::Gcn(n) => FittedPreprocessing::Gcn(n),
+            Preprocessing::GcnMinMax(n) => {
+                global_contrast_normalize(train, n);
+                FittedPreprocessing::GcnMinMax(n, MinMaxScaler::fit(train)?)
+            }
+            Preprocessing::MinMax => FittedPreprocessing::MinMax(MinMaxScaler::fit(train)?),
+            Preprocessing::ZScore => FittedPreprocessing::ZScore(StandardScaler::fit(train)?),
+        };
+        // GcnMinMax has already normalised `train`; only its min-max part remains.
+        match &fitted {
+            FittedPreprocessing::GcnMinMax(_, s) => s.transform(train)?,
+            other => other.transform(train)?,
+        }
+        Ok(fitted)
+    }
+}
+
+impl FittedPreprocessing {
+    /// Applies the fitted step to `m` in place.
+    pub fn transform(&self, m: &mut Matrix) -> Result<()> {
+        match self {
+            FittedPreprocessing::None => Ok(()),
+            FittedPreprocessing::Gcn(n) => {
+                global_contrast_normalize(m, *n);
+                Ok(())
+            }
+            FittedPreprocessing::GcnMinMax(n, s) => {
+                global_contrast_normalize(m, *n);
+                s.transform(m)
+            }
+            FittedPreprocessing::MinMax(s) => s.transform(m),
+            FittedPreprocessing::ZScore(s) => s.transform(m),
+        }
+    }
+}

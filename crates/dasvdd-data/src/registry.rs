@@ -1,0 +1,427 @@
+//! The dataset registry: names (`mnist`, `fmnist`, `cifar10`, `speech`, `pima`, `awid3`,
+//! `mimii`, `odds:<name>`), where their files are found, their classes, and
+//! [`load_split`], which turns a name into a preprocessed [`OneClassSplit`].
+//!
+//! A dataset folder is looked for, in order, in `$DASVDD_DATA/<name>/`, `./datasets/<name>/`,
+//! `<workspace>/datasets/<name>/` and, for Fashion-MNIST, Debian's
+//! `/usr/share/datasets/fashion-mnist`. ODDS files are also found as `<root>/odds/<stem>.mat`
+//! and `<root>/<stem>.mat`.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{dataset_info, DatasetInfo};
+use crate::error::{DataError, Result};
+use crate::matrix::LabeledData;
+use crate::preprocess::{FittedPreprocessing, GcnNorm, Preprocessing};
+use crate::split::{
+    half_normals_split, image_one_class_split, paper_tabular_split, OneClassSplit, SplitProtocol,
+};
+
+/// Environment variable naming the root folder of all datasets.
+pub const DATA_ENV: &str = "DASVDD_DATA";
+/// Where Debian's `dataset-fashion-mnist` package installs the four IDX files.
+pub const DEBIAN_FMNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
+
+/// Fashion-MNIST class names, by label.
+pub const FMNIST_CLASSES: [&str; 10] = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+];
+/// CIFAR-10 class names, by label.
+pub const CIFAR10_CLASSES: [&str; 10] = [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+];
+/// MIMII machine types; the "normal class" of MIMII selects the machine.
+pub const MIMII_MACHINES: [&str; 4] = ["fan", "pump", "slider", "valve"];
+
+/// A dataset the registry knows by name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DatasetName {
+    Mnist,
+    Fmnist,
+    Cifar10,
+    Speech,
+    Pima,
+    Awid3,
+    Mimii,
+    /// Any ODDS `.mat` file by its stem (`odds:cardio` reads `cardio.mat`).
+    Odds(String),
+}
+
+impl FromStr for DatasetName {
+    type Err = DataError;
+    fn from_str(s: &str) -> Result<Self> {
+        let lower = s.trim().to_ascii_lowercase();
+        if let Some(stem) = lower.strip_prefix("odds:") {
+            let ok = !stem.is_empty()
+                && stem
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            return match (ok, stem) {
+                (true, "speech") => Ok(DatasetName::Speech),
+                (true, "pima") => Ok(DatasetName::Pima),
+                (true, _) => Ok(DatasetName::Odds(stem.to_string())),
+                (false, _) => Err(DataError::invalid(
+                    "dataset name",
+                    format!("`{s}`: an odds name is letters, digits, `-` or `_`"),
+                )),
+            };
+        }
+        Ok(match lower.as_str() {
+            "mnist" => DatasetName::Mnist,
+            "fmnist" | "fashion-mnist" | "fashion_mnist" | "fashionmnist" => DatasetName::Fmnist,
+            "cifar10" | "cifar-10" => DatasetName::Cifar10,
+            "speech" => DatasetName::Speech,
+            "pima" => DatasetName::Pima,
+            "awid3" | "awid" => DatasetName::Awid3,
+            "mimii" => DatasetName::Mimii,
+            _ => {
+                return Err(DataError::invalid(
+                    "dataset name",
+                    format!(
+                        "unknown dataset `{s}` (known: {}, or odds:<name>)",
+                        DatasetName::KNOWN.join(", ")
+                    ),
+                ))
+            }
+        })
+    }
+}
+
+impl std::fmt::Display for DatasetName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatasetName::Odds(stem) => write!(f, "odds:{stem}"),
+            other => f.write_str(other.dir_name()),
+        }
+    }
+}
+
+impl DatasetName {
+    /// The fixed names (ODDS files come on top, as `odds:<name>`).
+    pub const KNOWN: [&'static str; 7] = [
+        "mnist", "fmnist", "cifar10", "speech", "pima", "awid3", "mimii",
+    ];
+
+    /// The folder name under a data root.
+    pub fn dir_name(&self) -> &str {
+        match self {
+            DatasetName::Mnist => "mnist",
+            DatasetName::Fmnist => "fmnist",
+            DatasetName::Cifar10 => "cifar10",
+            DatasetName::Speech => "speech",
+            DatasetName::Pima => "pima",
+            DatasetName::Awid3 => "awid3",
+            DatasetName::Mimii => "mimii",
+            DatasetName::Odds(stem) => stem,
+        }
+    }
+
+    /// The file stem of a tabular ODDS dataset (`speech`, `pima`, `cardio`, ...).
+    pub fn file_stem(&self) -> &str {
+        self.dir_name()
+    }
+
+    /// True for the datasets read from ODDS `.mat` (or CSV) files.
+    pub fn is_odds(&self) -> bool {
+        matches!(
+            self,
+            DatasetName::Speech | DatasetName::Pima | DatasetName::Odds(_)
+        )
+    }
+
+    /// The classes that can be chosen as normal class, by index. Datasets that come labelled
+    /// normal/anomalous have one class, `normal`; MIMII's classes are its machine types.
+    pub fn classes(&self) -> Vec<String> {
+        let names: Vec<&str> = match self {
+            DatasetName::Mnist => vec!["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
+            DatasetName::Fmnist => FMNIST_CLASSES.to_vec(),
+            DatasetName::Cifar10 => CIFAR10_CLASSES.to_vec(),
+            DatasetName::Mimii => MIMII_MACHINES.to_vec(),
+            _ => vec!["normal"],
+        };
+        names.into_iter().map(String::from).collect()
+    }
+
+    /// Source, licence, size and expected files.
+    pub fn info(&self) -> DatasetInfo {
+        dataset_info(self)
+    }
+
+    /// The preprocessing the DASVDD paper applies: pixels are already in [0, 1] for image
+    /// datasets; CIFAR-10 adds the l2 global contrast normalisation of the reference code;
+    /// AWID3's raw traffic fields differ in scale by orders of magnitude and get a z-score
+    /// (an assumption: no AWID3 code was published); the rest is left as is.
+    pub fn default_preprocessing(&self) -> Preprocessing {
+        match self {
+            DatasetName::Cifar10 => Preprocessing::Gcn(GcnNorm::L2),
+            DatasetName::Awid3 => Preprocessing::ZScore,
+            _ => Preprocessing::None,
+        }
+    }
+
+    /// Does `dir` hold this dataset's files?
+    fn is_present_in(&self, dir: &Path) -> bool {
+        match self {
+            DatasetName::Mnist | DatasetName::Fmnist => crate::idx::MnistFiles::find(dir).is_some(),
+            DatasetName::Cifar10 => crate::cifar::find_cifar_dir(dir).is_some(),
+            DatasetName::Speech | DatasetName::Pima | DatasetName::Odds(_) => {
+                tabular_file(dir, self.file_stem()).is_some()
+            }
+            DatasetName::Awid3 | DatasetName::Mimii => std::fs::read_dir(dir)
+                .map(|mut d| d.next().is_some())
+                .unwrap_or(false),
+        }
+    }
+}
+
+/// The data roots searched, in order: `$DASVDD_DATA`, `./datasets`, `<workspace>/datasets`.
+pub fn data_roots() -> Vec<PathBuf> {
+    let mut roots = Vec::new();
+    if let Some(r) = std::env::var_os(DATA_ENV).filter(|v| !v.is_empty()) {
+        roots.push(PathBuf::from(r));
+    }
+    roots.push(PathBuf::from("datasets"));
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets");
+    roots.push(workspace);
+    roots
+}
+
+/// The folders searched for `name`, in order (existing or not).
+pub fn candidate_dirs(name: &DatasetName) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    for root in data_roots() {
+        dirs.push(root.join(name.dir_name()));
+        if name.is_odds() {
+            dirs.push(root.join("odds"));
+            dirs.push(root.clone());
+        }
+    }
+    if *name == DatasetName::Fmnist {
+        dirs.push(PathBuf::from(DEBIAN_FMNIST_DIR));
+    }
+    dirs
+}
+
+/// The first folder that holds `name`'s files; an `Unavailable` error listing the folders
+/// searched and the files expected otherwise.
+pub fn locate(name: &DatasetName) -> Result<PathBuf> {
+    let dirs = candidate_dirs(name);
+    if let Some(d) = dirs.iter().find(|d| name.is_present_in(d)) {
+        tracing::debug!(dataset = %name, dir = %d.display(), "found dataset");
+        return Ok(d.clone());
+    }
+    let info = name.info();
+    let searched: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    let how = if info.remote_files.is_empty() {
+        format!("obtain it by hand: {}", info.manual)
+    } else {
+        format!("run `dasvdd data fetch {name}` or {}", info.manual)
+    };
+    Err(DataError::Unavailable {
+        dataset: name.to_string(),
+        problem: format!(
+            "expected files {} in one of {}; {how}",
+            info.expected_files.join(", "),
+            searched.join(", ")
+        ),
+    })
+}
+
+/// The `.mat` or `.csv` file of a tabular dataset in `dir` (`.mat` preferred).
+fn tabular_file(dir: &Path, stem: &str) -> Option<PathBuf> {
+    ["mat", "csv"]
+        .iter()
+        .map(|ext| dir.join(format!("{stem}.{ext}")))
+        .find(|p| p.is_file())
+}
+
+/// Reads a tabular ODDS dataset from `dir`: `<stem>.mat` through the MAT reader, or
+/// `<stem>.csv` with features followed by a 0/1 label column and no header (the layout of the
+/// reference code's `speech.csv` and `pima.csv`).
+pub fn load_tabular(dir: &Path, stem: &str) -> Result<LabeledData> {
+    let file = tabular_file(dir, stem)
+        .ok_or_else(|| DataError::format(dir, format!("missing {stem}.mat or {stem}.csv")))?;
+    if file.extension().is_some_and(|e| e == "mat") {
+        crate::mat::read_mat(&file)
+    } else {
+        let opts = crate::tabular::CsvOptions {
+            header: crate::tabular::Header::Absent,
+            label: crate::tabular::LabelSource::Column(crate::tabular::ColumnRef::Last),
+            ..Default::default()
+        };
+        crate::tabular::read_csv(&file, &opts)
+    }
+}
+
+/// Options of [`load_prepared`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadOptions {
+    /// Index into [`DatasetName::classes`]; must be 0 for datasets with one class.
+    pub normal_class: u8,
+    /// Seeds the random parts of a split (only the half-normals protocol has any).
+    pub seed: u64,
+    pub protocol: SplitProtocol,
+    /// `None`: the dataset's [`DatasetName::default_preprocessing`].
+    pub preprocessing: Option<Preprocessing>,
+    /// Read from this folder instead of searching the data roots.
+    pub dir: Option<PathBuf>,
+}
+
+impl Default for LoadOptions {
+    /// Class 0, seed 0, the paper's protocol and preprocessing, folders searched.
+    fn default() -> Self {
+        LoadOptions {
+            normal_class: 0,
+            seed: 0,
+            protocol: SplitProtocol::Paper,
+            preprocessing: None,
+            dir: None,
+        }
+    }
+}
+
+/// A split after preprocessing, with the fitted preprocessing to store in a checkpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedSplit {
+    pub dataset: DatasetName,
+    pub split: OneClassSplit,
+    pub preprocessing: FittedPreprocessing,
+}
+
+/// Loads dataset `name` and makes its one-class split: see [`load_prepared`].
+pub fn load_split(
+    name: &str,
+    normal_class: u8,
+    seed: u64,
+    protocol: SplitProtocol,
+) -> Result<OneClassSplit> {
+    let opts = LoadOptions {
+        normal_class,
+        seed,
+        protocol,
+        ..Default::default()
+    };
+    Ok(load_prepared(&name.parse()?, &opts)?.split)
+}
+
+/// Loads a dataset, splits it and preprocesses it (statistics fitted on the training part).
+///
+/// Protocols: image datasets and MIMII have only their official train/test split
+/// ([`SplitProtocol::Paper`]; asking for half-normals is an error). PIMA and Speech offer both.
+/// AWID3 and other ODDS files have no paper split: [`SplitProtocol::Paper`] falls back to
+/// half-normals for them, with an info event.
+pub fn load_prepared(name: &DatasetName, opts: &LoadOptions) -> Result<PreparedSplit> {
+    let n_classes = name.classes().len();
+    if usize::from(opts.normal_class) >= n_classes {
+        return Err(DataError::invalid(
+            name.to_string(),
+            format!(
+                "normal class {} does not exist: the classes are 0..{} ({})",
+                opts.normal_class,
+                n_classes - 1,
+                name.classes().join(", ")
+            ),
+        ));
+    }
+    let dir = match &opts.dir {
+        Some(d) => d.clone(),
+        None => locate(name)?,
+    };
+    let context = name.to_string();
+    let image_only = |what: &str| -> Result<()> {
+        if opts.protocol == SplitProtocol::HalfNormals {
+            return Err(DataError::invalid(
+                &context,
+                format!("{what} has only its official train/test split; use the paper protocol"),
+            ));
+        }
+        Ok(())
+    };
+    let split = match name {
+        DatasetName::Mnist | DatasetName::Fmnist => {
+            image_only("an image dataset")?;
+            let (train, test) = crate::idx::load_mnist_dir(&dir)?;
+            image_one_class_split(&context, &train, &test, opts.normal_class)?
+        }
+        DatasetName::Cifar10 => {
+            image_only("an image dataset")?;
+            let (train, test) = crate::cifar::load_cifar10_dir(&dir)?;
+            image_one_class_split(&context, &train, &test, opts.normal_class)?
+        }
+        DatasetName::Speech | DatasetName::Pima | DatasetName::Odds(_) => {
+            let data = load_tabular(&dir, name.file_stem())?;
+            match (opts.protocol, name) {
+                (SplitProtocol::Paper, DatasetName::Speech | DatasetName::Pima) => {
+                    paper_tabular_split(name.file_stem(), &data)?
+                }
+                (SplitProtocol::Paper, _) => {
+                    tracing::info!(dataset = %name, "no paper split: using half-normals");
+                    half_normals_split(&context, &data, opts.seed)?
+                }
+                (SplitProtocol::HalfNormals, _) => half_normals_split(&context, &data, opts.seed)?,
+            }
+        }
+        DatasetName::Awid3 => {
+            let data = load_awid3(&dir)?;
+            half_normals_split(&context, &data, opts.seed)?
+        }
+        DatasetName::Mimii => {
+            image_only("mimii")?;
+            load_mimii(&dir, MIMII_MACHINES[usize::from(opts.normal_class)])?
+        }
+    };
+    let mut split = split;
+    let step = opts
+        .preprocessing
+        .unwrap_or_else(|| name.default_preprocessing());
+    let preprocessing = step.fit_transform(&mut split.train)?;
+    preprocessing.transform(&mut split.test.x)?;
+    Ok(PreparedSplit {
+        dataset: name.clone(),
+        split,
+        preprocessing,
+    })
+}
+
+/// AWID3 through data-B's `awid3` module (not yet present in this crate).
+fn load_awid3(dir: &Path) -> Result<LabeledData> {
+    Err(DataError::Unavailable {
+        dataset: "awid3".into(),
+        problem: format!(
+            "the awid3 reader is not built yet (data folder {})",
+            dir.display()
+        ),
+    })
+}
+
+/// MIMII through data-B's `mimii` module (not yet present in this crate).
+fn load_mimii(dir: &Path, machine: &str) -> Result<OneClassSplit> {
+    Err(DataError::Unavailable {
+        dataset: "mimii".into(),
+        problem: format!(
+            "the mimii reader is not built yet (data folder {}, machine {machine})",
+            dir.display()
+        ),
+    })
+}
