@@ -13,6 +13,8 @@
 mod common;
 pub mod iforest;
 pub mod kde;
+pub mod ocsvm;
 
 pub use iforest::{IsolationForest, IsolationForestParams};
 pub use kde::{Bandwidth, Kde, KdeParams};
+pub use ocsvm::{Gamma, OneClassSvm, OneClassSvmParams};
