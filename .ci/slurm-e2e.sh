@@ -287,7 +287,7 @@ bench-all)
 	done ;;
 report)
 	{
-		echo "# report at $(date -u +%FT%T.%NZ) on $(hostname), pid $$"
+		echo "# report at $(date -u +%FT%T.%NZ) on $(uname -n), pid $$"
 		echo "cell,auc"
 		while read -r cell; do
 			[[ ! -e $results/cells/$cell.csv ]] || cat "$results/cells/$cell.csv"

@@ -349,7 +349,7 @@ fn render(plan: &JobPlan) -> Scripts {
     );
     let _ = writeln!(array, "cd {}", shell_quote(&plan.workdir.to_string_lossy()));
     array.push_str(
-        "echo \"shard ${shard} of job ${SLURM_ARRAY_JOB_ID:-?} on $(hostname) at $(date -u +%FT%TZ)\"\n",
+        "echo \"shard ${shard} of job ${SLURM_ARRAY_JOB_ID:-?} on $(uname -n) at $(date -u +%FT%TZ)\"\n",
     );
     let _ = write!(
         array,
