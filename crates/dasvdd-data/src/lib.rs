@@ -17,6 +17,7 @@
 //! - [`registry`]: datasets by name, where their files are found, [`load_split`];
 //! - [`catalog`]: source, licence, size and files of each dataset ([`DatasetInfo`]).
 
+pub mod awid3;
 pub mod catalog;
 pub mod cifar;
 pub mod error;
