@@ -11,6 +11,7 @@
 //! - [`tabular`]: a user's CSV files, and the atomic writer of score files;
 //! - [`npy`]: NumPy `.npy` files;
 //! - [`mat`]: ODDS `.mat` files (MAT v5 and v7.3);
+//! - [`mimii`], [`melspec`]: MIMII / DCASE machine sounds as stacked log-mel frames;
 //! - [`preprocess`]: pixel scaling, global contrast normalisation, fitted min-max and z-score;
 //! - [`split`]: [`OneClassSplit`], the image protocol, the paper's tabular splits and the
 //!   seeded half-of-the-normals protocol;

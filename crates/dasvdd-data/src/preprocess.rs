@@ -93,8 +93,9 @@ fn check_width(what: &str, expected: usize, m: &Matrix) -> Result<()> {
 }
 
 /// Per-feature min-max scaling to [0, 1] (scikit-learn's `MinMaxScaler`), fitted on training
-/// data. A constant feature maps to 0. Test values outside the training range fall outside
-/// [0, 1]; they are not clipped.
+/// data. A feature that is constant in the training data is only shifted by its minimum (its
+/// range is taken as 1, as scikit-learn does). Test values outside the training range fall
+/// outside [0, 1]; they are not clipped.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MinMaxScaler {
     pub min: Vec<f32>,
@@ -126,7 +127,7 @@ impl MinMaxScaler {
                 *v = if range > 0.0 {
                     (*v - self.min[j]) / range
                 } else {
-                    0.0
+                    *v - self.min[j]
                 };
             }
         }
@@ -135,8 +136,8 @@ impl MinMaxScaler {
 }
 
 /// Per-feature standardisation `(x - mean) / std` (scikit-learn's `StandardScaler`: population
-/// standard deviation), fitted on training data. A constant feature has its std set to 1, so it
-/// maps to 0.
+/// standard deviation), fitted on training data. A feature that is constant in the training
+/// data has its std set to 1 (as scikit-learn does), so it is only centred.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StandardScaler {
     pub mean: Vec<f32>,

@@ -286,6 +286,9 @@ pub struct LoadOptions {
     pub preprocessing: Option<Preprocessing>,
     /// Read from this folder instead of searching the data roots.
     pub dir: Option<PathBuf>,
+    /// AWID3 only: keep a seeded uniform sample of this many rows (the full data is tens of
+    /// gigabytes); `None` reads every row.
+    pub sample_rows: Option<usize>,
 }
 
 impl Default for LoadOptions {
@@ -297,6 +300,7 @@ impl Default for LoadOptions {
             protocol: SplitProtocol::Paper,
             preprocessing: None,
             dir: None,
+            sample_rows: None,
         }
     }
 }
@@ -383,7 +387,7 @@ pub fn load_prepared(name: &DatasetName, opts: &LoadOptions) -> Result<PreparedS
             }
         }
         DatasetName::Awid3 => {
-            let data = load_awid3(&dir)?;
+            let data = load_awid3(&dir, opts.sample_rows, opts.seed)?;
             half_normals_split(&context, &data, opts.seed)?
         }
         DatasetName::Mimii => {
@@ -404,24 +408,25 @@ pub fn load_prepared(name: &DatasetName, opts: &LoadOptions) -> Result<PreparedS
     })
 }
 
-/// AWID3 through data-B's `awid3` module (not yet present in this crate).
-fn load_awid3(dir: &Path) -> Result<LabeledData> {
-    Err(DataError::Unavailable {
-        dataset: "awid3".into(),
-        problem: format!(
-            "the awid3 reader is not built yet (data folder {})",
-            dir.display()
-        ),
-    })
+/// AWID3 through [`crate::awid3::load`]: every CSV file under `dir`, or a seeded uniform
+/// sample of `sample` rows of them.
+fn load_awid3(dir: &Path, sample: Option<usize>, seed: u64) -> Result<LabeledData> {
+    let opts = crate::awid3::Awid3Options {
+        sample,
+        seed,
+        ..Default::default()
+    };
+    crate::awid3::load(dir, &opts)
 }
 
-/// MIMII through data-B's `mimii` module (not yet present in this crate).
+/// MIMII through [`crate::mimii::load`] with its default options: training frames of normal
+/// clips, test frames grouped by clip.
 fn load_mimii(dir: &Path, machine: &str) -> Result<OneClassSplit> {
-    Err(DataError::Unavailable {
-        dataset: "mimii".into(),
-        problem: format!(
-            "the mimii reader is not built yet (data folder {}, machine {machine})",
-            dir.display()
-        ),
-    })
+    let (train, test) = crate::mimii::load(dir, machine, &crate::mimii::MimiiOptions::default())?;
+    let normal: Vec<usize> = (0..train.y.len()).filter(|&i| train.y[i] == 0).collect();
+    OneClassSplit::new(
+        &format!("mimii {machine}"),
+        train.x.select_rows(&normal),
+        test,
+    )
 }

@@ -94,24 +94,55 @@ fn format_err(path: &Path, line: u64, problem: impl std::fmt::Display) -> DataEr
     DataError::format(path, format!("row {line}: {problem}"))
 }
 
-/// The records of a CSV file with their 1-based line numbers; blank lines are skipped.
+/// Counts lines up to byte offsets that only grow, so that the whole file is scanned once.
+struct LineCounter<'a> {
+    bytes: &'a [u8],
+    offset: usize,
+    line: u64,
+}
+
+impl LineCounter<'_> {
+    /// The 1-based line of the first byte at or after `offset` that is not a line break (the
+    /// `csv` crate reports a record as starting where the blank lines before it start).
+    fn line_at(&mut self, offset: u64) -> u64 {
+        let mut target = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.bytes.len());
+        while target < self.bytes.len() && matches!(self.bytes[target], b'\n' | b'\r') {
+            target += 1;
+        }
+        if target > self.offset {
+            self.line += self.bytes[self.offset..target]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count() as u64;
+            self.offset = target;
+        }
+        self.line
+    }
+}
+
+/// The records of a CSV file with their 1-based line numbers; blank lines are skipped. (Line
+/// numbers are counted here from byte offsets: the `csv` crate's own count skips blank lines.)
 fn records(path: &Path, delimiter: u8) -> Result<Vec<(u64, csv::StringRecord)>> {
-    let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    let mut lines = LineCounter {
+        bytes: &bytes,
+        offset: 0,
+        line: 1,
+    };
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .delimiter(delimiter)
-        .from_reader(std::io::BufReader::new(file));
+        .from_reader(&bytes[..]);
     let mut out = Vec::new();
     for rec in reader.records() {
         let rec = rec.map_err(|e| {
-            let line = e.position().map(|p| p.line()).unwrap_or(0);
-            match e.kind() {
-                csv::ErrorKind::Io(_) => DataError::format(path, format!("read failed: {e}")),
-                _ => format_err(path, line, format!("malformed csv: {e}")),
-            }
+            let line = e.position().map(|p| lines.line_at(p.byte())).unwrap_or(0);
+            format_err(path, line, format!("malformed csv: {e}"))
         })?;
-        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        let line = rec.position().map(|p| lines.line_at(p.byte())).unwrap_or(0);
         if rec.len() == 1 && rec[0].trim().is_empty() {
             continue;
         }

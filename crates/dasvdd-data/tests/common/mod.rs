@@ -57,3 +57,54 @@ pub fn write_mnist_dir(dir: &Path, n_train: usize, n_test: usize, gzip: bool) {
         std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte{ext}")), lab).unwrap();
     }
 }
+
+/// A `.npy` file as NumPy writes it: magic, version, little-endian header length, the header
+/// dict padded with spaces to a multiple of 64 bytes and ended by a newline, then `data`.
+pub fn npy_bytes(version: u8, descr: &str, fortran: bool, shape: &[usize], data: &[u8]) -> Vec<u8> {
+    let shape_txt = match shape {
+        [n] => format!("({n},)"),
+        dims => format!(
+            "({})",
+            dims.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let fortran = if fortran { "True" } else { "False" };
+    let mut header =
+        format!("{{'descr': '{descr}', 'fortran_order': {fortran}, 'shape': {shape_txt}, }}");
+    let prefix = if version == 1 { 10 } else { 12 };
+    while (prefix + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY".to_vec();
+    out.extend_from_slice(&[version, 0]);
+    if version == 1 {
+        out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    } else {
+        out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+    }
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(data);
+    out
+}
+
+/// `n` CIFAR-10 records: label `i % 10`, pixel `j` of record `i` is `(i + j) % 256`.
+pub fn cifar_bytes(n: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(n * 3073);
+    for i in 0..n {
+        out.push((i % 10) as u8);
+        out.extend((0..3072).map(|j| ((i + j) % 256) as u8));
+    }
+    out
+}
+
+/// Writes an RGB PNG of `w x h` whose pixel (x, y) is (x * 40, y * 40, 200).
+pub fn write_png(path: &Path, w: u32, h: u32) {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x * 40) as u8, (y * 40) as u8, 200])
+    });
+    img.save(path).unwrap();
+}

@@ -1,0 +1,433 @@
+//! A user's own data: CSV (header detection, label column by name or index, label file, and
+//! the row-numbered errors), NPY (versions, dtypes, orders) and image folders; plus the score
+//! writer and the CIFAR-10 batches.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+use dasvdd_data::cifar::{load_cifar10_dir, read_cifar_batch};
+use dasvdd_data::images::load_image_folder;
+use dasvdd_data::npy::{load_npy, read_npy, read_npy_matrix};
+use dasvdd_data::tabular::{
+    read_csv, write_scores_csv, ColumnRef, CsvOptions, Header, LabelSource,
+};
+use dasvdd_data::{ColourMode, DataError, ImageFolderOptions};
+
+fn write(dir: &Path, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+fn labelled(col: ColumnRef) -> CsvOptions {
+    CsvOptions {
+        label: LabelSource::Column(col),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn csv_with_and_without_header() {
+    let d = tempfile::tempdir().unwrap();
+    let with = write(d.path(), "a.csv", "x1,x2,label\n1.5,2,0\n-3e2, 4 ,1\n\n");
+    let without = write(d.path(), "b.csv", "1.5,2,0\n-3e2,4,1\n");
+    for (p, col) in [
+        (&with, ColumnRef::Name("label".into())),
+        (&with, ColumnRef::Last),
+        (&without, ColumnRef::Index(2)),
+    ] {
+        let data = read_csv(p, &labelled(col)).unwrap();
+        assert_eq!((data.x.rows, data.x.cols), (2, 2));
+        assert_eq!(data.x.data, vec![1.5, 2.0, -300.0, 4.0]);
+        assert_eq!(data.y, vec![0, 1]);
+    }
+    // Label column in the middle, chosen by index.
+    let mid = write(d.path(), "c.csv", "1,0,2\n3,1,4\n");
+    let data = read_csv(&mid, &labelled(ColumnRef::Index(1))).unwrap();
+    assert_eq!(
+        (data.x.data, data.y),
+        (vec![1.0, 2.0, 3.0, 4.0], vec![0, 1])
+    );
+    // No labels: all normal; header forced absent keeps the first row.
+    let data = read_csv(
+        &without,
+        &CsvOptions {
+            header: Header::Absent,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!((data.x.rows, data.x.cols, data.y), (2, 3, vec![0, 0]));
+    // Semicolons.
+    let semi = write(d.path(), "d.csv", "a;b\n1;2\n");
+    let data = read_csv(
+        &semi,
+        &CsvOptions {
+            delimiter: b';',
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(data.x.data, vec![1.0, 2.0]);
+}
+
+#[test]
+fn csv_with_a_separate_label_file() {
+    let d = tempfile::tempdir().unwrap();
+    let x = write(d.path(), "x.csv", "1,2\n3,4\n5,6\n");
+    let y = write(d.path(), "y.csv", "label\n0\n1\n0\n");
+    let data = read_csv(
+        &x,
+        &CsvOptions {
+            label: LabelSource::File(y),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(data.y, vec![0, 1, 0]);
+    let short = write(d.path(), "short.csv", "0\n1\n");
+    let err = read_csv(
+        &x,
+        &CsvOptions {
+            label: LabelSource::File(short),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, DataError::Format { path, problem } if path.ends_with("short.csv") && problem.contains("2 labels")),
+        "{err}"
+    );
+}
+
+/// Asserts a CSV error names the file and the 1-based line and contains `what`.
+fn csv_err(body: &str, opts: &CsvOptions, line: u64, what: &str) {
+    let d = tempfile::tempdir().unwrap();
+    let p = write(d.path(), "bad.csv", body);
+    let err = read_csv(&p, opts).unwrap_err();
+    match &err {
+        DataError::Format { path, problem } => {
+            assert!(path.ends_with("bad.csv"), "{err}");
+            assert!(problem.starts_with(&format!("row {line}:")), "{err}");
+            assert!(problem.contains(what), "{err}");
+        }
+        other => panic!("expected a format error, got {other}"),
+    }
+}
+
+#[test]
+fn malformed_csv_names_file_row_and_problem() {
+    let plain = CsvOptions::default();
+    csv_err("a,b\n1,2\n3\n", &plain, 3, "ragged row");
+    csv_err("a,b\n1,2\n3,4,5\n", &plain, 3, "ragged row");
+    csv_err("1,2\n3,x\n", &plain, 2, "non-numeric cell `x`");
+    csv_err("1,2\n3,NaN\n", &plain, 2, "non-finite");
+    csv_err("1,2\n\n3,inf\n", &plain, 3, "non-finite");
+    csv_err("1,2\n3,\n", &plain, 2, "empty cell");
+    csv_err("1,2,0\n3,4,2\n", &labelled(ColumnRef::Last), 2, "label `2`");
+    let d = tempfile::tempdir().unwrap();
+    let empty = write(d.path(), "e.csv", "");
+    assert!(read_csv(&empty, &plain)
+        .unwrap_err()
+        .to_string()
+        .contains("no data rows"));
+    let header_only = write(d.path(), "h.csv", "a,b\n");
+    assert!(read_csv(&header_only, &plain)
+        .unwrap_err()
+        .to_string()
+        .contains("no data rows"));
+    let p = write(d.path(), "n.csv", "1,2\n");
+    let err = read_csv(&p, &labelled(ColumnRef::Name("label".into()))).unwrap_err();
+    assert!(err.to_string().contains("no column named `label`"), "{err}");
+    let err = read_csv(&p, &labelled(ColumnRef::Index(5))).unwrap_err();
+    assert!(err.to_string().contains("label column 5"), "{err}");
+}
+
+#[test]
+fn scores_are_written_atomically_and_read_back_exactly() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("scores.csv");
+    let scores = [0.1f32, 1e-7, 123456.79, -2.5];
+    write_scores_csv(&p, &scores).unwrap();
+    let text = std::fs::read_to_string(&p).unwrap();
+    let back: Vec<f32> = text.lines().skip(1).map(|l| l.parse().unwrap()).collect();
+    assert_eq!(back, scores);
+    assert_eq!(text.lines().next(), Some("score"));
+    // Overwrite, and no temporary file is left behind.
+    write_scores_csv(&p, &[1.0]).unwrap();
+    assert_eq!(std::fs::read_to_string(&p).unwrap(), "score\n1\n");
+    assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+    let err = write_scores_csv(&d.path().join("missing/dir/s.csv"), &[1.0]).unwrap_err();
+    assert!(matches!(err, DataError::Io { .. }));
+}
+
+// Python (numpy 2.4.6):
+//   a = np.array([[1.5, -2.0, 3.25], [4.0, 5.5, -6.75]], dtype='<f4'); b = io.BytesIO(); np.save(b, a)
+//   b.getvalue().hex()
+const NUMPY_C_F4: &str = "934e554d5059010076007b276465736372273a20273c6634272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028322c2033292c207d202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a0000c03f000000c000005040000080400000b0400000d8c0";
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn npy_written_by_numpy_is_read() {
+    let expected = vec![1.5f32, -2.0, 3.25, 4.0, 5.5, -6.75];
+    let numpy = hex(NUMPY_C_F4);
+    assert_eq!(
+        numpy,
+        npy_bytes(1, "<f4", false, &[2, 3], &numpy[128..]),
+        "the generator writes what numpy writes"
+    );
+    let d = tempfile::tempdir().unwrap();
+    let p = write(d.path(), "a.npy", &numpy);
+    let m = read_npy_matrix(&p).unwrap();
+    assert_eq!((m.rows, m.cols, m.data), (2, 3, expected));
+}
+
+#[test]
+fn npy_dtypes_orders_and_versions() {
+    let d = tempfile::tempdir().unwrap();
+    let vals = [1.0f64, -2.0, 3.0, 4.0, 5.0, -6.0]; // C order, 2 x 3
+    let fortran_order = [0usize, 3, 1, 4, 2, 5];
+    for version in [1u8, 2, 3] {
+        for (descr, signed) in [
+            ("<f4", true),
+            ("<f8", true),
+            (">f8", true),
+            ("<i1", true),
+            ("<i2", true),
+            (">i4", true),
+            ("<i8", true),
+            ("|u1", false),
+            ("<u2", false),
+            ("<u4", false),
+            ("<u8", false),
+        ] {
+            for fortran in [false, true] {
+                let size: usize = descr[2..].parse().unwrap();
+                let mut data = Vec::new();
+                let order: Vec<usize> = if fortran {
+                    fortran_order.to_vec()
+                } else {
+                    (0..6).collect()
+                };
+                for &k in &order {
+                    let v = if signed { vals[k] } else { vals[k].abs() };
+                    let mut le: Vec<u8> = match (&descr[1..2], size) {
+                        ("f", 4) => (v as f32).to_le_bytes().to_vec(),
+                        ("f", _) => v.to_le_bytes().to_vec(),
+                        _ => (v as i64).to_le_bytes()[..size].to_vec(),
+                    };
+                    if descr.starts_with('>') {
+                        le.reverse();
+                    }
+                    data.extend(le);
+                }
+                let p = write(
+                    d.path(),
+                    "t.npy",
+                    npy_bytes(version, descr, fortran, &[2, 3], &data),
+                );
+                let m = read_npy_matrix(&p).unwrap_or_else(|e| panic!("{descr} v{version}: {e}"));
+                let want: Vec<f32> = vals
+                    .iter()
+                    .map(|&v| if signed { v as f32 } else { v.abs() as f32 })
+                    .collect();
+                assert_eq!(
+                    (m.rows, m.cols, &m.data),
+                    (2, 3, &want),
+                    "{descr} v{version} fortran={fortran}"
+                );
+            }
+        }
+    }
+    // Booleans and 1-d arrays; labels from a second file.
+    let x = write(
+        d.path(),
+        "x.npy",
+        npy_bytes(
+            1,
+            "<f8",
+            false,
+            &[3],
+            &[1f64, 2., 3.]
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect::<Vec<_>>(),
+        ),
+    );
+    let y = write(
+        d.path(),
+        "y.npy",
+        npy_bytes(1, "|b1", false, &[3], &[0, 1, 0]),
+    );
+    let data = load_npy(&x, Some(&y)).unwrap();
+    assert_eq!((data.x.rows, data.x.cols, data.y), (3, 1, vec![0, 1, 0]));
+    assert_eq!(read_npy(&y).unwrap().values, vec![0.0, 1.0, 0.0]);
+}
+
+#[test]
+fn npy_errors() {
+    let d = tempfile::tempdir().unwrap();
+    let f8 = |v: &[f64]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (b"not numpy at all".to_vec(), "magic"),
+        (
+            npy_bytes(1, "<f8", false, &[2, 2], &f8(&[1., 2., 3.])),
+            "truncated",
+        ),
+        (
+            npy_bytes(1, "<f8", false, &[1, 2], &f8(&[1., 2., 3.])),
+            "trailing",
+        ),
+        (
+            npy_bytes(1, "<f8", false, &[1, 2], &f8(&[1., f64::NAN])),
+            "non-finite value NaN at row 1, column 2",
+        ),
+        (
+            npy_bytes(1, "<f8", false, &[2, 1], &f8(&[1., f64::INFINITY])),
+            "row 2, column 1",
+        ),
+        (
+            npy_bytes(1, "<c8", false, &[1], &[0; 8]),
+            "unsupported dtype",
+        ),
+        (
+            npy_bytes(1, "<f8", false, &[1, 1, 1], &f8(&[1.])),
+            "only 1-d and 2-d",
+        ),
+        (npy_bytes(1, "<f8", false, &[0, 3], &[]), "empty array"),
+        (npy_bytes(9, "<f8", false, &[1], &f8(&[1.])), "version 9"),
+    ];
+    for (bytes, what) in cases {
+        let p = write(d.path(), "bad.npy", &bytes);
+        let err = read_npy_matrix(&p).unwrap_err();
+        assert!(
+            matches!(&err, DataError::Format { path, problem } if path.ends_with("bad.npy") && problem.contains(what)),
+            "{what}: {err}"
+        );
+    }
+    let x = write(
+        d.path(),
+        "x.npy",
+        npy_bytes(1, "<f8", false, &[2], &f8(&[1., 2.])),
+    );
+    let y = write(
+        d.path(),
+        "y.npy",
+        npy_bytes(1, "<f8", false, &[2], &f8(&[0., 0.5])),
+    );
+    assert!(load_npy(&x, Some(&y))
+        .unwrap_err()
+        .to_string()
+        .contains("not 0 or 1"));
+}
+
+#[test]
+fn image_folder_grey_and_rgb() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("normal")).unwrap();
+    std::fs::create_dir_all(d.path().join("abnormal")).unwrap();
+    write_png(&d.path().join("normal/b.png"), 4, 4);
+    write_png(&d.path().join("normal/a.PNG"), 8, 8);
+    image::RgbImage::from_pixel(5, 5, image::Rgb([255, 0, 0]))
+        .save(d.path().join("abnormal/c.jpg"))
+        .unwrap();
+    std::fs::write(d.path().join("normal/readme.txt"), "skip me").unwrap();
+    let grey = load_image_folder(
+        d.path(),
+        &ImageFolderOptions {
+            width: 4,
+            height: 4,
+            colour: ColourMode::Grey,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        (grey.x.rows, grey.x.cols, grey.y.clone()),
+        (3, 16, vec![0, 0, 1])
+    );
+    assert!(grey.x.data.iter().all(|v| (0.0..=1.0).contains(v)));
+    let rgb = load_image_folder(
+        d.path(),
+        &ImageFolderOptions {
+            width: 4,
+            height: 4,
+            colour: ColourMode::Rgb,
+        },
+    )
+    .unwrap();
+    assert_eq!(rgb.x.cols, 48);
+    // b.png is 4x4 already: pixel (1, 2) has R = 40, G = 80, B = 200, in R, G, B planes.
+    let b = rgb.x.row(1);
+    assert_eq!(
+        [b[2 * 4 + 1], b[16 + 2 * 4 + 1], b[32 + 2 * 4 + 1]],
+        [40.0 / 255.0, 80.0 / 255.0, 200.0 / 255.0]
+    );
+    // The JPEG is red: its red plane is near 1, its green plane near 0.
+    let c = rgb.x.row(2);
+    assert!(c[..16].iter().all(|&v| v > 0.9) && c[16..32].iter().all(|&v| v < 0.1));
+
+    std::fs::write(
+        d.path().join("abnormal/broken.png"),
+        b"\x89PNG\r\n\x1a\nnope",
+    )
+    .unwrap();
+    let err = load_image_folder(d.path(), &ImageFolderOptions::default()).unwrap_err();
+    assert!(
+        matches!(&err, DataError::Format { path, .. } if path.ends_with("broken.png")),
+        "{err}"
+    );
+    let empty = tempfile::tempdir().unwrap();
+    assert!(
+        load_image_folder(empty.path(), &ImageFolderOptions::default())
+            .unwrap_err()
+            .to_string()
+            .contains("no normal images")
+    );
+}
+
+#[test]
+fn cifar_batches() {
+    let d = tempfile::tempdir().unwrap();
+    let p = write(d.path(), "test_batch.bin", cifar_bytes(12));
+    let set = read_cifar_batch(&p).unwrap();
+    assert_eq!(
+        (set.len(), set.channels, set.height, set.width),
+        (12, 3, 32, 32)
+    );
+    assert_eq!(set.labels[11], 1);
+    assert_eq!(
+        set.image(2)[1024],
+        ((2 + 1024) % 256) as u8,
+        "green plane starts at 1024"
+    );
+    let short = write(d.path(), "short.bin", &cifar_bytes(2)[..3073 * 2 - 5]);
+    let err = read_cifar_batch(&short).unwrap_err();
+    assert!(
+        matches!(&err, DataError::Format { path, problem } if path.ends_with("short.bin") && problem.contains("multiple of the 3073")),
+        "{err}"
+    );
+    let mut bad = cifar_bytes(3);
+    bad[3073] = 10;
+    let badp = write(d.path(), "bad.bin", bad);
+    assert!(read_cifar_batch(&badp)
+        .unwrap_err()
+        .to_string()
+        .contains("record 1 has label 10"));
+
+    let root = d.path().join("cifar-10-batches-bin");
+    std::fs::create_dir(&root).unwrap();
+    for (k, name) in dasvdd_data::cifar::CIFAR_TRAIN_FILES.iter().enumerate() {
+        write(&root, name, cifar_bytes(10 + k));
+    }
+    write(&root, "test_batch.bin", cifar_bytes(10));
+    let (train, test) = load_cifar10_dir(d.path()).unwrap();
+    assert_eq!((train.len(), test.len()), (60, 10));
+}
