@@ -223,3 +223,44 @@ fn flipped_bytes_never_panic_nor_change_the_shape() {
         }
     }
 }
+
+#[test]
+fn reads_every_stored_numeric_type() {
+    // Class double (6) with its data in each MAT data type; the values fit every type.
+    let stored = [
+        Values::F64(vec![1.0, 2.0, 3.0, 4.0]),
+        Values::F32(vec![1.0, 2.0, 3.0, 4.0]),
+        Values::I8(vec![1, 2, 3, 4]),
+        Values::U8(vec![1, 2, 3, 4]),
+        Values::I16(vec![1, 2, 3, 4]),
+        Values::U16(vec![1, 2, 3, 4]),
+        Values::I32(vec![1, 2, 3, 4]),
+        Values::U32(vec![1, 2, 3, 4]),
+        Values::I64(vec![1, 2, 3, 4]),
+        Values::U64(vec![1, 2, 3, 4]),
+    ];
+    for values in stored {
+        for big in [false, true] {
+            for class in [CLASS_DOUBLE, CLASS_SINGLE, CLASS_UINT8, CLASS_INT32] {
+                let vars = vec![
+                    Var::new("X", class, &[2, 2], values.clone()),
+                    Var::new("y", class, &[2, 1], Values::U8(vec![1, 0])),
+                ];
+                let d = read_mat_bytes(p(), &mat_file(&vars, big, big))
+                    .unwrap_or_else(|e| panic!("{values:?} big={big}: {e}"));
+                assert_eq!(d.x.data, vec![1.0, 3.0, 2.0, 4.0], "{values:?} big={big}");
+            }
+        }
+    }
+    let neg = vec![
+        Var::new("X", CLASS_INT32, &[1, 2], Values::I8(vec![-128, 127])),
+        Var::new("y", CLASS_DOUBLE, &[1, 1], Values::U8(vec![0])),
+    ];
+    assert_eq!(
+        read_mat_bytes(p(), &mat_file(&neg, false, true))
+            .unwrap()
+            .x
+            .data,
+        vec![-128.0, 127.0]
+    );
+}

@@ -31,6 +31,11 @@ pub enum Values {
     U8(Vec<u8>),
     I16(Vec<i16>),
     I64(Vec<i64>),
+    I8(Vec<i8>),
+    U16(Vec<u16>),
+    I32(Vec<i32>),
+    U32(Vec<u32>),
+    U64(Vec<u64>),
 }
 
 impl Values {
@@ -57,6 +62,11 @@ impl Values {
             Values::U8(v) => (MI_UINT8, v.clone()),
             Values::I16(v) => enc!(v, MI_INT16),
             Values::I64(v) => enc!(v, MI_INT64),
+            Values::I8(v) => enc!(v, MI_INT8),
+            Values::U16(v) => enc!(v, 4),
+            Values::I32(v) => enc!(v, MI_INT32),
+            Values::U32(v) => enc!(v, MI_UINT32),
+            Values::U64(v) => enc!(v, 13),
         }
     }
 }
