@@ -1,5 +1,43 @@
 //! `cargo xtask`: project automation (benchmark matrix, report, sweeps, performance, Slurm).
+//!
+//! Run `cargo xtask` without arguments for the list of commands.
 
-fn main() {
-    println!("cargo xtask <command>\n\ncommands will be listed here");
+use clap::{Parser, Subcommand};
+
+mod perf;
+mod slurm;
+
+/// Project automation for dasvdd-rs.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    arg_required_else_help = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Measure the DASVDD training step on the CPU (samples/s, GFLOP/s) against candle's matrix
+    /// product and, when installed, the PyTorch original
+    Perf(perf::PerfArgs),
+    /// Write (and optionally submit) a Slurm job array running the benchmark matrix in shards
+    Slurm(Box<slurm::SlurmArgs>),
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Perf(a) => perf::run(&a),
+        Command::Slurm(a) => slurm::run(&a),
+    }
 }

@@ -328,7 +328,7 @@ impl DasvddModel {
             ("decoder", &self.autoencoder.decoder),
         ] {
             for (i, l) in mlp.layers.iter().enumerate() {
-                t.push((format!("{part}.{i}.weight"), l.weight.as_tensor().clone()));
+                t.push((format!("{part}.{i}.weight"), l.torch_weight()?));
                 if let Some(b) = &l.bias {
                     t.push((format!("{part}.{i}.bias"), b.as_tensor().clone()));
                 }
@@ -358,7 +358,7 @@ impl DasvddModel {
         for (part, mlp) in [("encoder", &mut ae.encoder), ("decoder", &mut ae.decoder)] {
             for (i, l) in mlp.layers.iter_mut().enumerate() {
                 let (out, inp) = l.dims();
-                l.weight = Var::from_tensor(&ck.tensor(
+                l.set_torch_weight(&ck.tensor(
                     &format!("{part}.{i}.weight"),
                     &[out, inp],
                     device,

@@ -15,9 +15,15 @@ use crate::config::Activation;
 use crate::error::Result;
 use crate::kernels::{activation_backward, bias_activation, column_sum};
 
-/// One linear layer `y = act(x W^T + b)` with PyTorch's weight layout `(out, in)`.
+/// One linear layer `y = act(x W + b)`.
+///
+/// The weight is held as `(in, out)`, the transpose of PyTorch's `(out, in)`: the forward
+/// product, which runs most often (training, centre steps, scoring), then reads both operands
+/// contiguously, and the first layer, whose input gradient is never needed, has no strided
+/// product at all. Checkpoints store PyTorch's layout.
 #[derive(Debug, Clone)]
 pub struct Dense {
+    /// `(in, out)`.
     pub weight: Var,
     pub bias: Option<Var>,
     pub activation: Activation,
@@ -40,8 +46,12 @@ impl Dense {
                 .map(|_| rng.random_range(-bound..bound) as f32)
                 .collect()
         };
+        // Drawn in PyTorch's (out, in) order, then transposed to the (in, out) layout.
         let w = uniform(fan_in * fan_out);
-        let weight = Var::from_tensor(&Tensor::from_vec(w, (fan_out, fan_in), device)?)?;
+        let w = Tensor::from_vec(w, (fan_out, fan_in), device)?
+            .t()?
+            .contiguous()?;
+        let weight = Var::from_tensor(&w)?;
         let bias = if bias {
             let b = uniform(fan_out);
             Some(Var::from_tensor(&Tensor::from_vec(b, fan_out, device)?)?)
@@ -58,13 +68,24 @@ impl Dense {
     /// `(out, in)`.
     pub fn dims(&self) -> (usize, usize) {
         let d = self.weight.dims();
-        (d[0], d[1])
+        (d[1], d[0])
+    }
+
+    /// The weight in PyTorch's `(out, in)` layout.
+    pub fn torch_weight(&self) -> Result<Tensor> {
+        Ok(self.weight.as_tensor().t()?.contiguous()?)
+    }
+
+    /// Sets the weight from PyTorch's `(out, in)` layout.
+    pub fn set_torch_weight(&mut self, w: &Tensor) -> Result<()> {
+        self.weight = Var::from_tensor(&w.t()?.contiguous()?)?;
+        Ok(())
     }
 
     /// Forward pass of a batch `(rows, in)`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         // Detached: the backward pass is written by hand, so nothing is recorded for autograd.
-        let y = x.matmul(&self.weight.as_detached_tensor().t()?)?;
+        let y = x.matmul(&self.weight.as_detached_tensor())?;
         Ok(bias_activation(
             y,
             self.bias.as_ref().map(|b| b.as_tensor()),
@@ -140,14 +161,14 @@ impl Mlp {
         let mut dx = None;
         for i in (0..n).rev() {
             let layer = &self.layers[i];
-            let weight = g.t()?.matmul(&acts[i])?;
+            let weight = acts[i].t()?.matmul(&g)?;
             let bias = match layer.bias {
                 Some(_) => Some(column_sum(&g)?),
                 None => None,
             };
             grads.push(DenseGrads { weight, bias });
             if i > 0 || input_grad {
-                let g_in = g.matmul(&layer.weight.as_detached_tensor())?;
+                let g_in = g.matmul(&layer.weight.as_detached_tensor().t()?)?;
                 if i > 0 {
                     g = activation_backward(g_in, &acts[i], self.layers[i - 1].activation)?;
                 } else {
