@@ -177,8 +177,16 @@ SelectTypeParameters=CR_Core
 SchedulerType=sched/backfill
 MpiDefault=none
 ReturnToService=2
-$node_line NodeAddr=127.0.0.1 State=UNKNOWN
+GresTypes=gpu
+$node_line Gres=gpu:2 NodeAddr=127.0.0.1 State=UNKNOWN
 PartitionName=e2e Nodes=$node Default=YES MaxTime=INFINITE State=UP
+EOF
+# Two pretend GPUs, so that jobs asking for GPUs are scheduled as on a GPU cluster. Slurm wants
+# a character device behind each GPU; it only hands out their indices (CUDA_VISIBLE_DEVICES)
+# and, with TaskPlugin=task/none, never opens or fences them.
+cat >"$WORK/etc/gres.conf" <<EOF
+NodeName=$node Name=gpu File=/dev/null
+NodeName=$node Name=gpu File=/dev/zero
 EOF
 
 export SLURM_CONF
@@ -264,6 +272,7 @@ done
 case $cmd in
 bench-all)
 	i=${shard%/*} n=${shard#*/}
+	echo "shard $shard sees GPUs: ${CUDA_VISIBLE_DEVICES-none}"
 	cells=()
 	for d in ${datasets//,/ }; do for m in ${methods//,/ }; do for ((s = 0; s < seeds; s++)); do
 		cells+=("$d-$m-seed$s")
@@ -314,6 +323,7 @@ mkdir -p "$WORK/sharded"
 touch "$WORK/sharded/fail-once-1"
 submitted=$(cd "$REPO" && "$XTASK" slurm --shards 3 --results "$WORK/sharded" \
 	--command "$FAKE" --partition e2e --time 10 --cpus-per-task 1 --mem 100M --max-parallel 2 \
+	--gpus-per-task 1 \
 	--submit -- "${TOY[@]}")
 printf '%s\n' "$submitted" >&2
 array_id=$(sed -n 's/^submitted array job \([0-9]*\).*/\1/p' <<<"$submitted")
@@ -332,7 +342,9 @@ for k in 0 1 2; do
 	[[ $got == "$want" ]] || die "array task ${array_id}_$k ended '$got', expected $want"
 	end=$(job_field "$array_id" EndTime "$k")
 	[[ ! $report_start < $end ]] || die "report started at $report_start, before task $k ended ($end)"
-	[[ -s $WORK/sharded/slurm/${array_id}_$k.out ]] || die "no log ${array_id}_$k.out"
+	log=$WORK/sharded/slurm/${array_id}_$k.out
+	[[ -s $log ]] || die "no log ${array_id}_$k.out"
+	grep -qE '^shard [0-9]+/3 sees GPUs: [01]$' "$log" || die "task $k was not given one GPU: $(<"$log")"
 done
 missing=$(sed -n '/^missing:/,$p' "$WORK/sharded/report.txt" | tail -n +2 | tr '\n' ' ')
 [[ $missing == "d2-m1-seed0 d2-m2-seed1 " ]] ||

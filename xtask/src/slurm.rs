@@ -337,6 +337,9 @@ fn render(plan: &JobPlan) -> Scripts {
     let _ = writeln!(array, "#SBATCH --job-name={}", plan.job_name);
     let _ = writeln!(array, "#SBATCH --array={}", plan.array_range());
     let _ = writeln!(array, "#SBATCH --output={log_dir}/%A_%a.out");
+    // Each task is one process. Slurm also refuses `--gpus-per-task` unless the task count is
+    // given.
+    array.push_str("#SBATCH --ntasks=1\n");
     // A preempted task goes back to the queue by itself and resumes; its log keeps every attempt.
     array.push_str("#SBATCH --requeue\n#SBATCH --open-mode=append\n");
     for option in plan.common_options.iter().chain(&plan.task_options) {
@@ -691,6 +694,8 @@ mod tests {
                 "{expected} missing from {array:?}"
             );
         }
+        // sbatch refuses --gpus-per-task without a task count.
+        assert!(array.contains(&"--ntasks=1"), "{array:?}");
         let report = directives(&s.report);
         assert!(report.contains(&"--partition=gpu"));
         assert!(report.contains(&"--account=proj42"));
