@@ -373,3 +373,227 @@ mod tests {
         ));
     }
 }
+
+/// The TOML form of a [`DasvddConfig`] (the files in `configs/`).
+///
+/// ```toml
+/// [model]
+/// preset = "mnist"            # or input_dim / hidden / latent / output_activation
+/// [train]
+/// epochs = 300
+/// gamma = "auto"              # or a number
+/// gamma_trials = 10
+/// center = "trained"          # or "fixed_mean_code" (Table 3's ablation)
+/// ```
+/// Every key is optional: a missing `[model]` key comes from the preset (or, without a preset,
+/// from the input width), a missing `[train]` key from the preset's paper defaults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub model: ModelSection,
+    #[serde(default)]
+    pub train: TrainSection,
+    /// Hyperparameters of the baselines (`[baselines.ocsvm]`, ...), read by the benchmark;
+    /// DASVDD ignores them.
+    #[serde(default)]
+    pub baselines: Option<toml::Table>,
+}
+
+/// `[model]` of a [`ConfigFile`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSection {
+    pub preset: Option<String>,
+    pub input_dim: Option<usize>,
+    pub hidden: Option<Vec<usize>>,
+    pub latent: Option<usize>,
+    pub output_activation: Option<String>,
+}
+
+/// `[train]` of a [`ConfigFile`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSection {
+    pub epochs: Option<usize>,
+    pub batch_size: Option<usize>,
+    pub kappa: Option<f64>,
+    pub lr: Option<f64>,
+    pub weight_decay: Option<f64>,
+    pub center_lr: Option<f64>,
+    pub center_lr_decay: Option<f64>,
+    /// `"auto"` for the heuristic, or a number.
+    pub gamma: Option<toml::Value>,
+    pub gamma_trials: Option<usize>,
+    /// `"trained"` or `"fixed_mean_code"`.
+    pub center: Option<String>,
+    pub seed: Option<u64>,
+}
+
+impl ConfigFile {
+    /// Parses TOML text; `origin` names the file in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Self> {
+        toml::from_str(text).map_err(|e| CoreError::param("config", format!("{origin}: {e}")))
+    }
+
+    /// Reads and parses a TOML file.
+    pub fn read(path: &std::path::Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| CoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// The preset named in the file, if any.
+    pub fn preset(&self) -> Result<Option<Preset>> {
+        self.model.preset.as_deref().map(Preset::parse).transpose()
+    }
+
+    /// Resolves the file into a full config for data with `input_dim` features (used when
+    /// neither the file nor its preset fixes the width).
+    pub fn resolve(&self, input_dim: Option<usize>) -> Result<DasvddConfig> {
+        let preset = self.preset()?;
+        let mut cfg = match preset {
+            Some(p) => DasvddConfig::from_preset(p),
+            None => {
+                let d = self.model.input_dim.or(input_dim).ok_or_else(|| {
+                    CoreError::param(
+                        "input_dim",
+                        "no preset, no input_dim and no data to size the network from",
+                    )
+                })?;
+                DasvddConfig {
+                    model: AutoencoderConfig::for_input(d),
+                    train: TrainConfig::default(),
+                }
+            }
+        };
+        let m = &self.model;
+        if let Some(d) = m.input_dim {
+            cfg.model.input_dim = d;
+        }
+        if let Some(h) = &m.hidden {
+            cfg.model.hidden = h.clone();
+        }
+        if let Some(l) = m.latent {
+            cfg.model.latent = l;
+        }
+        if let Some(a) = &m.output_activation {
+            cfg.model.output_activation = Activation::parse(a)?;
+        }
+        let t = &self.train;
+        let tc = &mut cfg.train;
+        macro_rules! set {
+            ($($f:ident),*) => { $( if let Some(v) = t.$f { tc.$f = v; } )* };
+        }
+        set!(
+            epochs,
+            batch_size,
+            kappa,
+            lr,
+            weight_decay,
+            center_lr,
+            center_lr_decay,
+            seed
+        );
+        let trials = t.gamma_trials.unwrap_or(match tc.gamma {
+            GammaChoice::Heuristic { trials } => trials,
+            GammaChoice::Fixed(_) => 10,
+        });
+        tc.gamma = match &t.gamma {
+            None => GammaChoice::Heuristic { trials },
+            Some(toml::Value::String(s)) if s == "auto" => GammaChoice::Heuristic { trials },
+            Some(toml::Value::Float(g)) => GammaChoice::Fixed(*g),
+            Some(toml::Value::Integer(g)) => GammaChoice::Fixed(*g as f64),
+            Some(other) => {
+                return Err(CoreError::param(
+                    "gamma",
+                    format!("{other} is neither \"auto\" nor a number"),
+                ))
+            }
+        };
+        if let Some(c) = &t.center {
+            tc.center = match c.as_str() {
+                "trained" => CenterMode::Trained,
+                "fixed_mean_code" | "fixed" => CenterMode::FixedMeanCode,
+                other => {
+                    return Err(CoreError::param(
+                        "center",
+                        format!("`{other}` is not \"trained\" or \"fixed_mean_code\""),
+                    ))
+                }
+            };
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod config_file_tests {
+    use super::*;
+
+    #[test]
+    fn presets_and_overrides_resolve() {
+        let f = ConfigFile::parse(
+            "[model]\npreset = \"speech\"\n[train]\ngamma = 2.5\nepochs = 7\n",
+            "t",
+        )
+        .unwrap();
+        let c = f.resolve(None).unwrap();
+        assert_eq!(c.model, Preset::Speech.autoencoder());
+        assert_eq!(c.train.lr, 1e-4);
+        assert_eq!(c.train.epochs, 7);
+        assert_eq!(c.train.gamma, GammaChoice::Fixed(2.5));
+        let f = ConfigFile::parse("[train]\ncenter = \"fixed_mean_code\"\n", "t").unwrap();
+        let c = f.resolve(Some(12)).unwrap();
+        assert_eq!(c.model.input_dim, 12);
+        assert_eq!(c.train.center, CenterMode::FixedMeanCode);
+    }
+
+    #[test]
+    fn bad_files_are_errors() {
+        assert!(matches!(
+            ConfigFile::parse("[train]\nepoch = 3\n", "x.toml"),
+            Err(CoreError::InvalidParameter { name: "config", .. })
+        ));
+        let f = ConfigFile::parse("[train]\ngamma = \"big\"\n", "t").unwrap();
+        assert!(matches!(
+            f.resolve(Some(3)),
+            Err(CoreError::InvalidParameter { name: "gamma", .. })
+        ));
+        let f = ConfigFile::parse("[train]\nkappa = 1.5\n", "t").unwrap();
+        assert!(matches!(
+            f.resolve(Some(3)),
+            Err(CoreError::InvalidParameter { name: "kappa", .. })
+        ));
+        assert!(matches!(
+            ConfigFile::default().resolve(None),
+            Err(CoreError::InvalidParameter {
+                name: "input_dim",
+                ..
+            })
+        ));
+    }
+}
+
+#[cfg(test)]
+mod shipped_configs {
+    use super::*;
+
+    /// The config of every paper dataset in `configs/` parses and resolves (AWID3 and MIMII
+    /// need the data's width).
+    #[test]
+    fn configs_folder_resolves() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+        for name in ["mnist", "fmnist", "cifar10", "speech", "pima", "awid3", "mimii"] {
+            let path = dir.join(format!("{name}.toml"));
+            let f = ConfigFile::read(&path).unwrap();
+            let c = f.resolve(Some(100)).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_eq!(c.train.kappa, 0.9);
+            assert_eq!(c.train.weight_decay, 1e-7);
+            assert_eq!(c.train.epochs, 300);
+        }
+    }
+}

@@ -23,7 +23,8 @@ pub use adagrad::{AdaGrad, ParamsAdaGrad};
 pub use adam::{Adam, AdamConfig};
 pub use autoencoder::Autoencoder;
 pub use config::{
-    Activation, AutoencoderConfig, CenterMode, DasvddConfig, GammaChoice, Preset, TrainConfig,
+    Activation, AutoencoderConfig, CenterMode, ConfigFile, DasvddConfig, GammaChoice, Preset,
+    TrainConfig,
 };
 pub use dasvdd::{estimate_gamma, fit, DasvddModel, EpochRecord, GammaEstimate};
 pub use detector::{Detector, DetectorParams, SampleView};
