@@ -75,6 +75,20 @@ done
 versions="$(slurmd -V) and $(munged --version 2>&1)"
 log "using $versions"
 
+# --- xtask (built before any daemon starts) -----------------------------------------------
+if [[ -n ${SLURM_E2E_XTASK:-} ]]; then
+	XTASK=$SLURM_E2E_XTASK
+else
+	log "building xtask"
+	(cd "$REPO" && cargo build --quiet -p xtask)
+	XTASK=${CARGO_TARGET_DIR:-$REPO/target}/debug/xtask
+	[[ $XTASK == /* ]] || XTASK=$REPO/$XTASK
+fi
+[[ -x $XTASK ]] || die "no xtask binary at $XTASK"
+help=$("$XTASK" slurm --help 2>&1 || true)
+[[ $help == *--shards* ]] ||
+	die "$XTASK has no 'slurm' subcommand: wire xtask/src/slurm.rs into xtask/src/main.rs"
+
 # --- daemons ------------------------------------------------------------------------------
 # Stops the daemons that a pid file under $WORK names, but only a process whose command line
 # mentions $WORK: after a reboot the number may belong to something else.
@@ -159,7 +173,8 @@ SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=$WORK/munge/munge.socket
+# cred_expire is also how long a requeued job waits before it may start again (default 120 s).
+AuthInfo=socket=$WORK/munge/munge.socket,cred_expire=10
 StateSaveLocation=$WORK/state
 SlurmdSpoolDir=$WORK/spool
 SlurmctldPidFile=$WORK/run/slurmctld.pid
@@ -231,20 +246,6 @@ bench_report_table() {
 	grep -v '^#' "$1/report.csv"
 }
 
-# --- xtask --------------------------------------------------------------------------------
-if [[ -n ${SLURM_E2E_XTASK:-} ]]; then
-	XTASK=$SLURM_E2E_XTASK
-else
-	log "building xtask"
-	(cd "$REPO" && cargo build --quiet -p xtask)
-	XTASK=${CARGO_TARGET_DIR:-$REPO/target}/debug/xtask
-	[[ $XTASK == /* ]] || XTASK=$REPO/$XTASK
-fi
-[[ -x $XTASK ]] || die "no xtask binary at $XTASK"
-help=$("$XTASK" slurm --help 2>&1 || true)
-[[ $help == *--shards* ]] ||
-	die "$XTASK has no 'slurm' subcommand: wire xtask/src/slurm.rs into xtask/src/main.rs"
-
 # --- 1. cluster check, with a stand-in for xtask ------------------------------------------
 # The stand-in takes bench-all's and report's flags and runs a toy matrix with bench-all's
 # contract: shard i/n runs the cells whose index is i mod n, a finished cell is never redone,
@@ -293,6 +294,11 @@ bench-all)
 		echo "$cell,$auc" >"$file.tmp.$$" && mv "$file.tmp.$$" "$file"
 		echo "done $cell"
 		done_here=$((done_here + 1))
+		if [[ -e $results/slow-once-$i ]]; then
+			rm "$results/slow-once-$i"
+			echo "shard $shard is waiting to be preempted"
+			sleep 300
+		fi
 	done ;;
 report)
 	{
@@ -318,9 +324,9 @@ log "1. single-process run of the toy matrix"
 "$FAKE" report --results "$WORK/single"
 [[ $(report_table "$WORK/single" | grep -c ,) -eq 9 ]] || die "toy single run: not 8 cells"
 
-log "1. the same matrix as 3 Slurm shards, task 1 failing once after its first cell"
+log "1. the same matrix as 3 Slurm shards; task 1 fails after its first cell, task 2 is preempted"
 mkdir -p "$WORK/sharded"
-touch "$WORK/sharded/fail-once-1"
+touch "$WORK/sharded/fail-once-1" "$WORK/sharded/slow-once-2"
 submitted=$(cd "$REPO" && "$XTASK" slurm --shards 3 --results "$WORK/sharded" \
 	--command "$FAKE" --partition e2e --time 10 --cpus-per-task 1 --mem 100M --max-parallel 2 \
 	--gpus-per-task 1 \
@@ -331,6 +337,18 @@ report_id=$(sed -n 's/^submitted report job \([0-9]*\).*/\1/p' <<<"$submitted")
 [[ -n $array_id && -n $report_id ]] || die "xtask slurm --submit printed no job ids"
 array_script=$WORK/sharded/slurm/bench-array.sbatch
 report_script=$WORK/sharded/slurm/bench-array-report.sbatch
+
+# Preempt task 2 once it has finished its first cell: Slurm must put it back in the queue by
+# itself (--requeue), and the new attempt must skip that cell.
+for _ in $(seq 120); do
+	grep -qs 'waiting to be preempted' "$WORK/sharded/slurm/${array_id}_2.out" && break
+	sleep 1
+done
+grep -qs 'waiting to be preempted' "$WORK/sharded/slurm/${array_id}_2.out" ||
+	die "task ${array_id}_2 did not reach its first cell in 120 s"
+scontrol requeue "${array_id}_2"
+log "1. requeued task ${array_id}_2 as a preemption would"
+
 wait_gone "$report_id"
 state=$(job_field "$report_id" JobState)
 [[ $state == COMPLETED ]] || die "report job $report_id ended '$state'; afterany must run it anyway"
@@ -342,10 +360,21 @@ for k in 0 1 2; do
 	[[ $got == "$want" ]] || die "array task ${array_id}_$k ended '$got', expected $want"
 	end=$(job_field "$array_id" EndTime "$k")
 	[[ ! $report_start < $end ]] || die "report started at $report_start, before task $k ended ($end)"
-	log=$WORK/sharded/slurm/${array_id}_$k.out
-	[[ -s $log ]] || die "no log ${array_id}_$k.out"
-	grep -qE '^shard [0-9]+/3 sees GPUs: [01]$' "$log" || die "task $k was not given one GPU: $(<"$log")"
+	task_log=$WORK/sharded/slurm/${array_id}_$k.out
+	[[ -s $task_log ]] || die "no log ${array_id}_$k.out"
+	grep -qE '^shard [0-9]+/3 sees GPUs: [01]$' "$task_log" ||
+		die "task $k was not given one GPU: $(<"$task_log")"
 done
+[[ $(job_field "$array_id" Restarts 2) == 1 ]] ||
+	die "task ${array_id}_2 was restarted $(job_field "$array_id" Restarts 2) times, expected once"
+# Both attempts are in the one log (--open-mode=append), and the second resumed.
+task_log=$WORK/sharded/slurm/${array_id}_2.out
+[[ $(grep -c '^shard 2/3 sees GPUs' "$task_log") == 2 ]] ||
+	die "the log of task 2 does not hold both attempts: $(<"$task_log")"
+grep -q '^skip d1-m2-seed0 (finished)' "$task_log" ||
+	die "task 2 did not skip its finished cell after the requeue: $(<"$task_log")"
+log "1. task 2 came back by itself after the requeue and resumed"
+
 missing=$(sed -n '/^missing:/,$p' "$WORK/sharded/report.txt" | tail -n +2 | tr '\n' ' ')
 [[ $missing == "d2-m1-seed0 d2-m2-seed1 " ]] ||
 	die "report after the failure lists missing cells '$missing', expected 'd2-m1-seed0 d2-m2-seed1 '"
