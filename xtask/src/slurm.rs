@@ -177,8 +177,8 @@ pub fn run(args: &SlurmArgs) -> Result<()> {
 }
 
 impl JobPlan {
-    /// Checks the arguments and resolves relative paths against `cwd`. `default_command` is the
-    /// binary to run when `--command` is not given.
+    /// Checks the arguments and resolves every relative path against `cwd`. `default_command` is
+    /// the binary to run when `--command` is not given.
     fn new(args: &SlurmArgs, cwd: &Path, default_command: Option<&Path>) -> Result<Self> {
         if args.shards == 0 {
             bail!("--shards must be at least 1");
@@ -187,7 +187,7 @@ impl JobPlan {
             bail!("--max-parallel must be at least 1");
         }
         let workdir = absolute(cwd, args.workdir.as_deref().unwrap_or(Path::new(".")));
-        let results = absolute(&workdir, &args.results);
+        let results = absolute(cwd, &args.results);
         let array_script = match &args.out {
             Some(out) => absolute(cwd, out),
             None => results.join("slurm").join("bench-array.sbatch"),
@@ -859,16 +859,20 @@ mod tests {
             p.report_script,
             Path::new("/cluster/home/me/dasvdd-rs/gen/a-report.sh")
         );
-        let p = plan(&["--shards", "2", "--workdir", "/scratch/w", "--results", "r"]).unwrap();
-        assert_eq!(p.results, Path::new("/scratch/w/r"));
+        // Every relative path is read from where the command is typed, --workdir included.
+        let p = plan(&["--shards", "2", "--workdir", "w", "--results", "/scratch/r"]).unwrap();
+        assert_eq!(p.workdir, Path::new("/cluster/home/me/dasvdd-rs/w"));
+        assert_eq!(p.results, Path::new("/scratch/r"));
         assert_eq!(
             p.array_script,
-            Path::new("/scratch/w/r/slurm/bench-array.sbatch")
+            Path::new("/scratch/r/slurm/bench-array.sbatch")
         );
         assert_eq!(
             p.report_script,
-            Path::new("/scratch/w/r/slurm/bench-array-report.sbatch")
+            Path::new("/scratch/r/slurm/bench-array-report.sbatch")
         );
+        let p = plan(&["--shards", "2", "--workdir", "/scratch/w", "--results", "r"]).unwrap();
+        assert_eq!(p.results, Path::new("/cluster/home/me/dasvdd-rs/r"));
         let p = plan(&["--shards", "2", "--out", "/x/noext"]).unwrap();
         assert_eq!(p.report_script, Path::new("/x/noext-report"));
     }
