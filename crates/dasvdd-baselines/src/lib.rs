@@ -10,11 +10,17 @@
 //! [`dasvdd_core::Detector`] (scores: higher = more anomalous), and a `load` that reads the one
 //! safetensors file `save` writes.
 
+pub mod ae;
 mod common;
+pub mod deep_svdd;
 pub mod iforest;
 pub mod kde;
 pub mod ocsvm;
+pub mod registry;
 
+pub use ae::{AeModel, AeParams, EpochLoss};
+pub use deep_svdd::{DeepSvddModel, DeepSvddParams};
 pub use iforest::{IsolationForest, IsolationForestParams};
 pub use kde::{Bandwidth, Kde, KdeParams};
 pub use ocsvm::{Gamma, OneClassSvm, OneClassSvmParams};
+pub use registry::{default_detector_params, default_params, load_detector, Method, MethodParams};

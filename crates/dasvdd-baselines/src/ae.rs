@@ -1,0 +1,408 @@
+//! The autoencoder baseline of the paper (Section 4.2): the same network as DASVDD (the
+//! preset's `AutoencoderConfig`, or one sized from the data), trained on normal samples with
+//! the plain mean squared reconstruction error and Adam; the anomaly score of a sample is its
+//! mean squared reconstruction error.
+//!
+//! The network, its fused training step and the optimiser are the core crate's
+//! ([`dasvdd_core::Autoencoder::train_step`] without a centre trains exactly the MSE loss).
+//! This file also holds the few pieces the two deep baselines share: the epoch record, batch
+//! gathering, parameter checks and reading and writing `Mlp` weights in PyTorch's layout.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Instant;
+
+use candle_core::{Device, Tensor};
+use dasvdd_core::checkpoint::{self, Checkpoint};
+use dasvdd_core::dasvdd::seeded_rng;
+use dasvdd_core::mlp::Mlp;
+use dasvdd_core::{
+    Adam, AdamConfig, Autoencoder, AutoencoderConfig, CoreError, Detector, DetectorParams, Result,
+    SampleView,
+};
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+/// Method name used on the command line and in model files.
+pub const METHOD: &str = "ae";
+
+/// Random streams drawn from the one seed. The numbers are those DASVDD uses for its weights
+/// and its shuffling, so an autoencoder and a DASVDD model with the same seed and network start
+/// from the same weights and see the batches in the same order.
+pub(crate) mod stream {
+    pub const WEIGHTS: u64 = 0;
+    pub const SHUFFLE: u64 = 2;
+    /// Shuffling of Deep SVDD's autoencoder pre-training.
+    pub const PRETRAIN_SHUFFLE: u64 = 3;
+}
+
+/// The loss of one training epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochLoss {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Mean over the epoch's batches of the batch loss.
+    pub loss: f64,
+    /// Wall-clock seconds of the epoch.
+    pub seconds: f64,
+}
+
+/// Hyperparameters of the autoencoder baseline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AeParams {
+    /// The network; `None` sizes it from the data with [`AutoencoderConfig::for_input`] (the
+    /// paper's preset when the width matches one).
+    pub model: Option<AutoencoderConfig>,
+    /// Number of epochs.
+    pub epochs: usize,
+    /// Batch size; the last incomplete batch of an epoch is dropped.
+    pub batch_size: usize,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// Adam's L2 weight decay, as PyTorch's `Adam(weight_decay=...)`.
+    pub weight_decay: f64,
+    /// Seed of the weight initialisation and the shuffling.
+    pub seed: u64,
+}
+
+impl Default for AeParams {
+    /// DASVDD's training setting (Section 4.3), since the paper trains the AE baseline like its
+    /// own autoencoder: 300 epochs, batch 200, Adam with learning rate 1e-3 and weight decay
+    /// 1e-7, seed 0, network sized from the data.
+    fn default() -> Self {
+        AeParams {
+            model: None,
+            epochs: 300,
+            batch_size: 200,
+            lr: 1e-3,
+            weight_decay: 1e-7,
+            seed: 0,
+        }
+    }
+}
+
+/// Errors unless `value` is finite and positive.
+pub(crate) fn check_positive(name: &'static str, value: f64) -> Result<()> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(CoreError::param(
+            name,
+            format!("{value} is not a positive number"),
+        ))
+    }
+}
+
+/// Errors unless `value` is finite and not negative.
+pub(crate) fn check_non_negative(name: &'static str, value: f64) -> Result<()> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err(CoreError::param(
+            name,
+            format!("{value} is not a non-negative number"),
+        ))
+    }
+}
+
+/// The network for samples of `cols` features: `model` when given (its input width must
+/// match), else one sized from the data.
+pub(crate) fn resolve_network(
+    model: &Option<AutoencoderConfig>,
+    cols: usize,
+) -> Result<AutoencoderConfig> {
+    let config = match model {
+        Some(c) => c.clone(),
+        None => AutoencoderConfig::for_input(cols),
+    };
+    config.validate()?;
+    if config.input_dim != cols {
+        return Err(CoreError::InvalidInput(format!(
+            "samples have {cols} features but the network expects {}",
+            config.input_dim
+        )));
+    }
+    Ok(config)
+}
+
+/// The batch size actually used on `n` samples: all of them in one batch, with a warning,
+/// when there are fewer than `batch_size`.
+pub(crate) fn effective_batch(batch_size: usize, n: usize, method: &str) -> Result<usize> {
+    if n == 0 {
+        return Err(CoreError::InvalidInput(format!(
+            "{method} cannot be fitted on zero samples"
+        )));
+    }
+    if batch_size > n {
+        tracing::warn!(
+            method,
+            batch_size,
+            samples = n,
+            "batch size larger than the training set; using one batch of all samples"
+        );
+        return Ok(n);
+    }
+    Ok(batch_size)
+}
+
+/// Gathers rows `idx` of `x` into a `(idx.len(), cols)` tensor.
+pub(crate) fn gather(x: SampleView<'_>, idx: &[usize], device: &Device) -> Result<Tensor> {
+    let d = x.cols();
+    let mut buf = Vec::with_capacity(idx.len() * d);
+    for &i in idx {
+        buf.extend_from_slice(x.row(i));
+    }
+    Ok(Tensor::from_vec(buf, (idx.len(), d), device)?)
+}
+
+/// Runs `epochs` epochs of shuffled, drop-last mini-batches of `batch` rows of `x`, calling
+/// `step` on each batch; `step` returns the batch loss, which must be finite (else the error
+/// names the epoch and `what`). Each epoch's mean loss is emitted as a `tracing` event named by
+/// `label` and passed to `on_epoch`.
+pub(crate) fn run_epochs(
+    x: SampleView<'_>,
+    epochs: usize,
+    batch: usize,
+    shuffle_rng: &mut rand_chacha::ChaCha8Rng,
+    device: &Device,
+    label: &'static str,
+    what: &'static str,
+    step: &mut dyn FnMut(&Tensor) -> Result<f64>,
+    on_epoch: &mut dyn FnMut(&EpochLoss),
+) -> Result<Vec<EpochLoss>> {
+    let n = x.rows();
+    let batches = n / batch;
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut history = Vec::with_capacity(epochs);
+    for epoch in 1..=epochs {
+        let started = Instant::now();
+        order.shuffle(shuffle_rng);
+        let mut sum = 0.0;
+        for b in 0..batches {
+            let xb = gather(x, &order[b * batch..(b + 1) * batch], device)?;
+            let loss = step(&xb)?;
+            if !loss.is_finite() {
+                return Err(CoreError::Diverged {
+                    epoch,
+                    what,
+                    value: loss,
+                });
+            }
+            sum += loss;
+        }
+        let record = EpochLoss {
+            epoch,
+            loss: sum / batches.max(1) as f64,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        tracing::info!(
+            method = label,
+            epoch,
+            loss = record.loss,
+            seconds = record.seconds,
+            "epoch"
+        );
+        on_epoch(&record);
+        history.push(record);
+    }
+    Ok(history)
+}
+
+/// The weights of `mlp` in PyTorch's `(out, in)` layout, named `{prefix}.{i}.weight` (and
+/// `{prefix}.{i}.bias` for layers with a bias), as `nn.Sequential` state dicts name them.
+pub(crate) fn mlp_tensors(prefix: &str, mlp: &Mlp) -> Result<Vec<(String, Tensor)>> {
+    let mut t = Vec::new();
+    for (i, l) in mlp.layers.iter().enumerate() {
+        t.push((format!("{prefix}.{i}.weight"), l.torch_weight()?));
+        if let Some(b) = &l.bias {
+            t.push((format!("{prefix}.{i}.bias"), b.as_tensor().clone()));
+        }
+    }
+    Ok(t)
+}
+
+/// Overwrites every parameter of `mlp` with the tensors [`mlp_tensors`] named, checking
+/// their shapes against the architecture.
+pub(crate) fn load_mlp(
+    ck: &Checkpoint,
+    prefix: &str,
+    mlp: &mut Mlp,
+    device: &Device,
+) -> Result<()> {
+    for (i, l) in mlp.layers.iter_mut().enumerate() {
+        let (out, inp) = l.dims();
+        l.set_torch_weight(&ck.tensor(&format!("{prefix}.{i}.weight"), &[out, inp], device)?)?;
+        if l.bias.is_some() {
+            let b = ck.tensor(&format!("{prefix}.{i}.bias"), &[out], device)?;
+            l.bias = Some(candle_core::Var::from_tensor(&b)?);
+        }
+    }
+    Ok(())
+}
+
+/// JSON of a metadata value; serialising these plain structs cannot fail.
+pub(crate) fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+impl AeParams {
+    /// Checks every hyperparameter is in its valid range.
+    pub fn validate(&self) -> Result<()> {
+        if self.epochs == 0 {
+            return Err(CoreError::param("epochs", "must be at least 1"));
+        }
+        if self.batch_size == 0 {
+            return Err(CoreError::param("batch_size", "must be at least 1"));
+        }
+        check_positive("lr", self.lr)?;
+        check_non_negative("weight_decay", self.weight_decay)?;
+        if let Some(m) = &self.model {
+            m.validate()?;
+        }
+        Ok(())
+    }
+
+    /// Trains the autoencoder on the normal samples `x`.
+    pub fn fit(&self, x: SampleView<'_>, device: &Device) -> Result<AeModel> {
+        self.fit_with_progress(x, device, &mut |_| {})
+    }
+
+    /// Trains the autoencoder on the normal samples `x`, calling `on_epoch` after every epoch.
+    pub fn fit_with_progress(
+        &self,
+        x: SampleView<'_>,
+        device: &Device,
+        on_epoch: &mut dyn FnMut(&EpochLoss),
+    ) -> Result<AeModel> {
+        self.validate()?;
+        let config = resolve_network(&self.model, x.cols())?;
+        let batch = effective_batch(self.batch_size, x.rows(), METHOD)?;
+        let ae = Autoencoder::init(&config, &mut seeded_rng(self.seed, stream::WEIGHTS), device)?;
+        let mut adam = Adam::new(
+            ae.vars(),
+            AdamConfig {
+                lr: self.lr,
+                weight_decay: self.weight_decay,
+                ..AdamConfig::default()
+            },
+        )?;
+        let history = run_epochs(
+            x,
+            self.epochs,
+            batch,
+            &mut seeded_rng(self.seed, stream::SHUFFLE),
+            device,
+            METHOD,
+            "reconstruction loss",
+            &mut |xb| Ok(ae.train_step(xb, None, &mut adam)?.reconstruction),
+            on_epoch,
+        )?;
+        if !ae.encoder.all_finite()? || !ae.decoder.all_finite()? {
+            return Err(CoreError::Diverged {
+                epoch: self.epochs,
+                what: "a network weight",
+                value: f64::NAN,
+            });
+        }
+        Ok(AeModel {
+            params: AeParams {
+                model: Some(config),
+                ..self.clone()
+            },
+            autoencoder: ae,
+            history,
+            preprocessing: None,
+            device: device.clone(),
+        })
+    }
+}
+
+impl DetectorParams for AeParams {
+    fn fit_detector(&self, x: SampleView<'_>, device: &Device) -> Result<Box<dyn Detector>> {
+        Ok(Box::new(self.fit(x, device)?))
+    }
+}
+
+/// A trained autoencoder baseline.
+#[derive(Debug, Clone)]
+pub struct AeModel {
+    /// The hyperparameters, with `model` set to the network actually used.
+    pub params: AeParams,
+    pub autoencoder: Autoencoder,
+    /// The mean reconstruction loss of every epoch.
+    pub history: Vec<EpochLoss>,
+    /// Preprocessing statistics of the training data, as JSON chosen by the caller; stored in
+    /// the model file so that scoring can apply the same transformation.
+    pub preprocessing: Option<String>,
+    device: Device,
+}
+
+impl AeModel {
+    /// The network's architecture.
+    pub fn config(&self) -> &AutoencoderConfig {
+        &self.autoencoder.config
+    }
+
+    /// The device the model lives on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Loads a model written by [`Detector::save`] onto `device`.
+    pub fn load(path: &Path, device: &Device) -> Result<Self> {
+        let ck = Checkpoint::open(path)?;
+        ck.expect_method(METHOD)?;
+        let params: AeParams = ck.meta_json("params")?;
+        params
+            .validate()
+            .map_err(|e| ck.error(format!("invalid parameters: {e}")))?;
+        let config = params
+            .model
+            .clone()
+            .ok_or_else(|| ck.error("parameters do not name the network"))?;
+        // Build the architecture, then overwrite every parameter from the file.
+        let mut ae = Autoencoder::init(&config, &mut seeded_rng(0, stream::WEIGHTS), device)?;
+        load_mlp(&ck, "encoder", &mut ae.encoder, device)?;
+        load_mlp(&ck, "decoder", &mut ae.decoder, device)?;
+        Ok(AeModel {
+            history: ck.meta_json("history").unwrap_or_default(),
+            preprocessing: ck.metadata().get("preprocessing").cloned(),
+            params,
+            autoencoder: ae,
+            device: device.clone(),
+        })
+    }
+}
+
+impl Detector for AeModel {
+    fn method(&self) -> &'static str {
+        METHOD
+    }
+
+    fn n_features(&self) -> usize {
+        self.autoencoder.config.input_dim
+    }
+
+    /// Mean over features of the squared reconstruction error, per sample.
+    fn score(&self, x: SampleView<'_>) -> Result<Vec<f64>> {
+        Ok(self
+            .autoencoder
+            .sample_errors(x, None, &self.device)?
+            .reconstruction)
+    }
+
+    fn save(&self, path: &Path) -> Result<()> {
+        let mut tensors = mlp_tensors("encoder", &self.autoencoder.encoder)?;
+        tensors.extend(mlp_tensors("decoder", &self.autoencoder.decoder)?);
+        let mut meta = HashMap::new();
+        meta.insert("method".to_string(), METHOD.to_string());
+        meta.insert("params".to_string(), to_json(&self.params));
+        meta.insert("seed".to_string(), self.params.seed.to_string());
+        meta.insert("history".to_string(), to_json(&self.history));
+        if let Some(p) = &self.preprocessing {
+            meta.insert("preprocessing".to_string(), p.clone());
+        }
+        checkpoint::save(path, &tensors, meta)
+    }
+}
