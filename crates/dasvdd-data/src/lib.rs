@@ -16,12 +16,14 @@
 //! - [`split`]: [`OneClassSplit`], the image protocol, the paper's tabular splits and the
 //!   seeded half-of-the-normals protocol;
 //! - [`registry`]: datasets by name, where their files are found, [`load_split`];
-//! - [`catalog`]: source, licence, size and files of each dataset ([`DatasetInfo`]).
+//! - [`catalog`]: source, licence, size and files of each dataset ([`DatasetInfo`]);
+//! - [`fetch`]: downloads from a hub mirror or the original hosts, checksums, unpacking.
 
 pub mod awid3;
 pub mod catalog;
 pub mod cifar;
 pub mod error;
+pub mod fetch;
 pub mod fileio;
 pub mod idx;
 pub mod images;
@@ -37,6 +39,7 @@ pub mod tabular;
 
 pub use catalog::DatasetInfo;
 pub use error::{DataError, Result};
+pub use fetch::{fetch, FetchOptions, FetchReport};
 pub use images::{ColourMode, ImageFolderOptions, ImageSet};
 pub use matrix::{LabeledData, Matrix};
 pub use preprocess::{FittedPreprocessing, GcnNorm, Preprocessing};

@@ -181,7 +181,7 @@ impl DatasetName {
     }
 
     /// Does `dir` hold this dataset's files?
-    fn is_present_in(&self, dir: &Path) -> bool {
+    pub(crate) fn is_present_in(&self, dir: &Path) -> bool {
         match self {
             DatasetName::Mnist | DatasetName::Fmnist => crate::idx::MnistFiles::find(dir).is_some(),
             DatasetName::Cifar10 => crate::cifar::find_cifar_dir(dir).is_some(),

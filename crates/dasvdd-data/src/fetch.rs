@@ -1,0 +1,431 @@
+//! Getting datasets: downloads from a Hugging Face Hub mirror (through the `hf-hub` crate; the
+//! endpoint is configurable with `HF_ENDPOINT`) or from the original hosts (a plain HTTP GET),
+//! SHA-256 verification, unpacking of `.tar.gz` archives, and atomic placement of the files.
+//!
+//! Without network access a fetch fails fast (a short connect timeout, and no further files are
+//! tried after the first failure) with a message saying which files to put where by hand.
+
+use std::io::Read;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::catalog::{Checksum, RemoteFile, Unpack};
+use crate::error::{DataError, Result};
+use crate::fileio::{gunzip, write_atomic};
+use crate::registry::{DatasetName, DATA_ENV};
+
+/// Environment variable naming a Hugging Face Hub dataset repository that mirrors the files
+/// of the dataset being fetched under their catalogue names.
+pub const HUB_REPO_ENV: &str = "DASVDD_HF_REPO";
+/// Environment variable of the hub endpoint, as `huggingface_hub` and `hf-hub` read it.
+pub const HUB_ENDPOINT_ENV: &str = "HF_ENDPOINT";
+/// The public hub.
+pub const DEFAULT_HUB_ENDPOINT: &str = "https://huggingface.co";
+/// No dataset file is larger than this; a longer body is refused rather than filling memory.
+const MAX_DOWNLOAD: u64 = 4 << 30;
+
+/// Where and how to download.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FetchOptions {
+    /// Hub endpoint; `None`: `$HF_ENDPOINT`, else `https://huggingface.co`.
+    pub hub_endpoint: Option<String>,
+    /// Hub dataset repository mirroring the files; `None`: `$DASVDD_HF_REPO`, else the
+    /// catalogue's (no built-in dataset has one yet, so the original hosts are used).
+    pub hub_repo: Option<String>,
+    /// Replaces the original host: each file is fetched from `<mirror>/<file name>`.
+    pub mirror: Option<String>,
+    /// Skip the original hosts (hub only).
+    pub hub_only: bool,
+    /// Time allowed to open a connection; short, so that a machine without network fails fast.
+    pub connect_timeout: Duration,
+    /// Time allowed between two reads of a download.
+    pub read_timeout: Duration,
+    /// `hf-hub`'s cache folder; `None`: a temporary folder inside the destination, removed
+    /// afterwards (the verified files are what is kept).
+    pub hub_cache: Option<PathBuf>,
+}
+
+impl Default for FetchOptions {
+    /// Environment-configured hub, original hosts as fallback, 5 s to connect, 60 s per read.
+    fn default() -> Self {
+        FetchOptions {
+            hub_endpoint: None,
+            hub_repo: None,
+            mirror: None,
+            hub_only: false,
+            connect_timeout: Duration::from_secs(5),
+            read_timeout: Duration::from_secs(60),
+            hub_cache: None,
+        }
+    }
+}
+
+/// One file placed by a fetch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FetchedFile {
+    pub name: String,
+    /// The URL it came from, or `local` when a verified copy was already there.
+    pub source: String,
+    pub bytes: u64,
+    /// SHA-256 of the downloaded bytes.
+    pub sha256: String,
+}
+
+/// What a fetch did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FetchReport {
+    pub dataset: String,
+    /// The dataset folder the files are in.
+    pub dir: PathBuf,
+    pub files: Vec<FetchedFile>,
+}
+
+/// The folder `dasvdd data fetch <name>` fills by default: `$DASVDD_DATA/<name>` when the
+/// variable is set, else `datasets/<name>` under the current folder.
+pub fn default_fetch_dir(name: &DatasetName) -> PathBuf {
+    let root = std::env::var_os(DATA_ENV)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("datasets"));
+    root.join(name.dir_name())
+}
+
+/// Lowercase hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Checks `bytes` against the pinned checksum of `file`; returns the SHA-256 of `bytes`.
+pub fn verify(file: &RemoteFile, bytes: &[u8]) -> std::result::Result<String, String> {
+    let got = sha256_hex(bytes);
+    let (expected, actual, what) = match &file.checksum {
+        Checksum::Download(e) => (e.as_str(), got.clone(), "file"),
+        Checksum::Gunzipped(e) => (
+            e.as_str(),
+            sha256_hex(&gunzip(bytes)?),
+            "decompressed content",
+        ),
+    };
+    if actual.eq_ignore_ascii_case(expected) {
+        Ok(got)
+    } else {
+        Err(format!(
+            "sha-256 mismatch of the {what}: expected {expected}, got {actual}"
+        ))
+    }
+}
+
+/// Downloads the catalogue files of `name` into `dest` (see [`fetch_files`]). Datasets that
+/// must be obtained by hand (AWID3, MIMII, ODDS files) give an `Unavailable` error with the
+/// instructions, without touching the network.
+pub fn fetch(name: &DatasetName, dest: &Path, opts: &FetchOptions) -> Result<FetchReport> {
+    let info = name.info();
+    if info.remote_files.is_empty() {
+        return Err(DataError::Unavailable {
+            dataset: name.to_string(),
+            problem: format!(
+                "no automatic download; put {} in {}: {}",
+                info.expected_files.join(", "),
+                dest.display(),
+                info.manual
+            ),
+        });
+    }
+    // An archive is skipped when the files it unpacks to are already there.
+    if info.remote_files.iter().all(|f| f.unpack == Unpack::TarGz) && name.is_present_in(dest) {
+        tracing::info!(dataset = %name, dir = %dest.display(), "already present");
+        return Ok(FetchReport {
+            dataset: name.to_string(),
+            dir: dest.to_path_buf(),
+            files: Vec::new(),
+        });
+    }
+    let hub_repo = opts
+        .hub_repo
+        .clone()
+        .or_else(|| std::env::var(HUB_REPO_ENV).ok().filter(|v| !v.is_empty()))
+        .or_else(|| info.hub_repo.map(String::from));
+    fetch_files(
+        &name.to_string(),
+        &info.remote_files,
+        dest,
+        hub_repo.as_deref(),
+        opts,
+    )
+    .map_err(|e| match e {
+        DataError::Unavailable { dataset, problem } => DataError::Unavailable {
+            dataset,
+            problem: format!(
+                "{problem}; to install by hand put {} in {} ({})",
+                info.expected_files.join(", "),
+                dest.display(),
+                info.manual
+            ),
+        },
+        other => other,
+    })
+}
+
+/// Downloads `files` into `dest`: each from the hub repository `hub_repo` when given, else (or
+/// when that fails) from its original URL; verifies its SHA-256; then writes it atomically or,
+/// for archives, unpacks it. A file already in `dest` whose checksum verifies is kept.
+///
+/// A checksum mismatch is a `Format` error naming the file; a download that fails on every
+/// source is `Unavailable`. Either stops the fetch: later files are not tried.
+pub fn fetch_files(
+    dataset: &str,
+    files: &[RemoteFile],
+    dest: &Path,
+    hub_repo: Option<&str>,
+    opts: &FetchOptions,
+) -> Result<FetchReport> {
+    std::fs::create_dir_all(dest).map_err(|e| DataError::io(dest, e))?;
+    let endpoint = opts
+        .hub_endpoint
+        .clone()
+        .or_else(|| {
+            std::env::var(HUB_ENDPOINT_ENV)
+                .ok()
+                .filter(|v| !v.is_empty())
+        })
+        .unwrap_or_else(|| DEFAULT_HUB_ENDPOINT.to_string());
+    let endpoint = endpoint.trim_end_matches('/').to_string();
+    let mut report = FetchReport {
+        dataset: dataset.to_string(),
+        dir: dest.to_path_buf(),
+        files: Vec::new(),
+    };
+    let agent = ureq::AgentBuilder::new()
+        .timeout_connect(opts.connect_timeout)
+        .timeout_read(opts.read_timeout)
+        .try_proxy_from_env(true)
+        .build();
+    let temp_cache;
+    let hub_cache = match &opts.hub_cache {
+        Some(c) => c.clone(),
+        None => {
+            temp_cache = TempDir(dest.join(".hf-cache"));
+            temp_cache.0.clone()
+        }
+    };
+    for file in files {
+        let target = dest.join(&file.name);
+        if file.unpack == Unpack::Keep && target.is_file() {
+            let bytes = std::fs::read(&target).map_err(|e| DataError::io(&target, e))?;
+            if let Ok(sha) = verify(file, &bytes) {
+                tracing::info!(file = %target.display(), "already present and verified");
+                report.files.push(FetchedFile {
+                    name: file.name.clone(),
+                    source: "local".into(),
+                    bytes: bytes.len() as u64,
+                    sha256: sha,
+                });
+                continue;
+            }
+            tracing::warn!(file = %target.display(), "present but its checksum differs: downloading again");
+        }
+        let mut failures = Vec::new();
+        let mut checksum_failed = false;
+        let mut got = None;
+        let mut sources: Vec<Source> = Vec::new();
+        if let Some(repo) = hub_repo {
+            sources.push(Source::Hub {
+                endpoint: endpoint.clone(),
+                repo: repo.to_string(),
+            });
+        }
+        if !opts.hub_only {
+            let url = match &opts.mirror {
+                Some(m) => format!("{}/{}", m.trim_end_matches('/'), file.name),
+                None => file.url.clone(),
+            };
+            sources.push(Source::Url(url));
+        }
+        for source in &sources {
+            let label = source.describe(&file.name);
+            tracing::info!(file = %file.name, source = %label, "downloading");
+            let fetched = match source {
+                Source::Hub { endpoint, repo } => {
+                    download_hub(endpoint, repo, &file.name, &hub_cache, opts.connect_timeout)
+                }
+                Source::Url(url) => download_url(&agent, url),
+            };
+            let verified = fetched.and_then(|bytes| {
+                let sha = verify(file, &bytes).inspect_err(|_| checksum_failed = true)?;
+                Ok((bytes, sha))
+            });
+            match verified {
+                Ok((bytes, sha)) => {
+                    got = Some((bytes, sha, label));
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(file = %file.name, source = %label, error = %e, "download failed");
+                    failures.push(format!("{label}: {e}"));
+                }
+            }
+        }
+        let Some((bytes, sha, label)) = got else {
+            let problem = if failures.is_empty() {
+                "no source to download from (hub only, and no hub repository)".to_string()
+            } else {
+                failures.join("; ")
+            };
+            return Err(if checksum_failed {
+                DataError::format(&target, format!("rejected download: {problem}"))
+            } else {
+                DataError::Unavailable {
+                    dataset: dataset.to_string(),
+                    problem: format!("could not download {}: {problem}", file.name),
+                }
+            });
+        };
+        match file.unpack {
+            Unpack::Keep => write_atomic(&target, &bytes)?,
+            Unpack::TarGz => unpack_tar_gz(&target, &bytes, dest)?,
+        }
+        report.files.push(FetchedFile {
+            name: file.name.clone(),
+            source: label,
+            bytes: bytes.len() as u64,
+            sha256: sha,
+        });
+    }
+    Ok(report)
+}
+
+/// A download source.
+enum Source {
+    Hub { endpoint: String, repo: String },
+    Url(String),
+}
+
+impl Source {
+    fn describe(&self, name: &str) -> String {
+        match self {
+            Source::Hub { endpoint, repo } => {
+                format!("{endpoint}/datasets/{repo}/resolve/main/{name}")
+            }
+            Source::Url(u) => u.clone(),
+        }
+    }
+}
+
+/// A folder removed when dropped.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Opens (and closes) a TCP connection to the host of `url` within `timeout`: `hf-hub` has no
+/// connect timeout of its own, and without this a machine without network could wait minutes.
+fn check_reachable(url: &str, timeout: Duration) -> std::result::Result<(), String> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| format!("`{url}` is not a url"))?;
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let host_port = if authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
+        authority.to_string()
+    } else {
+        format!("{authority}:{}", if scheme == "https" { 443 } else { 80 })
+    };
+    let addrs: Vec<_> = host_port
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {host_port}: {e}"))?
+        .collect();
+    let mut last = format!("no address for {host_port}");
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(_) => return Ok(()),
+            Err(e) => last = format!("cannot connect to {addr}: {e}"),
+        }
+    }
+    Err(last)
+}
+
+/// Downloads `name` from the hub dataset repository `repo` with `hf-hub`.
+fn download_hub(
+    endpoint: &str,
+    repo: &str,
+    name: &str,
+    cache: &Path,
+    timeout: Duration,
+) -> std::result::Result<Vec<u8>, String> {
+    check_reachable(endpoint, timeout)?;
+    let api = hf_hub::api::sync::ApiBuilder::new()
+        .with_endpoint(endpoint.to_string())
+        .with_cache_dir(cache.to_path_buf())
+        .with_progress(false)
+        .build()
+        .map_err(|e| format!("hub client: {e}"))?;
+    let path = api
+        .dataset(repo.to_string())
+        .download(name)
+        .map_err(|e| format!("hub download failed: {e}"))?;
+    std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Downloads `url` with a plain HTTP GET.
+fn download_url(agent: &ureq::Agent, url: &str) -> std::result::Result<Vec<u8>, String> {
+    let resp = agent.get(url).call().map_err(|e| match e {
+        ureq::Error::Status(code, _) => format!("http status {code}"),
+        ureq::Error::Transport(t) => format!("no connection: {t}"),
+    })?;
+    let mut bytes = Vec::new();
+    resp.into_reader()
+        .take(MAX_DOWNLOAD + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("download interrupted: {e}"))?;
+    if bytes.len() as u64 > MAX_DOWNLOAD {
+        return Err(format!("larger than {MAX_DOWNLOAD} bytes"));
+    }
+    Ok(bytes)
+}
+
+/// Extracts the regular files and folders of a `.tar.gz` held in memory into `dest`. Entries
+/// whose path would leave `dest` (absolute, or with `..`) are refused by `tar`'s
+/// `unpack_in`, and are an error here.
+fn unpack_tar_gz(archive: &Path, bytes: &[u8], dest: &Path) -> Result<()> {
+    let fail = |p: String| DataError::format(archive, p);
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+    let entries = tar
+        .entries()
+        .map_err(|e| fail(format!("not a tar archive: {e}")))?;
+    let mut n = 0usize;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| fail(format!("corrupt tar archive: {e}")))?;
+        let kind = entry.header().entry_type();
+        if !(kind.is_file() || kind.is_dir()) {
+            continue;
+        }
+        let inside = entry
+            .unpack_in(dest)
+            .map_err(|e| fail(format!("cannot unpack: {e}")))?;
+        if !inside {
+            return Err(fail(format!(
+                "entry {} would be written outside {}",
+                entry
+                    .path()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+                dest.display()
+            )));
+        }
+        n += 1;
+    }
+    tracing::info!(archive = %archive.display(), entries = n, "unpacked");
+    Ok(())
+}
