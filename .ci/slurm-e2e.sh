@@ -239,11 +239,11 @@ report_table() {
 	sed -n '/^cell,/,/^missing:/p' "$1/report.txt"
 }
 
-# BENCH-ALL: the numbers of the real report, without its header (time, commit).
-# TODO(when report lands): read its CSV/JSON of numbers; report.csv is a guess.
+# BENCH-ALL: the numbers of the real report: report.csv without its last two columns (fit and
+# score seconds), which are all that may differ between two runs of the same matrix.
 bench_report_table() {
-	[[ -s $1/report.csv ]] || die "no $1/report.csv: adapt bench_report_table to what report writes"
-	grep -v '^#' "$1/report.csv"
+	[[ -s $1/report.csv ]] || die "no $1/report.csv: xtask report did not write its table"
+	sed -E 's/,[^,]*,[^,]*$//' "$1/report.csv"
 }
 
 # --- 1. cluster check, with a stand-in for xtask ------------------------------------------
@@ -406,12 +406,11 @@ else
 	help=$("$XTASK" report --help 2>&1 || true)
 	[[ $help == *--results* ]] ||
 		die "xtask has no 'report' subcommand yet; run with --cluster-only until it exists"
-	# BENCH-ALL: the tiny matrix, with the flags the issue gives bench-all:
+	# BENCH-ALL: the tiny matrix (12 cells of generated data, about a second), with the flags
+	# the issue gives bench-all:
 	#   bench-all --datasets ... --methods ... --seeds N --epochs N --results DIR --shard i/n
 	#   report --results DIR
-	# TODO(when bench-all and report land): check these flags, and bench_report_table, against
-	# what they really take and write.
-	read -r -a MATRIX <<<"${SLURM_E2E_MATRIX:---datasets pima --methods dasvdd,ocsvm --seeds 2 --epochs 2}"
+	read -r -a MATRIX <<<"${SLURM_E2E_MATRIX:---datasets synthetic --classes 0,1,2 --methods dasvdd,ocsvm --seeds 2 --epochs 2}"
 	A=$WORK/bench-single
 	B=$WORK/bench-sharded
 	log "2. single-process bench-all: ${MATRIX[*]}"
@@ -427,8 +426,15 @@ else
 		got=$(job_field "$array_id" JobState "$k")
 		[[ $got == COMPLETED ]] || die "bench task ${array_id}_$k ended '$got'"
 	done
+	rows=$(bench_report_table "$A" | wc -l)
+	((rows > 1)) || die "the single-process report has no rows"
 	diff -u <(bench_report_table "$A") <(bench_report_table "$B") ||
 		die "the sharded bench report differs from the single-process one"
+	for k in 0 1 2; do
+		grep -q . "$B/slurm/${array_id}_$k.out" || die "bench task $k left an empty log"
+	done
+	log "2. report tables ($((rows - 1)) rows) match; bench task 0 logged:"
+	cat "$B/slurm/${array_id}_0.out" >&2
 	log "2. OK: the sharded bench-all report equals the single-process one"
 fi
 
