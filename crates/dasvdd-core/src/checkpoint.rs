@@ -190,3 +190,37 @@ impl Checkpoint {
 pub fn read_method(path: &Path) -> Result<String> {
     Ok(Checkpoint::open(path)?.method()?.to_string())
 }
+
+/// Adds (or replaces) metadata entries of an existing safetensors file, keeping its tensors;
+/// the rewrite is atomic. Used to store e.g. the preprocessing statistics of any detector.
+pub fn set_metadata(path: &Path, entries: &[(&str, String)]) -> Result<()> {
+    let bytes = std::fs::read(path).map_err(|source| CoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let bad = |e: safetensors::SafeTensorError| CoreError::Checkpoint {
+        path: path.to_path_buf(),
+        problem: format!("not a valid safetensors file: {e}"),
+    };
+    let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(bad)?;
+    let mut metadata = meta.metadata().clone().unwrap_or_default();
+    for (k, v) in entries {
+        metadata.insert((*k).to_string(), v.clone());
+    }
+    let st = SafeTensors::deserialize(&bytes).map_err(bad)?;
+    let out = safetensors::serialize(st.tensors(), Some(metadata)).map_err(bad)?;
+    write_atomic(path, &out)
+}
+
+/// Reads one metadata entry of any safetensors file (`None` when absent).
+pub fn get_metadata(path: &Path, key: &str) -> Result<Option<String>> {
+    let bytes = std::fs::read(path).map_err(|source| CoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| CoreError::Checkpoint {
+        path: path.to_path_buf(),
+        problem: format!("not a valid safetensors file: {e}"),
+    })?;
+    Ok(meta.metadata().as_ref().and_then(|m| m.get(key).cloned()))
+}
