@@ -43,5 +43,5 @@ pub use fetch::{fetch, FetchOptions, FetchReport};
 pub use images::{ColourMode, ImageFolderOptions, ImageSet};
 pub use matrix::{LabeledData, Matrix};
 pub use preprocess::{FittedPreprocessing, GcnNorm, Preprocessing};
-pub use registry::{load_prepared, load_split, DatasetName, LoadOptions, PreparedSplit};
+pub use registry::{classes, load_prepared, load_split, DatasetName, LoadOptions, PreparedSplit};
 pub use split::{OneClassSplit, SplitCounts, SplitProtocol};

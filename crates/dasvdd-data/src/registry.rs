@@ -195,6 +195,11 @@ impl DatasetName {
     }
 }
 
+/// The classes of the dataset called `name` (see [`DatasetName::classes`]).
+pub fn classes(name: &str) -> Result<Vec<String>> {
+    Ok(name.parse::<DatasetName>()?.classes())
+}
+
 /// The data roots searched, in order: `$DASVDD_DATA`, `./datasets`, `<workspace>/datasets`.
 pub fn data_roots() -> Vec<PathBuf> {
     let mut roots = Vec::new();

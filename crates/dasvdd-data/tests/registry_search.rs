@@ -30,6 +30,8 @@ fn names_parse_and_print() {
     assert!("odds:../etc".parse::<DatasetName>().is_err());
     assert_eq!(DatasetName::Cifar10.classes()[3], "cat");
     assert_eq!(DatasetName::Pima.classes(), vec!["normal".to_string()]);
+    assert_eq!(dasvdd_data::classes("fmnist").unwrap()[9], "Ankle boot");
+    assert!(dasvdd_data::classes("nope").is_err());
 }
 
 #[test]
