@@ -4,6 +4,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod perf;
 mod slurm;
 
@@ -21,6 +22,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the benchmark matrix (datasets x classes x methods x seeds) into a resumable results
+    /// store; `--quick` is a reduced matrix for a CPU
+    BenchAll(Box<bench::BenchArgs>),
+    /// Merge the results of every shard into REPORT.md, report.csv, report.json and figures
+    Report(bench::ReportArgs),
+    /// Run a sensitivity study (gamma, t, kappa, latent) or the fixed-centre ablation, then report
+    Sweep(Box<bench::SweepArgs>),
     /// Measure the DASVDD training step on the CPU (samples/s, GFLOP/s) against candle's matrix
     /// product and, when installed, the PyTorch original
     Perf(perf::PerfArgs),
@@ -37,6 +45,9 @@ fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
+        Command::BenchAll(a) => bench::runner::run(&a),
+        Command::Report(a) => bench::report::run(&a),
+        Command::Sweep(a) => bench::sweep::run(&a),
         Command::Perf(a) => perf::run(&a),
         Command::Slurm(a) => slurm::run(&a),
     }

@@ -1,0 +1,345 @@
+//! The results store under a results directory.
+//!
+//! Layout:
+//! - `cells/cells-<writer>.jsonl`: one JSON line per finished cell ([`CellRecord`]). Each process
+//!   writes only its own file, whose name holds the shard, host, process id and start time, so
+//!   concurrent shards on a shared filesystem never share a file. Every append rewrites the
+//!   whole file to a temporary file in the same folder and renames it over the old one, so a
+//!   reader (or a killed writer) only ever sees complete lines.
+//! - `details/<cell>.json`: the per-cell side file ([`CellDetail`]: ROC points, training history,
+//!   most and least anomalous test samples), written atomically before the cell's line.
+//! - `requests/matrix-<hash>.json`: every matrix a `bench-all` was asked for
+//!   ([`MatrixRequest`]), so that the report can list the cells still missing.
+//! - `logs/`: the `tracing` logs of the runs.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use dasvdd_core::EpochRecord;
+use serde::{Deserialize, Serialize};
+
+use super::matrix::{hex, CellKey};
+
+/// What one finished cell measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellRecord {
+    #[serde(flatten)]
+    pub key: CellKey,
+    pub class_name: String,
+    pub auroc: f64,
+    pub ap: f64,
+    pub f1: f64,
+    /// DASVDD's gamma (the heuristic's or the fixed value); `None` for the other methods.
+    pub gamma: Option<f64>,
+    pub fit_seconds: f64,
+    pub score_seconds: f64,
+    /// Epochs trained (neural methods).
+    pub epochs: Option<usize>,
+    pub device: String,
+    pub crate_version: String,
+    pub train: usize,
+    pub test_normal: usize,
+    pub test_anomalous: usize,
+    /// Evaluation unit: `sample`, or `clip` where scores are averaged over a clip's frames.
+    pub unit: String,
+    /// Unix time (seconds) when the cell finished.
+    pub finished_unix: u64,
+}
+
+/// A test sample at one end of the score ranking (Fig. 2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RankedSample {
+    /// Row of the (possibly subsampled) test set.
+    pub index: usize,
+    pub score: f64,
+    /// 1 = anomaly.
+    pub label: u8,
+    /// Pixels scaled to 0..=255 for image datasets (row-major, channels last).
+    pub pixels: Option<Vec<u8>>,
+}
+
+/// The side file of one cell, for the figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellDetail {
+    pub key: CellKey,
+    /// ROC curve (scikit-learn's `drop_intermediate` points, thinned to at most 512).
+    pub roc_fpr: Vec<f64>,
+    pub roc_tpr: Vec<f64>,
+    /// DASVDD / AE training history, one record per epoch.
+    pub history: Vec<EpochRecord>,
+    /// Lowest scores first.
+    pub least_anomalous: Vec<RankedSample>,
+    /// Highest scores first.
+    pub most_anomalous: Vec<RankedSample>,
+    /// (side, channels) of image samples.
+    pub image_shape: Option<(usize, usize)>,
+}
+
+/// The matrix one `bench-all` invocation was asked for (all shards of it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatrixRequest {
+    pub command: String,
+    pub cells: Vec<CellKey>,
+    /// Datasets that were asked for but not found, with how to get them.
+    pub unavailable: BTreeMap<String, String>,
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder, synced, renamed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let mut f =
+        std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    drop(f);
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
+}
+
+/// The results directory.
+#[derive(Debug, Clone)]
+pub struct ResultsDir {
+    pub root: PathBuf,
+}
+
+impl ResultsDir {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        ResultsDir { root: root.into() }
+    }
+
+    pub fn cells_dir(&self) -> PathBuf {
+        self.root.join("cells")
+    }
+
+    pub fn details_path(&self, key: &CellKey) -> PathBuf {
+        self.root
+            .join("details")
+            .join(format!("{}.json", key.file_stem()))
+    }
+
+    pub fn requests_dir(&self) -> PathBuf {
+        self.root.join("requests")
+    }
+
+    pub fn logs_dir(&self) -> PathBuf {
+        self.root.join("logs")
+    }
+
+    /// Every finished cell of every writer, in key order. When a cell was finished twice (two
+    /// overlapping runs), the record that finished first is kept. Unreadable lines are skipped
+    /// with a warning event.
+    pub fn read_cells(&self) -> Result<BTreeMap<CellKey, CellRecord>> {
+        let mut out: BTreeMap<CellKey, CellRecord> = BTreeMap::new();
+        let dir = self.cells_dir();
+        if !dir.is_dir() {
+            return Ok(out);
+        }
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .with_context(|| format!("cannot list {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.extension().is_some_and(|e| e == "jsonl")
+                    && !p
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            })
+            .collect();
+        files.sort();
+        for file in files {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            for (i, line) in text.lines().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                match serde_json::from_str::<CellRecord>(line) {
+                    Ok(r) => {
+                        let keep = out
+                            .get(&r.key)
+                            .is_none_or(|old| r.finished_unix < old.finished_unix);
+                        if keep {
+                            out.insert(r.key.clone(), r);
+                        }
+                    }
+                    Err(e) => tracing::warn!(
+                        file = %file.display(),
+                        line = i + 1,
+                        "skipping an unreadable result line: {e}"
+                    ),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The side file of a cell, if it was written.
+    pub fn read_detail(&self, key: &CellKey) -> Option<CellDetail> {
+        let text = std::fs::read_to_string(self.details_path(key)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    pub fn write_detail(&self, detail: &CellDetail) -> Result<()> {
+        let json = serde_json::to_vec(detail)?;
+        write_atomic(&self.details_path(&detail.key), &json)
+    }
+
+    /// Records a requested matrix (identical requests share one file).
+    pub fn write_request(&self, req: &MatrixRequest) -> Result<PathBuf> {
+        use sha2::{Digest, Sha256};
+        let cells = serde_json::to_vec(&(&req.cells, &req.unavailable))?;
+        let mut h = Sha256::new();
+        h.update(&cells);
+        let name = format!("matrix-{}.json", &hex(&h.finalize())[..16]);
+        let path = self.requests_dir().join(name);
+        write_atomic(&path, &serde_json::to_vec_pretty(req)?)?;
+        Ok(path)
+    }
+
+    /// Every recorded request, in file-name order.
+    pub fn read_requests(&self) -> Result<Vec<MatrixRequest>> {
+        let dir = self.requests_dir();
+        if !dir.is_dir() {
+            return Ok(Vec::new());
+        }
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .with_context(|| format!("cannot list {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|f| {
+                let text = std::fs::read_to_string(f)
+                    .with_context(|| format!("cannot read {}", f.display()))?;
+                serde_json::from_str(&text).with_context(|| format!("{} is invalid", f.display()))
+            })
+            .collect()
+    }
+}
+
+/// This process's own JSON-lines file of finished cells.
+pub struct CellWriter {
+    path: PathBuf,
+    lines: Vec<String>,
+}
+
+impl CellWriter {
+    /// A new writer whose file name no other process can choose: shard, host, pid, start time.
+    pub fn create(results: &ResultsDir, shard: &str) -> Result<Self> {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .unwrap_or_else(|| "host".into());
+        let host: String = host
+            .trim()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let shard = shard.replace('/', "of");
+        let path = results.cells_dir().join(format!(
+            "cells-shard{shard}-{host}-{}-{nanos}.jsonl",
+            std::process::id()
+        ));
+        Ok(CellWriter {
+            path,
+            lines: Vec::new(),
+        })
+    }
+
+    #[cfg(test)]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one record: the whole file is rewritten atomically.
+    pub fn append(&mut self, record: &CellRecord) -> Result<()> {
+        self.lines.push(serde_json::to_string(record)?);
+        let mut text = self.lines.join("\n");
+        text.push('\n');
+        write_atomic(&self.path, text.as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(seed: u64, finished: u64, auroc: f64) -> CellRecord {
+        CellRecord {
+            key: CellKey {
+                dataset: "pima".into(),
+                class: 0,
+                method: "ocsvm".into(),
+                seed,
+                config_hash: "abc".into(),
+            },
+            class_name: "normal".into(),
+            auroc,
+            ap: 0.5,
+            f1: 0.5,
+            gamma: None,
+            fit_seconds: 0.1,
+            score_seconds: 0.1,
+            epochs: None,
+            device: "cpu".into(),
+            crate_version: "0.1.0".into(),
+            train: 10,
+            test_normal: 5,
+            test_anomalous: 5,
+            unit: "sample".into(),
+            finished_unix: finished,
+        }
+    }
+
+    #[test]
+    fn writers_append_and_readers_merge() {
+        let dir = tempfile::tempdir().unwrap();
+        let results = ResultsDir::new(dir.path());
+        let mut a = CellWriter::create(&results, "0/2").unwrap();
+        let mut b = CellWriter::create(&results, "1/2").unwrap();
+        assert_ne!(a.path(), b.path());
+        a.append(&record(0, 10, 0.7)).unwrap();
+        a.append(&record(1, 11, 0.8)).unwrap();
+        // The same cell finished twice: the earlier one is kept.
+        b.append(&record(1, 9, 0.9)).unwrap();
+        let cells = results.read_cells().unwrap();
+        assert_eq!(cells.len(), 2);
+        let seed1 = cells.values().find(|r| r.key.seed == 1).unwrap();
+        assert_eq!(seed1.auroc, 0.9);
+        // A torn or foreign line is skipped, not fatal.
+        std::fs::write(results.cells_dir().join("junk.jsonl"), "{\"dataset\":\n").unwrap();
+        assert_eq!(results.read_cells().unwrap().len(), 2);
+        // No temporary file is left behind.
+        let leftovers = std::fs::read_dir(results.cells_dir())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".tmp")
+            })
+            .count();
+        assert_eq!(leftovers, 0);
+    }
+}
