@@ -109,7 +109,7 @@ stop_daemons() {
 				[[ -e /proc/$pid ]] || break
 				sleep 0.1
 			done
-			[[ -e /proc/$pid ]] && kill -9 "$pid" 2>/dev/null || true
+			if [[ -e /proc/$pid ]]; then kill -9 "$pid" 2>/dev/null || true; fi
 		fi
 		rm -f "$pidfile"
 	done
@@ -317,7 +317,9 @@ report)
 esac
 EOF
 chmod +x "$FAKE"
-TOY=(--datasets d1,d2 --methods m1,m2 --seeds 2 --epochs 3) # 8 cells; shard 1/3 = cells 1, 4, 7
+# 8 cells; shard 1/3 gets cells 1, 4 and 7. (The commas are bench-all's list separator.)
+# shellcheck disable=SC2054
+TOY=(--datasets d1,d2 --methods m1,m2 --seeds 2 --epochs 3)
 
 log "1. single-process run of the toy matrix"
 "$FAKE" bench-all "${TOY[@]}" --results "$WORK/single" >/dev/null
