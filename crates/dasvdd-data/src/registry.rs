@@ -17,7 +17,8 @@ use crate::error::{DataError, Result};
 use crate::matrix::LabeledData;
 use crate::preprocess::{FittedPreprocessing, GcnNorm, Preprocessing};
 use crate::split::{
-    half_normals_split, image_one_class_split, paper_tabular_split, OneClassSplit, SplitProtocol,
+    half_normals_split, image_one_class_split, paper_tabular_split, reference_code_tabular_split,
+    OneClassSplit, SplitProtocol,
 };
 
 /// Environment variable naming the root folder of all datasets.
@@ -337,9 +338,10 @@ pub fn load_split(
 /// Loads a dataset, splits it and preprocesses it (statistics fitted on the training part).
 ///
 /// Protocols: image datasets and MIMII have only their official train/test split
-/// ([`SplitProtocol::Paper`]; asking for half-normals is an error). PIMA and Speech offer both.
-/// AWID3 and other ODDS files have no paper split: [`SplitProtocol::Paper`] falls back to
-/// half-normals for them, with an info event.
+/// ([`SplitProtocol::Paper`]; [`SplitProtocol::ReferenceCode`] is the same for them; asking for
+/// half-normals is an error). PIMA and Speech offer all three protocols. AWID3 and other ODDS
+/// files have no paper split: [`SplitProtocol::Paper`] and [`SplitProtocol::ReferenceCode`]
+/// fall back to half-normals for them, with an info event.
 pub fn load_prepared(name: &DatasetName, opts: &LoadOptions) -> Result<PreparedSplit> {
     let n_classes = name.classes().len();
     if usize::from(opts.normal_class) >= n_classes {
@@ -384,7 +386,10 @@ pub fn load_prepared(name: &DatasetName, opts: &LoadOptions) -> Result<PreparedS
                 (SplitProtocol::Paper, DatasetName::Speech | DatasetName::Pima) => {
                     paper_tabular_split(name.file_stem(), &data)?
                 }
-                (SplitProtocol::Paper, _) => {
+                (SplitProtocol::ReferenceCode, DatasetName::Speech | DatasetName::Pima) => {
+                    reference_code_tabular_split(name.file_stem(), &data)?
+                }
+                (SplitProtocol::Paper | SplitProtocol::ReferenceCode, _) => {
                     tracing::info!(dataset = %name, "no paper split: using half-normals");
                     half_normals_split(&context, &data, opts.seed)?
                 }

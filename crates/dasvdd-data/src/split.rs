@@ -93,6 +93,10 @@ pub enum SplitProtocol {
     /// Train on a seeded random half of the normal samples; test on the other half plus all
     /// anomalies ([`half_normals_split`]).
     HalfNormals,
+    /// The 2021 reference code's split where it differs from the paper: Speech trains on every
+    /// row after the test rows, anomalies included ([`reference_code_tabular_split`]);
+    /// otherwise as [`SplitProtocol::Paper`].
+    ReferenceCode,
 }
 
 impl std::str::FromStr for SplitProtocol {
@@ -101,9 +105,12 @@ impl std::str::FromStr for SplitProtocol {
         match s.to_ascii_lowercase().replace('_', "-").as_str() {
             "paper" | "official" => Ok(SplitProtocol::Paper),
             "half-normals" | "half" => Ok(SplitProtocol::HalfNormals),
+            "reference-code" | "code" => Ok(SplitProtocol::ReferenceCode),
             other => Err(DataError::invalid(
                 "split protocol",
-                format!("unknown protocol `{other}` (expected paper or half-normals)"),
+                format!(
+                    "unknown protocol `{other}` (expected paper, half-normals or reference-code)"
+                ),
             )),
         }
     }
@@ -251,6 +258,22 @@ pub fn half_normals_split(context: &str, data: &LabeledData, seed: u64) -> Resul
 ///
 /// Any other name is an error.
 pub fn paper_tabular_split(name: &str, data: &LabeledData) -> Result<OneClassSplit> {
+    tabular_split(name, data, false)
+}
+
+/// The 2021 reference code's tabular splits exactly: as [`paper_tabular_split`], except that
+/// for `speech` the training set is every row after the test rows, the anomalies among them
+/// included (so this split's training data is not purely normal: 55 anomalies for Speech).
+/// For `pima` it equals the paper split, whose training rows are all normal anyway.
+pub fn reference_code_tabular_split(name: &str, data: &LabeledData) -> Result<OneClassSplit> {
+    tabular_split(name, data, true)
+}
+
+fn tabular_split(
+    name: &str,
+    data: &LabeledData,
+    keep_train_anomalies: bool,
+) -> Result<OneClassSplit> {
     check_labels(name, data)?;
     let n = data.y.len();
     match name {
@@ -259,13 +282,18 @@ pub fn paper_tabular_split(name: &str, data: &LabeledData) -> Result<OneClassSpl
             order.sort_by_key(|&i| std::cmp::Reverse(data.y[i] != 0));
             let n_test = n * 4 / 10;
             let (test, rest) = order.split_at(n_test);
-            let train: Vec<usize> = rest.iter().copied().filter(|&i| data.y[i] == 0).collect();
+            let train: Vec<usize> = rest
+                .iter()
+                .copied()
+                .filter(|&i| keep_train_anomalies || data.y[i] == 0)
+                .collect();
             assemble(name, data, &train, test)
         }
         "speech" => {
             let n_test = n / 10;
             let test: Vec<usize> = (0..n_test).collect();
-            let train: Vec<usize> = (n_test..n).filter(|&i| data.y[i] == 0).collect();
+            let train: Vec<usize> =
+                (n_test..n).filter(|&i| keep_train_anomalies || data.y[i] == 0).collect();
             assemble(name, data, &train, &test)
         }
         other => Err(DataError::invalid(

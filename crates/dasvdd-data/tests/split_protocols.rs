@@ -138,3 +138,29 @@ fn half_normals_split_keeps_groups_whole() {
         }
     }
 }
+
+#[test]
+fn reference_code_split_keeps_speech_training_anomalies() {
+    use dasvdd_data::split::reference_code_tabular_split;
+    let data = indexed(3686, |i| u8::from(i % 60 == 5));
+    let code = reference_code_tabular_split("speech", &data).unwrap();
+    let paper = paper_tabular_split("speech", &data).unwrap();
+    assert_eq!(code.test, paper.test);
+    assert_eq!(
+        code.train.data,
+        (368..3686).map(|i| i as f32).collect::<Vec<_>>()
+    );
+    assert!(code.counts.train > paper.counts.train);
+    let pima = indexed(768, |i| u8::from((i * 268) % 768 < 268));
+    assert_eq!(
+        reference_code_tabular_split("pima", &pima).unwrap(),
+        paper_tabular_split("pima", &pima).unwrap()
+    );
+    assert_eq!(
+        "reference-code"
+            .parse::<dasvdd_data::SplitProtocol>()
+            .unwrap(),
+        dasvdd_data::SplitProtocol::ReferenceCode
+    );
+    assert!("best".parse::<dasvdd_data::SplitProtocol>().is_err());
+}
