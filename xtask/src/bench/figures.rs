@@ -196,6 +196,8 @@ pub fn draw_all(
         by_dataset.entry(k.dataset.clone()).or_default().push(k);
     }
     for (dataset, keys) in &by_dataset {
+        // `odds:cardio` -> `odds-cardio` in file names.
+        let file = dataset.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-");
         let base: Vec<&CellKey> = keys
             .iter()
             .copied()
@@ -225,7 +227,7 @@ pub fn draw_all(
             })
             .collect();
         if !roc.is_empty() {
-            let path = dir.join(format!("roc-{dataset}-class{class}.svg"));
+            let path = dir.join(format!("roc-{file}-class{class}.svg"));
             let title = format!("ROC, {dataset} class {class}, seed 0");
             line_chart(
                 &path,
@@ -241,7 +243,7 @@ pub fn draw_all(
                 let epoch = |f: fn(&dasvdd_core::EpochRecord) -> f64| -> Vec<(f64, f64)> {
                     d.history.iter().map(|r| (r.epoch as f64, f(r))).collect()
                 };
-                let path = dir.join(format!("losses-{dataset}-class{class}.svg"));
+                let path = dir.join(format!("losses-{file}-class{class}.svg"));
                 let title = format!("Training losses (Fig. 4), {dataset} class {class}");
                 line_chart(
                     &path,
@@ -255,7 +257,7 @@ pub fn draw_all(
                     ],
                 )?;
                 out.push((title, path));
-                let path = dir.join(format!("center-{dataset}-class{class}.svg"));
+                let path = dir.join(format!("center-{file}-class{class}.svg"));
                 let title = format!("Hypersphere centre (Fig. 3b), {dataset} class {class}");
                 line_chart(
                     &path,
@@ -295,7 +297,7 @@ pub fn draw_all(
             }
         }
         if let Some((side, channels)) = shape {
-            let path = dir.join(format!("extremes-{dataset}.png"));
+            let path = dir.join(format!("extremes-{file}.png"));
             image_grid(&path, &columns, side, channels)?;
             out.push((
                 format!(
@@ -347,7 +349,7 @@ pub fn draw_all(
                 }
             }
             if !series.is_empty() {
-                let path = dir.join(format!("sweep-gamma-{dataset}-class{gclass}.svg"));
+                let path = dir.join(format!("sweep-gamma-{file}-class{gclass}.svg"));
                 let title = format!("ROC for several gamma (Fig. 5), {dataset} class {gclass}");
                 line_chart(
                     &path,

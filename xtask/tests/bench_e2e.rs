@@ -1,0 +1,276 @@
+//! End-to-end tests of `cargo xtask bench-all` and `cargo xtask report`, run as the built
+//! binary on a tiny matrix: two tabular datasets generated here (found through `$DASVDD_DATA`
+//! as ODDS-style CSV files), two methods, two seeds, one epoch. Covers resuming after a stop,
+//! shards merged against one run, missing cells, skipped datasets and the figures.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Writes `<root>/odds/<stem>.csv`: `normal` rows around 0 and `anomalous` rows around
+/// `shift`, six features, label last, no header (the layout `dasvdd-data` reads).
+fn write_dataset(root: &Path, stem: &str, seed: u64, shift: f64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut text = String::new();
+    for i in 0..260 {
+        let anomalous = i % 10 == 0;
+        let centre = if anomalous { shift } else { 0.0 };
+        let row: Vec<String> = (0..6)
+            .map(|_| format!("{:.5}", centre + rng.random_range(-1.0..1.0)))
+            .collect();
+        text.push_str(&format!("{},{}\n", row.join(","), u8::from(anomalous)));
+    }
+    std::fs::create_dir_all(root.join("odds")).unwrap();
+    std::fs::write(root.join("odds").join(format!("{stem}.csv")), text).unwrap();
+}
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        write_dataset(&dir.path().join("data"), "toya", 1, 2.5);
+        write_dataset(&dir.path().join("data"), "toyb", 2, 1.5);
+        Env { dir }
+    }
+
+    fn results(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Runs the xtask binary in the temporary folder with the test data root.
+    fn xtask(&self, args: &[&str]) -> Output {
+        let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("DASVDD_DATA", self.dir.path().join("data"))
+            .env("RAYON_NUM_THREADS", "1")
+            .output()
+            .unwrap();
+        out
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.xtask(args);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "xtask {args:?} failed:\n{text}");
+        text
+    }
+}
+
+const MATRIX: [&str; 8] = [
+    "--datasets",
+    "odds:toya,odds:toyb",
+    "--methods",
+    "dasvdd,iforest",
+    "--seeds",
+    "2",
+    "--epochs",
+    "1",
+];
+
+fn bench(results: &Path, extra: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = vec!["bench-all".into()];
+    v.extend(MATRIX.iter().map(|s| s.to_string()));
+    v.push("--results".into());
+    v.push(results.display().to_string());
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
+}
+
+fn args(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// Every result line of a results directory, as (cell identity, whole line).
+fn result_lines(results: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(results.join("cells")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|e| e == "jsonl") {
+            for line in std::fs::read_to_string(&p).unwrap().lines() {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                let id = format!(
+                    "{} {} {} {} {}",
+                    v["dataset"], v["class"], v["method"], v["seed"], v["config_hash"]
+                );
+                out.push((id, line.to_string()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// report.csv without its two seconds columns.
+fn numbers(results: &Path) -> String {
+    std::fs::read_to_string(results.join("report.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut cells: Vec<&str> = l.split(',').collect();
+            cells.truncate(cells.len() - 2);
+            cells.join(",")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn a_stopped_run_resumes_without_repeating_and_shards_merge_to_the_same_report() {
+    let env = Env::new();
+
+    // One process, stopped after its first cell.
+    let single = env.results("single");
+    let out = env.ok(&args(&bench(&single, &["--max-cells", "1"])));
+    assert!(
+        out.contains("8 cells, 0 already finished, 8 to run"),
+        "{out}"
+    );
+    let first = result_lines(&single);
+    assert_eq!(first.len(), 1);
+
+    // The report lists the seven cells still missing.
+    env.ok(&["report", "--results", single.to_str().unwrap()]);
+    let report = std::fs::read_to_string(single.join("REPORT.md")).unwrap();
+    assert!(report.contains("Cells: 1 finished, 7 missing"), "{report}");
+    assert!(
+        report.contains("7 requested cells are not finished"),
+        "{report}"
+    );
+
+    // Started again, it runs only the seven others.
+    let out = env.ok(&args(&bench(&single, &[])));
+    assert!(
+        out.contains("8 cells, 1 already finished, 7 to run"),
+        "{out}"
+    );
+    let all = result_lines(&single);
+    assert_eq!(all.len(), 8);
+    let ids: BTreeSet<&String> = all.iter().map(|(id, _)| id).collect();
+    assert_eq!(ids.len(), 8, "a cell was run twice");
+    // The first cell's line is kept as it was.
+    assert!(all.contains(&first[0]));
+    // A third start has nothing left to do.
+    let out = env.ok(&args(&bench(&single, &[])));
+    assert!(out.contains("8 already finished, 0 to run"), "{out}");
+    assert_eq!(result_lines(&single).len(), 8);
+
+    // The same matrix as two shards into another folder.
+    let sharded = env.results("sharded");
+    let a = env.ok(&args(&bench(&sharded, &["--shard", "0/2"])));
+    let b = env.ok(&args(&bench(&sharded, &["--shard", "1/2"])));
+    assert!(a.contains("4 cells, 0 already finished, 4 to run"), "{a}");
+    assert!(b.contains("4 cells, 0 already finished, 4 to run"), "{b}");
+    assert_eq!(result_lines(&sharded).len(), 8);
+
+    for r in [&single, &sharded] {
+        env.ok(&["report", "--results", r.to_str().unwrap()]);
+    }
+    let (one, merged) = (numbers(&single), numbers(&sharded));
+    // Header, 2 datasets x 2 methods (one class each, so no average rows).
+    assert_eq!(one.lines().count(), 5, "{one}");
+    assert_eq!(one, merged);
+    let report = std::fs::read_to_string(sharded.join("REPORT.md")).unwrap();
+    assert!(
+        report.contains("Every requested cell is finished."),
+        "{report}"
+    );
+    assert!(
+        report.contains("| odds:toya | 0 | normal | dasvdd |"),
+        "{report}"
+    );
+    // The figures of the merged run exist and are the stated size.
+    let roc = std::fs::read_to_string(sharded.join("figures/roc-odds-toya-class0.svg")).unwrap();
+    assert!(roc.contains(r#"width="640" height="480""#));
+    assert!(roc.contains("<polyline"));
+    let losses =
+        std::fs::read_to_string(sharded.join("figures/losses-odds-toya-class0.svg")).unwrap();
+    assert!(losses.contains("<polyline"));
+}
+
+#[test]
+fn missing_datasets_are_skipped_with_a_line_and_listed_as_missing() {
+    let env = Env::new();
+    let results = env.results("r");
+    let out = env.ok(&[
+        "bench-all",
+        "--datasets",
+        "odds:absent,odds:toya",
+        "--methods",
+        "iforest",
+        "--seeds",
+        "1",
+        "--results",
+        results.to_str().unwrap(),
+    ]);
+    let skip: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("skipping odds:absent"))
+        .collect();
+    assert_eq!(skip.len(), 1, "{out}");
+    assert!(skip[0].contains("not found"), "{out}");
+    env.ok(&["report", "--results", results.to_str().unwrap()]);
+    let report = std::fs::read_to_string(results.join("REPORT.md")).unwrap();
+    assert!(report.contains("Cells: 1 finished, 1 missing"), "{report}");
+    assert!(report.contains("`odds:absent` was not present"), "{report}");
+    assert!(report.contains("| odds:absent | iforest |"), "{report}");
+}
+
+#[test]
+fn quick_synthetic_run_draws_the_image_grid() {
+    let env = Env::new();
+    let results = env.results("q");
+    let out = env.ok(&[
+        "bench-all",
+        "--quick",
+        "--datasets",
+        "synthetic",
+        "--classes",
+        "0,1",
+        "--methods",
+        "dasvdd,kde",
+        "--seeds",
+        "1",
+        "--epochs",
+        "2",
+        "--results",
+        results.to_str().unwrap(),
+    ]);
+    assert!(out.contains("4 to run"), "{out}");
+    env.ok(&["report", "--results", results.to_str().unwrap()]);
+    let grid = image::open(results.join("figures/extremes-synthetic.png"))
+        .unwrap()
+        .to_rgb8();
+    // Two classes of 8x8 images at 3x, 2-pixel gaps: 2 * (24 + 2) + 2.
+    assert_eq!((grid.width(), grid.height()), (54, 54));
+    let report = std::fs::read_to_string(results.join("REPORT.md")).unwrap();
+    assert!(
+        report.contains("| synthetic | avg | 2 of 10 classes | dasvdd |"),
+        "{report}"
+    );
+    assert!(report.contains("--quick"), "{report}");
+}
+
+#[test]
+fn bad_arguments_are_clear_errors() {
+    let env = Env::new();
+    let out = env.xtask(&["bench-all", "--shard", "2/2"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("0 <= i < n"));
+    let out = env.xtask(&["bench-all", "--datasets", "nope", "--results", "r"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown dataset"));
+    let out = env.xtask(&["report", "--results", "does-not-exist"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+}
