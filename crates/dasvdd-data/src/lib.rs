@@ -17,7 +17,7 @@
 //!   seeded half-of-the-normals protocol;
 //! - [`registry`]: datasets by name, where their files are found, [`load_split`];
 //! - [`catalog`]: source, licence, size and files of each dataset ([`DatasetInfo`]);
-//! - [`fetch`]: downloads from a hub mirror or the original hosts, checksums, unpacking.
+//! - [`mod@fetch`]: downloads from a hub mirror or the original hosts, checksums, unpacking.
 
 pub mod awid3;
 pub mod catalog;
