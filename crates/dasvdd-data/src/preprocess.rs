@@ -194,6 +194,39 @@ impl StandardScaler {
     }
 }
 
+/// Min-max scaling with one minimum and one maximum over all features (Deep SVDD's CIFAR-10 and
+/// MNIST preprocessing after GCN, whose per-class constants are these statistics of the normal
+/// class's training images), fitted on training data. A constant training matrix has its range
+/// taken as 1.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GlobalMinMaxScaler {
+    pub min: f32,
+    pub max: f32,
+}
+
+impl GlobalMinMaxScaler {
+    /// The smallest and largest value of `train`.
+    pub fn fit(train: &Matrix) -> Result<Self> {
+        check_fit_input("global min-max scaler", train)?;
+        let (min, max) = train
+            .data
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+                (lo.min(v), hi.max(v))
+            });
+        Ok(GlobalMinMaxScaler { min, max })
+    }
+
+    /// Scales `m` in place: `(x - min) / (max - min)`.
+    pub fn transform(&self, m: &mut Matrix) {
+        let range = self.max - self.min;
+        let range = if range > 0.0 { range } else { 1.0 };
+        for v in &mut m.data {
+            *v = (*v - self.min) / range;
+        }
+    }
+}
+
 /// A preprocessing step as configured (before fitting).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Preprocessing {
@@ -203,6 +236,9 @@ pub enum Preprocessing {
     Gcn(GcnNorm),
     /// GCN, then per-feature min-max fitted on the training data.
     GcnMinMax(GcnNorm),
+    /// GCN, then one min-max over all features fitted on the training data (Deep SVDD's
+    /// preprocessing with `GcnNorm::L1`).
+    GcnGlobalMinMax(GcnNorm),
     /// Per-feature min-max fitted on the training data.
     MinMax,
     /// Per-feature z-score fitted on the training data.
@@ -216,6 +252,7 @@ pub enum FittedPreprocessing {
     None,
     Gcn(GcnNorm),
     GcnMinMax(GcnNorm, MinMaxScaler),
+    GcnGlobalMinMax(GcnNorm, GlobalMinMaxScaler),
     MinMax(MinMaxScaler),
     ZScore(StandardScaler),
 }
@@ -231,12 +268,17 @@ impl Preprocessing {
                 global_contrast_normalize(train, n);
                 FittedPreprocessing::GcnMinMax(n, MinMaxScaler::fit(train)?)
             }
+            Preprocessing::GcnGlobalMinMax(n) => {
+                global_contrast_normalize(train, n);
+                FittedPreprocessing::GcnGlobalMinMax(n, GlobalMinMaxScaler::fit(train)?)
+            }
             Preprocessing::MinMax => FittedPreprocessing::MinMax(MinMaxScaler::fit(train)?),
             Preprocessing::ZScore => FittedPreprocessing::ZScore(StandardScaler::fit(train)?),
         };
-        // GcnMinMax has already normalised `train`; only its min-max part remains.
+        // The GCN steps have already normalised `train`; only their min-max part remains.
         match &fitted {
             FittedPreprocessing::GcnMinMax(_, s) => s.transform(train)?,
+            FittedPreprocessing::GcnGlobalMinMax(_, s) => s.transform(train),
             other => other.transform(train)?,
         }
         Ok(fitted)
@@ -255,6 +297,11 @@ impl FittedPreprocessing {
             FittedPreprocessing::GcnMinMax(n, s) => {
                 global_contrast_normalize(m, *n);
                 s.transform(m)
+            }
+            FittedPreprocessing::GcnGlobalMinMax(n, s) => {
+                global_contrast_normalize(m, *n);
+                s.transform(m);
+                Ok(())
             }
             FittedPreprocessing::MinMax(s) => s.transform(m),
             FittedPreprocessing::ZScore(s) => s.transform(m),

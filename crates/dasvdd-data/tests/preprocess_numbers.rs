@@ -142,3 +142,30 @@ fn scaler_errors() {
         Err(DataError::Invalid { .. })
     ));
 }
+
+// Deep SVDD's CIFAR-10 step: GCN l1, then (x - min) / (max - min) with the min and max of the
+// normal class's training data. With the rows of `gcn_matches_the_reference_formula` as training
+// data, the l1 values span [-1.4, 1.8]; a test row equal to the first training row maps to
+//   python: lo, hi = -1.4, 1.8; [(v - lo) / (hi - lo) for v in (-1.4, 0.2, 1.8, -0.6)]
+//   -> [0.0, 0.5, 1.0, 0.25]
+#[test]
+fn deep_svdd_global_min_max_after_gcn() {
+    let mut train = m(2, 4, &[0.1, 0.5, 0.9, 0.3, 0.0, 1.0, 0.25, 0.75]);
+    let fitted = Preprocessing::GcnGlobalMinMax(GcnNorm::L1)
+        .fit_transform(&mut train)
+        .unwrap();
+    match &fitted {
+        FittedPreprocessing::GcnGlobalMinMax(GcnNorm::L1, s) => {
+            close(&[s.min, s.max], &[-1.4, 1.8]);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let (lo, hi) = train
+        .data
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    assert!(lo.abs() < 1e-6 && (hi - 1.0).abs() < 1e-6);
+    let mut test = m(1, 4, &[0.1, 0.5, 0.9, 0.3]);
+    fitted.transform(&mut test).unwrap();
+    close(&test.data, &[0.0, 0.5, 1.0, 0.25]);
+}
