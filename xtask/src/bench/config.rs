@@ -68,6 +68,8 @@ pub struct DatasetSettings {
     /// `sigmoid`, `leaky_relu` or `none`.
     pub output_activation: Option<String>,
     pub epochs: Option<usize>,
+    /// Epochs under `--quick` [default: run.quick_epochs].
+    pub quick_epochs: Option<usize>,
     pub batch_size: Option<usize>,
     pub kappa: Option<f64>,
     pub lr: Option<f64>,

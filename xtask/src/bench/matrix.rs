@@ -189,6 +189,16 @@ pub struct MethodSpec {
     pub variant: Option<Variant>,
 }
 
+impl MethodSpec {
+    /// The method without a variant.
+    pub fn plain(method: Method) -> Self {
+        MethodSpec {
+            method,
+            variant: None,
+        }
+    }
+}
+
 impl FromStr for MethodSpec {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> Result<Self> {
@@ -253,11 +263,27 @@ impl fmt::Display for MethodSpec {
 /// Settings that shape every cell of a run besides the config file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunShape {
-    /// Epochs of the neural methods, overriding the config.
+    /// Epochs of the neural methods given on the command line, overriding the config.
     pub epochs: Option<usize>,
+    /// `--quick`: the quick epochs of the config unless `epochs` is given.
+    pub quick: bool,
     /// Seeded subsets of the splits (`--quick`).
     pub max_train: Option<usize>,
     pub max_test: Option<usize>,
+}
+
+impl RunShape {
+    /// Epochs of the neural methods on `dataset`: `--epochs`, else with `--quick` the
+    /// dataset's `quick_epochs` or `run.quick_epochs`, else the dataset's config (`None`).
+    pub fn epochs_for(&self, cfg: &BenchConfig, dataset: &str) -> Option<usize> {
+        self.epochs.or_else(|| {
+            self.quick.then(|| {
+                cfg.dataset(dataset)
+                    .quick_epochs
+                    .unwrap_or(cfg.run.quick_epochs)
+            })
+        })
+    }
 }
 
 /// One cell of the matrix.
@@ -330,7 +356,7 @@ pub fn config_hash(
     }
     .unwrap_or_default();
     let epochs = if method.method.is_neural() {
-        shape.epochs
+        shape.epochs_for(cfg, &name)
     } else {
         None
     };
@@ -464,6 +490,7 @@ mod tests {
         let m: MethodSpec = "dasvdd".parse().unwrap();
         let shape = RunShape {
             epochs: None,
+            quick: false,
             max_train: None,
             max_test: None,
         };

@@ -1,27 +1,20 @@
 //! Fitting and scoring one method of the matrix on one split.
 //!
 //! DASVDD and its variants train through `dasvdd_core::fit` so that the epoch history is kept
-//! for the figures. The AE baseline is the same network and trainer with gamma = 0 and no
-//! centre steps: every sample of a batch trains the network on the reconstruction error alone,
-//! and the score is the reconstruction error (Section 4.2). The classical baselines come from
-//! `dasvdd-baselines`.
+//! for the figures. The baselines come from `dasvdd-baselines` (its registry's paper settings);
+//! the AE and Deep SVDD get the dataset's DASVDD network and, for the AE, its learning rate,
+//! weight decay and batch size, as the paper trains the AE like its own autoencoder.
 
 use std::time::Instant;
 
 use anyhow::{bail, Result};
 use candle_core::Device;
+use dasvdd_baselines::registry::{default_params, Method as BaselineMethod, MethodParams};
+use dasvdd_baselines::{AeParams, DeepSvddParams};
 use dasvdd_core::{CenterMode, DasvddConfig, DetectorParams, EpochRecord, GammaChoice, SampleView};
 
 use super::config::BenchConfig;
 use super::matrix::{Method, MethodSpec, Variant};
-
-/// Why a method cannot run in this build, if it cannot.
-pub fn unavailable(method: Method) -> Option<&'static str> {
-    match method {
-        Method::Deepsvdd => Some("Deep SVDD is not yet implemented in dasvdd-baselines"),
-        _ => None,
-    }
-}
 
 /// What fitting and scoring one method gave.
 #[derive(Debug, Clone)]
@@ -35,7 +28,8 @@ pub struct Outcome {
     pub score_seconds: f64,
 }
 
-/// The DASVDD config of `spec` (DASVDD, a variant of it, or the AE baseline) on `dataset`.
+/// The DASVDD config of `spec` (DASVDD or a variant of it) on `dataset`; for the AE and Deep
+/// SVDD, the DASVDD config whose network and training they share.
 pub fn dasvdd_config(
     cfg: &BenchConfig,
     dataset: &str,
@@ -48,10 +42,6 @@ pub fn dasvdd_config(
     c.train.seed = seed;
     if let Some(e) = epochs {
         c.train.epochs = e;
-    }
-    if spec.method == Method::Ae {
-        c.train.gamma = GammaChoice::Fixed(0.0);
-        c.train.center = CenterMode::FixedMeanCode;
     }
     match spec.variant {
         None => {}
@@ -78,11 +68,8 @@ pub fn fit_and_score(
     device: &Device,
     on_epoch: &mut dyn FnMut(&EpochRecord),
 ) -> Result<Outcome> {
-    if let Some(why) = unavailable(spec.method) {
-        bail!("{spec}: {why}");
-    }
     match spec.method {
-        Method::Dasvdd | Method::Ae => {
+        Method::Dasvdd => {
             let c = dasvdd_config(cfg, dataset, spec, train.cols(), seed, epochs)?;
             let started = Instant::now();
             let model = dasvdd_core::fit(&c, train, device, on_epoch)?;
@@ -91,19 +78,30 @@ pub fn fit_and_score(
             let scores = score_in_chunks(&model, test)?;
             Ok(Outcome {
                 scores,
-                gamma: (spec.method == Method::Dasvdd).then_some(model.gamma),
+                gamma: Some(model.gamma),
                 epochs: Some(c.train.epochs),
                 history: model.history.clone(),
                 fit_seconds,
                 score_seconds: started.elapsed().as_secs_f64(),
             })
         }
-        Method::Ocsvm | Method::Kde | Method::Iforest => {
-            let params: Box<dyn DetectorParams> = match spec.method {
-                Method::Ocsvm => Box::new(cfg.methods.ocsvm.clone()),
-                Method::Kde => Box::new(cfg.methods.kde.params()),
-                _ => Box::new(cfg.methods.iforest.params(seed)),
-            };
+        Method::Ocsvm | Method::Kde | Method::Iforest | Method::Ae | Method::Deepsvdd => {
+            let (params, trained_epochs): (Box<dyn DetectorParams>, Option<usize>) =
+                match spec.method {
+                    Method::Ocsvm => (Box::new(cfg.methods.ocsvm.clone()), None),
+                    Method::Kde => (Box::new(cfg.methods.kde.params()), None),
+                    Method::Iforest => (Box::new(cfg.methods.iforest.params(seed)), None),
+                    Method::Ae => {
+                        let p = ae_params(cfg, dataset, train.cols(), seed, epochs)?;
+                        let e = p.epochs;
+                        (Box::new(p), Some(e))
+                    }
+                    _ => {
+                        let p = deep_svdd_params(cfg, dataset, train.cols(), seed, epochs)?;
+                        let e = p.epochs;
+                        (Box::new(p), Some(e))
+                    }
+                };
             let started = Instant::now();
             let detector = params.fit_detector(train, device)?;
             let fit_seconds = started.elapsed().as_secs_f64();
@@ -112,13 +110,69 @@ pub fn fit_and_score(
             Ok(Outcome {
                 scores,
                 gamma: None,
-                epochs: None,
+                epochs: trained_epochs,
                 history: Vec::new(),
                 fit_seconds,
                 score_seconds: started.elapsed().as_secs_f64(),
             })
         }
-        Method::Deepsvdd => bail!("{spec}: not available"),
+    }
+}
+
+/// The AE baseline: the dataset's DASVDD network, learning rate, weight decay and batch size.
+pub fn ae_params(
+    cfg: &BenchConfig,
+    dataset: &str,
+    input_dim: usize,
+    seed: u64,
+    epochs: Option<usize>,
+) -> Result<AeParams> {
+    let d = dasvdd_config(
+        cfg,
+        dataset,
+        &MethodSpec::plain(Method::Dasvdd),
+        input_dim,
+        seed,
+        epochs,
+    )?;
+    Ok(AeParams {
+        model: Some(d.model),
+        epochs: d.train.epochs,
+        batch_size: d.train.batch_size,
+        lr: d.train.lr,
+        weight_decay: d.train.weight_decay,
+        seed,
+    })
+}
+
+/// Deep SVDD: the registry's setting (Ruff's) on the dataset's DASVDD network.
+pub fn deep_svdd_params(
+    cfg: &BenchConfig,
+    dataset: &str,
+    input_dim: usize,
+    seed: u64,
+    epochs: Option<usize>,
+) -> Result<DeepSvddParams> {
+    let d = dasvdd_config(
+        cfg,
+        dataset,
+        &MethodSpec::plain(Method::Dasvdd),
+        input_dim,
+        seed,
+        None,
+    )?;
+    match default_params(
+        BaselineMethod::DeepSvdd,
+        input_dim,
+        Some(&d.model),
+        epochs,
+        seed,
+    )? {
+        MethodParams::DeepSvdd(p) => Ok(p),
+        other => bail!(
+            "the registry gave {:?} parameters for deep_svdd",
+            other.method()
+        ),
     }
 }
 
@@ -158,8 +212,11 @@ mod tests {
             c("dasvdd:center=fixed").train.center,
             CenterMode::FixedMeanCode
         );
-        let ae = c("ae");
-        assert_eq!(ae.train.gamma, GammaChoice::Fixed(0.0));
-        assert_eq!(ae.model, base.model);
+        let ae = ae_params(&cfg, "fmnist", 784, 3, Some(7)).unwrap();
+        assert_eq!(ae.model.as_ref(), Some(&base.model));
+        assert_eq!((ae.epochs, ae.seed, ae.lr), (7, 3, base.train.lr));
+        let ds = deep_svdd_params(&cfg, "fmnist", 784, 3, Some(7)).unwrap();
+        assert_eq!(ds.model.as_ref(), Some(&base.model));
+        assert_eq!((ds.epochs, ds.seed), (7, 3));
     }
 }

@@ -19,7 +19,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::config::{default_config_path, BenchConfig};
 use super::matrix::{enumerate_cells, BenchDataset, CellKey, Method, MethodSpec, RunShape, Shard};
-use super::methods::{fit_and_score, unavailable};
+use super::methods::fit_and_score;
 use super::store::{CellDetail, CellRecord, CellWriter, MatrixRequest, RankedSample, ResultsDir};
 use super::synthetic;
 
@@ -35,7 +35,7 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',')]
     pub classes: Vec<u8>,
     /// Methods, comma-separated: ocsvm, kde, iforest, ae, deepsvdd, dasvdd, or a DASVDD variant
-    /// such as dasvdd:gamma=0.001 [default: every method available in this build]
+    /// such as dasvdd:gamma=0.001 [default: all six]
     #[arg(long, value_delimiter = ',')]
     pub methods: Vec<String>,
     /// Seeds per cell, 0..N [default: run.seeds of the config (10); with --quick run.quick_seeds]
@@ -154,21 +154,12 @@ pub fn plan(args: &BenchArgs) -> Result<Plan> {
     }
     let mut methods = Vec::new();
     let requested: Vec<String> = if args.methods.is_empty() {
-        Method::ALL
-            .iter()
-            .filter(|m| unavailable(**m).is_none())
-            .map(|m| m.name().to_string())
-            .collect()
+        Method::ALL.iter().map(|m| m.name().to_string()).collect()
     } else {
         args.methods.clone()
     };
     for m in &requested {
-        let spec: MethodSpec = m.parse()?;
-        if let Some(why) = unavailable(spec.method) {
-            println!("skipping method {spec}: {why}");
-            continue;
-        }
-        methods.push(spec);
+        methods.push(m.parse::<MethodSpec>()?);
     }
     if methods.is_empty() {
         bail!("no method to run");
@@ -182,7 +173,8 @@ pub fn plan(args: &BenchArgs) -> Result<Plan> {
         bail!("--seeds must be at least 1");
     }
     let shape = RunShape {
-        epochs: args.epochs.or(args.quick.then_some(cfg.run.quick_epochs)),
+        epochs: args.epochs,
+        quick: args.quick,
         max_train: args.quick.then_some(cfg.run.quick_max_train),
         max_test: args.quick.then_some(cfg.run.quick_max_test),
     };
@@ -357,7 +349,7 @@ fn run_cell(
         &key.dataset,
         spec,
         key.seed,
-        plan.shape.epochs,
+        plan.shape.epochs_for(&plan.cfg, &key.dataset),
         train,
         test,
         device,
