@@ -56,7 +56,7 @@ impl Adam {
         let moments = params
             .iter()
             .map(|p| {
-                Ok(if p.device().is_cpu() {
+                Ok(if crate::kernels::fused_on(p.device()) {
                     let n = p.elem_count();
                     Moments::Host(Mutex::new((vec![0.0; n], vec![0.0; n])))
                 } else {

@@ -587,10 +587,14 @@ mod shipped_configs {
     #[test]
     fn configs_folder_resolves() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
-        for name in ["mnist", "fmnist", "cifar10", "speech", "pima", "awid3", "mimii"] {
+        for name in [
+            "mnist", "fmnist", "cifar10", "speech", "pima", "awid3", "mimii",
+        ] {
             let path = dir.join(format!("{name}.toml"));
             let f = ConfigFile::read(&path).unwrap();
-            let c = f.resolve(Some(100)).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let c = f
+                .resolve(Some(100))
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             assert_eq!(c.train.kappa, 0.9);
             assert_eq!(c.train.weight_decay, 1e-7);
             assert_eq!(c.train.epochs, 300);

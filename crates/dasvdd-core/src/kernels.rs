@@ -16,6 +16,22 @@ use rayon::prelude::*;
 
 use crate::config::{Activation, LEAKY_SLOPE};
 
+thread_local! {
+    static FUSED: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+}
+
+/// Switches the fused CPU kernels on or off for the calling thread. Off, CPU tensors take the
+/// plain candle operations that every other device uses, which lets the tests check one
+/// against the other.
+pub fn set_fused_kernels(on: bool) {
+    FUSED.with(|f| f.set(on));
+}
+
+/// Whether tensors on `device` use the fused kernels (CPU, unless switched off).
+pub fn fused_on(device: &candle_core::Device) -> bool {
+    device.is_cpu() && FUSED.with(|f| f.get())
+}
+
 /// Rows per parallel task: large enough that task overhead is negligible, fixed so that the
 /// grouping of floating-point sums never depends on the thread count or timing.
 const ROW_CHUNK: usize = 16;
@@ -139,7 +155,7 @@ pub fn bias_activation(
     b: Option<&Tensor>,
     act: Activation,
 ) -> candle_core::Result<Tensor> {
-    if y.device().is_cpu() && y.is_contiguous() {
+    if fused_on(y.device()) && y.is_contiguous() {
         match b {
             Some(b) => y.inplace_op2(b, &BiasActivation(act))?,
             None if act != Activation::Identity => y.inplace_op1(&ActivationOnly(act))?,
@@ -192,7 +208,7 @@ pub fn activation_backward(g: Tensor, y: &Tensor, act: Activation) -> candle_cor
     if act == Activation::Identity {
         return Ok(g);
     }
-    if g.device().is_cpu() && g.is_contiguous() && y.is_contiguous() {
+    if fused_on(g.device()) && g.is_contiguous() && y.is_contiguous() {
         g.inplace_op2(y, &ActivationBackward(act))?;
         return Ok(g);
     }
@@ -230,7 +246,7 @@ impl CustomOp1 for ColumnSum {
 
 /// Sum over the rows of a matrix.
 pub fn column_sum(g: &Tensor) -> candle_core::Result<Tensor> {
-    if g.device().is_cpu() && g.is_contiguous() {
+    if fused_on(g.device()) && g.is_contiguous() {
         return g.apply_op1_no_bwd(&ColumnSum);
     }
     g.sum(0)
@@ -290,7 +306,7 @@ pub fn reconstruction_grad(
     x: &Tensor,
     act: Activation,
 ) -> candle_core::Result<(Tensor, f64)> {
-    if y.device().is_cpu() && y.is_contiguous() && x.is_contiguous() {
+    if fused_on(y.device()) && y.is_contiguous() && x.is_contiguous() {
         let op = ReconstructionGrad {
             act,
             sum_sq: Mutex::new(0.0),
@@ -362,7 +378,7 @@ pub fn svdd_grad(
     c: &Tensor,
     gamma: f64,
 ) -> candle_core::Result<(Tensor, f64)> {
-    if g.device().is_cpu() && g.is_contiguous() && z.is_contiguous() && c.is_contiguous() {
+    if fused_on(g.device()) && g.is_contiguous() && z.is_contiguous() && c.is_contiguous() {
         let op = SvddGrad {
             gamma: gamma as f32,
             mean_sq: Mutex::new(0.0),
