@@ -100,5 +100,12 @@ fn env_root_is_searched_first_and_missing_data_is_unavailable() {
         ),
         (20, 20, 10)
     );
+    // Fashion-MNIST, absent from every root, falls back to Debian's package folder.
+    let debian = std::path::Path::new(dasvdd_data::registry::DEBIAN_FMNIST_DIR);
+    if debian.join("train-images-idx3-ubyte.gz").is_file() {
+        assert_eq!(locate(&DatasetName::Fmnist).unwrap(), debian);
+    } else {
+        eprintln!("note: {} is absent; fallback not checked", debian.display());
+    }
     std::env::remove_var(DATA_ENV);
 }
