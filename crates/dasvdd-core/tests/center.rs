@@ -19,7 +19,7 @@ use dasvdd_core::{AdaGrad, Autoencoder, ParamsAdaGrad, Preset};
 ///     opt.step()
 ///     print([f"{v:.9g}" for v in c.tolist()])
 /// ```
-const TORCH: [[f32; 3]; 5] = [
+const TORCH: [[f64; 3]; 5] = [
     [0.0, -1.0, -0.5],
     [0.358108491, -0.578175426, -0.399607718],
     [0.294709295, -0.34897691, -0.399968714],
