@@ -54,7 +54,7 @@ fn adagrad_matches_pytorch() {
         let got = c.as_tensor().to_vec1::<f32>().unwrap();
         for (g, e) in got.iter().zip(expected) {
             assert!(
-                (g - e).abs() <= 1e-6 * (1.0 + e.abs()),
+                (*g as f64 - e).abs() <= 1e-6 * (1.0 + e.abs()),
                 "got {got:?}, PyTorch {expected:?}"
             );
         }
