@@ -34,6 +34,15 @@ enum Command {
     Perf(perf::PerfArgs),
     /// Write (and optionally submit) a Slurm job array running the benchmark matrix in shards
     Slurm(Box<slurm::SlurmArgs>),
+    /// Download a dataset (checksums verified) into $DASVDD_DATA/<name> or datasets/<name>;
+    /// the same as `dasvdd data fetch`
+    Fetch {
+        /// mnist, fmnist, cifar10, speech, pima, awid3, mimii or odds:<name>
+        name: String,
+        /// Destination folder instead of the default
+        #[arg(long)]
+        dest: Option<std::path::PathBuf>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -50,5 +59,12 @@ fn main() -> anyhow::Result<()> {
         Command::Sweep(a) => bench::sweep::run(&a),
         Command::Perf(a) => perf::run(&a),
         Command::Slurm(a) => slurm::run(&a),
+        Command::Fetch { name, dest } => {
+            let name: dasvdd_data::DatasetName = name.parse()?;
+            let dest = dest.unwrap_or_else(|| dasvdd_data::fetch::default_fetch_dir(&name));
+            let report = dasvdd_data::fetch(&name, &dest, &dasvdd_data::FetchOptions::default())?;
+            println!("{} is in {}", report.dataset, report.dir.display());
+            Ok(())
+        }
     }
 }
