@@ -274,3 +274,53 @@ fn bad_arguments_are_clear_errors() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
 }
+
+#[test]
+fn sweeps_and_the_fixed_centre_ablation_reach_the_report() {
+    let env = Env::new();
+    let results = env.results("s");
+    let r = results.to_str().unwrap();
+    let common = [
+        "--datasets",
+        "synthetic",
+        "--classes",
+        "0",
+        "--seeds",
+        "1",
+        "--epochs",
+        "2",
+        "--results",
+        r,
+    ];
+    let mut gamma = vec!["sweep", "gamma"];
+    gamma.extend(common);
+    // The study's own list of gammas plus the heuristic's: six cells.
+    let out = env.ok(&gamma);
+    assert!(
+        out.contains("6 cells, 0 already finished, 6 to run"),
+        "{out}"
+    );
+    let mut fixed = vec!["sweep", "fixed-c"];
+    fixed.extend(common);
+    // Plain DASVDD is shared with the gamma study and not run again.
+    let out = env.ok(&fixed);
+    assert!(
+        out.contains("2 cells, 1 already finished, 1 to run"),
+        "{out}"
+    );
+    let report = std::fs::read_to_string(results.join("REPORT.md")).unwrap();
+    assert!(
+        report.contains("## Table 3: trainable versus fixed centre"),
+        "{report}"
+    );
+    assert!(
+        report.contains("| synthetic | gamma | 1000 | 0 | 1 |"),
+        "{report}"
+    );
+    let svg =
+        std::fs::read_to_string(results.join("figures/sweep-gamma-synthetic-class0.svg")).unwrap();
+    // One labelled curve per gamma and one for the heuristic (`auto`).
+    assert_eq!(svg.matches("(AUROC ").count(), 6, "{svg}");
+    assert!(svg.contains("auto (AUROC"), "{svg}");
+    assert!(svg.contains("gamma=0.001 (AUROC"), "{svg}");
+}

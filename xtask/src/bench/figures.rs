@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Result};
 use plotters::prelude::*;
 
-use super::matrix::{CellKey, MethodSpec, Variant};
+use super::matrix::{CellKey, Method, MethodSpec, Variant};
 use super::report::{sweep_points, SweepPoint};
 use super::store::{CellDetail, CellRecord, ResultsDir};
 
@@ -206,11 +206,19 @@ pub fn draw_all(
         let Some(class) = figure_class(&base) else {
             continue;
         };
-        let details: Vec<CellDetail> = base
+        let mut details: Vec<CellDetail> = base
             .iter()
             .filter(|k| k.class == class)
             .filter_map(|k| results.read_detail(k))
             .collect();
+        // The paper's column order: classical baselines, AE, Deep SVDD, DASVDD.
+        details.sort_by_key(|d| {
+            d.key
+                .method
+                .parse::<MethodSpec>()
+                .ok()
+                .and_then(|m| Method::ALL.iter().position(|x| *x == m.method))
+        });
         // ROC curves of every method (Fig. 5 style).
         let roc: Vec<Series> = details
             .iter()
