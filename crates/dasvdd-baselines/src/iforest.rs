@@ -308,6 +308,9 @@ impl IsolationForest {
     pub fn load(path: &Path) -> Result<Self> {
         let file = ModelFile::open(path, METHOD)?;
         let params: IsolationForestParams = file.hyperparameters()?;
+        params
+            .validate()
+            .map_err(|e| file.invalid(format!("stored hyperparameters: {e}")))?;
         let n_features = file.i64s("n_features", &[])?.0[0];
         let psi = file.i64s("subsample_used", &[])?.0[0];
         let (offsets, _) = file.i64s("tree_offsets", &[Some(params.n_trees + 1)])?;
