@@ -254,12 +254,17 @@ impl ResultsDir {
 
 /// This process's own JSON-lines file of finished cells.
 pub struct CellWriter {
-    path: PathBuf,
+    /// `cells-<writer>` without the part number and extension.
+    stem: PathBuf,
+    part: usize,
     lines: Vec<String>,
 }
 
+/// Lines per file: each append rewrites its file, so files are kept short.
+pub const LINES_PER_FILE: usize = 200;
+
 impl CellWriter {
-    /// A new writer whose file name no other process can choose: shard, host, pid, start time.
+    /// A new writer whose file names no other process can choose: shard, host, pid, start time.
     pub fn create(results: &ResultsDir, shard: &str) -> Result<Self> {
         let host = host_name();
         let nanos = std::time::SystemTime::now()
@@ -267,27 +272,35 @@ impl CellWriter {
             .map(|d| d.as_nanos())
             .unwrap_or(0);
         let shard = shard.replace('/', "of");
-        let path = results.cells_dir().join(format!(
-            "cells-shard{shard}-{host}-{}-{nanos}.jsonl",
+        let stem = results.cells_dir().join(format!(
+            "cells-shard{shard}-{host}-{}-{nanos}",
             std::process::id()
         ));
         Ok(CellWriter {
-            path,
+            stem,
+            part: 0,
             lines: Vec::new(),
         })
     }
 
-    #[cfg(test)]
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The file being written.
+    pub fn path(&self) -> PathBuf {
+        let mut p = self.stem.clone().into_os_string();
+        p.push(format!("-{:04}.jsonl", self.part));
+        PathBuf::from(p)
     }
 
-    /// Appends one record: the whole file is rewritten atomically.
+    /// Appends one record: the current file is rewritten atomically with the new line; a full
+    /// file is left as it is and the next part begun.
     pub fn append(&mut self, record: &CellRecord) -> Result<()> {
+        if self.lines.len() >= LINES_PER_FILE {
+            self.part += 1;
+            self.lines.clear();
+        }
         self.lines.push(serde_json::to_string(record)?);
         let mut text = self.lines.join("\n");
         text.push('\n');
-        write_atomic(&self.path, text.as_bytes())
+        write_atomic(&self.path(), text.as_bytes())
     }
 }
 
@@ -335,6 +348,19 @@ mod tests {
         b.append(&record(1, 9, 0.9)).unwrap();
         let cells = results.read_cells().unwrap();
         assert_eq!(cells.len(), 2);
+        // A long run spreads its lines over several files, all read back.
+        let mut c = CellWriter::create(&results, "0/1").unwrap();
+        let first = c.path();
+        for seed in 100..100 + LINES_PER_FILE as u64 + 5 {
+            c.append(&record(seed, 1, 0.5)).unwrap();
+        }
+        assert_ne!(c.path(), first);
+        let n = std::fs::read_to_string(c.path()).unwrap().lines().count();
+        assert_eq!(n, 5);
+        assert_eq!(results.read_cells().unwrap().len(), 2 + LINES_PER_FILE + 5);
+        std::fs::remove_file(c.path()).unwrap();
+        std::fs::remove_file(&first).unwrap();
+        assert_eq!(results.read_cells().unwrap().len(), 2);
         let seed1 = cells.values().find(|r| r.key.seed == 1).unwrap();
         assert_eq!(seed1.auroc, 0.9);
         // A torn or foreign line is skipped, not fatal.
