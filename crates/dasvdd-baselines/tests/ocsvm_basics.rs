@@ -355,3 +355,59 @@ fn boxed_detector_scores_like_typed_model() {
         params.fit(view).unwrap().score(view).unwrap()
     );
 }
+
+#[test]
+fn loading_a_file_with_a_mis_shaped_or_missing_tensor_fails_clearly() {
+    use safetensors::tensor::{Dtype, TensorView};
+    use safetensors::SafeTensors;
+
+    let x = small_data();
+    let view = SampleView::new(&x, ROWS, COLS).unwrap();
+    let model = OneClassSvmParams::default().fit(view).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.safetensors");
+    model.save(&good).unwrap();
+    let bytes = std::fs::read(&good).unwrap();
+    let tensors = SafeTensors::deserialize(&bytes).unwrap();
+    let (_, header) = SafeTensors::read_metadata(&bytes).unwrap();
+    let metadata = header.metadata().clone();
+
+    // Drop the last dual coefficient: its length no longer matches the support vectors.
+    let coefs = tensors.tensor("dual_coef").unwrap();
+    let n = coefs.shape()[0];
+    let short = &coefs.data()[..(n - 1) * 8];
+    let mut views: Vec<(String, TensorView<'_>)> = tensors
+        .tensors()
+        .into_iter()
+        .filter(|(name, _)| name != "dual_coef")
+        .collect();
+    views.push((
+        "dual_coef".into(),
+        TensorView::new(Dtype::F64, vec![n - 1], short).unwrap(),
+    ));
+    let bad = dir.path().join("bad.safetensors");
+    std::fs::write(
+        &bad,
+        safetensors::serialize(views, metadata.clone()).unwrap(),
+    )
+    .unwrap();
+    let err = OneClassSvm::load(&bad).unwrap_err();
+    assert!(
+        matches!(&err, CoreError::Checkpoint { problem, .. } if problem.contains("dual_coef")),
+        "{err}"
+    );
+
+    // Leave out `rho` altogether.
+    let views: Vec<(String, TensorView<'_>)> = tensors
+        .tensors()
+        .into_iter()
+        .filter(|(name, _)| name != "rho")
+        .collect();
+    let missing = dir.path().join("missing.safetensors");
+    std::fs::write(&missing, safetensors::serialize(views, metadata).unwrap()).unwrap();
+    let err = OneClassSvm::load(&missing).unwrap_err();
+    assert!(
+        matches!(&err, CoreError::Checkpoint { problem, .. } if problem.contains("`rho` is missing")),
+        "{err}"
+    );
+}
