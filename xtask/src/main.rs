@@ -46,6 +46,7 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    dasvdd_core::pin_cpu_threads();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),

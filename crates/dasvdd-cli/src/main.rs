@@ -35,6 +35,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    dasvdd_core::pin_cpu_threads();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

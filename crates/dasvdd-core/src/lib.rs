@@ -28,5 +28,5 @@ pub use config::{
 };
 pub use dasvdd::{estimate_gamma, fit, DasvddModel, EpochRecord, GammaEstimate};
 pub use detector::{Detector, DetectorParams, SampleView};
-pub use device::{device_name, parse_device};
+pub use device::{device_name, parse_device, pin_cpu_threads};
 pub use error::{CoreError, Result};
