@@ -41,6 +41,21 @@ pub fn device_name(device: &Device) -> String {
     }
 }
 
+/// Fixes the number of CPU threads once, for binaries to call first thing in `main`, before any
+/// other thread exists.
+///
+/// Unless `RAYON_NUM_THREADS` is set, candle works out the number of cores (reading
+/// `/proc/cpuinfo` on Linux) before every CPU matrix product; a training step has a dozen of
+/// them. Setting the variable to the count candle would find keeps the behaviour and drops
+/// that cost. An existing value is left alone.
+pub fn pin_cpu_threads() {
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        let n = candle_core::utils::get_num_threads();
+        // Sound only while no other thread reads the environment, hence "first thing in main".
+        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,20 +72,5 @@ mod tests {
     fn cuda_in_a_cpu_build_is_a_clear_error() {
         let err = parse_device("cuda:0").unwrap_err().to_string();
         assert!(err.contains("no CUDA support"), "{err}");
-    }
-}
-
-/// Fixes the number of CPU threads once, for binaries to call first thing in `main`, before any
-/// other thread exists.
-///
-/// Unless `RAYON_NUM_THREADS` is set, candle works out the number of cores (reading
-/// `/proc/cpuinfo` on Linux) before every CPU matrix product; a training step has a dozen of
-/// them. Setting the variable to the count candle would find keeps the behaviour and drops
-/// that cost. An existing value is left alone.
-pub fn pin_cpu_threads() {
-    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
-        let n = candle_core::utils::get_num_threads();
-        // Sound only while no other thread reads the environment, hence "first thing in main".
-        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
     }
 }
