@@ -766,7 +766,8 @@ fn git(args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-fn commit() -> String {
+/// The current commit, marked when the working tree has uncommitted changes.
+pub fn commit() -> String {
     match git(&["rev-parse", "--short=12", "HEAD"]) {
         Some(c) if !c.is_empty() => {
             let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
@@ -828,10 +829,24 @@ pub fn run(args: &ReportArgs) -> Result<()> {
     };
     let devices: BTreeSet<&str> = cells.values().map(|c| c.device.as_str()).collect();
     let versions: BTreeSet<&str> = cells.values().map(|c| c.crate_version.as_str()).collect();
-    let commands: BTreeSet<String> = results
-        .read_requests()?
-        .into_iter()
-        .map(|r| r.command)
+    let requests = results.read_requests()?;
+    let commands: BTreeSet<&str> = requests.iter().map(|r| r.command.as_str()).collect();
+    let bench_commits: BTreeSet<&str> = requests
+        .iter()
+        .filter_map(|r| r.commit.as_deref())
+        .collect();
+    let quick: BTreeSet<String> = requests
+        .iter()
+        .filter_map(|r| r.shape.as_ref())
+        .filter(|s| s.quick)
+        .map(|s| {
+            format!(
+                "- Quick run: seeded subsets of at most {} training and {} test samples per split \
+                 and few epochs (`quick_epochs` of the config); not the paper's protocol",
+                opt(&s.max_train),
+                opt(&s.max_test)
+            )
+        })
         .collect();
     let mut md = String::new();
     md.push_str("# DASVDD benchmark report\n\n");
@@ -839,7 +854,19 @@ pub fn run(args: &ReportArgs) -> Result<()> {
     for c in &commands {
         let _ = writeln!(md, "- Benchmark command: `{c}`");
     }
-    let _ = writeln!(md, "- Commit: {}", commit());
+    let _ = writeln!(
+        md,
+        "- Commit of the benchmark runs: {}",
+        if bench_commits.is_empty() {
+            "unknown".to_string()
+        } else {
+            bench_commits.into_iter().collect::<Vec<_>>().join(", ")
+        }
+    );
+    let _ = writeln!(md, "- Commit of this report: {}", commit());
+    for q in &quick {
+        let _ = writeln!(md, "{q}");
+    }
     let _ = writeln!(
         md,
         "- Device of the neural methods: {}; crate version {}",

@@ -448,6 +448,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     let request = MatrixRequest {
         command: command_line(),
+        commit: Some(super::report::commit()),
+        shape: Some(plan.shape.clone()),
         cells: plan.cells.clone(),
         unavailable: plan.unavailable.clone(),
     };

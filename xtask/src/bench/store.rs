@@ -81,6 +81,12 @@ pub struct CellDetail {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MatrixRequest {
     pub command: String,
+    /// The commit `bench-all` was built from (`git describe` of its working directory).
+    #[serde(default)]
+    pub commit: Option<String>,
+    /// Epochs and subsets of the run.
+    #[serde(default)]
+    pub shape: Option<super::matrix::RunShape>,
     pub cells: Vec<CellKey>,
     /// Datasets that were asked for but not found, with how to get them.
     pub unavailable: BTreeMap<String, String>,
