@@ -455,3 +455,195 @@ impl InplaceOp2 for AdamKernel<'_> {
         Ok(())
     }
 }
+
+/// Threads for the matrix products, counted once (candle counts them before every product).
+fn gemm_parallelism(flops: usize) -> gemm::Parallelism {
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let n = *THREADS.get_or_init(candle_core::utils::get_num_threads);
+    // Below about a MFLOP the synchronisation costs more than a second thread saves.
+    if n > 1 && flops > (1 << 20) {
+        gemm::Parallelism::Rayon(n)
+    } else {
+        gemm::Parallelism::None
+    }
+}
+
+/// `dst (m x n) = lhs (m x k) @ rhs (k x n)` with arbitrary strides, by the `gemm` crate that
+/// candle's CPU backend uses; `dst` is overwritten, or accumulated into when `accumulate`.
+#[allow(clippy::too_many_arguments)]
+fn gemm_into(
+    dst: &mut [f32],
+    accumulate: bool,
+    (m, n, k): (usize, usize, usize),
+    lhs: &[f32],
+    (lhs_rs, lhs_cs): (usize, usize),
+    rhs: &[f32],
+    (rhs_rs, rhs_cs): (usize, usize),
+) -> candle_core::Result<()> {
+    let last = |rows: usize, cols: usize, rs: usize, cs: usize| {
+        if rows == 0 || cols == 0 {
+            0
+        } else {
+            (rows - 1) * rs + (cols - 1) * cs + 1
+        }
+    };
+    if dst.len() != m * n
+        || lhs.len() < last(m, k, lhs_rs, lhs_cs)
+        || rhs.len() < last(k, n, rhs_rs, rhs_cs)
+    {
+        candle_core::bail!("gemm: operand sizes do not match {m}x{k} @ {k}x{n}");
+    }
+    // SAFETY: the checks above guarantee every index the product reads (lhs, rhs) or writes
+    // (dst, row-major m x n) lies inside its slice; dst does not alias the operands.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.as_ptr(),
+            lhs_cs as isize,
+            lhs_rs as isize,
+            rhs.as_ptr(),
+            rhs_cs as isize,
+            rhs_rs as isize,
+            if accumulate { 1.0 } else { 0.0 },
+            1.0,
+            false,
+            false,
+            false,
+            gemm_parallelism(2 * m * n * k),
+        );
+    }
+    Ok(())
+}
+
+/// `act(x @ w + b)` with `w` held `(in, out)`: the bias is written into the output first and the
+/// product accumulated onto it, then the activation applied in place; one allocation, no
+/// separate bias pass.
+struct Linear(Activation);
+
+impl candle_core::CustomOp3 for Linear {
+    fn name(&self) -> &'static str {
+        "linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (m, k) = l1.shape().dims2()?;
+        let (k2, n) = l2.shape().dims2()?;
+        if k != k2 || l3.shape().dims1()? != n {
+            candle_core::bail!(
+                "linear: shapes {:?} @ {:?} + {:?} disagree",
+                l1.shape(),
+                l2.shape(),
+                l3.shape()
+            );
+        }
+        let x = contiguous(s1, l1, "linear input")?;
+        let w = contiguous(s2, l2, "linear weight")?;
+        let b = contiguous(s3, l3, "linear bias")?;
+        let mut y = Vec::with_capacity(m * n);
+        for _ in 0..m {
+            y.extend_from_slice(b);
+        }
+        gemm_into(&mut y, true, (m, n, k), x, (k, 1), w, (n, 1))?;
+        let act = self.0;
+        if act != Activation::Identity {
+            y.par_chunks_mut(ELEM_CHUNK)
+                .for_each(|c| c.iter_mut().for_each(|v| *v = activate(act, *v)));
+        }
+        Ok((CpuStorage::F32(y), Shape::from((m, n))))
+    }
+}
+
+/// `act(x @ w + b)` for `x (rows, in)`, `w (in, out)`, `b (out)`.
+pub fn linear(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    act: Activation,
+) -> candle_core::Result<Tensor> {
+    if let (Some(b), true) = (b, fused_on(x.device())) {
+        if x.is_contiguous() && w.is_contiguous() && b.is_contiguous() {
+            return x.apply_op3_no_bwd(w, b, &Linear(act));
+        }
+    }
+    bias_activation(x.matmul(w)?, b, act)
+}
+
+/// Which operand of a product is read transposed.
+#[derive(Clone, Copy)]
+enum Transposed {
+    /// `a^T @ b`.
+    Lhs,
+    /// `a @ b^T`.
+    Rhs,
+}
+
+struct MatmulT(Transposed);
+
+impl CustomOp2 for MatmulT {
+    fn name(&self) -> &'static str {
+        "matmul-transposed"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (r1, c1) = l1.shape().dims2()?;
+        let (r2, c2) = l2.shape().dims2()?;
+        let a = contiguous(s1, l1, "lhs")?;
+        let b = contiguous(s2, l2, "rhs")?;
+        let (m, n, k, a_strides, b_strides) = match self.0 {
+            // a (k, m) read as m x k; b (k, n).
+            Transposed::Lhs => (c1, c2, r1, (1, c1), (c2, 1)),
+            // a (m, k); b (n, k) read as k x n.
+            Transposed::Rhs => (r1, r2, c1, (c1, 1), (1, c2)),
+        };
+        let ok = match self.0 {
+            Transposed::Lhs => r1 == r2,
+            Transposed::Rhs => c1 == c2,
+        };
+        if !ok {
+            candle_core::bail!(
+                "matmul-transposed: shapes {:?} and {:?} disagree",
+                l1.shape(),
+                l2.shape()
+            );
+        }
+        let mut dst = vec![0f32; m * n];
+        gemm_into(&mut dst, false, (m, n, k), a, a_strides, b, b_strides)?;
+        Ok((CpuStorage::F32(dst), Shape::from((m, n))))
+    }
+}
+
+/// `a^T @ b`.
+pub fn matmul_tn(a: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
+    if fused_on(a.device()) && a.is_contiguous() && b.is_contiguous() {
+        return a.apply_op2_no_bwd(b, &MatmulT(Transposed::Lhs));
+    }
+    a.t()?.matmul(b)
+}
+
+/// `a @ b^T`.
+pub fn matmul_nt(a: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
+    if fused_on(a.device()) && a.is_contiguous() && b.is_contiguous() {
+        return a.apply_op2_no_bwd(b, &MatmulT(Transposed::Rhs));
+    }
+    a.matmul(&b.t()?)
+}

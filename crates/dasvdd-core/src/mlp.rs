@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::config::Activation;
 use crate::error::Result;
-use crate::kernels::{activation_backward, bias_activation, column_sum};
+use crate::kernels::{activation_backward, column_sum, linear, matmul_nt, matmul_tn};
 
 /// One linear layer `y = act(x W + b)`.
 ///
@@ -85,9 +85,9 @@ impl Dense {
     /// Forward pass of a batch `(rows, in)`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         // Detached: the backward pass is written by hand, so nothing is recorded for autograd.
-        let y = x.matmul(&self.weight.as_detached_tensor())?;
-        Ok(bias_activation(
-            y,
+        Ok(linear(
+            x,
+            &self.weight.as_detached_tensor(),
             self.bias.as_ref().map(|b| b.as_tensor()),
             self.activation,
         )?)
@@ -161,14 +161,14 @@ impl Mlp {
         let mut dx = None;
         for i in (0..n).rev() {
             let layer = &self.layers[i];
-            let weight = acts[i].t()?.matmul(&g)?;
+            let weight = matmul_tn(&acts[i], &g)?;
             let bias = match layer.bias {
                 Some(_) => Some(column_sum(&g)?),
                 None => None,
             };
             grads.push(DenseGrads { weight, bias });
             if i > 0 || input_grad {
-                let g_in = g.matmul(&layer.weight.as_detached_tensor().t()?)?;
+                let g_in = matmul_nt(&g, &layer.weight.as_detached_tensor())?;
                 if i > 0 {
                     g = activation_backward(g_in, &acts[i], self.layers[i - 1].activation)?;
                 } else {
