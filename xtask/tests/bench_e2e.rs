@@ -427,3 +427,55 @@ fn sweeps_and_the_fixed_centre_ablation_reach_the_report() {
     assert!(svg.contains("auto (AUROC"), "{svg}");
     assert!(svg.contains("gamma=0.001 (AUROC"), "{svg}");
 }
+
+#[test]
+fn a_killed_run_loses_nothing_finished_and_repeats_nothing() {
+    let env = Env::new();
+    let results = env.results("k");
+    let r = results.to_str().unwrap().to_string();
+    let run = [
+        "bench-all",
+        "--datasets",
+        "synthetic",
+        "--methods",
+        "dasvdd,iforest",
+        "--seeds",
+        "1",
+        "--epochs",
+        "20",
+        "--results",
+        &r,
+    ];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(run)
+        .current_dir(env.dir.path())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it (SIGKILL) as soon as its first cell is stored.
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(60) {
+        if results.join("cells").is_dir() && !result_lines(&results).is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = result_lines(&results);
+    assert!(!before.is_empty(), "no cell was stored within a minute");
+    assert!(before.len() < 20, "the run ended before it was killed");
+    // No temporary file is mistaken for results, and every stored line is whole.
+    let out = env.ok(&run);
+    assert!(
+        out.contains(&format!("20 cells, {} already finished", before.len())),
+        "{out}"
+    );
+    let after = result_lines(&results);
+    assert_eq!(after.len(), 20);
+    let ids: BTreeSet<&String> = after.iter().map(|(id, _)| id).collect();
+    assert_eq!(ids.len(), 20, "a cell was run twice");
+    for line in &before {
+        assert!(after.contains(line), "a finished cell was lost or changed");
+    }
+}
