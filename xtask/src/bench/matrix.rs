@@ -371,6 +371,11 @@ pub fn config_hash(
         "max_train": shape.max_train,
         "max_test": shape.max_test,
     });
+    let mut doc = doc;
+    // Added only when set, so that the hashes of datasets without a cap stay as they were.
+    if let Some(cap) = cfg.dataset(&name).max_train {
+        doc["dataset_max_train"] = serde_json::json!(cap);
+    }
     let mut h = Sha256::new();
     h.update(doc.to_string().as_bytes());
     hex(&h.finalize())[..16].to_string()
@@ -505,6 +510,19 @@ mod tests {
         assert_eq!(
             config_hash(&cfg, &d, &oc, &shape),
             config_hash(&cfg, &d, &oc, &more_epochs)
+        );
+        // A training-size cap of the dataset concerns every method.
+        let mut capped = cfg.clone();
+        capped.datasets.insert(
+            "pima".into(),
+            crate::bench::config::DatasetSettings {
+                max_train: Some(10),
+                ..Default::default()
+            },
+        );
+        assert_ne!(
+            config_hash(&cfg, &d, &oc, &shape),
+            config_hash(&capped, &d, &oc, &shape)
         );
         let mut cfg2 = cfg.clone();
         cfg2.methods.ocsvm.nu = 0.1;

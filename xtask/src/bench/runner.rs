@@ -543,7 +543,12 @@ fn run_plan(
         };
         let outcome = split.and_then(|full| {
             cached = Some((cache_key, full.clone()));
-            let split = subsample(&full, plan.shape.max_train, plan.shape.max_test, key.seed)?;
+            let cap = plan.cfg.dataset(&key.dataset).max_train;
+            let max_train = match (plan.shape.max_train, cap) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let split = subsample(&full, max_train, plan.shape.max_test, key.seed)?;
             run_cell(plan, key, dataset, &spec, &split, &device, &pb)
         });
         match outcome {
