@@ -679,6 +679,62 @@ fn sweeps_section(points: &[SweepPoint]) -> String {
     s
 }
 
+/// Table 2 in the paper's layout: one row per dataset and class, one column per method, each
+/// cell `ours ± std (paper)`.
+fn side_by_side_section(rows: &[Row]) -> String {
+    let mut s = String::new();
+    let mut methods: Vec<(usize, String)> = Vec::new();
+    let mut lines: Vec<(String, String)> = Vec::new();
+    let mut cell: BTreeMap<(String, String, String), &Row> = BTreeMap::new();
+    for r in rows {
+        let m = method_order(&r.method);
+        if !methods.contains(&m) {
+            methods.push(m);
+        }
+        let class = r.class.map_or_else(|| "avg".to_string(), |c| c.to_string());
+        let line = (r.dataset.clone(), class.clone());
+        if !lines.contains(&line) {
+            lines.push(line);
+        }
+        cell.entry((r.dataset.clone(), class, r.method.clone()))
+            .or_insert(r);
+    }
+    if lines.is_empty() {
+        return s;
+    }
+    methods.sort();
+    let _ = writeln!(
+        s,
+        "## Table 2 side by side\n\nAUROC (%): ours ± std over seeds (the paper's value).\n"
+    );
+    let _ = writeln!(
+        s,
+        "| dataset | class | {} |\n|---|---|{}",
+        methods
+            .iter()
+            .map(|m| m.1.as_str())
+            .collect::<Vec<_>>()
+            .join(" | "),
+        "---|".repeat(methods.len())
+    );
+    for (d, c) in &lines {
+        let cells: Vec<String> = methods
+            .iter()
+            .map(|m| match cell.get(&(d.clone(), c.clone(), m.1.clone())) {
+                Some(r) => {
+                    let std = r.auroc_std.map_or(String::new(), |v| format!(" ± {v:.2}"));
+                    let paper = r.paper.map_or(String::new(), |p| format!(" ({p:.1})"));
+                    format!("{:.2}{std}{paper}", r.auroc)
+                }
+                None => "-".into(),
+            })
+            .collect();
+        let _ = writeln!(s, "| {d} | {c} | {} |", cells.join(" | "));
+    }
+    s.push('\n');
+    s
+}
+
 /// Averages per dataset, one column per method (ours / paper).
 fn averages_section(rows: &[Row]) -> String {
     let mut s = String::new();
@@ -890,6 +946,7 @@ pub fn run(args: &ReportArgs) -> Result<()> {
     );
     md.push_str(&write_table(&data.rows));
     md.push('\n');
+    md.push_str(&side_by_side_section(&data.rows));
     md.push_str(&averages_section(&data.rows));
     md.push_str(&sweeps_section(&data.sweeps));
     if !figures.is_empty() {
