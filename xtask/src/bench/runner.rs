@@ -41,8 +41,8 @@ pub struct BenchArgs {
     /// Seeds per cell, 0..N [default: run.seeds of the config (10); with --quick run.quick_seeds]
     #[arg(long)]
     pub seeds: Option<u64>,
-    /// Training epochs of the neural methods [default: the config's (300); with --quick
-    /// run.quick_epochs]
+    /// Training epochs of the neural methods [default: the config's (300); with --quick the
+    /// dataset's quick_epochs or run.quick_epochs (10)]
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Results directory (shared by every shard)
