@@ -77,6 +77,12 @@ impl Default for DeepSvddParams {
     /// of autoencoder pre-training at learning rate 1e-4 with weight decay 0.5e-6 (Ruff's
     /// CIFAR-10 setting; his MNIST command pre-trains with 0.5e-3); `eps = 0.1` as in his
     /// `init_center_c`; seed 0; network sized from the data.
+    ///
+    /// Measured on Fashion-MNIST class 1 (MNIST preset, 6,000 training images, the first
+    /// 2,000 test images, seed 0): AUROC 0.892 with these defaults, 0.864 with Ruff's MNIST
+    /// pre-training weight decay 0.5e-3, 0.906 without pre-training (150 epochs) and 0.932
+    /// without pre-training after only 10 epochs; the paper's Table 2 reports 0.940 for Ruff's
+    /// convolutional network.
     fn default() -> Self {
         DeepSvddParams {
             model: None,
