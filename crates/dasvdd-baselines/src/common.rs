@@ -4,7 +4,6 @@
 //! crate version) with atomic writes and checked loading.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use dasvdd_core::{CoreError, Result, SampleView};
@@ -171,6 +170,10 @@ pub(crate) fn save_model<H: Serialize>(
         .map_err(|e| checkpoint_err(format!("cannot encode hyperparameters: {e}")))?;
     let mut metadata = HashMap::new();
     metadata.insert(METHOD_KEY.to_string(), method.to_string());
+    metadata.insert(
+        "format".to_string(),
+        dasvdd_core::checkpoint::FORMAT.to_string(),
+    );
     metadata.insert(HYPERPARAMETERS_KEY.to_string(), hyper_json);
     metadata.insert(
         VERSION_KEY.to_string(),
@@ -192,34 +195,7 @@ pub(crate) fn save_model<H: Serialize>(
     }
     let bytes = safetensors::serialize(views, Some(metadata))
         .map_err(|e| checkpoint_err(format!("cannot encode safetensors: {e}")))?;
-    write_atomically(path, &bytes)
-}
-
-/// Writes `bytes` to a temporary sibling of `path`, flushes it and renames it over `path`.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io_err = |path: &Path, source| CoreError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file_name = path.file_name().ok_or_else(|| CoreError::Checkpoint {
-        path: path.to_path_buf(),
-        problem: "path has no file name".into(),
-    })?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(file_name);
-    tmp_name.push(format!(".tmp{}", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
-        file.write_all(bytes).map_err(|e| io_err(&tmp, e))?;
-        file.sync_all().map_err(|e| io_err(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| io_err(path, e))
-    })();
-    if result.is_err() {
-        // Best effort: the temporary file is useless once writing or renaming failed.
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    dasvdd_core::checkpoint::write_atomic(path, &bytes)
 }
 
 /// A model file read back into memory, checked to belong to the expected method.

@@ -13,7 +13,6 @@ use dasvdd_core::{
     AutoencoderConfig, CoreError, DasvddConfig, DasvddModel, Detector, DetectorParams, Preset,
     Result, SampleView,
 };
-use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
 
 use crate::ae::{AeModel, AeParams};
@@ -264,25 +263,12 @@ pub fn default_detector_params(
 }
 
 /// The method that wrote the model file at `path`, from its `method` metadata.
-///
-/// Read from the safetensors header directly rather than with
-/// `dasvdd_core::checkpoint::read_method`, which also requires the `format` key that only the
-/// neural methods' files carry.
 pub fn read_method(path: &Path) -> Result<Method> {
-    let bytes = std::fs::read(path).map_err(|source| CoreError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
     let problem = |problem: String| CoreError::Checkpoint {
         path: path.to_path_buf(),
         problem,
     };
-    let (_, header) = SafeTensors::read_metadata(&bytes)
-        .map_err(|e| problem(format!("not a valid safetensors file: {e}")))?;
-    let name = header
-        .metadata()
-        .as_ref()
-        .and_then(|m| m.get("method"))
+    let name = dasvdd_core::checkpoint::get_metadata(path, "method")?
         .ok_or_else(|| problem("metadata `method` is missing (not a model file)".into()))?;
     name.parse().map_err(|_| {
         problem(format!(
