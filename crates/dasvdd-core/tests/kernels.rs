@@ -85,3 +85,43 @@ fn fused_kernels_match_plain_candle_operations() {
         assert!(lf[4].0 + 0.7 * lf[4].1 < lf[0].0 + 0.7 * lf[0].1);
     }
 }
+
+#[test]
+fn transposed_products_match_candle() {
+    let dev = Device::Cpu;
+    let mut rng = seeded_rng(9, 0);
+    let mut rand = |r: usize, c: usize| {
+        let v: Vec<f32> = (0..r * c)
+            .map(|_| rand::Rng::random_range(&mut rng, -1.0f32..1.0))
+            .collect();
+        Tensor::from_vec(v, (r, c), &dev).unwrap()
+    };
+    // Sizes that are not multiples of the 32-wide transpose tiles.
+    for (m, k, n) in [(7, 5, 3), (45, 70, 33), (180, 100, 65)] {
+        let a = rand(m, k);
+        let b = rand(n, k);
+        let c = rand(m, n);
+        let nt = dasvdd_core::kernels::matmul_nt(&a, &b).unwrap();
+        let reference = a.matmul(&b.t().unwrap()).unwrap();
+        let diff = (nt - reference)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(diff < 1e-4, "a @ b^T differs by {diff} for {m}x{k}x{n}");
+        let tn = dasvdd_core::kernels::matmul_tn(&a, &c).unwrap();
+        let reference = a.t().unwrap().matmul(&c).unwrap();
+        let diff = (tn - reference)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(diff < 1e-4, "a^T @ c differs by {diff} for {m}x{k}x{n}");
+    }
+}
