@@ -468,12 +468,9 @@ fn gemm_parallelism(flops: usize) -> gemm::Parallelism {
     }
 }
 
-/// `dst (m x n) = lhs (m x k) @ rhs (k x n)` with arbitrary strides, by the `gemm` crate that
-/// candle's CPU backend uses; `dst` is overwritten, or accumulated into when `accumulate`.
-#[allow(clippy::too_many_arguments)]
-fn gemm_into(
-    dst: &mut [f32],
-    accumulate: bool,
+/// Checks that `lhs` and `rhs` hold every element of an `m x k` by `k x n` product with the
+/// given (row, column) strides.
+fn check_operands(
     (m, n, k): (usize, usize, usize),
     lhs: &[f32],
     (lhs_rs, lhs_cs): (usize, usize),
@@ -487,20 +484,34 @@ fn gemm_into(
             (rows - 1) * rs + (cols - 1) * cs + 1
         }
     };
-    if dst.len() != m * n
-        || lhs.len() < last(m, k, lhs_rs, lhs_cs)
-        || rhs.len() < last(k, n, rhs_rs, rhs_cs)
-    {
+    if lhs.len() < last(m, k, lhs_rs, lhs_cs) || rhs.len() < last(k, n, rhs_rs, rhs_cs) {
         candle_core::bail!("gemm: operand sizes do not match {m}x{k} @ {k}x{n}");
     }
-    // SAFETY: the checks above guarantee every index the product reads (lhs, rhs) or writes
-    // (dst, row-major m x n) lies inside its slice; dst does not alias the operands.
+    Ok(())
+}
+
+/// `dst = lhs @ rhs` (or `dst += lhs @ rhs` when `accumulate`) into the row-major `m x n`
+/// buffer at `dst`, by the `gemm` crate that candle's CPU backend uses.
+///
+/// # Safety
+/// `dst` must be valid for writes of `m * n` values (and initialised when `accumulate`), must
+/// not overlap the operands, and the operands must have passed [`check_operands`].
+unsafe fn gemm_raw(
+    dst: *mut f32,
+    accumulate: bool,
+    (m, n, k): (usize, usize, usize),
+    lhs: &[f32],
+    (lhs_rs, lhs_cs): (usize, usize),
+    rhs: &[f32],
+    (rhs_rs, rhs_cs): (usize, usize),
+) {
+    // SAFETY: guaranteed by the caller; with `read_dst == false` gemm never reads `dst`.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst,
             1,
             n as isize,
             accumulate,
@@ -518,7 +529,67 @@ fn gemm_into(
             gemm_parallelism(2 * m * n * k),
         );
     }
+}
+
+/// `dst += lhs @ rhs` for a row-major `m x n` `dst`.
+fn gemm_accumulate(
+    dst: &mut [f32],
+    dims: (usize, usize, usize),
+    lhs: &[f32],
+    lhs_strides: (usize, usize),
+    rhs: &[f32],
+    rhs_strides: (usize, usize),
+) -> candle_core::Result<()> {
+    check_operands(dims, lhs, lhs_strides, rhs, rhs_strides)?;
+    if dst.len() != dims.0 * dims.1 {
+        candle_core::bail!(
+            "gemm: output has {} values, expected {}",
+            dst.len(),
+            dims.0 * dims.1
+        );
+    }
+    // SAFETY: dst holds exactly m * n initialised values and is a distinct allocation.
+    unsafe {
+        gemm_raw(
+            dst.as_mut_ptr(),
+            true,
+            dims,
+            lhs,
+            lhs_strides,
+            rhs,
+            rhs_strides,
+        )
+    };
     Ok(())
+}
+
+/// A new row-major `m x n` buffer holding `lhs @ rhs`; it is never zero-filled first, since
+/// the product writes every value.
+fn gemm_new(
+    dims: (usize, usize, usize),
+    lhs: &[f32],
+    lhs_strides: (usize, usize),
+    rhs: &[f32],
+    rhs_strides: (usize, usize),
+) -> candle_core::Result<Vec<f32>> {
+    check_operands(dims, lhs, lhs_strides, rhs, rhs_strides)?;
+    let len = dims.0 * dims.1;
+    let mut dst: Vec<f32> = Vec::with_capacity(len);
+    // SAFETY: the capacity is `len`; gemm writes all `len` values without reading them
+    // (`read_dst == false`, including when k == 0), so they are initialised before `set_len`.
+    unsafe {
+        gemm_raw(
+            dst.as_mut_ptr(),
+            false,
+            dims,
+            lhs,
+            lhs_strides,
+            rhs,
+            rhs_strides,
+        );
+        dst.set_len(len);
+    }
+    Ok(dst)
 }
 
 /// `act(x @ w + b)` with `w` held `(in, out)`: the bias is written into the output first and the
@@ -557,7 +628,7 @@ impl candle_core::CustomOp3 for Linear {
         for _ in 0..m {
             y.extend_from_slice(b);
         }
-        gemm_into(&mut y, true, (m, n, k), x, (k, 1), w, (n, 1))?;
+        gemm_accumulate(&mut y, (m, n, k), x, (k, 1), w, (n, 1))?;
         let act = self.0;
         if act != Activation::Identity {
             y.par_chunks_mut(ELEM_CHUNK)
@@ -626,8 +697,7 @@ impl CustomOp2 for MatmulT {
                 l2.shape()
             );
         }
-        let mut dst = vec![0f32; m * n];
-        gemm_into(&mut dst, false, (m, n, k), a, a_strides, b, b_strides)?;
+        let dst = gemm_new((m, n, k), a, a_strides, b, b_strides)?;
         Ok((CpuStorage::F32(dst), Shape::from((m, n))))
     }
 }
