@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use dasvdd_baselines::{Bandwidth, IsolationForestParams, KdeParams, OneClassSvmParams};
-use dasvdd_core::{Activation, AutoencoderConfig, DasvddConfig, Preset, TrainConfig};
+use dasvdd_core::config::{ModelSection, TrainSection};
+use dasvdd_core::{Activation, ConfigFile, DasvddConfig, Preset};
 use serde::{Deserialize, Serialize};
 
 /// Where the config is looked for when `--config` is not given.
@@ -89,40 +90,29 @@ impl DatasetSettings {
     /// The DASVDD config for `input_dim` features: preset (or a network sized from the width),
     /// then every field that is set.
     pub fn dasvdd_config(&self, input_dim: usize) -> Result<DasvddConfig> {
-        let mut cfg = match &self.preset {
-            Some(p) => DasvddConfig::from_preset(Preset::parse(p)?),
-            None => DasvddConfig {
-                model: AutoencoderConfig::for_input(input_dim),
-                train: TrainConfig::default(),
+        // The same resolution as a `configs/<dataset>.toml` file given to `dasvdd train`.
+        let file = ConfigFile {
+            model: ModelSection {
+                preset: self.preset.clone(),
+                input_dim: Some(input_dim),
+                hidden: self.hidden.clone(),
+                latent: self.latent,
+                output_activation: self.output_activation.clone(),
             },
+            train: TrainSection {
+                epochs: self.epochs,
+                batch_size: self.batch_size,
+                kappa: self.kappa,
+                lr: self.lr,
+                weight_decay: self.weight_decay,
+                center_lr: self.center_lr,
+                center_lr_decay: self.center_lr_decay,
+                gamma_trials: self.gamma_trials,
+                ..TrainSection::default()
+            },
+            baselines: None,
         };
-        cfg.model.input_dim = input_dim;
-        if let Some(h) = &self.hidden {
-            cfg.model.hidden = h.clone();
-        }
-        if let Some(l) = self.latent {
-            cfg.model.latent = l;
-        }
-        if let Some(a) = &self.output_activation {
-            cfg.model.output_activation = Activation::parse(a)?;
-        }
-        let t = &mut cfg.train;
-        macro_rules! set {
-            ($($f:ident),*) => {$( if let Some(v) = self.$f { t.$f = v; } )*};
-        }
-        set!(
-            epochs,
-            batch_size,
-            kappa,
-            lr,
-            weight_decay,
-            center_lr,
-            center_lr_decay
-        );
-        if let Some(trials) = self.gamma_trials {
-            t.gamma = dasvdd_core::GammaChoice::Heuristic { trials };
-        }
-        Ok(cfg)
+        Ok(file.resolve(Some(input_dim))?)
     }
 }
 
