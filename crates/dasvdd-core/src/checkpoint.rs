@@ -73,20 +73,7 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// Reads and parses the file; fails on anything that is not a safetensors file of this project.
     pub fn open(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|source| CoreError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| CoreError::Checkpoint {
-            path: path.to_path_buf(),
-            problem: format!("not a valid safetensors file: {e}"),
-        })?;
-        // Validate the whole file (offsets inside the buffer) once, up front.
-        SafeTensors::deserialize(&bytes).map_err(|e| CoreError::Checkpoint {
-            path: path.to_path_buf(),
-            problem: format!("not a valid safetensors file: {e}"),
-        })?;
-        let metadata = meta.metadata().clone().unwrap_or_default();
+        let (bytes, metadata) = read_safetensors(path)?;
         let ck = Checkpoint {
             path: path.to_path_buf(),
             bytes,
@@ -191,36 +178,40 @@ pub fn read_method(path: &Path) -> Result<String> {
     Ok(Checkpoint::open(path)?.method()?.to_string())
 }
 
-/// Adds (or replaces) metadata entries of an existing safetensors file, keeping its tensors;
-/// the rewrite is atomic. Used to store e.g. the preprocessing statistics of any detector.
-pub fn set_metadata(path: &Path, entries: &[(&str, String)]) -> Result<()> {
+/// Reads a safetensors file whole, checks its header and every tensor's offsets, and returns
+/// the bytes with the metadata.
+fn read_safetensors(path: &Path) -> Result<(Vec<u8>, HashMap<String, String>)> {
     let bytes = std::fs::read(path).map_err(|source| CoreError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    let bad = |e: safetensors::SafeTensorError| CoreError::Checkpoint {
+    let invalid = |e: safetensors::SafeTensorError| CoreError::Checkpoint {
         path: path.to_path_buf(),
         problem: format!("not a valid safetensors file: {e}"),
     };
-    let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(bad)?;
-    let mut metadata = meta.metadata().clone().unwrap_or_default();
+    let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(invalid)?;
+    SafeTensors::deserialize(&bytes).map_err(invalid)?;
+    let metadata = meta.metadata().clone().unwrap_or_default();
+    Ok((bytes, metadata))
+}
+
+/// Adds (or replaces) metadata entries of an existing safetensors file, keeping its tensors;
+/// the rewrite is atomic. Used to store e.g. the preprocessing statistics of any detector.
+pub fn set_metadata(path: &Path, entries: &[(&str, String)]) -> Result<()> {
+    let (bytes, mut metadata) = read_safetensors(path)?;
     for (k, v) in entries {
         metadata.insert((*k).to_string(), v.clone());
     }
-    let st = SafeTensors::deserialize(&bytes).map_err(bad)?;
-    let out = safetensors::serialize(st.tensors(), Some(metadata)).map_err(bad)?;
+    let invalid = |e: safetensors::SafeTensorError| CoreError::Checkpoint {
+        path: path.to_path_buf(),
+        problem: format!("cannot rewrite: {e}"),
+    };
+    let st = SafeTensors::deserialize(&bytes).map_err(invalid)?;
+    let out = safetensors::serialize(st.tensors(), Some(metadata)).map_err(invalid)?;
     write_atomic(path, &out)
 }
 
 /// Reads one metadata entry of any safetensors file (`None` when absent).
 pub fn get_metadata(path: &Path, key: &str) -> Result<Option<String>> {
-    let bytes = std::fs::read(path).map_err(|source| CoreError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| CoreError::Checkpoint {
-        path: path.to_path_buf(),
-        problem: format!("not a valid safetensors file: {e}"),
-    })?;
-    Ok(meta.metadata().as_ref().and_then(|m| m.get(key).cloned()))
+    Ok(read_safetensors(path)?.1.remove(key))
 }
