@@ -215,7 +215,7 @@ impl DeepSvddParams {
             last.activation = Activation::Identity;
         }
 
-        let mut center = mean_output(&net, x, device)?;
+        let mut center = net.mean_output(x, device)?;
         push_from_zero(&mut center, self.center_eps as f32);
         tracing::info!(
             norm = center
@@ -278,20 +278,6 @@ impl DeepSvddParams {
             device: device.clone(),
         })
     }
-}
-
-/// Mean output of `net` over the samples, summed in f64.
-fn mean_output(net: &Mlp, x: SampleView<'_>, device: &Device) -> Result<Vec<f32>> {
-    let k = net.layers.last().map(|l| l.dims().0).unwrap_or(0);
-    let z = forward_batched(net, x, device)?;
-    let mut acc = vec![0f64; k];
-    for row in z.chunks_exact(k.max(1)) {
-        for (a, v) in acc.iter_mut().zip(row) {
-            *a += f64::from(*v);
-        }
-    }
-    let n = x.rows().max(1) as f64;
-    Ok(acc.into_iter().map(|a| (a / n) as f32).collect())
 }
 
 impl DetectorParams for DeepSvddParams {

@@ -174,25 +174,6 @@ impl Autoencoder {
 
     /// Mean code of the samples (f64 sums), as used for a fixed centre.
     pub fn mean_code(&self, x: SampleView<'_>, device: &Device) -> Result<Vec<f32>> {
-        let k = self.config.latent;
-        let mut acc = vec![0f64; k];
-        let mut start = 0;
-        while start < x.rows() {
-            let end = (start + SCORE_BATCH).min(x.rows());
-            let xt = Tensor::from_slice(
-                x.slice_rows(start, end).data(),
-                (end - start, x.cols()),
-                device,
-            )?;
-            let z = self.encode(&xt)?.flatten_all()?.to_vec1::<f32>()?;
-            for row in z.chunks_exact(k) {
-                for (a, v) in acc.iter_mut().zip(row) {
-                    *a += *v as f64;
-                }
-            }
-            start = end;
-        }
-        let n = x.rows().max(1) as f64;
-        Ok(acc.into_iter().map(|a| (a / n) as f32).collect())
+        self.encoder.mean_output(x, device)
     }
 }

@@ -11,7 +11,9 @@ use candle_core::{DType, Device, Tensor, Var};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::autoencoder::SCORE_BATCH;
 use crate::config::Activation;
+use crate::detector::SampleView;
 use crate::error::Result;
 use crate::kernels::{activation_backward, column_sum, linear, matmul_nt, matmul_tn};
 
@@ -207,6 +209,31 @@ impl Mlp {
     /// Multiply-adds of one forward pass of one sample (for FLOP accounting).
     pub fn macs_per_sample(&self) -> usize {
         self.layers.iter().map(|l| l.dims().0 * l.dims().1).sum()
+    }
+
+    /// Mean output over the samples, computed in batches and summed in f64 (Deep SVDD's and
+    /// the fixed-centre ablation's centre).
+    pub fn mean_output(&self, x: SampleView<'_>, device: &Device) -> Result<Vec<f32>> {
+        let k = self.layers.last().map(|l| l.dims().0).unwrap_or(0);
+        let mut acc = vec![0f64; k];
+        let mut start = 0;
+        while start < x.rows() {
+            let end = (start + SCORE_BATCH).min(x.rows());
+            let xt = Tensor::from_slice(
+                x.slice_rows(start, end).data(),
+                (end - start, x.cols()),
+                device,
+            )?;
+            let out = self.forward(&xt)?.flatten_all()?.to_vec1::<f32>()?;
+            for row in out.chunks_exact(k.max(1)) {
+                for (a, v) in acc.iter_mut().zip(row) {
+                    *a += f64::from(*v);
+                }
+            }
+            start = end;
+        }
+        let n = x.rows().max(1) as f64;
+        Ok(acc.into_iter().map(|a| (a / n) as f32).collect())
     }
 
     /// Checks every parameter is f32 and finite.
