@@ -17,7 +17,7 @@ use dasvdd_core::checkpoint::{self, Checkpoint};
 use dasvdd_core::dasvdd::seeded_rng;
 use dasvdd_core::mlp::Mlp;
 use dasvdd_core::{
-    Adam, AdamConfig, Autoencoder, AutoencoderConfig, CoreError, Detector, DetectorParams, Result,
+    AdamConfig, Autoencoder, AutoencoderConfig, CoreError, Detector, DetectorParams, Result,
     SampleView,
 };
 use rand::seq::SliceRandom;
@@ -279,14 +279,11 @@ impl AeParams {
         let config = resolve_network(&self.model, x.cols())?;
         let batch = effective_batch(self.batch_size, x.rows(), METHOD)?;
         let ae = Autoencoder::init(&config, &mut seeded_rng(self.seed, stream::WEIGHTS), device)?;
-        let mut adam = Adam::new(
-            ae.vars(),
-            AdamConfig {
-                lr: self.lr,
-                weight_decay: self.weight_decay,
-                ..AdamConfig::default()
-            },
-        )?;
+        let mut adam = ae.optimizer(AdamConfig {
+            lr: self.lr,
+            weight_decay: self.weight_decay,
+            ..AdamConfig::default()
+        })?;
         let history = run_epochs(
             x,
             self.epochs,

@@ -35,9 +35,24 @@ impl Default for AdamConfig {
     }
 }
 
+/// The transpose `(cols, rows)` of a 2-D parameter `(rows, cols)`, rewritten by every update of
+/// the parameter. The backward pass reads it for the input-gradient products, whose right
+/// operand is the transposed weight: `gemm` is much faster on a row-major copy than on a
+/// column-major view.
+pub struct TransposedCopy {
+    pub data: Mutex<Vec<f32>>,
+    /// Rows of the parameter (columns of the copy).
+    pub rows: usize,
+    /// Columns of the parameter (rows of the copy).
+    pub cols: usize,
+}
+
 enum Moments {
-    /// Host buffers updated by the fused kernel.
-    Host(Mutex<(Vec<f32>, Vec<f32>)>),
+    /// Host buffers updated by the fused kernel, and optionally a transposed copy it maintains.
+    Host {
+        state: Mutex<(Vec<f32>, Vec<f32>)>,
+        transposed: Option<TransposedCopy>,
+    },
     /// Device tensors updated with candle operations (non-CPU devices).
     Device { m: Tensor, v: Tensor },
 }
@@ -58,7 +73,10 @@ impl Adam {
             .map(|p| {
                 Ok(if crate::kernels::fused_on(p.device()) {
                     let n = p.elem_count();
-                    Moments::Host(Mutex::new((vec![0.0; n], vec![0.0; n])))
+                    Moments::Host {
+                        state: Mutex::new((vec![0.0; n], vec![0.0; n])),
+                        transposed: None,
+                    }
                 } else {
                     Moments::Device {
                         m: p.zeros_like()?,
@@ -73,6 +91,39 @@ impl Adam {
             step: 0,
             config,
         })
+    }
+
+    /// Also keeps a transposed copy of each 2-D parameter at `indices`, from now on updated with
+    /// it (host parameters only; others are left alone).
+    pub fn keep_transposed(mut self, indices: &[usize]) -> Result<Self> {
+        for &i in indices {
+            let (Some(p), Some(Moments::Host { transposed, .. })) =
+                (self.params.get(i), self.moments.get_mut(i))
+            else {
+                continue;
+            };
+            let (rows, cols) = p.dims2()?;
+            let data = p
+                .as_tensor()
+                .t()?
+                .contiguous()?
+                .flatten_all()?
+                .to_vec1::<f32>()?;
+            *transposed = Some(TransposedCopy {
+                data: Mutex::new(data),
+                rows,
+                cols,
+            });
+        }
+        Ok(self)
+    }
+
+    /// The transposed copy of parameter `index`, when one is kept.
+    pub fn transposed(&self, index: usize) -> Option<&TransposedCopy> {
+        match self.moments.get(index) {
+            Some(Moments::Host { transposed, .. }) => transposed.as_ref(),
+            _ => None,
+        }
     }
 
     /// Applies one update; `grads[i]` is the gradient of `params[i]`.
@@ -90,7 +141,7 @@ impl Adam {
         let bc2 = 1.0 - c.beta2.powi(self.step);
         for ((p, g), mom) in self.params.iter().zip(grads).zip(&mut self.moments) {
             match mom {
-                Moments::Host(moments) => {
+                Moments::Host { state, transposed } => {
                     let kernel = AdamKernel {
                         lr: c.lr as f32,
                         beta1: c.beta1 as f32,
@@ -99,7 +150,8 @@ impl Adam {
                         weight_decay: c.weight_decay as f32,
                         bias_correction1: bc1 as f32,
                         bias_correction2: bc2 as f32,
-                        moments,
+                        moments: state,
+                        transposed: transposed.as_ref(),
                     };
                     p.as_tensor().inplace_op2(g, &kernel)?;
                 }

@@ -4,7 +4,7 @@
 use candle_core::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
-use crate::adam::Adam;
+use crate::adam::{Adam, AdamConfig};
 use crate::config::{Activation, AutoencoderConfig};
 use crate::detector::SampleView;
 use crate::error::Result;
@@ -98,7 +98,15 @@ impl Autoencoder {
             .last()
             .expect("forward_train returns the input and every layer's output");
         let (g_out, reconstruction) = reconstruction_grad(x_hat, x, self.config.output_activation)?;
-        let (dec_grads, g_z) = self.decoder.backward(&dec, g_out, true)?;
+        let (enc_idx, dec_idx) = self.weight_indices();
+        let copies = |idx: Vec<usize>| {
+            idx.into_iter()
+                .map(|i| adam.transposed(i))
+                .collect::<Vec<_>>()
+        };
+        let (dec_grads, g_z) = self
+            .decoder
+            .backward_with(&dec, g_out, true, &copies(dec_idx))?;
         let mut g_z = g_z.expect("input gradient was requested");
         let mut svdd = 0.0;
         if let Some((c, gamma)) = center {
@@ -107,7 +115,9 @@ impl Autoencoder {
             svdd = m;
         }
         let g_code = activation_backward(g_z, z, Activation::LeakyRelu)?;
-        let (enc_grads, _) = self.encoder.backward(&enc, g_code, false)?;
+        let (enc_grads, _) = self
+            .encoder
+            .backward_with(&enc, g_code, false, &copies(enc_idx))?;
         let mut grads = Mlp::flatten_grads(enc_grads);
         grads.extend(Mlp::flatten_grads(dec_grads));
         adam.step(&grads)?;
@@ -115,6 +125,22 @@ impl Autoencoder {
             reconstruction,
             svdd,
         })
+    }
+
+    /// Adam over [`Autoencoder::vars`] that also keeps transposed copies of the weights whose
+    /// input gradient the backward pass computes (all but the first encoder layer's), which
+    /// [`Autoencoder::train_step`] then reads.
+    pub fn optimizer(&self, config: AdamConfig) -> Result<Adam> {
+        let (enc, dec) = self.weight_indices();
+        let needed: Vec<usize> = enc.into_iter().skip(1).chain(dec).collect();
+        Adam::new(self.vars(), config)?.keep_transposed(&needed)
+    }
+
+    /// Indices in [`Autoencoder::vars`] of the encoder's and the decoder's weights.
+    fn weight_indices(&self) -> (Vec<usize>, Vec<usize>) {
+        let enc = self.encoder.weight_indices(0);
+        let dec = self.decoder.weight_indices(self.encoder.vars().len());
+        (enc, dec)
     }
 
     /// The trainable variables: encoder then decoder.

@@ -14,7 +14,7 @@ use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use crate::adagrad::{AdaGrad, ParamsAdaGrad};
-use crate::adam::{Adam, AdamConfig};
+use crate::adam::AdamConfig;
 use crate::autoencoder::Autoencoder;
 use crate::checkpoint::{self, Checkpoint};
 use crate::config::{CenterMode, DasvddConfig, GammaChoice};
@@ -194,14 +194,11 @@ pub fn fit(
         CenterMode::FixedMeanCode => ae.mean_code(x, device)?,
     };
     let center = Var::from_tensor(&Tensor::from_vec(center_init, config.model.latent, device)?)?;
-    let mut adam = Adam::new(
-        ae.vars(),
-        AdamConfig {
-            lr: tc.lr,
-            weight_decay: tc.weight_decay,
-            ..AdamConfig::default()
-        },
-    )?;
+    let mut adam = ae.optimizer(AdamConfig {
+        lr: tc.lr,
+        weight_decay: tc.weight_decay,
+        ..AdamConfig::default()
+    })?;
     let mut adagrad = AdaGrad::new(
         vec![center.clone()],
         ParamsAdaGrad {

@@ -400,7 +400,8 @@ pub fn svdd_grad(
 }
 
 /// One step of PyTorch's Adam (with L2 weight decay added to the gradient, as
-/// `torch.optim.Adam(weight_decay=...)`), updating the parameter in place from its gradient.
+/// `torch.optim.Adam(weight_decay=...)`), updating the parameter in place from its gradient and,
+/// when one is kept, rewriting its transposed copy in the same pass.
 pub struct AdamKernel<'a> {
     pub lr: f32,
     pub beta1: f32,
@@ -412,6 +413,22 @@ pub struct AdamKernel<'a> {
     pub bias_correction2: f32,
     /// First and second moment estimates of this parameter.
     pub moments: &'a Mutex<(Vec<f32>, Vec<f32>)>,
+    pub transposed: Option<&'a crate::adam::TransposedCopy>,
+}
+
+/// A raw pointer that parallel chunks use to write disjoint elements of one buffer.
+#[derive(Clone, Copy)]
+struct SharedMut(*mut f32);
+// SAFETY: only used for writes to pairwise distinct indices, while the owning buffer is locked.
+unsafe impl Send for SharedMut {}
+// SAFETY: as above.
+unsafe impl Sync for SharedMut {}
+
+impl SharedMut {
+    /// The pointer (a method, so that closures capture the whole `Sync` wrapper).
+    fn get(self) -> *mut f32 {
+        self.0
+    }
 }
 
 impl InplaceOp2 for AdamKernel<'_> {
@@ -433,16 +450,33 @@ impl InplaceOp2 for AdamKernel<'_> {
         if g.len() != p.len() || m.len() != p.len() || v.len() != p.len() {
             candle_core::bail!("adam-step: parameter, gradient and state sizes differ");
         }
+        let mut t_guard = match self.transposed {
+            Some(t) => {
+                let data = t.data.lock().expect("transposed copy lock poisoned");
+                if t.rows * t.cols != p.len() || data.len() != p.len() || t.cols == 0 {
+                    candle_core::bail!("adam-step: transposed copy does not match the parameter");
+                }
+                Some((data, t.rows, t.cols))
+            }
+            None => None,
+        };
+        // Chunks hold whole rows when a transposed copy is kept, so that each chunk writes a
+        // block of whole columns of the copy.
+        let chunk = match &t_guard {
+            Some((_, _, cols)) => (ELEM_CHUNK / cols).max(1) * cols,
+            None => ELEM_CHUNK,
+        };
+        let t_out = t_guard
+            .as_mut()
+            .map(|(d, rows, cols)| (SharedMut(d.as_mut_ptr()), *rows, *cols));
         let (b1, b2, wd, eps) = (self.beta1, self.beta2, self.weight_decay, self.eps);
         let step = self.lr / self.bias_correction1;
         let inv_sqrt_bc2 = 1.0 / self.bias_correction2.sqrt();
-        p.par_chunks_mut(ELEM_CHUNK)
-            .zip(g.par_chunks(ELEM_CHUNK))
-            .zip(
-                m.par_chunks_mut(ELEM_CHUNK)
-                    .zip(v.par_chunks_mut(ELEM_CHUNK)),
-            )
-            .for_each(|((p, g), (m, v))| {
+        p.par_chunks_mut(chunk)
+            .zip(g.par_chunks(chunk))
+            .zip(m.par_chunks_mut(chunk).zip(v.par_chunks_mut(chunk)))
+            .enumerate()
+            .for_each(|(ci, ((p, g), (m, v)))| {
                 for i in 0..p.len() {
                     let gi = g[i] + wd * p[i];
                     let mi = b1 * m[i] + (1.0 - b1) * gi;
@@ -451,8 +485,68 @@ impl InplaceOp2 for AdamKernel<'_> {
                     v[i] = vi;
                     p[i] -= step * mi / (vi.sqrt() * inv_sqrt_bc2 + eps);
                 }
+                if let Some((out, rows, cols)) = t_out {
+                    let r0 = ci * chunk / cols;
+                    let nr = p.len() / cols;
+                    let out = out.get();
+                    for c in 0..cols {
+                        for r in 0..nr {
+                            // SAFETY: (r0 + r, c) is a distinct element of this chunk's rows, so
+                            // index c * rows + r0 + r < rows * cols is written by this chunk only;
+                            // the copy is locked for the whole update.
+                            unsafe { *out.add(c * rows + r0 + r) = p[r * cols + c] };
+                        }
+                    }
+                }
             });
         Ok(())
+    }
+}
+
+/// `a @ w^T` for `w (rows, cols)`, reading the row-major transposed copy kept by Adam instead
+/// of a column-major view of `w`.
+struct MatmulTransposedCopy<'a>(&'a crate::adam::TransposedCopy);
+
+impl CustomOp2 for MatmulTransposedCopy<'_> {
+    fn name(&self) -> &'static str {
+        "matmul-transposed-copy"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        _s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (m, k) = l1.shape().dims2()?;
+        let (n, k2) = l2.shape().dims2()?;
+        let t = self.0;
+        if k != k2 || t.rows != n || t.cols != k {
+            candle_core::bail!(
+                "matmul-transposed-copy: shapes {:?} and {:?} disagree",
+                l1.shape(),
+                l2.shape()
+            );
+        }
+        let a = contiguous(s1, l1, "lhs")?;
+        let data = t.data.lock().expect("transposed copy lock poisoned");
+        let dst = gemm_new((m, n, k), a, (k, 1), &data, (n, 1))?;
+        Ok((CpuStorage::F32(dst), Shape::from((m, n))))
+    }
+}
+
+/// `a @ w^T`, through `w`'s transposed copy when one is given.
+pub fn matmul_nt_with(
+    a: &Tensor,
+    w: &Tensor,
+    transposed: Option<&crate::adam::TransposedCopy>,
+) -> candle_core::Result<Tensor> {
+    match transposed {
+        Some(t) if fused_on(a.device()) && a.is_contiguous() => {
+            a.apply_op2_no_bwd(w, &MatmulTransposedCopy(t))
+        }
+        _ => matmul_nt(a, w),
     }
 }
 

@@ -11,11 +11,12 @@ use candle_core::{DType, Device, Tensor, Var};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::adam::TransposedCopy;
 use crate::autoencoder::SCORE_BATCH;
 use crate::config::Activation;
 use crate::detector::SampleView;
 use crate::error::Result;
-use crate::kernels::{activation_backward, column_sum, linear, matmul_nt, matmul_tn};
+use crate::kernels::{activation_backward, column_sum, linear, matmul_nt_with, matmul_tn};
 
 /// One linear layer `y = act(x W + b)`.
 ///
@@ -155,8 +156,20 @@ impl Mlp {
     pub fn backward(
         &self,
         acts: &[Tensor],
+        g: Tensor,
+        input_grad: bool,
+    ) -> Result<(Vec<DenseGrads>, Option<Tensor>)> {
+        self.backward_with(acts, g, input_grad, &[])
+    }
+
+    /// [`Mlp::backward`] reading, for each layer `i` with `transposed[i]`, that transposed copy of
+    /// its weight (kept by [`crate::Adam::keep_transposed`]) in the input-gradient product.
+    pub fn backward_with(
+        &self,
+        acts: &[Tensor],
         mut g: Tensor,
         input_grad: bool,
+        transposed: &[Option<&TransposedCopy>],
     ) -> Result<(Vec<DenseGrads>, Option<Tensor>)> {
         let n = self.layers.len();
         let mut grads: Vec<DenseGrads> = Vec::with_capacity(n);
@@ -170,7 +183,8 @@ impl Mlp {
             };
             grads.push(DenseGrads { weight, bias });
             if i > 0 || input_grad {
-                let g_in = matmul_nt(&g, &layer.weight.as_detached_tensor())?;
+                let copy = transposed.get(i).copied().flatten();
+                let g_in = matmul_nt_with(&g, &layer.weight.as_detached_tensor(), copy)?;
                 if i > 0 {
                     g = activation_backward(g_in, &acts[i], self.layers[i - 1].activation)?;
                 } else {
@@ -192,6 +206,19 @@ impl Mlp {
             }
         }
         v
+    }
+
+    /// Index in [`Mlp::vars`] of each layer's weight, shifted by `offset`.
+    pub fn weight_indices(&self, offset: usize) -> Vec<usize> {
+        let mut next = offset;
+        self.layers
+            .iter()
+            .map(|l| {
+                let i = next;
+                next += 1 + usize::from(l.bias.is_some());
+                i
+            })
+            .collect()
     }
 
     /// Flattens layer gradients in the order of [`Mlp::vars`].

@@ -7,7 +7,7 @@ use dasvdd_core::dasvdd::seeded_rng;
 use dasvdd_core::kernels::set_fused_kernels;
 use dasvdd_core::{Activation, Adam, AdamConfig, Autoencoder, AutoencoderConfig};
 
-fn run(fused: bool, act: Activation) -> (Vec<(f64, f64)>, Vec<Vec<f32>>) {
+fn run(fused: bool, copies: bool, act: Activation) -> (Vec<(f64, f64)>, Vec<Vec<f32>>) {
     set_fused_kernels(fused);
     let dev = Device::Cpu;
     let cfg = AutoencoderConfig {
@@ -17,14 +17,16 @@ fn run(fused: bool, act: Activation) -> (Vec<(f64, f64)>, Vec<Vec<f32>>) {
         output_activation: act,
     };
     let ae = Autoencoder::init(&cfg, &mut seeded_rng(5, 0), &dev).unwrap();
-    let mut adam = Adam::new(
-        ae.vars(),
-        AdamConfig {
-            weight_decay: 1e-3,
-            ..AdamConfig::default()
-        },
-    )
-    .unwrap();
+    let config = AdamConfig {
+        weight_decay: 1e-3,
+        ..AdamConfig::default()
+    };
+    // The fused path also keeps and reads transposed weight copies (`optimizer`).
+    let mut adam = if copies {
+        ae.optimizer(config).unwrap()
+    } else {
+        Adam::new(ae.vars(), config).unwrap()
+    };
     let mut rng = seeded_rng(6, 0);
     let x: Vec<f32> = (0..40 * 30)
         .map(|_| rand::Rng::random_range(&mut rng, 0.0f32..1.0))
@@ -67,8 +69,27 @@ fn fused_kernels_match_plain_candle_operations() {
         Activation::LeakyRelu,
         Activation::Identity,
     ] {
-        let (lf, wf) = run(true, act);
-        let (lr, wr) = run(false, act);
+        let (lf, wf) = run(true, true, act);
+        let (lr, wr) = run(false, false, act);
+        // Fused kernels without the transposed copies agree with them (up to the summation
+        // order of the two product layouts).
+        let (lc, wc) = run(true, false, act);
+        for ((a, b), (c, d)) in lc.iter().zip(&lf) {
+            assert!(
+                close(*a, *c, 1e-6) && close(*b, *d, 1e-6),
+                "{act:?}: {lc:?} vs {lf:?}"
+            );
+        }
+        let worst = wc
+            .iter()
+            .flatten()
+            .zip(wf.iter().flatten())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(
+            worst < 1e-6,
+            "{act:?}: transposed copies change a weight by {worst}"
+        );
         for ((rf, sf), (rr, sr)) in lf.iter().zip(&lr) {
             assert!(
                 close(*rf, *rr, 1e-5) && close(*sf, *sr, 1e-5),
