@@ -5,7 +5,7 @@ use candle_core::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
 use crate::adam::{Adam, AdamConfig};
-use crate::config::{Activation, AutoencoderConfig};
+use crate::config::{Activation, AutoencoderConfig, SvddTerm};
 use crate::detector::SampleView;
 use crate::error::Result;
 use crate::kernels::{activation_backward, reconstruction_grad, svdd_grad};
@@ -86,7 +86,7 @@ impl Autoencoder {
     pub fn train_step(
         &self,
         x: &Tensor,
-        center: Option<(&Tensor, f64)>,
+        center: Option<(&Tensor, f64, SvddTerm)>,
         adam: &mut Adam,
     ) -> Result<StepLoss> {
         let enc = self.encoder.forward_train(x)?;
@@ -109,8 +109,8 @@ impl Autoencoder {
             .backward_with(&dec, g_out, true, &copies(dec_idx))?;
         let mut g_z = g_z.expect("input gradient was requested");
         let mut svdd = 0.0;
-        if let Some((c, gamma)) = center {
-            let (g, m) = svdd_grad(g_z, z, c, gamma)?;
+        if let Some((c, gamma, term)) = center {
+            let (g, m) = svdd_grad(g_z, z, c, gamma, term == SvddTerm::FirstSample)?;
             g_z = g;
             svdd = m;
         }

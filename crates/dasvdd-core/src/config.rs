@@ -169,6 +169,40 @@ pub enum CenterMode {
     FixedMeanCode,
 }
 
+/// Which samples of a batch the SVDD term of the network loss covers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SvddTerm {
+    /// The batch mean of ||z - c||^2, as eq. (3) of the paper (and the 2026 reference code).
+    #[default]
+    BatchMean,
+    /// ||z - c||^2 of the first sample of the batch only, as the 2021 reference code that
+    /// produced the paper's numbers.
+    FirstSample,
+}
+
+/// Whether the centre's gradient is cleared before each centre step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CenterGrad {
+    /// Cleared, as PyTorch's `zero_grad` (the 2026 reference code).
+    #[default]
+    Reset,
+    /// Never cleared, so the gradients of all centre steps add up (the 2021 reference code).
+    Accumulate,
+}
+
+/// Which samples enter the mean squared code norm of the gamma heuristic (eq. 6).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GammaNorm {
+    /// Every training sample, as the paper.
+    #[default]
+    AllSamples,
+    /// The first sample of each batch of `batch_size`, as the 2021 reference code.
+    FirstOfBatch,
+}
+
 /// Training hyperparameters (Algorithm 1 and Section 4.3 of the paper).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -193,6 +227,12 @@ pub struct TrainConfig {
     pub center: CenterMode,
     /// Seed of the weight initialisation, the centre initialisation and the shuffling.
     pub seed: u64,
+    /// The paper's batch mean, or the 2021 code's first sample.
+    pub svdd_term: SvddTerm,
+    /// The centre's gradient cleared each step, or accumulated as the 2021 code did.
+    pub center_grad: CenterGrad,
+    /// The gamma heuristic over all samples, or the 2021 code's first sample per batch.
+    pub gamma_norm: GammaNorm,
 }
 
 impl Default for TrainConfig {
@@ -208,6 +248,9 @@ impl Default for TrainConfig {
             gamma: GammaChoice::Heuristic { trials: 10 },
             center: CenterMode::Trained,
             seed: 0,
+            svdd_term: SvddTerm::BatchMean,
+            center_grad: CenterGrad::Reset,
+            gamma_norm: GammaNorm::AllSamples,
         }
     }
 }
@@ -428,6 +471,12 @@ pub struct TrainSection {
     /// `"trained"` or `"fixed_mean_code"`.
     pub center: Option<String>,
     pub seed: Option<u64>,
+    /// `"batch_mean"` (the paper) or `"first_sample"` (the 2021 reference code).
+    pub svdd_term: Option<String>,
+    /// `"reset"` or `"accumulate"` (the 2021 reference code).
+    pub center_grad: Option<String>,
+    /// `"all_samples"` (the paper) or `"first_of_batch"` (the 2021 reference code).
+    pub gamma_norm: Option<String>,
 }
 
 impl ConfigFile {
@@ -525,6 +574,28 @@ impl ConfigFile {
                 }
             };
         }
+        fn choice<T: serde::de::DeserializeOwned>(
+            name: &'static str,
+            value: &Option<String>,
+            known: &str,
+        ) -> Result<Option<T>> {
+            value
+                .as_ref()
+                .map(|v| {
+                    serde_json::from_value(serde_json::Value::String(v.clone()))
+                        .map_err(|_| CoreError::param(name, format!("`{v}` is not one of {known}")))
+                })
+                .transpose()
+        }
+        if let Some(v) = choice("svdd_term", &t.svdd_term, "batch_mean, first_sample")? {
+            tc.svdd_term = v;
+        }
+        if let Some(v) = choice("center_grad", &t.center_grad, "reset, accumulate")? {
+            tc.center_grad = v;
+        }
+        if let Some(v) = choice("gamma_norm", &t.gamma_norm, "all_samples, first_of_batch")? {
+            tc.gamma_norm = v;
+        }
         cfg.validate()?;
         Ok(cfg)
     }
@@ -568,6 +639,23 @@ mod config_file_tests {
             f.resolve(Some(3)),
             Err(CoreError::InvalidParameter { name: "kappa", .. })
         ));
+        let f = ConfigFile::parse("[train]\nsvdd_term = \"first\"\n", "t").unwrap();
+        assert!(matches!(
+            f.resolve(Some(3)),
+            Err(CoreError::InvalidParameter {
+                name: "svdd_term",
+                ..
+            })
+        ));
+        let f = ConfigFile::parse(
+            "[train]\nsvdd_term = \"first_sample\"\ncenter_grad = \"accumulate\"\ngamma_norm = \"first_of_batch\"\n",
+            "t",
+        )
+        .unwrap();
+        let c = f.resolve(Some(3)).unwrap();
+        assert_eq!(c.train.svdd_term, SvddTerm::FirstSample);
+        assert_eq!(c.train.center_grad, CenterGrad::Accumulate);
+        assert_eq!(c.train.gamma_norm, GammaNorm::FirstOfBatch);
         assert!(matches!(
             ConfigFile::default().resolve(None),
             Err(CoreError::InvalidParameter {

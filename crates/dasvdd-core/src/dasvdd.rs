@@ -17,7 +17,7 @@ use crate::adagrad::{AdaGrad, ParamsAdaGrad};
 use crate::adam::AdamConfig;
 use crate::autoencoder::Autoencoder;
 use crate::checkpoint::{self, Checkpoint};
-use crate::config::{CenterMode, DasvddConfig, GammaChoice};
+use crate::config::{CenterGrad, CenterMode, DasvddConfig, GammaChoice, GammaNorm};
 use crate::detector::{Detector, DetectorParams, SampleView};
 use crate::error::{CoreError, Result};
 
@@ -67,7 +67,8 @@ pub struct GammaEstimate {
 
 /// Estimates gamma by eq. (6): for each of `trials` freshly initialised networks (no training,
 /// c = 0), the ratio of the mean reconstruction error to the mean squared code norm over the
-/// training set; gamma is the mean of the ratios.
+/// training set; gamma is the mean of the ratios. With [`GammaNorm::FirstOfBatch`] the code
+/// norms are those of the first sample of each batch, as the 2021 reference code computed them.
 pub fn estimate_gamma(
     config: &DasvddConfig,
     x: SampleView<'_>,
@@ -83,7 +84,18 @@ pub fn estimate_gamma(
         let ae = Autoencoder::init(&config.model, &mut rng, device)?;
         let e = ae.sample_errors(x, None, device)?;
         let rec = mean(&e.reconstruction);
-        let dist = mean(&e.distance);
+        let dist = match config.train.gamma_norm {
+            GammaNorm::AllSamples => mean(&e.distance),
+            GammaNorm::FirstOfBatch => {
+                let firsts: Vec<f64> = e
+                    .distance
+                    .iter()
+                    .step_by(config.train.batch_size.max(1))
+                    .copied()
+                    .collect();
+                mean(&firsts)
+            }
+        };
         if !(dist > 0.0 && dist.is_finite() && rec.is_finite()) {
             return Err(CoreError::InvalidInput(format!(
                 "gamma heuristic: trial {t} gave mean reconstruction error {rec} and mean squared code norm {dist}"
@@ -208,6 +220,10 @@ pub fn fit(
         },
     )?;
 
+    let mut accumulated = match tc.center_grad {
+        CenterGrad::Reset => None,
+        CenterGrad::Accumulate => Some(center.as_tensor().zeros_like()?),
+    };
     let mut shuffle_rng = seeded_rng(tc.seed, stream::SHUFFLE);
     let mut order: Vec<usize> = (0..n).collect();
     let mut history = Vec::with_capacity(tc.epochs);
@@ -219,7 +235,11 @@ pub fn fit(
             let idx = &order[b * batch..(b + 1) * batch];
             let (net_idx, center_idx) = idx.split_at(n_net);
             let xb = gather(x, net_idx, device)?;
-            let loss = ae.train_step(&xb, Some((center.as_tensor(), gamma)), &mut adam)?;
+            let loss = ae.train_step(
+                &xb,
+                Some((center.as_tensor(), gamma, tc.svdd_term)),
+                &mut adam,
+            )?;
             if !loss.reconstruction.is_finite() {
                 return Err(CoreError::Diverged {
                     epoch,
@@ -240,8 +260,17 @@ pub fn fit(
                 // Centre step with the network fixed: AdaGrad on MSE(c, mean code of the split).
                 let z = ae.encode(&gather(x, center_idx, device)?)?;
                 let z_mean = z.mean(0)?.detach();
-                let loss = center.as_tensor().sub(&z_mean)?.sqr()?.mean_all()?;
-                adagrad.backward_step(&loss)?;
+                let mut loss = center.as_tensor().sub(&z_mean)?.sqr()?.mean_all()?;
+                if let Some(sum) = &accumulated {
+                    // The 2021 code never cleared c's gradient: adding <c, sum of the earlier
+                    // gradients> to the loss makes this step's gradient the running sum.
+                    loss = (loss + center.as_tensor().mul(sum)?.sum_all()?)?;
+                }
+                let grads = loss.backward()?;
+                if let (Some(sum), Some(g)) = (&mut accumulated, grads.get(center.as_tensor())) {
+                    *sum = g.detach();
+                }
+                adagrad.step(&grads)?;
             }
         }
         let c = center.as_tensor().to_vec1::<f32>()?;

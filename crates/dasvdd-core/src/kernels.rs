@@ -329,6 +329,8 @@ pub fn reconstruction_grad(
 /// `z`, and stores the batch mean of `||z - c||^2` in `mean_sq`.
 struct SvddGrad {
     gamma: f32,
+    /// Only the first row enters the term (the 2021 reference code's variant).
+    first_only: bool,
     mean_sq: Mutex<f64>,
 }
 
@@ -353,10 +355,14 @@ impl InplaceOp3 for SvddGrad {
         if k == 0 || z.len() % k != 0 || g.len() != z.len() {
             candle_core::bail!("svdd-grad: codes, centre and gradient shapes disagree");
         }
-        let rows = z.len() / k;
-        let scale = 2.0 * self.gamma / rows as f32;
+        let rows = if self.first_only {
+            1.min(z.len() / k)
+        } else {
+            z.len() / k
+        };
+        let scale = 2.0 * self.gamma / rows.max(1) as f32;
         let mut total = 0f64;
-        for (gr, zr) in g.chunks_exact_mut(k).zip(z.chunks_exact(k)) {
+        for (gr, zr) in g.chunks_exact_mut(k).zip(z.chunks_exact(k)).take(rows) {
             let mut s = 0f32;
             for ((gi, zi), ci) in gr.iter_mut().zip(zr).zip(c) {
                 let d = zi - ci;
@@ -365,38 +371,45 @@ impl InplaceOp3 for SvddGrad {
             }
             total += s as f64;
         }
-        *self.mean_sq.lock().expect("loss lock poisoned") = total / rows as f64;
+        *self.mean_sq.lock().expect("loss lock poisoned") = total / rows.max(1) as f64;
         Ok(())
     }
 }
 
 /// Adds the gradient of `gamma * mean_i ||z_i - c||^2` to `g` (the gradient of the codes) and
-/// returns the new gradient with the batch mean of `||z - c||^2`.
+/// returns the new gradient with the batch mean of `||z - c||^2`; with `first_only`, the term is
+/// `gamma * ||z_0 - c||^2` of the first row alone (the 2021 reference code).
 pub fn svdd_grad(
     g: Tensor,
     z: &Tensor,
     c: &Tensor,
     gamma: f64,
+    first_only: bool,
 ) -> candle_core::Result<(Tensor, f64)> {
     if fused_on(g.device()) && g.is_contiguous() && z.is_contiguous() && c.is_contiguous() {
         let op = SvddGrad {
             gamma: gamma as f32,
+            first_only,
             mean_sq: Mutex::new(0.0),
         };
         g.inplace_op3(z, c, &op)?;
         let m = *op.mean_sq.lock().expect("loss lock poisoned");
         return Ok((g, m));
     }
-    let rows = z.dim(0)? as f64;
-    let diff = z.broadcast_sub(c)?;
+    let rows = z.dim(0)?;
+    let used = if first_only { rows.min(1) } else { rows };
+    let diff = z.narrow(0, 0, used)?.broadcast_sub(c)?;
     let m = diff
         .sqr()?
         .sum(D::Minus1)?
         .mean_all()?
         .to_dtype(candle_core::DType::F64)?
         .to_scalar::<f64>()?;
-    let g = (g + (diff * (2.0 * gamma / rows))?)?;
-    Ok((g, m))
+    let mut step = (diff * (2.0 * gamma / used.max(1) as f64))?;
+    if used < rows {
+        step = Tensor::cat(&[step, z.narrow(0, used, rows - used)?.zeros_like()?], 0)?;
+    }
+    Ok(((g + step)?, m))
 }
 
 /// One step of PyTorch's Adam (with L2 weight decay added to the gradient, as

@@ -3,6 +3,7 @@
 //! rounding), for every output activation.
 
 use candle_core::{Device, Tensor};
+use dasvdd_core::config::SvddTerm;
 use dasvdd_core::dasvdd::seeded_rng;
 use dasvdd_core::kernels::set_fused_kernels;
 use dasvdd_core::{Activation, Adam, AdamConfig, Autoencoder, AutoencoderConfig};
@@ -40,7 +41,9 @@ fn run(fused: bool, copies: bool, act: Activation) -> (Vec<(f64, f64)>, Vec<Vec<
     .unwrap();
     let mut losses = Vec::new();
     for _ in 0..5 {
-        let l = ae.train_step(&x, Some((&c, 0.7)), &mut adam).unwrap();
+        let l = ae
+            .train_step(&x, Some((&c, 0.7, SvddTerm::BatchMean)), &mut adam)
+            .unwrap();
         losses.push((l.reconstruction, l.svdd));
     }
     let weights = ae
@@ -144,5 +147,39 @@ fn transposed_products_match_candle() {
             .to_scalar::<f32>()
             .unwrap();
         assert!(diff < 1e-4, "a^T @ c differs by {diff} for {m}x{k}x{n}");
+    }
+}
+
+#[test]
+fn first_sample_svdd_term_touches_only_the_first_row() {
+    let dev = Device::Cpu;
+    let z = Tensor::new(&[[1.0f32, 2.0], [3.0, -1.0], [0.5, 0.5]], &dev).unwrap();
+    let c = Tensor::new(&[0.5f32, 1.0], &dev).unwrap();
+    for fused in [true, false] {
+        set_fused_kernels(fused);
+        let (g, m) =
+            dasvdd_core::kernels::svdd_grad(z.zeros_like().unwrap(), &z, &c, 2.0, true).unwrap();
+        set_fused_kernels(true);
+        // ||z_0 - c||^2 = 0.25 + 1 and its gradient 2 * gamma * (z_0 - c) = [2, 4].
+        assert!((m - 1.25).abs() < 1e-9, "fused {fused}: {m}");
+        assert_eq!(
+            g.to_vec2::<f32>().unwrap(),
+            vec![vec![2.0, 4.0], vec![0.0, 0.0], vec![0.0, 0.0]],
+            "fused {fused}"
+        );
+        // The batch mean divides by the rows and covers them all.
+        set_fused_kernels(fused);
+        let (g, m) =
+            dasvdd_core::kernels::svdd_grad(z.zeros_like().unwrap(), &z, &c, 2.0, false).unwrap();
+        set_fused_kernels(true);
+        assert!(
+            (m - (1.25 + 10.25 + 0.25) / 3.0).abs() < 1e-6,
+            "fused {fused}: {m}"
+        );
+        let g = g.to_vec2::<f32>().unwrap();
+        assert!(
+            (g[1][0] - 4.0 * 2.5 / 3.0).abs() < 1e-6,
+            "fused {fused}: {g:?}"
+        );
     }
 }
