@@ -168,7 +168,7 @@ pub(crate) fn run_epochs(
     device: &Device,
     label: &'static str,
     what: &'static str,
-    step: &mut dyn FnMut(&Tensor) -> Result<f64>,
+    step: &mut dyn FnMut(usize, &Tensor) -> Result<f64>,
     on_epoch: &mut dyn FnMut(&EpochLoss),
 ) -> Result<Vec<EpochLoss>> {
     let n = x.rows();
@@ -181,7 +181,7 @@ pub(crate) fn run_epochs(
         let mut sum = 0.0;
         for b in 0..batches {
             let xb = gather(x, &order[b * batch..(b + 1) * batch], device)?;
-            let loss = step(&xb)?;
+            let loss = step(epoch, &xb)?;
             if !loss.is_finite() {
                 return Err(CoreError::Diverged {
                     epoch,
@@ -292,7 +292,7 @@ impl AeParams {
             device,
             METHOD,
             "reconstruction loss",
-            &mut |xb| Ok(ae.train_step(xb, None, &mut adam)?.reconstruction),
+            &mut |_, xb| Ok(ae.train_step(xb, None, &mut adam)?.reconstruction),
             on_epoch,
         )?;
         if !ae.encoder.all_finite()? || !ae.decoder.all_finite()? {

@@ -341,3 +341,51 @@ fn divergence_names_the_epoch() {
     assert!(matches!(err, CoreError::Diverged { epoch: 1, .. }), "{err}");
     assert!(err.to_string().contains("pre-training"), "{err}");
 }
+
+/// Ruff's learning-rate milestones: a drop after epoch 1 changes the later epochs only.
+#[test]
+fn lr_milestones_drop_the_learning_rate() {
+    let train = milestone_data();
+    let x = dasvdd_core::SampleView::new(&train, 300, 10).unwrap();
+    let base = dasvdd_baselines::DeepSvddParams {
+        model: Some(dasvdd_core::AutoencoderConfig {
+            input_dim: 10,
+            hidden: vec![16],
+            latent: 4,
+            output_activation: dasvdd_core::Activation::Identity,
+        }),
+        epochs: 3,
+        batch_size: 50,
+        lr: 1e-2,
+        pretrain_epochs: 0,
+        ..Default::default()
+    };
+    let dev = candle_core::Device::Cpu;
+    let constant = base.fit(x, &dev).unwrap();
+    let dropped = dasvdd_baselines::DeepSvddParams {
+        lr_milestones: vec![1],
+        ..base.clone()
+    }
+    .fit(x, &dev)
+    .unwrap();
+    assert_eq!(
+        constant.history[0].loss, dropped.history[0].loss,
+        "epoch 1 runs at the full rate either way"
+    );
+    assert_ne!(
+        constant.history[2].loss, dropped.history[2].loss,
+        "the milestone had no effect"
+    );
+    assert!(dropped.history.iter().all(|e| e.loss.is_finite()));
+}
+
+fn milestone_data() -> Vec<f32> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(21);
+    (
+        (0..300 * 10)
+            .map(|_| rng.random_range(0.0f32..1.0))
+            .collect(),
+        (),
+    )
+}

@@ -126,6 +126,16 @@ impl Adam {
         }
     }
 
+    /// The learning rate.
+    pub fn lr(&self) -> f64 {
+        self.config.lr
+    }
+
+    /// Changes the learning rate of the next steps (a schedule such as Deep SVDD's milestones).
+    pub fn set_lr(&mut self, lr: f64) {
+        self.config.lr = lr;
+    }
+
     /// Applies one update; `grads[i]` is the gradient of `params[i]`.
     pub fn step(&mut self, grads: &[Tensor]) -> Result<()> {
         if grads.len() != self.params.len() {
