@@ -382,10 +382,7 @@ fn lr_milestones_drop_the_learning_rate() {
 fn milestone_data() -> Vec<f32> {
     use rand::{Rng, SeedableRng};
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(21);
-    (
-        (0..300 * 10)
-            .map(|_| rng.random_range(0.0f32..1.0))
-            .collect(),
-        (),
-    )
+    (0..300 * 10)
+        .map(|_| rng.random_range(0.0f32..1.0))
+        .collect()
 }
