@@ -295,6 +295,9 @@ pub struct LoadOptions {
     /// AWID3 only: keep a seeded uniform sample of this many rows (the full data is tens of
     /// gigabytes); `None` reads every row.
     pub sample_rows: Option<usize>,
+    /// MIMII only: keep every n-th training vector of each clip (1 = all, as the DCASE
+    /// baseline); larger values bound the memory of the full release. Test clips keep all.
+    pub mimii_train_stride: usize,
 }
 
 impl Default for LoadOptions {
@@ -307,6 +310,7 @@ impl Default for LoadOptions {
             preprocessing: None,
             dir: None,
             sample_rows: None,
+            mimii_train_stride: 1,
         }
     }
 }
@@ -402,7 +406,11 @@ pub fn load_prepared(name: &DatasetName, opts: &LoadOptions) -> Result<PreparedS
         }
         DatasetName::Mimii => {
             image_only("mimii")?;
-            load_mimii(&dir, MIMII_MACHINES[usize::from(opts.normal_class)])?
+            load_mimii(
+                &dir,
+                MIMII_MACHINES[usize::from(opts.normal_class)],
+                opts.mimii_train_stride,
+            )?
         }
     };
     let mut split = split;
@@ -429,10 +437,14 @@ fn load_awid3(dir: &Path, sample: Option<usize>, seed: u64) -> Result<LabeledDat
     crate::awid3::load(dir, &opts)
 }
 
-/// MIMII through [`crate::mimii::load`] with its default options: training frames of normal
+/// MIMII through [`crate::mimii::load`] with default options but the training stride: frames of normal
 /// clips, test frames grouped by clip.
-fn load_mimii(dir: &Path, machine: &str) -> Result<OneClassSplit> {
-    let (train, test) = crate::mimii::load(dir, machine, &crate::mimii::MimiiOptions::default())?;
+fn load_mimii(dir: &Path, machine: &str, train_stride: usize) -> Result<OneClassSplit> {
+    let opts = crate::mimii::MimiiOptions {
+        train_vector_stride: train_stride.max(1),
+        ..crate::mimii::MimiiOptions::default()
+    };
+    let (train, test) = crate::mimii::load(dir, machine, &opts)?;
     let normal: Vec<usize> = (0..train.y.len()).filter(|&i| train.y[i] == 0).collect();
     OneClassSplit::new(
         &format!("mimii {machine}"),

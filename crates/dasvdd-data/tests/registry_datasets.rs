@@ -164,6 +164,19 @@ fn mimii_dcase_layout_through_the_registry() {
     let mut distinct = groups.clone();
     distinct.dedup();
     assert_eq!(distinct.len(), 2);
+    // A training stride keeps every n-th vector of each training clip, and every test vector.
+    let strided = load_prepared(
+        &DatasetName::Mimii,
+        &LoadOptions {
+            mimii_train_stride: 3,
+            ..opts.clone()
+        },
+    )
+    .unwrap()
+    .split;
+    let per_clip = s.counts.train / 2;
+    assert_eq!(strided.counts.train, 2 * per_clip.div_ceil(3), "{}", strided.counts);
+    assert_eq!(strided.test.x.rows, s.test.x.rows);
     // Class 1 is the pump, which is not there.
     let err = load_prepared(
         &DatasetName::Mimii,

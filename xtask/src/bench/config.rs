@@ -81,6 +81,8 @@ pub struct DatasetSettings {
     pub gamma_trials: Option<usize>,
     /// AWID3: rows sampled from the full data.
     pub sample_rows: Option<usize>,
+    /// MIMII: keep every n-th training vector of each clip.
+    pub mimii_train_stride: Option<usize>,
     /// A seeded random subset of at most this many training rows for every method (OCSVM and
     /// KDE are quadratic in the training size; AWID3 and MIMII have 10^5-10^6 rows).
     pub max_train: Option<usize>,

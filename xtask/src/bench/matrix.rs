@@ -361,10 +361,12 @@ pub fn config_hash(
         None
     };
     let sample_rows = cfg.dataset(&name).sample_rows;
+    let mimii_train_stride = cfg.dataset(&name).mimii_train_stride;
     let doc = serde_json::json!({
         "runner": RUNNER_VERSION,
         "dataset": name,
         "sample_rows": sample_rows,
+        "mimii_train_stride": mimii_train_stride,
         "method": method.to_string(),
         "settings": method_settings,
         "epochs": epochs,

@@ -222,6 +222,10 @@ pub fn load_split(
                 normal_class: class,
                 seed,
                 sample_rows: cfg.dataset(&name.to_string()).sample_rows,
+                mimii_train_stride: cfg
+                    .dataset(&name.to_string())
+                    .mimii_train_stride
+                    .unwrap_or(1),
                 ..Default::default()
             };
             Ok(dasvdd_data::load_prepared(name, &opts)
