@@ -175,7 +175,12 @@ fn mimii_dcase_layout_through_the_registry() {
     .unwrap()
     .split;
     let per_clip = s.counts.train / 2;
-    assert_eq!(strided.counts.train, 2 * per_clip.div_ceil(3), "{}", strided.counts);
+    assert_eq!(
+        strided.counts.train,
+        2 * per_clip.div_ceil(3),
+        "{}",
+        strided.counts
+    );
     assert_eq!(strided.test.x.rows, s.test.x.rows);
     // Class 1 is the pump, which is not there.
     let err = load_prepared(
