@@ -1,9 +1,10 @@
-//! Fused element-wise kernels of the training step, as candle custom ops.
+//! Fused kernels of the training step, as candle custom ops.
 //!
-//! Every matrix product of the training step stays a candle `matmul`; what these kernels remove
-//! is the chain of small tensor operations around them (bias broadcast, activation, its
-//! derivative, the loss gradients, the optimiser update), each of which would otherwise allocate
-//! and sweep memory once. On the CPU each kernel is one pass over contiguous memory, in place
+//! The matrix products call the `gemm` crate that candle's CPU backend uses, directly, so that
+//! the bias is accumulated into the output, the thread count is read once and no output is
+//! zero-filled first; the other kernels replace the chain of small tensor operations around the
+//! products (bias broadcast, activation, its derivative, the loss gradients, the optimiser
+//! update), each of which would otherwise allocate and sweep memory once. On the CPU each kernel is one pass over contiguous memory, in place
 //! where it can be, split over threads in fixed chunks so results do not depend on scheduling.
 //! On other devices the same functions fall back to plain candle operations.
 

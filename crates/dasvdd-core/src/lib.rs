@@ -5,7 +5,8 @@
 //! Architecture invariants: this crate depends on candle but on no other project crate; it never
 //! prints (it emits `tracing` events) and never panics on user input (it returns [`CoreError`]).
 //! The training step does not use candle's autograd: [`mlp`] writes the backward pass by hand
-//! around candle matrix products and the fused kernels of [`kernels`].
+//! around the matrix products and fused kernels of [`kernels`], all candle custom ops with a
+//! plain candle fallback on other devices.
 
 pub mod adagrad;
 pub mod adam;

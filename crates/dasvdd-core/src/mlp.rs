@@ -1,9 +1,10 @@
 //! A fully connected network with a hand-written backward pass.
 //!
-//! The forward pass of a layer is one candle `matmul` followed by a fused, in-place
-//! bias + activation kernel; the backward pass is two `matmul`s per layer (weight and input
-//! gradients, reading transposed operands through strides, no copies) plus fused kernels for the
-//! activation derivative and the bias gradient. Writing the backward pass by hand, instead of
+//! The forward pass of a layer is one product with the bias written into the output first and
+//! the activation applied in place ([`crate::kernels::linear`]); the backward pass is two
+//! products per layer (weight and input gradients; the latter reads the row-major transposed
+//! weight that [`crate::Adam`] keeps, when it keeps one) plus fused kernels for the activation
+//! derivative and the bias gradient. Writing the backward pass by hand, instead of
 //! recording a graph for candle's autograd, removes the graph bookkeeping and the many small
 //! intermediate tensors that dominated the step time of a plain candle-nn version.
 
