@@ -46,30 +46,32 @@ pub fn write_scores(path: &Path, scores: &[f64]) -> Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// Reads a score file: one number per line, an optional header line.
+/// Reads a score file: one number per line (at full f64 precision), an optional header line.
 pub fn read_scores(path: &Path) -> Result<Vec<f64>> {
-    let m = read_csv(path, &CsvOptions::default())?;
-    if m.x.cols != 1 {
-        bail!(
-            "{}: expected one score per row, found {} columns",
-            path.display(),
-            m.x.cols
-        );
-    }
-    // Scores are re-read at full precision: the matrix reader stores f32.
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut out = Vec::with_capacity(m.x.rows);
+    let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let t = line.trim();
         if t.is_empty() {
             continue;
         }
+        if t.contains(',') {
+            bail!(
+                "{}: row {}: expected one score per row, found several columns",
+                path.display(),
+                i + 1
+            );
+        }
         match t.parse::<f64>() {
-            Ok(v) => out.push(v),
-            Err(_) if out.is_empty() && i == 0 => {} // header
+            Ok(v) if v.is_finite() => out.push(v),
+            Ok(v) => bail!("{}: row {}: score `{t}` is {v}", path.display(), i + 1),
+            Err(_) if i == 0 => {} // header
             Err(_) => bail!("{}: row {}: `{t}` is not a number", path.display(), i + 1),
         }
+    }
+    if out.is_empty() {
+        bail!("{}: the file holds no scores", path.display());
     }
     Ok(out)
 }

@@ -347,6 +347,31 @@ fn malformed_files_name_the_file_and_row() {
         d,
     ));
     assert!(e.contains("200 scores") && e.contains("2 labels"), "{e}");
+    // Score files: a non-finite score and several columns.
+    std::fs::write(d.join("nan_scores.csv"), "score\n0.5\nNaN\n").unwrap();
+    let e = err(&dasvdd(
+        &[
+            "eval",
+            "--scores",
+            "nan_scores.csv",
+            "--labels",
+            "short.csv",
+        ],
+        d,
+    ));
+    assert!(e.contains("nan_scores.csv") && e.contains("row 3"), "{e}");
+    std::fs::write(d.join("wide_scores.csv"), "0.5,1\n0.2,3\n").unwrap();
+    let e = err(&dasvdd(
+        &[
+            "eval",
+            "--scores",
+            "wide_scores.csv",
+            "--labels",
+            "short.csv",
+        ],
+        d,
+    ));
+    assert!(e.contains("wide_scores.csv") && e.contains("row 1"), "{e}");
     // A CPU-only build asked for CUDA.
     if !cfg!(feature = "cuda") {
         let e = err(&dasvdd(
