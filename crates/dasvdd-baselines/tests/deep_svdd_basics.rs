@@ -8,42 +8,10 @@ use dasvdd_baselines::deep_svdd::push_from_zero;
 use dasvdd_baselines::{AeParams, DeepSvddModel, DeepSvddParams};
 use dasvdd_core::dasvdd::seeded_rng;
 use dasvdd_core::mlp::Mlp;
-use dasvdd_core::{Activation, AutoencoderConfig, CoreError, Detector, SampleView};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use dasvdd_core::{Activation, CoreError, Detector, SampleView};
 
-const D: usize = 20;
-
-/// Normal samples near a 3-dimensional subspace of R^20 (values in [0, 1]); anomalies are
-/// uniform noise.
-fn synthetic(n_normal: usize, n_anomal: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut basis_rng = ChaCha8Rng::seed_from_u64(99);
-    let basis: Vec<f32> = (0..3 * D)
-        .map(|_| basis_rng.random_range(-1.0..1.0))
-        .collect();
-    let mut normal = Vec::new();
-    for _ in 0..n_normal {
-        let w: Vec<f32> = (0..3).map(|_| rng.random_range(-1.0..1.0)).collect();
-        for j in 0..D {
-            let v: f32 = (0..3).map(|k| w[k] * basis[k * D + j]).sum::<f32>();
-            normal.push(0.5 + 0.15 * v + rng.random_range(-0.01..0.01));
-        }
-    }
-    let anomal = (0..n_anomal * D)
-        .map(|_| rng.random_range(0.0..1.0))
-        .collect();
-    (normal, anomal)
-}
-
-fn network() -> AutoencoderConfig {
-    AutoencoderConfig {
-        input_dim: D,
-        hidden: vec![32],
-        latent: 8,
-        output_activation: Activation::Sigmoid,
-    }
-}
+mod synthetic_support;
+use synthetic_support::{network, synthetic, D};
 
 fn params(epochs: usize, pretrain_epochs: usize) -> DeepSvddParams {
     DeepSvddParams {
@@ -345,28 +313,22 @@ fn divergence_names_the_epoch() {
 /// Ruff's learning-rate milestones: a drop after epoch 1 changes the later epochs only.
 #[test]
 fn lr_milestones_drop_the_learning_rate() {
-    let train = milestone_data();
-    let x = dasvdd_core::SampleView::new(&train, 300, 10).unwrap();
-    let base = dasvdd_baselines::DeepSvddParams {
-        model: Some(dasvdd_core::AutoencoderConfig {
-            input_dim: 10,
-            hidden: vec![16],
-            latent: 4,
-            output_activation: dasvdd_core::Activation::Identity,
-        }),
+    let (train, _) = synthetic(300, 0, 21);
+    let x = SampleView::new(&train, 300, D).unwrap();
+    let base = DeepSvddParams {
+        model: Some(network()),
         epochs: 3,
         batch_size: 50,
         lr: 1e-2,
         pretrain_epochs: 0,
         ..Default::default()
     };
-    let dev = candle_core::Device::Cpu;
-    let constant = base.fit(x, &dev).unwrap();
-    let dropped = dasvdd_baselines::DeepSvddParams {
+    let constant = base.fit(x, &Device::Cpu).unwrap();
+    let dropped = DeepSvddParams {
         lr_milestones: vec![1],
         ..base.clone()
     }
-    .fit(x, &dev)
+    .fit(x, &Device::Cpu)
     .unwrap();
     assert_eq!(
         constant.history[0].loss, dropped.history[0].loss,
@@ -377,12 +339,4 @@ fn lr_milestones_drop_the_learning_rate() {
         "the milestone had no effect"
     );
     assert!(dropped.history.iter().all(|e| e.loss.is_finite()));
-}
-
-fn milestone_data() -> Vec<f32> {
-    use rand::{Rng, SeedableRng};
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(21);
-    (0..300 * 10)
-        .map(|_| rng.random_range(0.0f32..1.0))
-        .collect()
 }
