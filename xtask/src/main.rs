@@ -53,6 +53,9 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    if let Some(warning) = dasvdd_core::build_probe::slow_build_warning() {
+        tracing::warn!("{warning}");
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::BenchAll(a) => bench::runner::run(&a),

@@ -2,17 +2,26 @@
 //!
 //! Trains the Fashion-MNIST network (784-1024-256-256, batch 200, kappa 0.9) on 6,000 samples
 //! and prints samples per second and the achieved GFLOP/s of the training step, next to the
-//! GFLOP/s of a large f32 matrix product by candle measured in the same run and, when PyTorch is
-//! importable by `python3`, the same training loop in PyTorch measured in the same run.
+//! GFLOP/s of a large f32 matrix product by candle measured in the same run. Both of the
+//! project's training loops are timed: the paper's reading (the default) and the 2021 code's
+//! variants (first-sample SVDD term, accumulated centre gradient, centre lr decay 0.01). When a
+//! Python with PyTorch is found (`--python`), two PyTorch loops are timed in the same run: the
+//! paper's Algorithm 1 written tightly, and the authors' 2021 training loop as their code runs it
+//! (a `DataLoader` over in-memory tensors, the first sample's SVDD term, the centre split's
+//! forward pass through the whole autoencoder with autograd, `.item()` calls per batch).
+//! The header names the CPU and how the binary and its dependencies were compiled, since a
+//! dependency build with debug assertions is 2-3x slower.
 //! The data are uniform random pixels: speed does not depend on the values.
 
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use candle_core::{Device, Tensor};
 use clap::Args;
-use dasvdd_core::{fit, DasvddConfig, GammaChoice, Preset, SampleView};
+use dasvdd_core::config::{CenterGrad, SvddTerm};
+use dasvdd_core::{build_probe, fit, DasvddConfig, GammaChoice, Preset, SampleView};
 use rand::{Rng, SeedableRng};
 
 /// Options of `cargo xtask perf`.
@@ -27,41 +36,89 @@ pub struct PerfArgs {
     /// Skip the PyTorch comparison even when PyTorch is installed
     #[arg(long)]
     no_torch: bool,
+    /// Python interpreter with PyTorch for the side-by-side loops
+    #[arg(long, default_value = "python3")]
+    python: PathBuf,
     /// Side of the square matrix product used as the reference rate
     #[arg(long, default_value_t = 2048)]
     matmul_size: usize,
+    /// Also split the step's time by phase (products, activations, Adam, transposed copies,
+    /// centre step, gather, the rest), in a separate profiled run
+    #[arg(long)]
+    phases: bool,
 }
 
-/// The PyTorch original's training loop (Algorithm 1 as in the authors' code, with the batch
-/// mean of the SVDD term as in the paper), timed per epoch after one warm-up epoch.
+/// Both PyTorch loops, each timed per epoch after one warm-up epoch. `paper`: Algorithm 1 with
+/// the batch mean of the SVDD term and the centre split's codes under `no_grad`. `authors`: the
+/// loop of the 2021 code (`Source/Trainer.py` of Armanfard-Lab/DASVDD) with its data in memory.
 const TORCH_SCRIPT: &str = r#"
 import sys, time, math, torch
-n, epochs = int(sys.argv[1]), int(sys.argv[2])
+n, epochs, which = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 torch.manual_seed(0)
 x = torch.rand(n, 784)
-enc = torch.nn.Sequential(torch.nn.Linear(784, 1024), torch.nn.LeakyReLU(), torch.nn.Linear(1024, 256), torch.nn.LeakyReLU(), torch.nn.Linear(256, 256), torch.nn.LeakyReLU())
-dec = torch.nn.Sequential(torch.nn.Linear(256, 256), torch.nn.LeakyReLU(), torch.nn.Linear(256, 1024), torch.nn.LeakyReLU(), torch.nn.Linear(1024, 784), torch.nn.Sigmoid())
+B, K, gamma = 200, 0.9, 0.28
+L = torch.nn.Linear
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.e1, self.e2, self.e3 = L(784, 1024), L(1024, 256), L(256, 256)
+        self.d1, self.d2, self.d3 = L(256, 256), L(256, 1024), L(1024, 784)
+    def encode(self, v):
+        f = torch.nn.functional.leaky_relu
+        return f(self.e3(f(self.e2(f(self.e1(v))))))
+    def forward(self, v):
+        f = torch.nn.functional.leaky_relu
+        code = self.encode(v)
+        return torch.sigmoid(self.d3(f(self.d2(f(self.d1(code)))))), code
+model = Net()
+opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-7)
 c = torch.randn(256, requires_grad=True)
-opt = torch.optim.Adam(list(enc.parameters()) + list(dec.parameters()), lr=1e-3, weight_decay=1e-7)
-copt = torch.optim.Adagrad([c], lr=1.0, lr_decay=0.1)
-gamma, B = 0.28, 200
-k = math.ceil(0.9 * B)
-def epoch():
-    perm = torch.randperm(n)
-    for b in range(n // B):
-        xb = x[perm[b * B:(b + 1) * B]]
-        xn, xc = xb[:k], xb[k:]
-        opt.zero_grad()
-        z = enc(xn)
-        loss = torch.mean((dec(z) - xn) ** 2) + gamma * torch.mean(torch.sum((z - c.detach()) ** 2, dim=1))
-        loss.backward()
-        opt.step()
-        copt.zero_grad()
-        with torch.no_grad():
-            zc = enc(xc).mean(0)
-        closs = torch.mean((c - zc) ** 2)
-        closs.backward()
-        copt.step()
+crit = torch.nn.MSELoss()
+if which == "paper":
+    copt = torch.optim.Adagrad([c], lr=1.0, lr_decay=0.1)
+    k = math.ceil(K * B)
+    def epoch():
+        perm = torch.randperm(n)
+        for b in range(n // B):
+            xb = x[perm[b * B:(b + 1) * B]]
+            xn, xc = xb[:k], xb[k:]
+            opt.zero_grad()
+            out, z = model(xn)
+            loss = crit(out, xn) + gamma * torch.mean(torch.sum((z - c.detach()) ** 2, dim=1))
+            loss.backward()
+            opt.step()
+            copt.zero_grad()
+            with torch.no_grad():
+                zc = model.encode(xc).mean(0)
+            closs = crit(c, zc)
+            closs.backward()
+            copt.step()
+else:
+    copt = torch.optim.Adagrad([c], lr=1.0, lr_decay=0.01)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x), batch_size=B, shuffle=True)
+    def epoch():
+        total = ae = sv = 0.0
+        cv = 0.0
+        for batch in loader:
+            if isinstance(batch, list):
+                batch = batch[0]
+            batch = batch.view(-1, 784)
+            nb = int(math.ceil(K * batch.size()[0]))
+            opt.zero_grad()
+            out, code = model(batch[:nb, :])
+            R = torch.sum((code - c) ** 2, dim=1)[0]
+            loss = crit(out, batch[:nb, :]) + gamma * R
+            loss.backward()
+            opt.step()
+            total += loss.item()
+            ae += crit(out, batch[:nb, :]).item()
+            sv += R.item()
+            _, c_code = model(batch[nb:, :])
+            center = torch.mean(c_code, axis=0)
+            closs = crit(c, center)
+            closs.backward()
+            copt.step()
+            cv += float(c[0])
 epoch()
 t = time.perf_counter()
 for _ in range(epochs):
@@ -69,6 +126,43 @@ for _ in range(epochs):
 dt = (time.perf_counter() - t) / epochs
 print(f"{n / dt:.1f} {dt:.4f} {torch.__version__} {torch.get_num_threads()}")
 "#;
+
+/// The CPU's model name and widest vector extension, from `/proc/cpuinfo` where there is one
+/// (virtual machines often report a generic model name, so the extension tells more).
+pub fn cpu_model() -> String {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let field = |name: &str| {
+        info.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_owned())
+    };
+    let model = field("model name").unwrap_or_else(|| std::env::consts::ARCH.to_owned());
+    let flags = field("flags").unwrap_or_default();
+    let has = |f: &str| flags.split_whitespace().any(|x| x == f);
+    let simd = if has("avx512f") {
+        "AVX-512"
+    } else if has("avx2") {
+        "AVX2"
+    } else {
+        "no AVX2"
+    };
+    let vendor = field("vendor_id").unwrap_or_default();
+    format!("{model} ({vendor}, {simd})")
+}
+
+/// How this binary and its dependencies were compiled, in one line.
+pub fn build_description() -> String {
+    format!(
+        "xtask: {}; {}",
+        if cfg!(debug_assertions) {
+            "debug assertions on"
+        } else {
+            "no debug assertions"
+        },
+        build_probe::describe()
+    )
+}
 
 /// FLOPs of the matrix products of one epoch of DASVDD on `n` samples.
 fn epoch_flops(config: &DasvddConfig, n: usize) -> f64 {
@@ -100,12 +194,19 @@ fn matmul_gflops(size: usize) -> Result<f64> {
     Ok(2.0 * (size as f64).powi(3) / dt / 1e9)
 }
 
-fn torch(samples: usize, epochs: usize) -> Option<(f64, f64, String)> {
-    let out = Command::new("python3")
+/// One PyTorch loop (`"paper"` or `"authors"`): samples/s, seconds per epoch, version.
+fn torch(
+    python: &std::path::Path,
+    which: &str,
+    samples: usize,
+    epochs: usize,
+) -> Option<(f64, f64, String)> {
+    let out = Command::new(python)
         .arg("-c")
         .arg(TORCH_SCRIPT)
         .arg(samples.to_string())
         .arg(epochs.to_string())
+        .arg(which)
         .output()
         .ok()?;
     if !out.status.success() {
@@ -126,6 +227,53 @@ fn torch(samples: usize, epochs: usize) -> Option<(f64, f64, String)> {
     Some((sps, dt, version))
 }
 
+/// Seconds per epoch of the project's trainer, averaged over the epochs after the first.
+fn time_ours(config: &DasvddConfig, x: SampleView<'_>) -> Result<f64> {
+    let mut times = Vec::new();
+    fit(config, x, &Device::Cpu, &mut |r| times.push(r.seconds)).context("training failed")?;
+    let timed = &times[1..];
+    Ok(timed.iter().sum::<f64>() / timed.len() as f64)
+}
+
+/// Trains once more with the phase accounting on and prints seconds per epoch by phase.
+fn print_phases(config: &DasvddConfig, x: SampleView<'_>) -> Result<()> {
+    use dasvdd_core::step_profile;
+    step_profile::enable(true);
+    let mut epoch_secs = Vec::new();
+    let result = fit(config, x, &Device::Cpu, &mut |r| {
+        if r.epoch == 1 {
+            // The first epoch warms up; only the later ones are counted.
+            step_profile::reset();
+        } else {
+            epoch_secs.push(r.seconds);
+        }
+    });
+    step_profile::enable(false);
+    result.context("training failed")?;
+    let epochs = epoch_secs.len().max(1) as f64;
+    let per_epoch = epoch_secs.iter().sum::<f64>() / epochs;
+    println!("time per epoch by phase (paper reading, profiled run: {per_epoch:.3} s/epoch)");
+    let mut accounted = 0.0;
+    for (phase, secs) in step_profile::totals() {
+        let s = secs / epochs;
+        accounted += s;
+        println!(
+            "  {:<36} {:>8.4} s {:>6.1}%",
+            phase.name(),
+            s,
+            100.0 * s / per_epoch
+        );
+    }
+    let rest = per_epoch - accounted;
+    println!(
+        "  {:<36} {:>8.4} s {:>6.1}%",
+        "the rest (loop, candle tensors, centre encode)",
+        rest,
+        100.0 * rest / per_epoch
+    );
+    Ok(())
+}
+
 /// Runs the measurement and prints the table.
 pub fn run(args: &PerfArgs) -> Result<()> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
@@ -136,50 +284,81 @@ pub fn run(args: &PerfArgs) -> Result<()> {
     let mut config = DasvddConfig::from_preset(Preset::Mnist);
     config.train.gamma = GammaChoice::Fixed(0.28);
     config.train.epochs = args.epochs + 1;
-    let mut times = Vec::new();
-    fit(&config, x, &Device::Cpu, &mut |r| times.push(r.seconds)).context("training failed")?;
-    let timed = &times[1..];
-    let dt = timed.iter().sum::<f64>() / timed.len() as f64;
-    let ours_sps = args.samples as f64 / dt;
-    let ours_gflops = epoch_flops(&config, args.samples) / dt / 1e9;
-    let mm = matmul_gflops(args.matmul_size)?;
+    let mut code_config = config.clone();
+    code_config.train.svdd_term = SvddTerm::FirstSample;
+    code_config.train.center_grad = CenterGrad::Accumulate;
+    code_config.train.center_lr_decay = 0.01;
 
-    println!("DASVDD training step, Fashion-MNIST network 784-1024-256-256, batch 200, kappa 0.9, {} samples, CPU ({} threads)", args.samples, candle_core::utils::get_num_threads());
+    println!("CPU: {}", cpu_model());
+    println!("build: {}", build_description());
     println!(
-        "{:<34} {:>12} {:>10} {:>10}",
+        "DASVDD training step, Fashion-MNIST network 784-1024-256-256, batch 200, kappa 0.9, {} \
+         samples, {} threads",
+        args.samples,
+        candle_core::utils::get_num_threads()
+    );
+    let flops = epoch_flops(&config, args.samples);
+    let row = |name: &str, dt: f64| {
+        println!(
+            "{:<40} {:>12.0} {:>10.3} {:>10.1}",
+            name,
+            args.samples as f64 / dt,
+            dt,
+            flops / dt / 1e9
+        )
+    };
+    println!(
+        "{:<40} {:>12} {:>10} {:>10}",
         "", "samples/s", "s/epoch", "GFLOP/s"
     );
+    let mm = matmul_gflops(args.matmul_size)?;
+    let ours = time_ours(&config, x)?;
+    row("dasvdd-rs, paper reading", ours);
+    let ours_code = time_ours(&code_config, x)?;
+    row("dasvdd-rs, 2021 code's variants", ours_code);
+    let mm_after = matmul_gflops(args.matmul_size)?;
     println!(
-        "{:<34} {:>12.0} {:>10.3} {:>10.1}",
-        "dasvdd-rs (candle)", ours_sps, dt, ours_gflops
-    );
-    println!(
-        "{:<34} {:>12} {:>10} {:>10.1}",
+        "{:<40} {:>12} {:>10} {:>10.1}",
         format!("candle matmul {0}x{0}x{0} f32", args.matmul_size),
         "",
         "",
-        mm
+        mm.max(mm_after)
     );
     println!(
-        "training step / matmul rate: {:.0}%",
-        100.0 * ours_gflops / mm
+        "training step / matmul rate: {:.0}% (matmul before and after the training runs: {:.1}, \
+         {:.1} GFLOP/s; the higher is the reference)",
+        100.0 * flops / ours / 1e9 / mm.max(mm_after),
+        mm,
+        mm_after
     );
-    if !args.no_torch {
-        if let Some((sps, tdt, version)) = torch(args.samples, args.epochs) {
+    if args.phases {
+        print_phases(&config, x)?;
+    }
+    if args.no_torch {
+        return Ok(());
+    }
+    let mut any = false;
+    for (which, name, our_dt) in [
+        ("paper", "PyTorch, paper's Algorithm 1", ours),
+        ("authors", "PyTorch, authors' 2021 loop", ours_code),
+    ] {
+        if let Some((_, tdt, version)) = torch(&args.python, which, args.samples, args.epochs) {
+            row(name, tdt);
+            if !any {
+                println!("  ({version}, {})", args.python.display());
+            }
+            any = true;
             println!(
-                "{:<34} {:>12.0} {:>10.3} {:>10.1}",
-                version,
-                sps,
-                tdt,
-                epoch_flops(&config, args.samples) / tdt / 1e9
+                "  dasvdd-rs / {name}: {:.2}x the samples per second",
+                tdt / our_dt
             );
-            println!(
-                "dasvdd-rs / PyTorch samples per second: {:.2}",
-                ours_sps / sps
-            );
-        } else {
-            println!("PyTorch not available: no side-by-side comparison");
         }
+    }
+    if !any {
+        println!(
+            "PyTorch not found by {}: no side-by-side comparison (pass --python PATH)",
+            args.python.display()
+        );
     }
     Ok(())
 }

@@ -44,6 +44,9 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    if let Some(warning) = dasvdd_core::build_probe::slow_build_warning() {
+        tracing::warn!("{warning}");
+    }
     let result = match cli.command {
         Command::Train(a) => commands::train(&a),
         Command::Score(a) => commands::score(&a),

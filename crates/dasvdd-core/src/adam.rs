@@ -7,6 +7,7 @@ use candle_core::{Tensor, Var};
 
 use crate::error::{CoreError, Result};
 use crate::kernels::AdamKernel;
+pub use crate::kernels::TransposedCopy;
 
 /// Hyperparameters of [`Adam`], PyTorch's defaults.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -33,18 +34,6 @@ impl Default for AdamConfig {
             weight_decay: 0.0,
         }
     }
-}
-
-/// The transpose `(cols, rows)` of a 2-D parameter `(rows, cols)`, rewritten by every update of
-/// the parameter. The backward pass reads it for the input-gradient products, whose right
-/// operand is the transposed weight: `gemm` is much faster on a row-major copy than on a
-/// column-major view.
-pub struct TransposedCopy {
-    pub data: Mutex<Vec<f32>>,
-    /// Rows of the parameter (columns of the copy).
-    pub rows: usize,
-    /// Columns of the parameter (rows of the copy).
-    pub cols: usize,
 }
 
 enum Moments {

@@ -11,8 +11,7 @@ use crate::error::Result;
 use crate::kernels::{activation_backward, reconstruction_grad, svdd_grad};
 use crate::mlp::Mlp;
 
-/// Rows per batch when scoring.
-pub const SCORE_BATCH: usize = 1024;
+pub use crate::mlp::SCORE_BATCH;
 
 /// Encoder and decoder.
 #[derive(Debug, Clone)]

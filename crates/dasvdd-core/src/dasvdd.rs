@@ -20,6 +20,7 @@ use crate::checkpoint::{self, Checkpoint};
 use crate::config::{CenterGrad, CenterMode, DasvddConfig, GammaChoice, GammaNorm};
 use crate::detector::{Detector, DetectorParams, SampleView};
 use crate::error::{CoreError, Result};
+use crate::step_profile::{self, Phase};
 
 /// Random streams drawn from the one seed, so that changing e.g. the number of gamma trials
 /// does not change the initial weights of the trained network.
@@ -234,7 +235,10 @@ pub fn fit(
         for b in 0..batches {
             let idx = &order[b * batch..(b + 1) * batch];
             let (net_idx, center_idx) = idx.split_at(n_net);
-            let xb = gather(x, net_idx, device)?;
+            let xb = {
+                let _timer = step_profile::timer(Phase::Gather);
+                gather(x, net_idx, device)?
+            };
             let loss = ae.train_step(
                 &xb,
                 Some((center.as_tensor(), gamma, tc.svdd_term)),
@@ -258,6 +262,7 @@ pub fn fit(
             svdd_sum += loss.svdd;
             if tc.center == CenterMode::Trained && !center_idx.is_empty() {
                 // Centre step with the network fixed: AdaGrad on MSE(c, mean code of the split).
+                let _timer = step_profile::timer(Phase::CenterStep);
                 let z = ae.encode(&gather(x, center_idx, device)?)?;
                 let z_mean = z.mean(0)?.detach();
                 let mut loss = center.as_tensor().sub(&z_mean)?.sqr()?.mean_all()?;

@@ -19,6 +19,7 @@ pub mod device;
 pub mod error;
 pub mod kernels;
 pub mod mlp;
+pub mod step_profile;
 
 pub use adagrad::{AdaGrad, ParamsAdaGrad};
 pub use adam::{Adam, AdamConfig};
@@ -28,6 +29,9 @@ pub use config::{
     TrainConfig,
 };
 pub use dasvdd::{estimate_gamma, fit, DasvddModel, EpochRecord, GammaEstimate};
+/// How this build's dependencies were compiled (debug assertions, opt-level), for start-up
+/// warnings and `cargo xtask perf`.
+pub use dasvdd_build_probe as build_probe;
 pub use detector::{Detector, DetectorParams, SampleView};
 pub use device::{device_name, parse_device, pin_cpu_threads};
 pub use error::{CoreError, Result};

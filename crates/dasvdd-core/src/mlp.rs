@@ -12,12 +12,15 @@ use candle_core::{DType, Device, Tensor, Var};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::adam::TransposedCopy;
-use crate::autoencoder::SCORE_BATCH;
 use crate::config::Activation;
 use crate::detector::SampleView;
 use crate::error::Result;
-use crate::kernels::{activation_backward, column_sum, linear, matmul_nt_with, matmul_tn};
+use crate::kernels::{
+    activation_backward, column_sum, linear, matmul_nt_with, matmul_tn, TransposedCopy,
+};
+
+/// Rows per batch when scoring.
+pub const SCORE_BATCH: usize = 1024;
 
 /// One linear layer `y = act(x W + b)`.
 ///

@@ -1,0 +1,202 @@
+//! Activations and their derivatives, fused with the bias write, and the bias gradient.
+
+use candle_core::{CpuStorage, CustomOp1, InplaceOp2, Layout, Shape, Tensor};
+use rayon::prelude::*;
+
+use super::{contiguous, contiguous_mut, fused_on, ELEM_CHUNK, ROW_CHUNK};
+use crate::config::{Activation, LEAKY_SLOPE};
+use crate::step_profile::{timer, Phase};
+
+#[inline(always)]
+pub(crate) fn activate(act: Activation, v: f32) -> f32 {
+    match act {
+        Activation::LeakyRelu => {
+            if v > 0.0 {
+                v
+            } else {
+                v * LEAKY_SLOPE
+            }
+        }
+        Activation::Sigmoid => 1.0 / (1.0 + (-v).exp()),
+        Activation::Identity => v,
+    }
+}
+
+/// Derivative of the activation, expressed through its output `y` (valid for all three
+/// activations: leaky ReLU's output has the sign of its input, sigmoid' = y (1 - y)).
+#[inline(always)]
+pub(crate) fn activation_grad(act: Activation, y: f32) -> f32 {
+    match act {
+        Activation::LeakyRelu => {
+            if y > 0.0 {
+                1.0
+            } else {
+                LEAKY_SLOPE
+            }
+        }
+        Activation::Sigmoid => y * (1.0 - y),
+        Activation::Identity => 1.0,
+    }
+}
+
+/// `y <- act(y + b)` row-wise, in place: the bias and activation half of a linear layer.
+struct BiasActivation(Activation);
+
+impl InplaceOp2 for BiasActivation {
+    fn name(&self) -> &'static str {
+        "bias-activation"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<()> {
+        let b = contiguous(s2, l2, "bias")?;
+        let y = contiguous_mut(s1, l1, "linear output")?;
+        let cols = b.len();
+        let act = self.0;
+        y.par_chunks_mut(cols * ROW_CHUNK).for_each(|rows| {
+            for row in rows.chunks_exact_mut(cols) {
+                for (v, bj) in row.iter_mut().zip(b) {
+                    *v = activate(act, *v + bj);
+                }
+            }
+        });
+        Ok(())
+    }
+}
+
+/// `y <- act(y)` in place (layers without bias).
+struct ActivationOnly(Activation);
+
+impl candle_core::InplaceOp1 for ActivationOnly {
+    fn name(&self) -> &'static str {
+        "activation"
+    }
+
+    fn cpu_fwd(&self, s: &mut CpuStorage, l: &Layout) -> candle_core::Result<()> {
+        let y = contiguous_mut(s, l, "linear output")?;
+        let act = self.0;
+        y.par_chunks_mut(ELEM_CHUNK)
+            .for_each(|c| c.iter_mut().for_each(|v| *v = activate(act, *v)));
+        Ok(())
+    }
+}
+
+fn candle_activation(x: &Tensor, act: Activation) -> candle_core::Result<Tensor> {
+    match act {
+        Activation::LeakyRelu => candle_nn::ops::leaky_relu(x, LEAKY_SLOPE as f64),
+        Activation::Sigmoid => candle_nn::ops::sigmoid(x),
+        Activation::Identity => Ok(x.clone()),
+    }
+}
+
+/// Applies `act(y + b)` to the output `y` of a matrix product, in place on the CPU.
+/// `y` must be a fresh tensor that nothing else references.
+pub fn bias_activation(
+    y: Tensor,
+    b: Option<&Tensor>,
+    act: Activation,
+) -> candle_core::Result<Tensor> {
+    let _timer = timer(Phase::Activations);
+    if fused_on(y.device()) && y.is_contiguous() {
+        match b {
+            Some(b) => y.inplace_op2(b, &BiasActivation(act))?,
+            None if act != Activation::Identity => y.inplace_op1(&ActivationOnly(act))?,
+            None => {}
+        }
+        return Ok(y);
+    }
+    let y = match b {
+        Some(b) => y.broadcast_add(b)?,
+        None => y,
+    };
+    candle_activation(&y, act)
+}
+
+/// `g <- g * act'(y)` in place: the gradient of a layer's pre-activation from the gradient of
+/// its output `y`.
+struct ActivationBackward(Activation);
+
+impl InplaceOp2 for ActivationBackward {
+    fn name(&self) -> &'static str {
+        "activation-backward"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<()> {
+        let y = contiguous(s2, l2, "activation output")?;
+        let g = contiguous_mut(s1, l1, "gradient")?;
+        if g.len() != y.len() {
+            candle_core::bail!("activation-backward: gradient and output sizes differ");
+        }
+        let act = self.0;
+        g.par_chunks_mut(ELEM_CHUNK)
+            .zip(y.par_chunks(ELEM_CHUNK))
+            .for_each(|(g, y)| {
+                for (gi, yi) in g.iter_mut().zip(y) {
+                    *gi *= activation_grad(act, *yi);
+                }
+            });
+        Ok(())
+    }
+}
+
+/// Turns the gradient `g` of a layer's output `y` into the gradient of its pre-activation.
+pub fn activation_backward(g: Tensor, y: &Tensor, act: Activation) -> candle_core::Result<Tensor> {
+    let _timer = timer(Phase::Activations);
+    if act == Activation::Identity {
+        return Ok(g);
+    }
+    if fused_on(g.device()) && g.is_contiguous() && y.is_contiguous() {
+        g.inplace_op2(y, &ActivationBackward(act))?;
+        return Ok(g);
+    }
+    let d = match act {
+        Activation::LeakyRelu => {
+            let pos = y.gt(0.0)?.to_dtype(y.dtype())?;
+            ((pos.clone() * (1.0 - LEAKY_SLOPE as f64))? + LEAKY_SLOPE as f64)?
+        }
+        Activation::Sigmoid => (y * (y.ones_like()? - y)?)?,
+        Activation::Identity => unreachable!("handled above"),
+    };
+    g * d
+}
+
+/// Column sums of a `rows x cols` matrix, summed row after row in f32 (the bias gradient).
+struct ColumnSum;
+
+impl CustomOp1 for ColumnSum {
+    fn name(&self) -> &'static str {
+        "column-sum"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (_rows, cols) = l.shape().dims2()?;
+        let g = contiguous(s, l, "gradient")?;
+        let mut acc = vec![0f32; cols];
+        for row in g.chunks_exact(cols.max(1)) {
+            for (a, v) in acc.iter_mut().zip(row) {
+                *a += v;
+            }
+        }
+        Ok((CpuStorage::F32(acc), Shape::from(cols)))
+    }
+}
+
+/// Sum over the rows of a matrix.
+pub fn column_sum(g: &Tensor) -> candle_core::Result<Tensor> {
+    let _timer = timer(Phase::BiasGradients);
+    if fused_on(g.device()) && g.is_contiguous() {
+        return g.apply_op1_no_bwd(&ColumnSum);
+    }
+    g.sum(0)
+}

@@ -1,0 +1,156 @@
+//! The fused Adam pass: one sweep that updates a parameter and its moments and rewrites the
+//! parameter's row-major transposed copy.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use candle_core::{CpuStorage, InplaceOp2, Layout};
+use rayon::prelude::*;
+
+use super::{contiguous, contiguous_mut, ELEM_CHUNK};
+use crate::step_profile;
+
+/// The transpose `(cols, rows)` of a 2-D parameter `(rows, cols)`, rewritten by every update of
+/// the parameter. The backward pass reads it for the input-gradient products, whose right
+/// operand is the transposed weight: `gemm` is much faster on a row-major copy than on a
+/// column-major view.
+pub struct TransposedCopy {
+    pub data: Mutex<Vec<f32>>,
+    /// Rows of the parameter (columns of the copy).
+    pub rows: usize,
+    /// Columns of the parameter (rows of the copy).
+    pub cols: usize,
+}
+
+/// One step of PyTorch's Adam (with L2 weight decay added to the gradient, as
+/// `torch.optim.Adam(weight_decay=...)`), updating the parameter in place from its gradient and,
+/// when one is kept, rewriting its transposed copy in the same pass.
+pub struct AdamKernel<'a> {
+    pub lr: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    pub weight_decay: f32,
+    /// 1 - beta1^t and 1 - beta2^t for the current step t.
+    pub bias_correction1: f32,
+    pub bias_correction2: f32,
+    /// First and second moment estimates of this parameter.
+    pub moments: &'a Mutex<(Vec<f32>, Vec<f32>)>,
+    pub transposed: Option<&'a TransposedCopy>,
+}
+
+/// A raw pointer that parallel chunks use to write disjoint elements of one buffer.
+#[derive(Clone, Copy)]
+struct SharedMut(*mut f32);
+// SAFETY: only used for writes to pairwise distinct indices, while the owning buffer is locked.
+unsafe impl Send for SharedMut {}
+// SAFETY: as above.
+unsafe impl Sync for SharedMut {}
+
+impl SharedMut {
+    /// The pointer (a method, so that closures capture the whole `Sync` wrapper).
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+impl InplaceOp2 for AdamKernel<'_> {
+    fn name(&self) -> &'static str {
+        "adam-step"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<()> {
+        let _timer = step_profile::timer(step_profile::Phase::AdamUpdate);
+        let profiling = step_profile::enabled();
+        let g = contiguous(s2, l2, "gradient")?;
+        let p = contiguous_mut(s1, l1, "parameter")?;
+        let mut guard = self.moments.lock().expect("adam state lock poisoned");
+        let (m, v) = &mut *guard;
+        if g.len() != p.len() || m.len() != p.len() || v.len() != p.len() {
+            candle_core::bail!("adam-step: parameter, gradient and state sizes differ");
+        }
+        let mut t_guard = match self.transposed {
+            Some(t) => {
+                let data = t.data.lock().expect("transposed copy lock poisoned");
+                if t.rows * t.cols != p.len() || data.len() != p.len() || t.cols == 0 {
+                    candle_core::bail!("adam-step: transposed copy does not match the parameter");
+                }
+                Some((data, t.rows, t.cols))
+            }
+            None => None,
+        };
+        // Chunks hold whole rows when a transposed copy is kept, so that each chunk writes a
+        // block of whole columns of the copy.
+        let chunk = match &t_guard {
+            Some((_, _, cols)) => (ELEM_CHUNK / cols).max(1) * cols,
+            None => ELEM_CHUNK,
+        };
+        let t_out = t_guard
+            .as_mut()
+            .map(|(d, rows, cols)| (SharedMut(d.as_mut_ptr()), *rows, *cols));
+        let (b1, b2, wd, eps) = (self.beta1, self.beta2, self.weight_decay, self.eps);
+        let step = self.lr / self.bias_correction1;
+        let inv_sqrt_bc2 = 1.0 / self.bias_correction2.sqrt();
+        p.par_chunks_mut(chunk)
+            .zip(g.par_chunks(chunk))
+            .zip(m.par_chunks_mut(chunk).zip(v.par_chunks_mut(chunk)))
+            .enumerate()
+            .for_each(|(ci, ((p, g), (m, v)))| {
+                let started = profiling.then(Instant::now);
+                // Iterators rather than indices: no bounds checks, so the loop vectorises.
+                for (((pi, gi), mi), vi) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut())
+                {
+                    let gi = gi + wd * *pi;
+                    let m_new = b1 * *mi + (1.0 - b1) * gi;
+                    let v_new = b2 * *vi + (1.0 - b2) * gi * gi;
+                    *mi = m_new;
+                    *vi = v_new;
+                    *pi -= step * m_new / (v_new.sqrt() * inv_sqrt_bc2 + eps);
+                }
+                if let Some(t) = started {
+                    step_profile::add_adam_thread_time(false, t);
+                }
+                if let Some((out, rows, cols)) = t_out {
+                    let started = profiling.then(Instant::now);
+                    write_transposed_rows(p, ci * chunk / cols, rows, cols, out);
+                    if let Some(t) = started {
+                        step_profile::add_adam_thread_time(true, t);
+                    }
+                }
+            });
+        Ok(())
+    }
+}
+
+/// Side of the square tiles of [`write_transposed_rows`]: 16 x 16 f32 is 1 KiB, so a tile's
+/// rows and columns stay in L1 while it is transposed.
+const TRANSPOSE_TILE: usize = 16;
+
+/// Writes the rows `r0..r0 + block.len() / cols` of a `(rows, cols)` row-major matrix, given in
+/// `block`, into the `(cols, rows)` row-major transposed copy at `out`, tile by tile, so that
+/// both the reads and the writes touch few cache lines at a time.
+fn write_transposed_rows(block: &[f32], r0: usize, rows: usize, cols: usize, out: SharedMut) {
+    let nr = block.len() / cols;
+    let out = out.get();
+    for rt in (0..nr).step_by(TRANSPOSE_TILE) {
+        let r_end = (rt + TRANSPOSE_TILE).min(nr);
+        for ct in (0..cols).step_by(TRANSPOSE_TILE) {
+            let c_end = (ct + TRANSPOSE_TILE).min(cols);
+            for c in ct..c_end {
+                let dst = c * rows + r0;
+                for r in rt..r_end {
+                    // SAFETY: (r0 + r, c) is an element of this block's rows, so index
+                    // c * rows + r0 + r < rows * cols is written by this block only; the copy
+                    // is locked for the whole update.
+                    unsafe { *out.add(dst + r) = block[r * cols + c] };
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! Optional wall-clock accounting of the training step by phase, for `cargo xtask perf
+//! --phases`: where the time that is not matrix products goes.
+//!
+//! Off by default; when off, a timer is one relaxed atomic load. Timers nest and are exclusive:
+//! the time of a phase started inside another (the products of the centre step's encoder pass)
+//! is charged to the inner phase only. Phases are timed on the thread that drives the step; the
+//! parallel work inside a kernel counts as that kernel's wall time. The fused Adam pass updates
+//! the weights and writes their transposed copies in one parallel loop; its wall time is split
+//! between the two in proportion to the thread time each part took.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+/// A part of the training step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Matrix products (forward, weight and input gradients).
+    Products,
+    /// Activations and their derivatives, bias writes.
+    Activations,
+    /// Gradients of the reconstruction and SVDD losses.
+    LossGradients,
+    /// Column sums of the bias gradients.
+    BiasGradients,
+    /// Adam's fused update of weights and moments.
+    AdamUpdate,
+    /// The row-major transposed weight copies Adam writes for the input-gradient products.
+    TransposedCopies,
+    /// The centre step's own operations (its encoder pass counts as products).
+    CenterStep,
+    /// Copying the batch's rows out of the training set.
+    Gather,
+}
+
+impl Phase {
+    /// Every phase, in report order.
+    pub const ALL: [Phase; 8] = [
+        Phase::Products,
+        Phase::Activations,
+        Phase::LossGradients,
+        Phase::BiasGradients,
+        Phase::AdamUpdate,
+        Phase::TransposedCopies,
+        Phase::CenterStep,
+        Phase::Gather,
+    ];
+
+    /// A short name for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Products => "matrix products",
+            Phase::Activations => "activations, bias writes",
+            Phase::LossGradients => "loss gradients",
+            Phase::BiasGradients => "bias gradients",
+            Phase::AdamUpdate => "Adam update",
+            Phase::TransposedCopies => "transposed weight copies",
+            Phase::CenterStep => "centre step (small ops)",
+            Phase::Gather => "batch gather",
+        }
+    }
+}
+
+static ENABLED: AtomicBool = AtomicBool::new(false);
+static WALL_NANOS: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
+/// Thread time of the two parts of the fused Adam pass: update, transposed copies.
+static ADAM_THREAD_NANOS: [AtomicU64; 2] = [const { AtomicU64::new(0) }; 2];
+
+thread_local! {
+    static CURRENT: Cell<Option<(Phase, Instant)>> = const { Cell::new(None) };
+}
+
+/// Turns the accounting on or off (process-wide).
+pub fn enable(on: bool) {
+    ENABLED.store(on, Ordering::Relaxed);
+}
+
+/// Whether the accounting is on.
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// Clears the totals.
+pub fn reset() {
+    for a in WALL_NANOS.iter().chain(&ADAM_THREAD_NANOS) {
+        a.store(0, Ordering::Relaxed);
+    }
+}
+
+fn charge(phase: Phase, since: Instant) {
+    let i = Phase::ALL.iter().position(|p| *p == phase).unwrap_or(0);
+    WALL_NANOS[i].fetch_add(since.elapsed().as_nanos() as u64, Ordering::Relaxed);
+}
+
+/// Seconds of wall time per phase since the last [`reset`], with the fused Adam pass split
+/// between [`Phase::AdamUpdate`] and [`Phase::TransposedCopies`].
+pub fn totals() -> Vec<(Phase, f64)> {
+    let mut secs: Vec<f64> = WALL_NANOS
+        .iter()
+        .map(|a| a.load(Ordering::Relaxed) as f64 * 1e-9)
+        .collect();
+    let update = ADAM_THREAD_NANOS[0].load(Ordering::Relaxed) as f64;
+    let copies = ADAM_THREAD_NANOS[1].load(Ordering::Relaxed) as f64;
+    if update + copies > 0.0 {
+        let adam = secs[4];
+        secs[4] = adam * update / (update + copies);
+        secs[5] = adam * copies / (update + copies);
+    }
+    Phase::ALL.iter().copied().zip(secs).collect()
+}
+
+/// Times the enclosing scope as `phase` when the accounting is on; see [`timer`].
+pub struct PhaseTimer {
+    parent: Option<Option<(Phase, Instant)>>,
+}
+
+/// Starts timing `phase` until the returned guard is dropped. The phase that was running on this
+/// thread is paused meanwhile and resumes afterwards.
+pub fn timer(phase: Phase) -> PhaseTimer {
+    if !enabled() {
+        return PhaseTimer { parent: None };
+    }
+    let now = Instant::now();
+    let parent = CURRENT.with(|c| c.replace(Some((phase, now))));
+    if let Some((p, since)) = parent {
+        charge(p, since);
+    }
+    PhaseTimer {
+        parent: Some(parent),
+    }
+}
+
+impl Drop for PhaseTimer {
+    fn drop(&mut self) {
+        let Some(parent) = self.parent.take() else {
+            return;
+        };
+        let now = Instant::now();
+        let parent = parent.map(|(p, _)| (p, now));
+        if let Some((phase, since)) = CURRENT.with(|c| c.replace(parent)) {
+            charge(phase, since);
+        }
+    }
+}
+
+/// Adds thread time of the fused Adam pass: `copies` selects the transposed-copy part.
+pub(crate) fn add_adam_thread_time(copies: bool, since: Instant) {
+    ADAM_THREAD_NANOS[usize::from(copies)]
+        .fetch_add(since.elapsed().as_nanos() as u64, Ordering::Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_phases_are_charged_exclusively() {
+        enable(true);
+        reset();
+        {
+            let _outer = timer(Phase::CenterStep);
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            {
+                let _inner = timer(Phase::Products);
+                std::thread::sleep(std::time::Duration::from_millis(30));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        enable(false);
+        let t = totals();
+        let get = |p: Phase| t.iter().find(|(q, _)| *q == p).map(|(_, s)| *s).unwrap();
+        assert!((0.03..0.06).contains(&get(Phase::Products)), "{t:?}");
+        assert!((0.04..0.08).contains(&get(Phase::CenterStep)), "{t:?}");
+        // Off: nothing is charged.
+        reset();
+        drop(timer(Phase::Gather));
+        assert!(totals().iter().all(|(_, s)| *s == 0.0));
+    }
+}
