@@ -153,13 +153,17 @@ pub fn cpu_model() -> String {
 
 /// How this binary and its dependencies were compiled, in one line.
 pub fn build_description() -> String {
-    format!(
-        "xtask: {}; {}",
-        if cfg!(debug_assertions) {
-            "debug assertions on"
+    let on_off = |on: bool| {
+        if on {
+            "debug assertions ON"
         } else {
             "no debug assertions"
-        },
+        }
+    };
+    format!(
+        "xtask: {}; dasvdd-core kernels: {}; {}",
+        on_off(cfg!(debug_assertions)),
+        on_off(dasvdd_core::kernels::DEBUG_ASSERTIONS),
         build_probe::describe()
     )
 }

@@ -15,6 +15,14 @@ fn dependencies_are_built_without_debug_assertions() {
 }
 
 #[test]
+fn core_kernels_are_built_without_debug_assertions() {
+    assert!(
+        !std::hint::black_box(dasvdd_core::kernels::DEBUG_ASSERTIONS),
+        "dasvdd-core's kernels are built with debug assertions in the dev/test profile"
+    );
+}
+
+#[test]
 fn dependencies_are_optimised() {
     assert!(
         build_probe::dependencies_fast(),

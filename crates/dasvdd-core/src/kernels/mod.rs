@@ -16,6 +16,10 @@ pub mod losses;
 pub mod optim;
 pub mod products;
 
+/// Whether these kernels were compiled with debug assertions (and so overflow checks): the dev
+/// profile turns them off for this crate, as for the dependencies, since they slow the step.
+pub const DEBUG_ASSERTIONS: bool = cfg!(debug_assertions);
+
 pub use activations::{activation_backward, bias_activation, column_sum};
 pub use losses::{reconstruction_grad, svdd_grad};
 pub use optim::{AdamKernel, TransposedCopy};
