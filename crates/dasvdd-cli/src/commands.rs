@@ -12,7 +12,7 @@ use dasvdd_core::{
     fit, parse_device, AutoencoderConfig, ConfigFile, DasvddConfig, Detector, DetectorParams,
     GammaChoice, Preset, SampleView,
 };
-use dasvdd_data::{FittedPreprocessing, Preprocessing};
+use dasvdd_data::{FittedPreprocessing, GcnNorm, Preprocessing};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::input::{read_samples, read_scores, write_scores};
@@ -51,7 +51,8 @@ pub struct TrainArgs {
     /// cpu, cuda or cuda:N
     #[arg(long, default_value = "cpu")]
     device: String,
-    /// Feature scaling fitted on the training data and stored in the model: none, zscore, minmax
+    /// Feature scaling fitted on the training data and stored in the model: none, zscore,
+    /// minmax, gcn-l2 (CIFAR-10 as the 2021 DASVDD code) or gcn-l1-minmax (as Deep SVDD)
     #[arg(long, default_value = "none")]
     scale: String,
     /// No progress bar
@@ -114,7 +115,11 @@ fn parse_scale(s: &str) -> Result<Preprocessing> {
         "none" => Preprocessing::None,
         "zscore" | "z-score" | "standard" => Preprocessing::ZScore,
         "minmax" | "min-max" => Preprocessing::MinMax,
-        other => bail!("--scale: `{other}` is not none, zscore or minmax"),
+        // CIFAR-10's two global contrast normalisations: the 2021 DASVDD code's, and Deep
+        // SVDD's, which the paper cites (docs/fidelity.md).
+        "gcn-l2" => Preprocessing::Gcn(GcnNorm::L2),
+        "gcn-l1-minmax" => Preprocessing::GcnGlobalMinMax(GcnNorm::L1),
+        other => bail!("--scale: `{other}` is not none, zscore, minmax, gcn-l2 or gcn-l1-minmax"),
     })
 }
 

@@ -88,6 +88,17 @@ impl Autoencoder {
         center: Option<(&Tensor, f64, SvddTerm)>,
         adam: &mut Adam,
     ) -> Result<StepLoss> {
+        Ok(self.train_step_with_codes(x, center, adam)?.0)
+    }
+
+    /// [`Autoencoder::train_step`], also returning the batch's codes before the step (for the
+    /// 2021 code's centre gradient, which the network loss added to).
+    pub fn train_step_with_codes(
+        &self,
+        x: &Tensor,
+        center: Option<(&Tensor, f64, SvddTerm)>,
+        adam: &mut Adam,
+    ) -> Result<(StepLoss, Tensor)> {
         let enc = self.encoder.forward_train(x)?;
         let z = enc
             .last()
@@ -120,10 +131,13 @@ impl Autoencoder {
         let mut grads = Mlp::flatten_grads(enc_grads);
         grads.extend(Mlp::flatten_grads(dec_grads));
         adam.step(&grads)?;
-        Ok(StepLoss {
-            reconstruction,
-            svdd,
-        })
+        Ok((
+            StepLoss {
+                reconstruction,
+                svdd,
+            },
+            z.clone(),
+        ))
     }
 
     /// Adam over [`Autoencoder::vars`] that also keeps transposed copies of the weights whose

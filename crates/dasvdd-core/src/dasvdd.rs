@@ -17,7 +17,7 @@ use crate::adagrad::{AdaGrad, ParamsAdaGrad};
 use crate::adam::AdamConfig;
 use crate::autoencoder::Autoencoder;
 use crate::checkpoint::{self, Checkpoint};
-use crate::config::{CenterGrad, CenterMode, DasvddConfig, GammaChoice, GammaNorm};
+use crate::config::{CenterGrad, CenterMode, DasvddConfig, GammaChoice, GammaNorm, SvddTerm};
 use crate::detector::{Detector, DetectorParams, SampleView};
 use crate::error::{CoreError, Result};
 use crate::step_profile::{self, Phase};
@@ -239,11 +239,23 @@ pub fn fit(
                 let _timer = step_profile::timer(Phase::Gather);
                 gather(x, net_idx, device)?
             };
-            let loss = ae.train_step(
+            let (loss, codes) = ae.train_step_with_codes(
                 &xb,
                 Some((center.as_tensor(), gamma, tc.svdd_term)),
                 &mut adam,
             )?;
+            if let Some(sum) = &mut accumulated {
+                // The 2021 code did not detach c in the network loss either, so each network
+                // step added d/dc of gamma * ||z - c||^2 (the first sample's, or the batch
+                // mean's) to c's never-cleared gradient: gamma * 2 (c - z).
+                let used = match tc.svdd_term {
+                    SvddTerm::FirstSample => 1,
+                    SvddTerm::BatchMean => codes.dim(0)?,
+                };
+                let z_mean = codes.narrow(0, 0, used)?.mean(0)?;
+                let pull = ((center.as_tensor() - z_mean)? * (2.0 * gamma))?;
+                *sum = (&*sum + pull)?.detach();
+            }
             if !loss.reconstruction.is_finite() {
                 return Err(CoreError::Diverged {
                     epoch,
@@ -268,7 +280,8 @@ pub fn fit(
                 let mut loss = center.as_tensor().sub(&z_mean)?.sqr()?.mean_all()?;
                 if let Some(sum) = &accumulated {
                     // The 2021 code never cleared c's gradient: adding <c, sum of the earlier
-                    // gradients> to the loss makes this step's gradient the running sum.
+                    // gradients (centre and network steps)> to the loss makes this step's
+                    // gradient the running sum.
                     loss = (loss + center.as_tensor().mul(sum)?.sum_all()?)?;
                 }
                 let grads = loss.backward()?;

@@ -43,7 +43,8 @@ fn small_config(epochs: usize) -> DasvddConfig {
             batch_size: 50,
             center_lr: 0.1,
             seed: 7,
-            ..TrainConfig::default()
+            // The paper's settings, so that the 2021 code's choices below are changes.
+            ..dasvdd_core::config::Variant::Paper.train_config(None)
         },
     }
 }
@@ -287,4 +288,85 @@ fn reference_code_variants_are_reachable_and_change_training() {
     // The accumulated centre gradient moves c further than the reset one after the first step.
     let moved = |m: &DasvddModel| (m.history[2].center_first - m.history[0].center_first).abs();
     assert_ne!(moved(&variants[1].1), moved(&paper));
+}
+
+#[test]
+fn the_accumulated_centre_gradient_includes_the_network_losss_pull_on_c() {
+    use dasvdd_core::config::CenterGrad;
+    // Fifty copies of one sample and a network that does not move (Adam lr 1e-30), so every
+    // code is the same z and two epochs of one batch (45 samples for the network, then 5 for
+    // c) can be followed by hand. The 2021 code never cleared c's gradient and did not detach c
+    // in the network loss: the k-th centre step's gradient is the sum over steps j <= k of the
+    // network loss's 2 gamma (c_j - z) and the centre loss's 2 (c_j - z) / latent. Cleared, it
+    // is the k-th centre loss's gradient alone.
+    let (one, _) = synthetic(1, 0, 3);
+    let train: Vec<f32> = one.iter().copied().cycle().take(50 * 20).collect();
+    let x = SampleView::new(&train, 50, 20).unwrap();
+    let (gamma, center_lr, decay) = (0.5, 0.1, 0.1);
+    let config = |epochs: usize| {
+        let mut cfg = small_config(epochs);
+        cfg.train.lr = 1e-30;
+        cfg.train.weight_decay = 0.0;
+        cfg.train.gamma = GammaChoice::Fixed(gamma);
+        cfg.train.center_lr = center_lr;
+        cfg.train.center_lr_decay = decay;
+        cfg
+    };
+    // c's initialisation (kappa = 1 leaves no sample to train c) and the code z (the mean code
+    // of the untrained network, as the fixed centre).
+    let mut cfg = config(1);
+    cfg.train.kappa = 1.0;
+    let c0 = fit(&cfg, x, &Device::Cpu, &mut |_| {}).unwrap().center;
+    let mut cfg = config(1);
+    cfg.train.center = CenterMode::FixedMeanCode;
+    let z = fit(&cfg, x, &Device::Cpu, &mut |_| {}).unwrap().center;
+    let latent = z.len() as f64;
+    for grad in [CenterGrad::Reset, CenterGrad::Accumulate] {
+        let mut cfg = config(2);
+        cfg.train.center_grad = grad;
+        let got = fit(&cfg, x, &Device::Cpu, &mut |_| {}).unwrap().center;
+        for k in 0..z.len() {
+            let z = z[k] as f64;
+            let (mut c, mut sum, mut state) = (c0[k] as f64, 0.0, 0.0);
+            for step in 0..2 {
+                let own = 2.0 * (c - z) / latent;
+                let g = match grad {
+                    CenterGrad::Reset => own,
+                    CenterGrad::Accumulate => sum + 2.0 * gamma * (c - z) + own,
+                };
+                sum = g;
+                state += g * g;
+                let clr = center_lr / (1.0 + step as f64 * decay);
+                c -= clr * g / (state.sqrt() + 1e-10);
+            }
+            assert!(
+                (got[k] as f64 - c).abs() < 1e-4,
+                "{grad:?} coordinate {k}: {} where the hand computation gives {c}",
+                got[k]
+            );
+        }
+    }
+}
+
+#[test]
+fn the_two_variants_train_differently_and_deterministically() {
+    use dasvdd_core::config::Variant;
+    let (train, _) = synthetic(200, 0, 5);
+    let x = SampleView::new(&train, 200, 20).unwrap();
+    let fit_variant = |v: Variant| {
+        let mut cfg = small_config(3);
+        cfg.train = TrainConfig {
+            epochs: 3,
+            batch_size: 50,
+            seed: 7,
+            ..v.train_config(None)
+        };
+        fit(&cfg, x, &Device::Cpu, &mut |_| {}).unwrap()
+    };
+    let paper = fit_variant(Variant::Paper);
+    let code = fit_variant(Variant::PublishedCode);
+    assert_ne!(paper.history, code.history);
+    assert_ne!(paper.gamma, code.gamma);
+    assert_eq!(code.center, fit_variant(Variant::PublishedCode).center);
+    assert!(code.history.iter().all(|r| r.total.is_finite()));
 }

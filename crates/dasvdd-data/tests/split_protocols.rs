@@ -164,3 +164,20 @@ fn reference_code_split_keeps_speech_training_anomalies() {
     );
     assert!("best".parse::<dasvdd_data::SplitProtocol>().is_err());
 }
+
+#[test]
+fn cifar10_offers_both_contrast_normalisations() {
+    use dasvdd_data::{DatasetName, GcnNorm, Preprocessing};
+    // The 2021 DASVDD code's l2 GCN, and Deep SVDD's l1 GCN + min-max that the paper cites.
+    assert_eq!(
+        DatasetName::Cifar10.default_preprocessing(),
+        Preprocessing::Gcn(GcnNorm::L2)
+    );
+    assert_eq!(
+        DatasetName::Cifar10.paper_preprocessing(),
+        Preprocessing::GcnGlobalMinMax(GcnNorm::L1)
+    );
+    for d in [DatasetName::Fmnist, DatasetName::Speech, DatasetName::Awid3] {
+        assert_eq!(d.paper_preprocessing(), d.default_preprocessing(), "{d}");
+    }
+}

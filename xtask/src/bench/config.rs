@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use dasvdd_baselines::{Bandwidth, IsolationForestParams, KdeParams, OneClassSvmParams};
-use dasvdd_core::config::{ModelSection, TrainSection};
+use dasvdd_core::config::{ModelSection, TrainSection, Variant};
 use dasvdd_core::{Activation, ConfigFile, DasvddConfig, Preset};
 use serde::{Deserialize, Serialize};
 
@@ -62,6 +62,9 @@ impl Default for RunSettings {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatasetSettings {
+    /// `paper` or `published-code`: whose settings fill the fields not set here, for `dasvdd`
+    /// and the baselines' data [default: the default variant].
+    pub variant: Option<String>,
     /// A network preset of the paper (`mnist`, `cifar10`, `speech`, `pima`).
     pub preset: Option<String>,
     pub hidden: Option<Vec<usize>>,
@@ -89,9 +92,28 @@ pub struct DatasetSettings {
 }
 
 impl DatasetSettings {
-    /// The DASVDD config for `input_dim` features: preset (or a network sized from the width),
-    /// then every field that is set.
-    pub fn dasvdd_config(&self, input_dim: usize) -> Result<DasvddConfig> {
+    /// The dataset's variant (`variant`, else the default one).
+    pub fn variant(&self) -> Result<Variant> {
+        Ok(self
+            .variant
+            .as_deref()
+            .map(Variant::parse)
+            .transpose()?
+            .unwrap_or_default())
+    }
+
+    /// The DASVDD config for `input_dim` features with `variant`'s settings (`None`: the
+    /// dataset's variant): preset (or a network sized from the width), then every field that
+    /// is set.
+    pub fn dasvdd_config_variant(
+        &self,
+        input_dim: usize,
+        variant: Option<Variant>,
+    ) -> Result<DasvddConfig> {
+        let variant = match variant {
+            Some(v) => v,
+            None => self.variant()?,
+        };
         // The same resolution as a `configs/<dataset>.toml` file given to `dasvdd train`.
         let file = ConfigFile {
             model: ModelSection {
@@ -102,6 +124,7 @@ impl DatasetSettings {
                 output_activation: self.output_activation.clone(),
             },
             train: TrainSection {
+                variant: Some(variant.name().to_string()),
                 epochs: self.epochs,
                 batch_size: self.batch_size,
                 kappa: self.kappa,
@@ -206,6 +229,10 @@ impl BenchConfig {
             if let Some(p) = &d.preset {
                 Preset::parse(p).with_context(|| format!("{}: datasets.{name}", path.display()))?;
             }
+            if let Some(v) = &d.variant {
+                Variant::parse(v)
+                    .with_context(|| format!("{}: datasets.{name}", path.display()))?;
+            }
             if let Some(a) = &d.output_activation {
                 Activation::parse(a)
                     .with_context(|| format!("{}: datasets.{name}", path.display()))?;
@@ -239,15 +266,40 @@ mod tests {
     fn shipped_config_reads_and_gives_the_paper_values() {
         let cfg = BenchConfig::load(&default_config_path()).unwrap();
         assert_eq!(cfg.run.seeds, 10);
-        let fm = cfg.dataset("fmnist").dasvdd_config(784).unwrap();
+        let fm = cfg
+            .dataset("fmnist")
+            .dasvdd_config_variant(784, None)
+            .unwrap();
         assert_eq!(fm.model.encoder_widths(), vec![784, 1024, 256, 256]);
         assert_eq!(fm.train.epochs, 300);
-        let cifar = cfg.dataset("cifar10").dasvdd_config(3072).unwrap();
-        assert_eq!(cifar.train.center_lr, 0.01);
+        let cifar = cfg
+            .dataset("cifar10")
+            .dasvdd_config_variant(3072, None)
+            .unwrap();
+        assert_eq!(cifar.train.variant, Variant::default());
+        let code = cfg
+            .dataset("cifar10")
+            .dasvdd_config_variant(3072, Some(Variant::PublishedCode))
+            .unwrap();
+        assert_eq!(
+            (code.train.center_lr, code.train.center_lr_decay),
+            (0.01, 0.01)
+        );
+        let paper = cfg
+            .dataset("cifar10")
+            .dasvdd_config_variant(3072, Some(Variant::Paper))
+            .unwrap();
+        assert_eq!(
+            (paper.train.center_lr, paper.train.center_lr_decay),
+            (1.0, 0.1)
+        );
         assert_eq!(cfg.methods.ocsvm, OneClassSvmParams::default());
         assert_eq!(cfg.methods.kde.params(), KdeParams::default());
         assert_eq!(cfg.methods.iforest.params(3).subsample, 256);
-        let other = cfg.dataset("odds:cardio").dasvdd_config(21).unwrap();
+        let other = cfg
+            .dataset("odds:cardio")
+            .dasvdd_config_variant(21, None)
+            .unwrap();
         assert_eq!(other.model.input_dim, 21);
     }
 

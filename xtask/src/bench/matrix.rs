@@ -9,6 +9,8 @@ use dasvdd_data::DatasetName;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use dasvdd_core::config::Variant as TrainVariant;
+
 use super::config::BenchConfig;
 use super::synthetic;
 
@@ -149,7 +151,12 @@ impl FromStr for Method {
 }
 
 /// A variant of DASVDD for the sweeps and the fixed-c ablation: `dasvdd:gamma=0.001`,
-/// `dasvdd:kappa=0.5`, `dasvdd:latent=64`, `dasvdd:trials=5`, `dasvdd:center=fixed`.
+/// `dasvdd:kappa=0.5`, `dasvdd:latent=64`, `dasvdd:trials=5`, `dasvdd:center=fixed`; the two
+/// source profiles `dasvdd-paper` and `dasvdd-code` (also `dasvdd:variant=paper|published-code`);
+/// and, for the fidelity study (`docs/fidelity.md`), the paper's settings with one of the 2021
+/// code's choices: `dasvdd:svdd_term=first_sample`, `dasvdd:center_grad=accumulate`,
+/// `dasvdd:gamma_norm=first_of_batch`, `dasvdd:center_lr_decay=0.01`,
+/// `dasvdd:weight_decay=0`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Variant {
@@ -158,6 +165,19 @@ pub enum Variant {
     Latent(usize),
     Trials(usize),
     FixedCenter,
+    Profile(TrainVariant),
+    PaperWith(Switch),
+}
+
+/// One of the 2021 code's choices, applied alone to the paper's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Switch {
+    FirstSample,
+    Accumulate,
+    FirstOfBatch,
+    CenterLrDecay(f64),
+    WeightDecay(f64),
 }
 
 impl Variant {
@@ -169,16 +189,35 @@ impl Variant {
             Variant::Latent(_) => "latent",
             Variant::Trials(_) => "t",
             Variant::FixedCenter => "center",
+            Variant::Profile(_) => "variant",
+            Variant::PaperWith(Switch::FirstSample) => "svdd_term",
+            Variant::PaperWith(Switch::Accumulate) => "center_grad",
+            Variant::PaperWith(Switch::FirstOfBatch) => "gamma_norm",
+            Variant::PaperWith(Switch::CenterLrDecay(_)) => "center_lr_decay",
+            Variant::PaperWith(Switch::WeightDecay(_)) => "weight_decay",
         }
     }
 
-    /// The parameter's value as a number for plots.
+    /// The parameter's value as a number for plots (0 for the categorical ones).
     pub fn value(&self) -> f64 {
         match *self {
             Variant::Gamma(v) | Variant::Kappa(v) => v,
+            Variant::PaperWith(Switch::CenterLrDecay(v) | Switch::WeightDecay(v)) => v,
             Variant::Latent(v) | Variant::Trials(v) => v as f64,
-            Variant::FixedCenter => 0.0,
+            Variant::FixedCenter | Variant::Profile(_) | Variant::PaperWith(_) => 0.0,
         }
+    }
+
+    /// True where the variant has no numeric value to plot.
+    pub fn is_categorical(&self) -> bool {
+        matches!(
+            self,
+            Variant::FixedCenter
+                | Variant::Profile(_)
+                | Variant::PaperWith(
+                    Switch::FirstSample | Switch::Accumulate | Switch::FirstOfBatch
+                )
+        )
     }
 }
 
@@ -202,6 +241,15 @@ impl MethodSpec {
 impl FromStr for MethodSpec {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> Result<Self> {
+        let profile = |v: TrainVariant| MethodSpec {
+            method: Method::Dasvdd,
+            variant: Some(Variant::Profile(v)),
+        };
+        match s.trim().to_ascii_lowercase().as_str() {
+            "dasvdd-paper" => return Ok(profile(TrainVariant::Paper)),
+            "dasvdd-code" => return Ok(profile(TrainVariant::PublishedCode)),
+            _ => {}
+        }
         let (base, rest) = match s.split_once(':') {
             Some((b, r)) => (b, Some(r)),
             None => (s, None),
@@ -237,7 +285,17 @@ impl FromStr for MethodSpec {
             "latent" => Variant::Latent(int(value)?),
             "t" | "trials" => Variant::Trials(int(value)?),
             "center" if value == "fixed" => Variant::FixedCenter,
-            _ => bail!("`{s}`: variants are gamma=, kappa=, latent=, t= and center=fixed"),
+            "variant" => Variant::Profile(TrainVariant::parse(value)?),
+            "svdd_term" if value == "first_sample" => Variant::PaperWith(Switch::FirstSample),
+            "center_grad" if value == "accumulate" => Variant::PaperWith(Switch::Accumulate),
+            "gamma_norm" if value == "first_of_batch" => Variant::PaperWith(Switch::FirstOfBatch),
+            "center_lr_decay" => Variant::PaperWith(Switch::CenterLrDecay(num(value)?)),
+            "weight_decay" => Variant::PaperWith(Switch::WeightDecay(num(value)?)),
+            _ => bail!(
+                "`{s}`: variants are gamma=, kappa=, latent=, t=, center=fixed, \
+                 variant=paper|published-code, svdd_term=first_sample, center_grad=accumulate, \
+                 gamma_norm=first_of_batch, center_lr_decay= and weight_decay="
+            ),
         };
         Ok(MethodSpec {
             method,
@@ -248,9 +306,24 @@ impl FromStr for MethodSpec {
 
 impl fmt::Display for MethodSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The two profiles are methods of their own in the main table (no `:`).
+        match self.variant {
+            Some(Variant::Profile(TrainVariant::Paper)) => return f.write_str("dasvdd-paper"),
+            Some(Variant::Profile(TrainVariant::PublishedCode)) => {
+                return f.write_str("dasvdd-code")
+            }
+            _ => {}
+        }
         f.write_str(self.method.name())?;
         match self.variant {
-            None => Ok(()),
+            None | Some(Variant::Profile(_)) => Ok(()),
+            Some(Variant::PaperWith(Switch::FirstSample)) => f.write_str(":svdd_term=first_sample"),
+            Some(Variant::PaperWith(Switch::Accumulate)) => f.write_str(":center_grad=accumulate"),
+            Some(Variant::PaperWith(Switch::FirstOfBatch)) => {
+                f.write_str(":gamma_norm=first_of_batch")
+            }
+            Some(Variant::PaperWith(Switch::CenterLrDecay(v))) => write!(f, ":center_lr_decay={v}"),
+            Some(Variant::PaperWith(Switch::WeightDecay(v))) => write!(f, ":weight_decay={v}"),
             Some(Variant::Gamma(v)) => write!(f, ":gamma={v}"),
             Some(Variant::Kappa(v)) => write!(f, ":kappa={v}"),
             Some(Variant::Latent(v)) => write!(f, ":latent={v}"),
@@ -362,7 +435,7 @@ pub fn config_hash(
     };
     let sample_rows = cfg.dataset(&name).sample_rows;
     let mimii_train_stride = cfg.dataset(&name).mimii_train_stride;
-    let doc = serde_json::json!({
+    let mut doc = serde_json::json!({
         "runner": RUNNER_VERSION,
         "dataset": name,
         "sample_rows": sample_rows,
@@ -373,7 +446,12 @@ pub fn config_hash(
         "max_train": shape.max_train,
         "max_test": shape.max_test,
     });
-    let mut doc = doc;
+    if method.method.is_neural() {
+        // The DASVDD settings a dataset leaves open (shared by the AE and Deep SVDD) come from
+        // the default variant, and the variants' training changed with it (issue 15).
+        doc["default_variant"] = serde_json::json!(TrainVariant::default().name());
+        doc["trainer"] = serde_json::json!(2);
+    }
     // Added only when set, so that the hashes of datasets without a cap stay as they were.
     if let Some(cap) = cfg.dataset(&name).max_train {
         doc["dataset_max_train"] = serde_json::json!(cap);
@@ -480,6 +558,13 @@ mod tests {
             "dasvdd:latent=64",
             "dasvdd:t=5",
             "dasvdd:center=fixed",
+            "dasvdd-paper",
+            "dasvdd-code",
+            "dasvdd:svdd_term=first_sample",
+            "dasvdd:center_grad=accumulate",
+            "dasvdd:gamma_norm=first_of_batch",
+            "dasvdd:center_lr_decay=0.01",
+            "dasvdd:weight_decay=0",
         ] {
             let m: MethodSpec = s.parse().unwrap();
             assert_eq!(m.to_string(), s);
@@ -488,6 +573,15 @@ mod tests {
         assert!("dasvdd:latent=0".parse::<MethodSpec>().is_err());
         assert!("dasvdd:depth=3".parse::<MethodSpec>().is_err());
         assert!("vae".parse::<MethodSpec>().is_err());
+        assert_eq!(
+            "dasvdd:variant=published-code"
+                .parse::<MethodSpec>()
+                .unwrap()
+                .to_string(),
+            "dasvdd-code"
+        );
+        assert!("dasvdd:variant=2021".parse::<MethodSpec>().is_err());
+        assert!("dasvdd:svdd_term=all".parse::<MethodSpec>().is_err());
     }
 
     #[test]

@@ -11,10 +11,11 @@ use anyhow::{bail, Result};
 use candle_core::Device;
 use dasvdd_baselines::registry::{default_params, Method as BaselineMethod, MethodParams};
 use dasvdd_baselines::{AeParams, DeepSvddParams};
+use dasvdd_core::config::{CenterGrad, GammaNorm, SvddTerm, Variant as TrainVariant};
 use dasvdd_core::{CenterMode, DasvddConfig, DetectorParams, EpochRecord, GammaChoice, SampleView};
 
 use super::config::BenchConfig;
-use super::matrix::{Method, MethodSpec, Variant};
+use super::matrix::{Method, MethodSpec, Switch, Variant};
 
 /// What fitting and scoring one method gave.
 #[derive(Debug, Clone)]
@@ -38,13 +39,29 @@ pub fn dasvdd_config(
     seed: u64,
     epochs: Option<usize>,
 ) -> Result<DasvddConfig> {
-    let mut c = cfg.dataset(dataset).dasvdd_config(input_dim)?;
+    let profile = match spec.variant {
+        Some(Variant::Profile(v)) => Some(v),
+        Some(Variant::PaperWith(_)) => Some(TrainVariant::Paper),
+        _ => None,
+    };
+    let mut c = cfg
+        .dataset(dataset)
+        .dasvdd_config_variant(input_dim, profile)?;
     c.train.seed = seed;
     if let Some(e) = epochs {
         c.train.epochs = e;
     }
     match spec.variant {
-        None => {}
+        None | Some(Variant::Profile(_)) => {}
+        Some(Variant::PaperWith(Switch::FirstSample)) => c.train.svdd_term = SvddTerm::FirstSample,
+        Some(Variant::PaperWith(Switch::Accumulate)) => {
+            c.train.center_grad = CenterGrad::Accumulate
+        }
+        Some(Variant::PaperWith(Switch::FirstOfBatch)) => {
+            c.train.gamma_norm = GammaNorm::FirstOfBatch
+        }
+        Some(Variant::PaperWith(Switch::CenterLrDecay(v))) => c.train.center_lr_decay = v,
+        Some(Variant::PaperWith(Switch::WeightDecay(v))) => c.train.weight_decay = v,
         Some(Variant::Gamma(g)) => c.train.gamma = GammaChoice::Fixed(g),
         Some(Variant::Kappa(k)) => c.train.kappa = k,
         Some(Variant::Latent(l)) => c.model.latent = l,
@@ -53,6 +70,16 @@ pub fn dasvdd_config(
     }
     c.validate()?;
     Ok(c)
+}
+
+/// The variant whose data choices a cell of `spec` on `dataset` uses: the DASVDD profile's,
+/// else the dataset's (the baselines share the data of `dasvdd`).
+pub fn data_variant(cfg: &BenchConfig, dataset: &str, spec: &MethodSpec) -> Result<TrainVariant> {
+    match spec.variant {
+        Some(Variant::Profile(v)) => Ok(v),
+        Some(Variant::PaperWith(_)) => Ok(TrainVariant::Paper),
+        _ => cfg.dataset(dataset).variant(),
+    }
 }
 
 /// Fits `spec` on `train` and scores `test`; `on_epoch` sees every epoch of neural methods.

@@ -14,7 +14,7 @@ use clap::Args;
 use dasvdd_eval::stats::SAMPLE;
 use serde::{Deserialize, Serialize};
 
-use super::matrix::{BenchDataset, CellKey, Method, MethodSpec, Variant};
+use super::matrix::{BenchDataset, CellKey, Method, MethodSpec};
 use super::store::{write_atomic, CellRecord, ResultsDir};
 
 /// Options of `cargo xtask report`.
@@ -585,7 +585,7 @@ pub fn sweep_points(cells: &BTreeMap<CellKey, CellRecord>) -> Vec<SweepPoint> {
         match spec.variant {
             Some(v) => {
                 point.parameter = v.parameter().into();
-                point.value = (!matches!(v, Variant::FixedCenter)).then(|| v.value());
+                point.value = (!v.is_categorical()).then(|| v.value());
                 out.push(point);
             }
             None => {

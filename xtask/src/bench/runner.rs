@@ -8,9 +8,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context, Result};
 use candle_core::Device;
 use clap::Args;
+use dasvdd_core::config::Variant as TrainVariant;
 use dasvdd_core::SampleView;
 use dasvdd_data::registry::{locate, LoadOptions};
-use dasvdd_data::{DatasetName, LabeledData, Matrix, OneClassSplit};
+use dasvdd_data::{DatasetName, LabeledData, Matrix, OneClassSplit, SplitProtocol};
 use dasvdd_eval::{RankedScores, RocPoints};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::index::sample;
@@ -19,7 +20,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::config::{default_config_path, BenchConfig};
 use super::matrix::{enumerate_cells, BenchDataset, CellKey, Method, MethodSpec, RunShape, Shard};
-use super::methods::fit_and_score;
+use super::methods::{data_variant, fit_and_score};
 use super::store::{CellDetail, CellRecord, CellWriter, MatrixRequest, RankedSample, ResultsDir};
 use super::synthetic;
 
@@ -34,8 +35,9 @@ pub struct BenchArgs {
     /// Normal classes by index, comma-separated [default: every class of each dataset]
     #[arg(long, value_delimiter = ',')]
     pub classes: Vec<u8>,
-    /// Methods, comma-separated: ocsvm, kde, iforest, ae, deepsvdd, dasvdd, or a DASVDD variant
-    /// such as dasvdd:gamma=0.001 [default: all six]
+    /// Methods, comma-separated: ocsvm, kde, iforest, ae, deepsvdd, dasvdd (the default
+    /// variant), dasvdd-paper, dasvdd-code, or a DASVDD variant such as dasvdd:gamma=0.001
+    /// [default: all six, and without --quick also DASVDD's other variant]
     #[arg(long, value_delimiter = ',')]
     pub methods: Vec<String>,
     /// Seeds per cell, 0..N [default: run.seeds of the config (10); with --quick run.quick_seeds]
@@ -154,7 +156,13 @@ pub fn plan(args: &BenchArgs) -> Result<Plan> {
     }
     let mut methods = Vec::new();
     let requested: Vec<String> = if args.methods.is_empty() {
-        Method::ALL.iter().map(|m| m.name().to_string()).collect()
+        let mut all: Vec<String> = Method::ALL.iter().map(|m| m.name().to_string()).collect();
+        if !args.quick {
+            // The full matrix also runs DASVDD's other variant as a row of its own, beside
+            // `dasvdd` (the default variant) and the paper (docs/fidelity.md).
+            all.push(other_variant_method().into());
+        }
+        all
     } else {
         args.methods.clone()
     };
@@ -189,6 +197,14 @@ pub fn plan(args: &BenchArgs) -> Result<Plan> {
     })
 }
 
+/// The method name of the DASVDD variant that is not the default one.
+pub fn other_variant_method() -> &'static str {
+    match TrainVariant::default() {
+        TrainVariant::Paper => "dasvdd-code",
+        TrainVariant::PublishedCode => "dasvdd-paper",
+    }
+}
+
 /// Picks the device of the neural methods.
 fn pick_device(spec: &str, quick: bool) -> Result<Device> {
     if spec != "auto" {
@@ -208,19 +224,31 @@ fn pick_device(spec: &str, quick: bool) -> Result<Device> {
     Ok(Device::Cpu)
 }
 
-/// Loads the split of a cell, `seed` choosing the random parts of half-normals splits.
+/// Loads the split of a cell, `seed` choosing the random parts of half-normals splits and
+/// `variant` the data choices of its source: the paper's (Speech trained on normal rows only,
+/// CIFAR-10 with l1 GCN and min-max) or the 2021 code's (Speech's anomalies after the test rows
+/// kept in training, CIFAR-10 with l2 GCN).
 pub fn load_split(
     cfg: &BenchConfig,
     dataset: &BenchDataset,
     class: u8,
     seed: u64,
+    variant: TrainVariant,
 ) -> Result<OneClassSplit> {
     match dataset {
         BenchDataset::Synthetic => synthetic::split(class),
         BenchDataset::Registry(name) => {
+            let (protocol, preprocessing) = match variant {
+                TrainVariant::Paper => (SplitProtocol::Paper, name.paper_preprocessing()),
+                TrainVariant::PublishedCode => {
+                    (SplitProtocol::ReferenceCode, name.default_preprocessing())
+                }
+            };
             let opts = LoadOptions {
                 normal_class: class,
                 seed,
+                protocol,
+                preprocessing: Some(preprocessing),
                 sample_rows: cfg.dataset(&name.to_string()).sample_rows,
                 mimii_train_stride: cfg
                     .dataset(&name.to_string())
@@ -525,7 +553,7 @@ fn run_plan(
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
-    let mut cached: Option<((String, u8, u64), OneClassSplit)> = None;
+    let mut cached: Option<((String, u8, u64, TrainVariant), OneClassSplit)> = None;
     let mut finished = 0usize;
     let mut failed = 0usize;
     for key in todo {
@@ -540,10 +568,11 @@ fn run_plan(
         } else {
             0
         };
-        let cache_key = (key.dataset.clone(), key.class, split_seed);
+        let variant = data_variant(&plan.cfg, &key.dataset, &spec)?;
+        let cache_key = (key.dataset.clone(), key.class, split_seed, variant);
         let split = match &cached {
             Some((k, s)) if *k == cache_key => Ok(s.clone()),
-            _ => load_split(&plan.cfg, dataset, key.class, split_seed),
+            _ => load_split(&plan.cfg, dataset, key.class, split_seed, variant),
         };
         let outcome = split.and_then(|full| {
             cached = Some((cache_key, full.clone()));

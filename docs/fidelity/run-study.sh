@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The fidelity study of docs/fidelity.md, one stage after another; every stage writes its cells
+# to its results folder as they finish, and a re-run skips the finished ones.
+# Usage: docs/fidelity/run-study.sh XTASK_BINARY STAGE...   (stages: see the case below)
+set -u
+X=$1; shift
+export DASVDD_DATA=${DASVDD_DATA:-/work/shared/data}
+R=${RESULTS:-results/fidelity}
+PROFILES=dasvdd-paper,dasvdd-code,dasvdd:gamma=0
+SWITCHES=dasvdd:svdd_term=first_sample,dasvdd:center_grad=accumulate,dasvdd:gamma_norm=first_of_batch,dasvdd:center_lr_decay=0.01,dasvdd:weight_decay=0
+ALL=0,1,2,3,4,5,6,7,8,9
+fm() { # training images, epochs, methods, classes
+  nice -n 10 "$X" bench-all --quick --config "configs/fidelity/fmnist-n$1.toml" --datasets fmnist \
+    --classes "$4" --seeds 3 --epochs "$2" --methods "$3" --results "$R/fmnist-n$1-e$2"
+}
+quick() { # training images, epochs: the quick run's subsets (1,000 test images), 2 seeds
+  nice -n 10 "$X" bench-all --quick --config "configs/fidelity/quick-n$1.toml" --datasets fmnist \
+    --seeds 2 --epochs "$2" --methods dasvdd-paper,dasvdd-code --results "$R/quick-n$1-e$2"
+}
+for stage in "$@"; do
+  echo "=== stage $stage $(date -u +%H:%M:%S)"
+  case $stage in
+    n300) fm 300 300 $PROFILES $ALL ;;
+    n700) fm 700 100 $PROFILES $ALL ;;
+    n2000) fm 2000 30 $PROFILES $ALL ;;
+    switches300) fm 300 300 $SWITCHES 0,2,4,6,8 ;;
+    curve2000) quick 2000 50 ;;
+    curve6000) quick 6000 17 ;;
+    curve500) quick 500 200 ;;
+    odds)
+      nice -n 10 "$X" bench-all --datasets odds:cardio,odds:ionosphere,odds:satellite,odds:thyroid \
+        --seeds 3 --methods $PROFILES,$SWITCHES --results "$R/odds" ;;
+    synthetic)
+      nice -n 10 "$X" bench-all --datasets synthetic --seeds 3 --epochs 100 \
+        --methods $PROFILES,$SWITCHES --results "$R/synthetic" ;;
+    full58) nice -n 10 "$X" bench-all --datasets fmnist --classes 5,8 --seeds 3 \
+        --methods dasvdd-paper,dasvdd-code,dasvdd:gamma=0 --results "$R/fmnist-full" ;;
+    *) echo "unknown stage $stage" ;;
+  esac
+done
+echo "=== done $(date -u +%H:%M:%S)"

@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""Summarises the fidelity study's results stores (docs/fidelity.md): per results folder and
+method, the mean AUROC (%) over every class and seed, the std over seeds of the class average,
+the mean over classes of the per-class std over seeds, the mean gamma, and the number of cells.
+Usage: summarize.py RESULTS_DIR... [--classes]  (--classes adds one line per class)."""
+import json
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+
+def cells(root):
+    for f in sorted((Path(root) / "cells").glob("*.jsonl")):
+        for line in f.read_text().splitlines():
+            line = line.strip()
+            if line:
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError:
+                    pass  # a line being written
+
+
+def std(v):
+    return statistics.stdev(v) if len(v) > 1 else float("nan")
+
+
+def main():
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    per_class = "--classes" in sys.argv
+    for root in args:
+        by = defaultdict(list)
+        for c in cells(root):
+            by[(c["dataset"], c["method"])].append(c)
+        print(f"## {root}")
+        print("| dataset | method | AUROC mean | std over seeds (class avg) | mean per-class std | gamma | train | cells |")
+        print("|---|---|---|---|---|---|---|---|")
+        for (d, m), recs in sorted(by.items()):
+            au = [100 * r["auroc"] for r in recs]
+            seeds = defaultdict(list)
+            classes = defaultdict(list)
+            for r in recs:
+                seeds[r["seed"]].append(100 * r["auroc"])
+                classes[r["class"]].append(100 * r["auroc"])
+            # Seed spread only over seeds that cover the same classes.
+            ncls = max(len(v) for v in seeds.values())
+            seed_means = [statistics.mean(v) for v in seeds.values() if len(v) == ncls]
+            cls_std = [std(v) for v in classes.values() if len(v) > 1]
+            g = [r["gamma"] for r in recs if r.get("gamma") is not None]
+            print(
+                f"| {d} | {m} | {statistics.mean(au):.2f} | {std(seed_means):.2f} | "
+                f"{statistics.mean(cls_std) if cls_std else float('nan'):.2f} | "
+                f"{statistics.mean(g) if g else float('nan'):.4g} | {recs[0]['train']} | {len(recs)} |"
+            )
+            if per_class:
+                for k in sorted(classes):
+                    v = classes[k]
+                    print(f"|  | class {k} | {statistics.mean(v):.2f} | {std(v):.2f} |  |  |  | {len(v)} |")
+        print()
+
+
+if __name__ == "__main__":
+    main()
