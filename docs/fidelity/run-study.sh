@@ -13,20 +13,24 @@ fm() { # training images, epochs, methods, classes
   nice -n 10 "$X" bench-all --quick --config "configs/fidelity/fmnist-n$1.toml" --datasets fmnist \
     --classes "$4" --seeds 3 --epochs "$2" --methods "$3" --results "$R/fmnist-n$1-e$2"
 }
-quick() { # training images, epochs: the quick run's subsets (1,000 test images), 2 seeds
+quick() { # training images, epochs[, seeds, methods]: the quick run's subsets (1,000 test images)
   nice -n 10 "$X" bench-all --quick --config "configs/fidelity/quick-n$1.toml" --datasets fmnist \
-    --seeds 2 --epochs "$2" --methods dasvdd-paper,dasvdd-code --results "$R/quick-n$1-e$2"
+    --seeds "${3:-2}" --epochs "$2" --methods "${4:-dasvdd-paper,dasvdd-code}" --results "$R/quick-n$1-e$2"
 }
 for stage in "$@"; do
   echo "=== stage $stage $(date -u +%H:%M:%S)"
   case $stage in
     n300) fm 300 300 $PROFILES $ALL ;;
     n700) fm 700 100 $PROFILES $ALL ;;
+    n700-even) fm 700 100 dasvdd-paper,dasvdd-code 0,2,4,6,8 ;;
     n2000) fm 2000 30 $PROFILES $ALL ;;
     switches300) fm 300 300 $SWITCHES 0,2,4,6,8 ;;
     curve2000) quick 2000 50 ;;
     curve6000) quick 6000 17 ;;
     curve500) quick 500 200 ;;
+    curve500-s1) quick 500 200 1 dasvdd-paper ;;
+    curve6000-s1) quick 6000 17 1 dasvdd-paper ;;
+    switches300-key) fm 300 300 dasvdd:svdd_term=first_sample,dasvdd:center_grad=accumulate 0,5,8 ;;
     odds)
       nice -n 10 "$X" bench-all --datasets odds:cardio,odds:ionosphere,odds:satellite,odds:thyroid \
         --seeds 3 --methods $PROFILES,$SWITCHES --results "$R/odds" ;;

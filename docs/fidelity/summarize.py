@@ -2,7 +2,9 @@
 """Summarises the fidelity study's results stores (docs/fidelity.md): per results folder and
 method, the mean AUROC (%) over every class and seed, the std over seeds of the class average,
 the mean over classes of the per-class std over seeds, the mean gamma, and the number of cells.
-Usage: summarize.py RESULTS_DIR... [--classes]  (--classes adds one line per class)."""
+Usage: summarize.py RESULTS_DIR... [--classes] [--pair=A,B]
+(--classes adds one line per class; --pair=A,B the mean and std of AUROC(A) - AUROC(B) over the
+cells (class, seed) both methods finished)."""
 import json
 import statistics
 import sys
@@ -56,6 +58,22 @@ def main():
                 for k in sorted(classes):
                     v = classes[k]
                     print(f"|  | class {k} | {statistics.mean(v):.2f} | {std(v):.2f} |  |  |  | {len(v)} |")
+        for a in sys.argv[1:]:
+            if a.startswith("--pair="):
+                ma, mb = a[len("--pair="):].split(",")
+                got = {}
+                for c in cells(root):
+                    got[(c["dataset"], c["class"], c["seed"], c["method"])] = 100 * c["auroc"]
+                diffs = [
+                    v - got[(d, k, s, mb)]
+                    for (d, k, s, m), v in got.items()
+                    if m == ma and (d, k, s, mb) in got
+                ]
+                if diffs:
+                    print(
+                        f"\n{ma} - {mb}: {statistics.mean(diffs):+.2f} (std {std(diffs):.2f}, "
+                        f"{sum(x > 0 for x in diffs)} of {len(diffs)} paired cells above)"
+                    )
         print()
 
 

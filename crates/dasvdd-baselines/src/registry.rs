@@ -165,7 +165,7 @@ fn preset_of(network: &AutoencoderConfig) -> Option<Preset> {
 /// `network` is the autoencoder of the neural methods (DASVDD, AE, and the encoder of Deep
 /// SVDD); `None` sizes it from the data with [`AutoencoderConfig::for_input`]. When the
 /// network is one of the paper's presets, DASVDD gets that preset's training setting
-/// ([`DasvddConfig::from_preset`]: e.g. learning rate 1e-4 for Speech) and the AE the same
+/// ([`DasvddConfig::from_preset`], the default variant's) and the AE the same
 /// network learning rate. `epochs` replaces the default number of epochs of the neural methods
 /// (for Deep SVDD both pre-training and the one-class phase; pre-training stays off when it is
 /// off by default) and `seed` their seed and Isolation Forest's; the classical methods ignore

@@ -169,25 +169,31 @@ impl DatasetName {
         dataset_info(self)
     }
 
-    /// The preprocessing of the 2021 DASVDD code: pixels are already in [0, 1] for image
-    /// datasets; CIFAR-10 adds the code's l2 global contrast normalisation; AWID3's raw traffic
-    /// fields differ in scale by orders of magnitude and get a z-score (an assumption: no AWID3
-    /// code was published); the rest is left as is.
+    /// The preprocessing of the default variant, the paper's text
+    /// ([`DatasetName::paper_preprocessing`]).
     pub fn default_preprocessing(&self) -> Preprocessing {
+        self.paper_preprocessing()
+    }
+
+    /// The preprocessing of the paper's text: pixels are already in [0, 1] for image datasets;
+    /// CIFAR-10 adds the global contrast normalisation of Deep SVDD, which the paper cites for
+    /// it ([20]): l1, then one min-max fitted on the training (normal) data; AWID3's raw
+    /// traffic fields differ in scale by orders of magnitude and get a z-score (an assumption:
+    /// no AWID3 code was published); the rest is left as is.
+    pub fn paper_preprocessing(&self) -> Preprocessing {
+        match self {
+            DatasetName::Cifar10 => Preprocessing::GcnGlobalMinMax(GcnNorm::L1),
+            _ => self.reference_code_preprocessing(),
+        }
+    }
+
+    /// The preprocessing of the 2021 DASVDD code: as the paper's, except CIFAR-10's l2 global
+    /// contrast normalisation without min-max.
+    pub fn reference_code_preprocessing(&self) -> Preprocessing {
         match self {
             DatasetName::Cifar10 => Preprocessing::Gcn(GcnNorm::L2),
             DatasetName::Awid3 => Preprocessing::ZScore,
             _ => Preprocessing::None,
-        }
-    }
-
-    /// The preprocessing of the paper's text: as [`DatasetName::default_preprocessing`], except
-    /// that CIFAR-10's global contrast normalisation is the one of Deep SVDD, which the paper
-    /// cites for it ([20]): l1, then one min-max fitted on the training (normal) data.
-    pub fn paper_preprocessing(&self) -> Preprocessing {
-        match self {
-            DatasetName::Cifar10 => Preprocessing::GcnGlobalMinMax(GcnNorm::L1),
-            _ => self.default_preprocessing(),
         }
     }
 

@@ -170,14 +170,22 @@ fn cifar10_offers_both_contrast_normalisations() {
     use dasvdd_data::{DatasetName, GcnNorm, Preprocessing};
     // The 2021 DASVDD code's l2 GCN, and Deep SVDD's l1 GCN + min-max that the paper cites.
     assert_eq!(
-        DatasetName::Cifar10.default_preprocessing(),
+        DatasetName::Cifar10.reference_code_preprocessing(),
         Preprocessing::Gcn(GcnNorm::L2)
     );
     assert_eq!(
         DatasetName::Cifar10.paper_preprocessing(),
         Preprocessing::GcnGlobalMinMax(GcnNorm::L1)
     );
+    assert_eq!(
+        DatasetName::Cifar10.default_preprocessing(),
+        DatasetName::Cifar10.paper_preprocessing()
+    );
     for d in [DatasetName::Fmnist, DatasetName::Speech, DatasetName::Awid3] {
-        assert_eq!(d.paper_preprocessing(), d.default_preprocessing(), "{d}");
+        assert_eq!(
+            d.paper_preprocessing(),
+            d.reference_code_preprocessing(),
+            "{d}"
+        );
     }
 }

@@ -240,9 +240,10 @@ pub fn load_split(
         BenchDataset::Registry(name) => {
             let (protocol, preprocessing) = match variant {
                 TrainVariant::Paper => (SplitProtocol::Paper, name.paper_preprocessing()),
-                TrainVariant::PublishedCode => {
-                    (SplitProtocol::ReferenceCode, name.default_preprocessing())
-                }
+                TrainVariant::PublishedCode => (
+                    SplitProtocol::ReferenceCode,
+                    name.reference_code_preprocessing(),
+                ),
             };
             let opts = LoadOptions {
                 normal_class: class,
