@@ -4,7 +4,7 @@
 use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::activations::{activate, bias_activation};
+use super::activations::{activate_slice, bias_activation};
 use super::optim::TransposedCopy;
 use super::{contiguous, fused_on, ELEM_CHUNK};
 use crate::config::Activation;
@@ -237,7 +237,7 @@ impl candle_core::CustomOp3 for Linear {
         let act = self.0;
         if act != Activation::Identity {
             y.par_chunks_mut(ELEM_CHUNK)
-                .for_each(|c| c.iter_mut().for_each(|v| *v = activate(act, *v)));
+                .for_each(|c| activate_slice(act, c));
         }
         Ok((CpuStorage::F32(y), Shape::from((m, n))))
     }
