@@ -222,25 +222,6 @@ pub(crate) fn mlp_tensors(prefix: &str, mlp: &Mlp) -> Result<Vec<(String, Tensor
     Ok(t)
 }
 
-/// Overwrites every parameter of `mlp` with the tensors [`mlp_tensors`] named, checking
-/// their shapes against the architecture.
-pub(crate) fn load_mlp(
-    ck: &Checkpoint,
-    prefix: &str,
-    mlp: &mut Mlp,
-    device: &Device,
-) -> Result<()> {
-    for (i, l) in mlp.layers.iter_mut().enumerate() {
-        let (out, inp) = l.dims();
-        l.set_torch_weight(&ck.tensor(&format!("{prefix}.{i}.weight"), &[out, inp], device)?)?;
-        if l.bias.is_some() {
-            let b = ck.tensor(&format!("{prefix}.{i}.bias"), &[out], device)?;
-            l.bias = Some(candle_core::Var::from_tensor(&b)?);
-        }
-    }
-    Ok(())
-}
-
 /// JSON of a metadata value; serialising these plain structs cannot fail.
 pub(crate) fn to_json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
@@ -346,22 +327,22 @@ impl AeModel {
         &self.device
     }
 
-    /// Loads a model written by [`Detector::save`] onto `device`.
+    /// Loads a model written by [`Detector::save`] onto `device`, trusting nothing in the file
+    /// (see [`Autoencoder::load`]).
     pub fn load(path: &Path, device: &Device) -> Result<Self> {
         let ck = Checkpoint::open(path)?;
         ck.expect_method(METHOD)?;
         let params: AeParams = ck.meta_json("params")?;
         params
             .validate()
-            .map_err(|e| ck.error(format!("invalid parameters: {e}")))?;
+            .map_err(|e| ck.error(format!("metadata `params`: {e}")))?;
         let config = params
             .model
             .clone()
-            .ok_or_else(|| ck.error("parameters do not name the network"))?;
-        // Build the architecture, then overwrite every parameter from the file.
-        let mut ae = Autoencoder::init(&config, &mut seeded_rng(0, stream::WEIGHTS), device)?;
-        load_mlp(&ck, "encoder", &mut ae.encoder, device)?;
-        load_mlp(&ck, "decoder", &mut ae.decoder, device)?;
+            .ok_or_else(|| ck.error("metadata `params` does not name the network"))?;
+        // The network is built from the file's tensors once its size is checked against the
+        // file: a hostile `params.model` cannot make this allocate more than the file holds.
+        let ae = Autoencoder::load(&ck, "params", &config, device)?;
         Ok(AeModel {
             history: ck.meta_json("history").unwrap_or_default(),
             preprocessing: ck.metadata().get("preprocessing").cloned(),

@@ -340,6 +340,11 @@ impl ModelFile {
         Ok(v[0])
     }
 
+    /// Length of the file in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
     /// An error about the contents of this file.
     pub(crate) fn invalid(&self, problem: impl Into<String>) -> CoreError {
         self.problem(problem.into())

@@ -36,7 +36,7 @@ use dasvdd_core::{
 use serde::{Deserialize, Serialize};
 
 use crate::ae::{
-    check_non_negative, check_positive, effective_batch, load_mlp, mlp_tensors, resolve_network,
+    check_non_negative, check_positive, effective_batch, mlp_tensors, resolve_network,
     run_epochs, stream, to_json, EpochLoss,
 };
 
@@ -337,27 +337,30 @@ impl DeepSvddModel {
         let params: DeepSvddParams = ck.meta_json("params")?;
         params
             .validate()
-            .map_err(|e| ck.error(format!("invalid parameters: {e}")))?;
+            .map_err(|e| ck.error(format!("metadata `params`: {e}")))?;
         let config = params
             .model
             .clone()
-            .ok_or_else(|| ck.error("parameters do not name the network"))?;
-        // Build the architecture, then overwrite every weight from the file.
-        let mut network = Mlp::init(
-            &mut seeded_rng(0, stream::WEIGHTS),
-            &config.encoder_widths(),
+            .ok_or_else(|| ck.error("metadata `params` does not name the network"))?;
+        // The network is built from the file's tensors once its size is checked against the
+        // file: a hostile `params.model` cannot make this allocate more than the file holds.
+        let widths = config.encoder_widths();
+        let size = Mlp::parameter_count(&widths, false).and_then(|p| p.checked_add(config.latent));
+        ck.expect_parameters("params", size)?;
+        ck.check_tensor("center", &[config.latent])?;
+        let network = Mlp::load(
+            &ck,
+            "net",
+            &widths,
             false,
             Activation::LeakyRelu,
             Activation::Identity,
             device,
         )?;
-        load_mlp(&ck, "net", &mut network, device)?;
+        // Checkpoint::tensor refuses non-finite values.
         let center = ck
             .tensor("center", &[config.latent], &Device::Cpu)?
             .to_vec1::<f32>()?;
-        if let Some(v) = center.iter().find(|v| !v.is_finite()) {
-            return Err(ck.error(format!("tensor `center` holds {v}")));
-        }
         Ok(DeepSvddModel {
             history: ck.meta_json("history").unwrap_or_default(),
             pretrain_history: ck.meta_json("pretrain_history").unwrap_or_default(),

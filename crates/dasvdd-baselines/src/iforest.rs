@@ -313,6 +313,25 @@ impl IsolationForest {
             .map_err(|e| file.invalid(format!("stored hyperparameters: {e}")))?;
         let n_features = file.i64s("n_features", &[])?.0[0];
         let psi = file.i64s("subsample_used", &[])?.0[0];
+        if n_features < 1 || psi < 1 {
+            return Err(file.invalid("`n_features` and `subsample_used` must be positive"));
+        }
+        if psi as u64 > params.subsample as u64 {
+            return Err(file.invalid(format!(
+                "`subsample_used` {psi} is larger than hyperparameter `subsample` {}",
+                params.subsample
+            )));
+        }
+        // Every tree has at least one node, so the file bounds the number of trees (and
+        // `n_trees + 1` cannot overflow below).
+        let max_trees = file.len() / 8;
+        if params.n_trees > max_trees {
+            return Err(file.invalid(format!(
+                "hyperparameter `n_trees` {} is more than a file of {} bytes can hold",
+                params.n_trees,
+                file.len()
+            )));
+        }
         let (offsets, _) = file.i64s("tree_offsets", &[Some(params.n_trees + 1)])?;
         let (feature, shape) = file.i64s("feature", &[None])?;
         let nodes = Some(shape[0]);
@@ -320,8 +339,8 @@ impl IsolationForest {
         let (left, _) = file.i64s("left", &[nodes])?;
         let (right, _) = file.i64s("right", &[nodes])?;
         let (n_samples, _) = file.i64s("n_samples", &[nodes])?;
-        if n_features < 1 || psi < 1 {
-            return Err(file.invalid("`n_features` and `subsample_used` must be positive"));
+        if let Some(k) = threshold.iter().position(|t| !t.is_finite()) {
+            return Err(file.invalid(format!("tensor `threshold` holds {} at {k}", threshold[k])));
         }
         let offsets: Vec<usize> = offsets.iter().map(|&o| o.max(0) as usize).collect();
         if offsets[0] != 0
@@ -334,6 +353,13 @@ impl IsolationForest {
         }
         for t in 0..params.n_trees {
             let size = (offsets[t + 1] - offsets[t]) as i64;
+            // A tree grown on psi samples has at most psi leaves, so 2 psi - 1 nodes.
+            let most = psi.saturating_mul(2) - 1;
+            if size > most {
+                return Err(file.invalid(format!(
+                    "tree {t} has {size} nodes; a tree of {psi} samples has at most {most}"
+                )));
+            }
             for local in 0..size {
                 let k = offsets[t] + local as usize;
                 let ok = if feature[k] < 0 {
@@ -346,7 +372,7 @@ impl IsolationForest {
                         && right[k] > local
                         && right[k] < size
                 };
-                if !ok || n_samples[k] < 0 {
+                if !ok || n_samples[k] < 0 || n_samples[k] > psi {
                     return Err(file.invalid(format!("node {local} of tree {t} is malformed")));
                 }
             }

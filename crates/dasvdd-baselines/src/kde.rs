@@ -312,6 +312,9 @@ impl Kde {
     pub fn load(path: &Path) -> Result<Self> {
         let file = ModelFile::open(path, METHOD)?;
         let params: KdeParams = file.hyperparameters()?;
+        params
+            .validate()
+            .map_err(|e| file.invalid(format!("stored hyperparameters: {e}")))?;
         let (samples, shape) = file.f32s("train", &[None, None])?;
         let (n, cols) = (shape[0], shape[1]);
         let view = SampleView::new(&samples, n, cols)

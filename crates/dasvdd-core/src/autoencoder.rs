@@ -5,6 +5,7 @@ use candle_core::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
 use crate::adam::{Adam, AdamConfig};
+use crate::checkpoint::Checkpoint;
 use crate::config::{Activation, AutoencoderConfig, SvddTerm};
 use crate::detector::SampleView;
 use crate::error::Result;
@@ -54,6 +55,50 @@ impl Autoencoder {
         )?;
         let decoder = Mlp::init(
             rng,
+            &config.decoder_widths(),
+            true,
+            Activation::LeakyRelu,
+            config.output_activation,
+            device,
+        )?;
+        Ok(Autoencoder {
+            config: config.clone(),
+            encoder,
+            decoder,
+        })
+    }
+
+    /// Parameters of the network of `config` (`None` when the count overflows).
+    pub fn parameter_count(config: &AutoencoderConfig) -> Option<usize> {
+        Mlp::parameter_count(&config.encoder_widths(), true)?
+            .checked_add(Mlp::parameter_count(&config.decoder_widths(), true)?)
+    }
+
+    /// The autoencoder of `config`, which metadata `field` of `ck` describes, read from the
+    /// tensors `encoder.{i}.weight`, `encoder.{i}.bias`, `decoder.{i}.*` of `ck`. The config is
+    /// validated and its size checked against the file before anything is allocated.
+    pub fn load(
+        ck: &Checkpoint,
+        field: &str,
+        config: &AutoencoderConfig,
+        device: &Device,
+    ) -> Result<Self> {
+        config
+            .validate()
+            .map_err(|e| ck.error(format!("metadata `{field}`: {e}")))?;
+        ck.expect_parameters(field, Self::parameter_count(config))?;
+        let encoder = Mlp::load(
+            ck,
+            "encoder",
+            &config.encoder_widths(),
+            true,
+            Activation::LeakyRelu,
+            Activation::LeakyRelu,
+            device,
+        )?;
+        let decoder = Mlp::load(
+            ck,
+            "decoder",
             &config.decoder_widths(),
             true,
             Activation::LeakyRelu,

@@ -1,6 +1,12 @@
 //! Checkpoint files: one safetensors file per fitted detector, holding its tensors and a
 //! metadata block (method, config, crate version, ...). Writes are atomic (temporary file in
 //! the same folder, then rename); reads check every tensor's presence, dtype and shape.
+//!
+//! Model files are meant to be shared, so a read trusts nothing in them: the safetensors
+//! header and every tensor's offsets are checked against the file length when the file is
+//! opened, a network's declared size is checked against the bytes the file holds
+//! ([`Checkpoint::expect_parameters`]) before anything is built from it, and every tensor's
+//! dtype, shape and finiteness is checked before its values are copied.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -133,9 +139,42 @@ impl Checkpoint {
         &self.metadata
     }
 
-    /// The f32 tensor `name`, which must have exactly `shape`, on `device`.
-    pub fn tensor(&self, name: &str, shape: &[usize], device: &Device) -> Result<Tensor> {
-        let st = SafeTensors::deserialize(&self.bytes).map_err(|e| self.error(e.to_string()))?;
+    /// Bytes of tensor data the file holds (the file less its header).
+    pub fn tensor_bytes(&self) -> usize {
+        let header = self
+            .bytes
+            .get(..8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+            .unwrap_or(0);
+        self.bytes
+            .len()
+            .saturating_sub(8)
+            .saturating_sub(usize::try_from(header).unwrap_or(usize::MAX))
+    }
+
+    /// Errors unless the file can hold `params` f32 parameters, the size of the network that
+    /// metadata `field` describes (`None`: a count too large for this machine's integers), so
+    /// that a file naming a huge network is refused before anything is built from it.
+    pub fn expect_parameters(&self, field: &str, params: Option<usize>) -> Result<()> {
+        let available = self.tensor_bytes();
+        match params.and_then(|p| p.checked_mul(4)) {
+            Some(bytes) if bytes <= available => Ok(()),
+            _ => Err(self.error(format!(
+                "metadata `{field}` describes a network of {} f32 parameters, but the file \
+                 holds only {available} bytes of tensor data",
+                params.map_or_else(|| "more than 2^64".to_string(), |p| p.to_string())
+            ))),
+        }
+    }
+
+    /// The f32 view of tensor `name`, which must have exactly `shape`; nothing is copied.
+    fn view_f32<'a>(
+        &self,
+        st: &SafeTensors<'a>,
+        name: &str,
+        shape: &[usize],
+    ) -> Result<safetensors::tensor::TensorView<'a>> {
         let view = st
             .tensor(name)
             .map_err(|_| self.error(format!("tensor `{name}` is missing")))?;
@@ -151,7 +190,30 @@ impl Checkpoint {
                 view.shape()
             )));
         }
-        let t = Tensor::from_raw_buffer(view.data(), DType::F32, shape, &Device::Cpu)?;
+        Ok(view)
+    }
+
+    /// Checks that tensor `name` is present, f32 and of exactly `shape`, without copying it.
+    pub fn check_tensor(&self, name: &str, shape: &[usize]) -> Result<()> {
+        let st = SafeTensors::deserialize(&self.bytes).map_err(|e| self.error(e.to_string()))?;
+        self.view_f32(&st, name, shape).map(|_| ())
+    }
+
+    /// The f32 tensor `name`, which must have exactly `shape` and hold only finite values, on
+    /// `device`.
+    pub fn tensor(&self, name: &str, shape: &[usize], device: &Device) -> Result<Tensor> {
+        let st = SafeTensors::deserialize(&self.bytes).map_err(|e| self.error(e.to_string()))?;
+        let view = self.view_f32(&st, name, shape)?;
+        let data = view.data();
+        if let Some(i) = data
+            .chunks_exact(4)
+            .position(|c| !f32::from_le_bytes([c[0], c[1], c[2], c[3]]).is_finite())
+        {
+            return Err(self.error(format!(
+                "tensor `{name}` holds a value that is not finite at index {i}"
+            )));
+        }
+        let t = Tensor::from_raw_buffer(data, DType::F32, shape, &Device::Cpu)?;
         Ok(t.to_device(device)?)
     }
 

@@ -35,6 +35,12 @@ impl Activation {
 /// Slope of the leaky ReLU for negative inputs.
 pub const LEAKY_SLOPE: f32 = 0.01;
 
+/// Widest layer a network may have: 2^24 units, far above any real input (CIFAR-10 has 3072
+/// features), so that a mistyped or hostile width is an error rather than an allocation.
+pub const MAX_WIDTH: usize = 1 << 24;
+/// Most hidden layers a network may have.
+pub const MAX_HIDDEN_LAYERS: usize = 64;
+
 /// Architecture of the fully connected autoencoder.
 ///
 /// The encoder maps `input_dim` through `hidden` to `latent`; the decoder mirrors it
@@ -129,18 +135,30 @@ impl AutoencoderConfig {
         w
     }
 
-    /// Checks every width is positive.
+    /// Checks every width is positive and at most [`MAX_WIDTH`], and that there are at most
+    /// [`MAX_HIDDEN_LAYERS`] hidden layers.
     pub fn validate(&self) -> Result<()> {
-        if self.input_dim == 0 {
-            return Err(CoreError::param("input_dim", "must be positive"));
+        for (name, w) in [("input_dim", self.input_dim), ("latent", self.latent)] {
+            if w == 0 || w > MAX_WIDTH {
+                return Err(CoreError::param(
+                    name,
+                    format!("{w} is not in 1..={MAX_WIDTH}"),
+                ));
+            }
         }
-        if self.latent == 0 {
-            return Err(CoreError::param("latent", "must be positive"));
-        }
-        if self.hidden.contains(&0) {
+        if let Some(w) = self.hidden.iter().find(|w| **w == 0 || **w > MAX_WIDTH) {
             return Err(CoreError::param(
                 "hidden",
-                "every hidden width must be positive",
+                format!("width {w} is not in 1..={MAX_WIDTH}"),
+            ));
+        }
+        if self.hidden.len() > MAX_HIDDEN_LAYERS {
+            return Err(CoreError::param(
+                "hidden",
+                format!(
+                    "{} hidden layers; at most {MAX_HIDDEN_LAYERS} are allowed",
+                    self.hidden.len()
+                ),
             ));
         }
         Ok(())

@@ -385,37 +385,31 @@ impl DasvddModel {
         Ok(t)
     }
 
-    /// Loads a checkpoint written by [`Detector::save`] onto `device`.
+    /// Loads a checkpoint written by [`Detector::save`] onto `device`. Nothing in the file is
+    /// trusted: the config is validated and the network's size checked against the file
+    /// before any weight is read, and the weights are built from the file's tensors (checked
+    /// for shape, dtype and finiteness), never initialised first.
     pub fn load(path: &Path, device: &Device) -> Result<Self> {
         let ck = Checkpoint::open(path)?;
         ck.expect_method("dasvdd")?;
         let config: DasvddConfig = ck.meta_json("config")?;
         config
             .validate()
-            .map_err(|e| ck.error(format!("invalid config: {e}")))?;
+            .map_err(|e| ck.error(format!("metadata `config`: {e}")))?;
         let gamma: f64 = ck
             .meta("gamma")?
             .parse()
             .map_err(|_| ck.error("metadata `gamma` is not a number"))?;
-        // Build the architecture, then overwrite every parameter from the file.
-        let mut ae = Autoencoder::init(&config.model, &mut seeded_rng(0, stream::WEIGHTS), device)?;
-        for (part, mlp) in [("encoder", &mut ae.encoder), ("decoder", &mut ae.decoder)] {
-            for (i, l) in mlp.layers.iter_mut().enumerate() {
-                let (out, inp) = l.dims();
-                l.set_torch_weight(&ck.tensor(
-                    &format!("{part}.{i}.weight"),
-                    &[out, inp],
-                    device,
-                )?)?;
-                if l.bias.is_some() {
-                    l.bias = Some(Var::from_tensor(&ck.tensor(
-                        &format!("{part}.{i}.bias"),
-                        &[out],
-                        device,
-                    )?)?);
-                }
-            }
+        if !(gamma.is_finite() && gamma >= 0.0) {
+            return Err(ck.error(format!(
+                "metadata `gamma` is {gamma}, not a finite non-negative number"
+            )));
         }
+        let params = Autoencoder::parameter_count(&config.model)
+            .and_then(|p| p.checked_add(config.model.latent));
+        ck.expect_parameters("config", params)?;
+        ck.check_tensor("center", &[config.model.latent])?;
+        let ae = Autoencoder::load(&ck, "config", &config.model, device)?;
         let center = ck
             .tensor("center", &[config.model.latent], &Device::Cpu)?
             .to_vec1::<f32>()?;

@@ -12,6 +12,7 @@ use candle_core::{DType, Device, Tensor, Var};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::checkpoint::Checkpoint;
 use crate::config::Activation;
 use crate::detector::SampleView;
 use crate::error::Result;
@@ -68,6 +69,15 @@ impl Dense {
         Ok(Dense {
             weight,
             bias,
+            activation,
+        })
+    }
+
+    /// A layer from a weight in PyTorch's `(out, in)` layout and an optional bias `(out)`.
+    pub fn from_torch(weight: &Tensor, bias: Option<&Tensor>, activation: Activation) -> Result<Self> {
+        Ok(Dense {
+            weight: Var::from_tensor(&weight.t()?.contiguous()?)?,
+            bias: bias.map(Var::from_tensor).transpose()?,
             activation,
         })
     }
@@ -129,6 +139,53 @@ impl Mlp {
             .map(|i| {
                 let act = if i + 1 == n { last } else { hidden };
                 Dense::init(rng, widths[i], widths[i + 1], bias, act, device)
+            })
+            .collect::<Result<_>>()?;
+        Ok(Mlp { layers })
+    }
+
+    /// Parameters of a network of `widths` (weights, and biases when `bias`); `None` when the
+    /// count does not fit in a `usize`.
+    pub fn parameter_count(widths: &[usize], bias: bool) -> Option<usize> {
+        widths.windows(2).try_fold(0usize, |acc, w| {
+            let layer = w[0].checked_mul(w[1])?.checked_add(if bias { w[1] } else { 0 })?;
+            acc.checked_add(layer)
+        })
+    }
+
+    /// The network of [`Mlp::init`]'s shape read from the tensors `{prefix}.{i}.weight` (PyTorch's
+    /// `(out, in)` layout) and `{prefix}.{i}.bias` of `ck`. Every tensor's presence, dtype and
+    /// shape is checked before any is copied; the caller checks first, with
+    /// [`Checkpoint::expect_parameters`], that the file is large enough for `widths`.
+    pub fn load(
+        ck: &Checkpoint,
+        prefix: &str,
+        widths: &[usize],
+        bias: bool,
+        hidden: Activation,
+        last: Activation,
+        device: &Device,
+    ) -> Result<Self> {
+        let n = widths.len().saturating_sub(1);
+        let names = |i: usize| (format!("{prefix}.{i}.weight"), format!("{prefix}.{i}.bias"));
+        for i in 0..n {
+            let (w, b) = names(i);
+            ck.check_tensor(&w, &[widths[i + 1], widths[i]])?;
+            if bias {
+                ck.check_tensor(&b, &[widths[i + 1]])?;
+            }
+        }
+        let layers = (0..n)
+            .map(|i| {
+                let (w, b) = names(i);
+                let act = if i + 1 == n { last } else { hidden };
+                let weight = ck.tensor(&w, &[widths[i + 1], widths[i]], device)?;
+                let bias = if bias {
+                    Some(ck.tensor(&b, &[widths[i + 1]], device)?)
+                } else {
+                    None
+                };
+                Dense::from_torch(&weight, bias.as_ref(), act)
             })
             .collect::<Result<_>>()?;
         Ok(Mlp { layers })

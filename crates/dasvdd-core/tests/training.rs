@@ -162,14 +162,14 @@ fn bad_checkpoints_are_clear_errors() {
     let path = dir.path().join("m.safetensors");
     model.save(&path).unwrap();
 
-    // Another architecture: same tensors, config says a wider hidden layer.
+    // Another architecture: same tensors, config says a narrower hidden layer.
     let bytes = std::fs::read(&path).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
     let mut metadata = meta.metadata().clone().unwrap();
     let tensors: Vec<(String, safetensors::tensor::TensorView<'_>)> = st.tensors();
     let mut cfg = model.config.clone();
-    cfg.model.hidden = vec![64];
+    cfg.model.hidden = vec![16];
     metadata.insert("config".into(), serde_json::to_string(&cfg).unwrap());
     let other = dir.path().join("other.safetensors");
     safetensors::serialize_to_file(tensors.clone(), Some(metadata.clone()), &other).unwrap();

@@ -285,10 +285,16 @@ impl OneClassSvm {
     pub fn load(path: &Path) -> Result<Self> {
         let file = ModelFile::open(path, METHOD)?;
         let params: OneClassSvmParams = file.hyperparameters()?;
+        params
+            .validate()
+            .map_err(|e| file.invalid(format!("stored hyperparameters: {e}")))?;
         let (vectors, shape) = file.f32s("support_vectors", &[None, None])?;
         let (n_sv, cols) = (shape[0], shape[1]);
         SampleView::new(&vectors, n_sv, cols)
             .map_err(|e| file.invalid(format!("tensor `support_vectors`: {e}")))?;
+        if n_sv == 0 {
+            return Err(file.invalid("tensor `support_vectors` has no rows"));
+        }
         let (coefs, _) = file.f64s("dual_coef", &[Some(n_sv)])?;
         if coefs.iter().any(|a| !(a.is_finite() && *a > 0.0)) {
             return Err(file.invalid("tensor `dual_coef` holds a value that is not positive"));
