@@ -345,9 +345,8 @@ impl DeepSvddModel {
         // The network is built from the file's tensors once its size is checked against the
         // file: a hostile `params.model` cannot make this allocate more than the file holds.
         let widths = config.encoder_widths();
-        let size = Mlp::parameter_count(&widths, false).and_then(|p| p.checked_add(config.latent));
-        ck.expect_parameters("params", size)?;
         ck.check_tensor("center", &[config.latent])?;
+        ck.expect_parameters("params", Mlp::parameter_count(&widths, false))?;
         let network = Mlp::load(
             &ck,
             "net",

@@ -405,10 +405,8 @@ impl DasvddModel {
                 "metadata `gamma` is {gamma}, not a finite non-negative number"
             )));
         }
-        let params = Autoencoder::parameter_count(&config.model)
-            .and_then(|p| p.checked_add(config.model.latent));
-        ck.expect_parameters("config", params)?;
         ck.check_tensor("center", &[config.model.latent])?;
+        // Checks the network's size against the file before reading any weight.
         let ae = Autoencoder::load(&ck, "config", &config.model, device)?;
         let center = ck
             .tensor("center", &[config.model.latent], &Device::Cpu)?
