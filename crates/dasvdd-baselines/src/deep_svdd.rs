@@ -36,8 +36,8 @@ use dasvdd_core::{
 use serde::{Deserialize, Serialize};
 
 use crate::ae::{
-    check_non_negative, check_positive, effective_batch, mlp_tensors, resolve_network,
-    run_epochs, stream, to_json, EpochLoss,
+    check_non_negative, check_positive, effective_batch, mlp_tensors, resolve_network, run_epochs,
+    stream, to_json, EpochLoss,
 };
 
 /// Method name used on the command line and in model files.

@@ -14,7 +14,9 @@ use dasvdd_core::{Activation, AutoencoderConfig, CoreError, Detector, SampleView
 const D: usize = 5;
 
 fn data(rows: usize) -> Vec<f32> {
-    (0..rows * D).map(|i| ((i * 37) % 101) as f32 / 101.0).collect()
+    (0..rows * D)
+        .map(|i| ((i * 37) % 101) as f32 / 101.0)
+        .collect()
 }
 
 fn net() -> AutoencoderConfig {
@@ -80,7 +82,11 @@ fn every_method_reloads_as_saved() {
     for method in Method::ALL {
         let (model, path) = saved(method, dir.path());
         let loaded = load_detector(&path, &Device::Cpu).unwrap();
-        assert_eq!(loaded.score(q).unwrap(), model.score(q).unwrap(), "{method}");
+        assert_eq!(
+            loaded.score(q).unwrap(),
+            model.score(q).unwrap(),
+            "{method}"
+        );
     }
 }
 
@@ -117,10 +123,15 @@ fn classical_models_bound_their_counts_and_values() {
         let h = json_with(&forest, "hyperparameters", |v| v[field] = value);
         let p = edited(&forest, &format!("if-{name}.st"), "hyperparameters", &h);
         let msg = refused(&p);
-        assert!(msg.contains("n_trees") || msg.contains("subsample"), "{name}: {msg}");
+        assert!(
+            msg.contains("n_trees") || msg.contains("subsample"),
+            "{name}: {msg}"
+        );
     }
     let (_, svm) = saved(Method::Ocsvm, dir.path());
-    let h = json_with(&svm, "hyperparameters", |v| v["nu"] = serde_json::json!(2.0));
+    let h = json_with(&svm, "hyperparameters", |v| {
+        v["nu"] = serde_json::json!(2.0)
+    });
     let p = edited(&svm, "svm-nu.st", "hyperparameters", &h);
     assert!(refused(&p).contains("nu"));
     let (_, kde) = saved(Method::Kde, dir.path());

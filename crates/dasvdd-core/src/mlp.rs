@@ -74,7 +74,11 @@ impl Dense {
     }
 
     /// A layer from a weight in PyTorch's `(out, in)` layout and an optional bias `(out)`.
-    pub fn from_torch(weight: &Tensor, bias: Option<&Tensor>, activation: Activation) -> Result<Self> {
+    pub fn from_torch(
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        activation: Activation,
+    ) -> Result<Self> {
         Ok(Dense {
             weight: Var::from_tensor(&weight.t()?.contiguous()?)?,
             bias: bias.map(Var::from_tensor).transpose()?,
@@ -148,7 +152,9 @@ impl Mlp {
     /// count does not fit in a `usize`.
     pub fn parameter_count(widths: &[usize], bias: bool) -> Option<usize> {
         widths.windows(2).try_fold(0usize, |acc, w| {
-            let layer = w[0].checked_mul(w[1])?.checked_add(if bias { w[1] } else { 0 })?;
+            let layer = w[0]
+                .checked_mul(w[1])?
+                .checked_add(if bias { w[1] } else { 0 })?;
             acc.checked_add(layer)
         })
     }

@@ -61,7 +61,10 @@ fn crafted_file(path: &Path) {
     let metadata = HashMap::from([
         ("format".to_string(), "dasvdd-rs".to_string()),
         ("method".to_string(), "dasvdd".to_string()),
-        ("config".to_string(), serde_json::to_string(&config).unwrap()),
+        (
+            "config".to_string(),
+            serde_json::to_string(&config).unwrap(),
+        ),
         ("gamma".to_string(), "1e0".to_string()),
     ]);
     safetensors::serialize_to_file([("center", view)], Some(metadata), path).unwrap();
@@ -162,12 +165,19 @@ fn every_bad_field_is_named() {
     };
     let mut config = model.config.clone();
     config.model.hidden = vec![usize::MAX / 2, 4];
-    let p = edit("overflow.st", "config", serde_json::to_string(&config).unwrap());
+    let p = edit(
+        "overflow.st",
+        "config",
+        serde_json::to_string(&config).unwrap(),
+    );
     assert!(load_error(&p).contains("`hidden`"), "{}", load_error(&p));
     config.model.hidden = vec![1 << 20, 1 << 20];
     let p = edit("huge.st", "config", serde_json::to_string(&config).unwrap());
     let msg = load_error(&p);
-    assert!(msg.contains("metadata `config`") && msg.contains("bytes"), "{msg}");
+    assert!(
+        msg.contains("metadata `config`") && msg.contains("bytes"),
+        "{msg}"
+    );
     config.model.hidden = vec![0];
     let p = edit("zero.st", "config", serde_json::to_string(&config).unwrap());
     assert!(load_error(&p).contains("`hidden`"));
@@ -179,12 +189,24 @@ fn every_bad_field_is_named() {
     assert!(load_error(&p).contains("metadata `config`"));
 
     let p = dir.path().join("nan.st");
-    replace_tensor(&path, &p, "encoder.0.bias", vec![5], &[0.0, 1.0, f32::NAN, 0.0, 0.0]);
+    replace_tensor(
+        &path,
+        &p,
+        "encoder.0.bias",
+        vec![5],
+        &[0.0, 1.0, f32::NAN, 0.0, 0.0],
+    );
     let msg = load_error(&p);
-    assert!(msg.contains("`encoder.0.bias`") && msg.contains("not finite"), "{msg}");
+    assert!(
+        msg.contains("`encoder.0.bias`") && msg.contains("not finite"),
+        "{msg}"
+    );
     replace_tensor(&path, &p, "decoder.1.weight", vec![5, 6], &[0.1; 30]);
     let msg = load_error(&p);
-    assert!(msg.contains("`decoder.1.weight`") && msg.contains("shape"), "{msg}");
+    assert!(
+        msg.contains("`decoder.1.weight`") && msg.contains("shape"),
+        "{msg}"
+    );
     replace_tensor(&path, &p, "center", vec![3], &[0.0, f32::INFINITY, 0.0]);
     assert!(load_error(&p).contains("`center`"));
 }
