@@ -23,6 +23,7 @@ for stage in "$@"; do
     n300) fm 300 300 $PROFILES $ALL ;;
     n700) fm 700 100 $PROFILES $ALL ;;
     n700-even) fm 700 100 dasvdd-paper,dasvdd-code 0,2,4,6,8 ;;
+    n700-even-gamma0) fm 700 100 dasvdd:gamma=0 0,2,4,6,8 ;;
     n2000) fm 2000 30 $PROFILES $ALL ;;
     switches300) fm 300 300 $SWITCHES 0,2,4,6,8 ;;
     curve2000) quick 2000 50 ;;
