@@ -185,7 +185,7 @@ pub fn dataset_info(name: &crate::registry::DatasetName) -> DatasetInfo {
             expected_files: mnist_expected(),
             remote_files: fmnist_files(),
             hub_repo: None,
-            manual: "apt-get install dataset-fashion-mnist (found in /usr/share/datasets/fashion-mnist), \
+            manual: "apt-get install dataset-fashion-mnist (it installs into /usr/share/datasets/fashion-mnist), \
                      or download the four *-ubyte.gz files from the GitHub repository's data/fashion/",
         },
         D::Cifar10 => DatasetInfo {

@@ -2,6 +2,10 @@
 //! endpoint is configurable with `HF_ENDPOINT`) or from the original hosts (a plain HTTP GET),
 //! SHA-256 verification, unpacking of `.tar.gz` archives, and atomic placement of the files.
 //!
+//! A dataset already present where the registry looks (`dest`, the data roots, Debian's
+//! Fashion-MNIST package, ...) is not downloaded again: [`fetch`] says where it is and checks
+//! the pinned checksums of the files it finds there.
+//!
 //! Without network access a fetch fails fast (a short connect timeout, and no further files are
 //! tried after the first failure) with a message saying which files to put where by hand.
 
@@ -47,6 +51,9 @@ pub struct FetchOptions {
     /// `hf-hub`'s cache folder; `None`: a temporary folder inside the destination, removed
     /// afterwards (the verified files are what is kept).
     pub hub_cache: Option<PathBuf>,
+    /// Look for the dataset in `dest` and in every folder the registry searches
+    /// ([`crate::registry::candidate_dirs`]) before downloading, and use a copy found there.
+    pub use_installed: bool,
 }
 
 impl Default for FetchOptions {
@@ -60,6 +67,7 @@ impl Default for FetchOptions {
             connect_timeout: Duration::from_secs(5),
             read_timeout: Duration::from_secs(60),
             hub_cache: None,
+            use_installed: true,
         }
     }
 }
@@ -68,11 +76,14 @@ impl Default for FetchOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FetchedFile {
     pub name: String,
-    /// The URL it came from, or `local` when a verified copy was already there.
+    /// The URL it came from, or `local` when a copy was already there.
     pub source: String,
     pub bytes: u64,
-    /// SHA-256 of the downloaded bytes.
+    /// SHA-256 of the file's bytes.
     pub sha256: String,
+    /// Whether the file matched its pinned checksum (downloads always do; a local copy in
+    /// another form than the pinned one, e.g. decompressed, cannot be checked).
+    pub verified: bool,
 }
 
 /// What a fetch did.
@@ -82,6 +93,8 @@ pub struct FetchReport {
     /// The dataset folder the files are in.
     pub dir: PathBuf,
     pub files: Vec<FetchedFile>,
+    /// True when the dataset was already present in `dir` and nothing was downloaded.
+    pub already_present: bool,
 }
 
 /// The folder `dasvdd data fetch <name>` fills by default: `$DASVDD_DATA/<name>` when the
@@ -127,11 +140,38 @@ pub fn verify(file: &RemoteFile, bytes: &[u8]) -> std::result::Result<String, St
 /// instructions, without touching the network.
 pub fn fetch(name: &DatasetName, dest: &Path, opts: &FetchOptions) -> Result<FetchReport> {
     let info = name.info();
+    let mut rejected = Vec::new();
+    if opts.use_installed {
+        let mut dirs = vec![dest.to_path_buf()];
+        dirs.extend(crate::registry::candidate_dirs(name));
+        for dir in dirs.iter().filter(|d| name.is_present_in(d)) {
+            match check_installed(name, &info.remote_files, dir) {
+                Ok(files) => {
+                    tracing::info!(dataset = %name, dir = %dir.display(), "already present");
+                    return Ok(FetchReport {
+                        dataset: name.to_string(),
+                        dir: dir.clone(),
+                        files,
+                        already_present: true,
+                    });
+                }
+                Err(problem) => {
+                    tracing::warn!(dataset = %name, dir = %dir.display(), %problem, "present copy rejected");
+                    rejected.push(problem);
+                }
+            }
+        }
+    }
+    let rejected_note = if rejected.is_empty() {
+        String::new()
+    } else {
+        format!(" (copies found but rejected: {})", rejected.join("; "))
+    };
     if info.remote_files.is_empty() {
         return Err(DataError::Unavailable {
             dataset: name.to_string(),
             problem: format!(
-                "no automatic download; put {} in {}: {}",
+                "no automatic download; put {} in {}: {}{rejected_note}",
                 info.expected_files.join(", "),
                 dest.display(),
                 info.manual
@@ -145,6 +185,7 @@ pub fn fetch(name: &DatasetName, dest: &Path, opts: &FetchOptions) -> Result<Fet
             dataset: name.to_string(),
             dir: dest.to_path_buf(),
             files: Vec::new(),
+            already_present: true,
         });
     }
     let hub_repo = opts
@@ -163,7 +204,7 @@ pub fn fetch(name: &DatasetName, dest: &Path, opts: &FetchOptions) -> Result<Fet
         DataError::Unavailable { dataset, problem } => DataError::Unavailable {
             dataset,
             problem: format!(
-                "{problem}; to install by hand put {} in {} ({})",
+                "{problem}; to install by hand put {} in {}, or: {}{rejected_note}",
                 info.expected_files.join(", "),
                 dest.display(),
                 info.manual
@@ -171,6 +212,61 @@ pub fn fetch(name: &DatasetName, dest: &Path, opts: &FetchOptions) -> Result<Fet
         },
         other => other,
     })
+}
+
+/// Checks the copy of dataset `name` in `dir` against the pinned checksums of `files`: each
+/// file kept as downloaded (`Unpack::Keep`) is looked for under its catalogue name, and for
+/// gzip files also decompressed or with the `.idx` dot variant some mirrors use. A copy whose
+/// checksum differs is refused (the message names the file); one in another form than the pin
+/// covers is listed as unverified. Archives (`Unpack::TarGz`) leave no file to check.
+fn check_installed(
+    name: &DatasetName,
+    files: &[RemoteFile],
+    dir: &Path,
+) -> std::result::Result<Vec<FetchedFile>, String> {
+    let mut out = Vec::new();
+    for file in files.iter().filter(|f| f.unpack == Unpack::Keep) {
+        let plain = file.name.strip_suffix(".gz");
+        let mut candidates = vec![file.name.clone()];
+        if let Some(stem) = plain {
+            candidates.push(stem.to_string());
+            let dotted = stem.replacen("-idx", ".idx", 1);
+            candidates.push(format!("{dotted}.gz"));
+            candidates.push(dotted);
+        }
+        let Some(path) = candidates.iter().map(|c| dir.join(c)).find(|p| p.is_file()) else {
+            // Another form the registry accepts; nothing to check it against.
+            tracing::debug!(dataset = %name, file = %file.name, "no copy under a catalogue name");
+            continue;
+        };
+        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let sha = sha256_hex(&bytes);
+        let compressed = crate::fileio::is_gzip(&bytes);
+        let verified = match (&file.checksum, compressed) {
+            (Checksum::Download(_), true) | (Checksum::Gunzipped(_), true) => {
+                verify(file, &bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+                true
+            }
+            (Checksum::Gunzipped(expected), false) => {
+                if !sha.eq_ignore_ascii_case(expected) {
+                    return Err(format!(
+                        "{}: sha-256 mismatch of the decompressed content: expected {expected}, got {sha}",
+                        path.display()
+                    ));
+                }
+                true
+            }
+            (Checksum::Download(_), false) => false,
+        };
+        out.push(FetchedFile {
+            name: file.name.clone(),
+            source: format!("local {}", path.display()),
+            bytes: bytes.len() as u64,
+            sha256: sha,
+            verified,
+        });
+    }
+    Ok(out)
 }
 
 /// Downloads `files` into `dest`: each from the hub repository `hub_repo` when given, else (or
@@ -201,6 +297,7 @@ pub fn fetch_files(
         dataset: dataset.to_string(),
         dir: dest.to_path_buf(),
         files: Vec::new(),
+        already_present: false,
     };
     let agent = ureq::AgentBuilder::new()
         .timeout_connect(opts.connect_timeout)
@@ -226,6 +323,7 @@ pub fn fetch_files(
                     source: "local".into(),
                     bytes: bytes.len() as u64,
                     sha256: sha,
+                    verified: true,
                 });
                 continue;
             }
@@ -296,6 +394,7 @@ pub fn fetch_files(
             source: label,
             bytes: bytes.len() as u64,
             sha256: sha,
+            verified: true,
         });
     }
     Ok(report)

@@ -166,6 +166,13 @@ fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// The most bytes a decoded image may take (and the decoder may allocate): 128 MiB, a
+/// 16-bit RGBA photo of 4000 x 4000 pixels. A few hundred bytes of PNG can declare an image of
+/// gigabytes; such a file is refused before it is decoded.
+pub const MAX_DECODED_BYTES: usize = 128 << 20;
+/// The widest and tallest image accepted, in pixels.
+pub const MAX_IMAGE_SIDE: u32 = 16_384;
+
 /// Decodes one PNG or JPEG file into a feature vector in [0, 1] of the configured size and
 /// colour mode (channel-major for RGB).
 pub fn read_image(path: &Path, opts: &ImageFolderOptions) -> Result<Vec<f32>> {
@@ -176,7 +183,16 @@ pub fn read_image(path: &Path, opts: &ImageFolderOptions) -> Result<Vec<f32>> {
         ));
     }
     let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
-    let img = image::load_from_memory(&bytes)
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_IMAGE_SIDE);
+    limits.max_image_height = Some(MAX_IMAGE_SIDE);
+    limits.max_alloc = Some(MAX_DECODED_BYTES as u64);
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(&bytes))
+        .with_guessed_format()
+        .map_err(|e| DataError::format(path, format!("cannot read image: {e}")))?;
+    reader.limits(limits);
+    let img = reader
+        .decode()
         .map_err(|e| DataError::format(path, format!("cannot decode image: {e}")))?;
     let (w, h) = (opts.width, opts.height);
     let filter = image::imageops::FilterType::Triangle;

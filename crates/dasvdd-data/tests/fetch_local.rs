@@ -98,9 +98,12 @@ fn gz(bytes: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
+/// Options of a download from `server`: copies installed on this machine are not looked
+/// for, so the tests exercise the download whatever is installed.
 fn opts(server: &Server) -> FetchOptions {
     FetchOptions {
         hub_endpoint: Some(server.base.clone()),
+        use_installed: false,
         ..Default::default()
     }
 }
@@ -277,6 +280,7 @@ fn without_network_the_fetch_fails_fast_and_says_what_to_do() {
         hub_repo: Some("org/mirror".into()),
         mirror: Some(format!("http://127.0.0.1:{port}/orig")),
         connect_timeout: Duration::from_secs(2),
+        use_installed: false,
         ..Default::default()
     };
     let t = Instant::now();
@@ -304,4 +308,88 @@ fn without_network_the_fetch_fails_fast_and_says_what_to_do() {
         matches!(&err, DataError::Unavailable { problem, .. } if problem.contains("no automatic download")),
         "{err}"
     );
+}
+
+/// Options that reach nothing: a port nothing listens on, for hub and original host alike.
+fn unreachable() -> FetchOptions {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    FetchOptions {
+        hub_endpoint: Some(format!("http://127.0.0.1:{port}")),
+        hub_repo: Some("org/mirror".into()),
+        mirror: Some(format!("http://127.0.0.1:{port}/orig")),
+        connect_timeout: Duration::from_secs(2),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn an_installed_dataset_is_found_verified_and_not_downloaded() {
+    let debian = std::path::Path::new(dasvdd_data::registry::DEBIAN_FMNIST_DIR);
+    if !debian.is_dir() {
+        eprintln!(
+            "skipping: {} is absent (apt-get install dataset-fashion-mnist)",
+            debian.display()
+        );
+        return;
+    }
+    let dest = tempfile::tempdir().unwrap();
+    let t = Instant::now();
+    let report = fetch(&DatasetName::Fmnist, dest.path(), &unreachable()).unwrap();
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        t.elapsed()
+    );
+    assert!(report.already_present);
+    assert!(
+        dasvdd_data::registry::candidate_dirs(&DatasetName::Fmnist).contains(&report.dir),
+        "{}",
+        report.dir.display()
+    );
+    // The Debian copy (or any copy under the catalogue names) is checked against the pins.
+    assert_eq!(report.files.len(), 4, "{:?}", report.files);
+    assert!(
+        report.files.iter().all(|f| f.verified),
+        "{:?}",
+        report.files
+    );
+    assert!(std::fs::read_dir(dest.path()).unwrap().next().is_none());
+}
+
+#[test]
+fn a_copy_with_a_wrong_checksum_is_refused_once_by_name() {
+    let dest = tempfile::tempdir().unwrap();
+    if dasvdd_data::registry::locate(&DatasetName::Mnist).is_ok() {
+        eprintln!(
+            "skipping: an MNIST copy is installed, so the fake one would not be the only one"
+        );
+        return;
+    }
+    for name in [
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+    ] {
+        std::fs::write(dest.path().join(name), gz(b"not mnist")).unwrap();
+    }
+    let err = fetch(&DatasetName::Mnist, dest.path(), &unreachable()).unwrap_err();
+    let msg = err.to_string();
+    let bad = dest.path().join("train-images-idx3-ubyte.gz");
+    assert!(
+        msg.contains("rejected") && msg.contains(&bad.display().to_string()),
+        "{msg}"
+    );
+    assert_eq!(msg.matches("sha-256 mismatch").count(), 1, "{msg}");
+
+    // A dataset without an automatic download, present in the destination, is found there.
+    let awid = tempfile::tempdir().unwrap();
+    std::fs::write(awid.path().join("1.Deauth_0.csv"), "frame.len\n1\n").unwrap();
+    let report = fetch(&DatasetName::Awid3, awid.path(), &FetchOptions::default()).unwrap();
+    assert!(report.already_present);
+    assert_eq!(report.dir, awid.path());
 }
