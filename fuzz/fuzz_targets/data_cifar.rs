@@ -1,0 +1,17 @@
+//! Fuzz target: the CIFAR-10 binary batch reader.
+#![no_main]
+
+use dasvdd_data::cifar::parse_cifar_batch;
+use std::path::Path;
+use libfuzzer_sys::fuzz_target;
+
+#[global_allocator]
+static ALLOC: dasvdd_fuzz::Guard = dasvdd_fuzz::Guard;
+
+fuzz_target!(|data: &[u8]| {
+    dasvdd_fuzz::guarded(data, dasvdd_fuzz::BASE, || {
+        if let Ok(set) = parse_cifar_batch(Path::new("data_batch_1.bin"), data) {
+            let _ = set.to_unit_matrix();
+        }
+    });
+});
