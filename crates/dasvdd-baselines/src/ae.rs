@@ -9,6 +9,7 @@
 //! gathering, parameter checks and reading and writing `Mlp` weights in PyTorch's layout.
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::Instant;
 
@@ -169,7 +170,7 @@ pub(crate) fn run_epochs(
     label: &'static str,
     what: &'static str,
     step: &mut dyn FnMut(usize, &Tensor) -> Result<f64>,
-    on_epoch: &mut dyn FnMut(&EpochLoss),
+    on_epoch: &mut dyn FnMut(&EpochLoss) -> ControlFlow<()>,
 ) -> Result<Vec<EpochLoss>> {
     let n = x.rows();
     let batches = n / batch;
@@ -203,7 +204,9 @@ pub(crate) fn run_epochs(
             seconds = record.seconds,
             "epoch"
         );
-        on_epoch(&record);
+        if on_epoch(&record).is_break() {
+            return Err(CoreError::Interrupted { epoch });
+        }
         history.push(record);
     }
     Ok(history)
@@ -255,6 +258,20 @@ impl AeParams {
         x: SampleView<'_>,
         device: &Device,
         on_epoch: &mut dyn FnMut(&EpochLoss),
+    ) -> Result<AeModel> {
+        self.fit_until(x, device, &mut |e| {
+            on_epoch(e);
+            ControlFlow::Continue(())
+        })
+    }
+
+    /// [`AeParams::fit_with_progress`], stopped with [`CoreError::Interrupted`] as soon as
+    /// `on_epoch` returns [`ControlFlow::Break`].
+    pub fn fit_until(
+        &self,
+        x: SampleView<'_>,
+        device: &Device,
+        on_epoch: &mut dyn FnMut(&EpochLoss) -> ControlFlow<()>,
     ) -> Result<AeModel> {
         self.validate()?;
         let config = resolve_network(&self.model, x.cols())?;

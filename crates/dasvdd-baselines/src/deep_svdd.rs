@@ -21,6 +21,7 @@
 //! epoch 50) is not applied: the core's Adam has a fixed learning rate.
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
@@ -163,6 +164,29 @@ impl DeepSvddParams {
         device: &Device,
         on_pretrain_epoch: &mut dyn FnMut(&EpochLoss),
         on_epoch: &mut dyn FnMut(&EpochLoss),
+    ) -> Result<DeepSvddModel> {
+        self.fit_until(
+            x,
+            device,
+            &mut |e| {
+                on_pretrain_epoch(e);
+                ControlFlow::Continue(())
+            },
+            &mut |e| {
+                on_epoch(e);
+                ControlFlow::Continue(())
+            },
+        )
+    }
+
+    /// [`DeepSvddParams::fit_with_progress`], stopped with [`CoreError::Interrupted`] as soon
+    /// as a callback returns [`ControlFlow::Break`].
+    pub fn fit_until(
+        &self,
+        x: SampleView<'_>,
+        device: &Device,
+        on_pretrain_epoch: &mut dyn FnMut(&EpochLoss) -> ControlFlow<()>,
+        on_epoch: &mut dyn FnMut(&EpochLoss) -> ControlFlow<()>,
     ) -> Result<DeepSvddModel> {
         self.validate()?;
         let config = resolve_network(&self.model, x.cols())?;

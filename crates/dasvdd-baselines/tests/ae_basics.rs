@@ -263,3 +263,43 @@ fn a_deep_svdd_file_is_not_an_autoencoder() {
     assert!(matches!(err, CoreError::Checkpoint { .. }), "{err}");
     assert!(err.to_string().contains("`deep_svdd` model"), "{err}");
 }
+
+#[test]
+fn a_callback_that_breaks_stops_ae_and_deep_svdd_training() {
+    use std::ops::ControlFlow;
+    let (train, _) = synthetic(200, 0, 1);
+    let x = SampleView::new(&train, 200, D).unwrap();
+    let stop_at_2 = |e: &EpochLoss| {
+        if e.epoch == 2 {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    };
+    let err = params(10)
+        .fit_until(x, &Device::Cpu, &mut { stop_at_2 })
+        .unwrap_err();
+    assert!(matches!(err, CoreError::Interrupted { epoch: 2 }), "{err}");
+    let dsvdd = DeepSvddParams {
+        model: Some(network()),
+        epochs: 5,
+        pretrain_epochs: 5,
+        batch_size: 50,
+        ..DeepSvddParams::default()
+    };
+    // Pre-training runs to its end; the one-class phase stops after its second epoch.
+    let mut pretrain_epochs = 0;
+    let err = dsvdd
+        .fit_until(
+            x,
+            &Device::Cpu,
+            &mut |_| {
+                pretrain_epochs += 1;
+                ControlFlow::Continue(())
+            },
+            &mut { stop_at_2 },
+        )
+        .unwrap_err();
+    assert!(matches!(err, CoreError::Interrupted { epoch: 2 }), "{err}");
+    assert_eq!(pretrain_epochs, 5);
+}

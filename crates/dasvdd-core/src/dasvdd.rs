@@ -2,6 +2,7 @@
 //! score of eq. (2), and checkpoints.
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::Instant;
 
@@ -153,6 +154,20 @@ pub fn fit(
     x: SampleView<'_>,
     device: &Device,
     on_epoch: &mut dyn FnMut(&EpochRecord),
+) -> Result<DasvddModel> {
+    fit_until(config, x, device, &mut |r| {
+        on_epoch(r);
+        ControlFlow::Continue(())
+    })
+}
+
+/// [`fit`], stopped with [`CoreError::Interrupted`] as soon as `on_epoch` returns
+/// [`ControlFlow::Break`] (the Python package stops this way on Ctrl-C).
+pub fn fit_until(
+    config: &DasvddConfig,
+    x: SampleView<'_>,
+    device: &Device,
+    on_epoch: &mut dyn FnMut(&EpochRecord) -> ControlFlow<()>,
 ) -> Result<DasvddModel> {
     config.validate()?;
     x.expect_cols(config.model.input_dim)?;
@@ -319,7 +334,9 @@ pub fn fit(
             center_first = record.center_first,
             "dasvdd epoch"
         );
-        on_epoch(&record);
+        if on_epoch(&record).is_break() {
+            return Err(CoreError::Interrupted { epoch });
+        }
         history.push(record);
     }
     let center = center.as_tensor().to_vec1::<f32>()?;

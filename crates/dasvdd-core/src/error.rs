@@ -18,6 +18,9 @@ pub enum CoreError {
         what: &'static str,
         value: f64,
     },
+    /// The caller stopped training (from its epoch callback) after this epoch.
+    #[error("training interrupted after epoch {epoch}")]
+    Interrupted { epoch: usize },
     /// A checkpoint file is missing tensors, has mis-shaped tensors or belongs to another model.
     #[error("{path}: {problem}")]
     Checkpoint { path: PathBuf, problem: String },

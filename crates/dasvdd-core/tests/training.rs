@@ -370,3 +370,21 @@ fn the_two_variants_train_differently_and_deterministically() {
     assert_eq!(code.center, fit_variant(Variant::PublishedCode).center);
     assert!(code.history.iter().all(|r| r.total.is_finite()));
 }
+
+#[test]
+fn a_callback_that_breaks_stops_training_after_that_epoch() {
+    let (train, _) = synthetic(200, 0, 1);
+    let x = SampleView::new(&train, 200, 20).unwrap();
+    let mut seen = 0;
+    let err = dasvdd_core::fit_until(&small_config(10), x, &Device::Cpu, &mut |r| {
+        seen += 1;
+        if r.epoch == 3 {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
+        }
+    })
+    .unwrap_err();
+    assert!(matches!(err, CoreError::Interrupted { epoch: 3 }), "{err}");
+    assert_eq!(seen, 3);
+}

@@ -1,0 +1,31 @@
+"""DASVDD and the baselines of its paper (OCSVM, KDE, Isolation Forest, autoencoder, Deep SVDD)
+as PyOD-compatible anomaly detectors, computed by the Rust crates of dasvdd-rs.
+
+>>> from dasvdd import DASVDD
+>>> det = DASVDD(epochs=50, contamination=0.1).fit(X_train)      # doctest: +SKIP
+>>> scores = det.decision_function(X_test)                        # doctest: +SKIP
+>>> det.save("model.safetensors")   # scored identically by `dasvdd score`   # doctest: +SKIP
+"""
+
+import os as _os
+
+from . import _native
+
+# As the `dasvdd` binary does first thing: fix the thread count candle would find, so that it
+# does not count the cores again before every matrix product. An existing value is kept.
+_os.environ.setdefault("RAYON_NUM_THREADS", str(_native.default_num_threads()))
+
+from ._base import BaseDetector, load  # noqa: E402
+from ._estimators import DASVDD, KDE, OCSVM, AutoEncoder, DeepSVDD, IForest  # noqa: E402
+
+__version__ = _native.__version__
+__all__ = [
+    "BaseDetector",
+    "DASVDD",
+    "OCSVM",
+    "KDE",
+    "IForest",
+    "AutoEncoder",
+    "DeepSVDD",
+    "load",
+]

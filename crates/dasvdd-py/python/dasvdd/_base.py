@@ -1,0 +1,262 @@
+"""The shared base of the estimators: PyOD's ``BaseDetector`` contract (``fit`` sets
+``decision_scores_``, ``threshold_`` and ``labels_``; ``decision_function``, ``predict``,
+``predict_proba``, ``fit_predict``) over the Rust extension ``dasvdd._native``, with
+scikit-learn's parameter conventions so that ``sklearn.base.clone`` and ``GridSearchCV`` work.
+"""
+
+import inspect
+import json
+import math
+import numbers
+import sys
+
+import numpy as np
+
+from . import _native
+
+try:  # scikit-learn is optional; with it the estimators are real sklearn estimators.
+    from sklearn.base import BaseEstimator as _SklearnBase
+except ImportError:  # pragma: no cover - exercised only without scikit-learn
+    _SklearnBase = object
+
+# Metadata key under which ``save`` keeps what the Python estimator adds to the model file.
+_META_KEY = "python_estimator"
+
+
+class _ParamsMixin:
+    """``get_params``/``set_params`` as scikit-learn defines them, for installs without it."""
+
+    @classmethod
+    def _get_param_names(cls):
+        sig = inspect.signature(cls.__init__)
+        return sorted(p for p in sig.parameters if p != "self")
+
+    def get_params(self, deep=True):
+        return {k: getattr(self, k) for k in self._get_param_names()}
+
+    def set_params(self, **params):
+        valid = self._get_param_names()
+        for k, v in params.items():
+            if k not in valid:
+                raise ValueError(
+                    f"invalid parameter {k!r} for {type(self).__name__}; valid: {valid}"
+                )
+            setattr(self, k, v)
+        return self
+
+
+_Base = _SklearnBase if _SklearnBase is not object else _ParamsMixin
+
+
+def _as_array(X):
+    """``X`` as a numpy array without copying an array (lists and DataFrames are converted)."""
+    if isinstance(X, np.ndarray):
+        return X
+    if hasattr(X, "to_numpy"):
+        return X.to_numpy()
+    return np.asarray(X)
+
+
+def _seed(random_state):
+    """The project's seed for ``random_state`` (None is the project's default seed, 0)."""
+    if random_state is None:
+        return 0
+    if isinstance(random_state, bool) or not isinstance(random_state, numbers.Integral):
+        raise TypeError(
+            f"random_state must be an int or None, got {type(random_state).__name__}"
+        )
+    if random_state < 0 or random_state >= 2**64:
+        raise ValueError(f"random_state must be in [0, 2**64), got {random_state}")
+    return int(random_state)
+
+
+def _plain(value):
+    """``value`` with numpy scalars and tuples turned into JSON-friendly Python values."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (tuple, list, np.ndarray)):
+        return [_plain(v) for v in value]
+    return value
+
+
+class BaseDetector(_Base):
+    """An anomaly detector trained on (mostly) normal data; higher scores are more anomalous.
+
+    Subclasses set ``_method`` (the registry's method name) and ``_hyper`` (the names of the
+    method's own hyperparameters, passed to Rust), and define ``__init__`` with explicit keyword
+    arguments as scikit-learn requires.
+    """
+
+    _method = None
+    _hyper = ()
+
+    # -- fitting --------------------------------------------------------------------------
+
+    def _check_contamination(self):
+        c = self.contamination
+        if isinstance(c, bool) or not isinstance(c, numbers.Real) or not 0.0 < c <= 0.5:
+            raise ValueError(f"contamination must be in (0, 0.5], got {c!r}")
+
+    def _native_params(self):
+        params = {k: _plain(getattr(self, k)) for k in self._hyper}
+        params["seed"] = _seed(self.random_state)
+        return json.dumps(params)
+
+    def _progress(self, phase, epoch, epochs, loss):
+        print(
+            f"{type(self).__name__} {phase} epoch {epoch}/{epochs}: loss {loss:.6g}",
+            file=sys.stdout,
+            flush=True,
+        )
+
+    def fit(self, X, y=None):
+        """Fits the detector on ``X`` (n_samples x n_features, float32 or float64); ``y`` is
+        ignored. Sets ``decision_scores_`` (the training samples' scores), ``threshold_`` (their
+        ``1 - contamination`` quantile) and ``labels_`` (1 above the threshold)."""
+        self._check_contamination()
+        X = _as_array(X)
+        progress = self._progress if self.verbose else None
+        if self.verbose:
+            print(f"{type(self).__name__}: fitting on X of shape {X.shape}", flush=True)
+        self.model_ = _native.fit(
+            self._method,
+            self._native_params(),
+            X,
+            device=self.device,
+            scale=self.scale,
+            progress=progress,
+        )
+        self.n_features_in_ = self.model_.n_features
+        self.loss_history_ = np.asarray(self.model_.losses, dtype=np.float64)
+        self.decision_scores_ = self.model_.score(X)
+        self._process_decision_scores()
+        return self
+
+    def _process_decision_scores(self):
+        scores = self.decision_scores_
+        self.threshold_ = float(np.percentile(scores, 100.0 * (1.0 - self.contamination)))
+        self.labels_ = (scores > self.threshold_).astype(int).ravel()
+        self._train_stats = {
+            "min": float(scores.min()),
+            "max": float(scores.max()),
+            "mean": float(scores.mean()),
+            "std": float(scores.std()),
+        }
+        return self
+
+    # -- scoring --------------------------------------------------------------------------
+
+    def _check_fitted(self, need_threshold=False):
+        if not hasattr(self, "model_"):
+            raise _not_fitted(self)
+        if need_threshold and getattr(self, "threshold_", None) is None:
+            raise _not_fitted(
+                self,
+                "this model was loaded from a file without a threshold (written by "
+                "`dasvdd train`); call fit, or set threshold_",
+            )
+
+    def decision_function(self, X):
+        """The anomaly score of every row of ``X`` (float64, higher = more anomalous)."""
+        self._check_fitted()
+        return self.model_.score(_as_array(X))
+
+    def predict(self, X):
+        """1 for rows scoring above ``threshold_``, 0 otherwise."""
+        self._check_fitted(need_threshold=True)
+        return (self.decision_function(X) > self.threshold_).astype(int).ravel()
+
+    def predict_proba(self, X, method="linear"):
+        """Outlier probabilities, shape (n_samples, 2): ``linear`` min-max scales the scores by
+        the training scores' range (clipped to [0, 1]); ``unify`` is Kriegel et al.'s Gaussian
+        scaling, as PyOD computes them."""
+        self._check_fitted(need_threshold=True)
+        scores = self.decision_function(X)
+        stats = self._train_stats
+        probs = np.zeros((scores.shape[0], 2))
+        if method == "linear":
+            span = stats["max"] - stats["min"]
+            p = (scores - stats["min"]) / span if span > 0 else np.zeros_like(scores)
+            probs[:, 1] = p.clip(0, 1)
+        elif method == "unify":
+            sigma = stats["std"] if stats["std"] > 0 else 1.0
+            z = (scores - stats["mean"]) / (sigma * math.sqrt(2.0))
+            probs[:, 1] = np.array([math.erf(v) for v in z]).clip(0, 1)
+        else:
+            raise ValueError(f"method must be 'linear' or 'unify', got {method!r}")
+        probs[:, 0] = 1.0 - probs[:, 1]
+        return probs
+
+    def fit_predict(self, X, y=None):
+        """Fits on ``X`` and returns ``labels_``."""
+        return self.fit(X, y).labels_
+
+    # -- model files ----------------------------------------------------------------------
+
+    def save(self, path):
+        """Writes the fitted model to one safetensors file that ``dasvdd score`` reads; the
+        threshold and constructor parameters are kept in its metadata for ``load``."""
+        self._check_fitted()
+        extra = {
+            "params": {k: _plain(v) for k, v in self.get_params(deep=False).items()},
+            "threshold": getattr(self, "threshold_", None),
+            "train_stats": getattr(self, "_train_stats", None),
+        }
+        self.model_.save(str(path), {_META_KEY: json.dumps(extra)})
+
+    @classmethod
+    def load(cls, path, device="cpu"):
+        """Reads a model file written by ``save`` or by ``dasvdd train``. Raises ``ValueError``
+        when the file holds another method's model."""
+        native = _native.load(str(path), device)
+        if cls._method is not None and native.method != cls._method:
+            raise ValueError(
+                f"{path}: holds a `{native.method}` model, not a `{cls._method}` model "
+                f"(use dasvdd.load to load any model)"
+            )
+        return _from_native(_CLASSES[native.method], native, device)
+
+
+def _from_native(cls, native, device):
+    extra = json.loads(native.metadata.get(_META_KEY, "{}"))
+    est = cls()
+    params = {k: v for k, v in extra.get("params", {}).items() if k in est.get_params()}
+    if "lr_milestones" in params and params["lr_milestones"] is not None:
+        params["lr_milestones"] = tuple(params["lr_milestones"])
+    if "hidden" in params and params["hidden"] is not None:
+        params["hidden"] = tuple(params["hidden"])
+    if "bandwidth_grid" in params and params["bandwidth_grid"] is not None:
+        params["bandwidth_grid"] = tuple(params["bandwidth_grid"])
+    est.set_params(**params)
+    if not params and "seed" in native.metadata:
+        est.set_params(random_state=int(native.metadata["seed"]))
+    est.set_params(device=device)
+    est.model_ = native
+    est.n_features_in_ = native.n_features
+    est.loss_history_ = np.asarray(native.losses, dtype=np.float64)
+    est.threshold_ = extra.get("threshold")
+    if extra.get("train_stats") is not None:
+        est._train_stats = extra["train_stats"]
+    return est
+
+
+def _not_fitted(est, why=None):
+    msg = why or (
+        f"this {type(est).__name__} instance is not fitted yet; call fit with appropriate "
+        "arguments before using this estimator"
+    )
+    try:
+        from sklearn.exceptions import NotFittedError
+
+        return NotFittedError(msg)
+    except ImportError:  # pragma: no cover
+        return ValueError(msg)
+
+
+# Filled in by dasvdd._estimators: method name -> estimator class.
+_CLASSES = {}
+
+
+def load(path, device="cpu"):
+    """Loads any model file (any method) as the matching estimator."""
+    return BaseDetector.load(path, device)

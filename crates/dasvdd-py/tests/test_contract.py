@@ -1,0 +1,206 @@
+"""PyOD's BaseDetector contract and scikit-learn conventions for every estimator: shapes and
+dtypes, thresholds by contamination, clone/get_params/set_params, grid search, float32/float64
+and memory layouts, determinism, training that learns, verbose progress, Ctrl-C, save/load."""
+
+import _thread
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import dasvdd
+from dasvdd import DASVDD, KDE, OCSVM, AutoEncoder, DeepSVDD, IForest
+
+sklearn = pytest.importorskip("sklearn")
+from sklearn.base import clone  # noqa: E402
+from sklearn.metrics import roc_auc_score  # noqa: E402
+from sklearn.model_selection import GridSearchCV, StratifiedKFold  # noqa: E402
+
+# Small settings that fit in well under a second each on 2 cores.
+FAST = {
+    "dasvdd": lambda **kw: DASVDD(epochs=5, batch_size=50, **kw),
+    "ocsvm": lambda **kw: OCSVM(**kw),
+    "kde": lambda **kw: KDE(**kw),
+    "iforest": lambda **kw: IForest(n_trees=50, **kw),
+    "ae": lambda **kw: AutoEncoder(epochs=5, batch_size=50, **kw),
+    "deep_svdd": lambda **kw: DeepSVDD(
+        epochs=5, pretrain_epochs=2, batch_size=50, lr=1e-3, pretrain_lr=1e-3, **kw
+    ),
+}
+NEURAL = ["dasvdd", "ae", "deep_svdd"]
+
+
+@pytest.mark.parametrize("method", sorted(FAST))
+def test_fit_sets_scores_threshold_and_labels(method, train_test):
+    X, X_test, y_test = train_test
+    det = FAST[method](contamination=0.05, random_state=3)
+    assert det.fit(X) is det
+    s = det.decision_scores_
+    assert s.shape == (len(X),) and s.dtype == np.float64
+    assert np.all(np.isfinite(s)) and s.std() > 0, "scores do not vary"
+    assert det.threshold_ == pytest.approx(np.percentile(s, 95))
+    assert det.labels_.shape == (len(X),)
+    assert set(np.unique(det.labels_)) <= {0, 1}
+    assert abs(det.labels_.mean() - 0.05) <= 0.01
+    scores = det.decision_function(X_test)
+    assert scores.shape == (len(X_test),) and scores.dtype == np.float64
+    np.testing.assert_array_equal(det.predict(X_test), (scores > det.threshold_).astype(int))
+    proba = det.predict_proba(X_test)
+    assert proba.shape == (len(X_test), 2)
+    assert np.all((proba >= 0) & (proba <= 1))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    unify = det.predict_proba(X_test, method="unify")
+    assert unify.shape == (len(X_test), 2) and np.all((unify >= 0) & (unify <= 1))
+    with pytest.raises(ValueError):
+        det.predict_proba(X_test, method="softmax")
+    assert roc_auc_score(y_test, scores) > 0.8, f"{method} does not separate anomalies"
+    np.testing.assert_array_equal(clone(det).fit_predict(X), det.labels_)
+
+
+@pytest.mark.parametrize("contamination", [0.01, 0.1, 0.3])
+def test_threshold_follows_contamination(contamination, train_test):
+    X, _, _ = train_test
+    det = IForest(contamination=contamination).fit(X)
+    assert det.labels_.mean() == pytest.approx(contamination, abs=0.005)
+
+
+@pytest.mark.parametrize("method", sorted(FAST))
+def test_clone_and_params_follow_sklearn(method, train_test):
+    X, X_test, _ = train_test
+    det = FAST[method](random_state=5)
+    params = det.get_params()
+    for key in ("contamination", "random_state", "device", "verbose", "scale"):
+        assert key in params
+    twin = clone(det)
+    assert twin.get_params() == params and not hasattr(twin, "model_")
+    det.fit(X)
+    twin.fit(X)
+    # Same seed, same data, same device: the same scores, bit for bit.
+    np.testing.assert_array_equal(det.decision_function(X_test), twin.decision_function(X_test))
+    assert det.set_params(contamination=0.2) is det and det.contamination == 0.2
+    with pytest.raises(ValueError):
+        det.set_params(no_such_parameter=1)
+
+
+def test_defaults_are_the_registry_defaults():
+    """The constructors' defaults resolve to exactly what `dasvdd train` uses without flags."""
+    import json
+
+    from dasvdd import _native
+
+    for cls, d in [(DASVDD, 784), (DASVDD, 400), (DASVDD, 20), (OCSVM, 20), (KDE, 20),
+                   (IForest, 20), (AutoEncoder, 784), (AutoEncoder, 400), (DeepSVDD, 20)]:
+        det = cls(random_state=4)
+        got = json.loads(_native.resolve(cls._method, det._native_params(), d))
+        want = json.loads(_native.registry_defaults(cls._method, d, 4))
+        assert got == want, f"{cls.__name__} on {d} features"
+
+
+def test_grid_search_runs(train_test):
+    X, X_test, y_test = train_test
+    Xy = np.vstack([X[:200], X_test])
+    yy = np.r_[np.zeros(200, int), y_test]
+
+    def auroc(est, X, y):
+        return roc_auc_score(y, est.decision_function(X))
+
+    folds = StratifiedKFold(2, shuffle=True, random_state=0)
+    grid = {"nu": [0.1, 0.5], "gamma": ["scale", 0.5]}
+    search = GridSearchCV(OCSVM(), grid, scoring=auroc, cv=folds)
+    search.fit(Xy, yy)
+    assert set(search.best_params_) == {"nu", "gamma"}
+    assert search.best_estimator_.decision_function(X_test).shape == (len(X_test),)
+
+
+def test_float32_float64_and_layouts_give_the_same_scores(train_test):
+    X, X_test, _ = train_test
+    det = AutoEncoder(epochs=3, batch_size=50).fit(X)
+    ref = det.decision_function(X_test)
+    # float32 values are exact in float64, so the conversion back is exact.
+    np.testing.assert_array_equal(det.decision_function(X_test.astype(np.float64)), ref)
+    np.testing.assert_array_equal(det.decision_function(np.asfortranarray(X_test)), ref)
+    wide = np.repeat(X_test, 2, axis=1)[:, ::2]
+    assert not wide.flags.c_contiguous
+    np.testing.assert_array_equal(det.decision_function(wide), ref)
+    np.testing.assert_array_equal(det.decision_function(X_test.tolist()), ref)
+    twin = AutoEncoder(epochs=3, batch_size=50).fit(X.astype(np.float64))
+    np.testing.assert_array_equal(twin.decision_function(X_test), ref)
+
+
+@pytest.mark.parametrize("method", NEURAL)
+def test_neural_training_lowers_the_loss(method, train_test):
+    X, _, _ = train_test
+    det = FAST[method]().set_params(epochs=20).fit(X)
+    h = det.loss_history_
+    assert len(h) == 20
+    assert h[-1] < h[0], f"{method}: loss did not fall: {h}"
+
+
+def test_seeds_change_neural_results(train_test):
+    X, X_test, _ = train_test
+    a = DASVDD(epochs=3, batch_size=50, random_state=1).fit(X).decision_function(X_test)
+    b = DASVDD(epochs=3, batch_size=50, random_state=2).fit(X).decision_function(X_test)
+    assert not np.array_equal(a, b)
+
+
+def test_verbose_prints_every_epoch(train_test, capsys):
+    X, _, _ = train_test
+    DASVDD(epochs=3, batch_size=50, verbose=1).fit(X)
+    out = capsys.readouterr().out
+    for e in (1, 2, 3):
+        assert f"epoch {e}/3" in out
+    DeepSVDD(epochs=2, pretrain_epochs=2, batch_size=50, verbose=1).fit(X)
+    out = capsys.readouterr().out
+    assert "pretrain epoch 2/2" in out and "train epoch 2/2" in out
+    OCSVM().fit(X)
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("method", NEURAL)
+def test_ctrl_c_interrupts_training(method, train_test):
+    X, X_test, _ = train_test
+    det = FAST[method]().set_params(epochs=100_000)
+    timer = threading.Timer(0.5, _thread.interrupt_main)
+    started = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            det.fit(X)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 10
+    assert not hasattr(det, "model_")
+    # The estimator and the interpreter are still usable afterwards.
+    det.set_params(epochs=2).fit(X)
+    assert det.decision_function(X_test).shape == (len(X_test),)
+
+
+@pytest.mark.parametrize("method", sorted(FAST))
+def test_save_load_round_trip(method, train_test, tmp_path):
+    X, X_test, _ = train_test
+    det = FAST[method](random_state=9, contamination=0.07).fit(X)
+    path = tmp_path / f"{method}.safetensors"
+    det.save(path)
+    back = type(det).load(path)
+    assert type(back) is type(det)
+    assert back.get_params() == det.get_params()
+    np.testing.assert_array_equal(back.decision_function(X_test), det.decision_function(X_test))
+    assert back.threshold_ == det.threshold_
+    np.testing.assert_array_equal(back.predict(X_test), det.predict(X_test))
+    np.testing.assert_array_equal(back.predict_proba(X_test), det.predict_proba(X_test))
+    any_back = dasvdd.load(path)
+    assert type(any_back) is type(det)
+
+
+def test_scaling_is_stored_in_the_model(train_test, tmp_path):
+    X, X_test, _ = train_test
+    shifted = X * 40.0 + 7.0
+    det = IForest(scale="zscore").fit(shifted)
+    det.save(tmp_path / "m.safetensors")
+    back = dasvdd.load(tmp_path / "m.safetensors")
+    np.testing.assert_array_equal(
+        back.decision_function(X_test * 40.0 + 7.0), det.decision_function(X_test * 40.0 + 7.0)
+    )
+    plain = IForest().fit(X)
+    np.testing.assert_allclose(det.decision_scores_, plain.decision_scores_, rtol=0, atol=0.1)

@@ -1,0 +1,146 @@
+"""Bad input gives ValueError or TypeError (never a panic or an abort): wrong shapes, NaN,
+empty arrays, wrong dtypes, bad hyperparameters, and model files that are missing, broken or of
+another method."""
+
+import numpy as np
+import pytest
+
+import dasvdd
+from dasvdd import DASVDD, KDE, OCSVM, AutoEncoder, DeepSVDD, IForest
+
+
+@pytest.fixture(scope="module")
+def fitted(train_test):
+    X, _, _ = train_test
+    return AutoEncoder(epochs=2, batch_size=50).fit(X)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        np.zeros(20, np.float32),  # 1-D
+        np.zeros((2, 3, 20), np.float32),  # 3-D
+        np.zeros((0, 20), np.float32),  # no samples
+        np.zeros((5, 0), np.float32),  # no features
+    ],
+    ids=["1d", "3d", "no-rows", "no-columns"],
+)
+@pytest.mark.parametrize("cls", [DASVDD, OCSVM, KDE, IForest, AutoEncoder, DeepSVDD])
+def test_bad_shapes_are_value_errors(cls, bad):
+    with pytest.raises(ValueError):
+        cls().fit(bad)
+
+
+@pytest.mark.parametrize("cls", [DASVDD, OCSVM, IForest])
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_non_finite_values_are_value_errors(cls, value, train_test):
+    X = train_test[0].copy()
+    X[7, 3] = value
+    with pytest.raises(ValueError, match="row 7, column 3"):
+        cls().fit(X)
+    with pytest.raises(ValueError):
+        cls(scale="zscore").fit(X)
+
+
+@pytest.mark.parametrize(
+    "dtype", [np.int64, np.int32, np.uint8, np.bool_, np.complex64, np.float16, object]
+)
+def test_wrong_dtypes_are_type_errors(dtype, train_test):
+    X = train_test[0][:50].astype(dtype)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        IForest().fit(X)
+
+
+def test_non_arrays_are_type_errors():
+    with pytest.raises(TypeError):
+        IForest().fit([["a", "b"], ["c", "d"]])
+    with pytest.raises((TypeError, ValueError)):
+        IForest().fit(None)
+
+
+def test_scoring_errors(fitted, train_test):
+    X_test = train_test[1]
+    with pytest.raises(ValueError, match="19 features but the ae model was fitted on 20"):
+        fitted.decision_function(X_test[:, :19])
+    bad = X_test.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="row 0, column 0"):
+        fitted.decision_function(bad)
+    with pytest.raises(TypeError):
+        fitted.decision_function(X_test.astype(np.int64))
+    with pytest.raises(ValueError):
+        fitted.decision_function(X_test[0])
+
+
+def test_unfitted_estimators_refuse_to_score(train_test):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        DASVDD().decision_function(train_test[1])
+    with pytest.raises(NotFittedError):
+        IForest().predict(train_test[1])
+
+
+@pytest.mark.parametrize(
+    "det",
+    [
+        DASVDD(epochs=0),
+        DASVDD(kappa=1.5),
+        DASVDD(gamma="big"),
+        DASVDD(gamma=-1.0),
+        DASVDD(preset="vgg"),
+        DASVDD(preset="mnist"),  # 784 inputs, data has 20
+        DASVDD(center="moving"),
+        DASVDD(svdd_term="first"),
+        DASVDD(batch_size=0),
+        OCSVM(nu=2.0),
+        OCSVM(gamma="wide"),
+        OCSVM(gamma=-0.1),
+        KDE(bandwidth=0.0),
+        KDE(bandwidth="silverman"),
+        KDE(folds=1),
+        KDE(bandwidth=1.0, bandwidth_grid=[0.5, 1.0]),
+        IForest(n_trees=0),
+        AutoEncoder(lr=-1.0),
+        AutoEncoder(epochs=2.5),
+        DeepSVDD(hidden=[0]),
+        DeepSVDD(center_eps=0.0),
+        IForest(contamination=0.7),
+        IForest(contamination=0.0),
+        IForest(random_state=-1),
+        IForest(scale="robust"),
+        IForest(device="tpu"),
+    ],
+    ids=lambda d: repr(d),
+)
+def test_bad_hyperparameters_are_value_errors(det, train_test):
+    with pytest.raises(ValueError):
+        det.fit(train_test[0])
+
+
+def test_random_state_objects_are_type_errors(train_test):
+    with pytest.raises(TypeError, match="random_state"):
+        IForest(random_state=np.random.RandomState(0)).fit(train_test[0])
+
+
+def test_model_files_of_another_method_are_value_errors(fitted, tmp_path):
+    path = tmp_path / "ae.safetensors"
+    fitted.save(path)
+    with pytest.raises(ValueError, match="holds a `ae` model, not a `dasvdd` model"):
+        DASVDD.load(path)
+    with pytest.raises(ValueError):
+        OCSVM.load(path)
+    assert isinstance(dasvdd.load(path), AutoEncoder)
+
+
+def test_missing_and_broken_model_files(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        DASVDD.load(tmp_path / "nothing.safetensors")
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
+    with pytest.raises(ValueError, match="junk.safetensors"):
+        dasvdd.load(junk)
+    empty = tmp_path / "empty.safetensors"
+    empty.write_bytes(b"")
+    with pytest.raises(ValueError):
+        dasvdd.load(empty)
