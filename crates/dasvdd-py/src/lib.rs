@@ -22,7 +22,7 @@ use dasvdd_core::{
     checkpoint, fit_until, parse_device, ConfigFile, CoreError, Detector, DetectorParams,
     SampleView,
 };
-use dasvdd_data::{FittedPreprocessing, Matrix, Preprocessing};
+use dasvdd_data::{FittedPreprocessing, GcnNorm, Matrix, Preprocessing};
 use numpy::{PyArray1, PyReadonlyArray2, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{
     PyFileNotFoundError, PyKeyboardInterrupt, PyOSError, PyRuntimeError, PyTypeError, PyValueError,
@@ -140,15 +140,17 @@ impl Samples<'_> {
     }
 }
 
-/// `none`, `zscore` or `minmax`, as `dasvdd train --scale`.
+/// `none`, `zscore`, `minmax`, `gcn-l2` or `gcn-l1-minmax`, as `dasvdd train --scale`.
 fn parse_scale(s: &str) -> PyResult<Preprocessing> {
     Ok(match s.to_ascii_lowercase().as_str() {
         "none" => Preprocessing::None,
         "zscore" | "z-score" | "standard" => Preprocessing::ZScore,
         "minmax" | "min-max" => Preprocessing::MinMax,
+        "gcn-l2" => Preprocessing::Gcn(GcnNorm::L2),
+        "gcn-l1-minmax" => Preprocessing::GcnGlobalMinMax(GcnNorm::L1),
         other => {
             return Err(value_err(format!(
-                "scale: `{other}` is not none, zscore or minmax"
+                "scale: `{other}` is not none, zscore, minmax, gcn-l2 or gcn-l1-minmax"
             )))
         }
     })

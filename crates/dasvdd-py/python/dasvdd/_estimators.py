@@ -20,7 +20,9 @@ class DASVDD(BaseDetector):
     Network: ``preset`` (mnist, cifar10, speech, pima) or ``hidden``/``latent``/
     ``output_activation``; all ``None`` sizes it from the data (784 features: mnist). Training:
     Algorithm 1 of the paper with the config file's ``[train]`` keys; ``gamma="auto"`` is the
-    heuristic of eq. (6) over ``gamma_trials`` initialisations.
+    heuristic of eq. (6) over ``gamma_trials`` initialisations. ``variant`` is "paper" (the
+    paper's text) or "published-code" (the 2021 reference code); the keys left at ``None``
+    take that variant's value.
     """
 
     _method = "dasvdd"
@@ -38,6 +40,7 @@ class DASVDD(BaseDetector):
         "svdd_term",
         "center_grad",
         "gamma_norm",
+        "variant",
     )
 
     def __init__(
@@ -50,15 +53,16 @@ class DASVDD(BaseDetector):
         batch_size=200,
         kappa=0.9,
         lr=None,
-        weight_decay=1e-7,
+        weight_decay=None,
         center_lr=None,
-        center_lr_decay=0.1,
+        center_lr_decay=None,
         gamma="auto",
         gamma_trials=10,
         center="trained",
-        svdd_term="batch_mean",
-        center_grad="reset",
-        gamma_norm="all_samples",
+        svdd_term=None,
+        center_grad=None,
+        gamma_norm=None,
+        variant="paper",
         scale="none",
         contamination=0.1,
         random_state=None,
@@ -82,6 +86,7 @@ class DASVDD(BaseDetector):
         self.svdd_term = svdd_term
         self.center_grad = center_grad
         self.gamma_norm = gamma_norm
+        self.variant = variant
         self.scale = scale
         self.contamination = contamination
         self.random_state = random_state
