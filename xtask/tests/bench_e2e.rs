@@ -479,3 +479,76 @@ fn a_killed_run_loses_nothing_finished_and_repeats_nothing() {
         assert!(after.contains(line), "a finished cell was lost or changed");
     }
 }
+
+#[test]
+fn two_processes_on_the_same_shard_never_run_a_cell_twice() {
+    let env = Env::new();
+    let results = env.results("twice");
+    let r = results.to_str().unwrap().to_string();
+    let run = [
+        "bench-all",
+        "--datasets",
+        "synthetic",
+        "--methods",
+        "dasvdd,iforest",
+        "--seeds",
+        "1",
+        "--epochs",
+        "3",
+        "--results",
+        &r,
+    ];
+    // The same shard (0/1) started twice on one results folder, at the same time: without a
+    // per-cell claim both would walk the same list in the same order.
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(run)
+            .current_dir(env.dir.path())
+            .env("RAYON_NUM_THREADS", "1")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (pa, pb) = (spawn(), spawn());
+    let (oa, ob) = (
+        pa.wait_with_output().unwrap(),
+        pb.wait_with_output().unwrap(),
+    );
+    let (a, b) = (
+        String::from_utf8_lossy(&oa.stdout),
+        String::from_utf8_lossy(&ob.stdout),
+    );
+    assert!(oa.status.success() && ob.status.success(), "{a}\n{b}");
+    let lines = result_lines(&results);
+    let ids: BTreeSet<&String> = lines.iter().map(|(id, _)| id).collect();
+    assert_eq!(ids.len(), 20, "{a}\n{b}");
+    assert_eq!(lines.len(), 20, "a cell was computed twice:\n{a}\n{b}");
+    // Each process says how many cells it finished; together, every cell once.
+    let finished = |out: &str| -> usize {
+        let line = out
+            .lines()
+            .find(|l| l.contains("cells finished"))
+            .unwrap_or_else(|| panic!("{out}"));
+        line.split(": ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(finished(&a) + finished(&b), 20, "{a}\n{b}");
+    // No claim is left behind, and the report counts each cell once.
+    assert_eq!(
+        std::fs::read_dir(results.join("claims")).unwrap().count(),
+        0
+    );
+    env.ok(&["report", "--results", &r]);
+    let report = std::fs::read_to_string(results.join("REPORT.md")).unwrap();
+    assert!(
+        report.contains("Every requested cell is finished."),
+        "{report}"
+    );
+    assert!(report.contains("Cells: 20 finished"), "{report}");
+}

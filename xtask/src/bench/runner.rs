@@ -557,9 +557,23 @@ fn run_plan(
     let mut cached: Option<((String, u8, u64, TrainVariant), OneClassSplit)> = None;
     let mut finished = 0usize;
     let mut failed = 0usize;
+    let mut elsewhere = 0usize;
     for key in todo {
         if args.max_cells.is_some_and(|m| finished >= m) {
             break;
+        }
+        // Another process on the same results folder (the same shard started twice, or a
+        // resumed run) may be computing this cell, or may just have finished it.
+        let Some(_claim) = results.claim(key)? else {
+            elsewhere += 1;
+            tracing::info!(cell = %key, "claimed by another process; skipped");
+            pb.inc(1);
+            continue;
+        };
+        if results.is_finished(key)? {
+            elsewhere += 1;
+            pb.inc(1);
+            continue;
         }
         pb.set_message(key.to_string());
         let dataset = &datasets[&key.dataset];
@@ -610,8 +624,13 @@ fn run_plan(
     }
     pb.finish_and_clear();
     println!(
-        "shard {}: {finished} cells finished{}; results in {}",
+        "shard {}: {finished} cells finished{}{}; results in {}",
         args.shard,
+        if elsewhere > 0 {
+            format!(", {elsewhere} left to or finished by another process")
+        } else {
+            String::new()
+        },
         if failed > 0 {
             format!(", {failed} failed (see {})", log_path.display())
         } else {

@@ -10,6 +10,11 @@
 //!   most and least anomalous test samples), written atomically before the cell's line.
 //! - `requests/matrix-<hash>.json`: every matrix a `bench-all` was asked for
 //!   ([`MatrixRequest`]), so that the report can list the cells still missing.
+//! - `claims/<cell>.lock`: the claim of a cell being computed ([`CellClaim`]), created with
+//!   `O_EXCL` and holding the host, process id and process start time of its owner, so that two
+//!   processes on the same results folder never compute the same cell at once. A claim whose
+//!   process is gone (killed, crashed) is stale and is taken over; the claim is removed when
+//!   the cell's line is written (or the cell failed).
 //! - `logs/`: the `tracing` logs of the runs.
 
 use std::collections::BTreeMap;
@@ -165,6 +170,52 @@ impl ResultsDir {
         self.root.join("logs")
     }
 
+    pub fn claims_dir(&self) -> PathBuf {
+        self.root.join("claims")
+    }
+
+    /// Claims `key` for this process: `None` when another live process holds it. A claim left
+    /// by a process that is gone is taken over.
+    pub fn claim(&self, key: &CellKey) -> Result<Option<CellClaim>> {
+        let dir = self.claims_dir();
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let path = dir.join(format!("{}.lock", key.file_stem()));
+        let me = ClaimOwner::this_process();
+        let text = serde_json::to_string(&me)?;
+        // A few rounds: each stale claim removed may be replaced by another process's at once.
+        for _ in 0..4 {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut f) => {
+                    f.write_all(text.as_bytes())
+                        .and_then(|_| f.sync_all())
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    return Ok(Some(CellClaim { path, text }));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let Some(stale) = stale_claim(&path) else {
+                        return Ok(None);
+                    };
+                    take_over(&path, &stale)?;
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| format!("cannot create {}", path.display()))
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Whether `key` has a finished record (re-read from disk: another process may just have
+    /// finished it).
+    pub fn is_finished(&self, key: &CellKey) -> Result<bool> {
+        Ok(self.read_cells()?.contains_key(key))
+    }
+
     /// Every finished cell of every writer, in key order. When a cell was finished twice (two
     /// overlapping runs), the record that finished first is kept. Unreadable lines are skipped
     /// with a warning event.
@@ -258,6 +309,105 @@ impl ResultsDir {
     }
 }
 
+/// Who holds a claim: enough to tell, on the same host, whether that process still runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct ClaimOwner {
+    host: String,
+    pid: u32,
+    /// Start time of the process (clock ticks since boot, `/proc/<pid>/stat` field 22), so
+    /// that a reused process id is not mistaken for the owner.
+    start: Option<u64>,
+}
+
+impl ClaimOwner {
+    fn this_process() -> Self {
+        let pid = std::process::id();
+        ClaimOwner {
+            host: host_name(),
+            pid,
+            start: process_start(pid),
+        }
+    }
+
+    /// Whether the owner is known to be gone: only decidable on the owner's own host.
+    fn is_gone(&self) -> bool {
+        if self.host != host_name() || !Path::new("/proc/self/stat").exists() {
+            return false;
+        }
+        match process_start(self.pid) {
+            None => true,
+            Some(start) => self.start.is_some_and(|s| s != start),
+        }
+    }
+}
+
+/// Start time of process `pid` from `/proc/<pid>/stat`; `None` when there is no such process.
+fn process_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: fields after it.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Seconds after which a claim file that holds no readable owner (its writer died between
+/// creating and writing it) counts as stale.
+const UNREADABLE_CLAIM_SECONDS: u64 = 60;
+
+/// The text of the claim at `path` when it is stale, `None` when it is held (or vanished).
+fn stale_claim(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    match serde_json::from_str::<ClaimOwner>(&text) {
+        Ok(owner) => owner.is_gone().then_some(text),
+        Err(_) => {
+            let age = std::fs::metadata(path)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())?;
+            (age.as_secs() > UNREADABLE_CLAIM_SECONDS).then_some(text)
+        }
+    }
+}
+
+/// Removes the stale claim at `path` whose text was `stale`. It is first renamed to a name of
+/// this process (atomic: of several processes doing this at once, one gets it), then checked
+/// to be the claim judged stale: if another process replaced it meanwhile, it is put back.
+fn take_over(path: &Path, stale: &str) -> Result<()> {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(format!(".stale-{}-{}-{n}", host_name(), std::process::id()));
+    let aside = PathBuf::from(aside);
+    if std::fs::rename(path, &aside).is_err() {
+        // Someone else took it over first.
+        return Ok(());
+    }
+    let moved = std::fs::read_to_string(&aside).unwrap_or_default();
+    if moved != stale {
+        // A live claim made after our check: restore it unless yet another claim exists.
+        let _ = std::fs::hard_link(&aside, path);
+    } else {
+        tracing::warn!(claim = %path.display(), "took over the claim of a process that is gone");
+    }
+    let _ = std::fs::remove_file(&aside);
+    Ok(())
+}
+
+/// This process's claim of one cell; dropping it removes the claim file (when it is still
+/// this process's).
+#[derive(Debug)]
+pub struct CellClaim {
+    path: PathBuf,
+    text: String,
+}
+
+impl Drop for CellClaim {
+    fn drop(&mut self) {
+        if std::fs::read_to_string(&self.path).is_ok_and(|t| t == self.text) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
 /// This process's own JSON-lines file of finished cells.
 pub struct CellWriter {
     /// `cells-<writer>` without the part number and extension.
@@ -338,6 +488,60 @@ mod tests {
             test_anomalous: 5,
             unit: "sample".into(),
             finished_unix: finished,
+        }
+    }
+
+    #[test]
+    fn a_claim_excludes_others_until_dropped_and_a_dead_owner_is_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let results = ResultsDir::new(dir.path());
+        let key = record(3, 1, 0.5).key;
+        let claim = results
+            .claim(&key)
+            .unwrap()
+            .expect("a free cell is claimed");
+        assert!(results.claim(&key).unwrap().is_none(), "claimed twice");
+        drop(claim);
+        assert!(std::fs::read_dir(results.claims_dir())
+            .unwrap()
+            .next()
+            .is_none());
+        let again = results.claim(&key).unwrap();
+        assert!(again.is_some());
+        drop(again);
+
+        // A claim left by a process that has exited is taken over.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        let dead = ClaimOwner {
+            host: host_name(),
+            pid,
+            start: Some(1),
+        };
+        let path = results
+            .claims_dir()
+            .join(format!("{}.lock", key.file_stem()));
+        std::fs::write(&path, serde_json::to_string(&dead).unwrap()).unwrap();
+        let taken = results.claim(&key).unwrap();
+        assert!(taken.is_some(), "a dead owner's claim was not taken over");
+        // A live process's claim (this one's, as seen by another claimant) is respected, and a
+        // claim from another host cannot be judged stale.
+        for owner in [
+            ClaimOwner::this_process(),
+            ClaimOwner {
+                host: "elsewhere".into(),
+                pid,
+                start: None,
+            },
+        ] {
+            let other = record(4, 1, 0.5).key;
+            let p = results
+                .claims_dir()
+                .join(format!("{}.lock", other.file_stem()));
+            std::fs::write(&p, serde_json::to_string(&owner).unwrap()).unwrap();
+            assert!(results.claim(&other).unwrap().is_none(), "{owner:?}");
+            std::fs::remove_file(&p).unwrap();
         }
     }
 
