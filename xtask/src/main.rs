@@ -5,6 +5,7 @@
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod fuzz_seeds;
 mod perf;
 mod slurm;
 
@@ -34,6 +35,8 @@ enum Command {
     Perf(perf::PerfArgs),
     /// Write (and optionally submit) a Slurm job array running the benchmark matrix in shards
     Slurm(Box<slurm::SlurmArgs>),
+    /// Write the seed corpora of the fuzz targets in fuzz/ (small generated files)
+    FuzzSeeds(fuzz_seeds::FuzzSeedsArgs),
     /// Download a dataset (checksums verified) into $DASVDD_DATA/<name> or datasets/<name>;
     /// the same as `dasvdd data fetch`
     Fetch {
@@ -63,6 +66,7 @@ fn main() -> anyhow::Result<()> {
         Command::Sweep(a) => bench::sweep::run(&a),
         Command::Perf(a) => perf::run(&a),
         Command::Slurm(a) => slurm::run(&a),
+        Command::FuzzSeeds(a) => fuzz_seeds::run(&a),
         Command::Fetch { name, dest } => {
             let name: dasvdd_data::DatasetName = name.parse()?;
             let dest = dest.unwrap_or_else(|| dasvdd_data::fetch::default_fetch_dir(&name));
