@@ -269,6 +269,14 @@ impl JobPlan {
             }
         }
 
+        // Every array task would fail the same way on a bad argument: check them here.
+        let bench = crate::bench::runner::check_args(&args.bench_args)?;
+        if let Some(config) = &bench.config {
+            let path = absolute(&workdir, config);
+            crate::bench::config::BenchConfig::load(&path)
+                .with_context(|| format!("bench-all arguments: --config {}", config.display()))?;
+        }
+
         Ok(Self {
             shards: args.shards,
             max_parallel: args.max_parallel,
@@ -755,15 +763,13 @@ mod tests {
     #[test]
     fn generated_script_is_valid_bash_that_passes_arguments_intact() {
         let workdir = std::env::temp_dir();
+        // Arguments must be valid bench-all arguments: the odd characters ride in the one
+        // free-text value, the device.
         let odd = [
-            "it's",
-            "a b",
-            "$(echo injected)",
-            "`x`",
-            "*",
-            "\"q\"",
-            "",
-            "semi;colon",
+            "--device",
+            "it's a b $(echo injected) `x` * \"q\" semi;colon",
+            "--datasets",
+            "synthetic",
         ];
         let mut argv = vec!["--shards", "5", "--command", "printf '<%s>\\n'", "--"];
         argv.extend(odd);
@@ -845,6 +851,24 @@ mod tests {
         let err = plan(&["--shards", "2", "--", "--results", "x"]).unwrap_err();
         assert!(err.to_string().contains("--results"), "{err}");
         assert!(plan(&["--shards", "2", "--", "--shard=0/2"]).is_err());
+    }
+
+    #[test]
+    fn bench_all_arguments_are_checked_before_a_script_is_written() {
+        let err = plan(&["--shards", "2", "--", "--bogus-flag"]).unwrap_err();
+        assert!(err.to_string().contains("--bogus-flag"), "{err}");
+        let err = plan(&["--shards", "2", "--", "--methods", "dasvdd,vae"]).unwrap_err();
+        assert!(format!("{err:#}").contains("vae"), "{err:#}");
+        assert!(plan(&["--shards", "2", "--", "--datasets", "fmnist,nope"]).is_err());
+        assert!(plan(&["--shards", "2", "--", "--seeds", "0"]).is_err());
+        assert!(plan(&["--shards", "2", "--", "--config", "/no/such/bench.toml"]).is_err());
+        // Both spellings of Deep SVDD, and DASVDD variants, are fine.
+        for methods in ["deep_svdd", "deepsvdd", "dasvdd:gamma=0.1,ae"] {
+            assert!(
+                plan(&["--shards", "2", "--", "--methods", methods]).is_ok(),
+                "{methods}"
+            );
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod iforest;
 pub mod kde;
 pub mod ocsvm;
 pub mod registry;
+pub mod settings;
 
 pub use ae::{AeModel, AeParams, EpochLoss};
 pub use deep_svdd::{DeepSvddModel, DeepSvddParams};
@@ -24,3 +25,4 @@ pub use iforest::{IsolationForest, IsolationForestParams};
 pub use kde::{Bandwidth, Kde, KdeParams};
 pub use ocsvm::{Gamma, OneClassSvm, OneClassSvmParams};
 pub use registry::{default_detector_params, default_params, load_detector, Method, MethodParams};
+pub use settings::BaselineSettings;

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::ae::{AeModel, AeParams};
 use crate::deep_svdd::{DeepSvddModel, DeepSvddParams};
 use crate::iforest::{IsolationForest, IsolationForestParams};
-use crate::kde::{Kde, KdeParams};
+use crate::kde::{Bandwidth, Kde, KdeParams};
 use crate::ocsvm::{OneClassSvm, OneClassSvmParams};
 
 /// An anomaly detection method of the paper's comparison.
@@ -124,6 +124,18 @@ impl MethodParams {
             MethodParams::IsolationForest(_) => Method::IsolationForest,
             MethodParams::Ae(_) => Method::Ae,
             MethodParams::DeepSvdd(_) => Method::DeepSvdd,
+        }
+    }
+
+    /// The fewest training samples these parameters can be fitted on: 2 for every method (one
+    /// sample has no spread to learn, and DASVDD needs one to train the network and one the
+    /// centre), and for KDE with a cross-validated bandwidth one per fold.
+    pub fn min_training_rows(&self) -> usize {
+        match self {
+            MethodParams::Kde(KdeParams {
+                bandwidth: Bandwidth::CrossValidated { folds, .. },
+            }) => (*folds).max(2),
+            _ => 2,
         }
     }
 

@@ -1,12 +1,24 @@
 //! The `dasvdd` command line: train a detector on normal data, score new data, evaluate scores,
-//! and fetch the paper's datasets.
+//! inspect a model file, and list or fetch the paper's datasets.
+//!
+//! Every file argument takes `-` for standard input or output, so the commands chain in a pipe.
+//! Errors are one line on stderr (`error: ...`, each cause once, no backtrace), exit status 1.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod commands;
+mod configs;
+mod data;
+mod eval;
 mod input;
+mod inspect;
+mod labels;
+mod output;
+mod score;
+mod settings;
+mod train;
 
 /// Deep one-class anomaly detection: DASVDD and the baselines of its paper.
 #[derive(Debug, Parser)]
@@ -21,43 +33,98 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Train a detector on normal samples (CSV or NPY) and save it as one safetensors file
-    Train(commands::TrainArgs),
+    /// Train a detector on normal samples and save it as one safetensors file
+    #[command(allow_negative_numbers = true)]
+    Train(train::TrainArgs),
     /// Score samples with a saved detector: one score per row, higher = more anomalous
-    Score(commands::ScoreArgs),
-    /// Evaluate scores against labels (1 = anomaly): AUROC, average precision, F1
-    Eval(commands::EvalArgs),
+    #[command(allow_negative_numbers = true)]
+    Score(score::ScoreArgs),
+    /// Evaluate scores against labels: AUROC, average precision, and precision, recall and F1
+    /// at a threshold
+    #[command(allow_negative_numbers = true)]
+    Eval(eval::EvalArgs),
+    /// Print what a model file holds: method, settings, gamma, training history, threshold
+    Inspect(inspect::InspectArgs),
     /// The paper's datasets: list them, or download one
     Data {
         #[command(subcommand)]
-        command: commands::DataCommand,
+        command: data::DataCommand,
     },
 }
 
 fn main() -> ExitCode {
     dasvdd_core::pin_cpu_threads();
     let cli = Cli::parse();
+    let filter = match tracing_subscriber::EnvFilter::try_new(&cli.log) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: --log {}: {e}", cli.log);
+            return ExitCode::FAILURE;
+        }
+    };
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&cli.log)
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour codes only where a person reads them; a log file or a pipe gets plain text.
+        .with_ansi(std::io::stderr().is_terminal())
+        .without_time()
+        .with_target(false)
         .init();
     if let Some(warning) = dasvdd_core::build_probe::slow_build_warning() {
         tracing::warn!("{warning}");
     }
     let result = match cli.command {
-        Command::Train(a) => commands::train(&a),
-        Command::Score(a) => commands::score(&a),
-        Command::Eval(a) => commands::eval(&a),
-        Command::Data { command } => commands::data(&command),
+        Command::Train(a) => train::run(&a),
+        Command::Score(a) => score::run(&a),
+        Command::Eval(a) => eval::run(&a),
+        Command::Inspect(a) => inspect::run(&a),
+        Command::Data { command } => data::run(&command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Only the message chain: a user's mistake is not a crash, so no backtrace, even
+            // with RUST_BACKTRACE set.
+            eprintln!("error: {}", error_chain(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The error and its causes joined by `: `, leaving out a cause that an outer message already
+/// quotes (the project's I/O errors print their OS error and also return it as their source).
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if part.is_empty() || text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_os_error_is_printed_once() {
+        let io = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let core = dasvdd_core::CoreError::Io {
+            path: "m.safetensors".into(),
+            source: io,
+        };
+        let e = anyhow::Error::from(core).context("cannot load the model");
+        let text = error_chain(&e);
+        assert_eq!(text.matches("not found").count(), 1, "{text}");
+        assert!(
+            text.starts_with("cannot load the model: m.safetensors"),
+            "{text}"
+        );
     }
 }

@@ -81,72 +81,25 @@ impl BenchDataset {
     }
 }
 
-/// A detector of the matrix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Method {
-    Ocsvm,
-    Kde,
-    Iforest,
-    Ae,
-    Deepsvdd,
-    Dasvdd,
+/// A detector of the matrix: the registry's [`dasvdd_baselines::Method`], so that the benchmark
+/// accepts and writes the same method names (and aliases) as the `dasvdd` command.
+pub use dasvdd_baselines::Method;
+
+/// The column of the paper's Table 2 (`configs/table2_auc.csv`) of a method.
+pub trait PaperColumn {
+    fn paper_column(self) -> &'static str;
 }
 
-impl Method {
-    /// Every method, in the order of the report's columns (the paper's).
-    pub const ALL: [Method; 6] = [
-        Method::Ocsvm,
-        Method::Kde,
-        Method::Iforest,
-        Method::Ae,
-        Method::Deepsvdd,
-        Method::Dasvdd,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Method::Ocsvm => "ocsvm",
-            Method::Kde => "kde",
-            Method::Iforest => "iforest",
-            Method::Ae => "ae",
-            Method::Deepsvdd => "deepsvdd",
-            Method::Dasvdd => "dasvdd",
-        }
-    }
-
-    /// The column of the paper's Table 2 (`configs/table2_auc.csv`).
-    pub fn paper_column(self) -> &'static str {
+impl PaperColumn for Method {
+    fn paper_column(self) -> &'static str {
         match self {
             Method::Ocsvm => "OCSVM",
             Method::Kde => "KDE",
-            Method::Iforest => "IF",
+            Method::IsolationForest => "IF",
             Method::Ae => "AE",
-            Method::Deepsvdd => "DSVDD",
+            Method::DeepSvdd => "DSVDD",
             Method::Dasvdd => "DASVDD",
         }
-    }
-
-    /// True for methods trained for a number of epochs.
-    pub fn is_neural(self) -> bool {
-        matches!(self, Method::Ae | Method::Deepsvdd | Method::Dasvdd)
-    }
-}
-
-impl FromStr for Method {
-    type Err = anyhow::Error;
-    fn from_str(s: &str) -> Result<Self> {
-        Ok(match s.trim().to_ascii_lowercase().as_str() {
-            "ocsvm" | "oc-svm" | "svm" => Method::Ocsvm,
-            "kde" => Method::Kde,
-            "iforest" | "if" | "isolation-forest" => Method::Iforest,
-            "ae" | "autoencoder" => Method::Ae,
-            "deepsvdd" | "dsvdd" | "deep-svdd" => Method::Deepsvdd,
-            "dasvdd" => Method::Dasvdd,
-            other => bail!(
-                "unknown method `{other}` (expected ocsvm, kde, iforest, ae, deepsvdd or dasvdd)"
-            ),
-        })
     }
 }
 
@@ -424,8 +377,8 @@ pub fn config_hash(
     let method_settings = match method.method {
         Method::Ocsvm => serde_json::to_value(&cfg.methods.ocsvm),
         Method::Kde => serde_json::to_value(&cfg.methods.kde),
-        Method::Iforest => serde_json::to_value(&cfg.methods.iforest),
-        Method::Ae | Method::Deepsvdd | Method::Dasvdd => serde_json::to_value(cfg.dataset(&name)),
+        Method::IsolationForest => serde_json::to_value(&cfg.methods.iforest),
+        Method::Ae | Method::DeepSvdd | Method::Dasvdd => serde_json::to_value(cfg.dataset(&name)),
     }
     .unwrap_or_default();
     let epochs = if method.method.is_neural() {
@@ -582,6 +535,21 @@ mod tests {
         );
         assert!("dasvdd:variant=2021".parse::<MethodSpec>().is_err());
         assert!("dasvdd:svdd_term=all".parse::<MethodSpec>().is_err());
+    }
+
+    #[test]
+    fn method_names_are_the_registry_spellings_with_their_aliases() {
+        for (alias, canonical) in [
+            ("deep_svdd", "deep_svdd"),
+            ("deepsvdd", "deep_svdd"),
+            ("deep-svdd", "deep_svdd"),
+            ("iforest", "iforest"),
+            ("isolation-forest", "iforest"),
+            ("OCSVM", "ocsvm"),
+        ] {
+            let m: MethodSpec = alias.parse().unwrap();
+            assert_eq!(m.to_string(), canonical, "{alias}");
+        }
     }
 
     #[test]

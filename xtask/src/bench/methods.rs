@@ -112,12 +112,12 @@ pub fn fit_and_score(
                 score_seconds: started.elapsed().as_secs_f64(),
             })
         }
-        Method::Ocsvm | Method::Kde | Method::Iforest | Method::Ae | Method::Deepsvdd => {
+        Method::Ocsvm | Method::Kde | Method::IsolationForest | Method::Ae | Method::DeepSvdd => {
             let (params, trained_epochs): (Box<dyn DetectorParams>, Option<usize>) =
                 match spec.method {
                     Method::Ocsvm => (Box::new(cfg.methods.ocsvm.clone()), None),
                     Method::Kde => (Box::new(cfg.methods.kde.params()), None),
-                    Method::Iforest => (Box::new(cfg.methods.iforest.params(seed)), None),
+                    Method::IsolationForest => (Box::new(cfg.methods.iforest.params(seed)), None),
                     Method::Ae => {
                         let p = ae_params(cfg, dataset, train.cols(), seed, epochs)?;
                         let e = p.epochs;

@@ -14,7 +14,7 @@ use clap::Args;
 use dasvdd_eval::stats::SAMPLE;
 use serde::{Deserialize, Serialize};
 
-use super::matrix::{BenchDataset, CellKey, Method, MethodSpec};
+use super::matrix::{BenchDataset, CellKey, Method, MethodSpec, PaperColumn};
 use super::store::{write_atomic, CellRecord, ResultsDir};
 
 /// Options of `cargo xtask report`.
@@ -1006,8 +1006,8 @@ mod tests {
         assert_eq!(p.get("fmnist", Some(1), Method::Dasvdd), Some(99.0));
         assert_eq!(p.get("mnist", None, Method::Ocsvm), Some(91.3));
         assert_eq!(p.get("pima", Some(0), Method::Dasvdd), Some(72.2));
-        assert_eq!(p.get("awid3", Some(0), Method::Iforest), Some(95.8));
-        assert_eq!(p.get("mimii", None, Method::Deepsvdd), Some(64.2));
+        assert_eq!(p.get("awid3", Some(0), Method::IsolationForest), Some(95.8));
+        assert_eq!(p.get("mimii", None, Method::DeepSvdd), Some(64.2));
         assert_eq!(p.get("mimii", Some(0), Method::Dasvdd), None);
         assert_eq!(p.get("synthetic", Some(0), Method::Dasvdd), None);
     }

@@ -35,9 +35,9 @@ pub struct BenchArgs {
     /// Normal classes by index, comma-separated [default: every class of each dataset]
     #[arg(long, value_delimiter = ',')]
     pub classes: Vec<u8>,
-    /// Methods, comma-separated: ocsvm, kde, iforest, ae, deepsvdd, dasvdd (the default
-    /// variant), dasvdd-paper, dasvdd-code, or a DASVDD variant such as dasvdd:gamma=0.001
-    /// [default: all six, and without --quick also DASVDD's other variant]
+    /// Methods, comma-separated: ocsvm, kde, iforest, ae, deep_svdd (or deepsvdd), dasvdd (the
+    /// default variant), dasvdd-paper, dasvdd-code, or a DASVDD variant such as
+    /// dasvdd:gamma=0.001 [default: all six, and without --quick also DASVDD's other variant]
     #[arg(long, value_delimiter = ',')]
     pub methods: Vec<String>,
     /// Seeds per cell, 0..N [default: run.seeds of the config (10); with --quick run.quick_seeds]
@@ -102,6 +102,42 @@ fn availability(dataset: &BenchDataset) -> Option<String> {
             name.dir_name()
         )
     })
+}
+
+/// Checks `bench-all` arguments without running anything: they parse, every method and
+/// dataset name is known and the seed count is positive. `cargo xtask slurm` calls it so that a
+/// typo fails on the login node instead of in every array task.
+pub fn check_args(argv: &[String]) -> Result<BenchArgs> {
+    #[derive(Debug, clap::Parser)]
+    #[command(name = "bench-all")]
+    struct Wrapper {
+        #[command(flatten)]
+        args: BenchArgs,
+    }
+    let parsed = <Wrapper as clap::Parser>::try_parse_from(
+        std::iter::once("bench-all".to_string()).chain(argv.iter().cloned()),
+    )
+    .map_err(|e| {
+        let text = e.render().to_string();
+        let first = text.lines().next().unwrap_or("").trim();
+        anyhow::anyhow!(
+            "bench-all arguments: {}",
+            first.strip_prefix("error: ").unwrap_or(first)
+        )
+    })?;
+    let args = parsed.args;
+    for m in &args.methods {
+        m.parse::<MethodSpec>()
+            .with_context(|| format!("bench-all arguments: --methods {m}"))?;
+    }
+    for d in &args.datasets {
+        d.parse::<BenchDataset>()
+            .with_context(|| format!("bench-all arguments: --datasets {d}"))?;
+    }
+    if args.seeds == Some(0) {
+        bail!("bench-all arguments: --seeds must be at least 1");
+    }
+    Ok(args)
 }
 
 /// Resolves the arguments into the matrix.

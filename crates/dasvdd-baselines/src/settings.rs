@@ -1,0 +1,335 @@
+//! The `[baselines.<method>]` tables of a config file, typed: every key is optional, an
+//! unknown key is a deserialisation error, and [`BaselineSettings::apply`] writes the keys that
+//! are set into a method's hyperparameters, so that no setting of a config file is ignored.
+//!
+//! The tables are deserialised by the caller (from TOML, JSON, ...), which knows the file name
+//! to put into the error; this crate only defines their shape.
+
+use serde::{Deserialize, Serialize};
+
+use crate::kde::{logspace, Bandwidth};
+use crate::ocsvm::Gamma;
+use crate::registry::{Method, MethodParams};
+use dasvdd_core::{CoreError, Result};
+
+/// A number, or a word such as `"scale"` or `"cv"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum NumberOrWord {
+    Number(f64),
+    Word(String),
+}
+
+/// `[baselines.ocsvm]`: scikit-learn's `OneClassSVM` settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OcsvmSettings {
+    pub nu: Option<f64>,
+    /// `"scale"`, `"auto"` or a positive number.
+    pub gamma: Option<NumberOrWord>,
+    pub tol: Option<f64>,
+    pub shrinking: Option<bool>,
+    pub cache_mb: Option<usize>,
+}
+
+/// `[baselines.kde]`: a fixed bandwidth, or the cross-validated grid.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KdeSettings {
+    /// A positive number, or `"cv"` for the cross-validated choice (the default).
+    pub bandwidth: Option<NumberOrWord>,
+    #[serde(alias = "folds")]
+    pub cv_folds: Option<usize>,
+    pub grid_log10_min: Option<f64>,
+    pub grid_log10_max: Option<f64>,
+    pub grid_points: Option<usize>,
+}
+
+/// `[baselines.iforest]`; the seed is `--seed`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IforestSettings {
+    pub n_trees: Option<usize>,
+    pub subsample: Option<usize>,
+}
+
+/// `[baselines.ae]`; the network is the config's `[model]`, the seed `--seed`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AeSettings {
+    pub epochs: Option<usize>,
+    pub batch_size: Option<usize>,
+    pub lr: Option<f64>,
+    pub weight_decay: Option<f64>,
+}
+
+/// `[baselines.deep_svdd]`; the network is the config's `[model]`, the seed `--seed`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeepSvddSettings {
+    pub epochs: Option<usize>,
+    pub batch_size: Option<usize>,
+    pub lr: Option<f64>,
+    pub weight_decay: Option<f64>,
+    pub lr_milestones: Option<Vec<usize>>,
+    pub center_eps: Option<f64>,
+    pub pretrain_epochs: Option<usize>,
+    pub pretrain_lr: Option<f64>,
+    pub pretrain_weight_decay: Option<f64>,
+}
+
+/// The settings table of one baseline.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BaselineSettings {
+    Ocsvm(OcsvmSettings),
+    Kde(KdeSettings),
+    IsolationForest(IforestSettings),
+    Ae(AeSettings),
+    DeepSvdd(DeepSvddSettings),
+}
+
+impl BaselineSettings {
+    /// The method the table belongs to.
+    pub fn method(&self) -> Method {
+        match self {
+            BaselineSettings::Ocsvm(_) => Method::Ocsvm,
+            BaselineSettings::Kde(_) => Method::Kde,
+            BaselineSettings::IsolationForest(_) => Method::IsolationForest,
+            BaselineSettings::Ae(_) => Method::Ae,
+            BaselineSettings::DeepSvdd(_) => Method::DeepSvdd,
+        }
+    }
+
+    /// The keys a table of `method` accepts (`None` for DASVDD, whose settings are the
+    /// config's `[model]` and `[train]`).
+    pub fn keys(method: Method) -> Option<&'static [&'static str]> {
+        Some(match method {
+            Method::Dasvdd => return None,
+            Method::Ocsvm => &["nu", "gamma", "tol", "shrinking", "cache_mb"],
+            Method::Kde => &[
+                "bandwidth",
+                "cv_folds",
+                "grid_log10_min",
+                "grid_log10_max",
+                "grid_points",
+            ],
+            Method::IsolationForest => &["n_trees", "subsample"],
+            Method::Ae => &["epochs", "batch_size", "lr", "weight_decay"],
+            Method::DeepSvdd => &[
+                "epochs",
+                "batch_size",
+                "lr",
+                "weight_decay",
+                "lr_milestones",
+                "center_eps",
+                "pretrain_epochs",
+                "pretrain_lr",
+                "pretrain_weight_decay",
+            ],
+        })
+    }
+
+    /// Writes every key that is set into `params`, which must be of the same method. Values
+    /// are range-checked later, by the method's `fit`.
+    pub fn apply(&self, params: &mut MethodParams) -> Result<()> {
+        let mismatch = CoreError::param(
+            "baselines",
+            format!(
+                "settings of {} cannot apply to {}",
+                self.method(),
+                params.method()
+            ),
+        );
+        macro_rules! set {
+            ($src:expr, $dst:expr, $($f:ident),*) => {
+                $( if let Some(v) = &$src.$f { $dst.$f = v.clone(); } )*
+            };
+        }
+        match (self, params) {
+            (BaselineSettings::Ocsvm(s), MethodParams::Ocsvm(p)) => {
+                set!(s, p, nu, tol, shrinking, cache_mb);
+                if let Some(g) = &s.gamma {
+                    p.gamma = match g {
+                        NumberOrWord::Number(v) => Gamma::Value(*v),
+                        NumberOrWord::Word(w) if w == "scale" => Gamma::Scale,
+                        NumberOrWord::Word(w) if w == "auto" => Gamma::Auto,
+                        NumberOrWord::Word(w) => {
+                            return Err(CoreError::param(
+                                "gamma",
+                                format!("`{w}` is not \"scale\", \"auto\" or a number"),
+                            ))
+                        }
+                    };
+                }
+            }
+            (BaselineSettings::Kde(s), MethodParams::Kde(p)) => {
+                let grid_set = s.grid_log10_min.is_some()
+                    || s.grid_log10_max.is_some()
+                    || s.grid_points.is_some();
+                let fixed = match &s.bandwidth {
+                    None => None,
+                    Some(NumberOrWord::Number(h)) => Some(*h),
+                    Some(NumberOrWord::Word(w)) if w == "cv" => None,
+                    Some(NumberOrWord::Word(w)) => {
+                        return Err(CoreError::param(
+                            "bandwidth",
+                            format!("`{w}` is not a number or \"cv\""),
+                        ))
+                    }
+                };
+                match fixed {
+                    Some(h) => {
+                        if grid_set || s.cv_folds.is_some() {
+                            return Err(CoreError::param(
+                                "bandwidth",
+                                "a fixed bandwidth takes no cv_folds or grid_* keys",
+                            ));
+                        }
+                        p.bandwidth = Bandwidth::Fixed(h);
+                    }
+                    None => {
+                        let (mut grid, mut folds) = match &p.bandwidth {
+                            Bandwidth::CrossValidated { grid, folds } => (grid.clone(), *folds),
+                            Bandwidth::Fixed(_) => (Bandwidth::default_grid(), 5),
+                        };
+                        if grid_set {
+                            grid = logspace(
+                                s.grid_log10_min.unwrap_or(-1.0),
+                                s.grid_log10_max.unwrap_or(1.0),
+                                s.grid_points.unwrap_or(20),
+                            );
+                        }
+                        if let Some(f) = s.cv_folds {
+                            folds = f;
+                        }
+                        p.bandwidth = Bandwidth::CrossValidated { grid, folds };
+                    }
+                }
+            }
+            (BaselineSettings::IsolationForest(s), MethodParams::IsolationForest(p)) => {
+                set!(s, p, n_trees, subsample);
+            }
+            (BaselineSettings::Ae(s), MethodParams::Ae(p)) => {
+                set!(s, p, epochs, batch_size, lr, weight_decay);
+            }
+            (BaselineSettings::DeepSvdd(s), MethodParams::DeepSvdd(p)) => {
+                set!(
+                    s,
+                    p,
+                    epochs,
+                    batch_size,
+                    lr,
+                    weight_decay,
+                    lr_milestones,
+                    center_eps,
+                    pretrain_epochs,
+                    pretrain_lr,
+                    pretrain_weight_decay
+                );
+            }
+            _ => return Err(mismatch),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::default_params;
+
+    #[test]
+    fn set_keys_reach_the_params_and_unset_keys_keep_the_defaults() {
+        let mut p = default_params(Method::Ocsvm, 4, None, None, 0).unwrap();
+        BaselineSettings::Ocsvm(OcsvmSettings {
+            nu: Some(0.9),
+            gamma: Some(NumberOrWord::Number(100.0)),
+            ..Default::default()
+        })
+        .apply(&mut p)
+        .unwrap();
+        let MethodParams::Ocsvm(o) = &p else {
+            unreachable!()
+        };
+        assert_eq!((o.nu, o.gamma, o.tol), (0.9, Gamma::Value(100.0), 1e-3));
+
+        let mut p = default_params(Method::IsolationForest, 4, None, None, 7).unwrap();
+        BaselineSettings::IsolationForest(IforestSettings {
+            n_trees: Some(3),
+            subsample: None,
+        })
+        .apply(&mut p)
+        .unwrap();
+        let MethodParams::IsolationForest(f) = &p else {
+            unreachable!()
+        };
+        assert_eq!((f.n_trees, f.subsample, f.seed), (3, 256, 7));
+
+        let mut p = default_params(Method::Kde, 4, None, None, 0).unwrap();
+        BaselineSettings::Kde(KdeSettings {
+            bandwidth: Some(NumberOrWord::Number(0.3)),
+            ..Default::default()
+        })
+        .apply(&mut p)
+        .unwrap();
+        assert!(matches!(
+            p,
+            MethodParams::Kde(crate::KdeParams {
+                bandwidth: Bandwidth::Fixed(h)
+            }) if h == 0.3
+        ));
+    }
+
+    #[test]
+    fn words_that_are_not_choices_and_mismatched_methods_are_errors() {
+        let mut p = default_params(Method::Ocsvm, 4, None, None, 0).unwrap();
+        let bad = BaselineSettings::Ocsvm(OcsvmSettings {
+            gamma: Some(NumberOrWord::Word("big".into())),
+            ..Default::default()
+        });
+        assert!(matches!(
+            bad.apply(&mut p),
+            Err(CoreError::InvalidParameter { name: "gamma", .. })
+        ));
+        let trees = BaselineSettings::IsolationForest(IforestSettings::default());
+        assert!(matches!(
+            trees.apply(&mut p),
+            Err(CoreError::InvalidParameter {
+                name: "baselines",
+                ..
+            })
+        ));
+        let mut k = default_params(Method::Kde, 4, None, None, 0).unwrap();
+        let both = BaselineSettings::Kde(KdeSettings {
+            bandwidth: Some(NumberOrWord::Number(1.0)),
+            cv_folds: Some(3),
+            ..Default::default()
+        });
+        assert!(both.apply(&mut k).is_err());
+    }
+
+    #[test]
+    fn the_listed_keys_are_the_fields() {
+        // Each table's key list (shown to users) names exactly the fields serde accepts.
+        fn fields<T: Serialize + Default>() -> Vec<String> {
+            let v = serde_json::to_value(T::default()).unwrap();
+            v.as_object().unwrap().keys().cloned().collect()
+        }
+        let sorted = |k: &[&str]| {
+            let mut k: Vec<String> = k.iter().map(|s| s.to_string()).collect();
+            k.sort();
+            k
+        };
+        for (m, f) in [
+            (Method::Ocsvm, fields::<OcsvmSettings>()),
+            (Method::Kde, fields::<KdeSettings>()),
+            (Method::IsolationForest, fields::<IforestSettings>()),
+            (Method::Ae, fields::<AeSettings>()),
+            (Method::DeepSvdd, fields::<DeepSvddSettings>()),
+        ] {
+            let mut f = f;
+            f.sort();
+            assert_eq!(sorted(BaselineSettings::keys(m).unwrap()), f, "{m}");
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! `dasvdd inspect`: what a model file holds, read from its metadata: the method, its
+//! settings, gamma, a summary of the training history, the scaling and the threshold.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use dasvdd_core::checkpoint::Checkpoint;
+use serde_json::Value;
+
+use crate::train::{StoredThreshold, PREPROCESSING_KEY, THRESHOLD_KEY, TRAINING_DATA_KEY};
+
+/// Arguments of `dasvdd inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// A model file written by `dasvdd train`
+    model: PathBuf,
+    /// Print the metadata as one JSON object instead (JSON values decoded)
+    #[arg(long)]
+    json: bool,
+}
+
+/// `dasvdd inspect`.
+pub fn run(args: &InspectArgs) -> Result<()> {
+    let ck = Checkpoint::open(&args.model)?;
+    let meta = ck.metadata();
+    let decode = |key: &str| -> Option<Value> {
+        meta.get(key)
+            .map(|v| serde_json::from_str::<Value>(v).unwrap_or_else(|_| Value::String(v.clone())))
+    };
+    if args.json {
+        let mut keys: Vec<&String> = meta.keys().collect();
+        keys.sort();
+        let obj: serde_json::Map<String, Value> = keys
+            .into_iter()
+            .map(|k| (k.clone(), decode(k).unwrap_or(Value::Null)))
+            .collect();
+        println!("{}", Value::Object(obj));
+        return Ok(());
+    }
+    let method = ck.method()?;
+    println!("file           {}", args.model.display());
+    println!("method         {method}");
+    if let Some(v) = meta.get("crate_version") {
+        println!("written by     dasvdd-rs {v}");
+    }
+    if let Some(t) = meta.get(TRAINING_DATA_KEY) {
+        println!("trained on     {t}");
+    }
+    for key in ["config", "params", "hyperparameters"] {
+        if let Some(v) = decode(key) {
+            println!("settings       {v}");
+        }
+    }
+    if let Some(g) = meta.get("gamma") {
+        let how = match decode("gamma_estimate") {
+            Some(Value::Null) | None => "given",
+            Some(_) => "estimated by the heuristic of eq. (6)",
+        };
+        println!("gamma          {g} ({how})");
+    }
+    if let Some(s) = meta.get("seed") {
+        println!("seed           {s}");
+    }
+    if let Some(Value::Array(h)) = decode("history") {
+        let loss = |r: &Value| {
+            r.get("total")
+                .or_else(|| r.get("loss"))
+                .and_then(Value::as_f64)
+        };
+        match (h.first().and_then(loss), h.last().and_then(loss)) {
+            (Some(a), Some(b)) => println!(
+                "training       {} epochs, loss {a:.6} (first) -> {b:.6} (last)",
+                h.len()
+            ),
+            _ => println!("training       {} epochs", h.len()),
+        }
+    }
+    if let Some(p) = decode(PREPROCESSING_KEY) {
+        let name = match &p {
+            Value::String(s) => s.clone(),
+            Value::Object(o) => o.keys().cloned().collect::<Vec<_>>().join(", "),
+            other => other.to_string(),
+        };
+        println!("scaling        {name} (fitted on the training data)");
+    }
+    match meta.get(THRESHOLD_KEY) {
+        Some(t) => match serde_json::from_str::<StoredThreshold>(t) {
+            Ok(t) => println!(
+                "threshold      {} (flags {} of the {} training samples)",
+                t.value, t.contamination, t.n_train
+            ),
+            Err(_) => println!("threshold      {t} (unreadable)"),
+        },
+        None => println!("threshold      none (train with --contamination to store one)"),
+    }
+    Ok(())
+}

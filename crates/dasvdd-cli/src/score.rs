@@ -1,0 +1,177 @@
+//! `dasvdd score`: one anomaly score per sample with a saved model (higher = more anomalous),
+//! optionally a 0/1 prediction at the model's threshold, and, when the samples carry labels,
+//! the evaluation of the scores in the same run.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use dasvdd_baselines::load_detector;
+use dasvdd_core::checkpoint;
+use dasvdd_core::{parse_device, SampleView};
+use dasvdd_data::FittedPreprocessing;
+
+use crate::input::{Role, SourceArgs};
+use crate::output::{Existing, Output};
+use crate::train::{StoredThreshold, PREPROCESSING_KEY, THRESHOLD_KEY};
+
+/// Arguments of `dasvdd score`.
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// A model written by `dasvdd train`, or - for standard input
+    #[arg(long)]
+    model: PathBuf,
+    #[command(flatten)]
+    source: SourceArgs,
+    /// Where to write the scores (CSV with a `score` header, one row per sample in the same
+    /// order), or - for standard output
+    #[arg(long)]
+    out: PathBuf,
+    /// Overwrite a model file at --out (any other file is replaced without asking)
+    #[arg(long)]
+    force: bool,
+    /// Add a `prediction` column: 1 where the score is at or above the threshold (the model's,
+    /// from `train --contamination`, or --threshold)
+    #[arg(long)]
+    predict: bool,
+    /// The threshold of --predict instead of the model's
+    #[arg(long, requires = "predict")]
+    threshold: Option<f64>,
+    /// cpu, cuda or cuda:N
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// No evaluation summary on stderr when the samples have labels
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// A model read from standard input, kept in a temporary file while it is loaded.
+struct StagedModel(PathBuf);
+
+impl Drop for StagedModel {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// `dasvdd score`.
+pub fn run(args: &ScoreArgs) -> Result<()> {
+    if args.model.as_os_str() == "-" && args.source.is_stdin() {
+        bail!("--model - and --data - cannot both read standard input");
+    }
+    args.source.check()?;
+    let device = parse_device(&args.device)?;
+    let mut inputs: Vec<&Path> = vec![&args.model];
+    inputs.extend(args.source.path());
+    let out = Output::prepare(
+        "--out",
+        &args.out,
+        Existing::ReplaceUnlessModel,
+        args.force,
+        &inputs,
+    )?;
+    let _staged;
+    let model_path: &Path = if args.model.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .context("cannot read the model from standard input")?;
+        let p = std::env::temp_dir().join(format!(".dasvdd-model-{}.tmp", std::process::id()));
+        std::fs::write(&p, &bytes).with_context(|| format!("cannot write {}", p.display()))?;
+        _staged = StagedModel(p);
+        &_staged.0
+    } else {
+        &args.model
+    };
+    let model_name = crate::input::shown(&args.model);
+    let named = |e: dasvdd_core::CoreError| -> anyhow::Error {
+        let text = e
+            .to_string()
+            .replace(&model_path.display().to_string(), &model_name);
+        anyhow::anyhow!(text)
+    };
+
+    let detector = load_detector(model_path, &device).map_err(named)?;
+    let threshold = if args.predict {
+        Some(match args.threshold {
+            Some(t) if t.is_finite() => t,
+            Some(t) => bail!("--threshold {t} is not a finite number"),
+            None => stored_threshold(model_path)
+                .map_err(named)?
+                .map(|t| t.value)
+                .with_context(|| {
+                    format!(
+                        "{model_name} holds no threshold: train it with --contamination, or \
+                         pass --threshold"
+                    )
+                })?,
+        })
+    } else {
+        None
+    };
+
+    let samples = args.source.read(Role::Score)?;
+    let mut x = samples.x;
+    if x.cols != detector.n_features() {
+        bail!(
+            "{}: {} columns, but the model {model_name} was trained on {} features",
+            samples.origin,
+            x.cols,
+            detector.n_features()
+        );
+    }
+    if let Some(p) = checkpoint::get_metadata(model_path, PREPROCESSING_KEY).map_err(named)? {
+        let fitted: FittedPreprocessing = serde_json::from_str(&p)
+            .with_context(|| format!("{model_name}: invalid preprocessing metadata"))?;
+        fitted
+            .transform(&mut x)
+            .with_context(|| format!("cannot scale {}", samples.origin))?;
+    }
+    let view = SampleView::new(&x.data, x.rows, x.cols).with_context(|| samples.origin.clone())?;
+    let scores = detector.score(view)?;
+
+    let mut text = String::with_capacity(scores.len() * 24 + 20);
+    text.push_str(if threshold.is_some() {
+        "score,prediction\n"
+    } else {
+        "score\n"
+    });
+    for s in &scores {
+        // The shortest representation that reads back to the same f64.
+        match threshold {
+            Some(t) => text.push_str(&format!("{s},{}\n", u8::from(*s >= t))),
+            None => text.push_str(&format!("{s}\n")),
+        }
+    }
+    out.write(text.as_bytes())?;
+
+    if let (Some(labels), false) = (&samples.labels, args.quiet) {
+        let summary = crate::eval::Summary::new(&scores, labels, threshold_rule(threshold))
+            .with_context(|| format!("cannot evaluate the scores of {}", samples.origin))?;
+        eprintln!("{}: {}", samples.origin, summary.one_line());
+    }
+    Ok(())
+}
+
+fn threshold_rule(t: Option<f64>) -> crate::eval::ThresholdRule {
+    match t {
+        Some(t) => crate::eval::ThresholdRule::Given(t),
+        None => crate::eval::ThresholdRule::TopAnomalies,
+    }
+}
+
+/// The threshold stored by `train --contamination`, if any.
+pub fn stored_threshold(model: &Path) -> dasvdd_core::Result<Option<StoredThreshold>> {
+    match checkpoint::get_metadata(model, THRESHOLD_KEY)? {
+        None => Ok(None),
+        Some(text) => {
+            serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| dasvdd_core::CoreError::Checkpoint {
+                    path: model.to_path_buf(),
+                    problem: format!("metadata `{THRESHOLD_KEY}` is invalid: {e}"),
+                })
+        }
+    }
+}
