@@ -256,7 +256,7 @@ cat >"$FAKE" <<'EOF'
 set -euo pipefail
 cmd=$1
 shift
-results='' shard=0/1 datasets=d1 methods=m1 seeds=1 epochs=1
+results='' shard=0/1 datasets=mnist methods=ocsvm seeds=1 epochs=1
 while (($#)); do
 	case $1 in
 	--results) results=$2 ;;
@@ -319,7 +319,7 @@ EOF
 chmod +x "$FAKE"
 # 8 cells; shard 1/3 gets cells 1, 4 and 7. (The commas are bench-all's list separator.)
 # shellcheck disable=SC2054
-TOY=(--datasets d1,d2 --methods m1,m2 --seeds 2 --epochs 3)
+TOY=(--datasets mnist,fmnist --methods ocsvm,kde --seeds 2 --epochs 3)
 
 log "1. single-process run of the toy matrix"
 "$FAKE" bench-all "${TOY[@]}" --results "$WORK/single" >/dev/null
@@ -373,13 +373,13 @@ done
 task_log=$WORK/sharded/slurm/${array_id}_2.out
 [[ $(grep -c '^shard 2/3 sees GPUs' "$task_log") == 2 ]] ||
 	die "the log of task 2 does not hold both attempts: $(<"$task_log")"
-grep -q '^skip d1-m2-seed0 (finished)' "$task_log" ||
+grep -q '^skip mnist-kde-seed0 (finished)' "$task_log" ||
 	die "task 2 did not skip its finished cell after the requeue: $(<"$task_log")"
 log "1. task 2 came back by itself after the requeue and resumed"
 
 missing=$(sed -n '/^missing:/,$p' "$WORK/sharded/report.txt" | tail -n +2 | tr '\n' ' ')
-[[ $missing == "d2-m1-seed0 d2-m2-seed1 " ]] ||
-	die "report after the failure lists missing cells '$missing', expected 'd2-m1-seed0 d2-m2-seed1 '"
+[[ $missing == "fmnist-ocsvm-seed0 fmnist-kde-seed1 " ]] ||
+	die "report after the failure lists missing cells '$missing', expected 'fmnist-ocsvm-seed0 fmnist-kde-seed1 '"
 log "1. task 1 failed as injected; the report ran anyway and lists: $missing"
 
 # Resubmit task 1 exactly as the script's header says, with K=1.
@@ -391,7 +391,7 @@ retry_id=$(eval "${resubmit/sbatch/sbatch --parsable --wait}")
 retry_id=${retry_id%%;*}
 [[ $(job_field "$retry_id" JobState 1) == COMPLETED ]] ||
 	die "resubmitted task ${retry_id}_1 did not complete"
-grep -q '^skip d1-m1-seed1 (finished)' "$WORK/sharded/slurm/${retry_id}_1.out" ||
+grep -q '^skip mnist-ocsvm-seed1 (finished)' "$WORK/sharded/slurm/${retry_id}_1.out" ||
 	die "resubmitted task 1 did not skip its finished cell"
 sbatch --parsable --wait "$report_script" >/dev/null
 diff -u <(report_table "$WORK/single") <(report_table "$WORK/sharded") ||

@@ -30,12 +30,33 @@ pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
 ///
 /// `GzDecoder` checks the CRC-32 and length trailer of the member, so truncation and most
 /// byte flips are reported rather than silently yielding short data.
+///
+/// The output is bounded by [`MAX_GUNZIP_BYTES`], so a small crafted file (deflate expands up to
+/// 1032 times) cannot exhaust memory: a stream that would decompress beyond it is an error.
 pub fn gunzip(raw: &[u8]) -> std::result::Result<Vec<u8>, String> {
-    let mut out = Vec::with_capacity(raw.len().saturating_mul(4));
-    let mut decoder = flate2::read::MultiGzDecoder::new(raw);
+    gunzip_limited(raw, MAX_GUNZIP_BYTES)
+}
+
+/// The most bytes [`gunzip`] produces: 4 GiB, far above any dataset file the readers take
+/// (the largest, EMNIST's by-class training images, are about 550 MB decompressed).
+pub const MAX_GUNZIP_BYTES: u64 = 4 << 30;
+
+/// [`gunzip`] with an explicit bound on the decompressed size, in bytes.
+pub fn gunzip_limited(raw: &[u8], limit: u64) -> std::result::Result<Vec<u8>, String> {
+    let start = (raw.len().saturating_mul(4) as u64).min(limit) as usize;
+    let mut out = Vec::with_capacity(start);
+    let decoder = flate2::read::MultiGzDecoder::new(raw);
+    // One byte past the limit tells a stream that exactly fills it from one that exceeds it.
     decoder
+        .take(limit.saturating_add(1))
         .read_to_end(&mut out)
         .map_err(|e| format!("corrupt or truncated gzip data: {e}"))?;
+    if out.len() as u64 > limit {
+        return Err(format!(
+            "gzip data decompresses to more than {limit} bytes (the limit for one file); \
+             it is not a dataset file this reader takes, or it is a decompression bomb"
+        ));
+    }
     Ok(out)
 }
 

@@ -196,3 +196,17 @@ fn png_in_an_image_folder_truncated_or_flipped() {
         3 * bytes.len()
     );
 }
+
+#[test]
+fn gzip_bomb_is_refused_by_size_not_by_memory() {
+    use dasvdd_data::fileio::{gunzip, gunzip_limited};
+    // 8 MiB of zeros compress to about 8 kB: a ratio of 1000, as in a decompression bomb.
+    let zeros = vec![0u8; 8 << 20];
+    let bomb = gz(&zeros);
+    assert!(bomb.len() < 64 << 10, "{} compressed bytes", bomb.len());
+    let err = gunzip_limited(&bomb, 1 << 20).unwrap_err();
+    assert!(err.contains("more than 1048576 bytes"), "{err}");
+    // At exactly its size the same stream is accepted, and the default limit takes it whole.
+    assert_eq!(gunzip_limited(&bomb, 8 << 20).unwrap().len(), 8 << 20);
+    assert_eq!(gunzip(&bomb).unwrap(), zeros);
+}
