@@ -348,6 +348,62 @@ fn fit_params(
     Ok(Fitted { detector, losses })
 }
 
+/// Whether `params` is one of the neural methods, which report every epoch (and so can be
+/// interrupted between epochs).
+fn is_neural(params: &MethodParams) -> bool {
+    matches!(
+        params,
+        MethodParams::Dasvdd(_) | MethodParams::Ae(_) | MethodParams::DeepSvdd(_)
+    )
+}
+
+/// Fits a classical method (one long call with no epochs) on a worker thread while this thread
+/// waits without the GIL and checks for Ctrl-C ten times a second. On Ctrl-C it raises
+/// `KeyboardInterrupt` at once; the abandoned fit runs to its end on its thread and its result is
+/// dropped. The samples are copied for the worker (a fit of these methods costs far more than
+/// the copy).
+fn fit_interruptibly(
+    py: Python<'_>,
+    params: &MethodParams,
+    data: &[f32],
+    rows: usize,
+    cols: usize,
+    device: &candle_core::Device,
+) -> PyResult<Result<Fitted, CoreError>> {
+    use std::sync::mpsc::{channel, RecvTimeoutError};
+    let (params, owned, device) = (params.clone(), data.to_vec(), device.clone());
+    let (tx, rx) = channel();
+    // `detach` needs a `Sync` closure, which a bare `Receiver` is not.
+    let rx = std::sync::Mutex::new(rx);
+    std::thread::Builder::new()
+        .name("dasvdd-fit".into())
+        .spawn(move || {
+            let fitted = SampleView::new(&owned, rows, cols).and_then(|view| {
+                fit_params(&params, view, &device, &|_, _, _, _| {
+                    ControlFlow::Continue(())
+                })
+            });
+            // The receiver is gone when the caller was interrupted: nothing to deliver.
+            let _ = tx.send(fitted);
+        })
+        .map_err(|e| PyRuntimeError::new_err(format!("cannot start the fit thread: {e}")))?;
+    loop {
+        let waited = py.detach(|| match rx.lock() {
+            Ok(rx) => rx.recv_timeout(std::time::Duration::from_millis(100)),
+            Err(_) => Err(RecvTimeoutError::Disconnected),
+        });
+        match waited {
+            Ok(fitted) => return Ok(fitted),
+            Err(RecvTimeoutError::Timeout) => py.check_signals()?,
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(PyRuntimeError::new_err(
+                    "the fit thread stopped without a result (it panicked); please report this",
+                ))
+            }
+        }
+    }
+}
+
 /// A fitted detector with the preprocessing applied before it.
 #[pyclass(frozen, module = "dasvdd._native")]
 struct NativeModel {
@@ -506,10 +562,14 @@ fn fit(
             }
         })
     };
-    let result = py.detach(|| {
-        let view = SampleView::new(data, rows, cols)?;
-        fit_params(&resolved, view, &device, &tick)
-    });
+    let result = if is_neural(&resolved) {
+        py.detach(|| {
+            let view = SampleView::new(data, rows, cols)?;
+            fit_params(&resolved, view, &device, &tick)
+        })
+    } else {
+        fit_interruptibly(py, &resolved, data, rows, cols, &device)?
+    };
     let fitted = match result {
         Ok(f) => f,
         Err(e) => {
