@@ -1,11 +1,12 @@
 //! One-class Deep SVDD (Ruff et al., "Deep One-Class Classification", ICML 2018), as its
-//! reference code (lukasruff/Deep-SVDD-PyTorch) trains it, on the fully connected encoder of
-//! the DASVDD presets.
-//!
-//! The network phi is DASVDD's encoder (e.g. 784-1024-256-256 for MNIST) without biases, with a
-//! leaky ReLU (slope 0.01) after every hidden layer and a linear output, as the last layer of
-//! Ruff's `mnist_LeNet` (`nn.Linear(..., bias=False)`, no activation). Ruff's convolutions and
-//! batch normalisation are not used: the paper compares the methods on one network family.
+//! reference code (lukasruff/Deep-SVDD-PyTorch) trains it, on one of two networks
+//! (`network`):
+//! - `mlp` (the default, for tabular data): DASVDD's encoder (e.g. 784-1024-256-256 for MNIST)
+//!   without biases, with a leaky ReLU (slope 0.01) after every hidden layer and a linear
+//!   output, as the last layer of Ruff's `mnist_LeNet` (`nn.Linear(..., bias=False)`);
+//! - `lenet` (for images): Ruff's own convolutional networks, `mnist_LeNet` for 28x28 grey
+//!   images and `cifar10_LeNet` for 32x32 colour ones, with batch normalisation
+//!   ([`crate::lenet`]); this is what the DASVDD paper ran for its Deep SVDD column.
 //!
 //! Training, with `c` fixed:
 //! 1. optionally, pre-training of a bias-free autoencoder whose encoder is phi (Ruff's
@@ -40,6 +41,38 @@ use crate::ae::{
     check_non_negative, check_positive, effective_batch, mlp_tensors, resolve_network, run_epochs,
     stream, to_json, EpochLoss,
 };
+use crate::lenet::{LenetAutoencoder, LenetEncoder, LenetKind};
+
+/// The network phi of Deep SVDD.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeepSvddNetwork {
+    /// A bias-free fully connected encoder sized by `model` (tabular data).
+    #[default]
+    Mlp,
+    /// Ruff's LeNet-type convolutional network, chosen by the input width: 784 features are
+    /// 28x28 grey images, 3,072 are 32x32 colour images (`model` is not used).
+    Lenet,
+}
+
+/// A trained phi.
+#[derive(Debug, Clone)]
+pub enum Phi {
+    /// The fully connected encoder.
+    Mlp(Mlp),
+    /// The LeNet encoder with its batch norms' running statistics.
+    Lenet(LenetEncoder),
+}
+
+impl Phi {
+    /// The fully connected network, when phi is one.
+    pub fn mlp(&self) -> Option<&Mlp> {
+        match self {
+            Phi::Mlp(m) => Some(m),
+            Phi::Lenet(_) => None,
+        }
+    }
+}
 
 /// Method name used on the command line and in model files.
 pub const METHOD: &str = "deep_svdd";
@@ -48,8 +81,11 @@ pub const METHOD: &str = "deep_svdd";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DeepSvddParams {
-    /// The network: phi is its encoder without biases and with a linear output; the decoder
-    /// is only used for pre-training. `None` sizes it from the data with
+    /// Which network phi is: `mlp` (default) or `lenet` (Ruff's convolutional networks, for
+    /// 28x28 grey and 32x32 colour images).
+    pub network: DeepSvddNetwork,
+    /// The `mlp` network: phi is its encoder without biases and with a linear output; the
+    /// decoder is only used for pre-training. `None` sizes it from the data with
     /// [`AutoencoderConfig::for_input`] (the paper's preset when the width matches one).
     pub model: Option<AutoencoderConfig>,
     /// Epochs of the one-class objective.
@@ -90,6 +126,7 @@ impl Default for DeepSvddParams {
     /// convolutional network.
     fn default() -> Self {
         DeepSvddParams {
+            network: DeepSvddNetwork::Mlp,
             model: None,
             epochs: 150,
             batch_size: 200,
@@ -114,8 +151,12 @@ pub fn push_from_zero(center: &mut [f32], eps: f32) {
     }
 }
 
-/// Outputs of `net` on `x`, batched, row-major `(rows, output width)`.
-fn forward_batched(net: &Mlp, x: SampleView<'_>, device: &Device) -> Result<Vec<f32>> {
+/// `forward` applied to `x` in batches of [`SCORE_BATCH`] rows, concatenated row-major.
+fn forward_batched(
+    x: SampleView<'_>,
+    device: &Device,
+    forward: &dyn Fn(&Tensor) -> Result<Tensor>,
+) -> Result<Vec<f32>> {
     let mut out = Vec::new();
     let mut start = 0;
     while start < x.rows() {
@@ -125,7 +166,7 @@ fn forward_batched(net: &Mlp, x: SampleView<'_>, device: &Device) -> Result<Vec<
             (end - start, x.cols()),
             device,
         )?;
-        out.extend(net.forward(&xt)?.flatten_all()?.to_vec1::<f32>()?);
+        out.extend(forward(&xt)?.flatten_all()?.to_vec1::<f32>()?);
         start = end;
     }
     Ok(out)
@@ -189,8 +230,11 @@ impl DeepSvddParams {
         on_epoch: &mut dyn FnMut(&EpochLoss) -> ControlFlow<()>,
     ) -> Result<DeepSvddModel> {
         self.validate()?;
-        let config = resolve_network(&self.model, x.cols())?;
         let batch = effective_batch(self.batch_size, x.rows(), METHOD)?;
+        if self.network == DeepSvddNetwork::Lenet {
+            return self.fit_lenet(x, device, batch, on_pretrain_epoch, on_epoch);
+        }
+        let config = resolve_network(&self.model, x.cols())?;
 
         // phi is built with a leaky ReLU on its output so that, during pre-training, the
         // decoder reads leaky_relu(code) as in Ruff's autoencoders; the output becomes linear
@@ -273,9 +317,7 @@ impl DeepSvddParams {
             METHOD,
             "one-class loss",
             &mut |epoch, xb| {
-                // Ruff's MultiStepLR: the learning rate drops tenfold after each milestone.
-                let passed = self.lr_milestones.iter().filter(|&&m| epoch > m).count();
-                adam.set_lr(self.lr * 0.1f64.powi(passed as i32));
+                adam.set_lr(self.lr_at(epoch));
                 let acts = net.forward_train(xb)?;
                 let z = acts
                     .last()
@@ -302,7 +344,7 @@ impl DeepSvddParams {
                 model: Some(config),
                 ..self.clone()
             },
-            network: net,
+            network: Phi::Mlp(net),
             center,
             history,
             pretrain_history,
@@ -310,6 +352,131 @@ impl DeepSvddParams {
             device: device.clone(),
         })
     }
+
+    /// The learning rate of the one-class phase at `epoch`: Ruff's `MultiStepLR` drops it
+    /// tenfold after each milestone.
+    fn lr_at(&self, epoch: usize) -> f64 {
+        let passed = self.lr_milestones.iter().filter(|&&m| epoch > m).count();
+        self.lr * 0.1f64.powi(passed as i32)
+    }
+
+    /// Deep SVDD on Ruff's LeNet network, trained as his code trains it: autoencoder
+    /// pre-training with the summed squared error per image (mean over the batch), the centre
+    /// from the pre-trained network in evaluation mode, then the one-class loss with the
+    /// network in training mode (batch statistics).
+    fn fit_lenet(
+        &self,
+        x: SampleView<'_>,
+        device: &Device,
+        batch: usize,
+        on_pretrain_epoch: &mut dyn FnMut(&EpochLoss) -> ControlFlow<()>,
+        on_epoch: &mut dyn FnMut(&EpochLoss) -> ControlFlow<()>,
+    ) -> Result<DeepSvddModel> {
+        let kind = LenetKind::for_input(x.cols())?;
+        let mut rng = seeded_rng(self.seed, stream::WEIGHTS);
+        let mut net = LenetEncoder::init(kind, &mut rng, device)?;
+        let mut pretrain_history = Vec::new();
+        if self.pretrain_epochs > 0 {
+            let mut ae = LenetAutoencoder::init(net, &mut rng, device)?;
+            let vars = ae.vars();
+            let mut adam = Adam::new(
+                vars.clone(),
+                AdamConfig {
+                    lr: self.pretrain_lr,
+                    weight_decay: self.pretrain_weight_decay,
+                    ..AdamConfig::default()
+                },
+            )?;
+            pretrain_history = run_epochs(
+                x,
+                self.pretrain_epochs,
+                batch,
+                &mut seeded_rng(self.seed, stream::PRETRAIN_SHUFFLE),
+                device,
+                "deep_svdd pretrain",
+                "pre-training reconstruction loss",
+                &mut |_, xb| {
+                    let rec = ae.forward_train(xb)?;
+                    let loss = (rec - xb)?.sqr()?.sum(1)?.mean_all()?;
+                    autograd_step(&loss, &vars, &mut adam)
+                },
+                on_pretrain_epoch,
+            )?;
+            net = ae.encoder;
+        }
+
+        let codes = forward_batched(x, device, &|xt| net.forward_eval(xt))?;
+        let k = kind.rep_dim();
+        let mut center = vec![0f64; k];
+        for row in codes.chunks_exact(k) {
+            for (c, v) in center.iter_mut().zip(row) {
+                *c += f64::from(*v);
+            }
+        }
+        let mut center: Vec<f32> = center
+            .iter()
+            .map(|c| (c / x.rows().max(1) as f64) as f32)
+            .collect();
+        push_from_zero(&mut center, self.center_eps as f32);
+        let c = Tensor::from_slice(&center, k, device)?;
+
+        let vars = net.vars();
+        let mut adam = Adam::new(
+            vars.clone(),
+            AdamConfig {
+                lr: self.lr,
+                weight_decay: self.weight_decay,
+                ..AdamConfig::default()
+            },
+        )?;
+        let history = run_epochs(
+            x,
+            self.epochs,
+            batch,
+            &mut seeded_rng(self.seed, stream::SHUFFLE),
+            device,
+            METHOD,
+            "one-class loss",
+            &mut |epoch, xb| {
+                adam.set_lr(self.lr_at(epoch));
+                let z = net.forward_train(xb)?;
+                let loss = z.broadcast_sub(&c)?.sqr()?.sum(1)?.mean_all()?;
+                autograd_step(&loss, &vars, &mut adam)
+            },
+            on_epoch,
+        )?;
+        if !net.all_finite()? {
+            return Err(CoreError::Diverged {
+                epoch: self.epochs,
+                what: "a network weight",
+                value: f64::NAN,
+            });
+        }
+        Ok(DeepSvddModel {
+            params: self.clone(),
+            network: Phi::Lenet(net),
+            center,
+            history,
+            pretrain_history,
+            preprocessing: None,
+            device: device.clone(),
+        })
+    }
+}
+
+/// One Adam step on `loss`'s gradients with respect to `vars` (candle's autograd); returns
+/// the loss.
+fn autograd_step(loss: &Tensor, vars: &[candle_core::Var], adam: &mut Adam) -> Result<f64> {
+    let grads = loss.backward()?;
+    let g = vars
+        .iter()
+        .map(|v| match grads.get(v.as_tensor()) {
+            Some(g) => Ok(g.clone()),
+            None => Ok(v.as_tensor().zeros_like()?),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    adam.step(&g)?;
+    Ok(f64::from(loss.to_scalar::<f32>()?))
 }
 
 impl DetectorParams for DeepSvddParams {
@@ -323,8 +490,9 @@ impl DetectorParams for DeepSvddParams {
 pub struct DeepSvddModel {
     /// The hyperparameters, with `model` set to the network actually used.
     pub params: DeepSvddParams,
-    /// phi: bias-free, leaky ReLU hidden layers, linear output.
-    pub network: Mlp,
+    /// phi: a bias-free fully connected network (leaky ReLU hidden layers, linear output) or
+    /// Ruff's LeNet.
+    pub network: Phi,
     /// The hypersphere centre c (no coordinate closer to 0 than `center_eps`).
     pub center: Vec<f32>,
     /// The mean one-class loss of every epoch.
@@ -340,13 +508,22 @@ pub struct DeepSvddModel {
 impl DeepSvddModel {
     /// The network's input width.
     fn input_dim(&self) -> usize {
-        self.network.layers.first().map(|l| l.dims().1).unwrap_or(0)
+        match &self.network {
+            Phi::Mlp(m) => m.layers.first().map(|l| l.dims().1).unwrap_or(0),
+            Phi::Lenet(l) => {
+                let (c, h, w) = l.kind.input_shape();
+                c * h * w
+            }
+        }
     }
 
     /// phi(x) for every sample, row-major `(rows, center.len())`.
     pub fn embed(&self, x: SampleView<'_>) -> Result<Vec<f32>> {
         x.expect_cols(self.input_dim())?;
-        forward_batched(&self.network, x, &self.device)
+        match &self.network {
+            Phi::Mlp(m) => forward_batched(x, &self.device, &|xt| m.forward(xt)),
+            Phi::Lenet(l) => forward_batched(x, &self.device, &|xt| l.forward_eval(xt)),
+        }
     }
 
     /// The device the model lives on.
@@ -362,6 +539,24 @@ impl DeepSvddModel {
         params
             .validate()
             .map_err(|e| ck.error(format!("metadata `params`: {e}")))?;
+        if params.network == DeepSvddNetwork::Lenet {
+            // The shapes are fixed by the kind, a closed set: nothing here is sized by the file.
+            let kind: LenetKind = ck.meta_json("lenet")?;
+            ck.check_tensor("center", &[kind.rep_dim()])?;
+            let network = LenetEncoder::load(&ck, "net", kind, device)?;
+            let center = ck
+                .tensor("center", &[kind.rep_dim()], &Device::Cpu)?
+                .to_vec1::<f32>()?;
+            return Ok(DeepSvddModel {
+                history: ck.meta_json("history").unwrap_or_default(),
+                pretrain_history: ck.meta_json("pretrain_history").unwrap_or_default(),
+                preprocessing: ck.metadata().get("preprocessing").cloned(),
+                params,
+                network: Phi::Lenet(network),
+                center,
+                device: device.clone(),
+            });
+        }
         let config = params
             .model
             .clone()
@@ -389,7 +584,7 @@ impl DeepSvddModel {
             pretrain_history: ck.meta_json("pretrain_history").unwrap_or_default(),
             preprocessing: ck.metadata().get("preprocessing").cloned(),
             params,
-            network,
+            network: Phi::Mlp(network),
             center,
             device: device.clone(),
         })
@@ -420,12 +615,18 @@ impl Detector for DeepSvddModel {
     }
 
     fn save(&self, path: &Path) -> Result<()> {
-        let mut tensors = mlp_tensors("net", &self.network)?;
+        let mut meta = HashMap::new();
+        let mut tensors = match &self.network {
+            Phi::Mlp(m) => mlp_tensors("net", m)?,
+            Phi::Lenet(l) => {
+                meta.insert("lenet".to_string(), to_json(&l.kind));
+                l.tensors("net")?
+            }
+        };
         tensors.push((
             "center".into(),
             Tensor::from_slice(&self.center, self.center.len(), &Device::Cpu)?,
         ));
-        let mut meta = HashMap::new();
         meta.insert("method".to_string(), METHOD.to_string());
         meta.insert("params".to_string(), to_json(&self.params));
         meta.insert("seed".to_string(), self.params.seed.to_string());

@@ -15,12 +15,13 @@ mod common;
 pub mod deep_svdd;
 pub mod iforest;
 pub mod kde;
+pub mod lenet;
 pub mod ocsvm;
 pub mod registry;
 pub mod settings;
 
 pub use ae::{AeModel, AeParams, EpochLoss};
-pub use deep_svdd::{DeepSvddModel, DeepSvddParams};
+pub use deep_svdd::{DeepSvddModel, DeepSvddNetwork, DeepSvddParams};
 pub use iforest::{IsolationForest, IsolationForestParams};
 pub use kde::{Bandwidth, Kde, KdeParams};
 pub use ocsvm::{Gamma, OneClassSvm, OneClassSvmParams};

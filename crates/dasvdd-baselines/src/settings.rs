@@ -67,6 +67,7 @@ pub struct AeSettings {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeepSvddSettings {
+    pub network: Option<crate::deep_svdd::DeepSvddNetwork>,
     pub epochs: Option<usize>,
     pub batch_size: Option<usize>,
     pub lr: Option<f64>,
@@ -116,6 +117,7 @@ impl BaselineSettings {
             Method::IsolationForest => &["n_trees", "subsample"],
             Method::Ae => &["epochs", "batch_size", "lr", "weight_decay"],
             Method::DeepSvdd => &[
+                "network",
                 "epochs",
                 "batch_size",
                 "lr",
@@ -216,6 +218,7 @@ impl BaselineSettings {
                 set!(
                     s,
                     p,
+                    network,
                     epochs,
                     batch_size,
                     lr,

@@ -108,7 +108,7 @@ fn loss_falls_anomalies_score_higher_and_centre_is_fixed() {
     }
 
     // phi is bias-free with leaky ReLU hidden layers and a linear output.
-    let layers = &model.network.layers;
+    let layers = &model.network.mlp().unwrap().layers;
     assert_eq!(layers.len(), 2);
     assert!(layers.iter().all(|l| l.bias.is_none()));
     assert_eq!(layers[0].activation, Activation::LeakyRelu);
@@ -146,9 +146,21 @@ fn pretraining_trains_an_autoencoder_and_changes_the_start() {
     );
     assert_ne!(with.center, without.center, "pre-training changed nothing");
     assert!(with.center.iter().all(|c| c.abs() >= 0.1));
-    assert!(with.network.layers.iter().all(|l| l.bias.is_none()));
+    assert!(with
+        .network
+        .mlp()
+        .unwrap()
+        .layers
+        .iter()
+        .all(|l| l.bias.is_none()));
     assert_eq!(
-        with.network.layers.last().unwrap().activation,
+        with.network
+            .mlp()
+            .unwrap()
+            .layers
+            .last()
+            .unwrap()
+            .activation,
         Activation::Identity
     );
 }

@@ -172,7 +172,10 @@ pub fn ae_params(
     })
 }
 
-/// Deep SVDD: the registry's setting (Ruff's) on the dataset's DASVDD network.
+/// Deep SVDD: the registry's setting (Ruff's) on the dataset's DASVDD network. Ruff's LeNet
+/// (`network = "lenet"`, what the paper ran on the image datasets) is not the benchmark's
+/// choice yet: candle's CPU convolutions make it about 20x slower per epoch than this encoder
+/// (docs/fidelity.md).
 pub fn deep_svdd_params(
     cfg: &BenchConfig,
     dataset: &str,
@@ -245,5 +248,6 @@ mod tests {
         let ds = deep_svdd_params(&cfg, "fmnist", 784, 3, Some(7)).unwrap();
         assert_eq!(ds.model.as_ref(), Some(&base.model));
         assert_eq!((ds.epochs, ds.seed), (7, 3));
+        assert_eq!(ds.network, dasvdd_baselines::DeepSvddNetwork::Mlp);
     }
 }

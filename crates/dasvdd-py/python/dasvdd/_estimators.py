@@ -221,10 +221,13 @@ class AutoEncoder(BaseDetector):
 
 class DeepSVDD(BaseDetector):
     """One-class Deep SVDD (Ruff et al.) on the encoder of the network, after
-    ``pretrain_epochs`` of autoencoder pre-training; score = squared distance to the centre."""
+    ``pretrain_epochs`` of autoencoder pre-training; score = squared distance to the centre.
+    ``network="lenet"`` uses Ruff's convolutional network instead (28x28 grey or 32x32 colour
+    images, 784 or 3072 features; slow on the CPU)."""
 
     _method = "deep_svdd"
     _hyper = _NETWORK + (
+        "network",
         "epochs",
         "batch_size",
         "lr",
@@ -242,6 +245,7 @@ class DeepSVDD(BaseDetector):
         hidden=None,
         latent=None,
         output_activation=None,
+        network="mlp",
         epochs=150,
         batch_size=200,
         lr=1e-4,
@@ -257,6 +261,7 @@ class DeepSVDD(BaseDetector):
         device="cpu",
         verbose=0,
     ):
+        self.network = network
         self.preset = preset
         self.hidden = hidden
         self.latent = latent
