@@ -149,8 +149,8 @@ pub fn run(args: &FuzzSeedsArgs) -> Result<()> {
     Ok(())
 }
 
-/// A model of every method fitted on 40 rows of 4 features, and the file of issue 10: a
-/// Fashion-MNIST config whose hidden widths say 300000, holding only the centre.
+/// A model of every method fitted on 40 rows of 4 features, Deep SVDD on LeNet, and the file
+/// of issue 10: a Fashion-MNIST config whose hidden widths say 300000, holding only the centre.
 fn models(dir: &Path) -> Result<()> {
     let (rows, cols) = (40, 4);
     let x: Vec<f32> = (0..rows * cols)
@@ -179,6 +179,20 @@ fn models(dir: &Path) -> Result<()> {
         model.save(&path)?;
         put(dir, target, "fitted.safetensors", &std::fs::read(&path)?)?;
     }
+    // Deep SVDD on Ruff's LeNet (about 30 kB): its loader reads batch-norm statistics too.
+    let images: Vec<f32> = (0..20 * 784).map(|i| ((i * 13) % 29) as f32 / 29.0).collect();
+    let lenet = dasvdd_baselines::DeepSvddParams {
+        network: dasvdd_baselines::DeepSvddNetwork::Lenet,
+        epochs: 1,
+        pretrain_epochs: 0,
+        batch_size: 10,
+        ..dasvdd_baselines::DeepSvddParams::default()
+    }
+    .fit(SampleView::new(&images, 20, 784)?, &Device::Cpu)?;
+    let path = tmp.join("lenet.safetensors");
+    dasvdd_core::Detector::save(&lenet, &path)?;
+    put(dir, "model_deep_svdd", "lenet.safetensors", &std::fs::read(&path)?)?;
+
     let mut config = DasvddConfig::from_preset(Preset::Mnist);
     config.model.hidden = vec![300_000, 300_000];
     let center =
