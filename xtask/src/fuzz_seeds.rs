@@ -180,7 +180,9 @@ fn models(dir: &Path) -> Result<()> {
         put(dir, target, "fitted.safetensors", &std::fs::read(&path)?)?;
     }
     // Deep SVDD on Ruff's LeNet (about 30 kB): its loader reads batch-norm statistics too.
-    let images: Vec<f32> = (0..20 * 784).map(|i| ((i * 13) % 29) as f32 / 29.0).collect();
+    let images: Vec<f32> = (0..20 * 784)
+        .map(|i| ((i * 13) % 29) as f32 / 29.0)
+        .collect();
     let lenet = dasvdd_baselines::DeepSvddParams {
         network: dasvdd_baselines::DeepSvddNetwork::Lenet,
         epochs: 1,
@@ -191,7 +193,12 @@ fn models(dir: &Path) -> Result<()> {
     .fit(SampleView::new(&images, 20, 784)?, &Device::Cpu)?;
     let path = tmp.join("lenet.safetensors");
     dasvdd_core::Detector::save(&lenet, &path)?;
-    put(dir, "model_deep_svdd", "lenet.safetensors", &std::fs::read(&path)?)?;
+    put(
+        dir,
+        "model_deep_svdd",
+        "lenet.safetensors",
+        &std::fs::read(&path)?,
+    )?;
 
     let mut config = DasvddConfig::from_preset(Preset::Mnist);
     config.model.hidden = vec![300_000, 300_000];
