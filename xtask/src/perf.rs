@@ -46,6 +46,121 @@ pub struct PerfArgs {
     /// centre step, gather, the rest), in a separate profiled run
     #[arg(long)]
     phases: bool,
+    /// Also time each product of the step alone (forward, weight gradient, input gradient of
+    /// every layer, with the kernels' strides and thread count), to show the rate `gemm` gives
+    /// these shapes and so the ceiling of the step's share of the matmul rate
+    #[arg(long)]
+    products: bool,
+}
+
+/// `dst (m x n, row-major) = lhs @ rhs` by `gemm` with the strides (row, column) the step's
+/// kernels use and their parallelism.
+fn gemm_once(
+    dst: &mut [f32],
+    (m, n, k): (usize, usize, usize),
+    lhs: &[f32],
+    (lrs, lcs): (usize, usize),
+    rhs: &[f32],
+    (rrs, rcs): (usize, usize),
+) {
+    let threads = candle_core::utils::get_num_threads();
+    let par = if threads > 1 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    };
+    assert!(dst.len() >= m * n && lhs.len() >= m * k && rhs.len() >= k * n);
+    // SAFETY: the three buffers are distinct and hold at least m x n, m x k and k x n values,
+    // which the strides (row-major or its transpose, unit or full-width steps) stay inside.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            lhs.as_ptr(),
+            lcs as isize,
+            lrs as isize,
+            rhs.as_ptr(),
+            rcs as isize,
+            rrs as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        )
+    }
+}
+
+/// GFLOP/s of one product shape, timed over about 20 GFLOP after a warm-up.
+fn product_rate(dims: (usize, usize, usize), l: (usize, usize), r: (usize, usize)) -> f64 {
+    let (m, n, k) = dims;
+    let lhs = vec![0.5f32; m * k];
+    let rhs = vec![0.25f32; k * n];
+    let mut dst = vec![0f32; m * n];
+    for _ in 0..10 {
+        gemm_once(&mut dst, dims, &lhs, l, &rhs, r);
+    }
+    let flop = 2.0 * (m * n * k) as f64;
+    let reps = ((2e10 / flop) as usize).max(10);
+    let started = Instant::now();
+    for _ in 0..reps {
+        gemm_once(&mut dst, dims, &lhs, l, &rhs, r);
+    }
+    flop * reps as f64 / started.elapsed().as_secs_f64() / 1e9
+}
+
+/// The step's products one by one (encoder and decoder of the MNIST preset, batch 200): rates
+/// and the seconds per epoch they would take alone.
+fn print_products(samples: usize, reference: f64) {
+    let b = 200;
+    let widths = [784, 1024, 256, 256, 1024, 784];
+    println!("products of the step alone (gemm, batch {b}, the kernels' strides):");
+    println!(
+        "  {:<14} {:>16} {:>16} {:>16}",
+        "layer", "forward", "weight grad", "input grad"
+    );
+    let mut seconds = 0.0;
+    let mut flops = 0.0;
+    for (li, w) in widths.windows(2).enumerate() {
+        let (i, o) = (w[0], w[1]);
+        // forward X (b, i) @ W (i, o); weight gradient X^T @ dY, X read transposed; input
+        // gradient dY (b, o) @ the row-major (o, i) transposed copy. The first layer has no
+        // input gradient.
+        let mut shapes = vec![((b, o, i), (i, 1), (o, 1)), ((i, o, b), (1, i), (o, 1))];
+        if li > 0 {
+            shapes.push(((b, i, o), (o, 1), (i, 1)));
+        }
+        let mut cells = Vec::new();
+        for (dims, l, r) in shapes {
+            let g = product_rate(dims, l, r);
+            let f = 2.0 * (dims.0 * dims.1 * dims.2) as f64;
+            seconds += f / (g * 1e9);
+            flops += f;
+            cells.push(format!("{g:.1} GFLOP/s"));
+        }
+        cells.resize(3, "-".into());
+        println!(
+            "  {:<14} {:>16} {:>16} {:>16}",
+            format!("{i}->{o}"),
+            cells[0],
+            cells[1],
+            cells[2]
+        );
+    }
+    let steps = (samples / b) as f64;
+    println!(
+        "  all of them: {:.1} GFLOP/s, {:.3} s per epoch of {samples} samples, {:.0}% of the \
+         matmul reference: the ceiling of the step's share with nothing but products",
+        flops / seconds / 1e9,
+        seconds * steps,
+        100.0 * flops / seconds / 1e9 / reference
+    );
 }
 
 /// Both PyTorch loops, each timed per epoch after one warm-up epoch. `paper`: Algorithm 1 with
@@ -337,6 +452,9 @@ pub fn run(args: &PerfArgs) -> Result<()> {
     );
     if args.phases {
         print_phases(&config, x)?;
+    }
+    if args.products {
+        print_products(args.samples, mm.max(mm_after));
     }
     if args.no_torch {
         return Ok(());
