@@ -31,8 +31,7 @@ pub const METHOD: &str = "ae";
 /// and its shuffling, so an autoencoder and a DASVDD model with the same seed and network start
 /// from the same weights and see the batches in the same order.
 pub(crate) mod stream {
-    pub const WEIGHTS: u64 = 0;
-    pub const SHUFFLE: u64 = 2;
+    pub use dasvdd_core::dasvdd::stream::{SHUFFLE, WEIGHTS};
     /// Shuffling of Deep SVDD's autoencoder pre-training.
     pub const PRETRAIN_SHUFFLE: u64 = 3;
 }
@@ -147,16 +146,6 @@ pub(crate) fn effective_batch(batch_size: usize, n: usize, method: &str) -> Resu
     Ok(batch_size)
 }
 
-/// Gathers rows `idx` of `x` into a `(idx.len(), cols)` tensor.
-pub(crate) fn gather(x: SampleView<'_>, idx: &[usize], device: &Device) -> Result<Tensor> {
-    let d = x.cols();
-    let mut buf = Vec::with_capacity(idx.len() * d);
-    for &i in idx {
-        buf.extend_from_slice(x.row(i));
-    }
-    Ok(Tensor::from_vec(buf, (idx.len(), d), device)?)
-}
-
 /// Runs `epochs` epochs of shuffled, drop-last mini-batches of `batch` rows of `x`, calling
 /// `step` on each batch; `step` returns the batch loss, which must be finite (else the error
 /// names the epoch and `what`). Each epoch's mean loss is emitted as a `tracing` event named by
@@ -181,7 +170,7 @@ pub(crate) fn run_epochs(
         order.shuffle(shuffle_rng);
         let mut sum = 0.0;
         for b in 0..batches {
-            let xb = gather(x, &order[b * batch..(b + 1) * batch], device)?;
+            let xb = x.gather(&order[b * batch..(b + 1) * batch], device)?;
             let loss = step(epoch, &xb)?;
             if !loss.is_finite() {
                 return Err(CoreError::Diverged {

@@ -158,16 +158,12 @@ fn forward_batched(
     forward: &dyn Fn(&Tensor) -> Result<Tensor>,
 ) -> Result<Vec<f32>> {
     let mut out = Vec::new();
-    let mut start = 0;
-    while start < x.rows() {
-        let end = (start + SCORE_BATCH).min(x.rows());
-        let xt = Tensor::from_slice(
-            x.slice_rows(start, end).data(),
-            (end - start, x.cols()),
-            device,
-        )?;
-        out.extend(forward(&xt)?.flatten_all()?.to_vec1::<f32>()?);
-        start = end;
+    for chunk in x.chunks(SCORE_BATCH) {
+        out.extend(
+            forward(&chunk.to_tensor(device)?)?
+                .flatten_all()?
+                .to_vec1::<f32>()?,
+        );
     }
     Ok(out)
 }

@@ -219,12 +219,8 @@ impl Autoencoder {
         x.expect_cols(self.config.input_dim)?;
         let mut out = SampleErrors::default();
         let d = x.cols();
-        let mut start = 0;
-        while start < x.rows() {
-            let end = (start + SCORE_BATCH).min(x.rows());
-            let batch = x.slice_rows(start, end);
-            let xt = Tensor::from_slice(batch.data(), (end - start, d), device)?;
-            let (z, x_hat) = self.forward(&xt)?;
+        for batch in x.chunks(SCORE_BATCH) {
+            let (z, x_hat) = self.forward(&batch.to_tensor(device)?)?;
             let z = z.flatten_all()?.to_vec1::<f32>()?;
             let x_hat = x_hat.flatten_all()?.to_vec1::<f32>()?;
             let k = self.config.latent;
@@ -251,7 +247,6 @@ impl Autoencoder {
                 };
                 out.distance.push(dist);
             }
-            start = end;
         }
         Ok(out)
     }

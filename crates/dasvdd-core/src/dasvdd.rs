@@ -24,11 +24,16 @@ use crate::error::{CoreError, Result};
 use crate::step_profile::{self, Phase};
 
 /// Random streams drawn from the one seed, so that changing e.g. the number of gamma trials
-/// does not change the initial weights of the trained network.
-mod stream {
+/// does not change the initial weights of the trained network. The baselines' autoencoder and
+/// Deep SVDD draw their weights and batch order from the same streams.
+pub mod stream {
+    /// The initial weights of the network.
     pub const WEIGHTS: u64 = 0;
+    /// The initial centre.
     pub const CENTER: u64 = 1;
+    /// The batch order of every epoch.
     pub const SHUFFLE: u64 = 2;
+    /// The short trial runs of the gamma heuristic: trial `t` uses `GAMMA_TRIALS + t`.
     pub const GAMMA_TRIALS: u64 = 1000;
 }
 
@@ -138,16 +143,6 @@ impl DetectorParams for DasvddConfig {
     }
 }
 
-/// Gathers rows `idx` of `x` into a tensor.
-fn gather(x: SampleView<'_>, idx: &[usize], device: &Device) -> Result<Tensor> {
-    let d = x.cols();
-    let mut buf = Vec::with_capacity(idx.len() * d);
-    for &i in idx {
-        buf.extend_from_slice(x.row(i));
-    }
-    Ok(Tensor::from_vec(buf, (idx.len(), d), device)?)
-}
-
 /// Trains DASVDD on normal samples `x` by Algorithm 1, calling `on_epoch` after every epoch.
 pub fn fit(
     config: &DasvddConfig,
@@ -252,7 +247,7 @@ pub fn fit_until(
             let (net_idx, center_idx) = idx.split_at(n_net);
             let xb = {
                 let _timer = step_profile::timer(Phase::Gather);
-                gather(x, net_idx, device)?
+                x.gather(net_idx, device)?
             };
             let (loss, codes) = ae.train_step_with_codes(
                 &xb,
@@ -290,7 +285,7 @@ pub fn fit_until(
             if tc.center == CenterMode::Trained && !center_idx.is_empty() {
                 // Centre step with the network fixed: AdaGrad on MSE(c, mean code of the split).
                 let _timer = step_profile::timer(Phase::CenterStep);
-                let z = ae.encode(&gather(x, center_idx, device)?)?;
+                let z = ae.encode(&x.gather(center_idx, device)?)?;
                 let z_mean = z.mean(0)?.detach();
                 let mut loss = center.as_tensor().sub(&z_mean)?.sqr()?.mean_all()?;
                 if let Some(sum) = &accumulated {

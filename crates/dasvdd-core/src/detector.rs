@@ -67,6 +67,38 @@ impl<'a> SampleView<'a> {
         }
     }
 
+    /// The rows as one `(rows, cols)` tensor on `device`.
+    pub fn to_tensor(&self, device: &Device) -> Result<candle_core::Tensor> {
+        Ok(candle_core::Tensor::from_slice(
+            self.data,
+            (self.rows, self.cols),
+            device,
+        )?)
+    }
+
+    /// Rows `idx` (in that order, repeats allowed) gathered into a `(idx.len(), cols)` tensor
+    /// on `device`: a training batch.
+    pub fn gather(&self, idx: &[usize], device: &Device) -> Result<candle_core::Tensor> {
+        let mut buf = Vec::with_capacity(idx.len() * self.cols);
+        for &i in idx {
+            buf.extend_from_slice(self.row(i));
+        }
+        Ok(candle_core::Tensor::from_vec(
+            buf,
+            (idx.len(), self.cols),
+            device,
+        )?)
+    }
+
+    /// Consecutive views of at most `rows` rows each, covering every row once: how scoring
+    /// walks large inputs without one huge activation matrix.
+    pub fn chunks(&self, rows: usize) -> impl Iterator<Item = SampleView<'a>> + '_ {
+        let step = rows.max(1);
+        (0..self.rows)
+            .step_by(step)
+            .map(move |start| self.slice_rows(start, (start + step).min(self.rows)))
+    }
+
     /// Errors unless the samples have `expected` features.
     pub fn expect_cols(&self, expected: usize) -> Result<()> {
         if self.cols != expected {
@@ -98,4 +130,26 @@ pub trait Detector: Send + Sync {
 pub trait DetectorParams {
     /// Fits on normal samples only; `device` is used by neural detectors and ignored by others.
     fn fit_detector(&self, x: SampleView<'_>, device: &Device) -> Result<Box<dyn Detector>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_cover_every_row_once_and_gather_keeps_the_order() {
+        let data: Vec<f32> = (0..7 * 2).map(|v| v as f32).collect();
+        let x = SampleView::new(&data, 7, 2).unwrap();
+        let sizes: Vec<usize> = x.chunks(3).map(|c| c.rows()).collect();
+        assert_eq!(sizes, [3, 3, 1]);
+        let joined: Vec<f32> = x.chunks(3).flat_map(|c| c.data().to_vec()).collect();
+        assert_eq!(joined, data);
+        assert_eq!(x.chunks(100).count(), 1);
+        let g = x.gather(&[4, 0, 4], &Device::Cpu).unwrap();
+        assert_eq!(g.dims(), &[3, 2]);
+        let g = g.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(g, [8., 9., 0., 1., 8., 9.]);
+        let t = x.slice_rows(1, 3).to_tensor(&Device::Cpu).unwrap();
+        assert_eq!(t.flatten_all().unwrap().to_vec1::<f32>().unwrap(), [2., 3., 4., 5.]);
+    }
 }

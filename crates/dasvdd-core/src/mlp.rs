@@ -310,21 +310,16 @@ impl Mlp {
     pub fn mean_output(&self, x: SampleView<'_>, device: &Device) -> Result<Vec<f32>> {
         let k = self.layers.last().map(|l| l.dims().0).unwrap_or(0);
         let mut acc = vec![0f64; k];
-        let mut start = 0;
-        while start < x.rows() {
-            let end = (start + SCORE_BATCH).min(x.rows());
-            let xt = Tensor::from_slice(
-                x.slice_rows(start, end).data(),
-                (end - start, x.cols()),
-                device,
-            )?;
-            let out = self.forward(&xt)?.flatten_all()?.to_vec1::<f32>()?;
+        for chunk in x.chunks(SCORE_BATCH) {
+            let out = self
+                .forward(&chunk.to_tensor(device)?)?
+                .flatten_all()?
+                .to_vec1::<f32>()?;
             for row in out.chunks_exact(k.max(1)) {
                 for (a, v) in acc.iter_mut().zip(row) {
                     *a += f64::from(*v);
                 }
             }
-            start = end;
         }
         let n = x.rows().max(1) as f64;
         Ok(acc.into_iter().map(|a| (a / n) as f32).collect())

@@ -210,11 +210,8 @@ pub fn deep_svdd_params(
 fn score_in_chunks(detector: &dyn dasvdd_core::Detector, x: SampleView<'_>) -> Result<Vec<f64>> {
     const CHUNK: usize = 4096;
     let mut out = Vec::with_capacity(x.rows());
-    let mut start = 0;
-    while start < x.rows() {
-        let end = (start + CHUNK).min(x.rows());
-        out.extend(detector.score(x.slice_rows(start, end))?);
-        start = end;
+    for chunk in x.chunks(CHUNK) {
+        out.extend(detector.score(chunk)?);
     }
     Ok(out)
 }
