@@ -150,6 +150,9 @@ mod tests {
         let g = g.flatten_all().unwrap().to_vec1::<f32>().unwrap();
         assert_eq!(g, [8., 9., 0., 1., 8., 9.]);
         let t = x.slice_rows(1, 3).to_tensor(&Device::Cpu).unwrap();
-        assert_eq!(t.flatten_all().unwrap().to_vec1::<f32>().unwrap(), [2., 3., 4., 5.]);
+        assert_eq!(
+            t.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            [2., 3., 4., 5.]
+        );
     }
 }
