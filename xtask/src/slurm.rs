@@ -454,30 +454,16 @@ fn write_script(path: &Path, text: &str) -> Result<()> {
         .unwrap_or(Path::new("."));
     fs::create_dir_all(dir)
         .with_context(|| format!("cannot create directory {}", dir.display()))?;
-    let file_name = path
-        .file_name()
-        .with_context(|| format!("script path {} has no file name", path.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        file_name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| -> std::io::Result<()> {
-        let mut file = fs::File::create(&tmp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
+    dasvdd_data::fileio::write_atomic_with(path, |tmp| {
+        fs::File::create(tmp)?.write_all(text.as_bytes())?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755))?;
+            fs::set_permissions(tmp, fs::Permissions::from_mode(0o755))?;
         }
-        fs::rename(&tmp, path)
-    })();
-    if let Err(err) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(err).with_context(|| format!("cannot write script {}", path.display()));
-    }
-    Ok(())
+        Ok(())
+    })
+    .with_context(|| format!("cannot write script {}", path.display()))
 }
 
 /// `<stem>-report.<ext>` beside the array script.

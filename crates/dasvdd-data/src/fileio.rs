@@ -69,6 +69,21 @@ pub fn is_gzip(raw: &[u8]) -> bool {
 /// directory, is flushed to disk, and is then renamed over `path`, so readers never see a
 /// half-written file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, |tmp| {
+        let mut f = std::fs::File::create(tmp)?;
+        f.write_all(bytes)
+    })
+}
+
+/// Writes `path` atomically through `write`, which creates and fills the temporary file it is
+/// given (for writers that take a path, such as image encoders). The temporary file, in the
+/// same folder and named with the host, process and a counter so that writers on several
+/// hosts sharing the folder never collide, is synced to disk and renamed over `path`; on an
+/// error it is removed.
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -76,23 +91,43 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let file_name = path
         .file_name()
         .ok_or_else(|| DataError::invalid(path.display().to_string(), "not a file path"))?;
-    // Process id and a counter keep concurrent writers (threads or processes) apart.
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let tmp = dir.join(format!(
-        ".{}.tmp-{}-{}",
+        ".{}.{}-{}-{}.tmp",
         file_name.to_string_lossy(),
+        host_name(),
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
+    let result = write(&tmp)
+        .and_then(|()| {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&tmp)?
+                .sync_all()
+        })
+        .and_then(|()| std::fs::rename(&tmp, path));
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
         return Err(DataError::io(path, e));
     }
     Ok(())
+}
+
+/// This machine's host name, reduced to letters, digits and `-` (for temporary file names).
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "host".into())
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Result};
+use dasvdd_data::fileio::write_atomic_with;
 use plotters::prelude::*;
 
 use super::matrix::{CellKey, Method, MethodSpec, Variant};
@@ -71,9 +72,8 @@ pub fn line_chart(
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let tmp = path.with_extension("svg.tmp");
-    {
-        let root = SVGBackend::new(&tmp, CHART_SIZE).into_drawing_area();
+    let draw = |tmp: &Path| -> Result<()> {
+        let root = SVGBackend::new(tmp, CHART_SIZE).into_drawing_area();
         let e = plot_err(path);
         root.fill(&WHITE).map_err(&e)?;
         let mut chart = ChartBuilder::on(&root)
@@ -114,8 +114,11 @@ pub fn line_chart(
                 .map_err(&e)?;
         }
         root.present().map_err(&e)?;
-    }
-    std::fs::rename(&tmp, path)?;
+        Ok(())
+    };
+    write_atomic_with(path, |tmp| {
+        draw(tmp).map_err(|e| std::io::Error::other(format!("{e:#}")))
+    })?;
     Ok(())
 }
 
@@ -166,10 +169,10 @@ pub fn image_grid(
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let tmp = path.with_extension("png.tmp");
-    img.save_with_format(&tmp, image::ImageFormat::Png)
-        .map_err(|e| anyhow!("cannot write {}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path)?;
+    write_atomic_with(path, |tmp| {
+        img.save_with_format(tmp, image::ImageFormat::Png)
+            .map_err(std::io::Error::other)
+    })?;
     Ok(())
 }
 

@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use dasvdd_core::EpochRecord;
+use dasvdd_data::fileio::host_name;
 use serde::{Deserialize, Serialize};
 
 use super::matrix::{hex, CellKey};
@@ -97,48 +98,12 @@ pub struct MatrixRequest {
     pub unavailable: BTreeMap<String, String>,
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same folder, synced, renamed.
+/// Writes `bytes` to `path` atomically (creating its folder): a temporary file in the same
+/// folder, named with the host and process, synced, renamed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    // Unique across processes and hosts sharing the folder, and across calls of this process.
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = dir.join(format!(
-        ".{name}.{}-{}-{n}.tmp",
-        host_name(),
-        std::process::id()
-    ));
-    let mut f =
-        std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    drop(f);
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
-}
-
-/// This machine's name, reduced to letters, digits, `-` and `_`.
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "host".into())
-        .trim()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    Ok(dasvdd_data::fileio::write_atomic(path, bytes)?)
 }
 
 /// The results directory.
