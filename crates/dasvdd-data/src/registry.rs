@@ -12,7 +12,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{dataset_info, DatasetInfo};
+use crate::catalog::DatasetInfo;
 use crate::error::{DataError, Result};
 use crate::matrix::LabeledData;
 use crate::preprocess::{FittedPreprocessing, GcnNorm, Preprocessing};
@@ -467,4 +467,96 @@ fn load_mimii(dir: &Path, machine: &str, train_stride: usize) -> Result<OneClass
         train.x.select_rows(&normal),
         test,
     )
+}
+
+/// Facts about the dataset named `name`: the catalog's entry for it.
+fn dataset_info(name: &DatasetName) -> DatasetInfo {
+    use crate::catalog::*;
+    use DatasetName as D;
+    match name {
+        D::Mnist => DatasetInfo {
+            name: name.to_string(),
+            title: "MNIST handwritten digits (LeCun, Cortes, Burges)",
+            source_url: "http://yann.lecun.com/exdb/mnist/ (mirror https://ossci-datasets.s3.amazonaws.com/mnist/)",
+            licence: "CC BY-SA 3.0 (as stated by the torchvision/TFDS catalogues; no licence file upstream)",
+            size: "11.6 MB download (4 gzip files), 55 MB decompressed; 60,000 + 10,000 images",
+            expected_files: mnist_expected(),
+            remote_files: mnist_files(),
+            hub_repo: None,
+            manual: "download the four *-ubyte.gz files from the mirror into the dataset folder",
+        },
+        D::Fmnist => DatasetInfo {
+            name: name.to_string(),
+            title: "Fashion-MNIST (Xiao, Rasul, Vollgraf; Zalando Research)",
+            source_url: "https://github.com/zalandoresearch/fashion-mnist",
+            licence: "MIT",
+            size: "30 MB download (4 gzip files), 55 MB decompressed; 60,000 + 10,000 images",
+            expected_files: mnist_expected(),
+            remote_files: fmnist_files(),
+            hub_repo: None,
+            manual: "apt-get install dataset-fashion-mnist (it installs into /usr/share/datasets/fashion-mnist), \
+                     or download the four *-ubyte.gz files from the GitHub repository's data/fashion/",
+        },
+        D::Cifar10 => DatasetInfo {
+            name: name.to_string(),
+            title: "CIFAR-10, binary version (Krizhevsky 2009)",
+            source_url: "https://www.cs.toronto.edu/~kriz/cifar.html",
+            licence: "no licence stated by the authors; cite Krizhevsky 2009",
+            size: "163 MB download (cifar-10-binary.tar.gz), 176 MB unpacked; 50,000 + 10,000 images",
+            expected_files: crate::cifar::CIFAR_TRAIN_FILES
+                .iter()
+                .chain(std::iter::once(&crate::cifar::CIFAR_TEST_FILE))
+                .map(|f| format!("{f} | cifar-10-batches-bin/{f}"))
+                .collect(),
+            remote_files: cifar10_files(),
+            hub_repo: None,
+            manual: "download cifar-10-binary.tar.gz and unpack it in the dataset folder",
+        },
+        D::Speech | D::Pima | D::Odds(_) => {
+            let stem = name.file_stem();
+            DatasetInfo {
+                name: name.to_string(),
+                title: match name {
+                    D::Speech => "ODDS Speech (accent i-vectors, 3686 x 400, 61 anomalies)",
+                    D::Pima => "ODDS Pima Indians diabetes (768 x 8, 268 anomalies)",
+                    _ => "ODDS outlier detection dataset",
+                },
+                source_url: "https://odds.cs.stonybrook.edu/",
+                licence: "ODDS: free for research use, cite Rayana 2016 and the original source",
+                size: match name {
+                    D::Speech => "about 12 MB (.mat)",
+                    D::Pima => "about 30 kB (.mat)",
+                    _ => "small (.mat)",
+                },
+                expected_files: vec![format!("{stem}.mat | {stem}.csv (features, then a 0/1 label column; no header)")],
+                remote_files: Vec::new(),
+                hub_repo: None,
+                manual: "download the .mat file from the ODDS web site (its links point to Dropbox) \
+                         into the dataset folder",
+            }
+        }
+        D::Awid3 => DatasetInfo {
+            name: name.to_string(),
+            title: "AWID3 Wi-Fi intrusion dataset (Chatzoglou et al. 2021), CSV version",
+            source_url: "https://icsdweb.aegean.gr/awid/awid3",
+            licence: "free for academic use after registration with the AWID team",
+            size: "about 60 GB of CSV files in total (254 columns)",
+            expected_files: vec!["CSV/*.csv (one or more AWID3 CSV files)".to_string()],
+            remote_files: Vec::new(),
+            hub_repo: None,
+            manual: "request access on the AWID web site, download the CSV version and place the \
+                     CSV files in the dataset folder",
+        },
+        D::Mimii => DatasetInfo {
+            name: name.to_string(),
+            title: "MIMII / DCASE 2020 Task 2 machine sounds (Purohit et al. 2019)",
+            source_url: "https://zenodo.org/record/3384388",
+            licence: "CC BY-SA 4.0",
+            size: "about 100 GB for the 8-channel release; the DCASE 2020 development set is a few GB",
+            expected_files: vec!["<machine>/id_XX/{normal,abnormal}/*.wav".to_string()],
+            remote_files: Vec::new(),
+            hub_repo: None,
+            manual: "download the per-machine zip files from Zenodo and unpack them into the dataset folder",
+        },
+    }
 }

@@ -14,8 +14,8 @@ use dasvdd_data::fileio::write_atomic_with;
 use plotters::prelude::*;
 
 use super::matrix::{CellKey, Method, MethodSpec, Variant};
-use super::report::{sweep_points, SweepPoint};
 use super::store::{CellDetail, CellRecord, ResultsDir};
+use super::summary::{sweep_points, SweepPoint};
 
 /// Size of every chart, in pixels.
 pub const CHART_SIZE: (u32, u32) = (640, 480);

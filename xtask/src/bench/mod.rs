@@ -12,9 +12,11 @@ pub mod config;
 pub mod figures;
 pub mod matrix;
 pub mod methods;
+pub mod provenance;
 pub mod report;
 pub mod runner;
 pub mod store;
+pub mod summary;
 pub mod sweep;
 pub mod synthetic;
 

@@ -15,7 +15,9 @@ use dasvdd_eval::stats::SAMPLE;
 use serde::{Deserialize, Serialize};
 
 use super::matrix::{BenchDataset, CellKey, Method, MethodSpec, PaperColumn};
+use super::provenance::{command_line, commit, unix_now};
 use super::store::{write_atomic, CellRecord, ResultsDir};
+use super::summary::{dataset_order, mean, ranges, sweep_points, SweepPoint};
 
 /// Options of `cargo xtask report`.
 #[derive(Debug, Clone, Args)]
@@ -327,11 +329,6 @@ fn mean_std(values: &[f64]) -> (f64, Option<f64>) {
     }
 }
 
-fn mean(values: impl IntoIterator<Item = f64>) -> f64 {
-    let v: Vec<f64> = values.into_iter().collect();
-    dasvdd_eval::mean(&v).unwrap_or(f64::NAN)
-}
-
 fn method_order(m: &str) -> (usize, String) {
     let pos = m
         .parse::<MethodSpec>()
@@ -339,12 +336,6 @@ fn method_order(m: &str) -> (usize, String) {
         .and_then(|s| Method::ALL.iter().position(|x| *x == s.method))
         .unwrap_or(Method::ALL.len());
     (pos, m.to_string())
-}
-
-fn dataset_order(d: &str) -> (usize, String) {
-    d.parse::<BenchDataset>()
-        .map(|d| d.order())
-        .unwrap_or((usize::MAX, d.to_string()))
 }
 
 /// A name with its position in the report (the paper's order first).
@@ -482,28 +473,6 @@ pub fn missing_cells(
     Ok((missing, unavailable))
 }
 
-/// Compact ranges of numbers: `0-3,5,7-9`.
-pub fn ranges(values: &[u64]) -> String {
-    let mut v = values.to_vec();
-    v.sort_unstable();
-    v.dedup();
-    let mut parts = Vec::new();
-    let mut i = 0;
-    while i < v.len() {
-        let mut j = i;
-        while j + 1 < v.len() && v[j + 1] == v[j] + 1 {
-            j += 1;
-        }
-        parts.push(if i == j {
-            v[i].to_string()
-        } else {
-            format!("{}-{}", v[i], v[j])
-        });
-        i = j + 1;
-    }
-    parts.join(",")
-}
-
 fn missing_section(missing: &[CellKey], unavailable: &BTreeMap<String, String>) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "## Missing cells\n");
@@ -542,66 +511,6 @@ fn missing_section(missing: &[CellKey], unavailable: &BTreeMap<String, String>) 
         let _ = writeln!(s, "| {} | {} | {h} | {c} | {} |", d.1, m.1, ranges(seeds));
     }
     s
-}
-
-/// Rows of the sweeps and the fixed-c ablation: per (dataset, variant), the mean AUROC (%) over
-/// every class and seed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SweepPoint {
-    pub dataset: String,
-    pub parameter: String,
-    /// `None`: DASVDD as configured (gamma by the heuristic, T = 10, trained c...).
-    pub value: Option<f64>,
-    pub method: String,
-    pub classes: String,
-    pub runs: usize,
-    pub auroc: f64,
-}
-
-pub fn sweep_points(cells: &BTreeMap<CellKey, CellRecord>) -> Vec<SweepPoint> {
-    let mut by: BTreeMap<(String, String), Vec<&CellRecord>> = BTreeMap::new();
-    for c in cells.values() {
-        if c.key.method.starts_with("dasvdd") {
-            by.entry((c.key.dataset.clone(), c.key.method.clone()))
-                .or_default()
-                .push(c);
-        }
-    }
-    let mut out = Vec::new();
-    for ((dataset, method), recs) in &by {
-        let Ok(spec) = method.parse::<MethodSpec>() else {
-            continue;
-        };
-        let classes: Vec<u64> = recs.iter().map(|r| u64::from(r.key.class)).collect();
-        let mut point = SweepPoint {
-            dataset: dataset.clone(),
-            parameter: String::new(),
-            value: None,
-            method: method.clone(),
-            classes: ranges(&classes),
-            runs: recs.len(),
-            auroc: mean(recs.iter().map(|r| 100.0 * r.auroc)),
-        };
-        match spec.variant {
-            Some(v) => {
-                point.parameter = v.parameter().into();
-                point.value = (!v.is_categorical()).then(|| v.value());
-                out.push(point);
-            }
-            None => {
-                // Plain DASVDD is the reference point of every sweep of the dataset.
-                point.parameter = "auto".into();
-                out.push(point);
-            }
-        }
-    }
-    out.sort_by(|a, b| {
-        dataset_order(&a.dataset)
-            .cmp(&dataset_order(&b.dataset))
-            .then(a.parameter.cmp(&b.parameter))
-            .then(a.value.unwrap_or(-1.0).total_cmp(&b.value.unwrap_or(-1.0)))
-    });
-    out
 }
 
 /// The paper's Table 3 (AUROC %, trainable c / fixed c).
@@ -815,29 +724,6 @@ pub fn utc(unix: u64) -> String {
     )
 }
 
-fn git(args: &[&str]) -> Option<String> {
-    let out = std::process::Command::new("git").args(args).output().ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-/// The current commit, marked when the working tree has uncommitted changes.
-pub fn commit() -> String {
-    match git(&["rev-parse", "--short=12", "HEAD"]) {
-        Some(c) if !c.is_empty() => {
-            let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
-                .is_some_and(|s| !s.is_empty());
-            if dirty {
-                format!("{c} (with uncommitted changes)")
-            } else {
-                c
-            }
-        }
-        _ => "unknown (not a git checkout)".into(),
-    }
-}
-
 /// Everything the report shows, also written as `report.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReportData {
@@ -906,7 +792,7 @@ pub fn run(args: &ReportArgs) -> Result<()> {
         .collect();
     let mut md = String::new();
     md.push_str("# DASVDD benchmark report\n\n");
-    let _ = writeln!(md, "- Report command: `{}`", super::runner::command_line());
+    let _ = writeln!(md, "- Report command: `{}`", command_line());
     for c in &commands {
         let _ = writeln!(md, "- Benchmark command: `{c}`");
     }
@@ -929,7 +815,7 @@ pub fn run(args: &ReportArgs) -> Result<()> {
         devices.into_iter().collect::<Vec<_>>().join(", "),
         versions.into_iter().collect::<Vec<_>>().join(", ")
     );
-    let _ = writeln!(md, "- Date: {}", utc(super::runner::unix_now()));
+    let _ = writeln!(md, "- Date: {}", utc(unix_now()));
     let _ = writeln!(
         md,
         "- Cells: {} finished, {} missing\n",

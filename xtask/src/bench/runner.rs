@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
 use candle_core::Device;
@@ -21,6 +20,7 @@ use rand_chacha::ChaCha8Rng;
 use super::config::{default_config_path, BenchConfig};
 use super::matrix::{enumerate_cells, BenchDataset, CellKey, Method, MethodSpec, RunShape, Shard};
 use super::methods::{data_variant, fit_and_score};
+use super::provenance::{command_line, commit, unix_now};
 use super::store::{CellDetail, CellRecord, CellWriter, MatrixRequest, RankedSample, ResultsDir};
 use super::synthetic;
 
@@ -389,13 +389,6 @@ fn pixels(row: &[f32]) -> Vec<u8> {
         .collect()
 }
 
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 /// Runs one cell and returns its record and side file.
 #[allow(clippy::too_many_arguments)]
 fn run_cell(
@@ -490,13 +483,6 @@ fn run_cell(
     Ok((record, detail))
 }
 
-/// The command line of this process, for the records.
-pub fn command_line() -> String {
-    let mut args: Vec<String> = std::env::args().skip(1).collect();
-    args.insert(0, "cargo xtask".into());
-    args.join(" ")
-}
-
 /// A line above the progress bar, or on stdout where the bar is hidden (not a terminal).
 fn say(pb: &ProgressBar, line: String) {
     if pb.is_hidden() {
@@ -517,7 +503,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     let request = MatrixRequest {
         command: command_line(),
-        commit: Some(super::report::commit()),
+        commit: Some(commit()),
         shape: Some(plan.shape.clone()),
         cells: plan.cells.clone(),
         unavailable: plan.unavailable.clone(),

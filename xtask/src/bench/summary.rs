@@ -1,0 +1,104 @@
+//! Summaries that the report and the figures share: the sweep points, the report's order of
+//! datasets, class ranges and means.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::matrix::{BenchDataset, CellKey, MethodSpec};
+use super::store::CellRecord;
+
+/// The mean of `values` (NaN when there are none).
+pub fn mean(values: impl IntoIterator<Item = f64>) -> f64 {
+    let v: Vec<f64> = values.into_iter().collect();
+    dasvdd_eval::mean(&v).unwrap_or(f64::NAN)
+}
+
+/// A dataset's position in the report (the paper's order first), then its name.
+pub fn dataset_order(d: &str) -> (usize, String) {
+    d.parse::<BenchDataset>()
+        .map(|d| d.order())
+        .unwrap_or((usize::MAX, d.to_string()))
+}
+
+/// Compact ranges of numbers: `0-3,5,7-9`.
+pub fn ranges(values: &[u64]) -> String {
+    let mut v = values.to_vec();
+    v.sort_unstable();
+    v.dedup();
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < v.len() {
+        let mut j = i;
+        while j + 1 < v.len() && v[j + 1] == v[j] + 1 {
+            j += 1;
+        }
+        parts.push(if i == j {
+            v[i].to_string()
+        } else {
+            format!("{}-{}", v[i], v[j])
+        });
+        i = j + 1;
+    }
+    parts.join(",")
+}
+
+/// Rows of the sweeps and the fixed-c ablation: per (dataset, variant), the mean AUROC (%) over
+/// every class and seed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepPoint {
+    pub dataset: String,
+    pub parameter: String,
+    /// `None`: DASVDD as configured (gamma by the heuristic, T = 10, trained c...).
+    pub value: Option<f64>,
+    pub method: String,
+    pub classes: String,
+    pub runs: usize,
+    pub auroc: f64,
+}
+
+pub fn sweep_points(cells: &BTreeMap<CellKey, CellRecord>) -> Vec<SweepPoint> {
+    let mut by: BTreeMap<(String, String), Vec<&CellRecord>> = BTreeMap::new();
+    for c in cells.values() {
+        if c.key.method.starts_with("dasvdd") {
+            by.entry((c.key.dataset.clone(), c.key.method.clone()))
+                .or_default()
+                .push(c);
+        }
+    }
+    let mut out = Vec::new();
+    for ((dataset, method), recs) in &by {
+        let Ok(spec) = method.parse::<MethodSpec>() else {
+            continue;
+        };
+        let classes: Vec<u64> = recs.iter().map(|r| u64::from(r.key.class)).collect();
+        let mut point = SweepPoint {
+            dataset: dataset.clone(),
+            parameter: String::new(),
+            value: None,
+            method: method.clone(),
+            classes: ranges(&classes),
+            runs: recs.len(),
+            auroc: mean(recs.iter().map(|r| 100.0 * r.auroc)),
+        };
+        match spec.variant {
+            Some(v) => {
+                point.parameter = v.parameter().into();
+                point.value = (!v.is_categorical()).then(|| v.value());
+                out.push(point);
+            }
+            None => {
+                // Plain DASVDD is the reference point of every sweep of the dataset.
+                point.parameter = "auto".into();
+                out.push(point);
+            }
+        }
+    }
+    out.sort_by(|a, b| {
+        dataset_order(&a.dataset)
+            .cmp(&dataset_order(&b.dataset))
+            .then(a.parameter.cmp(&b.parameter))
+            .then(a.value.unwrap_or(-1.0).total_cmp(&b.value.unwrap_or(-1.0)))
+    });
+    out
+}
