@@ -103,16 +103,20 @@ impl InplaceOp2 for AdamKernel<'_> {
             .enumerate()
             .for_each(|(ci, ((p, g), (m, v)))| {
                 let started = profiling.then(Instant::now);
-                // Iterators rather than indices: no bounds checks, so the loop vectorises.
-                for (((pi, gi), mi), vi) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut())
-                {
-                    let gi = gi + wd * *pi;
-                    let m_new = b1 * *mi + (1.0 - b1) * gi;
-                    let v_new = b2 * *vi + (1.0 - b2) * gi * gi;
-                    *mi = m_new;
-                    *vi = v_new;
-                    *pi -= step * m_new / (v_new.sqrt() * inv_sqrt_bc2 + eps);
-                }
+                adam_update(
+                    p,
+                    g,
+                    m,
+                    v,
+                    AdamConsts {
+                        b1,
+                        b2,
+                        wd,
+                        eps,
+                        step,
+                        inv_sqrt_bc2,
+                    },
+                );
                 if let Some(t) = started {
                     step_profile::add_adam_thread_time(false, t);
                 }
@@ -125,6 +129,87 @@ impl InplaceOp2 for AdamKernel<'_> {
                 }
             });
         Ok(())
+    }
+}
+
+/// The scalars of one Adam step.
+#[derive(Clone, Copy)]
+struct AdamConsts {
+    b1: f32,
+    b2: f32,
+    wd: f32,
+    eps: f32,
+    /// lr / (1 - beta1^t).
+    step: f32,
+    /// 1 / sqrt(1 - beta2^t).
+    inv_sqrt_bc2: f32,
+}
+
+/// The Adam update of one chunk. The same loop is compiled three times, for AVX-512, for AVX2
+/// and for the baseline x86-64 (SSE2), and the widest the CPU has is run: the square root and
+/// the division make the update compute-bound at SSE2's four lanes. Every variant does the
+/// same IEEE operations in the same order (no fused multiply-add is formed), so the results
+/// are bit-identical whichever runs.
+fn adam_update(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], c: AdamConsts) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F.
+            return unsafe { adam_update_avx512(p, g, m, v, c) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2.
+            return unsafe { adam_update_avx2(p, g, m, v, c) };
+        }
+    }
+    adam_update_body(p, g, m, v, c)
+}
+
+/// [`adam_update_body`] compiled with AVX-512F.
+///
+/// # Safety
+/// The CPU must have AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn adam_update_avx512(
+    p: &mut [f32],
+    g: &[f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    c: AdamConsts,
+) {
+    adam_update_body(p, g, m, v, c)
+}
+
+/// [`adam_update_body`] compiled with AVX2.
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn adam_update_avx2(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], c: AdamConsts) {
+    adam_update_body(p, g, m, v, c)
+}
+
+/// PyTorch's Adam with L2 weight decay on one chunk, in place.
+#[inline(always)]
+fn adam_update_body(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], c: AdamConsts) {
+    let AdamConsts {
+        b1,
+        b2,
+        wd,
+        eps,
+        step,
+        inv_sqrt_bc2,
+    } = c;
+    // Iterators rather than indices: no bounds checks, so the loop vectorises.
+    for (((pi, gi), mi), vi) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+        let gi = gi + wd * *pi;
+        let m_new = b1 * *mi + (1.0 - b1) * gi;
+        let v_new = b2 * *vi + (1.0 - b2) * gi * gi;
+        *mi = m_new;
+        *vi = v_new;
+        *pi -= step * m_new / (v_new.sqrt() * inv_sqrt_bc2 + eps);
     }
 }
 
@@ -226,6 +311,36 @@ unsafe fn transpose_8x8_avx(src: *const f32, src_stride: usize, dst: *mut f32, d
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_widest_adam_update_is_bit_identical_to_the_baseline_loop() {
+        let n = 1037; // not a multiple of any vector width
+        let val = |i: usize, k: usize| (((i * 7919 + k * 104_729) % 2001) as f32 - 1000.0) / 997.0;
+        let g: Vec<f32> = (0..n).map(|i| val(i, 1)).collect();
+        let c = AdamConsts {
+            b1: 0.9,
+            b2: 0.999,
+            wd: 1e-3,
+            eps: 1e-8,
+            step: 1e-3 / 0.1,
+            inv_sqrt_bc2: 1.0 / 0.001f32.sqrt(),
+        };
+        let start = || {
+            let p: Vec<f32> = (0..n).map(|i| val(i, 2)).collect();
+            let m: Vec<f32> = (0..n).map(|i| 0.1 * val(i, 3)).collect();
+            let v: Vec<f32> = (0..n).map(|i| 0.01 * val(i, 4).abs()).collect();
+            (p, m, v)
+        };
+        let (mut p1, mut m1, mut v1) = start();
+        let (mut p2, mut m2, mut v2) = start();
+        adam_update(&mut p1, &g, &mut m1, &mut v1, c);
+        adam_update_body(&mut p2, &g, &mut m2, &mut v2, c);
+        let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&p1), bits(&p2));
+        assert_eq!(bits(&m1), bits(&m2));
+        assert_eq!(bits(&v1), bits(&v2));
+        assert_ne!(bits(&p1), bits(&start().0), "the update changed nothing");
+    }
 
     #[test]
     fn tiled_transpose_matches_the_definition() {
