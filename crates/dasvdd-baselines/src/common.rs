@@ -1,14 +1,14 @@
 //! Pieces shared by the classical baselines: input checks, dense f64 linear algebra (pairwise
-//! dot products through the `gemm` crate, squared norms), and the single-file safetensors model
-//! format (arrays plus a `__metadata__` block naming the method, its hyperparameters and the
-//! crate version) with atomic writes and checked loading.
+//! dot products through the `gemm` crate, squared norms), and their use of the project's one
+//! model-file format (`dasvdd_core::checkpoint`): arrays plus metadata naming the method and its
+//! hyperparameters.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+pub(crate) use dasvdd_core::checkpoint::Array;
+use dasvdd_core::checkpoint::{self, Checkpoint};
 use dasvdd_core::{CoreError, Result, SampleView};
-use safetensors::tensor::{Dtype, TensorView};
-use safetensors::SafeTensors;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -16,8 +16,6 @@ use serde::Serialize;
 const METHOD_KEY: &str = "method";
 /// Metadata key holding the hyperparameters as JSON.
 const HYPERPARAMETERS_KEY: &str = "hyperparameters";
-/// Metadata key holding the version of this crate that wrote the file.
-const VERSION_KEY: &str = "crate_version";
 
 /// Errors unless there is at least one sample to fit on (finiteness and width are already
 /// checked by [`SampleView::new`]).
@@ -121,233 +119,59 @@ pub(crate) fn average_path_length(n: usize) -> f64 {
     }
 }
 
-/// An array to be written to a model file.
-pub(crate) enum Array {
-    F32(Vec<f32>),
-    F64(Vec<f64>),
-    I64(Vec<i64>),
-}
-
-impl Array {
-    fn dtype(&self) -> Dtype {
-        match self {
-            Array::F32(_) => Dtype::F32,
-            Array::F64(_) => Dtype::F64,
-            Array::I64(_) => Dtype::I64,
-        }
-    }
-
-    fn len(&self) -> usize {
-        match self {
-            Array::F32(v) => v.len(),
-            Array::F64(v) => v.len(),
-            Array::I64(v) => v.len(),
-        }
-    }
-
-    fn to_le_bytes(&self) -> Vec<u8> {
-        match self {
-            Array::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-            Array::F64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-            Array::I64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-        }
-    }
-}
-
-/// Writes `arrays` (name, shape, values) and the metadata block to `path` atomically: the bytes
-/// go to a temporary file in the same directory, which is then renamed over `path`.
+/// Writes `arrays` (name, shape, values) with the method and its hyperparameters in the
+/// metadata, through the project's one model-file format ([`checkpoint::save_arrays`]).
 pub(crate) fn save_model<H: Serialize>(
     path: &Path,
     method: &str,
     hyperparameters: &H,
     arrays: Vec<(&str, Vec<usize>, Array)>,
 ) -> Result<()> {
-    let checkpoint_err = |problem: String| CoreError::Checkpoint {
+    let hyper_json = serde_json::to_string(hyperparameters).map_err(|e| CoreError::Checkpoint {
         path: path.to_path_buf(),
-        problem,
-    };
-    let hyper_json = serde_json::to_string(hyperparameters)
-        .map_err(|e| checkpoint_err(format!("cannot encode hyperparameters: {e}")))?;
-    let mut metadata = HashMap::new();
-    metadata.insert(METHOD_KEY.to_string(), method.to_string());
-    metadata.insert(
-        "format".to_string(),
-        dasvdd_core::checkpoint::FORMAT.to_string(),
-    );
-    metadata.insert(HYPERPARAMETERS_KEY.to_string(), hyper_json);
-    metadata.insert(
-        VERSION_KEY.to_string(),
-        env!("CARGO_PKG_VERSION").to_string(),
-    );
-
-    let encoded: Vec<(&str, Vec<usize>, Dtype, Vec<u8>)> = arrays
-        .into_iter()
-        .map(|(name, shape, array)| {
-            debug_assert_eq!(shape.iter().product::<usize>(), array.len());
-            (name, shape, array.dtype(), array.to_le_bytes())
-        })
-        .collect();
-    let mut views = Vec::with_capacity(encoded.len());
-    for (name, shape, dtype, bytes) in &encoded {
-        let view = TensorView::new(*dtype, shape.clone(), bytes)
-            .map_err(|e| checkpoint_err(format!("cannot encode tensor `{name}`: {e}")))?;
-        views.push((name.to_string(), view));
-    }
-    let bytes = safetensors::serialize(views, Some(metadata))
-        .map_err(|e| checkpoint_err(format!("cannot encode safetensors: {e}")))?;
-    dasvdd_core::checkpoint::write_atomic(path, &bytes)
+        problem: format!("cannot encode hyperparameters: {e}"),
+    })?;
+    let metadata = HashMap::from([
+        (METHOD_KEY.to_string(), method.to_string()),
+        (HYPERPARAMETERS_KEY.to_string(), hyper_json),
+    ]);
+    checkpoint::save_arrays(path, arrays, metadata)
 }
 
-/// A model file read back into memory, checked to belong to the expected method.
-pub(crate) struct ModelFile {
-    path: PathBuf,
-    bytes: Vec<u8>,
-    hyperparameters: String,
-}
+/// A classical baseline's model file: a [`Checkpoint`] checked to belong to the expected method
+/// and to carry its hyperparameters.
+pub(crate) struct ModelFile(Checkpoint);
 
 impl ModelFile {
-    /// Reads `path` and checks that its metadata names `method`.
+    /// Reads `path` and checks that its metadata names `method` and holds hyperparameters.
     pub(crate) fn open(path: &Path, method: &str) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|source| CoreError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let problem = |problem: String| CoreError::Checkpoint {
-            path: path.to_path_buf(),
-            problem,
-        };
-        let (_, header) = SafeTensors::read_metadata(&bytes)
-            .map_err(|e| problem(format!("not a safetensors file: {e}")))?;
-        // Validate the tensor table once so that later accessors only fail on names and shapes.
-        SafeTensors::deserialize(&bytes)
-            .map_err(|e| problem(format!("not a safetensors file: {e}")))?;
-        let meta = header.metadata().clone().unwrap_or_default();
-        let found = meta.get(METHOD_KEY).ok_or_else(|| {
-            problem("metadata has no `method` entry (not a model of this crate)".into())
-        })?;
-        if found != method {
-            return Err(problem(format!(
-                "holds a `{found}` model, not a `{method}` model"
-            )));
-        }
-        let hyperparameters = meta
-            .get(HYPERPARAMETERS_KEY)
-            .ok_or_else(|| problem("metadata has no `hyperparameters` entry".into()))?
-            .clone();
-        Ok(ModelFile {
-            path: path.to_path_buf(),
-            bytes,
-            hyperparameters,
-        })
-    }
-
-    fn problem(&self, problem: String) -> CoreError {
-        CoreError::Checkpoint {
-            path: self.path.clone(),
-            problem,
-        }
+        let ck = Checkpoint::open(path)?;
+        ck.expect_method(method)?;
+        ck.meta(HYPERPARAMETERS_KEY)?;
+        Ok(ModelFile(ck))
     }
 
     /// The hyperparameters stored in the metadata.
     pub(crate) fn hyperparameters<H: DeserializeOwned>(&self) -> Result<H> {
-        serde_json::from_str(&self.hyperparameters)
-            .map_err(|e| self.problem(format!("cannot decode hyperparameters: {e}")))
-    }
-
-    /// The raw bytes and shape of tensor `name`, checked against `dtype` and `shape` (`None`
-    /// entries match any size).
-    fn raw(
-        &self,
-        name: &str,
-        dtype: Dtype,
-        shape: &[Option<usize>],
-    ) -> Result<(Vec<u8>, Vec<usize>)> {
-        let tensors = SafeTensors::deserialize(&self.bytes)
-            .map_err(|e| self.problem(format!("not a safetensors file: {e}")))?;
-        let view = tensors
-            .tensor(name)
-            .map_err(|_| self.problem(format!("tensor `{name}` is missing")))?;
-        if view.dtype() != dtype {
-            return Err(self.problem(format!(
-                "tensor `{name}` has dtype {:?}, expected {dtype:?}",
-                view.dtype()
-            )));
-        }
-        let found = view.shape();
-        let fits = found.len() == shape.len()
-            && found
-                .iter()
-                .zip(shape)
-                .all(|(f, s)| s.is_none_or(|s| s == *f));
-        if !fits {
-            let expected: Vec<String> = shape
-                .iter()
-                .map(|s| s.map_or("_".into(), |s| s.to_string()))
-                .collect();
-            return Err(self.problem(format!(
-                "tensor `{name}` has shape {found:?}, expected [{}]",
-                expected.join(", ")
-            )));
-        }
-        Ok((view.data().to_vec(), found.to_vec()))
-    }
-
-    /// Tensor `name` as `f64` values with its shape.
-    pub(crate) fn f64s(
-        &self,
-        name: &str,
-        shape: &[Option<usize>],
-    ) -> Result<(Vec<f64>, Vec<usize>)> {
-        let (bytes, shape) = self.raw(name, Dtype::F64, shape)?;
-        let values = bytes
-            .chunks_exact(8)
-            .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
-            .collect();
-        Ok((values, shape))
-    }
-
-    /// Tensor `name` as `f32` values with its shape.
-    pub(crate) fn f32s(
-        &self,
-        name: &str,
-        shape: &[Option<usize>],
-    ) -> Result<(Vec<f32>, Vec<usize>)> {
-        let (bytes, shape) = self.raw(name, Dtype::F32, shape)?;
-        let values = bytes
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes(c.try_into().unwrap_or([0; 4])))
-            .collect();
-        Ok((values, shape))
-    }
-
-    /// Tensor `name` as `i64` values with its shape.
-    pub(crate) fn i64s(
-        &self,
-        name: &str,
-        shape: &[Option<usize>],
-    ) -> Result<(Vec<i64>, Vec<usize>)> {
-        let (bytes, shape) = self.raw(name, Dtype::I64, shape)?;
-        let values = bytes
-            .chunks_exact(8)
-            .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
-            .collect();
-        Ok((values, shape))
-    }
-
-    /// The scalar tensor `name` (shape `[]`).
-    pub(crate) fn f64_scalar(&self, name: &str) -> Result<f64> {
-        let (v, _) = self.f64s(name, &[])?;
-        Ok(v[0])
-    }
-
-    /// Length of the file in bytes.
-    pub(crate) fn len(&self) -> usize {
-        self.bytes.len()
+        self.0.meta_json(HYPERPARAMETERS_KEY)
     }
 
     /// An error about the contents of this file.
     pub(crate) fn invalid(&self, problem: impl Into<String>) -> CoreError {
-        self.problem(problem.into())
+        self.0.error(problem)
+    }
+
+    /// Length of the file in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.0.file_len()
+    }
+}
+
+impl std::ops::Deref for ModelFile {
+    type Target = Checkpoint;
+
+    fn deref(&self) -> &Checkpoint {
+        &self.0
     }
 }
 

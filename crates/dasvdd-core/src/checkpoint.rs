@@ -69,6 +69,81 @@ pub fn save(
     write_atomic(path, &bytes)
 }
 
+/// Values of one array of a model file: the classical baselines store f64 and i64 arrays besides
+/// the networks' f32 tensors.
+pub enum Array {
+    /// 32-bit floats.
+    F32(Vec<f32>),
+    /// 64-bit floats.
+    F64(Vec<f64>),
+    /// 64-bit signed integers.
+    I64(Vec<i64>),
+}
+
+impl Array {
+    fn dtype(&self) -> safetensors::Dtype {
+        match self {
+            Array::F32(_) => safetensors::Dtype::F32,
+            Array::F64(_) => safetensors::Dtype::F64,
+            Array::I64(_) => safetensors::Dtype::I64,
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Array::F32(v) => v.len(),
+            Array::F64(v) => v.len(),
+            Array::I64(v) => v.len(),
+        }
+    }
+
+    fn to_le_bytes(&self) -> Vec<u8> {
+        match self {
+            Array::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Array::F64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Array::I64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        }
+    }
+}
+
+/// Saves named arrays (name, shape, values) and metadata as one safetensors file, atomically:
+/// the same format as [`save`], for models whose state is not candle tensors. The metadata
+/// always gains `format` and `crate_version`.
+pub fn save_arrays(
+    path: &Path,
+    arrays: Vec<(&str, Vec<usize>, Array)>,
+    mut metadata: HashMap<String, String>,
+) -> Result<()> {
+    let problem = |problem: String| CoreError::Checkpoint {
+        path: path.to_path_buf(),
+        problem,
+    };
+    metadata.insert("format".into(), FORMAT.into());
+    metadata
+        .entry("crate_version".into())
+        .or_insert_with(|| env!("CARGO_PKG_VERSION").into());
+    let mut encoded = Vec::with_capacity(arrays.len());
+    for (name, shape, array) in arrays {
+        if shape.iter().product::<usize>() != array.len() {
+            return Err(problem(format!(
+                "array `{name}` has {} values, not the {} of shape {shape:?}",
+                array.len(),
+                shape.iter().product::<usize>()
+            )));
+        }
+        encoded.push((name, shape, array.dtype(), array.to_le_bytes()));
+    }
+    let mut views = Vec::with_capacity(encoded.len());
+    for (name, shape, dtype, bytes) in &encoded {
+        let view = safetensors::tensor::TensorView::new(*dtype, shape.clone(), bytes)
+            .map_err(|e| problem(format!("cannot encode tensor `{name}`: {e}")))?;
+        views.push((name.to_string(), view));
+    }
+    let bytes = safetensors::serialize(views, Some(metadata))
+        .map_err(|e| problem(format!("cannot encode safetensors: {e}")))?;
+    write_atomic(path, &bytes)
+}
+
 /// A checkpoint read into memory, with checked access to its tensors and metadata.
 pub struct Checkpoint {
     path: PathBuf,
@@ -191,6 +266,86 @@ impl Checkpoint {
             )));
         }
         Ok(view)
+    }
+
+    /// The raw little-endian bytes and the shape of array `name`, checked against `dtype` and
+    /// `shape` (`None` entries match any size).
+    fn raw(
+        &self,
+        name: &str,
+        dtype: safetensors::Dtype,
+        shape: &[Option<usize>],
+    ) -> Result<(Vec<u8>, Vec<usize>)> {
+        let st = SafeTensors::deserialize(&self.bytes).map_err(|e| self.error(e.to_string()))?;
+        let view = st
+            .tensor(name)
+            .map_err(|_| self.error(format!("tensor `{name}` is missing")))?;
+        if view.dtype() != dtype {
+            return Err(self.error(format!(
+                "tensor `{name}` has dtype {:?}, expected {dtype:?}",
+                view.dtype()
+            )));
+        }
+        let found = view.shape();
+        let fits = found.len() == shape.len()
+            && found
+                .iter()
+                .zip(shape)
+                .all(|(f, s)| s.is_none_or(|s| s == *f));
+        if !fits {
+            let expected: Vec<String> = shape
+                .iter()
+                .map(|s| s.map_or("_".into(), |s| s.to_string()))
+                .collect();
+            return Err(self.error(format!(
+                "tensor `{name}` has shape {found:?}, expected [{}]",
+                expected.join(", ")
+            )));
+        }
+        Ok((view.data().to_vec(), found.to_vec()))
+    }
+
+    /// Array `name` as f64 values with its shape (`None` entries of `shape` match any size).
+    pub fn f64s(&self, name: &str, shape: &[Option<usize>]) -> Result<(Vec<f64>, Vec<usize>)> {
+        let (bytes, shape) = self.raw(name, safetensors::Dtype::F64, shape)?;
+        let values = bytes
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+            .collect();
+        Ok((values, shape))
+    }
+
+    /// Array `name` as f32 values with its shape (`None` entries of `shape` match any size).
+    pub fn f32s(&self, name: &str, shape: &[Option<usize>]) -> Result<(Vec<f32>, Vec<usize>)> {
+        let (bytes, shape) = self.raw(name, safetensors::Dtype::F32, shape)?;
+        let values = bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap_or([0; 4])))
+            .collect();
+        Ok((values, shape))
+    }
+
+    /// Array `name` as i64 values with its shape (`None` entries of `shape` match any size).
+    pub fn i64s(&self, name: &str, shape: &[Option<usize>]) -> Result<(Vec<i64>, Vec<usize>)> {
+        let (bytes, shape) = self.raw(name, safetensors::Dtype::I64, shape)?;
+        let values = bytes
+            .chunks_exact(8)
+            .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+            .collect();
+        Ok((values, shape))
+    }
+
+    /// The scalar f64 array `name` (shape `[]`).
+    pub fn f64_scalar(&self, name: &str) -> Result<f64> {
+        let (v, _) = self.f64s(name, &[])?;
+        v.first()
+            .copied()
+            .ok_or_else(|| self.error(format!("tensor `{name}` is empty")))
+    }
+
+    /// Length of the file in bytes.
+    pub fn file_len(&self) -> usize {
+        self.bytes.len()
     }
 
     /// Checks that tensor `name` is present, f32 and of exactly `shape`, without copying it.
