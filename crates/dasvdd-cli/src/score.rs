@@ -147,6 +147,22 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
     out.write(text.as_bytes())?;
 
     if let (Some(labels), false) = (&samples.labels, args.quiet) {
+        // The scores are written; labels of one class only (a folder of normal images, say)
+        // leave nothing to evaluate, which is worth a note, not a failed run.
+        let anomalies = labels.iter().filter(|&&l| l != 0).count();
+        if anomalies == 0 || anomalies == labels.len() {
+            eprintln!(
+                "{}: all {} samples are labelled {}: no AUROC to report",
+                samples.origin,
+                labels.len(),
+                if anomalies == 0 {
+                    "normal"
+                } else {
+                    "anomalous"
+                }
+            );
+            return Ok(());
+        }
         let summary = crate::eval::Summary::new(&scores, labels, threshold_rule(threshold))
             .with_context(|| format!("cannot evaluate the scores of {}", samples.origin))?;
         eprintln!("{}: {}", samples.origin, summary.one_line());

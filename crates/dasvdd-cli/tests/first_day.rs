@@ -480,6 +480,39 @@ fn id_and_label_columns_are_named_dropped_or_used() {
         "{}",
         stderr(&out)
     );
+    // Labels of one class only (a folder of normal images, say): the scores are written and
+    // the run succeeds with a note instead of an AUROC.
+    let normal_only: Vec<&String> = labelled.iter().filter(|r| r.ends_with(",normal")).collect();
+    let rows: Vec<&str> = normal_only.iter().map(|r| r.as_str()).collect();
+    std::fs::write(
+        d.join("normal.csv"),
+        format!("a,b,c,d,e,f,g,h,kind\n{}\n", rows.join("\n")),
+    )
+    .unwrap();
+    let out = dasvdd(
+        &[
+            "score",
+            "--model",
+            "m.safetensors",
+            "--data",
+            "normal.csv",
+            "--label-col",
+            "kind",
+            "--pos-label",
+            "anomaly",
+            "--out",
+            "n.csv",
+        ],
+        d,
+    );
+    ok(&out);
+    assert!(
+        stderr(&out).contains("labelled normal: no AUROC to report"),
+        "{}",
+        stderr(&out)
+    );
+    let written = std::fs::read_to_string(d.join("n.csv")).unwrap();
+    assert_eq!(written.lines().count(), rows.len() + 1, "{written}");
 }
 
 #[test]
