@@ -374,9 +374,8 @@ impl DeepSvddParams {
         let mut pretrain_history = Vec::new();
         if self.pretrain_epochs > 0 {
             let mut ae = LenetAutoencoder::init(net, &mut rng, device)?;
-            let vars = ae.vars();
             let mut adam = Adam::new(
-                vars.clone(),
+                ae.vars(),
                 AdamConfig {
                     lr: self.pretrain_lr,
                     weight_decay: self.pretrain_weight_decay,
@@ -394,7 +393,7 @@ impl DeepSvddParams {
                 &mut |_, xb| {
                     let rec = ae.forward_train(xb)?;
                     let loss = (rec - xb)?.sqr()?.sum(1)?.mean_all()?;
-                    autograd_step(&loss, &vars, &mut adam)
+                    autograd_step(&loss, &mut adam)
                 },
                 on_pretrain_epoch,
             )?;
@@ -416,9 +415,8 @@ impl DeepSvddParams {
         push_from_zero(&mut center, self.center_eps as f32);
         let c = Tensor::from_slice(&center, k, device)?;
 
-        let vars = net.vars();
         let mut adam = Adam::new(
-            vars.clone(),
+            net.vars(),
             AdamConfig {
                 lr: self.lr,
                 weight_decay: self.weight_decay,
@@ -437,7 +435,7 @@ impl DeepSvddParams {
                 adam.set_lr(self.lr_at(epoch));
                 let z = net.forward_train(xb)?;
                 let loss = z.broadcast_sub(&c)?.sqr()?.sum(1)?.mean_all()?;
-                autograd_step(&loss, &vars, &mut adam)
+                autograd_step(&loss, &mut adam)
             },
             on_epoch,
         )?;
@@ -460,18 +458,10 @@ impl DeepSvddParams {
     }
 }
 
-/// One Adam step on `loss`'s gradients with respect to `vars` (candle's autograd); returns
-/// the loss.
-fn autograd_step(loss: &Tensor, vars: &[candle_core::Var], adam: &mut Adam) -> Result<f64> {
-    let grads = loss.backward()?;
-    let g = vars
-        .iter()
-        .map(|v| match grads.get(v.as_tensor()) {
-            Some(g) => Ok(g.clone()),
-            None => Ok(v.as_tensor().zeros_like()?),
-        })
-        .collect::<Result<Vec<_>>>()?;
-    adam.step(&g)?;
+/// One Adam step on `loss`'s gradients (candle's autograd, through Adam's
+/// [`candle_nn::Optimizer`] interface); returns the loss.
+fn autograd_step(loss: &Tensor, adam: &mut Adam) -> Result<f64> {
+    candle_nn::Optimizer::backward_step(adam, loss)?;
     Ok(f64::from(loss.to_scalar::<f32>()?))
 }
 

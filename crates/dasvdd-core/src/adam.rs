@@ -167,3 +167,35 @@ impl Adam {
         Ok(())
     }
 }
+
+/// Adam as a [`candle_nn::Optimizer`], for code written against candle's optimiser interface
+/// (candle's own `AdamW` decouples the weight decay; this one adds it to the gradient, as
+/// PyTorch's `Adam`). A parameter without a gradient in the store gets a zero gradient, so its
+/// moments still decay, as in PyTorch when the gradient is zero.
+impl candle_nn::Optimizer for Adam {
+    type Config = AdamConfig;
+
+    fn new(vars: Vec<Var>, config: AdamConfig) -> candle_core::Result<Self> {
+        Adam::new(vars, config).map_err(candle_core::Error::wrap)
+    }
+
+    fn step(&mut self, grads: &candle_core::backprop::GradStore) -> candle_core::Result<()> {
+        let g = self
+            .params
+            .iter()
+            .map(|p| match grads.get(p.as_tensor()) {
+                Some(g) => Ok(g.clone()),
+                None => p.as_tensor().zeros_like(),
+            })
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        Adam::step(self, &g).map_err(candle_core::Error::wrap)
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.lr()
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) {
+        self.set_lr(lr)
+    }
+}

@@ -137,9 +137,18 @@ pub struct DasvddModel {
     device: Device,
 }
 
+impl DasvddConfig {
+    /// Trains DASVDD with this configuration on the normal samples `x`, as every method's
+    /// params do (`AeParams::fit`, `DeepSvddParams::fit`, ...); [`fit`] also takes an epoch
+    /// observer.
+    pub fn fit(&self, x: SampleView<'_>, device: &Device) -> Result<DasvddModel> {
+        fit(self, x, device, &mut |_| {})
+    }
+}
+
 impl DetectorParams for DasvddConfig {
     fn fit_detector(&self, x: SampleView<'_>, device: &Device) -> Result<Box<dyn Detector>> {
-        Ok(Box::new(fit(self, x, device, &mut |_| {})?))
+        Ok(Box::new(DasvddConfig::fit(self, x, device)?))
     }
 }
 
