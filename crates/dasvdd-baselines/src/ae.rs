@@ -18,8 +18,8 @@ use dasvdd_core::checkpoint::{self, Checkpoint};
 use dasvdd_core::dasvdd::seeded_rng;
 use dasvdd_core::mlp::Mlp;
 use dasvdd_core::{
-    AdamConfig, Autoencoder, AutoencoderConfig, CoreError, Detector, DetectorParams, Result,
-    SampleView,
+    AdamConfig, Autoencoder, AutoencoderConfig, CoreError, Detector, DetectorParams, EpochProgress,
+    Result, SampleView,
 };
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
@@ -305,6 +305,24 @@ impl AeParams {
 impl DetectorParams for AeParams {
     fn fit_detector(&self, x: SampleView<'_>, device: &Device) -> Result<Box<dyn Detector>> {
         Ok(Box::new(self.fit(x, device)?))
+    }
+
+    fn fit_observed(
+        &self,
+        x: SampleView<'_>,
+        device: &Device,
+        observer: &mut dyn FnMut(&EpochProgress) -> ControlFlow<()>,
+    ) -> Result<Box<dyn Detector>> {
+        let epochs = self.epochs;
+        let model = self.fit_until(x, device, &mut |r| {
+            observer(&EpochProgress {
+                phase: "train",
+                epoch: r.epoch,
+                epochs,
+                loss: r.loss,
+            })
+        })?;
+        Ok(Box::new(model))
     }
 }
 

@@ -33,7 +33,7 @@ use dasvdd_core::kernels::svdd_grad;
 use dasvdd_core::mlp::Mlp;
 use dasvdd_core::{
     Activation, Adam, AdamConfig, Autoencoder, AutoencoderConfig, CoreError, Detector,
-    DetectorParams, Result, SampleView,
+    DetectorParams, EpochProgress, Result, SampleView,
 };
 use serde::{Deserialize, Serialize};
 
@@ -468,6 +468,38 @@ fn autograd_step(loss: &Tensor, adam: &mut Adam) -> Result<f64> {
 impl DetectorParams for DeepSvddParams {
     fn fit_detector(&self, x: SampleView<'_>, device: &Device) -> Result<Box<dyn Detector>> {
         Ok(Box::new(self.fit(x, device)?))
+    }
+
+    fn fit_observed(
+        &self,
+        x: SampleView<'_>,
+        device: &Device,
+        observer: &mut dyn FnMut(&EpochProgress) -> ControlFlow<()>,
+    ) -> Result<Box<dyn Detector>> {
+        let (epochs, pretrain) = (self.epochs, self.pretrain_epochs);
+        // Both callbacks report to the one observer, which a RefCell lends to each in turn.
+        let observer = std::cell::RefCell::new(observer);
+        let model = self.fit_until(
+            x,
+            device,
+            &mut |r| {
+                (observer.borrow_mut())(&EpochProgress {
+                    phase: "pretrain",
+                    epoch: r.epoch,
+                    epochs: pretrain,
+                    loss: r.loss,
+                })
+            },
+            &mut |r| {
+                (observer.borrow_mut())(&EpochProgress {
+                    phase: "train",
+                    epoch: r.epoch,
+                    epochs,
+                    loss: r.loss,
+                })
+            },
+        )?;
+        Ok(Box::new(model))
     }
 }
 

@@ -19,7 +19,7 @@ use crate::adam::AdamConfig;
 use crate::autoencoder::Autoencoder;
 use crate::checkpoint::{self, Checkpoint};
 use crate::config::{CenterGrad, CenterMode, DasvddConfig, GammaChoice, GammaNorm, SvddTerm};
-use crate::detector::{Detector, DetectorParams, SampleView};
+use crate::detector::{Detector, DetectorParams, EpochProgress, SampleView};
 use crate::error::{CoreError, Result};
 use crate::step_profile::{self, Phase};
 
@@ -149,6 +149,24 @@ impl DasvddConfig {
 impl DetectorParams for DasvddConfig {
     fn fit_detector(&self, x: SampleView<'_>, device: &Device) -> Result<Box<dyn Detector>> {
         Ok(Box::new(DasvddConfig::fit(self, x, device)?))
+    }
+
+    fn fit_observed(
+        &self,
+        x: SampleView<'_>,
+        device: &Device,
+        observer: &mut dyn FnMut(&EpochProgress) -> ControlFlow<()>,
+    ) -> Result<Box<dyn Detector>> {
+        let epochs = self.train.epochs;
+        let model = fit_until(self, x, device, &mut |r| {
+            observer(&EpochProgress {
+                phase: "train",
+                epoch: r.epoch,
+                epochs,
+                loss: r.total,
+            })
+        })?;
+        Ok(Box::new(model))
     }
 }
 

@@ -126,10 +126,37 @@ pub trait Detector: Send + Sync {
     fn save(&self, path: &Path) -> Result<()>;
 }
 
+/// The progress of a neural method after one epoch, as [`DetectorParams::fit_observed`]
+/// reports it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EpochProgress {
+    /// `train`, or `pretrain` for Deep SVDD's autoencoder pre-training.
+    pub phase: &'static str,
+    /// 1-based epoch of the phase.
+    pub epoch: usize,
+    /// Epochs of the phase.
+    pub epochs: usize,
+    /// The epoch's mean training loss.
+    pub loss: f64,
+}
+
 /// Hyperparameters of a detector that can be fitted on normal samples.
 pub trait DetectorParams {
     /// Fits on normal samples only; `device` is used by neural detectors and ignored by others.
     fn fit_detector(&self, x: SampleView<'_>, device: &Device) -> Result<Box<dyn Detector>>;
+
+    /// [`DetectorParams::fit_detector`] with an observer called after every epoch of the
+    /// neural methods; when it returns [`std::ops::ControlFlow::Break`], training stops with
+    /// [`CoreError::Interrupted`]. Methods without epochs fit in one go and never call it.
+    fn fit_observed(
+        &self,
+        x: SampleView<'_>,
+        device: &Device,
+        observer: &mut dyn FnMut(&EpochProgress) -> std::ops::ControlFlow<()>,
+    ) -> Result<Box<dyn Detector>> {
+        let _ = observer;
+        self.fit_detector(x, device)
+    }
 }
 
 #[cfg(test)]

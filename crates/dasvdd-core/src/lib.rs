@@ -32,6 +32,6 @@ pub use dasvdd::{estimate_gamma, fit, fit_until, DasvddModel, EpochRecord, Gamma
 /// How this build's dependencies were compiled (debug assertions, opt-level), for start-up
 /// warnings and `cargo xtask perf`.
 pub use dasvdd_build_probe as build_probe;
-pub use detector::{Detector, DetectorParams, SampleView};
+pub use detector::{Detector, DetectorParams, EpochProgress, SampleView};
 pub use device::{device_name, parse_device, pin_cpu_threads};
 pub use error::{CoreError, Result};

@@ -18,10 +18,7 @@ use std::str::FromStr;
 
 use dasvdd_baselines::registry::read_method;
 use dasvdd_baselines::{default_params, load_detector, Method, MethodParams};
-use dasvdd_core::{
-    checkpoint, fit_until, parse_device, ConfigFile, CoreError, Detector, DetectorParams,
-    SampleView,
-};
+use dasvdd_core::{checkpoint, parse_device, ConfigFile, CoreError, Detector, SampleView};
 use dasvdd_data::{FittedPreprocessing, GcnNorm, Matrix, Preprocessing};
 use numpy::{PyArray1, PyReadonlyArray2, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{
@@ -308,7 +305,7 @@ struct Fitted {
 }
 
 /// Fits `params` on `x`, calling `tick(phase, epoch, epochs, loss)` after every epoch of the
-/// neural methods; training stops when `tick` breaks.
+/// neural methods; training stops when `tick` breaks. The losses of the `train` phase are kept.
 fn fit_params(
     params: &MethodParams,
     x: SampleView<'_>,
@@ -316,35 +313,15 @@ fn fit_params(
     tick: &dyn Fn(&'static str, usize, usize, f64) -> ControlFlow<()>,
 ) -> Result<Fitted, CoreError> {
     let mut losses = Vec::new();
-    let detector: Box<dyn Detector> = match params {
-        MethodParams::Dasvdd(cfg) => {
-            let n = cfg.train.epochs;
-            Box::new(fit_until(cfg, x, device, &mut |r| {
-                losses.push(r.total);
-                tick("train", r.epoch, n, r.total)
-            })?)
-        }
-        MethodParams::Ae(p) => {
-            let n = p.epochs;
-            Box::new(p.fit_until(x, device, &mut |r| {
-                losses.push(r.loss);
-                tick("train", r.epoch, n, r.loss)
-            })?)
-        }
-        MethodParams::DeepSvdd(p) => {
-            let (n, m) = (p.epochs, p.pretrain_epochs);
-            Box::new(p.fit_until(
-                x,
-                device,
-                &mut |r| tick("pretrain", r.epoch, m, r.loss),
-                &mut |r| {
-                    losses.push(r.loss);
-                    tick("train", r.epoch, n, r.loss)
-                },
-            )?)
-        }
-        other => other.fit_detector(x, device)?,
-    };
+    let detector = params
+        .clone()
+        .into_boxed()
+        .fit_observed(x, device, &mut |p| {
+            if p.phase == "train" {
+                losses.push(p.loss);
+            }
+            tick(p.phase, p.epoch, p.epochs, p.loss)
+        })?;
     Ok(Fitted { detector, losses })
 }
 
