@@ -163,6 +163,22 @@ impl DetectorParams for MethodParams {
             MethodParams::DeepSvdd(p) => p.fit_detector(x, device),
         }
     }
+
+    fn fit_observed(
+        &self,
+        x: SampleView<'_>,
+        device: &Device,
+        observer: &mut dyn FnMut(&dasvdd_core::EpochProgress) -> std::ops::ControlFlow<()>,
+    ) -> Result<Box<dyn Detector>> {
+        match self {
+            MethodParams::Dasvdd(p) => p.fit_observed(x, device, observer),
+            MethodParams::Ocsvm(p) => p.fit_observed(x, device, observer),
+            MethodParams::Kde(p) => p.fit_observed(x, device, observer),
+            MethodParams::IsolationForest(p) => p.fit_observed(x, device, observer),
+            MethodParams::Ae(p) => p.fit_observed(x, device, observer),
+            MethodParams::DeepSvdd(p) => p.fit_observed(x, device, observer),
+        }
+    }
 }
 
 /// The paper's preset whose network is exactly `network`, if any.

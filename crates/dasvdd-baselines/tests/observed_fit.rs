@@ -5,7 +5,7 @@ use std::ops::ControlFlow;
 
 use candle_core::Device;
 use dasvdd_baselines::{default_params, Method, MethodParams};
-use dasvdd_core::{CoreError, EpochProgress, SampleView};
+use dasvdd_core::{CoreError, DetectorParams, EpochProgress, SampleView};
 
 fn data() -> Vec<f32> {
     (0..48 * 6)
@@ -30,7 +30,8 @@ fn every_epoch_is_observed_and_a_break_stops_training() {
             p.pretrain_epochs = 2;
             p.batch_size = 16;
         }
-        let params = params.into_boxed();
+        // Through the registry's MethodParams (which must pass the observer on) and boxed.
+        let boxed = params.clone().into_boxed();
         let mut seen: Vec<EpochProgress> = Vec::new();
         params
             .fit_observed(x, &Device::Cpu, &mut |p| {
@@ -56,7 +57,7 @@ fn every_epoch_is_observed_and_a_break_stops_training() {
 
         if method.is_neural() {
             let mut calls = 0;
-            let err = params
+            let err = boxed
                 .fit_observed(x, &Device::Cpu, &mut |_| {
                     calls += 1;
                     ControlFlow::Break(())

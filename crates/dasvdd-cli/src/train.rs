@@ -4,6 +4,7 @@
 //! Everything that can be checked without the data (method, flags, config, output path) is
 //! checked before the data is read, and the data before training starts.
 
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
@@ -229,7 +230,13 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             };
             pb.set_message(format!("fitting {method}"));
             pb.enable_steady_tick(Duration::from_millis(200));
-            let model = other.fit_detector(view, &device)?;
+            let model = other.fit_observed(view, &device, &mut |p| {
+                pb.set_message(format!(
+                    "fitting {method}: {} epoch {}/{}, loss {:.5}",
+                    p.phase, p.epoch, p.epochs, p.loss
+                ));
+                ControlFlow::Continue(())
+            })?;
             pb.finish_and_clear();
             if !args.quiet {
                 eprintln!(
