@@ -325,15 +325,6 @@ fn fit_params(
     Ok(Fitted { detector, losses })
 }
 
-/// Whether `params` is one of the neural methods, which report every epoch (and so can be
-/// interrupted between epochs).
-fn is_neural(params: &MethodParams) -> bool {
-    matches!(
-        params,
-        MethodParams::Dasvdd(_) | MethodParams::Ae(_) | MethodParams::DeepSvdd(_)
-    )
-}
-
 /// Fits a classical method (one long call with no epochs) on a worker thread while this thread
 /// waits without the GIL and checks for Ctrl-C ten times a second. On Ctrl-C it raises
 /// `KeyboardInterrupt` at once; the abandoned fit runs to its end on its thread and its result is
@@ -539,7 +530,9 @@ fn fit(
             }
         })
     };
-    let result = if is_neural(&resolved) {
+    // The neural methods report every epoch, where Ctrl-C is checked; the others run on a
+    // worker thread so that Ctrl-C returns at once.
+    let result = if resolved.method().is_neural() {
         py.detach(|| {
             let view = SampleView::new(data, rows, cols)?;
             fit_params(&resolved, view, &device, &tick)
