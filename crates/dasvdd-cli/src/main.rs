@@ -4,6 +4,11 @@
 //! Every file argument takes `-` for standard input or output, so the commands chain in a pipe.
 //! Errors are one line on stderr (`error: ...`, each cause once, no backtrace), exit status 1.
 
+// The doc comments of the argument structs are clap's `--help` texts, shown verbatim, so they
+// write placeholders as `<name>` and sections as `[train]`, which rustdoc would read as HTML
+// tags and links.
+#![allow(rustdoc::invalid_html_tags, rustdoc::broken_intra_doc_links)]
+
 use std::io::IsTerminal;
 use std::process::ExitCode;
 

@@ -177,7 +177,7 @@ impl DatasetName {
 
     /// The preprocessing of the paper's text: pixels are already in [0, 1] for image datasets;
     /// CIFAR-10 adds the global contrast normalisation of Deep SVDD, which the paper cites for
-    /// it ([20]): l1, then one min-max fitted on the training (normal) data; AWID3's raw
+    /// it (reference \[20\]): l1, then one min-max fitted on the training (normal) data; AWID3's raw
     /// traffic fields differ in scale by orders of magnitude and get a z-score (an assumption:
     /// no AWID3 code was published); the rest is left as is.
     pub fn paper_preprocessing(&self) -> Preprocessing {
