@@ -30,7 +30,7 @@ use dasvdd_core::autoencoder::SCORE_BATCH;
 use dasvdd_core::checkpoint::{self, Checkpoint};
 use dasvdd_core::dasvdd::seeded_rng;
 use dasvdd_core::kernels::svdd_grad;
-use dasvdd_core::mlp::Mlp;
+use dasvdd_core::mlp::{mean_output_of, Mlp};
 use dasvdd_core::{
     Activation, Adam, AdamConfig, Autoencoder, AutoencoderConfig, CoreError, Detector,
     DetectorParams, EpochProgress, Result, SampleView,
@@ -226,9 +226,13 @@ impl DeepSvddParams {
         on_epoch: &mut dyn FnMut(&EpochLoss) -> ControlFlow<()>,
     ) -> Result<DeepSvddModel> {
         self.validate()?;
-        let batch = effective_batch(self.batch_size, x.rows(), METHOD)?;
+        let data = Batches {
+            x,
+            batch: effective_batch(self.batch_size, x.rows(), METHOD)?,
+            device,
+        };
         if self.network == DeepSvddNetwork::Lenet {
-            return self.fit_lenet(x, device, batch, on_pretrain_epoch, on_epoch);
+            return self.fit_lenet(&data, on_pretrain_epoch, on_epoch);
         }
         let config = resolve_network(&self.model, x.cols())?;
 
@@ -259,23 +263,11 @@ impl DeepSvddParams {
                 encoder: net,
                 decoder,
             };
-            let mut adam = Adam::new(
+            pretrain_history = self.adam_epochs(
+                &data,
+                Phase::Pretrain,
                 ae.vars(),
-                AdamConfig {
-                    lr: self.pretrain_lr,
-                    weight_decay: self.pretrain_weight_decay,
-                    ..AdamConfig::default()
-                },
-            )?;
-            pretrain_history = run_epochs(
-                x,
-                self.pretrain_epochs,
-                batch,
-                &mut seeded_rng(self.seed, stream::PRETRAIN_SHUFFLE),
-                device,
-                "deep_svdd pretrain",
-                "pre-training reconstruction loss",
-                &mut |_, xb| Ok(ae.train_step(xb, None, &mut adam)?.reconstruction),
+                &mut |xb, adam| Ok(ae.train_step(xb, None, adam)?.reconstruction),
                 on_pretrain_epoch,
             )?;
             net = ae.encoder;
@@ -284,36 +276,12 @@ impl DeepSvddParams {
             last.activation = Activation::Identity;
         }
 
-        let mut center = net.mean_output(x, device)?;
-        push_from_zero(&mut center, self.center_eps as f32);
-        tracing::info!(
-            norm = center
-                .iter()
-                .map(|v| f64::from(*v).powi(2))
-                .sum::<f64>()
-                .sqrt(),
-            "deep_svdd centre fixed to the mean initial output"
-        );
-        let c = Tensor::from_slice(&center, center.len(), device)?;
-
-        let mut adam = Adam::new(
+        let (center, c) = self.fixed_center(net.mean_output(x, device)?, device)?;
+        let history = self.adam_epochs(
+            &data,
+            Phase::OneClass,
             net.vars(),
-            AdamConfig {
-                lr: self.lr,
-                weight_decay: self.weight_decay,
-                ..AdamConfig::default()
-            },
-        )?;
-        let history = run_epochs(
-            x,
-            self.epochs,
-            batch,
-            &mut seeded_rng(self.seed, stream::SHUFFLE),
-            device,
-            METHOD,
-            "one-class loss",
-            &mut |epoch, xb| {
-                adam.set_lr(self.lr_at(epoch));
+            &mut |xb, adam| {
                 let acts = net.forward_train(xb)?;
                 let z = acts
                     .last()
@@ -328,25 +296,17 @@ impl DeepSvddParams {
             },
             on_epoch,
         )?;
-        if !net.all_finite()? {
-            return Err(CoreError::Diverged {
-                epoch: self.epochs,
-                what: "a network weight",
-                value: f64::NAN,
-            });
-        }
-        Ok(DeepSvddModel {
-            params: DeepSvddParams {
-                model: Some(config),
-                ..self.clone()
-            },
-            network: Phi::Mlp(net),
+        let params = DeepSvddParams {
+            model: Some(config),
+            ..self.clone()
+        };
+        self.finish(
+            params,
+            Phi::Mlp(net),
             center,
-            history,
-            pretrain_history,
-            preprocessing: None,
-            device: device.clone(),
-        })
+            (history, pretrain_history),
+            device,
+        )
     }
 
     /// The learning rate of the one-class phase at `epoch`: Ruff's `MultiStepLR` drops it
@@ -356,90 +316,90 @@ impl DeepSvddParams {
         self.lr * 0.1f64.powi(passed as i32)
     }
 
-    /// Deep SVDD on Ruff's LeNet network, trained as his code trains it: autoencoder
-    /// pre-training with the summed squared error per image (mean over the batch), the centre
-    /// from the pre-trained network in evaluation mode, then the one-class loss with the
-    /// network in training mode (batch statistics).
-    fn fit_lenet(
+    /// Runs `phase` (its epochs, shuffling stream, learning rate and weight decay): a fresh
+    /// Adam over `vars`, and `step(batch, adam)`, which returns the batch loss, on every batch.
+    fn adam_epochs(
         &self,
-        x: SampleView<'_>,
-        device: &Device,
-        batch: usize,
-        on_pretrain_epoch: &mut dyn FnMut(&EpochLoss) -> ControlFlow<()>,
+        data: &Batches<'_>,
+        phase: Phase,
+        vars: Vec<candle_core::Var>,
+        step: &mut dyn FnMut(&Tensor, &mut Adam) -> Result<f64>,
         on_epoch: &mut dyn FnMut(&EpochLoss) -> ControlFlow<()>,
-    ) -> Result<DeepSvddModel> {
-        let kind = LenetKind::for_input(x.cols())?;
-        let mut rng = seeded_rng(self.seed, stream::WEIGHTS);
-        let mut net = LenetEncoder::init(kind, &mut rng, device)?;
-        let mut pretrain_history = Vec::new();
-        if self.pretrain_epochs > 0 {
-            let mut ae = LenetAutoencoder::init(net, &mut rng, device)?;
-            let mut adam = Adam::new(
-                ae.vars(),
-                AdamConfig {
-                    lr: self.pretrain_lr,
-                    weight_decay: self.pretrain_weight_decay,
-                    ..AdamConfig::default()
-                },
-            )?;
-            pretrain_history = run_epochs(
-                x,
+    ) -> Result<Vec<EpochLoss>> {
+        let (epochs, shuffle, label, what, weight_decay) = match phase {
+            Phase::Pretrain => (
                 self.pretrain_epochs,
-                batch,
-                &mut seeded_rng(self.seed, stream::PRETRAIN_SHUFFLE),
-                device,
+                stream::PRETRAIN_SHUFFLE,
                 "deep_svdd pretrain",
                 "pre-training reconstruction loss",
-                &mut |_, xb| {
-                    let rec = ae.forward_train(xb)?;
-                    let loss = (rec - xb)?.sqr()?.sum(1)?.mean_all()?;
-                    autograd_step(&loss, &mut adam)
-                },
-                on_pretrain_epoch,
-            )?;
-            net = ae.encoder;
-        }
-
-        let codes = forward_batched(x, device, &|xt| net.forward_eval(xt))?;
-        let k = kind.rep_dim();
-        let mut center = vec![0f64; k];
-        for row in codes.chunks_exact(k) {
-            for (c, v) in center.iter_mut().zip(row) {
-                *c += f64::from(*v);
-            }
-        }
-        let mut center: Vec<f32> = center
-            .iter()
-            .map(|c| (c / x.rows().max(1) as f64) as f32)
-            .collect();
-        push_from_zero(&mut center, self.center_eps as f32);
-        let c = Tensor::from_slice(&center, k, device)?;
-
+                self.pretrain_weight_decay,
+            ),
+            Phase::OneClass => (
+                self.epochs,
+                stream::SHUFFLE,
+                METHOD,
+                "one-class loss",
+                self.weight_decay,
+            ),
+        };
+        let lr_at = |epoch| match phase {
+            Phase::Pretrain => self.pretrain_lr,
+            Phase::OneClass => self.lr_at(epoch),
+        };
         let mut adam = Adam::new(
-            net.vars(),
+            vars,
             AdamConfig {
-                lr: self.lr,
-                weight_decay: self.weight_decay,
+                lr: lr_at(1),
+                weight_decay,
                 ..AdamConfig::default()
             },
         )?;
-        let history = run_epochs(
-            x,
-            self.epochs,
-            batch,
-            &mut seeded_rng(self.seed, stream::SHUFFLE),
-            device,
-            METHOD,
-            "one-class loss",
+        run_epochs(
+            data.x,
+            epochs,
+            data.batch,
+            &mut seeded_rng(self.seed, shuffle),
+            data.device,
+            label,
+            what,
             &mut |epoch, xb| {
-                adam.set_lr(self.lr_at(epoch));
-                let z = net.forward_train(xb)?;
-                let loss = z.broadcast_sub(&c)?.sqr()?.sum(1)?.mean_all()?;
-                autograd_step(&loss, &mut adam)
+                adam.set_lr(lr_at(epoch));
+                step(xb, &mut adam)
             },
             on_epoch,
-        )?;
-        if !net.all_finite()? {
+        )
+    }
+
+    /// The fixed centre from the mean output `mean` of the initial (or pre-trained) network:
+    /// coordinates near zero pushed to `+-center_eps`; also as a tensor on `device`.
+    fn fixed_center(&self, mut mean: Vec<f32>, device: &Device) -> Result<(Vec<f32>, Tensor)> {
+        push_from_zero(&mut mean, self.center_eps as f32);
+        tracing::info!(
+            norm = mean
+                .iter()
+                .map(|v| f64::from(*v).powi(2))
+                .sum::<f64>()
+                .sqrt(),
+            "deep_svdd centre fixed to the mean initial output"
+        );
+        let c = Tensor::from_slice(&mean, mean.len(), device)?;
+        Ok((mean, c))
+    }
+
+    /// The trained model, once every weight of `network` is checked to be finite.
+    fn finish(
+        &self,
+        params: DeepSvddParams,
+        network: Phi,
+        center: Vec<f32>,
+        (history, pretrain_history): (Vec<EpochLoss>, Vec<EpochLoss>),
+        device: &Device,
+    ) -> Result<DeepSvddModel> {
+        let finite = match &network {
+            Phi::Mlp(m) => m.all_finite()?,
+            Phi::Lenet(l) => l.all_finite()?,
+        };
+        if !finite {
             return Err(CoreError::Diverged {
                 epoch: self.epochs,
                 what: "a network weight",
@@ -447,8 +407,8 @@ impl DeepSvddParams {
             });
         }
         Ok(DeepSvddModel {
-            params: self.clone(),
-            network: Phi::Lenet(net),
+            params,
+            network,
             center,
             history,
             pretrain_history,
@@ -456,6 +416,74 @@ impl DeepSvddParams {
             device: device.clone(),
         })
     }
+
+    /// Deep SVDD on Ruff's LeNet network, trained as his code trains it: autoencoder
+    /// pre-training with the summed squared error per image (mean over the batch), the centre
+    /// from the pre-trained network in evaluation mode, then the one-class loss with the
+    /// network in training mode (batch statistics).
+    fn fit_lenet(
+        &self,
+        data: &Batches<'_>,
+        on_pretrain_epoch: &mut dyn FnMut(&EpochLoss) -> ControlFlow<()>,
+        on_epoch: &mut dyn FnMut(&EpochLoss) -> ControlFlow<()>,
+    ) -> Result<DeepSvddModel> {
+        let (x, device) = (data.x, data.device);
+        let kind = LenetKind::for_input(x.cols())?;
+        let mut rng = seeded_rng(self.seed, stream::WEIGHTS);
+        let mut net = LenetEncoder::init(kind, &mut rng, device)?;
+        let mut pretrain_history = Vec::new();
+        if self.pretrain_epochs > 0 {
+            let mut ae = LenetAutoencoder::init(net, &mut rng, device)?;
+            pretrain_history = self.adam_epochs(
+                data,
+                Phase::Pretrain,
+                ae.vars(),
+                &mut |xb, adam| {
+                    let rec = ae.forward_train(xb)?;
+                    autograd_step(&(rec - xb)?.sqr()?.sum(1)?.mean_all()?, adam)
+                },
+                on_pretrain_epoch,
+            )?;
+            net = ae.encoder;
+        }
+
+        let mean = mean_output_of(x, device, kind.rep_dim(), &|t| net.forward_eval(t))?;
+        let (center, c) = self.fixed_center(mean, device)?;
+        let history = self.adam_epochs(
+            data,
+            Phase::OneClass,
+            net.vars(),
+            &mut |xb, adam| {
+                let z = net.forward_train(xb)?;
+                autograd_step(&z.broadcast_sub(&c)?.sqr()?.sum(1)?.mean_all()?, adam)
+            },
+            on_epoch,
+        )?;
+        let params = self.clone();
+        self.finish(
+            params,
+            Phi::Lenet(net),
+            center,
+            (history, pretrain_history),
+            device,
+        )
+    }
+}
+
+/// The training samples with their batch size and device, as every phase reads them.
+struct Batches<'a> {
+    x: SampleView<'a>,
+    batch: usize,
+    device: &'a Device,
+}
+
+/// The two training phases of Deep SVDD.
+#[derive(Clone, Copy)]
+enum Phase {
+    /// Autoencoder pre-training: `pretrain_*` settings, its own shuffling stream.
+    Pretrain,
+    /// The one-class objective: `epochs`, `lr` with its milestones, `weight_decay`.
+    OneClass,
 }
 
 /// One Adam step on `loss`'s gradients (candle's autograd, through Adam's

@@ -309,20 +309,7 @@ impl Mlp {
     /// the fixed-centre ablation's centre).
     pub fn mean_output(&self, x: SampleView<'_>, device: &Device) -> Result<Vec<f32>> {
         let k = self.layers.last().map(|l| l.dims().0).unwrap_or(0);
-        let mut acc = vec![0f64; k];
-        for chunk in x.chunks(SCORE_BATCH) {
-            let out = self
-                .forward(&chunk.to_tensor(device)?)?
-                .flatten_all()?
-                .to_vec1::<f32>()?;
-            for row in out.chunks_exact(k.max(1)) {
-                for (a, v) in acc.iter_mut().zip(row) {
-                    *a += f64::from(*v);
-                }
-            }
-        }
-        let n = x.rows().max(1) as f64;
-        Ok(acc.into_iter().map(|a| (a / n) as f32).collect())
+        mean_output_of(x, device, k, &|t| self.forward(t))
     }
 
     /// Checks every parameter is f32 and finite.
@@ -340,4 +327,28 @@ impl Mlp {
         }
         Ok(true)
     }
+}
+
+/// Mean over the samples of `forward`'s `width` outputs, with `forward` applied in batches of
+/// [`SCORE_BATCH`] rows and the sums taken in f64, row after row: the centre of any network
+/// ([`Mlp::mean_output`], Deep SVDD's LeNet).
+pub fn mean_output_of(
+    x: SampleView<'_>,
+    device: &Device,
+    width: usize,
+    forward: &dyn Fn(&Tensor) -> Result<Tensor>,
+) -> Result<Vec<f32>> {
+    let mut acc = vec![0f64; width];
+    for chunk in x.chunks(SCORE_BATCH) {
+        let out = forward(&chunk.to_tensor(device)?)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
+        for row in out.chunks_exact(width.max(1)) {
+            for (a, v) in acc.iter_mut().zip(row) {
+                *a += f64::from(*v);
+            }
+        }
+    }
+    let n = x.rows().max(1) as f64;
+    Ok(acc.into_iter().map(|a| (a / n) as f32).collect())
 }
