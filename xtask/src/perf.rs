@@ -21,6 +21,7 @@ use anyhow::{Context, Result};
 use candle_core::{Device, Tensor};
 use clap::Args;
 use dasvdd_core::config::{CenterGrad, SvddTerm};
+use dasvdd_core::kernels::products::gemm_new;
 use dasvdd_core::{build_probe, fit, DasvddConfig, GammaChoice, Preset, SampleView};
 use rand::{Rng, SeedableRng};
 
@@ -53,71 +54,27 @@ pub struct PerfArgs {
     products: bool,
 }
 
-/// `dst (m x n, row-major) = lhs @ rhs` by `gemm` with the strides (row, column) the step's
-/// kernels use and their parallelism.
-fn gemm_once(
-    dst: &mut [f32],
-    (m, n, k): (usize, usize, usize),
-    lhs: &[f32],
-    (lrs, lcs): (usize, usize),
-    rhs: &[f32],
-    (rrs, rcs): (usize, usize),
-) {
-    let threads = candle_core::utils::get_num_threads();
-    let par = if threads > 1 {
-        gemm::Parallelism::Rayon(threads)
-    } else {
-        gemm::Parallelism::None
-    };
-    assert!(dst.len() >= m * n && lhs.len() >= m * k && rhs.len() >= k * n);
-    // SAFETY: the three buffers are distinct and hold at least m x n, m x k and k x n values,
-    // which the strides (row-major or its transpose, unit or full-width steps) stay inside.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            lhs.as_ptr(),
-            lcs as isize,
-            lrs as isize,
-            rhs.as_ptr(),
-            rcs as isize,
-            rrs as isize,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            par,
-        )
-    }
-}
-
-/// GFLOP/s of one product shape, timed over about 20 GFLOP after a warm-up.
-fn product_rate(dims: (usize, usize, usize), l: (usize, usize), r: (usize, usize)) -> f64 {
+/// GFLOP/s of one product shape through the kernels' own `gemm_new`, timed over about
+/// 20 GFLOP after a warm-up.
+fn product_rate(dims: (usize, usize, usize), l: (usize, usize), r: (usize, usize)) -> Result<f64> {
     let (m, n, k) = dims;
     let lhs = vec![0.5f32; m * k];
     let rhs = vec![0.25f32; k * n];
-    let mut dst = vec![0f32; m * n];
     for _ in 0..10 {
-        gemm_once(&mut dst, dims, &lhs, l, &rhs, r);
+        gemm_new(dims, &lhs, l, &rhs, r)?;
     }
     let flop = 2.0 * (m * n * k) as f64;
     let reps = ((2e10 / flop) as usize).max(10);
     let started = Instant::now();
     for _ in 0..reps {
-        gemm_once(&mut dst, dims, &lhs, l, &rhs, r);
+        gemm_new(dims, &lhs, l, &rhs, r)?;
     }
-    flop * reps as f64 / started.elapsed().as_secs_f64() / 1e9
+    Ok(flop * reps as f64 / started.elapsed().as_secs_f64() / 1e9)
 }
 
 /// The step's products one by one (encoder and decoder of the MNIST preset, batch 200): rates
 /// and the seconds per epoch they would take alone.
-fn print_products(samples: usize, reference: f64) {
+fn print_products(samples: usize, reference: f64) -> Result<()> {
     let b = 200;
     let widths = [784, 1024, 256, 256, 1024, 784];
     println!("products of the step alone (gemm, batch {b}, the kernels' strides):");
@@ -138,7 +95,7 @@ fn print_products(samples: usize, reference: f64) {
         }
         let mut cells = Vec::new();
         for (dims, l, r) in shapes {
-            let g = product_rate(dims, l, r);
+            let g = product_rate(dims, l, r)?;
             let f = 2.0 * (dims.0 * dims.1 * dims.2) as f64;
             seconds += f / (g * 1e9);
             flops += f;
@@ -161,6 +118,7 @@ fn print_products(samples: usize, reference: f64) {
         seconds * steps,
         100.0 * flops / seconds / 1e9 / reference
     );
+    Ok(())
 }
 
 /// Both PyTorch loops, each timed per epoch after one warm-up epoch. `paper`: Algorithm 1 with
@@ -454,7 +412,7 @@ pub fn run(args: &PerfArgs) -> Result<()> {
         print_phases(&config, x)?;
     }
     if args.products {
-        print_products(args.samples, mm.max(mm_after));
+        print_products(args.samples, mm.max(mm_after))?;
     }
     if args.no_torch {
         return Ok(());
