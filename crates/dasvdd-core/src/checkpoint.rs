@@ -21,12 +21,12 @@ use crate::error::{CoreError, Result};
 pub const FORMAT: &str = "dasvdd-rs";
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, flushed and synced,
-/// then renamed over `path`, so an interrupted write never leaves a truncated file behind.
+/// then renamed over `path`, so an interrupted write never leaves a truncated file behind. The
+/// temporary name holds the process id and a counter, so concurrent writers (threads or
+/// processes) never share one; on any error it is removed. (`dasvdd_data::fileio` has the same
+/// routine for the crates above data; core and data may not depend on each other.)
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |source| CoreError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -35,14 +35,24 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let mut f = std::fs::File::create(&tmp).map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(|e| {
+    let tmp = dir.join(format!(
+        ".{name}.{}-{}.tmp",
+        std::process::id(),
+        COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)
+    })();
+    result.map_err(|source| {
         let _ = std::fs::remove_file(&tmp);
-        io(e)
+        CoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     })
 }
 
