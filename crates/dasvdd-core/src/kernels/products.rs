@@ -168,7 +168,7 @@ fn gemm_accumulate(
 /// A new row-major `m x n` buffer holding `lhs @ rhs`, with the operands' (row, column)
 /// strides, the kernels' thread count and their checks; it is never zero-filled first, since
 /// the product writes every value. Every product of the training step goes through it (or
-/// [`gemm_accumulate`]); `xtask perf --products` times it.
+/// `gemm_accumulate`); `xtask perf --products` times it.
 pub fn gemm_new(
     dims: (usize, usize, usize),
     lhs: &[f32],
