@@ -9,7 +9,7 @@
 
 use clap::{Parser, Subcommand};
 
-mod bench;
+use dasvdd_bench as bench;
 mod fuzz_seeds;
 mod perf;
 mod slurm;

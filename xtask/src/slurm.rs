@@ -270,10 +270,10 @@ impl JobPlan {
         }
 
         // Every array task would fail the same way on a bad argument: check them here.
-        let bench = crate::bench::runner::check_args(&args.bench_args)?;
+        let bench = dasvdd_bench::runner::check_args(&args.bench_args)?;
         if let Some(config) = &bench.config {
             let path = absolute(&workdir, config);
-            crate::bench::config::BenchConfig::load(&path)
+            dasvdd_bench::config::BenchConfig::load(&path)
                 .with_context(|| format!("bench-all arguments: --config {}", config.display()))?;
         }
 

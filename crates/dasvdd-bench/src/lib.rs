@@ -8,6 +8,11 @@
 //! (atomic JSON-lines results and side files), [`runner`] (`bench-all`), [`report`],
 //! [`figures`], [`sweep`].
 
+// The doc comments of the argument structs are clap's `--help` texts, shown verbatim, so they
+// write placeholders as `<name>` and sections as `[train]`, which rustdoc would read as HTML
+// tags and links.
+#![allow(rustdoc::invalid_html_tags, rustdoc::broken_intra_doc_links)]
+
 pub mod config;
 pub mod figures;
 pub mod matrix;

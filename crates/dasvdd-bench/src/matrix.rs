@@ -11,8 +11,8 @@ use sha2::{Digest, Sha256};
 
 use dasvdd_core::config::Variant as TrainVariant;
 
-use super::config::BenchConfig;
-use super::synthetic;
+use crate::config::BenchConfig;
+use crate::synthetic;
 
 /// Bumped when a change of the runner changes results, so that old cells are not reused.
 const RUNNER_VERSION: u32 = 1;
@@ -579,7 +579,7 @@ mod tests {
         let mut capped = cfg.clone();
         capped.datasets.insert(
             "pima".into(),
-            crate::bench::config::DatasetSettings {
+            crate::config::DatasetSettings {
                 max_train: Some(10),
                 ..Default::default()
             },

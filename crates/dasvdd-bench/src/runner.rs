@@ -17,12 +17,12 @@ use rand::seq::index::sample;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::config::{default_config_path, BenchConfig};
-use super::matrix::{enumerate_cells, BenchDataset, CellKey, Method, MethodSpec, RunShape, Shard};
-use super::methods::{data_variant, fit_and_score};
-use super::provenance::{command_line, commit, unix_now};
-use super::store::{CellDetail, CellRecord, CellWriter, MatrixRequest, RankedSample, ResultsDir};
-use super::synthetic;
+use crate::config::{default_config_path, BenchConfig};
+use crate::matrix::{enumerate_cells, BenchDataset, CellKey, Method, MethodSpec, RunShape, Shard};
+use crate::methods::{data_variant, fit_and_score};
+use crate::provenance::{command_line, commit, unix_now};
+use crate::store::{CellDetail, CellRecord, CellWriter, MatrixRequest, RankedSample, ResultsDir};
+use crate::synthetic;
 
 /// Options of `cargo xtask bench-all`.
 #[derive(Debug, Clone, Args)]
@@ -66,6 +66,26 @@ pub struct BenchArgs {
     /// Stop after this many cells have been finished by this process (the rest stays to do)
     #[arg(long)]
     pub max_cells: Option<usize>,
+}
+
+impl Default for BenchArgs {
+    /// What `cargo xtask bench-all` runs without arguments: every dataset of Table 2, every
+    /// method, the config's seeds and epochs, results in `results/`, one shard, device `auto`.
+    fn default() -> Self {
+        BenchArgs {
+            datasets: Vec::new(),
+            classes: Vec::new(),
+            methods: Vec::new(),
+            seeds: None,
+            epochs: None,
+            results: PathBuf::from("results"),
+            shard: Shard { index: 0, count: 1 },
+            quick: false,
+            device: "auto".into(),
+            config: None,
+            max_cells: None,
+        }
+    }
 }
 
 /// The resolved matrix of a `bench-all` call.
@@ -159,7 +179,7 @@ pub fn plan(args: &BenchArgs) -> Result<Plan> {
             vec![synthetic::NAME.into()]
         }
     } else {
-        super::matrix::PAPER_DATASETS
+        crate::matrix::PAPER_DATASETS
             .iter()
             .map(|s| s.to_string())
             .collect()

@@ -14,8 +14,8 @@ use dasvdd_baselines::{AeParams, DeepSvddParams};
 use dasvdd_core::config::{CenterGrad, GammaNorm, SvddTerm, Variant as TrainVariant};
 use dasvdd_core::{CenterMode, DasvddConfig, DetectorParams, EpochRecord, GammaChoice, SampleView};
 
-use super::config::BenchConfig;
-use super::matrix::{Method, MethodSpec, Switch, Variant};
+use crate::config::BenchConfig;
+use crate::matrix::{Method, MethodSpec, Switch, Variant};
 
 /// What fitting and scoring one method gave.
 #[derive(Debug, Clone)]

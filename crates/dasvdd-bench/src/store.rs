@@ -26,7 +26,7 @@ use dasvdd_core::EpochRecord;
 use dasvdd_data::fileio::host_name;
 use serde::{Deserialize, Serialize};
 
-use super::matrix::{hex, CellKey};
+use crate::matrix::{hex, CellKey};
 
 /// What one finished cell measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,7 +92,7 @@ pub struct MatrixRequest {
     pub commit: Option<String>,
     /// Epochs and subsets of the run.
     #[serde(default)]
-    pub shape: Option<super::matrix::RunShape>,
+    pub shape: Option<crate::matrix::RunShape>,
     pub cells: Vec<CellKey>,
     /// Datasets that were asked for but not found, with how to get them.
     pub unavailable: BTreeMap<String, String>,

@@ -14,10 +14,10 @@ use clap::Args;
 use dasvdd_eval::stats::SAMPLE;
 use serde::{Deserialize, Serialize};
 
-use super::matrix::{BenchDataset, CellKey, Method, MethodSpec, PaperColumn};
-use super::provenance::{command_line, commit, unix_now};
-use super::store::{write_atomic, CellRecord, ResultsDir};
-use super::summary::{dataset_order, mean, ranges, sweep_points, SweepPoint};
+use crate::matrix::{BenchDataset, CellKey, Method, MethodSpec, PaperColumn};
+use crate::provenance::{command_line, commit, unix_now};
+use crate::store::{write_atomic, CellRecord, ResultsDir};
+use crate::summary::{dataset_order, mean, ranges, sweep_points, SweepPoint};
 
 /// Options of `cargo xtask report`.
 #[derive(Debug, Clone, Args)]
@@ -33,13 +33,25 @@ pub struct ReportArgs {
     pub no_figures: bool,
 }
 
+impl Default for ReportArgs {
+    /// What `cargo xtask report` does without arguments: `results/`, the bundled Table 2,
+    /// figures drawn.
+    fn default() -> Self {
+        ReportArgs {
+            results: PathBuf::from("results"),
+            paper: None,
+            no_figures: false,
+        }
+    }
+}
+
 /// Where the paper's table is looked for when `--paper` is not given.
 pub fn default_paper_path() -> PathBuf {
     let local = PathBuf::from("configs/table2_auc.csv");
     if local.is_file() {
         return local;
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/table2_auc.csv")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/table2_auc.csv")
 }
 
 /// The paper's Table 2: AUROC in % by (paper dataset, class or `avg` or empty, column).
@@ -764,7 +776,7 @@ pub fn run(args: &ReportArgs) -> Result<()> {
     let figures = if args.no_figures {
         Vec::new()
     } else {
-        super::figures::draw_all(&results, &cells).unwrap_or_else(|e| {
+        crate::figures::draw_all(&results, &cells).unwrap_or_else(|e| {
             eprintln!("warning: figures not drawn: {e:#}");
             Vec::new()
         })

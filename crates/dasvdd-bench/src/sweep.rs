@@ -6,7 +6,7 @@
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 
-use super::runner::BenchArgs;
+use crate::runner::BenchArgs;
 
 /// Which study to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -103,8 +103,8 @@ pub fn bench_args(args: &SweepArgs) -> BenchArgs {
 /// `cargo xtask sweep`: runs the study's cells, then writes the report.
 pub fn run(args: &SweepArgs) -> Result<()> {
     let bench = bench_args(args);
-    super::runner::run(&bench)?;
-    super::report::run(&super::report::ReportArgs {
+    crate::runner::run(&bench)?;
+    crate::report::run(&crate::report::ReportArgs {
         results: bench.results.clone(),
         paper: None,
         no_figures: false,
@@ -114,7 +114,7 @@ pub fn run(args: &SweepArgs) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::matrix::MethodSpec;
+    use crate::matrix::MethodSpec;
 
     #[test]
     fn every_default_method_parses() {

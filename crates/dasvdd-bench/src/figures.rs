@@ -13,9 +13,9 @@ use anyhow::{anyhow, Result};
 use dasvdd_data::fileio::write_atomic_with;
 use plotters::prelude::*;
 
-use super::matrix::{CellKey, Method, MethodSpec, Variant};
-use super::store::{CellDetail, CellRecord, ResultsDir};
-use super::summary::{sweep_points, SweepPoint};
+use crate::matrix::{CellKey, Method, MethodSpec, Variant};
+use crate::store::{CellDetail, CellRecord, ResultsDir};
+use crate::summary::{sweep_points, SweepPoint};
 
 /// Size of every chart, in pixels.
 pub const CHART_SIZE: (u32, u32) = (640, 480);

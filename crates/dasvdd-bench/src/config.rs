@@ -16,7 +16,7 @@ pub fn default_config_path() -> PathBuf {
     if local.is_file() {
         return local;
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/bench.toml")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/bench.toml")
 }
 
 /// The whole `bench.toml`.

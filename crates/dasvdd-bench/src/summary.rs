@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::matrix::{BenchDataset, CellKey, MethodSpec};
-use super::store::CellRecord;
+use crate::matrix::{BenchDataset, CellKey, MethodSpec};
+use crate::store::CellRecord;
 
 /// The mean of `values` (NaN when there are none).
 pub fn mean(values: impl IntoIterator<Item = f64>) -> f64 {
