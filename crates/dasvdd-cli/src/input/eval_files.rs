@@ -1,0 +1,103 @@
+//! The score and label files of `dasvdd eval`: one column of values, under an optional header
+//! row, read from a file or standard input.
+
+use std::io::Read;
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use super::csv_input::{detect_delimiter, split_line};
+
+/// Reads a text file or standard input (`-`).
+pub fn read_text(path: &Path) -> Result<String> {
+    if path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("cannot read standard input")?;
+        return Ok(s);
+    }
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// The name of a file argument in messages.
+pub fn shown(path: &Path) -> String {
+    if path.as_os_str() == "-" {
+        "<stdin>".into()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// The one column of a file of scores or labels (under an optional header line), with the
+/// 1-based line of each value. A file of several columns (`score,prediction`, or with a
+/// `label` column) gives the column named `wanted`.
+pub fn read_column(path: &Path, wanted: &str) -> Result<Vec<(u64, String)>> {
+    let origin = shown(path);
+    let text = read_text(path)?;
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i as u64 + 1, l.trim()))
+        .filter(|(_, l)| !l.is_empty());
+    let Some((first_line, first)) = lines.next() else {
+        bail!("{origin}: the file is empty");
+    };
+    let d = detect_delimiter(first);
+    let header = split_line(first, d, &origin, first_line)?;
+    let column = if header.len() == 1 {
+        0
+    } else {
+        header
+            .iter()
+            .position(|h| h.trim().eq_ignore_ascii_case(wanted))
+            .ok_or_else(|| {
+                anyhow!(
+                    "{origin}: row {first_line}: {} columns but none named `{wanted}`; \
+                     expected one {wanted} per row",
+                    header.len()
+                )
+            })?
+    };
+    let width = header.len();
+    let mut rest = Vec::new();
+    for (line, l) in lines {
+        let cells = split_line(l, d, &origin, line)?;
+        if cells.len() != width {
+            bail!(
+                "{origin}: row {line}: {} cells, expected {width}; expected one {wanted} per row",
+                cells.len()
+            );
+        }
+        rest.push((line, cells[column].trim().to_string()));
+    }
+    // The first row is a header when it has several columns, or when its one cell is not a
+    // number and is not a value of the column (text labels such as `normal` repeat).
+    let head = header[0].trim();
+    let first_is_header = header.len() > 1
+        || (head.parse::<f64>().is_err()
+            && (rest.iter().any(|(_, v)| v.parse::<f64>().is_ok())
+                || !rest.iter().any(|(_, v)| v == head)));
+    let mut out = Vec::new();
+    if !first_is_header {
+        out.push((first_line, head.to_string()));
+    }
+    out.extend(rest);
+    if out.is_empty() {
+        bail!("{origin}: the file holds no {wanted}s");
+    }
+    Ok(out)
+}
+
+/// Reads a score file: the `score` column, finite numbers.
+pub fn read_scores(path: &Path) -> Result<Vec<f64>> {
+    let origin = shown(path);
+    read_column(path, "score")?
+        .into_iter()
+        .map(|(line, t)| match t.parse::<f64>() {
+            Ok(v) if v.is_finite() => Ok(v),
+            Ok(v) => bail!("{origin}: row {line}: score `{t}` is {v}"),
+            Err(_) => bail!("{origin}: row {line}: `{t}` is not a number"),
+        })
+        .collect()
+}

@@ -1,0 +1,76 @@
+//! Tests of the input readers: CSV delimiters, columns and labels, and score files.
+
+use super::csv_input::{detect_delimiter, Delimiter};
+use super::*;
+
+fn args() -> SourceArgs {
+    SourceArgs {
+        data: None,
+        dataset: None,
+        class: None,
+        split: None,
+        delimiter: None,
+        drop_cols: Vec::new(),
+        label_col: None,
+        pos_label: None,
+        image_size: None,
+        rgb: false,
+    }
+}
+
+#[test]
+fn delimiters_are_detected() {
+    assert_eq!(detect_delimiter("a;b;c"), Delimiter::Char(';'));
+    assert_eq!(detect_delimiter("1\t2\t3"), Delimiter::Char('\t'));
+    assert_eq!(detect_delimiter("1,2,3"), Delimiter::Char(','));
+    assert_eq!(detect_delimiter("1.5 2 3"), Delimiter::Blanks);
+    assert_eq!(detect_delimiter("7"), Delimiter::Char(','));
+    // Auto-detection reads a semicolon file whose decimals have commas as two columns.
+    let (x, _) = args()
+        .parse_csv("t", "a;b\n1.5;2\n", &LabelRule::default())
+        .unwrap();
+    assert_eq!(x.data, [1.5, 2.0]);
+}
+
+#[test]
+fn a_wrong_delimiter_gets_a_hint_and_long_cells_are_cut() {
+    let mut a = args();
+    a.delimiter = Some(",".into());
+    let long: String = (0..400).map(|i| format!("{i};")).collect();
+    let text = format!("a\n{long}\n");
+    let e = a
+        .parse_csv("semi.csv", &text, &LabelRule::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("semi.csv: row 2"), "{e}");
+    assert!(e.contains("--delimiter ';'"), "{e}");
+    assert!(e.len() < 300, "{e}");
+}
+
+#[test]
+fn columns_are_dropped_and_labels_taken_by_name_or_number() {
+    let mut a = args();
+    a.drop_cols = vec!["id".into()];
+    a.label_col = Some("4".into());
+    let text = "id,x,y2,lab\n1,0.5,2,0\n2,0.25,3,1\n";
+    let (x, y) = a.parse_csv("t", text, &LabelRule::default()).unwrap();
+    assert_eq!((x.rows, x.cols), (2, 2));
+    assert_eq!(x.data, [0.5, 2.0, 0.25, 3.0]);
+    assert_eq!(y.unwrap(), [0, 1]);
+    a.label_col = Some("nope".into());
+    let e = a
+        .parse_csv("t", text, &LabelRule::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("nope") && e.contains("id, x, y2, lab"), "{e}");
+}
+
+#[test]
+fn score_files_with_a_prediction_column_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("s.csv");
+    std::fs::write(&p, "score,prediction\n0.5,1\n0.25,0\n").unwrap();
+    assert_eq!(read_scores(&p).unwrap(), [0.5, 0.25]);
+    std::fs::write(&p, "0.5\n-1\n").unwrap();
+    assert_eq!(read_scores(&p).unwrap(), [0.5, -1.0]);
+}
