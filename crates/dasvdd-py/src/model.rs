@@ -1,0 +1,113 @@
+//! `NativeModel`, the fitted detector Python holds: scoring, saving, and its attributes.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use dasvdd_baselines::Method;
+use dasvdd_core::{checkpoint, Detector, SampleView};
+use dasvdd_data::FittedPreprocessing;
+use numpy::PyArray1;
+use pyo3::prelude::*;
+
+use crate::samples::Samples;
+use crate::{core_err, value_err, PREPROCESSING_KEY};
+
+/// A fitted detector with the preprocessing applied before it.
+#[pyclass(frozen, module = "dasvdd._native")]
+pub(crate) struct NativeModel {
+    pub(crate) detector: Box<dyn Detector>,
+    pub(crate) method: Method,
+    pub(crate) preprocessing: FittedPreprocessing,
+    /// The resolved hyperparameters as JSON (`{"method": ..., "params": ...}`).
+    pub(crate) params: String,
+    /// Loss of every epoch (neural methods), from training or the model file's history.
+    pub(crate) losses: Vec<f64>,
+    /// The model file's metadata, when loaded from one.
+    pub(crate) metadata: HashMap<String, String>,
+}
+
+#[pymethods]
+impl NativeModel {
+    /// One anomaly score per row of `x` (higher = more anomalous), float64.
+    fn score<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let mut samples = Samples::read(x, "X")?;
+        let (rows, cols) = samples.dims();
+        if cols != self.detector.n_features() {
+            return Err(value_err(format!(
+                "X has {cols} features but the {} model was fitted on {}",
+                self.method,
+                self.detector.n_features()
+            )));
+        }
+        if self.preprocessing != FittedPreprocessing::None {
+            samples = samples.preprocessed(&self.preprocessing)?;
+        }
+        let data = samples.data();
+        let detector = &self.detector;
+        let scores = py
+            .detach(|| detector.score(SampleView::new(data, rows, cols)?))
+            .map_err(core_err)?;
+        Ok(PyArray1::from_vec(py, scores))
+    }
+
+    /// Writes the model to one safetensors file (atomically), with the preprocessing entry the
+    /// CLI adds and the extra metadata entries `extra`.
+    #[pyo3(signature = (path, extra=None))]
+    fn save(
+        &self,
+        py: Python<'_>,
+        path: PathBuf,
+        extra: Option<HashMap<String, String>>,
+    ) -> PyResult<()> {
+        let pre =
+            serde_json::to_string(&self.preprocessing).map_err(|e| value_err(e.to_string()))?;
+        let mut entries: Vec<(&str, String)> = vec![(PREPROCESSING_KEY, pre)];
+        let extra = extra.unwrap_or_default();
+        for (k, v) in &extra {
+            if matches!(k.as_str(), "method" | "format" | PREPROCESSING_KEY) {
+                return Err(value_err(format!("metadata key `{k}` is reserved")));
+            }
+            entries.push((k.as_str(), v.clone()));
+        }
+        let detector = &self.detector;
+        py.detach(|| {
+            detector.save(&path)?;
+            checkpoint::set_metadata(&path, &entries)
+        })
+        .map_err(core_err)
+    }
+
+    /// The method name (`dasvdd`, `ocsvm`, ...).
+    #[getter]
+    fn method(&self) -> &'static str {
+        self.method.name()
+    }
+
+    /// Number of features the model was fitted on.
+    #[getter]
+    fn n_features(&self) -> usize {
+        self.detector.n_features()
+    }
+
+    /// The resolved hyperparameters as JSON.
+    #[getter]
+    fn params(&self) -> &str {
+        &self.params
+    }
+
+    /// The loss of every training epoch (neural methods; empty otherwise).
+    #[getter]
+    fn losses(&self) -> Vec<f64> {
+        self.losses.clone()
+    }
+
+    /// The metadata of the model file this model was loaded from (empty after `fit`).
+    #[getter]
+    fn metadata(&self) -> HashMap<String, String> {
+        self.metadata.clone()
+    }
+}
