@@ -12,6 +12,7 @@
 
 pub mod ae;
 mod common;
+pub mod config;
 pub mod deep_svdd;
 pub mod iforest;
 pub mod kde;
@@ -21,6 +22,7 @@ pub mod registry;
 pub mod settings;
 
 pub use ae::{AeModel, AeParams, EpochLoss};
+pub use config::Config;
 pub use deep_svdd::{DeepSvddModel, DeepSvddNetwork, DeepSvddParams};
 pub use iforest::{IsolationForest, IsolationForestParams};
 pub use kde::{Bandwidth, Kde, KdeParams};

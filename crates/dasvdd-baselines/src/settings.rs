@@ -80,7 +80,7 @@ pub struct DeepSvddSettings {
 }
 
 /// The settings table of one baseline.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum BaselineSettings {
     Ocsvm(OcsvmSettings),
     Kde(KdeSettings),

@@ -1,13 +1,14 @@
-//! The benchmark's hyperparameters, read from `configs/bench.toml`: run sizes, the DASVDD
-//! network and training per dataset, and the baselines' settings.
+//! The benchmark's matrix settings, read from `configs/bench.toml`: run sizes, and per dataset
+//! the config file that holds its network, training and baseline settings
+//! (`configs/<dataset>.toml`, read by [`dasvdd_baselines::Config`], as `dasvdd train --config`
+//! reads it), its quick epochs and the sampling of the large datasets.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use dasvdd_baselines::{Bandwidth, IsolationForestParams, KdeParams, OneClassSvmParams};
-use dasvdd_core::config::{ModelSection, TrainSection, Variant};
-use dasvdd_core::{Activation, ConfigFile, DasvddConfig, Preset};
+use dasvdd_baselines::Config;
+use dasvdd_core::config::Variant;
 use serde::{Deserialize, Serialize};
 
 /// Where the config is looked for when `--config` is not given.
@@ -27,8 +28,9 @@ pub struct BenchConfig {
     pub run: RunSettings,
     #[serde(default)]
     pub datasets: BTreeMap<String, DatasetSettings>,
-    #[serde(default)]
-    pub methods: MethodSettings,
+    /// The dataset config files, read by [`BenchConfig::load`], by dataset name.
+    #[serde(skip)]
+    pub configs: BTreeMap<String, Config>,
 }
 
 /// Sizes of a run.
@@ -58,30 +60,17 @@ impl Default for RunSettings {
     }
 }
 
-/// DASVDD settings of one dataset; every field is optional.
+/// The matrix's settings of one dataset; every field is optional.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatasetSettings {
-    /// `paper` or `published-code`: whose settings fill the fields not set here, for `dasvdd`
-    /// and the baselines' data [default: the default variant].
-    pub variant: Option<String>,
-    /// A network preset of the paper (`mnist`, `cifar10`, `speech`, `pima`).
-    pub preset: Option<String>,
-    pub hidden: Option<Vec<usize>>,
-    pub latent: Option<usize>,
-    /// `sigmoid`, `leaky_relu` or `none`.
-    pub output_activation: Option<String>,
-    pub epochs: Option<usize>,
+    /// The dataset's config file (`fmnist.toml`), relative to `bench.toml`'s folder: the
+    /// network, the training (and its `variant`) and the baselines' settings, read as
+    /// `dasvdd train --config` reads it. Unset: a network sized from the data, the default
+    /// training and the paper's baseline settings.
+    pub config: Option<String>,
     /// Epochs under `--quick` [default: run.quick_epochs].
     pub quick_epochs: Option<usize>,
-    pub batch_size: Option<usize>,
-    pub kappa: Option<f64>,
-    pub lr: Option<f64>,
-    pub weight_decay: Option<f64>,
-    pub center_lr: Option<f64>,
-    pub center_lr_decay: Option<f64>,
-    /// T of the gamma heuristic (eq. 6).
-    pub gamma_trials: Option<usize>,
     /// AWID3: rows sampled from the full data.
     pub sample_rows: Option<usize>,
     /// MIMII: keep every n-th training vector of each clip.
@@ -91,152 +80,22 @@ pub struct DatasetSettings {
     pub max_train: Option<usize>,
 }
 
-impl DatasetSettings {
-    /// The dataset's variant (`variant`, else the default one).
-    pub fn variant(&self) -> Result<Variant> {
-        Ok(self
-            .variant
-            .as_deref()
-            .map(Variant::parse)
-            .transpose()?
-            .unwrap_or_default())
-    }
-
-    /// The DASVDD config for `input_dim` features with `variant`'s settings (`None`: the
-    /// dataset's variant): preset (or a network sized from the width), then every field that
-    /// is set.
-    pub fn dasvdd_config_variant(
-        &self,
-        input_dim: usize,
-        variant: Option<Variant>,
-    ) -> Result<DasvddConfig> {
-        let variant = match variant {
-            Some(v) => v,
-            None => self.variant()?,
-        };
-        // The same resolution as a `configs/<dataset>.toml` file given to `dasvdd train`.
-        let file = ConfigFile {
-            model: ModelSection {
-                preset: self.preset.clone(),
-                input_dim: Some(input_dim),
-                hidden: self.hidden.clone(),
-                latent: self.latent,
-                output_activation: self.output_activation.clone(),
-            },
-            train: TrainSection {
-                variant: Some(variant.name().to_string()),
-                epochs: self.epochs,
-                batch_size: self.batch_size,
-                kappa: self.kappa,
-                lr: self.lr,
-                weight_decay: self.weight_decay,
-                center_lr: self.center_lr,
-                center_lr_decay: self.center_lr_decay,
-                gamma_trials: self.gamma_trials,
-                ..TrainSection::default()
-            },
-            baselines: None,
-        };
-        Ok(file.resolve(Some(input_dim))?)
-    }
-}
-
-/// The baselines' settings.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MethodSettings {
-    #[serde(default)]
-    pub ocsvm: OneClassSvmParams,
-    #[serde(default)]
-    pub kde: KdeSettings,
-    #[serde(default)]
-    pub iforest: IforestSettings,
-}
-
-/// KDE: the cross-validation grid of the bandwidth.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct KdeSettings {
-    pub folds: usize,
-    pub grid_log10_min: f64,
-    pub grid_log10_max: f64,
-    pub grid_points: usize,
-}
-
-impl Default for KdeSettings {
-    /// `np.logspace(-1, 1, 20)`, 5 folds (Section 4.2).
-    fn default() -> Self {
-        KdeSettings {
-            folds: 5,
-            grid_log10_min: -1.0,
-            grid_log10_max: 1.0,
-            grid_points: 20,
-        }
-    }
-}
-
-impl KdeSettings {
-    pub fn params(&self) -> KdeParams {
-        KdeParams {
-            bandwidth: Bandwidth::CrossValidated {
-                grid: dasvdd_baselines::kde::logspace(
-                    self.grid_log10_min,
-                    self.grid_log10_max,
-                    self.grid_points,
-                ),
-                folds: self.folds,
-            },
-        }
-    }
-}
-
-/// Isolation Forest: trees and subsample size (the seed is the cell's).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct IforestSettings {
-    pub n_trees: usize,
-    pub subsample: usize,
-}
-
-impl Default for IforestSettings {
-    /// 100 trees, subsamples of 256 (Section 4.2).
-    fn default() -> Self {
-        IforestSettings {
-            n_trees: 100,
-            subsample: 256,
-        }
-    }
-}
-
-impl IforestSettings {
-    pub fn params(&self, seed: u64) -> IsolationForestParams {
-        IsolationForestParams {
-            n_trees: self.n_trees,
-            subsample: self.subsample,
-            seed,
-        }
-    }
-}
-
 impl BenchConfig {
-    /// Reads and checks a config file.
+    /// Reads and checks `bench.toml` and the dataset config files it refers to.
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read config {}", path.display()))?;
-        let cfg: BenchConfig = toml::from_str(&text)
+        let mut cfg: BenchConfig = toml::from_str(&text)
             .with_context(|| format!("config {} is invalid", path.display()))?;
+        let folder = path.parent().unwrap_or(Path::new("."));
         for (name, d) in &cfg.datasets {
-            if let Some(p) = &d.preset {
-                Preset::parse(p).with_context(|| format!("{}: datasets.{name}", path.display()))?;
+            let Some(file) = &d.config else { continue };
+            let config = Config::read(&folder.join(file))
+                .with_context(|| format!("{}: datasets.{name}.config", path.display()))?;
+            if let Some(v) = &config.file.train.variant {
+                Variant::parse(v).with_context(|| format!("{}: [train]", config.origin))?;
             }
-            if let Some(v) = &d.variant {
-                Variant::parse(v)
-                    .with_context(|| format!("{}: datasets.{name}", path.display()))?;
-            }
-            if let Some(a) = &d.output_activation {
-                Activation::parse(a)
-                    .with_context(|| format!("{}: datasets.{name}", path.display()))?;
-            }
+            cfg.configs.insert(name.clone(), config);
         }
         if cfg.run.seeds == 0 || cfg.run.quick_seeds == 0 {
             bail!(
@@ -247,65 +106,150 @@ impl BenchConfig {
         Ok(cfg)
     }
 
+    /// The name whose settings dataset `name` takes: its own, else `default`.
+    fn key<'a>(&self, name: &'a str) -> &'a str {
+        if self.datasets.contains_key(name) {
+            name
+        } else {
+            "default"
+        }
+    }
+
     /// The settings of dataset `name` (`fmnist`, `odds:cardio`, `synthetic`...), falling back to
     /// `[datasets.default]`.
     pub fn dataset(&self, name: &str) -> DatasetSettings {
         self.datasets
-            .get(name)
-            .or_else(|| self.datasets.get("default"))
+            .get(self.key(name))
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// The config file of dataset `name` (that of `[datasets.default]` when it has no table;
+    /// an empty one when neither refers to a file): every method's parameters come from it
+    /// through [`Config::method_params`].
+    pub fn method_config(&self, name: &str) -> Config {
+        self.configs
+            .get(self.key(name))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The DASVDD variant of dataset `name`: its config's `[train] variant`, else the default.
+    pub fn variant(&self, name: &str) -> Result<Variant> {
+        Ok(self
+            .method_config(name)
+            .file
+            .train
+            .variant
+            .as_deref()
+            .map(Variant::parse)
+            .transpose()?
+            .unwrap_or_default())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dasvdd_baselines::{Method, MethodParams};
+    use dasvdd_core::{DasvddConfig, Preset};
 
     #[test]
     fn shipped_config_reads_and_gives_the_paper_values() {
         let cfg = BenchConfig::load(&default_config_path()).unwrap();
         assert_eq!(cfg.run.seeds, 10);
-        let fm = cfg
-            .dataset("fmnist")
-            .dasvdd_config_variant(784, None)
-            .unwrap();
+        let dasvdd = |d: &str, cols, v| cfg.method_config(d).dasvdd_config(cols, v).unwrap();
+        // The shipped datasets train exactly as their presets do, in both variants.
+        for (d, preset) in [
+            ("mnist", Preset::Mnist),
+            ("fmnist", Preset::Mnist),
+            ("cifar10", Preset::Cifar10),
+            ("speech", Preset::Speech),
+            ("pima", Preset::Pima),
+        ] {
+            for v in Variant::ALL {
+                let cols = preset.autoencoder().input_dim;
+                assert_eq!(
+                    dasvdd(d, cols, Some(v)),
+                    DasvddConfig::from_preset_variant(preset, v),
+                    "{d} {v}"
+                );
+            }
+        }
+        let fm = dasvdd("fmnist", 784, None);
         assert_eq!(fm.model.encoder_widths(), vec![784, 1024, 256, 256]);
         assert_eq!(fm.train.epochs, 300);
-        let cifar = cfg
-            .dataset("cifar10")
-            .dasvdd_config_variant(3072, None)
-            .unwrap();
-        assert_eq!(cifar.train.variant, Variant::default());
-        let code = cfg
-            .dataset("cifar10")
-            .dasvdd_config_variant(3072, Some(Variant::PublishedCode))
-            .unwrap();
+        assert_eq!(cfg.variant("cifar10").unwrap(), Variant::default());
+        let code = dasvdd("cifar10", 3072, Some(Variant::PublishedCode));
         assert_eq!(
             (code.train.center_lr, code.train.center_lr_decay),
             (0.01, 0.01)
         );
-        let paper = cfg
-            .dataset("cifar10")
-            .dasvdd_config_variant(3072, Some(Variant::Paper))
-            .unwrap();
+        let paper = dasvdd("cifar10", 3072, Some(Variant::Paper));
         assert_eq!(
             (paper.train.center_lr, paper.train.center_lr_decay),
             (1.0, 0.1)
         );
-        assert_eq!(cfg.methods.ocsvm, OneClassSvmParams::default());
-        assert_eq!(cfg.methods.kde.params(), KdeParams::default());
-        assert_eq!(cfg.methods.iforest.params(3).subsample, 256);
-        let other = cfg
-            .dataset("odds:cardio")
-            .dasvdd_config_variant(21, None)
-            .unwrap();
-        assert_eq!(other.model.input_dim, 21);
+        let awid3 = dasvdd("awid3", 90, None);
+        assert_eq!(awid3.model.encoder_widths(), vec![90, 1024, 512, 256, 256]);
+        let synthetic = dasvdd("synthetic", 64, None);
+        assert_eq!(synthetic.model.encoder_widths(), vec![64, 64, 16]);
+        assert_eq!(synthetic.train.batch_size, 100);
+        // The baselines have the paper's settings (Section 4.2), the registry's defaults.
+        for m in [Method::Ocsvm, Method::Kde, Method::IsolationForest] {
+            assert_eq!(
+                cfg.method_config("fmnist")
+                    .method_params(m, 784, None, Some(3))
+                    .unwrap(),
+                dasvdd_baselines::default_params(m, 784, None, None, 3).unwrap(),
+                "{m}"
+            );
+        }
+        let MethodParams::IsolationForest(f) = cfg
+            .method_config("pima")
+            .method_params(Method::IsolationForest, 8, None, Some(3))
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!((f.n_trees, f.subsample), (100, 256));
+        // Any other dataset: a network sized from the width.
+        assert_eq!(dasvdd("odds:cardio", 21, None).model.input_dim, 21);
     }
 
     #[test]
-    fn unknown_fields_are_errors() {
-        let err = toml::from_str::<BenchConfig>("[datasets.fmnist]\nlatnet = 3\n").unwrap_err();
-        assert!(err.to_string().contains("latnet"), "{err}");
+    fn every_shipped_matrix_config_loads() {
+        let dir = default_config_path().parent().unwrap().join("fidelity");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let cfg = BenchConfig::load(&path).unwrap_or_else(|e| panic!("{e:#}"));
+            assert!(cfg.configs.contains_key("fmnist"), "{}", path.display());
+            n += 1;
+        }
+        assert!(n >= 7, "{n} files in {}", dir.display());
+    }
+
+    #[test]
+    fn unknown_keys_name_the_file_and_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let bench = dir.path().join("bench.toml");
+        std::fs::write(&bench, "[datasets.fmnist]\nlatnet = 3\n").unwrap();
+        let e = format!("{:#}", BenchConfig::load(&bench).unwrap_err());
+        assert!(e.contains("bench.toml") && e.contains("latnet"), "{e}");
+        // The network moved to the dataset's config: a bench.toml that still sets it is told so.
+        std::fs::write(&bench, "[datasets.fmnist]\nhidden = [3]\n").unwrap();
+        let e = format!("{:#}", BenchConfig::load(&bench).unwrap_err());
+        assert!(e.contains("hidden"), "{e}");
+        std::fs::write(&bench, "[datasets.fmnist]\nconfig = \"f.toml\"\n").unwrap();
+        std::fs::write(dir.path().join("f.toml"), "[train]\nkapa = 0.5\n").unwrap();
+        let e = format!("{:#}", BenchConfig::load(&bench).unwrap_err());
+        assert!(e.contains("f.toml") && e.contains("kapa"), "{e}");
+        std::fs::write(dir.path().join("f.toml"), "[baselines.kde]\nfolds = 3\n").unwrap();
+        let cfg = BenchConfig::load(&bench).unwrap();
+        assert!(cfg.method_config("fmnist").baseline(Method::Kde).is_some());
+        std::fs::remove_file(dir.path().join("f.toml")).unwrap();
+        let e = format!("{:#}", BenchConfig::load(&bench).unwrap_err());
+        assert!(e.contains("f.toml"), "{e}");
     }
 }

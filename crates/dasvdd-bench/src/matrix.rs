@@ -374,13 +374,16 @@ pub fn config_hash(
     shape: &RunShape,
 ) -> String {
     let name = dataset.to_string();
-    let method_settings = match method.method {
-        Method::Ocsvm => serde_json::to_value(&cfg.methods.ocsvm),
-        Method::Kde => serde_json::to_value(&cfg.methods.kde),
-        Method::IsolationForest => serde_json::to_value(&cfg.methods.iforest),
-        Method::Ae | Method::DeepSvdd | Method::Dasvdd => serde_json::to_value(cfg.dataset(&name)),
+    // What the dataset's config file says about this method: the network and training for the
+    // neural methods, and the method's own `[baselines.<method>]` table.
+    let config = cfg.method_config(&name);
+    let mut method_settings = serde_json::json!({
+        "baseline": config.baseline(method.method).map(|b| serde_json::to_value(b).unwrap_or_default()),
+    });
+    if method.method.is_neural() {
+        method_settings["model"] = serde_json::to_value(&config.file.model).unwrap_or_default();
+        method_settings["train"] = serde_json::to_value(&config.file.train).unwrap_or_default();
     }
-    .unwrap_or_default();
     let epochs = if method.method.is_neural() {
         shape.epochs_for(cfg, &name)
     } else {
@@ -588,11 +591,33 @@ mod tests {
             config_hash(&cfg, &d, &oc, &shape),
             config_hash(&capped, &d, &oc, &shape)
         );
+        // A method's table in the dataset's config concerns that method only; the network
+        // and training concern the neural methods only.
         let mut cfg2 = cfg.clone();
-        cfg2.methods.ocsvm.nu = 0.1;
+        cfg2.datasets.insert("pima".into(), Default::default());
+        cfg2.configs.insert(
+            "pima".into(),
+            dasvdd_baselines::Config::parse("p.toml", "[baselines.ocsvm]\nnu = 0.1\n").unwrap(),
+        );
         assert_ne!(
             config_hash(&cfg, &d, &oc, &shape),
             config_hash(&cfg2, &d, &oc, &shape)
+        );
+        let kde: MethodSpec = "kde".parse().unwrap();
+        assert_eq!(
+            config_hash(&cfg, &d, &kde, &shape),
+            config_hash(&cfg2, &d, &kde, &shape)
+        );
+        let mut cfg3 = cfg.clone();
+        cfg3.datasets.insert("pima".into(), Default::default());
+        cfg3.configs.insert(
+            "pima".into(),
+            dasvdd_baselines::Config::parse("p.toml", "[train]\nkappa = 0.5\n").unwrap(),
+        );
+        assert_ne!(base, config_hash(&cfg3, &d, &m, &shape));
+        assert_eq!(
+            config_hash(&cfg, &d, &oc, &shape),
+            config_hash(&cfg3, &d, &oc, &shape)
         );
     }
 }

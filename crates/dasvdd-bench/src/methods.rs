@@ -7,10 +7,9 @@
 
 use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use candle_core::Device;
-use dasvdd_baselines::registry::{default_params, Method as BaselineMethod, MethodParams};
-use dasvdd_baselines::{AeParams, DeepSvddParams};
+use dasvdd_baselines::MethodParams;
 use dasvdd_core::config::{CenterGrad, GammaNorm, SvddTerm, Variant as TrainVariant};
 use dasvdd_core::{CenterMode, DasvddConfig, DetectorParams, EpochRecord, GammaChoice, SampleView};
 
@@ -45,8 +44,8 @@ pub fn dasvdd_config(
         _ => None,
     };
     let mut c = cfg
-        .dataset(dataset)
-        .dasvdd_config_variant(input_dim, profile)?;
+        .method_config(dataset)
+        .dasvdd_config(input_dim, profile)?;
     c.train.seed = seed;
     if let Some(e) = epochs {
         c.train.epochs = e;
@@ -78,7 +77,7 @@ pub fn data_variant(cfg: &BenchConfig, dataset: &str, spec: &MethodSpec) -> Resu
     match spec.variant {
         Some(Variant::Profile(v)) => Ok(v),
         Some(Variant::PaperWith(_)) => Ok(TrainVariant::Paper),
-        _ => cfg.dataset(dataset).variant(),
+        _ => cfg.variant(dataset),
     }
 }
 
@@ -113,22 +112,19 @@ pub fn fit_and_score(
             })
         }
         Method::Ocsvm | Method::Kde | Method::IsolationForest | Method::Ae | Method::DeepSvdd => {
-            let (params, trained_epochs): (Box<dyn DetectorParams>, Option<usize>) =
-                match spec.method {
-                    Method::Ocsvm => (Box::new(cfg.methods.ocsvm.clone()), None),
-                    Method::Kde => (Box::new(cfg.methods.kde.params()), None),
-                    Method::IsolationForest => (Box::new(cfg.methods.iforest.params(seed)), None),
-                    Method::Ae => {
-                        let p = ae_params(cfg, dataset, train.cols(), seed, epochs)?;
-                        let e = p.epochs;
-                        (Box::new(p), Some(e))
-                    }
-                    _ => {
-                        let p = deep_svdd_params(cfg, dataset, train.cols(), seed, epochs)?;
-                        let e = p.epochs;
-                        (Box::new(p), Some(e))
-                    }
-                };
+            // The one resolution of `dasvdd train --config`: the method's defaults, the
+            // dataset config's [model], [train] and [baselines.<method>], then the run's epochs.
+            let params = cfg.method_config(dataset).method_params(
+                spec.method,
+                train.cols(),
+                epochs.filter(|_| spec.method.is_neural()),
+                Some(seed),
+            )?;
+            let trained_epochs = match &params {
+                MethodParams::Ae(p) => Some(p.epochs),
+                MethodParams::DeepSvdd(p) => Some(p.epochs),
+                _ => None,
+            };
             let started = Instant::now();
             let detector = params.fit_detector(train, device)?;
             let fit_seconds = started.elapsed().as_secs_f64();
@@ -143,66 +139,6 @@ pub fn fit_and_score(
                 score_seconds: started.elapsed().as_secs_f64(),
             })
         }
-    }
-}
-
-/// The AE baseline: the dataset's DASVDD network, learning rate, weight decay and batch size.
-pub fn ae_params(
-    cfg: &BenchConfig,
-    dataset: &str,
-    input_dim: usize,
-    seed: u64,
-    epochs: Option<usize>,
-) -> Result<AeParams> {
-    let d = dasvdd_config(
-        cfg,
-        dataset,
-        &MethodSpec::plain(Method::Dasvdd),
-        input_dim,
-        seed,
-        epochs,
-    )?;
-    Ok(AeParams {
-        model: Some(d.model),
-        epochs: d.train.epochs,
-        batch_size: d.train.batch_size,
-        lr: d.train.lr,
-        weight_decay: d.train.weight_decay,
-        seed,
-    })
-}
-
-/// Deep SVDD: the registry's setting (Ruff's) on the dataset's DASVDD network. Ruff's LeNet
-/// (`network = "lenet"`, what the paper ran on the image datasets) is not the benchmark's
-/// choice yet: candle's CPU convolutions make it about 20x slower per epoch than this encoder
-/// (docs/fidelity.md).
-pub fn deep_svdd_params(
-    cfg: &BenchConfig,
-    dataset: &str,
-    input_dim: usize,
-    seed: u64,
-    epochs: Option<usize>,
-) -> Result<DeepSvddParams> {
-    let d = dasvdd_config(
-        cfg,
-        dataset,
-        &MethodSpec::plain(Method::Dasvdd),
-        input_dim,
-        seed,
-        None,
-    )?;
-    match default_params(
-        BaselineMethod::DeepSvdd,
-        input_dim,
-        Some(&d.model),
-        epochs,
-        seed,
-    )? {
-        MethodParams::DeepSvdd(p) => Ok(p),
-        other => bail!(
-            "the registry gave {:?} parameters for deep_svdd",
-            other.method()
-        ),
     }
 }
 
@@ -239,10 +175,19 @@ mod tests {
             c("dasvdd:center=fixed").train.center,
             CenterMode::FixedMeanCode
         );
-        let ae = ae_params(&cfg, "fmnist", 784, 3, Some(7)).unwrap();
+        let params = |m| {
+            cfg.method_config("fmnist")
+                .method_params(m, 784, Some(7), Some(3))
+                .unwrap()
+        };
+        let MethodParams::Ae(ae) = params(Method::Ae) else {
+            panic!()
+        };
         assert_eq!(ae.model.as_ref(), Some(&base.model));
         assert_eq!((ae.epochs, ae.seed, ae.lr), (7, 3, base.train.lr));
-        let ds = deep_svdd_params(&cfg, "fmnist", 784, 3, Some(7)).unwrap();
+        let MethodParams::DeepSvdd(ds) = params(Method::DeepSvdd) else {
+            panic!()
+        };
         assert_eq!(ds.model.as_ref(), Some(&base.model));
         assert_eq!((ds.epochs, ds.seed), (7, 3));
         assert_eq!(ds.network, dasvdd_baselines::DeepSvddNetwork::Mlp);

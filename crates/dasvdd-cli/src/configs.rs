@@ -1,16 +1,12 @@
 //! `--config`: a TOML file, or one of the configs shipped in `configs/` by name (`fmnist`,
 //! `configs/fmnist.toml`) from any folder, since they are built into the binary. Its
-//! `[baselines.<method>]` tables are read into typed settings, so an unknown table or key is an
-//! error naming the file and the key.
+//! `[baselines.<method>]` tables are read into typed settings ([`dasvdd_baselines::Config`]), so
+//! an unknown table or key is an error naming the file and the key.
 
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Result};
-use dasvdd_baselines::settings::{
-    AeSettings, BaselineSettings, DeepSvddSettings, IforestSettings, KdeSettings, OcsvmSettings,
-};
-use dasvdd_baselines::Method;
-use dasvdd_core::ConfigFile;
+use dasvdd_baselines::Config;
 
 /// The configs of `configs/`, built in.
 const SHIPPED: [(&str, &str); 7] = [
@@ -23,24 +19,8 @@ const SHIPPED: [(&str, &str); 7] = [
     ("mimii", include_str!("../../../configs/mimii.toml")),
 ];
 
-/// A parsed config file and its typed baseline tables.
-#[derive(Debug, Clone)]
-pub struct LoadedConfig {
-    /// The file, for messages.
-    pub origin: String,
-    pub file: ConfigFile,
-    pub baselines: Vec<BaselineSettings>,
-}
-
-impl LoadedConfig {
-    /// The table of `method`, if the file has one.
-    pub fn baseline(&self, method: Method) -> Option<&BaselineSettings> {
-        self.baselines.iter().find(|b| b.method() == method)
-    }
-}
-
 /// Reads `--config`: the file at `path`, else a shipped config of that name.
-pub fn load(path: &Path) -> Result<LoadedConfig> {
+pub fn load(path: &Path) -> Result<Config> {
     let (origin, text) = if path.is_file() {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow!("--config {}: {e}", path.display()))?;
@@ -68,94 +48,32 @@ pub fn load(path: &Path) -> Result<LoadedConfig> {
 }
 
 /// Parses config text; `origin` names it in errors.
-pub fn parse(origin: &str, text: &str) -> Result<LoadedConfig> {
-    let file = ConfigFile::parse(text, origin).map_err(|e| match e {
-        // TOML's message spans several lines (a caret under the key): keep the first line,
-        // which names the file and place, and the last, which says what is wrong.
-        dasvdd_core::CoreError::InvalidParameter { problem, .. } => {
-            let lines: Vec<&str> = problem.lines().filter(|l| !l.trim().is_empty()).collect();
-            match lines[..] {
-                [first, .., last] => anyhow!("{first}: {}", last.trim()),
-                _ => anyhow!("{problem}"),
-            }
-        }
-        other => other.into(),
-    })?;
-    let mut baselines: Vec<BaselineSettings> = Vec::new();
-    for (key, value) in file.baselines.iter().flatten() {
-        let method: Method = key.parse().map_err(|_| {
-            anyhow!(
-                "{origin}: unknown table [baselines.{key}] (the baselines are ocsvm, kde, \
-                 iforest, ae and deep_svdd)"
-            )
-        })?;
-        let table = |e: toml::de::Error| {
-            anyhow!(
-                "{origin}: [baselines.{key}]: {}",
-                e.to_string().trim_end().replace('\n', " ")
-            )
-        };
-        let v = value.clone();
-        let settings = match method {
-            Method::Dasvdd => {
-                bail!("{origin}: [baselines.{key}]: DASVDD's settings go in [model] and [train]")
-            }
-            Method::Ocsvm => BaselineSettings::Ocsvm(v.try_into::<OcsvmSettings>().map_err(table)?),
-            Method::Kde => BaselineSettings::Kde(v.try_into::<KdeSettings>().map_err(table)?),
-            Method::IsolationForest => {
-                BaselineSettings::IsolationForest(v.try_into::<IforestSettings>().map_err(table)?)
-            }
-            Method::Ae => BaselineSettings::Ae(v.try_into::<AeSettings>().map_err(table)?),
-            Method::DeepSvdd => {
-                BaselineSettings::DeepSvdd(v.try_into::<DeepSvddSettings>().map_err(table)?)
-            }
-        };
-        if baselines.iter().any(|b| b.method() == method) {
-            bail!("{origin}: two tables for {method} ([baselines.{key}] and another spelling)");
-        }
-        baselines.push(settings);
-    }
-    Ok(LoadedConfig {
-        origin: origin.to_string(),
-        file,
-        baselines,
-    })
+pub fn parse(origin: &str, text: &str) -> Result<Config> {
+    Ok(Config::parse(origin, text)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dasvdd_baselines::Method;
 
     #[test]
-    fn every_shipped_config_parses_with_typed_baselines() {
+    fn every_shipped_config_parses_and_sizes_a_network() {
         for (name, text) in SHIPPED {
             let c = parse(name, text).unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert!(c.baseline(Method::Ocsvm).is_some(), "{name}");
+            // The files hold what differs from the presets: the paper's baseline settings are
+            // the defaults, so no table restates them.
+            assert!(c.baselines.is_empty(), "{name}");
+            let cols = c
+                .file
+                .preset()
+                .unwrap()
+                .map_or(40, |p| p.autoencoder().input_dim);
+            let params = c.method_params(Method::Dasvdd, cols, None, None);
+            assert!(params.is_ok(), "{name}: {params:?}");
         }
         let c = load(Path::new("configs/fmnist.toml")).unwrap();
         assert!(c.file.preset().unwrap().is_some());
         assert!(load(Path::new("/elsewhere/fmnist.toml")).is_err());
-    }
-
-    #[test]
-    fn unknown_tables_and_keys_name_the_file_and_key() {
-        let e = parse("my.toml", "[baselines.ocsvm]\nnuu = 0.9\n")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("my.toml") && e.contains("nuu") && e.contains("ocsvm"),
-            "{e}"
-        );
-        let e = parse("my.toml", "[baselines.svm]\nnu = 0.9\n")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("[baselines.svm]"), "{e}");
-        let e = parse("my.toml", "[baselines.iforest]\nn_trees = \"many\"\n")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("n_trees") || e.contains("invalid type"), "{e}");
-        // The alias of Deep SVDD's name is accepted.
-        let c = parse("my.toml", "[baselines.deepsvdd]\nepochs = 3\n").unwrap();
-        assert!(c.baseline(Method::DeepSvdd).is_some());
     }
 }

@@ -3,10 +3,8 @@
 //! in that order, so that every setting reaches the method.
 
 use anyhow::{bail, Result};
-use dasvdd_baselines::{default_params, BaselineSettings, Method, MethodParams};
-use dasvdd_core::{AutoencoderConfig, DasvddConfig, GammaChoice, Preset};
-
-use crate::configs::LoadedConfig;
+use dasvdd_baselines::{BaselineSettings, Config, Method, MethodParams};
+use dasvdd_core::{GammaChoice, Preset};
 
 /// The method settings given as flags (`None`: not given).
 #[derive(Debug, Clone, Default)]
@@ -70,104 +68,33 @@ pub fn check_flags(method: Method, flags: &MethodFlags) -> Result<()> {
     Ok(())
 }
 
-/// The DASVDD config from `--config`, `--preset` or the data's width, before flags.
-fn dasvdd_config(
-    config: Option<&LoadedConfig>,
-    preset: Option<&str>,
-    cols: usize,
-) -> Result<Option<DasvddConfig>> {
-    Ok(match (config, preset) {
-        (Some(c), preset) => {
-            let mut file = c.file.clone();
-            if let Some(p) = preset {
-                file.model.preset = Some(p.to_string());
-            }
-            Some(
-                file.resolve(Some(cols))
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", c.origin))?,
-            )
-        }
-        (None, Some(p)) => Some(DasvddConfig::from_preset(Preset::parse(p)?)),
-        (None, None) => None,
-    })
-}
-
 /// The parameters of `method` for data of `cols` features: the method's defaults (the
 /// paper's), then `--config` (`[model]` for the networks, `[train]` for DASVDD and the AE,
-/// which the paper trains like DASVDD's autoencoder, `[baselines.<method>]`), then the flags.
+/// which the paper trains like DASVDD's autoencoder, `[baselines.<method>]`), then the flags,
+/// in that order ([`Config::method_params`], which the benchmark also uses).
 pub fn method_params(
     method: Method,
     cols: usize,
-    config: Option<&LoadedConfig>,
+    config: Option<&Config>,
     flags: &MethodFlags,
 ) -> Result<MethodParams> {
-    let dasvdd = dasvdd_config(config, flags.preset.as_deref(), cols)?;
-    if let Some(d) = &dasvdd {
-        if d.model.input_dim != cols && method.is_neural() {
-            bail!(
-                "the data has {cols} columns, but the network of {} expects {} input features",
-                config.map(|c| c.origin.clone()).unwrap_or_else(|| format!(
-                    "--preset {}",
-                    flags.preset.as_deref().unwrap_or("")
-                )),
-                d.model.input_dim
-            );
-        }
-    }
-    let network: Option<&AutoencoderConfig> = dasvdd
-        .as_ref()
-        .filter(|_| method.is_neural())
-        .map(|d| &d.model);
-    let mut params = default_params(method, cols, network, None, flags.seed.unwrap_or(0))?;
-    match (&mut params, &dasvdd) {
-        (MethodParams::Dasvdd(p), Some(d)) => *p = d.clone(),
-        (MethodParams::Ae(p), Some(d)) if config.is_some() => {
-            p.epochs = d.train.epochs;
-            p.batch_size = d.train.batch_size;
-            p.lr = d.train.lr;
-            p.weight_decay = d.train.weight_decay;
-        }
-        _ => {}
-    }
-    if let Some(table) = config.and_then(|c| c.baseline(method)) {
-        table
-            .apply(&mut params)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", config.map(|c| &*c.origin).unwrap_or("")))?;
-    }
-    // The flags last: they override the file.
-    match &mut params {
-        MethodParams::Dasvdd(p) => {
-            if let Some(e) = flags.epochs {
-                p.train.epochs = e;
-            }
-            if let Some(g) = flags.gamma {
-                p.train.gamma = GammaChoice::Fixed(g);
-            }
-            if let Some(s) = flags.seed {
-                p.train.seed = s;
-            }
-            p.validate()?;
-        }
-        MethodParams::Ae(p) => {
-            if let Some(e) = flags.epochs {
-                p.epochs = e;
-            }
-            p.seed = flags.seed.unwrap_or(p.seed);
-        }
-        MethodParams::DeepSvdd(p) => {
-            if let Some(e) = flags.epochs {
-                p.epochs = e;
-                if p.pretrain_epochs > 0 {
-                    p.pretrain_epochs = e;
-                }
-            }
-            p.seed = flags.seed.unwrap_or(p.seed);
-        }
-        MethodParams::IsolationForest(p) => p.seed = flags.seed.unwrap_or(p.seed),
-        MethodParams::Ocsvm(_) | MethodParams::Kde(_) => {}
-    }
     if flags.epochs == Some(0) {
         bail!("--epochs must be at least 1");
+    }
+    let mut config = config.cloned().unwrap_or_default();
+    if let Some(p) = &flags.preset {
+        Preset::parse(p)?;
+        config.file.model.preset = Some(p.clone());
+        if config.origin.is_empty() {
+            config.origin = format!("--preset {p}");
+        }
+    }
+    let mut params = config.method_params(method, cols, flags.epochs, flags.seed)?;
+    if let MethodParams::Dasvdd(p) = &mut params {
+        if let Some(g) = flags.gamma {
+            p.train.gamma = GammaChoice::Fixed(g);
+        }
+        p.validate()?;
     }
     Ok(params)
 }

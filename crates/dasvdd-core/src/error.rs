@@ -8,6 +8,9 @@ pub enum CoreError {
     /// A hyperparameter is outside its valid range.
     #[error("invalid parameter `{name}`: {problem}")]
     InvalidParameter { name: &'static str, problem: String },
+    /// A config file (or text) is invalid: `origin` names it, `problem` the key and what is wrong.
+    #[error("{origin}: {problem}")]
+    Config { origin: String, problem: String },
     /// The input samples cannot be used (wrong width, empty, non-finite values, ...).
     #[error("invalid input: {0}")]
     InvalidInput(String),

@@ -48,6 +48,7 @@ fn core_err(e: CoreError) -> PyErr {
     let msg = e.to_string();
     match e {
         CoreError::InvalidParameter { .. }
+        | CoreError::Config { .. }
         | CoreError::InvalidInput(_)
         | CoreError::Checkpoint { .. }
         | CoreError::Device(_) => PyValueError::new_err(msg),
