@@ -11,7 +11,6 @@
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::path::Path;
-use std::time::Instant;
 
 use candle_core::{Device, Tensor};
 use dasvdd_core::checkpoint::{self, Checkpoint};
@@ -21,7 +20,6 @@ use dasvdd_core::{
     AdamConfig, Autoencoder, AutoencoderConfig, CoreError, Detector, DetectorParams, EpochProgress,
     Result, SampleView,
 };
-use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 /// Method name used on the command line and in model files.
@@ -126,30 +124,12 @@ pub(crate) fn resolve_network(
     Ok(config)
 }
 
-/// The batch size actually used on `n` samples: all of them in one batch, with a warning,
-/// when there are fewer than `batch_size`.
-pub(crate) fn effective_batch(batch_size: usize, n: usize, method: &str) -> Result<usize> {
-    if n == 0 {
-        return Err(CoreError::InvalidInput(format!(
-            "{method} cannot be fitted on zero samples"
-        )));
-    }
-    if batch_size > n {
-        tracing::warn!(
-            method,
-            batch_size,
-            samples = n,
-            "batch size larger than the training set; using one batch of all samples"
-        );
-        return Ok(n);
-    }
-    Ok(batch_size)
-}
+pub(crate) use dasvdd_core::epochs::effective_batch;
 
-/// Runs `epochs` epochs of shuffled, drop-last mini-batches of `batch` rows of `x`, calling
-/// `step` on each batch; `step` returns the batch loss, which must be finite (else the error
-/// names the epoch and `what`). Each epoch's mean loss is emitted as a `tracing` event named by
-/// `label` and passed to `on_epoch`.
+/// The core's one epoch loop ([`dasvdd_core::epochs::run_epochs`]) for a trainer with one loss
+/// term: `step` gets each batch's rows of `x` gathered onto `device`; each epoch's mean loss is
+/// emitted as a `tracing` event named by `label` and passed to `on_epoch`; a non-finite batch
+/// loss is an error naming the epoch and `what`.
 pub(crate) fn run_epochs(
     x: SampleView<'_>,
     epochs: usize,
@@ -161,44 +141,30 @@ pub(crate) fn run_epochs(
     step: &mut dyn FnMut(usize, &Tensor) -> Result<f64>,
     on_epoch: &mut dyn FnMut(&EpochLoss) -> ControlFlow<()>,
 ) -> Result<Vec<EpochLoss>> {
-    let n = x.rows();
-    let batches = n / batch;
-    let mut order: Vec<usize> = (0..n).collect();
-    let mut history = Vec::with_capacity(epochs);
-    for epoch in 1..=epochs {
-        let started = Instant::now();
-        order.shuffle(shuffle_rng);
-        let mut sum = 0.0;
-        for b in 0..batches {
-            let xb = x.gather(&order[b * batch..(b + 1) * batch], device)?;
-            let loss = step(epoch, &xb)?;
-            if !loss.is_finite() {
-                return Err(CoreError::Diverged {
-                    epoch,
-                    what,
-                    value: loss,
-                });
-            }
-            sum += loss;
-        }
-        let record = EpochLoss {
-            epoch,
-            loss: sum / batches.max(1) as f64,
-            seconds: started.elapsed().as_secs_f64(),
-        };
-        tracing::info!(
-            method = label,
-            epoch,
-            loss = record.loss,
-            seconds = record.seconds,
-            "epoch"
-        );
-        if on_epoch(&record).is_break() {
-            return Err(CoreError::Interrupted { epoch });
-        }
-        history.push(record);
-    }
-    Ok(history)
+    dasvdd_core::epochs::run_epochs(
+        x.rows(),
+        epochs,
+        batch,
+        shuffle_rng,
+        [what],
+        &mut |epoch, rows| Ok([step(epoch, &x.gather(rows, device)?)?]),
+        &mut |m| {
+            let record = EpochLoss {
+                epoch: m.epoch,
+                loss: m.means[0],
+                seconds: m.seconds,
+            };
+            tracing::info!(
+                method = label,
+                epoch = record.epoch,
+                loss = record.loss,
+                seconds = record.seconds,
+                "epoch"
+            );
+            Ok(record)
+        },
+        on_epoch,
+    )
 }
 
 /// The weights of `mlp` in PyTorch's `(out, in)` layout, named `{prefix}.{i}.weight` (and

@@ -4,11 +4,9 @@
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::path::Path;
-use std::time::Instant;
 
 use candle_core::{Device, Tensor, Var};
 use candle_nn::Optimizer;
-use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -20,6 +18,7 @@ use crate::autoencoder::Autoencoder;
 use crate::checkpoint::{self, Checkpoint};
 use crate::config::{CenterGrad, CenterMode, DasvddConfig, GammaChoice, GammaNorm, SvddTerm};
 use crate::detector::{Detector, DetectorParams, EpochProgress, SampleView};
+use crate::epochs;
 use crate::error::{CoreError, Result};
 use crate::step_profile::{self, Phase};
 
@@ -200,21 +199,11 @@ pub fn fit_until(
             "{n} training samples; at least 2 are needed"
         )));
     }
-    let batch = if tc.batch_size > n {
-        tracing::warn!(
-            batch_size = tc.batch_size,
-            samples = n,
-            "batch size larger than the training set; using one batch of all samples"
-        );
-        n
-    } else {
-        tc.batch_size
-    };
+    let batch = epochs::effective_batch(tc.batch_size, n, "dasvdd")?;
     let n_net = match tc.center {
         CenterMode::Trained => tc.network_split(batch),
         CenterMode::FixedMeanCode => batch,
     };
-    let batches = n / batch;
 
     let (gamma, gamma_estimate) = match tc.gamma {
         GammaChoice::Fixed(g) => (g, None),
@@ -262,15 +251,13 @@ pub fn fit_until(
         CenterGrad::Reset => None,
         CenterGrad::Accumulate => Some(center.as_tensor().zeros_like()?),
     };
-    let mut shuffle_rng = seeded_rng(tc.seed, stream::SHUFFLE);
-    let mut order: Vec<usize> = (0..n).collect();
-    let mut history = Vec::with_capacity(tc.epochs);
-    for epoch in 1..=tc.epochs {
-        let started = Instant::now();
-        order.shuffle(&mut shuffle_rng);
-        let (mut rec_sum, mut svdd_sum) = (0.0, 0.0);
-        for b in 0..batches {
-            let idx = &order[b * batch..(b + 1) * batch];
+    let history = epochs::run_epochs(
+        n,
+        tc.epochs,
+        batch,
+        &mut seeded_rng(tc.seed, stream::SHUFFLE),
+        ["reconstruction loss", "svdd loss"],
+        &mut |_, idx| {
             let (net_idx, center_idx) = idx.split_at(n_net);
             let xb = {
                 let _timer = step_profile::timer(Phase::Gather);
@@ -293,23 +280,11 @@ pub fn fit_until(
                 let pull = ((center.as_tensor() - z_mean)? * (2.0 * gamma))?;
                 *sum = (&*sum + pull)?.detach();
             }
-            if !loss.reconstruction.is_finite() {
-                return Err(CoreError::Diverged {
-                    epoch,
-                    what: "reconstruction loss",
-                    value: loss.reconstruction,
-                });
-            }
-            if !loss.svdd.is_finite() {
-                return Err(CoreError::Diverged {
-                    epoch,
-                    what: "svdd loss",
-                    value: loss.svdd,
-                });
-            }
-            rec_sum += loss.reconstruction;
-            svdd_sum += loss.svdd;
-            if tc.center == CenterMode::Trained && !center_idx.is_empty() {
+            let losses = [loss.reconstruction, loss.svdd];
+            if tc.center == CenterMode::Trained
+                && !center_idx.is_empty()
+                && losses.iter().all(|l| l.is_finite())
+            {
                 // Centre step with the network fixed: AdaGrad on MSE(c, mean code of the split).
                 let _timer = step_profile::timer(Phase::CenterStep);
                 let z = ae.encode(&x.gather(center_idx, device)?)?;
@@ -327,40 +302,42 @@ pub fn fit_until(
                 }
                 adagrad.step(&grads)?;
             }
-        }
-        let c = center.as_tensor().to_vec1::<f32>()?;
-        let center_norm = c.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
-        if !center_norm.is_finite() {
-            return Err(CoreError::Diverged {
+            Ok(losses)
+        },
+        &mut |m| {
+            let epoch = m.epoch;
+            let c = center.as_tensor().to_vec1::<f32>()?;
+            let center_norm = c.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
+            if !center_norm.is_finite() {
+                return Err(CoreError::Diverged {
+                    epoch,
+                    what: "norm of the centre",
+                    value: center_norm,
+                });
+            }
+            let [reconstruction, svdd] = m.means;
+            let record = EpochRecord {
                 epoch,
-                what: "norm of the centre",
-                value: center_norm,
-            });
-        }
-        let nb = batches.max(1) as f64;
-        let record = EpochRecord {
-            epoch,
-            total: (rec_sum + gamma * svdd_sum) / nb,
-            reconstruction: rec_sum / nb,
-            svdd: svdd_sum / nb,
-            center_norm,
-            center_first: c.first().copied().unwrap_or(0.0) as f64,
-            seconds: started.elapsed().as_secs_f64(),
-        };
-        tracing::info!(
-            epoch,
-            total = record.total,
-            reconstruction = record.reconstruction,
-            svdd = record.svdd,
-            center_norm,
-            center_first = record.center_first,
-            "dasvdd epoch"
-        );
-        if on_epoch(&record).is_break() {
-            return Err(CoreError::Interrupted { epoch });
-        }
-        history.push(record);
-    }
+                total: reconstruction + gamma * svdd,
+                reconstruction,
+                svdd,
+                center_norm,
+                center_first: c.first().copied().unwrap_or(0.0) as f64,
+                seconds: m.seconds,
+            };
+            tracing::info!(
+                epoch,
+                total = record.total,
+                reconstruction = record.reconstruction,
+                svdd = record.svdd,
+                center_norm,
+                center_first = record.center_first,
+                "dasvdd epoch"
+            );
+            Ok(record)
+        },
+        on_epoch,
+    )?;
     let center = center.as_tensor().to_vec1::<f32>()?;
     if !ae.encoder.all_finite()? || !ae.decoder.all_finite()? {
         return Err(CoreError::Diverged {

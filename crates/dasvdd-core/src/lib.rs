@@ -16,6 +16,7 @@ pub mod config;
 pub mod dasvdd;
 pub mod detector;
 pub mod device;
+pub mod epochs;
 pub mod error;
 pub mod kernels;
 pub mod mlp;

@@ -1,0 +1,224 @@
+//! The one epoch loop of every trainer (DASVDD, and the autoencoder and Deep SVDD baselines):
+//! a seeded shuffle per epoch, drop-last mini-batches, a divergence check of every loss term of
+//! every batch, the epoch's mean losses, and an observer that can stop training. A trainer
+//! supplies only its step (what one batch does) and its epoch record.
+
+use std::ops::ControlFlow;
+use std::time::Instant;
+
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+use crate::error::{CoreError, Result};
+
+/// What one epoch's batches gave: the mean of each loss term over the batches.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EpochMeans<const K: usize> {
+    /// 1-based.
+    pub epoch: usize,
+    pub means: [f64; K],
+    /// Wall time of the epoch's batches.
+    pub seconds: f64,
+}
+
+/// A trainer's step: `(epoch, rows of the batch)` to the batch's `K` loss terms.
+pub type Step<'a, const K: usize> = dyn FnMut(usize, &[usize]) -> Result<[f64; K]> + 'a;
+
+/// The batch size used on `n` samples: all of them in one batch, with a warning, when there are
+/// fewer than `batch_size`; an error for no samples or a zero batch size.
+pub fn effective_batch(batch_size: usize, n: usize, method: &str) -> Result<usize> {
+    if n == 0 {
+        return Err(CoreError::InvalidInput(format!(
+            "{method} cannot be fitted on zero samples"
+        )));
+    }
+    if batch_size == 0 {
+        return Err(CoreError::param("batch_size", "must be at least 1"));
+    }
+    if batch_size > n {
+        tracing::warn!(
+            method,
+            batch_size,
+            samples = n,
+            "batch size larger than the training set; using one batch of all samples"
+        );
+        return Ok(n);
+    }
+    Ok(batch_size)
+}
+
+/// Runs `epochs` epochs over `rows` samples in batches of `batch` rows (the last incomplete
+/// batch of each epoch is dropped, as PyTorch's `drop_last`), in an order drawn from
+/// `shuffle_rng` at the start of every epoch.
+///
+/// `step(epoch, rows_of_batch)` trains on one batch and returns its `K` loss terms; a term
+/// that is not finite stops training with [`CoreError::Diverged`] naming the epoch and
+/// `terms[k]`. After each epoch `record` turns the means into the trainer's epoch record
+/// (it may also check more, e.g. the centre), and `on_epoch` sees it: returning
+/// [`ControlFlow::Break`] stops with [`CoreError::Interrupted`]. Returns the records.
+pub fn run_epochs<const K: usize, R>(
+    rows: usize,
+    epochs: usize,
+    batch: usize,
+    shuffle_rng: &mut ChaCha8Rng,
+    terms: [&'static str; K],
+    step: &mut Step<'_, K>,
+    record: &mut dyn FnMut(EpochMeans<K>) -> Result<R>,
+    on_epoch: &mut dyn FnMut(&R) -> ControlFlow<()>,
+) -> Result<Vec<R>> {
+    if batch == 0 || batch > rows {
+        return Err(CoreError::param(
+            "batch_size",
+            format!("{batch} is not between 1 and the {rows} training samples"),
+        ));
+    }
+    let batches = rows / batch;
+    let mut order: Vec<usize> = (0..rows).collect();
+    let mut history = Vec::with_capacity(epochs);
+    for epoch in 1..=epochs {
+        let started = Instant::now();
+        order.shuffle(shuffle_rng);
+        let mut sums = [0.0; K];
+        for b in 0..batches {
+            let losses = step(epoch, &order[b * batch..(b + 1) * batch])?;
+            for (k, &loss) in losses.iter().enumerate() {
+                if !loss.is_finite() {
+                    return Err(CoreError::Diverged {
+                        epoch,
+                        what: terms[k],
+                        value: loss,
+                    });
+                }
+                sums[k] += loss;
+            }
+        }
+        let means = sums.map(|s| s / batches as f64);
+        let r = record(EpochMeans {
+            epoch,
+            means,
+            seconds: started.elapsed().as_secs_f64(),
+        })?;
+        if on_epoch(&r).is_break() {
+            return Err(CoreError::Interrupted { epoch });
+        }
+        history.push(r);
+    }
+    Ok(history)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn rng() -> ChaCha8Rng {
+        ChaCha8Rng::seed_from_u64(7)
+    }
+
+    #[test]
+    fn every_epoch_sees_each_full_batch_once_in_a_seeded_order() {
+        let mut seen: Vec<Vec<usize>> = Vec::new();
+        let history = run_epochs(
+            10,
+            2,
+            3,
+            &mut rng(),
+            ["loss"],
+            &mut |epoch, idx| {
+                if seen.len() < epoch {
+                    seen.push(Vec::new());
+                }
+                seen[epoch - 1].extend_from_slice(idx);
+                Ok([idx.len() as f64 * epoch as f64])
+            },
+            &mut |m| Ok(m),
+            &mut |_| ControlFlow::Continue(()),
+        )
+        .unwrap();
+        assert_eq!(history.len(), 2);
+        assert_eq!(history[0].means, [3.0]);
+        assert_eq!(history[1].means, [6.0]);
+        for rows in &seen {
+            // 3 batches of 3: the 10th sample is dropped, no sample twice.
+            let mut sorted = rows.clone();
+            sorted.sort();
+            sorted.dedup();
+            assert_eq!((rows.len(), sorted.len()), (9, 9));
+        }
+        assert_ne!(seen[0], seen[1], "reshuffled every epoch");
+        // The same seed gives the same order.
+        let mut again = Vec::new();
+        run_epochs(
+            10,
+            1,
+            3,
+            &mut rng(),
+            ["loss"],
+            &mut |_, idx| {
+                again.extend_from_slice(idx);
+                Ok([0.0])
+            },
+            &mut |m| Ok(m),
+            &mut |_| ControlFlow::Continue(()),
+        )
+        .unwrap();
+        assert_eq!(again, seen[0]);
+    }
+
+    #[test]
+    fn a_non_finite_term_or_a_break_stops_with_the_epoch() {
+        let e = run_epochs(
+            4,
+            5,
+            2,
+            &mut rng(),
+            ["reconstruction loss", "svdd loss"],
+            &mut |epoch, _| Ok([1.0, if epoch == 3 { f64::NAN } else { 0.0 }]),
+            &mut |m| Ok(m),
+            &mut |_| ControlFlow::Continue(()),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                CoreError::Diverged {
+                    epoch: 3,
+                    what: "svdd loss",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let e = run_epochs(
+            4,
+            5,
+            2,
+            &mut rng(),
+            ["loss"],
+            &mut |_, _| Ok([1.0]),
+            &mut |m| Ok(m),
+            &mut |m| {
+                if m.epoch == 2 {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            },
+        )
+        .unwrap_err();
+        assert!(matches!(e, CoreError::Interrupted { epoch: 2 }), "{e}");
+        assert!(effective_batch(5, 0, "x").is_err());
+        assert_eq!(effective_batch(5, 3, "x").unwrap(), 3);
+        assert!(run_epochs(
+            3,
+            1,
+            0,
+            &mut rng(),
+            ["loss"],
+            &mut |_, _| Ok([0.0]),
+            &mut |m| Ok(m),
+            &mut |_| ControlFlow::Continue(())
+        )
+        .is_err());
+    }
+}
