@@ -1,0 +1,229 @@
+//! `cargo xtask bench-all`: runs this shard's cells of the matrix that are not finished yet and
+//! appends each to the results store as soon as it is done.
+
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Context, Result};
+use candle_core::Device;
+use dasvdd_core::config::Variant as TrainVariant;
+use dasvdd_data::OneClassSplit;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::matrix::{BenchDataset, CellKey, MethodSpec};
+use crate::methods::data_variant;
+use crate::provenance::{command_line, commit};
+use crate::store::{CellWriter, MatrixRequest, ResultsDir};
+
+mod cell;
+mod data;
+mod plan;
+#[cfg(test)]
+mod tests;
+
+pub use data::{load_split, subsample};
+pub use plan::{check_args, other_variant_method, plan, BenchArgs, Plan};
+
+use cell::run_cell;
+use data::split_uses_seed;
+
+/// Picks the device of the neural methods.
+fn pick_device(spec: &str, quick: bool) -> Result<Device> {
+    if spec != "auto" {
+        return Ok(dasvdd_core::parse_device(spec)?);
+    }
+    if cfg!(feature = "cuda") && candle_core::utils::cuda_is_available() {
+        if let Ok(d) = dasvdd_core::parse_device("cuda") {
+            return Ok(d);
+        }
+    }
+    if !quick {
+        println!(
+            "warning: no CUDA device (build with `--features cuda` on a GPU machine); the neural \
+             methods run on the CPU, where the full matrix takes days; --quick is a reduced matrix"
+        );
+    }
+    Ok(Device::Cpu)
+}
+
+/// A line above the progress bar, or on stdout where the bar is hidden (not a terminal).
+fn say(pb: &ProgressBar, line: String) {
+    if pb.is_hidden() {
+        println!("{line}");
+    } else {
+        pb.println(line);
+    }
+}
+
+/// `cargo xtask bench-all`.
+pub fn run(args: &BenchArgs) -> Result<()> {
+    let plan = plan(args)?;
+    let results = ResultsDir::new(&args.results);
+    std::fs::create_dir_all(&args.results)
+        .with_context(|| format!("cannot create {}", args.results.display()))?;
+    for (name, why) in &plan.unavailable {
+        println!("skipping {name}: {why}");
+    }
+    let request = MatrixRequest {
+        command: command_line(),
+        commit: Some(commit()),
+        shape: Some(plan.shape.clone()),
+        cells: plan.cells.clone(),
+        unavailable: plan.unavailable.clone(),
+    };
+    results.write_request(&request)?;
+
+    let log_path = results.logs_dir().join(format!(
+        "bench-shard{}-{}.log",
+        args.shard.to_string().replace('/', "of"),
+        std::process::id()
+    ));
+    std::fs::create_dir_all(results.logs_dir())?;
+    let log = std::fs::File::create(&log_path)
+        .with_context(|| format!("cannot create {}", log_path.display()))?;
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DASVDD_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(log))
+        .finish();
+    tracing::subscriber::with_default(subscriber, || run_plan(args, &plan, &results, &log_path))
+}
+
+fn run_plan(
+    args: &BenchArgs,
+    plan: &Plan,
+    results: &ResultsDir,
+    log_path: &std::path::Path,
+) -> Result<()> {
+    let device = pick_device(&args.device, args.quick)?;
+    let done = results.read_cells()?;
+    let datasets: BTreeMap<String, BenchDataset> = plan
+        .datasets
+        .iter()
+        .map(|(d, _)| (d.to_string(), d.clone()))
+        .collect();
+    let mine: Vec<&CellKey> = plan
+        .cells
+        .iter()
+        .enumerate()
+        .filter(|(pos, _)| args.shard.owns(*pos))
+        .map(|(_, c)| c)
+        .collect();
+    let todo: Vec<&CellKey> = mine
+        .iter()
+        .copied()
+        .filter(|c| !plan.unavailable.contains_key(&c.dataset) && !done.contains_key(*c))
+        .collect();
+    let already = mine.iter().filter(|c| done.contains_key(**c)).count();
+    println!(
+        "shard {}: {} cells, {} already finished, {} to run on {} (results in {}, log {})",
+        args.shard,
+        mine.len(),
+        already,
+        todo.len(),
+        dasvdd_core::device_name(&device),
+        results.root.display(),
+        log_path.display()
+    );
+    tracing::info!(shard = %args.shard, cells = mine.len(), already, todo = todo.len(), "bench-all");
+    if todo.is_empty() {
+        return Ok(());
+    }
+    let mut writer = CellWriter::create(results, &args.shard.to_string())?;
+    let pb = ProgressBar::new(todo.len() as u64);
+    pb.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} ETA {eta} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let mut cached: Option<((String, u8, u64, TrainVariant), OneClassSplit)> = None;
+    let mut finished = 0usize;
+    let mut failed = 0usize;
+    let mut elsewhere = 0usize;
+    for key in todo {
+        if args.max_cells.is_some_and(|m| finished >= m) {
+            break;
+        }
+        // Another process on the same results folder (the same shard started twice, or a
+        // resumed run) may be computing this cell, or may just have finished it.
+        let Some(_claim) = results.claim(key)? else {
+            elsewhere += 1;
+            tracing::info!(cell = %key, "claimed by another process; skipped");
+            pb.inc(1);
+            continue;
+        };
+        if results.is_finished(key)? {
+            elsewhere += 1;
+            pb.inc(1);
+            continue;
+        }
+        pb.set_message(key.to_string());
+        let dataset = &datasets[&key.dataset];
+        let spec: MethodSpec = key.method.parse()?;
+        let split_seed = if split_uses_seed(dataset) {
+            key.seed
+        } else {
+            0
+        };
+        let variant = data_variant(&plan.cfg, &key.dataset, &spec)?;
+        let cache_key = (key.dataset.clone(), key.class, split_seed, variant);
+        let split = match &cached {
+            Some((k, s)) if *k == cache_key => Ok(s.clone()),
+            _ => load_split(&plan.cfg, dataset, key.class, split_seed, variant),
+        };
+        let outcome = split.and_then(|full| {
+            cached = Some((cache_key, full.clone()));
+            let cap = plan.cfg.dataset(&key.dataset).max_train;
+            let max_train = match (plan.shape.max_train, cap) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let split = subsample(&full, max_train, plan.shape.max_test, key.seed)?;
+            run_cell(plan, key, dataset, &spec, &split, &device, &pb)
+        });
+        match outcome {
+            Ok((record, detail)) => {
+                results.write_detail(&detail)?;
+                writer.append(&record)?;
+                finished += 1;
+                tracing::info!(cell = %key, auroc = record.auroc, fit_seconds = record.fit_seconds, "cell finished");
+                say(
+                    &pb,
+                    format!(
+                        "{key}: AUROC {:.2} (fit {:.1} s)",
+                        100.0 * record.auroc,
+                        record.fit_seconds
+                    ),
+                );
+            }
+            Err(e) => {
+                failed += 1;
+                tracing::error!(cell = %key, "cell failed: {e:#}");
+                say(&pb, format!("{key}: failed: {e:#}"));
+            }
+        }
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    println!(
+        "shard {}: {finished} cells finished{}{}; results in {}",
+        args.shard,
+        if elsewhere > 0 {
+            format!(", {elsewhere} left to or finished by another process")
+        } else {
+            String::new()
+        },
+        if failed > 0 {
+            format!(", {failed} failed (see {})", log_path.display())
+        } else {
+            String::new()
+        },
+        results.root.display()
+    );
+    if failed > 0 {
+        bail!("{failed} cells failed");
+    }
+    Ok(())
+}

@@ -1,0 +1,252 @@
+//! The arguments of `cargo xtask bench-all` and the matrix they resolve to: [`BenchArgs`],
+//! [`check_args`], [`plan`] and [`Plan`].
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use dasvdd_core::config::Variant as TrainVariant;
+use dasvdd_data::registry::locate;
+use dasvdd_data::DatasetName;
+
+use crate::config::{default_config_path, BenchConfig};
+use crate::matrix::{enumerate_cells, BenchDataset, CellKey, Method, MethodSpec, RunShape, Shard};
+use crate::synthetic;
+
+/// Options of `cargo xtask bench-all`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Datasets, comma-separated: mnist, fmnist, cifar10, speech, pima, awid3, mimii,
+    /// odds:<name>, synthetic [default: the seven of Table 2; with --quick, fmnist when present,
+    /// otherwise synthetic]
+    #[arg(long, value_delimiter = ',')]
+    pub datasets: Vec<String>,
+    /// Normal classes by index, comma-separated [default: every class of each dataset]
+    #[arg(long, value_delimiter = ',')]
+    pub classes: Vec<u8>,
+    /// Methods, comma-separated: ocsvm, kde, iforest, ae, deep_svdd (or deepsvdd), dasvdd (the
+    /// default variant), dasvdd-paper, dasvdd-code, or a DASVDD variant such as
+    /// dasvdd:gamma=0.001 [default: all six, and without --quick also DASVDD's other variant]
+    #[arg(long, value_delimiter = ',')]
+    pub methods: Vec<String>,
+    /// Seeds per cell, 0..N [default: run.seeds of the config (10); with --quick run.quick_seeds]
+    #[arg(long)]
+    pub seeds: Option<u64>,
+    /// Training epochs of the neural methods [default: the config's (300); with --quick the
+    /// dataset's quick_epochs or run.quick_epochs (10)]
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Results directory (shared by every shard)
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    /// Run every n-th cell of the matrix, starting at cell i (0 <= i < n)
+    #[arg(long, default_value = "0/1")]
+    pub shard: Shard,
+    /// A reduced matrix for a CPU: fewer seeds and epochs, seeded subsets of the splits
+    #[arg(long)]
+    pub quick: bool,
+    /// Device of the neural methods: auto (CUDA when built with it and a GPU is there), cpu,
+    /// cuda or cuda:N
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// Hyperparameters [default: configs/bench.toml]
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Stop after this many cells have been finished by this process (the rest stays to do)
+    #[arg(long)]
+    pub max_cells: Option<usize>,
+}
+
+impl Default for BenchArgs {
+    /// What `cargo xtask bench-all` runs without arguments: every dataset of Table 2, every
+    /// method, the config's seeds and epochs, results in `results/`, one shard, device `auto`.
+    fn default() -> Self {
+        BenchArgs {
+            datasets: Vec::new(),
+            classes: Vec::new(),
+            methods: Vec::new(),
+            seeds: None,
+            epochs: None,
+            results: PathBuf::from("results"),
+            shard: Shard { index: 0, count: 1 },
+            quick: false,
+            device: "auto".into(),
+            config: None,
+            max_cells: None,
+        }
+    }
+}
+
+/// The resolved matrix of a `bench-all` call.
+pub struct Plan {
+    pub cfg: BenchConfig,
+    pub datasets: Vec<(BenchDataset, Vec<u8>)>,
+    pub unavailable: BTreeMap<String, String>,
+    pub shape: RunShape,
+    /// Every requested cell, available or not, in canonical order.
+    pub cells: Vec<CellKey>,
+}
+
+/// One line saying why `name` is not present and how to get it; `None` when it is present.
+fn availability(dataset: &BenchDataset) -> Option<String> {
+    let BenchDataset::Registry(name) = dataset else {
+        return None;
+    };
+    if locate(name).is_ok() {
+        return None;
+    }
+    let info = name.info();
+    Some(if name == &DatasetName::Fmnist {
+        format!(
+            "not found; `apt-get install dataset-fashion-mnist`, or `cargo run -p dasvdd-cli -- data fetch {name}`, or put {} in $DASVDD_DATA/{}",
+            info.expected_files.join(", "),
+            name.dir_name()
+        )
+    } else if info.remote_files.is_empty() {
+        format!("not found; obtain it by hand: {}", info.manual)
+    } else {
+        format!(
+            "not found; run `cargo run -p dasvdd-cli -- data fetch {name}` or put {} in $DASVDD_DATA/{}",
+            info.expected_files.join(", "),
+            name.dir_name()
+        )
+    })
+}
+
+/// Checks `bench-all` arguments without running anything: they parse, every method and
+/// dataset name is known and the seed count is positive. `cargo xtask slurm` calls it so that a
+/// typo fails on the login node instead of in every array task.
+pub fn check_args(argv: &[String]) -> Result<BenchArgs> {
+    #[derive(Debug, clap::Parser)]
+    #[command(name = "bench-all")]
+    struct Wrapper {
+        #[command(flatten)]
+        args: BenchArgs,
+    }
+    let parsed = <Wrapper as clap::Parser>::try_parse_from(
+        std::iter::once("bench-all".to_string()).chain(argv.iter().cloned()),
+    )
+    .map_err(|e| {
+        let text = e.render().to_string();
+        let first = text.lines().next().unwrap_or("").trim();
+        anyhow::anyhow!(
+            "bench-all arguments: {}",
+            first.strip_prefix("error: ").unwrap_or(first)
+        )
+    })?;
+    let args = parsed.args;
+    for m in &args.methods {
+        m.parse::<MethodSpec>()
+            .with_context(|| format!("bench-all arguments: --methods {m}"))?;
+    }
+    for d in &args.datasets {
+        d.parse::<BenchDataset>()
+            .with_context(|| format!("bench-all arguments: --datasets {d}"))?;
+    }
+    if args.seeds == Some(0) {
+        bail!("bench-all arguments: --seeds must be at least 1");
+    }
+    Ok(args)
+}
+
+/// Resolves the arguments into the matrix.
+pub fn plan(args: &BenchArgs) -> Result<Plan> {
+    let config_path = args.config.clone().unwrap_or_else(default_config_path);
+    let cfg = BenchConfig::load(&config_path)?;
+    let names: Vec<String> = if !args.datasets.is_empty() {
+        args.datasets.clone()
+    } else if args.quick {
+        let fm = BenchDataset::Registry(DatasetName::Fmnist);
+        if availability(&fm).is_none() {
+            println!("quick run on Fashion-MNIST (found on this machine)");
+            vec!["fmnist".into()]
+        } else {
+            println!(
+                "quick run on the built-in synthetic dataset: Fashion-MNIST is not installed \
+                 (`apt-get install dataset-fashion-mnist` to use it)"
+            );
+            vec![synthetic::NAME.into()]
+        }
+    } else {
+        crate::matrix::PAPER_DATASETS
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let mut datasets = Vec::new();
+    let mut unavailable_sets = BTreeMap::new();
+    for n in &names {
+        let d: BenchDataset = n.parse()?;
+        let n_classes = d.classes().len();
+        let classes: Vec<u8> = if args.classes.is_empty() {
+            (0..n_classes as u8).collect()
+        } else {
+            args.classes
+                .iter()
+                .copied()
+                .filter(|&c| usize::from(c) < n_classes)
+                .collect()
+        };
+        if classes.is_empty() {
+            bail!(
+                "{d}: none of the classes {:?} exists (classes are 0..{})",
+                args.classes,
+                n_classes - 1
+            );
+        }
+        if let Some(why) = availability(&d) {
+            unavailable_sets.insert(d.to_string(), why);
+        }
+        datasets.push((d, classes));
+    }
+    let mut methods = Vec::new();
+    let requested: Vec<String> = if args.methods.is_empty() {
+        let mut all: Vec<String> = Method::ALL.iter().map(|m| m.name().to_string()).collect();
+        if !args.quick {
+            // The full matrix also runs DASVDD's other variant as a row of its own, beside
+            // `dasvdd` (the default variant) and the paper (docs/fidelity.md).
+            all.push(other_variant_method().into());
+        }
+        all
+    } else {
+        args.methods.clone()
+    };
+    for m in &requested {
+        methods.push(m.parse::<MethodSpec>()?);
+    }
+    if methods.is_empty() {
+        bail!("no method to run");
+    }
+    let seeds = args.seeds.unwrap_or(if args.quick {
+        cfg.run.quick_seeds
+    } else {
+        cfg.run.seeds
+    });
+    if seeds == 0 {
+        bail!("--seeds must be at least 1");
+    }
+    let shape = RunShape {
+        epochs: args.epochs,
+        quick: args.quick,
+        max_train: args.quick.then_some(cfg.run.quick_max_train),
+        max_test: args.quick.then_some(cfg.run.quick_max_test),
+    };
+    let seeds: Vec<u64> = (0..seeds).collect();
+    let cells = enumerate_cells(&cfg, &datasets, &methods, &seeds, &shape);
+    Ok(Plan {
+        cfg,
+        datasets,
+        unavailable: unavailable_sets,
+        shape,
+        cells,
+    })
+}
+
+/// The method name of the DASVDD variant that is not the default one.
+pub fn other_variant_method() -> &'static str {
+    match TrainVariant::default() {
+        TrainVariant::Paper => "dasvdd-code",
+        TrainVariant::PublishedCode => "dasvdd-paper",
+    }
+}
