@@ -1,0 +1,176 @@
+//! A first day with `dasvdd`: defects found by trying the command as a new user (issue 13),
+//! each as a test. This file: pipes and special files (`-` and links to standard output)
+//! and outputs checked before training, never overwriting a model. Tiny data and few epochs,
+//! so that the whole file runs in seconds.
+
+mod common;
+use common::{dasvdd, err, fixture, ok, run, train_fast, FAST};
+
+#[cfg(unix)]
+#[test]
+fn a_link_to_standard_output_is_written_through_and_never_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fixture(d);
+    train_fast(d, "m.safetensors");
+    // The same kind of link as /dev/stdout -> /proc/self/fd/1.
+    let link = d.join("stdout-link");
+    std::os::unix::fs::symlink("/proc/self/fd/1", &link).unwrap();
+    let out = dasvdd(
+        &[
+            "score",
+            "--model",
+            "m.safetensors",
+            "--data",
+            "new.csv",
+            "--out",
+            "stdout-link",
+        ],
+        d,
+    );
+    let text = ok(&out);
+    assert!(text.starts_with("score\n"), "the pipe got {text:?}");
+    assert_eq!(text.lines().count(), 81);
+    let meta = std::fs::symlink_metadata(&link).unwrap();
+    assert!(meta.file_type().is_symlink(), "the link was replaced");
+}
+
+#[test]
+fn dash_is_standard_output_and_input_in_a_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fixture(d);
+    train_fast(d, "m.safetensors");
+    let scores = ok(&dasvdd(
+        &[
+            "score",
+            "--model",
+            "m.safetensors",
+            "--data",
+            "new.csv",
+            "--out",
+            "-",
+        ],
+        d,
+    ));
+    assert!(!d.join("-").exists(), "a file named - was written");
+    assert_eq!(scores.lines().count(), 81);
+    // eval reads the scores from stdin; score reads the samples from stdin.
+    let json = ok(&run(
+        &["eval", "--json", "--scores", "-", "--labels", "labels.csv"],
+        d,
+        Some(scores.as_bytes()),
+        &[],
+    ));
+    std::fs::write(d.join("s.csv"), &scores).unwrap();
+    let from_file = ok(&dasvdd(
+        &[
+            "eval",
+            "--json",
+            "--scores",
+            "s.csv",
+            "--labels",
+            "labels.csv",
+        ],
+        d,
+    ));
+    assert_eq!(json, from_file);
+    assert!(json.contains("\"n\":80"), "{json}");
+    let samples = std::fs::read(d.join("new.csv")).unwrap();
+    let again = ok(&run(
+        &[
+            "score",
+            "--model",
+            "m.safetensors",
+            "--data",
+            "-",
+            "--out",
+            "-",
+        ],
+        d,
+        Some(&samples),
+        &[],
+    ));
+    assert_eq!(again, scores);
+    // A model through a pipe.
+    let model = std::fs::read(d.join("m.safetensors")).unwrap();
+    let piped = ok(&run(
+        &["score", "--model", "-", "--data", "new.csv", "--out", "-"],
+        d,
+        Some(&model),
+        &[],
+    ));
+    assert_eq!(piped, scores);
+}
+
+#[test]
+fn outputs_are_checked_before_training_and_models_are_not_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fixture(d);
+    // A typo in the folder fails at once, not after training.
+    let out = dasvdd(
+        &[
+            "train",
+            "--data",
+            "normal.csv",
+            "--epochs",
+            "3",
+            "--out",
+            "modles/m.safetensors",
+        ],
+        d,
+    );
+    let e = err(&out);
+    assert!(e.contains("modles") && e.contains("does not exist"), "{e}");
+    assert!(!e.contains("trained") && !e.contains("estimating"), "{e}");
+    train_fast(d, "m.safetensors");
+    // Training again onto the model needs --force.
+    let mut again = vec![
+        "train",
+        "--quiet",
+        "--data",
+        "normal.csv",
+        "--out",
+        "m.safetensors",
+    ];
+    again.extend(FAST);
+    let e = err(&dasvdd(&again, d));
+    assert!(
+        e.contains("m.safetensors exists") && e.contains("--force"),
+        "{e}"
+    );
+    again.push("--force");
+    ok(&dasvdd(&again, d));
+    // Scores never overwrite the model they come from.
+    let before = std::fs::read(d.join("m.safetensors")).unwrap();
+    let e = err(&dasvdd(
+        &[
+            "score",
+            "--model",
+            "m.safetensors",
+            "--data",
+            "new.csv",
+            "--out",
+            "m.safetensors",
+        ],
+        d,
+    ));
+    assert!(e.contains("also an input"), "{e}");
+    assert_eq!(std::fs::read(d.join("m.safetensors")).unwrap(), before);
+    // Nor another model without --force.
+    std::fs::copy(d.join("m.safetensors"), d.join("other.safetensors")).unwrap();
+    let e = err(&dasvdd(
+        &[
+            "score",
+            "--model",
+            "m.safetensors",
+            "--data",
+            "new.csv",
+            "--out",
+            "other.safetensors",
+        ],
+        d,
+    ));
+    assert!(e.contains("--force"), "{e}");
+}

@@ -1,0 +1,265 @@
+//! A first day with `dasvdd`: defects found by trying the command as a new user (issue 13),
+//! each as a test. This file: thresholds and predictions, label conventions, and
+//! messages that are plain, single and say the fix. Tiny data and few epochs, so that the whole
+//! file runs in seconds.
+
+mod common;
+use common::{dasvdd, err, fixture, ok, run, stderr, tables, train_fast, FAST};
+
+#[test]
+fn thresholds_predictions_and_inspect() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fixture(d);
+    let mut args = vec![
+        "train",
+        "--quiet",
+        "--data",
+        "normal.csv",
+        "--contamination",
+        "0.1",
+        "--out",
+        "m.safetensors",
+    ];
+    args.extend(FAST);
+    ok(&dasvdd(&args, d));
+    let scored = ok(&dasvdd(
+        &[
+            "score",
+            "--model",
+            "m.safetensors",
+            "--data",
+            "normal.csv",
+            "--predict",
+            "--out",
+            "-",
+        ],
+        d,
+    ));
+    let mut lines = scored.lines();
+    assert_eq!(lines.next(), Some("score,prediction"));
+    let flagged = lines.filter(|l| l.ends_with(",1")).count();
+    // 10% of the 200 training rows, give or take ties.
+    assert!((18..=24).contains(&flagged), "{flagged} flagged");
+    let report = ok(&dasvdd(&["inspect", "m.safetensors"], d));
+    for what in ["dasvdd", "gamma", "3 epochs", "threshold", "0.1 of the 200"] {
+        assert!(report.contains(what), "{what} missing from:\n{report}");
+    }
+    // eval reports n, the threshold, precision and recall, with the model's threshold.
+    ok(&dasvdd(
+        &[
+            "score",
+            "--model",
+            "m.safetensors",
+            "--data",
+            "new.csv",
+            "--out",
+            "s.csv",
+        ],
+        d,
+    ));
+    let json = ok(&dasvdd(
+        &[
+            "eval",
+            "--json",
+            "--scores",
+            "s.csv",
+            "--labels",
+            "labels.csv",
+            "--model",
+            "m.safetensors",
+        ],
+        d,
+    ));
+    let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    for key in ["n", "threshold", "precision", "recall", "auroc", "ap", "f1"] {
+        assert!(v.get(key).is_some(), "{key} missing: {json}");
+    }
+    assert_eq!(v["n"], 80);
+    // Without a stored threshold, --predict says how to get one.
+    train_fast(d, "plain.safetensors");
+    let e = err(&dasvdd(
+        &[
+            "score",
+            "--model",
+            "plain.safetensors",
+            "--data",
+            "new.csv",
+            "--predict",
+            "--out",
+            "-",
+        ],
+        d,
+    ));
+    assert!(e.contains("--contamination"), "{e}");
+}
+
+#[test]
+fn label_conventions_get_a_hint_and_pos_label_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("s.csv"), "score\n0.9\n0.1\n0.8\n0.2\n").unwrap();
+    std::fs::write(d.join("sk.csv"), "-1\n1\n-1\n1\n").unwrap();
+    std::fs::write(d.join("words.csv"), "anomaly\nnormal\nanomaly\nnormal\n").unwrap();
+    let e = err(&dasvdd(
+        &["eval", "--scores", "s.csv", "--labels", "sk.csv"],
+        d,
+    ));
+    assert!(
+        e.contains("--pos-label -1") && e.contains("scikit-learn"),
+        "{e}"
+    );
+    let e = err(&dasvdd(
+        &["eval", "--scores", "s.csv", "--labels", "words.csv"],
+        d,
+    ));
+    assert!(
+        e.contains("--pos-label") && e.contains("anomaly, normal"),
+        "{e}"
+    );
+    for (file, pos) in [("sk.csv", "-1"), ("words.csv", "anomaly")] {
+        let json = ok(&dasvdd(
+            &[
+                "eval",
+                "--json",
+                "--scores",
+                "s.csv",
+                "--labels",
+                file,
+                "--pos-label",
+                pos,
+            ],
+            d,
+        ));
+        let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+        assert_eq!(v["auroc"].as_f64(), Some(1.0), "{file}: {json}");
+    }
+}
+
+#[test]
+fn messages_are_plain_single_and_say_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fixture(d);
+    // A warning (batch larger than the data) without colour codes when stderr is a pipe.
+    let (train, _, _) = tables(20);
+    std::fs::write(d.join("small.csv"), train.join("\n") + "\n").unwrap();
+    let mut args = vec![
+        "train",
+        "--quiet",
+        "--data",
+        "small.csv",
+        "--out",
+        "m.safetensors",
+    ];
+    args.extend(FAST);
+    let out = dasvdd(&args, d);
+    ok(&out);
+    let e = stderr(&out);
+    assert!(e.contains("batch size"), "no warning: {e}");
+    assert!(!e.contains('\x1b'), "colour codes: {e:?}");
+    // A negative number is a value, and its problem is said.
+    let e = err(&dasvdd(
+        &[
+            "train",
+            "--data",
+            "normal.csv",
+            "--gamma",
+            "-1",
+            "--out",
+            "x.safetensors",
+        ],
+        d,
+    ));
+    assert!(
+        !e.contains("unexpected argument") && e.contains("gamma"),
+        "{e}"
+    );
+    // One training row: the same refusal from every method.
+    std::fs::write(d.join("one.csv"), "0.1,0.2,0.3\n").unwrap();
+    for method in ["dasvdd", "ocsvm", "kde", "iforest", "ae", "deep_svdd"] {
+        let e = err(&dasvdd(
+            &[
+                "train",
+                "--method",
+                method,
+                "--data",
+                "one.csv",
+                "--out",
+                "x.safetensors",
+            ],
+            d,
+        ));
+        assert!(
+            e.contains("1 training rows") && e.contains("needs at least"),
+            "{method}: {e}"
+        );
+    }
+    // Raw pixels into a sigmoid output: a warning with the fix.
+    let (train, _, _) = tables(30);
+    let raw: Vec<String> = train
+        .iter()
+        .map(|r| {
+            r.split(',')
+                .map(|v| format!("{}", (v.parse::<f64>().unwrap() * 255.0).round()))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    std::fs::write(d.join("pixels.csv"), raw.join("\n") + "\n").unwrap();
+    std::fs::write(
+        d.join("sig.toml"),
+        "[model]\nhidden = [4]\nlatent = 2\noutput_activation = \"sigmoid\"\n",
+    )
+    .unwrap();
+    let mut args = vec![
+        "train",
+        "--quiet",
+        "--data",
+        "pixels.csv",
+        "--config",
+        "sig.toml",
+        "--out",
+        "p.safetensors",
+    ];
+    args.extend(FAST);
+    let out = dasvdd(&args, d);
+    ok(&out);
+    assert!(stderr(&out).contains("--scale minmax"), "{}", stderr(&out));
+    // A missing file: its OS error once, no backtrace even when asked for one.
+    let out = run(
+        &[
+            "score",
+            "--model",
+            "missing.safetensors",
+            "--data",
+            "new.csv",
+            "--out",
+            "s.csv",
+        ],
+        d,
+        None,
+        &[("RUST_BACKTRACE", "1")],
+    );
+    let e = err(&out);
+    assert_eq!(e.matches("os error 2").count(), 1, "{e}");
+    assert!(!e.to_lowercase().contains("backtrace"), "{e}");
+    assert_eq!(e.trim().lines().count(), 1, "{e}");
+    // The shipped configs by their repository path, from any folder.
+    let out = dasvdd(
+        &[
+            "train",
+            "--quiet",
+            "--method",
+            "iforest",
+            "--data",
+            "normal.csv",
+            "--config",
+            "configs/fmnist.toml",
+            "--out",
+            "f.safetensors",
+        ],
+        d,
+    );
+    ok(&out);
+}
