@@ -238,6 +238,29 @@ mod tests {
     }
 
     #[test]
+    fn the_registry_keys_are_exactly_the_tables_keys() {
+        for info in crate::registry::METHODS {
+            let Some(keys) = info.settings_keys else {
+                continue;
+            };
+            for key in keys {
+                // A value of the wrong type at worst: never an unknown key.
+                let text = format!("[baselines.{}]\n{key} = 1\n", info.name);
+                if let Err(e) = Config::parse("t.toml", &text) {
+                    assert!(!e.to_string().contains("unknown field"), "{e}");
+                }
+            }
+            let e = Config::parse("t.toml", &format!("[baselines.{}]\nzz = 1\n", info.name))
+                .unwrap_err()
+                .to_string();
+            // serde lists the accepted keys (and their aliases): every key of the registry.
+            for key in keys {
+                assert!(e.contains(&format!("`{key}`")), "{key}: {e}");
+            }
+        }
+    }
+
+    #[test]
     fn one_file_gives_every_method_its_settings() {
         let c = Config::parse(
             "t.toml",

@@ -27,5 +27,8 @@ pub use deep_svdd::{DeepSvddModel, DeepSvddNetwork, DeepSvddParams};
 pub use iforest::{IsolationForest, IsolationForestParams};
 pub use kde::{Bandwidth, Kde, KdeParams};
 pub use ocsvm::{Gamma, OneClassSvm, OneClassSvmParams};
-pub use registry::{default_detector_params, default_params, load_detector, Method, MethodParams};
+pub use registry::{
+    default_detector_params, default_params, load_detector, Method, MethodInfo, MethodParams,
+    METHODS,
+};
 pub use settings::BaselineSettings;

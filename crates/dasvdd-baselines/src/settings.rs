@@ -102,33 +102,9 @@ impl BaselineSettings {
     }
 
     /// The keys a table of `method` accepts (`None` for DASVDD, whose settings are the
-    /// config's `[model]` and `[train]`).
+    /// config's `[model]` and `[train]`): the registry's [`crate::registry::MethodInfo::settings_keys`].
     pub fn keys(method: Method) -> Option<&'static [&'static str]> {
-        Some(match method {
-            Method::Dasvdd => return None,
-            Method::Ocsvm => &["nu", "gamma", "tol", "shrinking", "cache_mb"],
-            Method::Kde => &[
-                "bandwidth",
-                "cv_folds",
-                "grid_log10_min",
-                "grid_log10_max",
-                "grid_points",
-            ],
-            Method::IsolationForest => &["n_trees", "subsample"],
-            Method::Ae => &["epochs", "batch_size", "lr", "weight_decay"],
-            Method::DeepSvdd => &[
-                "network",
-                "epochs",
-                "batch_size",
-                "lr",
-                "weight_decay",
-                "lr_milestones",
-                "center_eps",
-                "pretrain_epochs",
-                "pretrain_lr",
-                "pretrain_weight_decay",
-            ],
-        })
+        method.info().settings_keys
     }
 
     /// Writes every key that is set into `params`, which must be of the same method. Values

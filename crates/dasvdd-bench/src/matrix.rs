@@ -91,15 +91,9 @@ pub trait PaperColumn {
 }
 
 impl PaperColumn for Method {
+    /// The registry's [`dasvdd_baselines::MethodInfo::paper_column`].
     fn paper_column(self) -> &'static str {
-        match self {
-            Method::Ocsvm => "OCSVM",
-            Method::Kde => "KDE",
-            Method::IsolationForest => "IF",
-            Method::Ae => "AE",
-            Method::DeepSvdd => "DSVDD",
-            Method::Dasvdd => "DASVDD",
-        }
+        self.info().paper_column
     }
 }
 

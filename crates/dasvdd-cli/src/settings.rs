@@ -20,11 +20,14 @@ pub struct MethodFlags {
 /// The flags `method` takes, besides those of every method (`--config`, `--scale`,
 /// `--contamination`, and the input and output flags).
 pub fn method_flags(method: Method) -> &'static [&'static str] {
-    match method {
-        Method::Dasvdd => &["--preset", "--epochs", "--gamma", "--seed", "--device"],
-        Method::Ae | Method::DeepSvdd => &["--preset", "--epochs", "--seed", "--device"],
-        Method::IsolationForest => &["--seed"],
-        Method::Ocsvm | Method::Kde => &[],
+    // From the registry's row: the networks take a preset, epochs, a seed and a device;
+    // DASVDD also gamma; the other seeded methods only the seed.
+    let info = method.info();
+    match (info.neural, info.seeded) {
+        _ if method == Method::Dasvdd => &["--preset", "--epochs", "--gamma", "--seed", "--device"],
+        (true, _) => &["--preset", "--epochs", "--seed", "--device"],
+        (false, true) => &["--seed"],
+        (false, false) => &[],
     }
 }
 

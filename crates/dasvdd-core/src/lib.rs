@@ -26,8 +26,8 @@ pub use adagrad::{AdaGrad, ParamsAdaGrad};
 pub use adam::{Adam, AdamConfig};
 pub use autoencoder::Autoencoder;
 pub use config::{
-    Activation, AutoencoderConfig, CenterMode, ConfigFile, DasvddConfig, GammaChoice, Preset,
-    TrainConfig,
+    Activation, AutoencoderConfig, CenterMode, ConfigFile, DasvddConfig, DasvddParams, GammaChoice,
+    Preset, TrainConfig,
 };
 pub use dasvdd::{estimate_gamma, fit, fit_until, DasvddModel, EpochRecord, GammaEstimate};
 /// How this build's dependencies were compiled (debug assertions, opt-level), for start-up

@@ -19,6 +19,10 @@ pub use model::{Activation, AutoencoderConfig, Preset, LEAKY_SLOPE, MAX_HIDDEN_L
 pub use train::{CenterGrad, CenterMode, GammaChoice, GammaNorm, SvddTerm, TrainConfig};
 pub use variant::Variant;
 
+/// DASVDD's parameters under the name every method's follow (`XParams::fit`, as
+/// `AeParams::fit` or `KdeParams::fit`): the same type as [`DasvddConfig`].
+pub type DasvddParams = DasvddConfig;
+
 /// Everything needed to build and train a DASVDD model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DasvddConfig {
