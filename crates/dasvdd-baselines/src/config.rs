@@ -9,9 +9,7 @@ use dasvdd_core::config::Variant;
 use dasvdd_core::{ConfigFile, CoreError, DasvddConfig, Result};
 
 use crate::registry::{default_params, Method, MethodParams};
-use crate::settings::{
-    AeSettings, BaselineSettings, DeepSvddSettings, IforestSettings, KdeSettings, OcsvmSettings,
-};
+use crate::settings::BaselineSettings;
 
 /// A parsed config file and its typed baseline tables.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -65,26 +63,14 @@ impl Config {
                     ),
                 )
             };
-            let v = value.clone();
-            let settings = match method {
-                Method::Dasvdd => {
-                    return Err(invalid(
+            let settings = BaselineSettings::parse(method, value.clone())
+                .map_err(table)?
+                .ok_or_else(|| {
+                    invalid(
                         origin,
                         format!("[baselines.{key}]: DASVDD's settings go in [model] and [train]"),
-                    ))
-                }
-                Method::Ocsvm => {
-                    BaselineSettings::Ocsvm(v.try_into::<OcsvmSettings>().map_err(table)?)
-                }
-                Method::Kde => BaselineSettings::Kde(v.try_into::<KdeSettings>().map_err(table)?),
-                Method::IsolationForest => BaselineSettings::IsolationForest(
-                    v.try_into::<IforestSettings>().map_err(table)?,
-                ),
-                Method::Ae => BaselineSettings::Ae(v.try_into::<AeSettings>().map_err(table)?),
-                Method::DeepSvdd => {
-                    BaselineSettings::DeepSvdd(v.try_into::<DeepSvddSettings>().map_err(table)?)
-                }
-            };
+                    )
+                })?;
             if baselines.iter().any(|b| b.method() == method) {
                 return Err(invalid(
                     origin,

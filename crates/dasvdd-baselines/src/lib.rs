@@ -19,7 +19,6 @@ pub mod kde;
 pub mod lenet;
 pub mod ocsvm;
 pub mod registry;
-pub mod settings;
 
 pub use ae::{AeModel, AeParams, EpochLoss};
 pub use config::Config;
@@ -27,8 +26,8 @@ pub use deep_svdd::{DeepSvddModel, DeepSvddNetwork, DeepSvddParams};
 pub use iforest::{IsolationForest, IsolationForestParams};
 pub use kde::{Bandwidth, Kde, KdeParams};
 pub use ocsvm::{Gamma, OneClassSvm, OneClassSvmParams};
+pub use registry::settings::{self, BaselineSettings};
 pub use registry::{
     default_detector_params, default_params, load_detector, Method, MethodInfo, MethodParams,
     METHODS,
 };
-pub use settings::BaselineSettings;

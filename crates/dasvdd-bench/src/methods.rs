@@ -9,7 +9,6 @@ use std::time::Instant;
 
 use anyhow::Result;
 use candle_core::Device;
-use dasvdd_baselines::MethodParams;
 use dasvdd_core::config::{CenterGrad, GammaNorm, SvddTerm, Variant as TrainVariant};
 use dasvdd_core::{CenterMode, DasvddConfig, DetectorParams, EpochRecord, GammaChoice, SampleView};
 
@@ -111,7 +110,8 @@ pub fn fit_and_score(
                 score_seconds: started.elapsed().as_secs_f64(),
             })
         }
-        Method::Ocsvm | Method::Kde | Method::IsolationForest | Method::Ae | Method::DeepSvdd => {
+        // Every other method of the registry, alike.
+        _ => {
             // The one resolution of `dasvdd train --config`: the method's defaults, the
             // dataset config's [model], [train] and [baselines.<method>], then the run's epochs.
             let params = cfg.method_config(dataset).method_params(
@@ -120,11 +120,7 @@ pub fn fit_and_score(
                 epochs.filter(|_| spec.method.is_neural()),
                 Some(seed),
             )?;
-            let trained_epochs = match &params {
-                MethodParams::Ae(p) => Some(p.epochs),
-                MethodParams::DeepSvdd(p) => Some(p.epochs),
-                _ => None,
-            };
+            let trained_epochs = params.epochs();
             let started = Instant::now();
             let detector = params.fit_detector(train, device)?;
             let fit_seconds = started.elapsed().as_secs_f64();
@@ -155,6 +151,7 @@ fn score_in_chunks(detector: &dyn dasvdd_core::Detector, x: SampleView<'_>) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dasvdd_baselines::MethodParams;
 
     #[test]
     fn variants_and_the_ae_baseline_change_the_right_setting() {

@@ -152,7 +152,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             ThresholdRule::Contamination(*q)
         }
         (_, _, Some(m)) => {
-            let t = crate::score::stored_threshold(m)?.with_context(|| {
+            let t = crate::train::StoredThreshold::read(m)?.with_context(|| {
                 format!(
                     "{} holds no threshold: train it with --contamination",
                     m.display()

@@ -14,7 +14,7 @@ use dasvdd_data::FittedPreprocessing;
 
 use crate::input::{Role, SourceArgs};
 use crate::output::{Existing, Output};
-use crate::train::{StoredThreshold, PREPROCESSING_KEY, THRESHOLD_KEY};
+use crate::train::{StoredThreshold, PREPROCESSING_KEY};
 
 /// Arguments of `dasvdd score`.
 #[derive(Debug, Args)]
@@ -97,7 +97,7 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
         Some(match args.threshold {
             Some(t) if t.is_finite() => t,
             Some(t) => bail!("--threshold {t} is not a finite number"),
-            None => stored_threshold(model_path)
+            None => StoredThreshold::read(model_path)
                 .map_err(named)?
                 .map(|t| t.value)
                 .with_context(|| {
@@ -174,20 +174,5 @@ fn threshold_rule(t: Option<f64>) -> crate::eval::ThresholdRule {
     match t {
         Some(t) => crate::eval::ThresholdRule::Given(t),
         None => crate::eval::ThresholdRule::TopAnomalies,
-    }
-}
-
-/// The threshold stored by `train --contamination`, if any.
-pub fn stored_threshold(model: &Path) -> dasvdd_core::Result<Option<StoredThreshold>> {
-    match checkpoint::get_metadata(model, THRESHOLD_KEY)? {
-        None => Ok(None),
-        Some(text) => {
-            serde_json::from_str(&text)
-                .map(Some)
-                .map_err(|e| dasvdd_core::CoreError::Checkpoint {
-                    path: model.to_path_buf(),
-                    problem: format!("metadata `{THRESHOLD_KEY}` is invalid: {e}"),
-                })
-        }
     }
 }

@@ -42,6 +42,21 @@ pub struct StoredThreshold {
     pub n_train: usize,
 }
 
+impl StoredThreshold {
+    /// The threshold stored in the model file at `model` by `train --contamination`, if any.
+    pub fn read(model: &std::path::Path) -> dasvdd_core::Result<Option<StoredThreshold>> {
+        match checkpoint::get_metadata(model, THRESHOLD_KEY)? {
+            None => Ok(None),
+            Some(text) => serde_json::from_str(&text).map(Some).map_err(|e| {
+                dasvdd_core::CoreError::Checkpoint {
+                    path: model.to_path_buf(),
+                    problem: format!("metadata `{THRESHOLD_KEY}` is invalid: {e}"),
+                }
+            }),
+        }
+    }
+}
+
 /// Arguments of `dasvdd train`.
 #[derive(Debug, Args)]
 pub struct TrainArgs {

@@ -7,9 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::{Method, MethodParams};
 use crate::kde::{logspace, Bandwidth};
 use crate::ocsvm::Gamma;
-use crate::registry::{Method, MethodParams};
 use dasvdd_core::{CoreError, Result};
 
 /// A number, or a word such as `"scale"` or `"cv"`.
@@ -99,6 +99,22 @@ impl BaselineSettings {
             BaselineSettings::Ae(_) => Method::Ae,
             BaselineSettings::DeepSvdd(_) => Method::DeepSvdd,
         }
+    }
+
+    /// Reads the `[baselines.<method>]` table of `method` (`None` for DASVDD, whose settings
+    /// are the config's `[model]` and `[train]`); an unknown key or a wrong type is an error.
+    pub fn parse(
+        method: Method,
+        table: toml::Value,
+    ) -> std::result::Result<Option<Self>, toml::de::Error> {
+        Ok(Some(match method {
+            Method::Dasvdd => return Ok(None),
+            Method::Ocsvm => BaselineSettings::Ocsvm(table.try_into()?),
+            Method::Kde => BaselineSettings::Kde(table.try_into()?),
+            Method::IsolationForest => BaselineSettings::IsolationForest(table.try_into()?),
+            Method::Ae => BaselineSettings::Ae(table.try_into()?),
+            Method::DeepSvdd => BaselineSettings::DeepSvdd(table.try_into()?),
+        }))
     }
 
     /// The keys a table of `method` accepts (`None` for DASVDD, whose settings are the
