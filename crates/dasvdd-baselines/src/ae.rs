@@ -124,7 +124,7 @@ pub(crate) fn resolve_network(
     Ok(config)
 }
 
-pub(crate) use dasvdd_core::epochs::effective_batch;
+pub(crate) use dasvdd_core::epochs::{check_weights, continuing, effective_batch};
 
 /// The core's one epoch loop ([`dasvdd_core::epochs::run_epochs`]) for a trainer with one loss
 /// term: `step` gets each batch's rows of `x` gathered onto `device`; each epoch's mean loss is
@@ -214,10 +214,7 @@ impl AeParams {
         device: &Device,
         on_epoch: &mut dyn FnMut(&EpochLoss),
     ) -> Result<AeModel> {
-        self.fit_until(x, device, &mut |e| {
-            on_epoch(e);
-            ControlFlow::Continue(())
-        })
+        self.fit_until(x, device, &mut continuing(on_epoch))
     }
 
     /// [`AeParams::fit_with_progress`], stopped with [`CoreError::Interrupted`] as soon as
@@ -248,13 +245,10 @@ impl AeParams {
             &mut |_, xb| Ok(ae.train_step(xb, None, &mut adam)?.reconstruction),
             on_epoch,
         )?;
-        if !ae.encoder.all_finite()? || !ae.decoder.all_finite()? {
-            return Err(CoreError::Diverged {
-                epoch: self.epochs,
-                what: "a network weight",
-                value: f64::NAN,
-            });
-        }
+        check_weights(
+            ae.encoder.all_finite()? && ae.decoder.all_finite()?,
+            self.epochs,
+        )?;
         Ok(AeModel {
             params: AeParams {
                 model: Some(config),

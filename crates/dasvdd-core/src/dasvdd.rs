@@ -176,10 +176,7 @@ pub fn fit(
     device: &Device,
     on_epoch: &mut dyn FnMut(&EpochRecord),
 ) -> Result<DasvddModel> {
-    fit_until(config, x, device, &mut |r| {
-        on_epoch(r);
-        ControlFlow::Continue(())
-    })
+    fit_until(config, x, device, &mut epochs::continuing(on_epoch))
 }
 
 /// [`fit`], stopped with [`CoreError::Interrupted`] as soon as `on_epoch` returns
@@ -339,13 +336,10 @@ pub fn fit_until(
         on_epoch,
     )?;
     let center = center.as_tensor().to_vec1::<f32>()?;
-    if !ae.encoder.all_finite()? || !ae.decoder.all_finite()? {
-        return Err(CoreError::Diverged {
-            epoch: tc.epochs,
-            what: "a network weight",
-            value: f64::NAN,
-        });
-    }
+    epochs::check_weights(
+        ae.encoder.all_finite()? && ae.decoder.all_finite()?,
+        tc.epochs,
+    )?;
     Ok(DasvddModel {
         config: config.clone(),
         autoencoder: ae,

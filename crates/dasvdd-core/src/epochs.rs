@@ -47,6 +47,28 @@ pub fn effective_batch(batch_size: usize, n: usize, method: &str) -> Result<usiz
     Ok(batch_size)
 }
 
+/// An observer for [`run_epochs`] from one that never stops training.
+pub fn continuing<R>(mut f: impl FnMut(&R)) -> impl FnMut(&R) -> ControlFlow<()> {
+    move |r| {
+        f(r);
+        ControlFlow::Continue(())
+    }
+}
+
+/// The end-of-training check of every trainer: a weight that is not finite after `epochs`
+/// epochs is divergence, even where every loss stayed finite.
+pub fn check_weights(all_finite: bool, epochs: usize) -> Result<()> {
+    if all_finite {
+        Ok(())
+    } else {
+        Err(CoreError::Diverged {
+            epoch: epochs,
+            what: "a network weight",
+            value: f64::NAN,
+        })
+    }
+}
+
 /// Runs `epochs` epochs over `rows` samples in batches of `batch` rows (the last incomplete
 /// batch of each epoch is dropped, as PyTorch's `drop_last`), in an order drawn from
 /// `shuffle_rng` at the start of every epoch.

@@ -7,10 +7,12 @@ use candle_core::{Device, Tensor};
 use dasvdd_core::dasvdd::seeded_rng;
 use dasvdd_core::kernels::svdd_grad;
 use dasvdd_core::mlp::{mean_output_of, Mlp};
-use dasvdd_core::{Activation, Adam, AdamConfig, Autoencoder, CoreError, Result, SampleView};
+use dasvdd_core::{Activation, Adam, AdamConfig, Autoencoder, Result, SampleView};
 
 use super::{push_from_zero, DeepSvddModel, DeepSvddNetwork, DeepSvddParams, Phi, METHOD};
-use crate::ae::{effective_batch, resolve_network, run_epochs, stream, EpochLoss};
+use crate::ae::{
+    check_weights, continuing, effective_batch, resolve_network, run_epochs, stream, EpochLoss,
+};
 use crate::lenet::{LenetAutoencoder, LenetEncoder, LenetKind};
 
 impl DeepSvddParams {
@@ -31,18 +33,12 @@ impl DeepSvddParams {
         self.fit_until(
             x,
             device,
-            &mut |e| {
-                on_pretrain_epoch(e);
-                ControlFlow::Continue(())
-            },
-            &mut |e| {
-                on_epoch(e);
-                ControlFlow::Continue(())
-            },
+            &mut continuing(on_pretrain_epoch),
+            &mut continuing(on_epoch),
         )
     }
 
-    /// [`DeepSvddParams::fit_with_progress`], stopped with [`CoreError::Interrupted`] as soon
+    /// [`DeepSvddParams::fit_with_progress`], stopped with [`CoreError::Interrupted`](dasvdd_core::CoreError::Interrupted) as soon
     /// as a callback returns [`ControlFlow::Break`].
     pub fn fit_until(
         &self,
@@ -225,13 +221,7 @@ impl DeepSvddParams {
             Phi::Mlp(m) => m.all_finite()?,
             Phi::Lenet(l) => l.all_finite()?,
         };
-        if !finite {
-            return Err(CoreError::Diverged {
-                epoch: self.epochs,
-                what: "a network weight",
-                value: f64::NAN,
-            });
-        }
+        check_weights(finite, self.epochs)?;
         Ok(DeepSvddModel {
             params,
             network,
