@@ -285,6 +285,36 @@ impl Preprocessing {
     }
 }
 
+impl std::str::FromStr for Preprocessing {
+    type Err = DataError;
+
+    /// The `--scale` names (case-insensitive): `none`, `zscore` (or `z-score`, `standard`),
+    /// `minmax` (or `min-max`), and CIFAR-10's two global contrast normalisations, `gcn-l2` (the
+    /// 2021 DASVDD code's) and `gcn-l1-minmax` (Deep SVDD's, which the paper cites).
+    ///
+    /// ```
+    /// use dasvdd_data::{GcnNorm, Preprocessing};
+    /// assert_eq!("Z-Score".parse::<Preprocessing>().unwrap(), Preprocessing::ZScore);
+    /// assert_eq!("gcn-l2".parse::<Preprocessing>().unwrap(), Preprocessing::Gcn(GcnNorm::L2));
+    /// assert!("robust".parse::<Preprocessing>().is_err());
+    /// ```
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "none" => Preprocessing::None,
+            "zscore" | "z-score" | "standard" => Preprocessing::ZScore,
+            "minmax" | "min-max" => Preprocessing::MinMax,
+            "gcn-l2" => Preprocessing::Gcn(GcnNorm::L2),
+            "gcn-l1-minmax" => Preprocessing::GcnGlobalMinMax(GcnNorm::L1),
+            other => {
+                return Err(DataError::invalid(
+                    "scale",
+                    format!("`{other}` is not none, zscore, minmax, gcn-l2 or gcn-l1-minmax"),
+                ))
+            }
+        })
+    }
+}
+
 impl FittedPreprocessing {
     /// Applies the fitted step to `m` in place.
     pub fn transform(&self, m: &mut Matrix) -> Result<()> {

@@ -4,7 +4,7 @@
 
 use dasvdd_baselines::{default_params, Method, MethodParams};
 use dasvdd_core::ConfigFile;
-use dasvdd_data::{GcnNorm, Preprocessing};
+use dasvdd_data::{DataError, Preprocessing};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use serde_json::{Map, Value};
@@ -16,18 +16,7 @@ const NETWORK_KEYS: [&str; 4] = ["preset", "hidden", "latent", "output_activatio
 
 /// `none`, `zscore`, `minmax`, `gcn-l2` or `gcn-l1-minmax`, as `dasvdd train --scale`.
 pub(crate) fn parse_scale(s: &str) -> PyResult<Preprocessing> {
-    Ok(match s.to_ascii_lowercase().as_str() {
-        "none" => Preprocessing::None,
-        "zscore" | "z-score" | "standard" => Preprocessing::ZScore,
-        "minmax" | "min-max" => Preprocessing::MinMax,
-        "gcn-l2" => Preprocessing::Gcn(GcnNorm::L2),
-        "gcn-l1-minmax" => Preprocessing::GcnGlobalMinMax(GcnNorm::L1),
-        other => {
-            return Err(value_err(format!(
-                "scale: `{other}` is not none, zscore, minmax, gcn-l2 or gcn-l1-minmax"
-            )))
-        }
-    })
+    s.parse().map_err(|e: DataError| value_err(e.to_string()))
 }
 
 /// Drops null entries: `None` in Python means "the config's default".
