@@ -79,16 +79,58 @@ def _plain(value):
     return value
 
 
+# The keyword arguments every estimator takes after its method's own hyperparameters, and their
+# defaults: the CLI's `--scale`, PyOD's contamination, random_state and verbose, and the device.
+_COMMON = {
+    "scale": "none",
+    "contamination": 0.1,
+    "random_state": None,
+    "device": "cpu",
+    "verbose": 0,
+}
+
+
+def _keyword_init(cls, defaults):
+    """An ``__init__`` for ``cls`` with the signature ``(self, name=default, ...)`` of
+    ``defaults`` that stores every argument unchanged under its name, as scikit-learn requires
+    of an estimator (``get_params`` and ``clone`` read the signature)."""
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    sig = inspect.Signature(
+        [inspect.Parameter("self", kind)]
+        + [inspect.Parameter(k, kind, default=v) for k, v in defaults.items()]
+    )
+
+    def __init__(self, *args, **kwargs):
+        try:
+            bound = sig.bind(self, *args, **kwargs)
+        except TypeError as e:
+            raise TypeError(f"{cls.__name__}.__init__() {e}") from None
+        bound.apply_defaults()
+        for name in defaults:
+            setattr(self, name, bound.arguments[name])
+
+    __init__.__signature__ = sig
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    __init__.__module__ = cls.__module__
+    return __init__
+
+
 class BaseDetector(_Base):
     """An anomaly detector trained on (mostly) normal data; higher scores are more anomalous.
 
-    Subclasses set ``_method`` (the registry's method name) and ``_hyper`` (the names of the
-    method's own hyperparameters, passed to Rust), and define ``__init__`` with explicit keyword
-    arguments as scikit-learn requires.
+    Subclasses set ``_method`` (the registry's method name) and ``_hyper`` (the method's own
+    hyperparameters, passed to Rust, mapped to their defaults in constructor order); their
+    ``__init__`` is made from ``_hyper`` followed by ``_COMMON``, with the explicit keyword
+    arguments scikit-learn requires (see ``_keyword_init``).
     """
 
     _method = None
-    _hyper = ()
+    _hyper = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "_hyper" in cls.__dict__ and "__init__" not in cls.__dict__:
+            cls.__init__ = _keyword_init(cls, {**cls._hyper, **_COMMON})
 
     # -- fitting --------------------------------------------------------------------------
 
@@ -221,12 +263,9 @@ def _from_native(cls, native, device):
     extra = json.loads(native.metadata.get(_META_KEY, "{}"))
     est = cls()
     params = {k: v for k, v in extra.get("params", {}).items() if k in est.get_params()}
-    if "lr_milestones" in params and params["lr_milestones"] is not None:
-        params["lr_milestones"] = tuple(params["lr_milestones"])
-    if "hidden" in params and params["hidden"] is not None:
-        params["hidden"] = tuple(params["hidden"])
-    if "bandwidth_grid" in params and params["bandwidth_grid"] is not None:
-        params["bandwidth_grid"] = tuple(params["bandwidth_grid"])
+    for k in ("lr_milestones", "hidden", "bandwidth_grid"):  # JSON lists, given as tuples
+        if params.get(k) is not None:
+            params[k] = tuple(params[k])
     est.set_params(**params)
     if not params and "seed" in native.metadata:
         est.set_params(random_state=int(native.metadata["seed"]))

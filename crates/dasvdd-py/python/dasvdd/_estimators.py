@@ -10,7 +10,8 @@ equals ``dasvdd train`` without ``--seed``.
 
 from ._base import _CLASSES, BaseDetector
 
-_NETWORK = ("preset", "hidden", "latent", "output_activation")
+# The network keys (None: sized from the data, as `dasvdd train` without a config).
+_NETWORK = {"preset": None, "hidden": None, "latent": None, "output_activation": None}
 
 
 class DASVDD(BaseDetector):
@@ -26,29 +27,8 @@ class DASVDD(BaseDetector):
     """
 
     _method = "dasvdd"
-    _hyper = _NETWORK + (
-        "epochs",
-        "batch_size",
-        "kappa",
-        "lr",
-        "weight_decay",
-        "center_lr",
-        "center_lr_decay",
-        "gamma",
-        "gamma_trials",
-        "center",
-        "svdd_term",
-        "center_grad",
-        "gamma_norm",
-        "variant",
-    )
-
-    def __init__(
-        self,
-        preset=None,
-        hidden=None,
-        latent=None,
-        output_activation=None,
+    _hyper = dict(
+        _NETWORK,
         epochs=300,
         batch_size=200,
         kappa=0.9,
@@ -63,35 +43,7 @@ class DASVDD(BaseDetector):
         center_grad=None,
         gamma_norm=None,
         variant="paper",
-        scale="none",
-        contamination=0.1,
-        random_state=None,
-        device="cpu",
-        verbose=0,
-    ):
-        self.preset = preset
-        self.hidden = hidden
-        self.latent = latent
-        self.output_activation = output_activation
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.kappa = kappa
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.center_lr = center_lr
-        self.center_lr_decay = center_lr_decay
-        self.gamma = gamma
-        self.gamma_trials = gamma_trials
-        self.center = center
-        self.svdd_term = svdd_term
-        self.center_grad = center_grad
-        self.gamma_norm = gamma_norm
-        self.variant = variant
-        self.scale = scale
-        self.contamination = contamination
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
+    )
 
 
 class OCSVM(BaseDetector):
@@ -99,31 +51,7 @@ class OCSVM(BaseDetector):
     solves it; score = minus the decision function. ``gamma``: "scale", "auto" or a number."""
 
     _method = "ocsvm"
-    _hyper = ("nu", "gamma", "tol", "shrinking", "cache_mb")
-
-    def __init__(
-        self,
-        nu=0.5,
-        gamma="scale",
-        tol=1e-3,
-        shrinking=True,
-        cache_mb=512,
-        scale="none",
-        contamination=0.1,
-        random_state=None,
-        device="cpu",
-        verbose=0,
-    ):
-        self.nu = nu
-        self.gamma = gamma
-        self.tol = tol
-        self.shrinking = shrinking
-        self.cache_mb = cache_mb
-        self.scale = scale
-        self.contamination = contamination
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
+    _hyper = dict(nu=0.5, gamma="scale", tol=1e-3, shrinking=True, cache_mb=512)
 
 
 class KDE(BaseDetector):
@@ -132,27 +60,7 @@ class KDE(BaseDetector):
     cross-validated log-likelihood, as the paper; a number fixes it."""
 
     _method = "kde"
-    _hyper = ("bandwidth", "bandwidth_grid", "folds")
-
-    def __init__(
-        self,
-        bandwidth="cv",
-        bandwidth_grid=None,
-        folds=5,
-        scale="none",
-        contamination=0.1,
-        random_state=None,
-        device="cpu",
-        verbose=0,
-    ):
-        self.bandwidth = bandwidth
-        self.bandwidth_grid = bandwidth_grid
-        self.folds = folds
-        self.scale = scale
-        self.contamination = contamination
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
+    _hyper = dict(bandwidth="cv", bandwidth_grid=None, folds=5)
 
 
 class IForest(BaseDetector):
@@ -160,25 +68,7 @@ class IForest(BaseDetector):
     ``subsample`` rows; score = 2^(-mean path length / c(subsample))."""
 
     _method = "iforest"
-    _hyper = ("n_trees", "subsample")
-
-    def __init__(
-        self,
-        n_trees=100,
-        subsample=256,
-        scale="none",
-        contamination=0.1,
-        random_state=None,
-        device="cpu",
-        verbose=0,
-    ):
-        self.n_trees = n_trees
-        self.subsample = subsample
-        self.scale = scale
-        self.contamination = contamination
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
+    _hyper = dict(n_trees=100, subsample=256)
 
 
 class AutoEncoder(BaseDetector):
@@ -186,37 +76,7 @@ class AutoEncoder(BaseDetector):
     score = the mean squared reconstruction error. ``lr=None`` is DASVDD's for the network."""
 
     _method = "ae"
-    _hyper = _NETWORK + ("epochs", "batch_size", "lr", "weight_decay")
-
-    def __init__(
-        self,
-        preset=None,
-        hidden=None,
-        latent=None,
-        output_activation=None,
-        epochs=300,
-        batch_size=200,
-        lr=None,
-        weight_decay=1e-7,
-        scale="none",
-        contamination=0.1,
-        random_state=None,
-        device="cpu",
-        verbose=0,
-    ):
-        self.preset = preset
-        self.hidden = hidden
-        self.latent = latent
-        self.output_activation = output_activation
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.scale = scale
-        self.contamination = contamination
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
+    _hyper = dict(_NETWORK, epochs=300, batch_size=200, lr=None, weight_decay=1e-7)
 
 
 class DeepSVDD(BaseDetector):
@@ -226,25 +86,8 @@ class DeepSVDD(BaseDetector):
     images, 784 or 3072 features; slow on the CPU)."""
 
     _method = "deep_svdd"
-    _hyper = _NETWORK + (
-        "network",
-        "epochs",
-        "batch_size",
-        "lr",
-        "weight_decay",
-        "lr_milestones",
-        "center_eps",
-        "pretrain_epochs",
-        "pretrain_lr",
-        "pretrain_weight_decay",
-    )
-
-    def __init__(
-        self,
-        preset=None,
-        hidden=None,
-        latent=None,
-        output_activation=None,
+    _hyper = dict(
+        _NETWORK,
         network="mlp",
         epochs=150,
         batch_size=200,
@@ -255,31 +98,7 @@ class DeepSVDD(BaseDetector):
         pretrain_epochs=150,
         pretrain_lr=1e-4,
         pretrain_weight_decay=0.5e-6,
-        scale="none",
-        contamination=0.1,
-        random_state=None,
-        device="cpu",
-        verbose=0,
-    ):
-        self.network = network
-        self.preset = preset
-        self.hidden = hidden
-        self.latent = latent
-        self.output_activation = output_activation
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.lr_milestones = lr_milestones
-        self.center_eps = center_eps
-        self.pretrain_epochs = pretrain_epochs
-        self.pretrain_lr = pretrain_lr
-        self.pretrain_weight_decay = pretrain_weight_decay
-        self.scale = scale
-        self.contamination = contamination
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
+    )
 
 
 for _cls in (DASVDD, OCSVM, KDE, IForest, AutoEncoder, DeepSVDD):
