@@ -11,7 +11,6 @@ starts and reading the `.npy` files; Python's includes nothing but the calls.
 """
 
 import argparse
-import gzip
 import platform
 import statistics
 import subprocess
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+import _fmnist  # examples/_fmnist.py, next to this script
 import dasvdd
 
 p = argparse.ArgumentParser()
@@ -28,21 +28,11 @@ p.add_argument("--cli", required=True)
 p.add_argument("--method", default="dasvdd")
 p.add_argument("--epochs", type=int, default=10)
 p.add_argument("--repeats", type=int, default=3)
-p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+p.add_argument("--data", default=_fmnist.DEFAULT_DIR)
 args = p.parse_args()
 
 
-def idx(path):
-    data = gzip.open(path, "rb").read()
-    ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(dims)
-
-
-root = Path(args.data)
-x_tr = idx(root / "train-images-idx3-ubyte.gz").reshape(-1, 784).astype(np.float32) / 255
-y_tr = idx(root / "train-labels-idx1-ubyte.gz")
-x_te = idx(root / "t10k-images-idx3-ubyte.gz").reshape(-1, 784).astype(np.float32) / 255
+x_tr, y_tr, x_te, _ = _fmnist.load(args.data)
 train = np.ascontiguousarray(x_tr[y_tr == 1])
 
 cls = {c._method: c for c in (dasvdd.DASVDD, dasvdd.OCSVM, dasvdd.KDE, dasvdd.IForest,

@@ -9,7 +9,6 @@ dataset-fashion-mnist`, which puts them in /usr/share/datasets/fashion-mnist).
 
 # %% Imports and arguments
 import argparse
-import gzip
 import tempfile
 import time
 from pathlib import Path
@@ -17,28 +16,17 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+import _fmnist  # examples/_fmnist.py, next to this script
 import dasvdd
 
 parser = argparse.ArgumentParser()
-parser.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+parser.add_argument("--data", default=_fmnist.DEFAULT_DIR)
 parser.add_argument("--class", dest="normal", type=int, default=1)
 parser.add_argument("--epochs", type=int, default=10)
 args = parser.parse_args()
 
-
 # %% Load Fashion-MNIST: pixels / 255 as float32 rows of 784, as the paper
-def idx(path):
-    data = gzip.open(path, "rb").read()
-    ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(dims)
-
-
-root = Path(args.data)
-x_train = idx(root / "train-images-idx3-ubyte.gz").reshape(-1, 784).astype(np.float32) / 255
-y_train = idx(root / "train-labels-idx1-ubyte.gz")
-x_test = idx(root / "t10k-images-idx3-ubyte.gz").reshape(-1, 784).astype(np.float32) / 255
-y_test = idx(root / "t10k-labels-idx1-ubyte.gz")
+x_train, y_train, x_test, y_test = _fmnist.load(args.data)
 
 # One-class setting: train on the normal class only; every other class is an anomaly.
 train = x_train[y_train == args.normal]
