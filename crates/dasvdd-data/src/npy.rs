@@ -310,11 +310,21 @@ pub fn read_npy(path: &Path) -> Result<NpyArray> {
 /// Reads a `.npy` feature matrix: 2-D as samples x features, 1-D as one feature per sample.
 /// Errors on an empty array or a NaN or infinite value (naming its row and column, 1-based).
 pub fn read_npy_matrix(path: &Path) -> Result<Matrix> {
-    let a = read_npy(path)?;
+    npy_matrix(path, read_npy(path)?)
+}
+
+/// An array parsed from `path` (or what it names, e.g. standard input) as a samples x features
+/// matrix, checked as [`read_npy_matrix`] checks it.
+pub fn npy_matrix(path: &Path, a: NpyArray) -> Result<Matrix> {
     let (rows, cols) = match a.shape[..] {
         [n] => (n, 1),
         [r, c] => (r, c),
-        _ => unreachable!("parse_npy accepts 1-d and 2-d only"),
+        _ => {
+            return Err(DataError::format(
+                path,
+                format!("an array of shape {:?} is not a matrix", a.shape),
+            ))
+        }
     };
     if rows == 0 || cols == 0 {
         return Err(DataError::format(

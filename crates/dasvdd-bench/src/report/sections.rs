@@ -149,15 +149,10 @@ pub(super) fn side_by_side_section(rows: &[Row]) -> String {
         s,
         "## Table 2 side by side\n\nAUROC (%): ours ± std over seeds (the paper's value).\n"
     );
-    let _ = writeln!(
-        s,
-        "| dataset | class | {} |\n|---|---|{}",
-        methods
-            .iter()
-            .map(|m| m.1.as_str())
-            .collect::<Vec<_>>()
-            .join(" | "),
-        "---|".repeat(methods.len())
+    header_row(
+        &mut s,
+        &["dataset", "class"],
+        methods.iter().map(|m| m.1.as_str()),
     );
     for (d, c) in &lines {
         let cells: Vec<String> = methods
@@ -211,16 +206,7 @@ pub(super) fn averages_section(rows: &[Row]) -> String {
         s,
         "## Averages per dataset\n\nAUROC (%) averaged over the classes run, ours / paper.\n"
     );
-    let _ = writeln!(
-        s,
-        "| dataset | {} |\n|---|{}",
-        methods
-            .iter()
-            .map(|m| m.1.as_str())
-            .collect::<Vec<_>>()
-            .join(" | "),
-        "---|".repeat(methods.len())
-    );
+    header_row(&mut s, &["dataset"], methods.iter().map(|m| m.1.as_str()));
     for d in &datasets {
         let cells: Vec<String> = methods
             .iter()
@@ -233,4 +219,18 @@ pub(super) fn averages_section(rows: &[Row]) -> String {
     }
     s.push('\n');
     s
+}
+
+/// A Markdown table's header and rule: the `fixed` columns (left-aligned), then one
+/// right-aligned column per method.
+fn header_row<'a>(s: &mut String, fixed: &[&str], methods: impl Iterator<Item = &'a str>) {
+    let methods: Vec<&str> = methods.collect();
+    let _ = writeln!(
+        s,
+        "| {} | {} |\n|{}{}",
+        fixed.join(" | "),
+        methods.join(" | "),
+        "---|".repeat(fixed.len()),
+        "---|".repeat(methods.len())
+    );
 }

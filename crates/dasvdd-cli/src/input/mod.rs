@@ -210,7 +210,7 @@ impl SourceArgs {
             Format::Npy => {
                 self.no_csv_options(origin)?;
                 let a = dasvdd_data::npy::parse_npy(origin_path, bytes)?;
-                Ok(samples(npy_matrix(origin, a)?, None))
+                Ok(samples(dasvdd_data::npy::npy_matrix(origin_path, a)?, None))
             }
             Format::Mat => {
                 self.no_csv_options(origin)?;
@@ -318,28 +318,6 @@ fn parse_split(s: &str) -> Result<Role> {
         "test" => Ok(Role::Score),
         _ => bail!("--split `{s}` is not train or test"),
     }
-}
-
-/// An NPY array as a samples x features matrix (1-D: one feature per sample).
-fn npy_matrix(origin: &str, a: dasvdd_data::npy::NpyArray) -> Result<Matrix> {
-    let (rows, cols) = match a.shape[..] {
-        [n] => (n, 1),
-        [r, c] => (r, c),
-        _ => bail!("{origin}: an array of shape {:?} is not a matrix", a.shape),
-    };
-    if rows == 0 || cols == 0 {
-        bail!("{origin}: empty array of shape {:?}", a.shape);
-    }
-    if let Some(k) = a.values.iter().position(|v| !v.is_finite()) {
-        bail!(
-            "{origin}: non-finite value {} at row {}, column {}",
-            a.values[k],
-            k / cols + 1,
-            k % cols + 1
-        );
-    }
-    let data = a.values.into_iter().map(|v| v as f32).collect();
-    Ok(Matrix { data, rows, cols })
 }
 
 /// Whether `bytes` start like an IDX file of unsigned-byte images (magic 0x00000803), gzipped
