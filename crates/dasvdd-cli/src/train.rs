@@ -16,7 +16,7 @@ use dasvdd_core::checkpoint;
 use dasvdd_core::{
     fit, parse_device, Activation, Detector, DetectorParams, GammaChoice, SampleView,
 };
-use dasvdd_data::{GcnNorm, Preprocessing};
+use dasvdd_data::Preprocessing;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
@@ -107,19 +107,6 @@ pub struct TrainArgs {
     quiet: bool,
 }
 
-fn parse_scale(s: &str) -> Result<Preprocessing> {
-    Ok(match s.to_ascii_lowercase().as_str() {
-        "none" => Preprocessing::None,
-        "zscore" | "z-score" | "standard" => Preprocessing::ZScore,
-        "minmax" | "min-max" => Preprocessing::MinMax,
-        // CIFAR-10's two global contrast normalisations: the 2021 DASVDD code's, and Deep
-        // SVDD's, which the paper cites (docs/fidelity.md).
-        "gcn-l2" => Preprocessing::Gcn(GcnNorm::L2),
-        "gcn-l1-minmax" => Preprocessing::GcnGlobalMinMax(GcnNorm::L1),
-        other => bail!("--scale: `{other}` is not none, zscore, minmax, gcn-l2 or gcn-l1-minmax"),
-    })
-}
-
 fn progress_bar(len: u64, quiet: bool) -> ProgressBar {
     if quiet {
         return ProgressBar::hidden();
@@ -156,7 +143,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         .as_deref()
         .map(crate::configs::load)
         .transpose()?;
-    let scale = parse_scale(&args.scale)?;
+    let scale: Preprocessing = args.scale.parse().map_err(|e| anyhow::anyhow!("--{e}"))?;
     if let Some(q) = args.contamination {
         if !(q > 0.0 && q < 1.0) {
             bail!("--contamination {q} is not in (0, 1)");
