@@ -1,9 +1,9 @@
 //! Activations and their derivatives, fused with the bias write, and the bias gradient.
 
-use candle_core::{CpuStorage, CustomOp1, InplaceOp2, Layout, Shape, Tensor};
+use candle_core::{CpuStorage, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::{contiguous, contiguous_mut, fused_on, ELEM_CHUNK, ROW_CHUNK};
+use super::{fused_on, ELEM_CHUNK, ROW_CHUNK};
 use crate::config::{Activation, LEAKY_SLOPE};
 use crate::step_profile::{timer, Phase};
 
@@ -93,49 +93,31 @@ pub(crate) fn activation_grad(act: Activation, y: f32) -> f32 {
 /// `y <- act(y + b)` row-wise, in place: the bias and activation half of a linear layer.
 struct BiasActivation(Activation);
 
-impl InplaceOp2 for BiasActivation {
-    fn name(&self) -> &'static str {
-        "bias-activation"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &mut CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<()> {
-        let b = contiguous(s2, l2, "bias")?;
-        let y = contiguous_mut(s1, l1, "linear output")?;
-        let cols = b.len();
-        let act = self.0;
-        y.par_chunks_mut(cols * ROW_CHUNK).for_each(|rows| {
-            for row in rows.chunks_exact_mut(cols) {
-                for (v, bj) in row.iter_mut().zip(b) {
-                    *v = activate(act, *v + bj);
-                }
+cpu_op!(BiasActivation, "bias-activation", |op, mut y, b| {
+    let b = b.values("bias")?;
+    let y = y.values_mut("linear output")?;
+    let cols = b.len();
+    let act = op.0;
+    y.par_chunks_mut(cols * ROW_CHUNK).for_each(|rows| {
+        for row in rows.chunks_exact_mut(cols) {
+            for (v, bj) in row.iter_mut().zip(b) {
+                *v = activate(act, *v + bj);
             }
-        });
-        Ok(())
-    }
-}
+        }
+    });
+    Ok(())
+});
 
 /// `y <- act(y)` in place (layers without bias).
 struct ActivationOnly(Activation);
 
-impl candle_core::InplaceOp1 for ActivationOnly {
-    fn name(&self) -> &'static str {
-        "activation"
-    }
-
-    fn cpu_fwd(&self, s: &mut CpuStorage, l: &Layout) -> candle_core::Result<()> {
-        let y = contiguous_mut(s, l, "linear output")?;
-        let act = self.0;
-        y.par_chunks_mut(ELEM_CHUNK)
-            .for_each(|c| activate_slice(act, c));
-        Ok(())
-    }
-}
+cpu_op!(ActivationOnly, "activation", |op, mut y| {
+    let y = y.values_mut("linear output")?;
+    let act = op.0;
+    y.par_chunks_mut(ELEM_CHUNK)
+        .for_each(|c| activate_slice(act, c));
+    Ok(())
+});
 
 fn candle_activation(x: &Tensor, act: Activation) -> candle_core::Result<Tensor> {
     match act {
@@ -172,30 +154,18 @@ pub fn bias_activation(
 /// its output `y`.
 struct ActivationBackward(Activation);
 
-impl InplaceOp2 for ActivationBackward {
-    fn name(&self) -> &'static str {
-        "activation-backward"
+cpu_op!(ActivationBackward, "activation-backward", |op, mut g, y| {
+    let y = y.values("activation output")?;
+    let g = g.values_mut("gradient")?;
+    if g.len() != y.len() {
+        candle_core::bail!("activation-backward: gradient and output sizes differ");
     }
-
-    fn cpu_fwd(
-        &self,
-        s1: &mut CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<()> {
-        let y = contiguous(s2, l2, "activation output")?;
-        let g = contiguous_mut(s1, l1, "gradient")?;
-        if g.len() != y.len() {
-            candle_core::bail!("activation-backward: gradient and output sizes differ");
-        }
-        let act = self.0;
-        g.par_chunks_mut(ELEM_CHUNK)
-            .zip(y.par_chunks(ELEM_CHUNK))
-            .for_each(|(g, y)| activation_grad_slice(act, g, y));
-        Ok(())
-    }
-}
+    let act = op.0;
+    g.par_chunks_mut(ELEM_CHUNK)
+        .zip(y.par_chunks(ELEM_CHUNK))
+        .for_each(|(g, y)| activation_grad_slice(act, g, y));
+    Ok(())
+});
 
 /// Turns the gradient `g` of a layer's output `y` into the gradient of its pre-activation.
 pub fn activation_backward(g: Tensor, y: &Tensor, act: Activation) -> candle_core::Result<Tensor> {
@@ -221,23 +191,17 @@ pub fn activation_backward(g: Tensor, y: &Tensor, act: Activation) -> candle_cor
 /// Column sums of a `rows x cols` matrix, summed row after row in f32 (the bias gradient).
 struct ColumnSum;
 
-impl CustomOp1 for ColumnSum {
-    fn name(&self) -> &'static str {
-        "column-sum"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (_rows, cols) = l.shape().dims2()?;
-        let g = contiguous(s, l, "gradient")?;
-        let mut acc = vec![0f32; cols];
-        for row in g.chunks_exact(cols.max(1)) {
-            for (a, v) in acc.iter_mut().zip(row) {
-                *a += v;
-            }
+cpu_op!(ColumnSum, "column-sum", |_op, g| {
+    let (_rows, cols) = g.shape().dims2()?;
+    let g = g.values("gradient")?;
+    let mut acc = vec![0f32; cols];
+    for row in g.chunks_exact(cols.max(1)) {
+        for (a, v) in acc.iter_mut().zip(row) {
+            *a += v;
         }
-        Ok((CpuStorage::F32(acc), Shape::from(cols)))
     }
-}
+    Ok((CpuStorage::F32(acc), Shape::from(cols)))
+});
 
 /// Sum over the rows of a matrix.
 pub fn column_sum(g: &Tensor) -> candle_core::Result<Tensor> {

@@ -2,11 +2,11 @@
 
 use std::sync::Mutex;
 
-use candle_core::{CpuStorage, CustomOp2, InplaceOp3, Layout, Shape, Tensor, D};
+use candle_core::{CpuStorage, Tensor, D};
 use rayon::prelude::*;
 
 use super::activations::{activation_backward, activation_grad};
-use super::{contiguous, contiguous_mut, fused_on, ELEM_CHUNK};
+use super::{fused_on, ELEM_CHUNK};
 use crate::config::Activation;
 use crate::step_profile::{timer, Phase};
 
@@ -18,25 +18,17 @@ struct ReconstructionGrad {
     sum_sq: Mutex<f64>,
 }
 
-impl CustomOp2 for ReconstructionGrad {
-    fn name(&self) -> &'static str {
-        "reconstruction-grad"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let y = contiguous(s1, l1, "reconstruction")?;
-        let x = contiguous(s2, l2, "input")?;
+cpu_op!(
+    ReconstructionGrad,
+    "reconstruction-grad",
+    |op, recon, input| {
+        let y = recon.values("reconstruction")?;
+        let x = input.values("input")?;
         if x.len() != y.len() {
             candle_core::bail!("reconstruction-grad: input and reconstruction sizes differ");
         }
         let scale = 2.0 / y.len().max(1) as f32;
-        let act = self.act;
+        let act = op.act;
         let mut g = vec![0f32; y.len()];
         let partial: Vec<f64> = g
             .par_chunks_mut(ELEM_CHUNK)
@@ -52,10 +44,10 @@ impl CustomOp2 for ReconstructionGrad {
             })
             .collect();
         // Summed in chunk order, so the loss does not depend on thread scheduling.
-        *self.sum_sq.lock().expect("loss lock poisoned") = partial.iter().sum();
-        Ok((CpuStorage::F32(g), l1.shape().clone()))
+        *op.sum_sq.lock().expect("loss lock poisoned") = partial.iter().sum();
+        Ok((CpuStorage::F32(g), recon.shape().clone()))
     }
-}
+);
 
 /// Returns `(d loss / d pre-activation of the output layer, mean squared error)` for
 /// reconstruction `y` of input `x` with output activation `act`.
@@ -93,47 +85,33 @@ struct SvddGrad {
     mean_sq: Mutex<f64>,
 }
 
-impl InplaceOp3 for SvddGrad {
-    fn name(&self) -> &'static str {
-        "svdd-grad"
+cpu_op!(SvddGrad, "svdd-grad", |op, mut g, z, c| {
+    let z = z.values("codes")?;
+    let c = c.values("centre")?;
+    let g = g.values_mut("code gradient")?;
+    let k = c.len();
+    if k == 0 || z.len() % k != 0 || g.len() != z.len() {
+        candle_core::bail!("svdd-grad: codes, centre and gradient shapes disagree");
     }
-
-    fn cpu_fwd(
-        &self,
-        s1: &mut CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> candle_core::Result<()> {
-        let z = contiguous(s2, l2, "codes")?;
-        let c = contiguous(s3, l3, "centre")?;
-        let g = contiguous_mut(s1, l1, "code gradient")?;
-        let k = c.len();
-        if k == 0 || z.len() % k != 0 || g.len() != z.len() {
-            candle_core::bail!("svdd-grad: codes, centre and gradient shapes disagree");
+    let rows = if op.first_only {
+        1.min(z.len() / k)
+    } else {
+        z.len() / k
+    };
+    let scale = 2.0 * op.gamma / rows.max(1) as f32;
+    let mut total = 0f64;
+    for (gr, zr) in g.chunks_exact_mut(k).zip(z.chunks_exact(k)).take(rows) {
+        let mut s = 0f32;
+        for ((gi, zi), ci) in gr.iter_mut().zip(zr).zip(c) {
+            let d = zi - ci;
+            s += d * d;
+            *gi += scale * d;
         }
-        let rows = if self.first_only {
-            1.min(z.len() / k)
-        } else {
-            z.len() / k
-        };
-        let scale = 2.0 * self.gamma / rows.max(1) as f32;
-        let mut total = 0f64;
-        for (gr, zr) in g.chunks_exact_mut(k).zip(z.chunks_exact(k)).take(rows) {
-            let mut s = 0f32;
-            for ((gi, zi), ci) in gr.iter_mut().zip(zr).zip(c) {
-                let d = zi - ci;
-                s += d * d;
-                *gi += scale * d;
-            }
-            total += s as f64;
-        }
-        *self.mean_sq.lock().expect("loss lock poisoned") = total / rows.max(1) as f64;
-        Ok(())
+        total += s as f64;
     }
-}
+    *op.mean_sq.lock().expect("loss lock poisoned") = total / rows.max(1) as f64;
+    Ok(())
+});
 
 /// Adds the gradient of `gamma * mean_i ||z_i - c||^2` to `g` (the gradient of the codes) and
 /// returns the new gradient with the batch mean of `||z - c||^2`; with `first_only`, the term is

@@ -11,6 +11,61 @@
 //! chunks so results do not depend on scheduling. On other devices the same functions fall back
 //! to plain candle operations.
 
+/// Implements one of candle's custom-op traits for a kernel from its op name and its CPU body,
+/// so that each kernel states only what it computes:
+/// `cpu_op!(Kernel, "name", |op, mut out, a, b| { ... })` runs the block as `cpu_fwd` with `op`
+/// bound to `self` and each of candle's (storage, layout) pairs, in candle's order, bound to an
+/// [`Operand`]. A first operand marked `mut` is written in place (`InplaceOp1`..`InplaceOp3`);
+/// otherwise the block returns a new storage and its shape (`CustomOp1`..`CustomOp3`). The
+/// trait follows from the number of operands. The block is the method's body, not a closure.
+macro_rules! cpu_op {
+    (@impl $trait:ident, $ret:ty, $ty:ty, $name:literal, $op:ident,
+     $([$s:ident: $s_ty:ty, $l:ident => $bind:ident])+ $body:block) => {
+        impl candle_core::$trait for $ty {
+            fn name(&self) -> &'static str {
+                $name
+            }
+
+            fn cpu_fwd(
+                &self,
+                $($s: $s_ty, $l: &candle_core::Layout),+
+            ) -> candle_core::Result<$ret> {
+                let $op = self;
+                $(let $bind = $crate::kernels::Operand { storage: $s, layout: $l };)+
+                $body
+            }
+        }
+    };
+    ($ty:ty, $name:literal, |$op:ident, mut $a:ident| $body:block) => {
+        cpu_op!(@impl InplaceOp1, (), $ty, $name, $op,
+            [s1: &mut candle_core::CpuStorage, l1 => $a] $body);
+    };
+    ($ty:ty, $name:literal, |$op:ident, mut $a:ident, $b:ident| $body:block) => {
+        cpu_op!(@impl InplaceOp2, (), $ty, $name, $op,
+            [s1: &mut candle_core::CpuStorage, l1 => $a] [s2: &candle_core::CpuStorage, l2 => $b]
+            $body);
+    };
+    ($ty:ty, $name:literal, |$op:ident, mut $a:ident, $b:ident, $c:ident| $body:block) => {
+        cpu_op!(@impl InplaceOp3, (), $ty, $name, $op,
+            [s1: &mut candle_core::CpuStorage, l1 => $a] [s2: &candle_core::CpuStorage, l2 => $b]
+            [s3: &candle_core::CpuStorage, l3 => $c] $body);
+    };
+    ($ty:ty, $name:literal, |$op:ident, $a:ident| $body:block) => {
+        cpu_op!(@impl CustomOp1, (candle_core::CpuStorage, candle_core::Shape), $ty, $name, $op,
+            [s1: &candle_core::CpuStorage, l1 => $a] $body);
+    };
+    ($ty:ty, $name:literal, |$op:ident, $a:ident, $b:ident| $body:block) => {
+        cpu_op!(@impl CustomOp2, (candle_core::CpuStorage, candle_core::Shape), $ty, $name, $op,
+            [s1: &candle_core::CpuStorage, l1 => $a] [s2: &candle_core::CpuStorage, l2 => $b]
+            $body);
+    };
+    ($ty:ty, $name:literal, |$op:ident, $a:ident, $b:ident, $c:ident| $body:block) => {
+        cpu_op!(@impl CustomOp3, (candle_core::CpuStorage, candle_core::Shape), $ty, $name, $op,
+            [s1: &candle_core::CpuStorage, l1 => $a] [s2: &candle_core::CpuStorage, l2 => $b]
+            [s3: &candle_core::CpuStorage, l3 => $c] $body);
+    };
+}
+
 pub mod activations;
 pub mod losses;
 pub mod optim;
@@ -25,7 +80,7 @@ pub use losses::{reconstruction_grad, svdd_grad};
 pub use optim::{AdamKernel, TransposedCopy};
 pub use products::{linear, matmul_nt, matmul_nt_with, matmul_tn};
 
-use candle_core::{CpuStorage, Layout};
+use candle_core::{CpuStorage, Layout, Shape};
 
 thread_local! {
     static FUSED: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
@@ -49,29 +104,45 @@ pub(crate) const ROW_CHUNK: usize = 16;
 /// Elements per parallel task in the optimiser kernels.
 pub(crate) const ELEM_CHUNK: usize = 1 << 15;
 
-pub(crate) fn contiguous<'a>(
-    s: &'a CpuStorage,
-    l: &Layout,
-    what: &str,
-) -> candle_core::Result<&'a [f32]> {
-    let data = s.as_slice::<f32>()?;
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&data[a..b]),
-        None => candle_core::bail!("{what}: expected a contiguous f32 tensor"),
+/// One operand of a kernel as candle hands it to `cpu_fwd`: its storage (`S` is `&CpuStorage`,
+/// or `&mut CpuStorage` for the operand written in place) and its layout.
+pub(crate) struct Operand<'a, S> {
+    /// Where the values are.
+    pub storage: S,
+    /// Which of them, in what shape.
+    pub layout: &'a Layout,
+}
+
+impl<S> Operand<'_, S> {
+    /// The operand's shape.
+    pub fn shape(&self) -> &Shape {
+        self.layout.shape()
     }
 }
 
-pub(crate) fn contiguous_mut<'a>(
-    s: &'a mut CpuStorage,
-    l: &Layout,
-    what: &str,
-) -> candle_core::Result<&'a mut [f32]> {
-    let (a, b) = match l.contiguous_offsets() {
-        Some(ab) => ab,
-        None => candle_core::bail!("{what}: expected a contiguous f32 tensor"),
-    };
-    match s {
-        CpuStorage::F32(v) => Ok(&mut v[a..b]),
-        _ => candle_core::bail!("{what}: expected an f32 tensor"),
+impl<'a> Operand<'a, &'a CpuStorage> {
+    /// The operand's values, which must be a contiguous f32 tensor (`what` names it in the
+    /// error).
+    pub fn values(&self, what: &str) -> candle_core::Result<&'a [f32]> {
+        let data = self.storage.as_slice::<f32>()?;
+        match self.layout.contiguous_offsets() {
+            Some((a, b)) => Ok(&data[a..b]),
+            None => candle_core::bail!("{what}: expected a contiguous f32 tensor"),
+        }
+    }
+}
+
+impl<'a> Operand<'a, &'a mut CpuStorage> {
+    /// The values of the operand written in place, which must be a contiguous f32 tensor
+    /// (`what` names it in the error).
+    pub fn values_mut(self, what: &str) -> candle_core::Result<&'a mut [f32]> {
+        let (a, b) = match self.layout.contiguous_offsets() {
+            Some(ab) => ab,
+            None => candle_core::bail!("{what}: expected a contiguous f32 tensor"),
+        };
+        match self.storage {
+            CpuStorage::F32(v) => Ok(&mut v[a..b]),
+            _ => candle_core::bail!("{what}: expected an f32 tensor"),
+        }
     }
 }

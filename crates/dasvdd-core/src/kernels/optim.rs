@@ -4,10 +4,9 @@
 use std::sync::Mutex;
 use std::time::Instant;
 
-use candle_core::{CpuStorage, InplaceOp2, Layout};
 use rayon::prelude::*;
 
-use super::{contiguous, contiguous_mut, ELEM_CHUNK};
+use super::ELEM_CHUNK;
 use crate::step_profile;
 
 /// The transpose `(cols, rows)` of a 2-D parameter `(rows, cols)`, rewritten by every update of
@@ -54,83 +53,63 @@ impl SharedMut {
     }
 }
 
-impl InplaceOp2 for AdamKernel<'_> {
-    fn name(&self) -> &'static str {
-        "adam-step"
+cpu_op!(AdamKernel<'_>, "adam-step", |op, mut p, g| {
+    let _timer = step_profile::timer(step_profile::Phase::AdamUpdate);
+    let profiling = step_profile::enabled();
+    let g = g.values("gradient")?;
+    let p = p.values_mut("parameter")?;
+    let mut guard = op.moments.lock().expect("adam state lock poisoned");
+    let (m, v) = &mut *guard;
+    if g.len() != p.len() || m.len() != p.len() || v.len() != p.len() {
+        candle_core::bail!("adam-step: parameter, gradient and state sizes differ");
     }
-
-    fn cpu_fwd(
-        &self,
-        s1: &mut CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<()> {
-        let _timer = step_profile::timer(step_profile::Phase::AdamUpdate);
-        let profiling = step_profile::enabled();
-        let g = contiguous(s2, l2, "gradient")?;
-        let p = contiguous_mut(s1, l1, "parameter")?;
-        let mut guard = self.moments.lock().expect("adam state lock poisoned");
-        let (m, v) = &mut *guard;
-        if g.len() != p.len() || m.len() != p.len() || v.len() != p.len() {
-            candle_core::bail!("adam-step: parameter, gradient and state sizes differ");
-        }
-        let mut t_guard = match self.transposed {
-            Some(t) => {
-                let data = t.data.lock().expect("transposed copy lock poisoned");
-                if t.rows * t.cols != p.len() || data.len() != p.len() || t.cols == 0 {
-                    candle_core::bail!("adam-step: transposed copy does not match the parameter");
-                }
-                Some((data, t.rows, t.cols))
+    let mut t_guard = match op.transposed {
+        Some(t) => {
+            let data = t.data.lock().expect("transposed copy lock poisoned");
+            if t.rows * t.cols != p.len() || data.len() != p.len() || t.cols == 0 {
+                candle_core::bail!("adam-step: transposed copy does not match the parameter");
             }
-            None => None,
-        };
-        // Chunks hold whole rows when a transposed copy is kept, so that each chunk writes a
-        // block of whole columns of the copy.
-        let chunk = match &t_guard {
-            Some((_, _, cols)) => (ELEM_CHUNK / cols).max(1) * cols,
-            None => ELEM_CHUNK,
-        };
-        let t_out = t_guard
-            .as_mut()
-            .map(|(d, rows, cols)| (SharedMut(d.as_mut_ptr()), *rows, *cols));
-        let (b1, b2, wd, eps) = (self.beta1, self.beta2, self.weight_decay, self.eps);
-        let step = self.lr / self.bias_correction1;
-        let inv_sqrt_bc2 = 1.0 / self.bias_correction2.sqrt();
-        p.par_chunks_mut(chunk)
-            .zip(g.par_chunks(chunk))
-            .zip(m.par_chunks_mut(chunk).zip(v.par_chunks_mut(chunk)))
-            .enumerate()
-            .for_each(|(ci, ((p, g), (m, v)))| {
+            Some((data, t.rows, t.cols))
+        }
+        None => None,
+    };
+    // Chunks hold whole rows when a transposed copy is kept, so that each chunk writes a
+    // block of whole columns of the copy.
+    let chunk = match &t_guard {
+        Some((_, _, cols)) => (ELEM_CHUNK / cols).max(1) * cols,
+        None => ELEM_CHUNK,
+    };
+    let t_out = t_guard
+        .as_mut()
+        .map(|(d, rows, cols)| (SharedMut(d.as_mut_ptr()), *rows, *cols));
+    let consts = AdamConsts {
+        b1: op.beta1,
+        b2: op.beta2,
+        wd: op.weight_decay,
+        eps: op.eps,
+        step: op.lr / op.bias_correction1,
+        inv_sqrt_bc2: 1.0 / op.bias_correction2.sqrt(),
+    };
+    p.par_chunks_mut(chunk)
+        .zip(g.par_chunks(chunk))
+        .zip(m.par_chunks_mut(chunk).zip(v.par_chunks_mut(chunk)))
+        .enumerate()
+        .for_each(|(ci, ((p, g), (m, v)))| {
+            let started = profiling.then(Instant::now);
+            adam_update(p, g, m, v, consts);
+            if let Some(t) = started {
+                step_profile::add_adam_thread_time(false, t);
+            }
+            if let Some((out, rows, cols)) = t_out {
                 let started = profiling.then(Instant::now);
-                adam_update(
-                    p,
-                    g,
-                    m,
-                    v,
-                    AdamConsts {
-                        b1,
-                        b2,
-                        wd,
-                        eps,
-                        step,
-                        inv_sqrt_bc2,
-                    },
-                );
+                write_transposed_rows(p, ci * chunk / cols, rows, cols, out);
                 if let Some(t) = started {
-                    step_profile::add_adam_thread_time(false, t);
+                    step_profile::add_adam_thread_time(true, t);
                 }
-                if let Some((out, rows, cols)) = t_out {
-                    let started = profiling.then(Instant::now);
-                    write_transposed_rows(p, ci * chunk / cols, rows, cols, out);
-                    if let Some(t) = started {
-                        step_profile::add_adam_thread_time(true, t);
-                    }
-                }
-            });
-        Ok(())
-    }
-}
+            }
+        });
+    Ok(())
+});
 
 /// The scalars of one Adam step.
 #[derive(Clone, Copy)]

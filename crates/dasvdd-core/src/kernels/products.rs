@@ -1,12 +1,12 @@
 //! Matrix products through the `gemm` crate: the linear layer with its bias and activation, and
 //! the transposed products of the backward pass.
 
-use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
+use candle_core::{CpuStorage, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::activations::{activate_slice, bias_activation};
 use super::optim::TransposedCopy;
-use super::{contiguous, fused_on, ELEM_CHUNK};
+use super::{fused_on, ELEM_CHUNK};
 use crate::config::Activation;
 use crate::step_profile::{timer, Phase};
 
@@ -14,34 +14,21 @@ use crate::step_profile::{timer, Phase};
 /// of a column-major view of `w`.
 struct MatmulTransposedCopy<'a>(&'a TransposedCopy);
 
-impl CustomOp2 for MatmulTransposedCopy<'_> {
-    fn name(&self) -> &'static str {
-        "matmul-transposed-copy"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        _s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (m, k) = l1.shape().dims2()?;
-        let (n, k2) = l2.shape().dims2()?;
-        let t = self.0;
-        if k != k2 || t.rows != n || t.cols != k {
-            candle_core::bail!(
-                "matmul-transposed-copy: shapes {:?} and {:?} disagree",
-                l1.shape(),
-                l2.shape()
-            );
-        }
-        let a = contiguous(s1, l1, "lhs")?;
+cpu_op!(
+    MatmulTransposedCopy<'_>,
+    "matmul-transposed-copy",
+    |op, a, w| {
+        let (m, k) = a.shape().dims2()?;
+        let (n, k2) = w.shape().dims2()?;
+        let t = op.0;
+        let ok = k == k2 && t.rows == n && t.cols == k;
+        check_shapes(ok, "matmul-transposed-copy", a.shape(), w.shape())?;
+        let a = a.values("lhs")?;
         let data = t.data.lock().expect("transposed copy lock poisoned");
         let dst = gemm_new((m, n, k), a, (k, 1), &data, (n, 1))?;
         Ok((CpuStorage::F32(dst), Shape::from((m, n))))
     }
-}
+);
 
 /// `a @ w^T`, through `w`'s transposed copy when one is given.
 pub fn matmul_nt_with(
@@ -55,6 +42,14 @@ pub fn matmul_nt_with(
         }
         _ => matmul_nt(a, w),
     }
+}
+
+/// Fails unless `ok`, naming the product `op` and the shapes of its operands.
+fn check_shapes(ok: bool, op: &str, lhs: &Shape, rhs: &Shape) -> candle_core::Result<()> {
+    if !ok {
+        candle_core::bail!("{op}: shapes {lhs:?} and {rhs:?} disagree");
+    }
+    Ok(())
 }
 
 /// Threads for the matrix products, counted once (candle counts them before every product).
@@ -202,48 +197,34 @@ pub fn gemm_new(
 /// separate bias pass.
 struct Linear(Activation);
 
-impl candle_core::CustomOp3 for Linear {
-    fn name(&self) -> &'static str {
-        "linear"
+cpu_op!(Linear, "linear", |op, x, w, b| {
+    let (m, k) = x.shape().dims2()?;
+    let (k2, n) = w.shape().dims2()?;
+    if k != k2 || b.shape().dims1()? != n {
+        candle_core::bail!(
+            "linear: shapes {:?} @ {:?} + {:?} disagree",
+            x.shape(),
+            w.shape(),
+            b.shape()
+        );
     }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (m, k) = l1.shape().dims2()?;
-        let (k2, n) = l2.shape().dims2()?;
-        if k != k2 || l3.shape().dims1()? != n {
-            candle_core::bail!(
-                "linear: shapes {:?} @ {:?} + {:?} disagree",
-                l1.shape(),
-                l2.shape(),
-                l3.shape()
-            );
-        }
-        // The bias write and the activation; the product inside counts as products.
-        let _timer = timer(Phase::Activations);
-        let x = contiguous(s1, l1, "linear input")?;
-        let w = contiguous(s2, l2, "linear weight")?;
-        let b = contiguous(s3, l3, "linear bias")?;
-        let mut y = Vec::with_capacity(m * n);
-        for _ in 0..m {
-            y.extend_from_slice(b);
-        }
-        gemm_accumulate(&mut y, (m, n, k), x, (k, 1), w, (n, 1))?;
-        let act = self.0;
-        if act != Activation::Identity {
-            y.par_chunks_mut(ELEM_CHUNK)
-                .for_each(|c| activate_slice(act, c));
-        }
-        Ok((CpuStorage::F32(y), Shape::from((m, n))))
+    // The bias write and the activation; the product inside counts as products.
+    let _timer = timer(Phase::Activations);
+    let x = x.values("linear input")?;
+    let w = w.values("linear weight")?;
+    let b = b.values("linear bias")?;
+    let mut y = Vec::with_capacity(m * n);
+    for _ in 0..m {
+        y.extend_from_slice(b);
     }
-}
+    gemm_accumulate(&mut y, (m, n, k), x, (k, 1), w, (n, 1))?;
+    let act = op.0;
+    if act != Activation::Identity {
+        y.par_chunks_mut(ELEM_CHUNK)
+            .for_each(|c| activate_slice(act, c));
+    }
+    Ok((CpuStorage::F32(y), Shape::from((m, n))))
+});
 
 /// `act(x @ w + b)` for `x (rows, in)`, `w (in, out)`, `b (out)`.
 pub fn linear(
@@ -271,43 +252,25 @@ enum Transposed {
 
 struct MatmulT(Transposed);
 
-impl CustomOp2 for MatmulT {
-    fn name(&self) -> &'static str {
-        "matmul-transposed"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (r1, c1) = l1.shape().dims2()?;
-        let (r2, c2) = l2.shape().dims2()?;
-        let a = contiguous(s1, l1, "lhs")?;
-        let b = contiguous(s2, l2, "rhs")?;
-        let (m, n, k, a_strides, b_strides) = match self.0 {
-            // a (k, m) read as m x k; b (k, n).
-            Transposed::Lhs => (c1, c2, r1, (1, c1), (c2, 1)),
-            // a (m, k); b (n, k) read as k x n.
-            Transposed::Rhs => (r1, r2, c1, (c1, 1), (1, c2)),
-        };
-        let ok = match self.0 {
-            Transposed::Lhs => r1 == r2,
-            Transposed::Rhs => c1 == c2,
-        };
-        if !ok {
-            candle_core::bail!(
-                "matmul-transposed: shapes {:?} and {:?} disagree",
-                l1.shape(),
-                l2.shape()
-            );
-        }
-        let dst = gemm_new((m, n, k), a, a_strides, b, b_strides)?;
-        Ok((CpuStorage::F32(dst), Shape::from((m, n))))
-    }
-}
+cpu_op!(MatmulT, "matmul-transposed", |op, lhs, rhs| {
+    let (r1, c1) = lhs.shape().dims2()?;
+    let (r2, c2) = rhs.shape().dims2()?;
+    let a = lhs.values("lhs")?;
+    let b = rhs.values("rhs")?;
+    let (m, n, k, a_strides, b_strides) = match op.0 {
+        // a (k, m) read as m x k; b (k, n).
+        Transposed::Lhs => (c1, c2, r1, (1, c1), (c2, 1)),
+        // a (m, k); b (n, k) read as k x n.
+        Transposed::Rhs => (r1, r2, c1, (c1, 1), (1, c2)),
+    };
+    let ok = match op.0 {
+        Transposed::Lhs => r1 == r2,
+        Transposed::Rhs => c1 == c2,
+    };
+    check_shapes(ok, "matmul-transposed", lhs.shape(), rhs.shape())?;
+    let dst = gemm_new((m, n, k), a, a_strides, b, b_strides)?;
+    Ok((CpuStorage::F32(dst), Shape::from((m, n))))
+});
 
 /// `a^T @ b`.
 pub fn matmul_tn(a: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
