@@ -253,6 +253,30 @@ impl Checkpoint {
         }
     }
 
+    /// The file's tensors.
+    fn tensors(&self) -> Result<SafeTensors<'_>> {
+        SafeTensors::deserialize(&self.bytes).map_err(|e| self.error(e.to_string()))
+    }
+
+    /// The view of tensor `name` of `st`, which must hold `dtype` values; nothing is copied.
+    fn typed_view<'a>(
+        &self,
+        st: &SafeTensors<'a>,
+        name: &str,
+        dtype: safetensors::Dtype,
+    ) -> Result<safetensors::tensor::TensorView<'a>> {
+        let view = st
+            .tensor(name)
+            .map_err(|_| self.error(format!("tensor `{name}` is missing")))?;
+        if view.dtype() != dtype {
+            return Err(self.error(format!(
+                "tensor `{name}` has dtype {:?}, expected {dtype:?}",
+                view.dtype()
+            )));
+        }
+        Ok(view)
+    }
+
     /// The f32 view of tensor `name`, which must have exactly `shape`; nothing is copied.
     fn view_f32<'a>(
         &self,
@@ -260,15 +284,7 @@ impl Checkpoint {
         name: &str,
         shape: &[usize],
     ) -> Result<safetensors::tensor::TensorView<'a>> {
-        let view = st
-            .tensor(name)
-            .map_err(|_| self.error(format!("tensor `{name}` is missing")))?;
-        if view.dtype() != safetensors::Dtype::F32 {
-            return Err(self.error(format!(
-                "tensor `{name}` has dtype {:?}, expected F32",
-                view.dtype()
-            )));
-        }
+        let view = self.typed_view(st, name, safetensors::Dtype::F32)?;
         if view.shape() != shape {
             return Err(self.error(format!(
                 "tensor `{name}` has shape {:?}, expected {shape:?}",
@@ -286,16 +302,8 @@ impl Checkpoint {
         dtype: safetensors::Dtype,
         shape: &[Option<usize>],
     ) -> Result<(Vec<u8>, Vec<usize>)> {
-        let st = SafeTensors::deserialize(&self.bytes).map_err(|e| self.error(e.to_string()))?;
-        let view = st
-            .tensor(name)
-            .map_err(|_| self.error(format!("tensor `{name}` is missing")))?;
-        if view.dtype() != dtype {
-            return Err(self.error(format!(
-                "tensor `{name}` has dtype {:?}, expected {dtype:?}",
-                view.dtype()
-            )));
-        }
+        let st = self.tensors()?;
+        let view = self.typed_view(&st, name, dtype)?;
         let found = view.shape();
         let fits = found.len() == shape.len()
             && found
@@ -315,34 +323,36 @@ impl Checkpoint {
         Ok((view.data().to_vec(), found.to_vec()))
     }
 
-    /// Array `name` as f64 values with its shape (`None` entries of `shape` match any size).
-    pub fn f64s(&self, name: &str, shape: &[Option<usize>]) -> Result<(Vec<f64>, Vec<usize>)> {
-        let (bytes, shape) = self.raw(name, safetensors::Dtype::F64, shape)?;
+    /// Array `name` of `dtype` decoded from its little-endian `N`-byte values by `from_le`, with
+    /// its shape (`None` entries of `shape` match any size).
+    fn decoded<T, const N: usize>(
+        &self,
+        name: &str,
+        dtype: safetensors::Dtype,
+        shape: &[Option<usize>],
+        from_le: fn([u8; N]) -> T,
+    ) -> Result<(Vec<T>, Vec<usize>)> {
+        let (bytes, shape) = self.raw(name, dtype, shape)?;
         let values = bytes
-            .chunks_exact(8)
-            .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+            .chunks_exact(N)
+            .map(|c| from_le(c.try_into().unwrap_or([0; N])))
             .collect();
         Ok((values, shape))
+    }
+
+    /// Array `name` as f64 values with its shape (`None` entries of `shape` match any size).
+    pub fn f64s(&self, name: &str, shape: &[Option<usize>]) -> Result<(Vec<f64>, Vec<usize>)> {
+        self.decoded(name, safetensors::Dtype::F64, shape, f64::from_le_bytes)
     }
 
     /// Array `name` as f32 values with its shape (`None` entries of `shape` match any size).
     pub fn f32s(&self, name: &str, shape: &[Option<usize>]) -> Result<(Vec<f32>, Vec<usize>)> {
-        let (bytes, shape) = self.raw(name, safetensors::Dtype::F32, shape)?;
-        let values = bytes
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes(c.try_into().unwrap_or([0; 4])))
-            .collect();
-        Ok((values, shape))
+        self.decoded(name, safetensors::Dtype::F32, shape, f32::from_le_bytes)
     }
 
     /// Array `name` as i64 values with its shape (`None` entries of `shape` match any size).
     pub fn i64s(&self, name: &str, shape: &[Option<usize>]) -> Result<(Vec<i64>, Vec<usize>)> {
-        let (bytes, shape) = self.raw(name, safetensors::Dtype::I64, shape)?;
-        let values = bytes
-            .chunks_exact(8)
-            .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
-            .collect();
-        Ok((values, shape))
+        self.decoded(name, safetensors::Dtype::I64, shape, i64::from_le_bytes)
     }
 
     /// The scalar f64 array `name` (shape `[]`).
@@ -360,14 +370,14 @@ impl Checkpoint {
 
     /// Checks that tensor `name` is present, f32 and of exactly `shape`, without copying it.
     pub fn check_tensor(&self, name: &str, shape: &[usize]) -> Result<()> {
-        let st = SafeTensors::deserialize(&self.bytes).map_err(|e| self.error(e.to_string()))?;
+        let st = self.tensors()?;
         self.view_f32(&st, name, shape).map(|_| ())
     }
 
     /// The f32 tensor `name`, which must have exactly `shape` and hold only finite values, on
     /// `device`.
     pub fn tensor(&self, name: &str, shape: &[usize], device: &Device) -> Result<Tensor> {
-        let st = SafeTensors::deserialize(&self.bytes).map_err(|e| self.error(e.to_string()))?;
+        let st = self.tensors()?;
         let view = self.view_f32(&st, name, shape)?;
         let data = view.data();
         if let Some(i) = data
@@ -384,16 +394,8 @@ impl Checkpoint {
 
     /// The f32 tensor `name` with any shape, on the CPU, as (values, shape).
     pub fn tensor_any_shape(&self, name: &str) -> Result<(Vec<f32>, Vec<usize>)> {
-        let st = SafeTensors::deserialize(&self.bytes).map_err(|e| self.error(e.to_string()))?;
-        let view = st
-            .tensor(name)
-            .map_err(|_| self.error(format!("tensor `{name}` is missing")))?;
-        if view.dtype() != safetensors::Dtype::F32 {
-            return Err(self.error(format!(
-                "tensor `{name}` has dtype {:?}, expected F32",
-                view.dtype()
-            )));
-        }
+        let st = self.tensors()?;
+        let view = self.typed_view(&st, name, safetensors::Dtype::F32)?;
         let shape = view.shape().to_vec();
         let t = Tensor::from_raw_buffer(view.data(), DType::F32, &shape, &Device::Cpu)?;
         Ok((t.flatten_all()?.to_vec1::<f32>()?, shape))
