@@ -14,6 +14,9 @@ use crate::mlp::Mlp;
 
 pub use crate::mlp::SCORE_BATCH;
 
+/// Activation of every layer but the decoder's last.
+const HIDDEN: Activation = Activation::LeakyRelu;
+
 /// Encoder and decoder.
 #[derive(Debug, Clone)]
 pub struct Autoencoder {
@@ -45,21 +48,23 @@ impl Autoencoder {
     /// from `rng`: encoder layers first, then decoder layers).
     pub fn init(config: &AutoencoderConfig, rng: &mut ChaCha8Rng, device: &Device) -> Result<Self> {
         config.validate()?;
-        let encoder = Mlp::init(
-            rng,
-            &config.encoder_widths(),
-            true,
-            Activation::LeakyRelu,
-            Activation::LeakyRelu,
-            device,
-        )?;
-        let decoder = Mlp::init(
-            rng,
+        Self::from_halves(config, |_, widths, last| {
+            Mlp::init(rng, widths, true, HIDDEN, last, device)
+        })
+    }
+
+    /// The autoencoder of `config` with its halves built by `half(prefix, widths, last)`, `last`
+    /// being the activation of the half's last layer: the encoder (`"encoder"`, leaky ReLU
+    /// throughout) first, then the decoder (`"decoder"`, ending in the output activation).
+    fn from_halves(
+        config: &AutoencoderConfig,
+        mut half: impl FnMut(&str, &[usize], Activation) -> Result<Mlp>,
+    ) -> Result<Self> {
+        let encoder = half("encoder", &config.encoder_widths(), HIDDEN)?;
+        let decoder = half(
+            "decoder",
             &config.decoder_widths(),
-            true,
-            Activation::LeakyRelu,
             config.output_activation,
-            device,
         )?;
         Ok(Autoencoder {
             config: config.clone(),
@@ -87,28 +92,8 @@ impl Autoencoder {
             .validate()
             .map_err(|e| ck.error(format!("metadata `{field}`: {e}")))?;
         ck.expect_parameters(field, Self::parameter_count(config))?;
-        let encoder = Mlp::load(
-            ck,
-            "encoder",
-            &config.encoder_widths(),
-            true,
-            Activation::LeakyRelu,
-            Activation::LeakyRelu,
-            device,
-        )?;
-        let decoder = Mlp::load(
-            ck,
-            "decoder",
-            &config.decoder_widths(),
-            true,
-            Activation::LeakyRelu,
-            config.output_activation,
-            device,
-        )?;
-        Ok(Autoencoder {
-            config: config.clone(),
-            encoder,
-            decoder,
+        Self::from_halves(config, |prefix, widths, last| {
+            Mlp::load(ck, prefix, widths, true, HIDDEN, last, device)
         })
     }
 

@@ -138,12 +138,22 @@ impl Mlp {
         last: Activation,
         device: &Device,
     ) -> Result<Self> {
+        Self::from_layers(widths, hidden, last, |i, act| {
+            Dense::init(rng, widths[i], widths[i + 1], bias, act, device)
+        })
+    }
+
+    /// The layers `widths[0] -> widths[1] -> ...` built in order by `layer(i, act)`, where `act`
+    /// is `hidden` for every layer but the last, which gets `last`.
+    fn from_layers(
+        widths: &[usize],
+        hidden: Activation,
+        last: Activation,
+        mut layer: impl FnMut(usize, Activation) -> Result<Dense>,
+    ) -> Result<Self> {
         let n = widths.len().saturating_sub(1);
         let layers = (0..n)
-            .map(|i| {
-                let act = if i + 1 == n { last } else { hidden };
-                Dense::init(rng, widths[i], widths[i + 1], bias, act, device)
-            })
+            .map(|i| layer(i, if i + 1 == n { last } else { hidden }))
             .collect::<Result<_>>()?;
         Ok(Mlp { layers })
     }
@@ -181,20 +191,16 @@ impl Mlp {
                 ck.check_tensor(&b, &[widths[i + 1]])?;
             }
         }
-        let layers = (0..n)
-            .map(|i| {
-                let (w, b) = names(i);
-                let act = if i + 1 == n { last } else { hidden };
-                let weight = ck.tensor(&w, &[widths[i + 1], widths[i]], device)?;
-                let bias = if bias {
-                    Some(ck.tensor(&b, &[widths[i + 1]], device)?)
-                } else {
-                    None
-                };
-                Dense::from_torch(&weight, bias.as_ref(), act)
-            })
-            .collect::<Result<_>>()?;
-        Ok(Mlp { layers })
+        Self::from_layers(widths, hidden, last, |i, act| {
+            let (w, b) = names(i);
+            let weight = ck.tensor(&w, &[widths[i + 1], widths[i]], device)?;
+            let bias = if bias {
+                Some(ck.tensor(&b, &[widths[i + 1]], device)?)
+            } else {
+                None
+            };
+            Dense::from_torch(&weight, bias.as_ref(), act)
+        })
     }
 
     /// Inference forward pass.
