@@ -26,7 +26,29 @@ pub fn parse_device(spec: &str) -> Result<Device> {
             "`{spec}` was asked for but this build has no CUDA support; rebuild with `--features cuda`"
         )));
     }
-    Device::new_cuda(ordinal).map_err(|e| CoreError::Device(format!("cannot open {spec}: {e}")))
+    Device::new_cuda(ordinal)
+        .map_err(|e| CoreError::Device(cuda_open_problem(&spec, &e.to_string())))
+}
+
+/// One line for a failure to open a CUDA device: candle's message can run to a backtrace, and
+/// its driver errors (no driver library, a stub driver, no GPU) mean one thing to a user.
+fn cuda_open_problem(spec: &str, message: &str) -> String {
+    let first = message.lines().next().unwrap_or("").trim();
+    let code = first
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .find(|w| w.starts_with("CUDA_ERROR_"));
+    let driver = code.is_some()
+        || ["DriverError", "libcuda", "cuInit"]
+            .iter()
+            .any(|k| first.contains(k));
+    if driver {
+        format!(
+            "cannot open {spec}: no CUDA driver or GPU was found ({})",
+            code.unwrap_or(first)
+        )
+    } else {
+        format!("cannot open {spec}: {first}")
+    }
 }
 
 /// Short name of a device for logs and result files (`cpu`, `cuda:0`).
@@ -65,6 +87,18 @@ mod tests {
         assert!(matches!(parse_device("cpu"), Ok(Device::Cpu)));
         assert!(matches!(parse_device("gpu"), Err(CoreError::Device(_))));
         assert!(matches!(parse_device("cuda:x"), Err(CoreError::Device(_))));
+    }
+
+    #[test]
+    fn a_driver_failure_is_one_line() {
+        let candle = "DriverError(CUDA_ERROR_UNKNOWN, \"unknown error\")\n   0: candle_core::error::Error::bt\n             at /src/error.rs:1";
+        let m = cuda_open_problem("cuda", candle);
+        assert_eq!(
+            m,
+            "cannot open cuda: no CUDA driver or GPU was found (CUDA_ERROR_UNKNOWN)"
+        );
+        let m = cuda_open_problem("cuda:3", "invalid device ordinal\nmore");
+        assert_eq!(m, "cannot open cuda:3: invalid device ordinal");
     }
 
     #[cfg(not(feature = "cuda"))]
