@@ -10,6 +10,7 @@
 use clap::{Parser, Subcommand};
 
 use dasvdd_bench as bench;
+mod cuda_build;
 mod fuzz_seeds;
 mod perf;
 mod slurm;
@@ -40,6 +41,9 @@ enum Command {
     Perf(perf::PerfArgs),
     /// Write (and optionally submit) a Slurm job array running the benchmark matrix in shards
     Slurm(Box<slurm::SlurmArgs>),
+    /// Build the `cuda` feature here (no GPU or system toolkit needed: NVIDIA's wheels and a
+    /// driver stub) into target/cuda/release, stripped to carry to a GPU machine
+    CudaBuild(cuda_build::CudaBuildArgs),
     /// Write the seed corpora of the fuzz targets in fuzz/ (small generated files)
     FuzzSeeds(fuzz_seeds::FuzzSeedsArgs),
     /// Download a dataset (checksums verified) into $DASVDD_DATA/<name> or datasets/<name>;
@@ -84,6 +88,7 @@ fn run() -> anyhow::Result<()> {
         Command::Sweep(a) => bench::sweep::run(&a),
         Command::Perf(a) => perf::run(&a),
         Command::Slurm(a) => slurm::run(&a),
+        Command::CudaBuild(a) => cuda_build::run_cuda_build(&a),
         Command::FuzzSeeds(a) => fuzz_seeds::run(&a),
         Command::Fetch { name, dest } => {
             let name: dasvdd_data::DatasetName = name.parse()?;
