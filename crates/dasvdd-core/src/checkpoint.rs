@@ -20,40 +20,30 @@ use crate::error::{CoreError, Result};
 /// Value of the `format` metadata key of every checkpoint this project writes.
 pub const FORMAT: &str = "dasvdd-rs";
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same folder, flushed and synced,
-/// then renamed over `path`, so an interrupted write never leaves a truncated file behind. The
-/// temporary name holds the process id and a counter, so concurrent writers (threads or
-/// processes) never share one; on any error it is removed. (`dasvdd_data::fileio` has the same
-/// routine for the crates above data; core and data may not depend on each other.)
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder (a unique hidden
+/// name, removed on any error), synced, then renamed over `path`, so an interrupted write never
+/// leaves a truncated file behind. `tempfile` does the naming and cleaning up, as it does for
+/// `dasvdd_data::fileio::write_atomic` in the crates above data (core and data may not depend
+/// on each other).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
+    let io = |source: std::io::Error| CoreError::Io {
+        path: path.to_path_buf(),
+        source,
     };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(
-        ".{name}.{}-{}.tmp",
-        std::process::id(),
-        COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)
-    })();
-    result.map_err(|source| {
-        let _ = std::fs::remove_file(&tmp);
-        CoreError::Io {
-            path: path.to_path_buf(),
-            source,
-        }
-    })
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".dasvdd-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(io)?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(io)?;
+    tmp.persist(path).map_err(|e| io(e.error))?;
+    Ok(())
 }
 
 /// Saves named tensors and metadata as one safetensors file, atomically. The metadata always

@@ -3,7 +3,6 @@
 
 use std::io::{Read, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{DataError, Result};
 
@@ -75,11 +74,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     })
 }
 
-/// Writes `path` atomically through `write`, which creates and fills the temporary file it is
-/// given (for writers that take a path, such as image encoders). The temporary file, in the
-/// same folder and named with the host, process and a counter so that writers on several
-/// hosts sharing the folder never collide, is synced to disk and renamed over `path`; on an
-/// error it is removed.
+/// Writes `path` atomically through `write`, which fills the temporary file whose path it is
+/// given (it may also create it anew, as image encoders do). The temporary file, in the same
+/// folder under a unique hidden name (`tempfile`'s random one, so writers on several hosts
+/// sharing the folder never collide), is synced to disk and renamed over `path`; on an error it
+/// is removed.
 pub fn write_atomic_with(
     path: &Path,
     write: impl FnOnce(&Path) -> std::io::Result<()>,
@@ -88,29 +87,27 @@ pub fn write_atomic_with(
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| DataError::invalid(path.display().to_string(), "not a file path"))?;
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let tmp = dir.join(format!(
-        ".{}.{}-{}-{}.tmp",
-        file_name.to_string_lossy(),
-        host_name(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = write(&tmp)
+    if path.file_name().is_none() {
+        return Err(DataError::invalid(
+            path.display().to_string(),
+            "not a file path",
+        ));
+    }
+    let io = |e| DataError::io(path, e);
+    let tmp = tempfile::Builder::new()
+        .prefix(".dasvdd-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(io)?;
+    write(tmp.path())
         .and_then(|()| {
             std::fs::OpenOptions::new()
                 .write(true)
-                .open(&tmp)?
+                .open(tmp.path())?
                 .sync_all()
         })
-        .and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(DataError::io(path, e));
-    }
+        .map_err(io)?;
+    tmp.persist(path).map_err(|e| io(e.error))?;
     Ok(())
 }
 
