@@ -79,6 +79,7 @@ impl Default for Awid3Options {
 /// Loaded AWID3 rows and the names of the kept feature columns.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Awid3Data {
+    /// The kept rows as features and labels.
     pub data: LabeledData,
     /// One name per column of `data.x`.
     pub columns: Vec<String>,

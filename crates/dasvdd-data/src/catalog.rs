@@ -33,7 +33,9 @@ pub struct RemoteFile {
     pub url: String,
     /// Size in bytes of the download, when known.
     pub bytes: Option<u64>,
+    /// The pinned SHA-256 the file must match, and what it is computed over.
     pub checksum: Checksum,
+    /// How the downloaded file is placed in the dataset folder.
     pub unpack: Unpack,
 }
 
@@ -43,9 +45,11 @@ pub struct RemoteFile {
 pub struct DatasetInfo {
     /// Registry name (`fmnist`, `odds:cardio`, ...).
     pub name: String,
+    /// Human-readable name of the dataset.
     pub title: &'static str,
     /// Where the data comes from.
     pub source_url: &'static str,
+    /// The licence (or terms of use) of the data, in words.
     pub licence: &'static str,
     /// Approximate size, in words.
     pub size: &'static str,

@@ -8,21 +8,38 @@ pub enum DataError {
     /// The file could not be opened or read.
     #[error("{path}: {source}")]
     Io {
+        /// The file that could not be read.
         path: PathBuf,
+        /// The underlying I/O error.
         #[source]
         source: std::io::Error,
     },
     /// The file was read but its contents are not what the format requires
     /// (truncated, corrupt, wrong magic number, wrong shape, non-finite values, ...).
     #[error("{path}: {problem}")]
-    Format { path: PathBuf, problem: String },
+    Format {
+        /// The file whose contents are wrong.
+        path: PathBuf,
+        /// What is wrong with them.
+        problem: String,
+    },
     /// The data is well-formed but cannot be used as asked (an empty normal class, an unknown
     /// label, a split that leaves no test data, ...).
     #[error("{context}: {problem}")]
-    Invalid { context: String, problem: String },
+    Invalid {
+        /// What was being done (a dataset, an option, a split, ...).
+        context: String,
+        /// Why it cannot be done.
+        problem: String,
+    },
     /// A dataset is not present locally and could not be downloaded.
     #[error("dataset {dataset} is not available: {problem}")]
-    Unavailable { dataset: String, problem: String },
+    Unavailable {
+        /// The dataset's registry name.
+        dataset: String,
+        /// Why it is missing and could not be fetched.
+        problem: String,
+    },
 }
 
 impl DataError {

@@ -75,9 +75,11 @@ impl Default for FetchOptions {
 /// One file placed by a fetch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FetchedFile {
+    /// File name in the dataset folder.
     pub name: String,
     /// The URL it came from, or `local` when a copy was already there.
     pub source: String,
+    /// Size in bytes of the file as downloaded or found (for an archive, the archive).
     pub bytes: u64,
     /// SHA-256 of the file's bytes.
     pub sha256: String,
@@ -89,9 +91,12 @@ pub struct FetchedFile {
 /// What a fetch did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FetchReport {
+    /// The dataset's name.
     pub dataset: String,
     /// The dataset folder the files are in.
     pub dir: PathBuf,
+    /// The files checked or placed, in catalogue order; empty when an archive's unpacked
+    /// files were already there.
     pub files: Vec<FetchedFile>,
     /// True when the dataset was already present in `dir` and nothing was downloaded.
     pub already_present: bool,

@@ -17,7 +17,9 @@ const IDX_UBYTE: u8 = 0x08;
 /// The header and values of an unsigned-byte IDX file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IdxArray {
+    /// The dimensions from the header, outermost first.
     pub dims: Vec<usize>,
+    /// The values, row-major (`dims.iter().product()` bytes).
     pub values: Vec<u8>,
 }
 
@@ -137,9 +139,13 @@ pub fn load_idx_pair(images: &Path, labels: &Path) -> Result<ImageSet> {
 /// without a `.gz` suffix (the uncompressed name wins when both exist).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MnistFiles {
+    /// The training images (`train-images-idx3-ubyte`).
     pub train_images: PathBuf,
+    /// The training labels (`train-labels-idx1-ubyte`).
     pub train_labels: PathBuf,
+    /// The test images (`t10k-images-idx3-ubyte`).
     pub test_images: PathBuf,
+    /// The test labels (`t10k-labels-idx1-ubyte`).
     pub test_labels: PathBuf,
 }
 

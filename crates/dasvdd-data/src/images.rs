@@ -18,8 +18,11 @@ pub struct ImageSet {
     pub pixels: Vec<u8>,
     /// One class label per image.
     pub labels: Vec<u8>,
+    /// Image height in pixels.
     pub height: usize,
+    /// Image width in pixels.
     pub width: usize,
+    /// Number of channels (1 grey, 3 RGB).
     pub channels: usize,
 }
 
@@ -123,7 +126,9 @@ pub enum ColourMode {
 pub struct ImageFolderOptions {
     /// Every image is resized to `width x height` (triangle filter) when its size differs.
     pub width: u32,
+    /// Target height in pixels (see `width`).
     pub height: u32,
+    /// Grey or RGB.
     pub colour: ColourMode,
 }
 

@@ -19,6 +19,8 @@
 //! - [`catalog`]: source, licence, size and files of each dataset ([`DatasetInfo`]);
 //! - [`mod@fetch`]: downloads from a hub mirror or the original hosts, checksums, unpacking.
 
+#![warn(missing_docs)]
+
 pub mod awid3;
 pub mod catalog;
 pub mod cifar;

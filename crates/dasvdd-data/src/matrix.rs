@@ -5,7 +5,9 @@
 pub struct Matrix {
     /// `rows * cols` values, row after row.
     pub data: Vec<f32>,
+    /// Number of rows (samples).
     pub rows: usize,
+    /// Number of columns (features).
     pub cols: usize,
 }
 
@@ -59,6 +61,7 @@ impl Matrix {
 /// evaluation is a group of rows (the frames of one MIMII clip), a group id per row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LabeledData {
+    /// The samples, one per row.
     pub x: Matrix,
     /// One label per row: 0 = normal, 1 = anomaly.
     pub y: Vec<u8>,

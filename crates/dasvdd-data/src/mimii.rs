@@ -70,16 +70,20 @@ impl Default for MimiiOptions {
 /// One audio clip and its label (0 = normal, 1 = anomaly).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Clip {
+    /// The clip's wav file.
     pub path: PathBuf,
     /// Machine id, `id_XX`.
     pub machine_id: String,
+    /// 0 = normal, 1 = anomaly.
     pub label: u8,
 }
 
 /// The clips of one machine type, split into training (normal only) and test clips.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClipSplit {
+    /// Training clips, all normal.
     pub train: Vec<Clip>,
+    /// Test clips, normal and abnormal.
     pub test: Vec<Clip>,
 }
 

@@ -33,7 +33,9 @@ struct Dtype {
 /// An array read from a `.npy` file, values converted to `f64`, in C (row-major) order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NpyArray {
+    /// The array's shape from the header: one or two dimensions.
     pub shape: Vec<usize>,
+    /// The values, `shape.iter().product()` of them.
     pub values: Vec<f64>,
 }
 

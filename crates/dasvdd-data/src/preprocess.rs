@@ -98,7 +98,9 @@ fn check_width(what: &str, expected: usize, m: &Matrix) -> Result<()> {
 /// outside [0, 1]; they are not clipped.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MinMaxScaler {
+    /// Per-feature minimum of the training data.
     pub min: Vec<f32>,
+    /// Per-feature maximum of the training data.
     pub max: Vec<f32>,
 }
 
@@ -140,7 +142,9 @@ impl MinMaxScaler {
 /// data has its std set to 1 (as scikit-learn does), so it is only centred.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StandardScaler {
+    /// Per-feature mean of the training data.
     pub mean: Vec<f32>,
+    /// Per-feature population standard deviation of the training data (1 where it is 0).
     pub std: Vec<f32>,
 }
 
@@ -200,7 +204,9 @@ impl StandardScaler {
 /// taken as 1.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct GlobalMinMaxScaler {
+    /// Smallest value of the training data.
     pub min: f32,
+    /// Largest value of the training data.
     pub max: f32,
 }
 
@@ -249,11 +255,17 @@ pub enum Preprocessing {
 /// checkpoints.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum FittedPreprocessing {
+    /// [`Preprocessing::None`]: identity.
     None,
+    /// [`Preprocessing::Gcn`]: per-sample GCN, nothing fitted.
     Gcn(GcnNorm),
+    /// [`Preprocessing::GcnMinMax`]: GCN, then the fitted per-feature min-max.
     GcnMinMax(GcnNorm, MinMaxScaler),
+    /// [`Preprocessing::GcnGlobalMinMax`]: GCN, then the fitted global min-max.
     GcnGlobalMinMax(GcnNorm, GlobalMinMaxScaler),
+    /// [`Preprocessing::MinMax`]: the fitted per-feature min-max.
     MinMax(MinMaxScaler),
+    /// [`Preprocessing::ZScore`]: the fitted per-feature z-score.
     ZScore(StandardScaler),
 }
 

@@ -58,12 +58,19 @@ pub const MIMII_MACHINES: [&str; 4] = ["fan", "pump", "slider", "valve"];
 /// A dataset the registry knows by name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum DatasetName {
+    /// MNIST handwritten digits (`mnist`), IDX files; ten classes.
     Mnist,
+    /// Fashion-MNIST (`fmnist`), IDX files; ten classes.
     Fmnist,
+    /// CIFAR-10 (`cifar10`), binary batches; ten classes.
     Cifar10,
+    /// ODDS Speech (`speech`, also `odds:speech`).
     Speech,
+    /// ODDS Pima Indians diabetes (`pima`, also `odds:pima`).
     Pima,
+    /// AWID3 Wi-Fi intrusion CSV files (`awid3`).
     Awid3,
+    /// MIMII / DCASE 2020 Task 2 machine sounds (`mimii`); the classes are the machine types.
     Mimii,
     /// Any ODDS `.mat` file by its stem (`odds:cardio` reads `cardio.mat`).
     Odds(String),
@@ -303,6 +310,7 @@ pub struct LoadOptions {
     pub normal_class: u8,
     /// Seeds the random parts of a split (only the half-normals protocol has any).
     pub seed: u64,
+    /// Which split to make; default [`SplitProtocol::Paper`].
     pub protocol: SplitProtocol,
     /// `None`: the dataset's [`DatasetName::default_preprocessing`].
     pub preprocessing: Option<Preprocessing>,
@@ -334,8 +342,11 @@ impl Default for LoadOptions {
 /// A split after preprocessing, with the fitted preprocessing to store in a checkpoint.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PreparedSplit {
+    /// The dataset the split was made of.
     pub dataset: DatasetName,
+    /// The preprocessed training and test data.
     pub split: OneClassSplit,
+    /// The preprocessing as fitted on the training data, to apply to new data.
     pub preprocessing: FittedPreprocessing,
 }
 

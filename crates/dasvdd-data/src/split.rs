@@ -14,8 +14,11 @@ use crate::matrix::{LabeledData, Matrix};
 /// How many samples each part of a split holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SplitCounts {
+    /// Training rows (all normal).
     pub train: usize,
+    /// Normal test rows.
     pub test_normal: usize,
+    /// Anomalous test rows.
     pub test_anomalous: usize,
 }
 
@@ -36,6 +39,7 @@ pub struct OneClassSplit {
     pub train: Matrix,
     /// Labelled test samples (0 = normal, 1 = anomaly), with group ids when the data has them.
     pub test: LabeledData,
+    /// The sizes of `train` and of the two test classes.
     pub counts: SplitCounts,
 }
 

@@ -19,7 +19,9 @@ pub enum Header {
     /// The first row is a header when none of its cells is a number.
     #[default]
     Auto,
+    /// The first row is a header.
     Present,
+    /// Every row is data.
     Absent,
 }
 
@@ -49,7 +51,9 @@ pub enum LabelSource {
 /// How to read a CSV file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CsvOptions {
+    /// Whether the first row is a header; default [`Header::Auto`].
     pub header: Header,
+    /// Where the labels come from; default [`LabelSource::None`].
     pub label: LabelSource,
     /// Field delimiter, `b','` by default.
     pub delimiter: u8,
