@@ -291,6 +291,7 @@ impl DetectorParams for AeParams {
 pub struct AeModel {
     /// The hyperparameters, with `model` set to the network actually used.
     pub params: AeParams,
+    /// The trained network.
     pub autoencoder: Autoencoder,
     /// The mean reconstruction loss of every epoch.
     pub history: Vec<EpochLoss>,

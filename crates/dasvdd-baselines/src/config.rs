@@ -16,7 +16,9 @@ use crate::settings::BaselineSettings;
 pub struct Config {
     /// The file, for messages (empty for the built-in defaults).
     pub origin: String,
+    /// The file's contents: `[model]`, `[train]` and the raw `[baselines]` tables.
     pub file: ConfigFile,
+    /// The `[baselines.<method>]` tables, typed, at most one per method, in file order.
     pub baselines: Vec<BaselineSettings>,
 }
 

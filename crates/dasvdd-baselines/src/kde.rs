@@ -41,7 +41,12 @@ pub enum Bandwidth {
     /// This bandwidth, `h > 0`.
     Fixed(f64),
     /// The value of `grid` with the highest `folds`-fold cross-validated log-likelihood.
-    CrossValidated { grid: Vec<f64>, folds: usize },
+    CrossValidated {
+        /// The candidate bandwidths, each `> 0`.
+        grid: Vec<f64>,
+        /// Number of consecutive cross-validation folds, at least 2.
+        folds: usize,
+    },
 }
 
 impl Bandwidth {

@@ -10,6 +10,8 @@
 //! [`dasvdd_core::Detector`] (scores: higher = more anomalous), and a `load` that reads the one
 //! safetensors file `save` writes.
 
+#![warn(missing_docs)]
+
 pub mod ae;
 mod common;
 pub mod config;

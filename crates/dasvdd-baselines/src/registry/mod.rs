@@ -44,6 +44,7 @@ pub enum Method {
 /// package read for names, aliases, report columns and which generic settings apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MethodInfo {
+    /// The method this row describes.
     pub method: Method,
     /// The name on the command line, in config tables, model files and result files.
     pub name: &'static str,

@@ -24,12 +24,18 @@ use crate::ocsvm::{OneClassSvm, OneClassSvmParams};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "method", content = "params", rename_all = "snake_case")]
 pub enum MethodParams {
+    /// DASVDD's network and training configuration.
     Dasvdd(DasvddConfig),
+    /// One-class SVM.
     Ocsvm(OneClassSvmParams),
+    /// Gaussian kernel density estimation.
     Kde(KdeParams),
+    /// Isolation Forest.
     #[serde(rename = "iforest")]
     IsolationForest(IsolationForestParams),
+    /// Autoencoder.
     Ae(AeParams),
+    /// Deep SVDD.
     DeepSvdd(DeepSvddParams),
 }
 

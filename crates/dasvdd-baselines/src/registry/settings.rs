@@ -16,7 +16,9 @@ use dasvdd_core::{CoreError, Result};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum NumberOrWord {
+    /// A number.
     Number(f64),
+    /// A word.
     Word(String),
 }
 
@@ -24,11 +26,15 @@ pub enum NumberOrWord {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OcsvmSettings {
+    /// [`OneClassSvmParams::nu`](crate::OneClassSvmParams::nu), in `(0, 1]`.
     pub nu: Option<f64>,
     /// `"scale"`, `"auto"` or a positive number.
     pub gamma: Option<NumberOrWord>,
+    /// Stopping tolerance of the solver.
     pub tol: Option<f64>,
+    /// Whether the solver shrinks the active set.
     pub shrinking: Option<bool>,
+    /// Kernel cache, in MiB.
     pub cache_mb: Option<usize>,
 }
 
@@ -38,10 +44,14 @@ pub struct OcsvmSettings {
 pub struct KdeSettings {
     /// A positive number, or `"cv"` for the cross-validated choice (the default).
     pub bandwidth: Option<NumberOrWord>,
+    /// Number of cross-validation folds (also spelled `folds`); default 5.
     #[serde(alias = "folds")]
     pub cv_folds: Option<usize>,
+    /// Base-10 logarithm of the smallest bandwidth of the grid; default -1.
     pub grid_log10_min: Option<f64>,
+    /// Base-10 logarithm of the largest bandwidth of the grid; default 1.
     pub grid_log10_max: Option<f64>,
+    /// Number of grid values, evenly spaced in log scale; default 20.
     pub grid_points: Option<usize>,
 }
 
@@ -49,7 +59,9 @@ pub struct KdeSettings {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IforestSettings {
+    /// Number of trees.
     pub n_trees: Option<usize>,
+    /// Samples drawn to grow each tree.
     pub subsample: Option<usize>,
 }
 
@@ -57,9 +69,13 @@ pub struct IforestSettings {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AeSettings {
+    /// Number of training epochs.
     pub epochs: Option<usize>,
+    /// Batch size.
     pub batch_size: Option<usize>,
+    /// Adam learning rate.
     pub lr: Option<f64>,
+    /// Adam's L2 weight decay.
     pub weight_decay: Option<f64>,
 }
 
@@ -67,25 +83,41 @@ pub struct AeSettings {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeepSvddSettings {
+    /// The network phi: `mlp` or `lenet`.
     pub network: Option<crate::deep_svdd::DeepSvddNetwork>,
+    /// Epochs of the one-class objective.
     pub epochs: Option<usize>,
+    /// Batch size of pre-training and the one-class objective.
     pub batch_size: Option<usize>,
+    /// Adam learning rate of the one-class objective.
     pub lr: Option<f64>,
+    /// Adam's L2 weight decay of the one-class objective.
     pub weight_decay: Option<f64>,
+    /// Epochs after which the one-class learning rate drops tenfold.
     pub lr_milestones: Option<Vec<usize>>,
+    /// Coordinates of the initial centre (mean output) closer to 0 than this are pushed to
+    /// `+-eps`.
     pub center_eps: Option<f64>,
+    /// Epochs of autoencoder pre-training (0: none).
     pub pretrain_epochs: Option<usize>,
+    /// Adam learning rate of pre-training.
     pub pretrain_lr: Option<f64>,
+    /// Adam's L2 weight decay of pre-training.
     pub pretrain_weight_decay: Option<f64>,
 }
 
 /// The settings table of one baseline.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum BaselineSettings {
+    /// `[baselines.ocsvm]`.
     Ocsvm(OcsvmSettings),
+    /// `[baselines.kde]`.
     Kde(KdeSettings),
+    /// `[baselines.iforest]`.
     IsolationForest(IforestSettings),
+    /// `[baselines.ae]`.
     Ae(AeSettings),
+    /// `[baselines.deep_svdd]`.
     DeepSvdd(DeepSvddSettings),
 }
 
