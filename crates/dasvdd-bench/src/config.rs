@@ -24,8 +24,10 @@ pub fn default_config_path() -> PathBuf {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BenchConfig {
+    /// `[run]`: seeds, quick-run sizes and extremes.
     #[serde(default)]
     pub run: RunSettings,
+    /// `[datasets.<name>]`: the matrix's settings of each dataset, by dataset name.
     #[serde(default)]
     pub datasets: BTreeMap<String, DatasetSettings>,
     /// The dataset config files, read by [`BenchConfig::load`], by dataset name.
@@ -37,10 +39,16 @@ pub struct BenchConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RunSettings {
+    /// Runs (seeds 0..N) per cell, at least 1; the paper's ten runs (Section 4.3.1).
     pub seeds: u64,
+    /// Seeds per cell under `--quick`, at least 1.
     pub quick_seeds: u64,
+    /// Epochs under `--quick` of datasets that set no `quick_epochs` of their own.
     pub quick_epochs: usize,
+    /// Under `--quick`, at most this many training samples per split (a seeded subset).
     pub quick_max_train: usize,
+    /// Under `--quick`, at most this many test samples per split (a seeded subset, both
+    /// classes kept; grouped test sets such as MIMII's are kept whole).
     pub quick_max_test: usize,
     /// Most and least anomalous test samples kept per cell (Fig. 2).
     pub extremes: usize,

@@ -12,6 +12,7 @@
 // write placeholders as `<name>` and sections as `[train]`, which rustdoc would read as HTML
 // tags and links.
 #![allow(rustdoc::invalid_html_tags, rustdoc::broken_intra_doc_links)]
+#![warn(missing_docs)]
 
 pub mod config;
 pub mod figures;

@@ -20,10 +20,15 @@ use crate::matrix::{Method, MethodSpec, Switch, Variant};
 pub struct Outcome {
     /// One score per test row, higher = more anomalous.
     pub scores: Vec<f64>,
+    /// DASVDD's gamma; `None` for the other methods.
     pub gamma: Option<f64>,
+    /// Epochs trained; `None` for the classical methods.
     pub epochs: Option<usize>,
+    /// DASVDD's per-epoch training history; empty for the other methods.
     pub history: Vec<EpochRecord>,
+    /// Wall-clock seconds of fitting.
     pub fit_seconds: f64,
+    /// Wall-clock seconds of scoring the test set.
     pub score_seconds: f64,
 }
 

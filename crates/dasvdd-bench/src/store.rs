@@ -31,22 +31,34 @@ use crate::matrix::{hex, CellKey};
 /// What one finished cell measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CellRecord {
+    /// The cell (its fields are written flat into the JSON line).
     #[serde(flatten)]
     pub key: CellKey,
+    /// Name of the normal class.
     pub class_name: String,
+    /// Area under the ROC curve, in `[0, 1]`.
     pub auroc: f64,
+    /// Average precision, in `[0, 1]`.
     pub ap: f64,
+    /// F1 with the `k` highest scores flagged, `k` the number of test anomalies, in `[0, 1]`.
     pub f1: f64,
     /// DASVDD's gamma (the heuristic's or the fixed value); `None` for the other methods.
     pub gamma: Option<f64>,
+    /// Wall-clock seconds of fitting.
     pub fit_seconds: f64,
+    /// Wall-clock seconds of scoring the test set.
     pub score_seconds: f64,
     /// Epochs trained (neural methods).
     pub epochs: Option<usize>,
+    /// The device the method ran on (`cpu` for the classical methods).
     pub device: String,
+    /// Version of the `dasvdd-bench` crate that computed the cell.
     pub crate_version: String,
+    /// Training samples.
     pub train: usize,
+    /// Normal test units (samples, or clips).
     pub test_normal: usize,
+    /// Anomalous test units (samples, or clips).
     pub test_anomalous: usize,
     /// Evaluation unit: `sample`, or `clip` where scores are averaged over a clip's frames.
     pub unit: String,
@@ -59,6 +71,7 @@ pub struct CellRecord {
 pub struct RankedSample {
     /// Row of the (possibly subsampled) test set.
     pub index: usize,
+    /// Its anomaly score (higher = more anomalous).
     pub score: f64,
     /// 1 = anomaly.
     pub label: u8,
@@ -69,9 +82,11 @@ pub struct RankedSample {
 /// The side file of one cell, for the figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CellDetail {
+    /// The cell this file belongs to.
     pub key: CellKey,
     /// ROC curve (scikit-learn's `drop_intermediate` points, thinned to at most 512).
     pub roc_fpr: Vec<f64>,
+    /// True-positive rates of the same points as `roc_fpr`.
     pub roc_tpr: Vec<f64>,
     /// DASVDD / AE training history, one record per epoch.
     pub history: Vec<EpochRecord>,
@@ -86,6 +101,7 @@ pub struct CellDetail {
 /// The matrix one `bench-all` invocation was asked for (all shards of it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MatrixRequest {
+    /// The command line of the `bench-all` process.
     pub command: String,
     /// The commit `bench-all` was built from (`git describe` of its working directory).
     #[serde(default)]
@@ -93,6 +109,7 @@ pub struct MatrixRequest {
     /// Epochs and subsets of the run.
     #[serde(default)]
     pub shape: Option<crate::matrix::RunShape>,
+    /// Every requested cell, available or not.
     pub cells: Vec<CellKey>,
     /// Datasets that were asked for but not found, with how to get them.
     pub unavailable: BTreeMap<String, String>,
@@ -109,32 +126,39 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// The results directory.
 #[derive(Debug, Clone)]
 pub struct ResultsDir {
+    /// The directory's path.
     pub root: PathBuf,
 }
 
 impl ResultsDir {
+    /// The results directory at `root` (nothing is created).
     pub fn new(root: impl Into<PathBuf>) -> Self {
         ResultsDir { root: root.into() }
     }
 
+    /// `cells/`: the JSON-lines files of finished cells.
     pub fn cells_dir(&self) -> PathBuf {
         self.root.join("cells")
     }
 
+    /// `details/<cell>.json`: the side file of `key`.
     pub fn details_path(&self, key: &CellKey) -> PathBuf {
         self.root
             .join("details")
             .join(format!("{}.json", key.file_stem()))
     }
 
+    /// `requests/`: the requested matrices.
     pub fn requests_dir(&self) -> PathBuf {
         self.root.join("requests")
     }
 
+    /// `logs/`: the runs' logs.
     pub fn logs_dir(&self) -> PathBuf {
         self.root.join("logs")
     }
 
+    /// `claims/`: the claims of cells being computed.
     pub fn claims_dir(&self) -> PathBuf {
         self.root.join("claims")
     }
@@ -234,6 +258,7 @@ impl ResultsDir {
         serde_json::from_str(&text).ok()
     }
 
+    /// Writes the side file of `detail.key` atomically.
     pub fn write_detail(&self, detail: &CellDetail) -> Result<()> {
         let json = serde_json::to_vec(detail)?;
         write_atomic(&self.details_path(&detail.key), &json)

@@ -47,16 +47,24 @@ pub fn ranges(values: &[u64]) -> String {
 /// every class and seed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SweepPoint {
+    /// The dataset's name.
     pub dataset: String,
+    /// The varied parameter ([`crate::matrix::Variant::parameter`]); `auto` for plain DASVDD.
     pub parameter: String,
     /// `None`: DASVDD as configured (gamma by the heuristic, T = 10, trained c...).
     pub value: Option<f64>,
+    /// The method as written in the cells (`dasvdd:gamma=0.5`, ...).
     pub method: String,
+    /// The normal classes covered, as compact ranges (`0-3,5`).
     pub classes: String,
+    /// Number of finished cells averaged.
     pub runs: usize,
+    /// Mean AUROC in %.
     pub auroc: f64,
 }
 
+/// The sweep points of the finished DASVDD cells (plain and variants), one per (dataset,
+/// method), in the report's dataset order, then by parameter and value.
 pub fn sweep_points(cells: &BTreeMap<CellKey, CellRecord>) -> Vec<SweepPoint> {
     let mut by: BTreeMap<(String, String), Vec<&CellRecord>> = BTreeMap::new();
     for c in cells.values() {

@@ -26,7 +26,9 @@ pub const PAPER_DATASETS: [&str; 7] = [
 /// one.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum BenchDataset {
+    /// A dataset of `dasvdd-data`'s registry.
     Registry(DatasetName),
+    /// The built-in synthetic dataset ([`crate::synthetic`]).
     Synthetic,
 }
 
@@ -87,6 +89,7 @@ pub use dasvdd_baselines::Method;
 
 /// The column of the paper's Table 2 (`configs/table2_auc.csv`) of a method.
 pub trait PaperColumn {
+    /// The column's name in the paper's Table 2.
     fn paper_column(self) -> &'static str;
 }
 
@@ -109,6 +112,7 @@ pub struct RunShape {
     pub quick: bool,
     /// Seeded subsets of the splits (`--quick`).
     pub max_train: Option<usize>,
+    /// At most this many test rows per split (`--quick`); `None` keeps them all.
     pub max_test: Option<usize>,
 }
 
@@ -129,9 +133,13 @@ impl RunShape {
 /// One cell of the matrix.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct CellKey {
+    /// The dataset's name ([`BenchDataset`]'s `Display`).
     pub dataset: String,
+    /// Index of the normal class into the dataset's classes.
     pub class: u8,
+    /// The method as written by [`MethodSpec`]'s `Display` (`dasvdd`, `dasvdd:gamma=0.5`, ...).
     pub method: String,
+    /// The run's seed.
     pub seed: u64,
     /// Hash of the config that determines the cell's result (16 hex digits).
     pub config_hash: String,
@@ -176,6 +184,7 @@ impl CellKey {
     }
 }
 
+/// Lowercase hexadecimal of `bytes`, two digits per byte.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -234,7 +243,9 @@ pub fn config_hash(
 /// `--shard i/n`: this process runs the cells whose position in the matrix is `i` modulo `n`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shard {
+    /// This shard's index `i`, `0 <= i < count`.
     pub index: usize,
+    /// The number of shards `n`, at least 1.
     pub count: usize,
 }
 
@@ -266,6 +277,7 @@ impl fmt::Display for Shard {
 }
 
 impl Shard {
+    /// True when the cell at `position` in the matrix belongs to this shard.
     pub fn owns(&self, position: usize) -> bool {
         position % self.count == self.index
     }

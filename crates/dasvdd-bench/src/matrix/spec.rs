@@ -21,12 +21,20 @@ use super::Method;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Variant {
+    /// `dasvdd:gamma=<v>`: a fixed gamma instead of the heuristic of eq. (6).
     Gamma(f64),
+    /// `dasvdd:kappa=<v>`: the fraction of each batch that trains the network.
     Kappa(f64),
+    /// `dasvdd:latent=<n>`: the width of the code layer.
     Latent(usize),
+    /// `dasvdd:t=<n>` (or `trials=`): the gamma heuristic over `n` random initialisations.
     Trials(usize),
+    /// `dasvdd:center=fixed`: the fixed-centre ablation of Table 3 (mean code of the untrained
+    /// network, never trained).
     FixedCenter,
+    /// `dasvdd-paper` / `dasvdd-code`: a whole source profile.
     Profile(TrainVariant),
+    /// The paper's settings with one of the 2021 code's choices.
     PaperWith(Switch),
 }
 
@@ -34,10 +42,17 @@ pub enum Variant {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Switch {
+    /// `svdd_term=first_sample`: the SVDD term of the network loss covers only the first
+    /// sample of each batch.
     FirstSample,
+    /// `center_grad=accumulate`: the centre's gradient is never cleared between steps.
     Accumulate,
+    /// `gamma_norm=first_of_batch`: the gamma heuristic's code norm over the first sample of
+    /// each batch.
     FirstOfBatch,
+    /// `center_lr_decay=<v>`: the AdaGrad learning-rate decay of the centre.
     CenterLrDecay(f64),
+    /// `weight_decay=<v>`: Adam's L2 weight decay of the network.
     WeightDecay(f64),
 }
 
@@ -85,7 +100,9 @@ impl Variant {
 /// A method with an optional DASVDD variant, written `method` or `dasvdd:key=value`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct MethodSpec {
+    /// The registry method.
     pub method: Method,
+    /// The DASVDD variant; `None` runs the method with the dataset's config.
     pub variant: Option<Variant>,
 }
 

@@ -92,9 +92,13 @@ pub fn utc(unix: u64) -> String {
 /// Everything the report shows, also written as `report.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReportData {
+    /// The main table's rows: per class, then the averages over classes.
     pub rows: Vec<Row>,
+    /// The sweeps' and the fixed-centre ablation's points.
     pub sweeps: Vec<SweepPoint>,
+    /// The requested cells that are not finished.
     pub missing: Vec<CellKey>,
+    /// Number of finished cells in the results directory.
     pub finished_cells: usize,
 }
 

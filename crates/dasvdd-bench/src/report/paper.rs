@@ -22,6 +22,8 @@ impl PaperTable {
         Self::parse(&text).with_context(|| format!("{} is invalid", path.display()))
     }
 
+    /// Parses the CSV text (see [`PaperTable::load`]): a header `dataset,class,<column>...`,
+    /// then one line of values per row.
     pub fn parse(text: &str) -> Result<Self> {
         let mut lines = text
             .lines()

@@ -9,10 +9,15 @@ use serde::{Deserialize, Serialize};
 /// One row of the report's main table. Class `None` is the average over the classes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Row {
+    /// The dataset's name.
     pub dataset: String,
+    /// Index of the normal class; `None` for the average over the classes.
     pub class: Option<u8>,
+    /// The class's name, or `k of n classes` for an average.
     pub class_name: String,
+    /// The method's name (`dasvdd`, `ocsvm`, `dasvdd-paper`, ...).
     pub method: String,
+    /// The first eight hex digits of the cells' config hash.
     pub config: String,
     /// Seeds finished (for averages: cells).
     pub runs: usize,
@@ -21,16 +26,24 @@ pub struct Row {
     /// Sample standard deviation (ddof = 1) over seeds, in %; `None` with one seed and for
     /// averages.
     pub auroc_std: Option<f64>,
+    /// The paper's Table 2 AUROC in %, `None` where the paper has no number.
     pub paper: Option<f64>,
+    /// `auroc` (rounded to two decimals) minus `paper`, in percentage points.
     pub diff: Option<f64>,
     /// Average precision and F1, in %.
     pub ap: f64,
+    /// Mean F1, in %.
     pub f1: f64,
+    /// Training samples, when every seed had the same number; `None` otherwise and for
+    /// averages.
     pub train: Option<usize>,
+    /// Normal test samples, as `train`.
     pub test_normal: Option<usize>,
+    /// Anomalous test samples, as `train`.
     pub test_anomalous: Option<usize>,
     /// Mean seconds per cell.
     pub fit_seconds: f64,
+    /// Mean seconds of scoring per cell.
     pub score_seconds: f64,
 }
 

@@ -80,9 +80,13 @@ impl Default for BenchArgs {
 
 /// The resolved matrix of a `bench-all` call.
 pub struct Plan {
+    /// The matrix's config (`bench.toml` and the dataset files).
     pub cfg: BenchConfig,
+    /// The requested datasets, each with its requested normal classes.
     pub datasets: Vec<(BenchDataset, Vec<u8>)>,
+    /// Why each requested dataset that is not present is missing, by dataset name.
     pub unavailable: BTreeMap<String, String>,
+    /// Epochs and `--quick` subsets of every cell.
     pub shape: RunShape,
     /// Every requested cell, available or not, in canonical order.
     pub cells: Vec<CellKey>,
