@@ -88,7 +88,7 @@ pub struct CellDetail {
     pub roc_fpr: Vec<f64>,
     /// True-positive rates of the same points as `roc_fpr`.
     pub roc_tpr: Vec<f64>,
-    /// DASVDD / AE training history, one record per epoch.
+    /// DASVDD's training history, one record per epoch (empty for the other methods).
     pub history: Vec<EpochRecord>,
     /// Lowest scores first.
     pub least_anomalous: Vec<RankedSample>,

@@ -51,7 +51,9 @@ pub struct SweepPoint {
     pub dataset: String,
     /// The varied parameter ([`crate::matrix::Variant::parameter`]); `auto` for plain DASVDD.
     pub parameter: String,
-    /// `None`: DASVDD as configured (gamma by the heuristic, T = 10, trained c...).
+    /// The parameter's value; `None` for plain DASVDD as configured (gamma by the heuristic,
+    /// T = 10, trained c...) and for the variants without a number (`center=fixed`, the
+    /// `dasvdd-paper`/`dasvdd-code` profiles, the on/off switches of the fidelity study).
     pub value: Option<f64>,
     /// The method as written in the cells (`dasvdd:gamma=0.5`, ...).
     pub method: String,
