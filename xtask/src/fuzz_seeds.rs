@@ -65,28 +65,14 @@ pub fn run(args: &FuzzSeedsArgs) -> Result<()> {
         .iter()
         .flat_map(|v| v.to_le_bytes())
         .collect();
-    put(
-        dir,
-        "data_npy",
-        "x.npy",
-        &npy("<f4", false, "(3, 2)", &values),
-    )?;
-    put(
-        dir,
-        "data_npy",
-        "y.npy",
-        &npy("|u1", false, "(3,)", &[0, 1, 0]),
-    )?;
+    let npy_seed = |name: &str, npy_bytes: Vec<u8>| put(dir, "data_npy", name, &npy_bytes);
+    npy_seed("x.npy", npy("<f4", false, "(3, 2)", &values))?;
+    npy_seed("y.npy", npy("|u1", false, "(3,)", &[0, 1, 0]))?;
     let f8: Vec<u8> = [1.0f64, 3.0, 2.0, 4.0]
         .iter()
         .flat_map(|v| v.to_le_bytes())
         .collect();
-    put(
-        dir,
-        "data_npy",
-        "x-f8-fortran.npy",
-        &npy("<f8", true, "(2, 2)", &f8),
-    )?;
+    npy_seed("x-f8-fortran.npy", npy("<f8", true, "(2, 2)", &f8))?;
     // CSV, with and without a header, and AWID3's layout.
     put(
         dir,
