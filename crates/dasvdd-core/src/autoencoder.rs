@@ -20,8 +20,13 @@ const HIDDEN: Activation = Activation::LeakyRelu;
 /// Encoder and decoder.
 #[derive(Debug, Clone)]
 pub struct Autoencoder {
+    /// The architecture both halves were built from.
     pub config: AutoencoderConfig,
+    /// Input to code z: widths `input_dim`, `hidden...`, `latent`, a leaky ReLU after every
+    /// layer.
     pub encoder: Mlp,
+    /// Code z to reconstruction: the encoder's widths reversed, a leaky ReLU after every layer
+    /// but the last, which uses `config.output_activation`.
     pub decoder: Mlp,
 }
 

@@ -122,13 +122,19 @@ fn mean(v: &[f64]) -> f64 {
 /// A trained DASVDD model.
 #[derive(Debug, Clone)]
 pub struct DasvddModel {
+    /// The configuration the model was trained with.
     pub config: DasvddConfig,
+    /// The trained encoder and decoder.
     pub autoencoder: Autoencoder,
     /// The hypersphere centre c.
     pub center: Vec<f32>,
+    /// Weight of the SVDD term in the loss (eq. 3) and the score (eq. 2): the fixed value of
+    /// the config, or the heuristic's estimate.
     pub gamma: f64,
     /// The gamma heuristic's trials, when gamma was estimated.
     pub gamma_estimate: Option<GammaEstimate>,
+    /// One record per training epoch, in order (empty when loaded from a checkpoint that
+    /// stores none).
     pub history: Vec<EpochRecord>,
     /// Preprocessing statistics of the training data, as JSON chosen by the caller; stored in
     /// the checkpoint so that scoring can apply the same transformation.

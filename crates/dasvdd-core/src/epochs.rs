@@ -16,6 +16,7 @@ use crate::error::{CoreError, Result};
 pub struct EpochMeans<const K: usize> {
     /// 1-based.
     pub epoch: usize,
+    /// Mean over the epoch's batches of each of the step's `K` loss terms, in the step's order.
     pub means: [f64; K],
     /// Wall time of the epoch's batches.
     pub seconds: f64,

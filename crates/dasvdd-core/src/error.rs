@@ -7,30 +7,53 @@ use std::path::PathBuf;
 pub enum CoreError {
     /// A hyperparameter is outside its valid range.
     #[error("invalid parameter `{name}`: {problem}")]
-    InvalidParameter { name: &'static str, problem: String },
+    InvalidParameter {
+        /// The parameter's name (usually its config key).
+        name: &'static str,
+        /// What is wrong with its value.
+        problem: String,
+    },
     /// A config file (or text) is invalid: `origin` names it, `problem` the key and what is wrong.
     #[error("{origin}: {problem}")]
-    Config { origin: String, problem: String },
+    Config {
+        /// The file (or text) the config came from.
+        origin: String,
+        /// The key and what is wrong with it.
+        problem: String,
+    },
     /// The input samples cannot be used (wrong width, empty, non-finite values, ...).
     #[error("invalid input: {0}")]
     InvalidInput(String),
     /// Training produced a non-finite loss.
     #[error("training diverged at epoch {epoch}: {what} is {value}")]
     Diverged {
+        /// The 1-based epoch (the last one, for a non-finite weight found after training).
         epoch: usize,
+        /// The quantity that is not finite: a loss term, the centre's norm or a network weight.
         what: &'static str,
+        /// Its value (NaN when only its non-finiteness is known).
         value: f64,
     },
     /// The caller stopped training (from its epoch callback) after this epoch.
     #[error("training interrupted after epoch {epoch}")]
-    Interrupted { epoch: usize },
+    Interrupted {
+        /// The 1-based epoch after which training stopped.
+        epoch: usize,
+    },
     /// A checkpoint file is missing tensors, has mis-shaped tensors or belongs to another model.
     #[error("{path}: {problem}")]
-    Checkpoint { path: PathBuf, problem: String },
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {
+        /// The file read or written.
         path: PathBuf,
+        /// The underlying I/O error.
         #[source]
         source: std::io::Error,
     },

@@ -8,6 +8,8 @@
 //! around the matrix products and fused kernels of [`kernels`], all candle custom ops with a
 //! plain candle fallback on other devices.
 
+#![warn(missing_docs)]
+
 pub mod adagrad;
 pub mod adam;
 pub mod autoencoder;

@@ -33,7 +33,9 @@ pub const SCORE_BATCH: usize = 1024;
 pub struct Dense {
     /// `(in, out)`.
     pub weight: Var,
+    /// `(out)`; `None` for a layer without a bias.
     pub bias: Option<Var>,
+    /// Applied to the layer's output.
     pub activation: Activation,
 }
 
@@ -117,13 +119,16 @@ impl Dense {
 
 /// Gradients of one layer.
 pub struct DenseGrads {
+    /// Gradient of the weight, in its `(in, out)` layout.
     pub weight: Tensor,
+    /// Gradient of the bias `(out)`; `None` when the layer has no bias.
     pub bias: Option<Tensor>,
 }
 
 /// A stack of [`Dense`] layers.
 #[derive(Debug, Clone)]
 pub struct Mlp {
+    /// The layers, input side first.
     pub layers: Vec<Dense>,
 }
 

@@ -24,8 +24,10 @@ use crate::error::{CoreError, Result};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
+    /// The network (`[model]`).
     #[serde(default)]
     pub model: ModelSection,
+    /// The training hyperparameters (`[train]`).
     #[serde(default)]
     pub train: TrainSection,
     /// Hyperparameters of the baselines (`[baselines.ocsvm]`, ...), read by the benchmark;
@@ -38,10 +40,16 @@ pub struct ConfigFile {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSection {
+    /// A [`Preset`] name, as [`Preset::parse`] accepts: the network the other keys override
+    /// (and, with the variant, the training defaults).
     pub preset: Option<String>,
+    /// Features per sample; without it or a preset, the width of the data.
     pub input_dim: Option<usize>,
+    /// Widths of the encoder's hidden layers, from the input side (the decoder mirrors them).
     pub hidden: Option<Vec<usize>>,
+    /// Width of the code z.
     pub latent: Option<usize>,
+    /// Activation of the decoder's last layer, as [`Activation::parse`] accepts.
     pub output_activation: Option<String>,
 }
 
@@ -52,18 +60,28 @@ pub struct TrainSection {
     /// `"paper"` or `"published-code"`: whose settings fill the keys not given
     /// ([`Variant`]).
     pub variant: Option<String>,
+    /// Number of epochs.
     pub epochs: Option<usize>,
+    /// Samples per batch.
     pub batch_size: Option<usize>,
+    /// Fraction of each batch that trains the network; the rest trains c.
     pub kappa: Option<f64>,
+    /// Adam learning rate of the network.
     pub lr: Option<f64>,
+    /// Adam's L2 weight decay lambda.
     pub weight_decay: Option<f64>,
+    /// AdaGrad learning rate of the centre.
     pub center_lr: Option<f64>,
+    /// AdaGrad learning-rate decay of the centre.
     pub center_lr_decay: Option<f64>,
     /// `"auto"` for the heuristic, or a number.
     pub gamma: Option<toml::Value>,
+    /// Random initialisations T averaged by the gamma heuristic (eq. 6); unused with a fixed
+    /// gamma.
     pub gamma_trials: Option<usize>,
     /// `"trained"` or `"fixed_mean_code"`.
     pub center: Option<String>,
+    /// Seed of every random stream: weights, centre, shuffling and the gamma trials.
     pub seed: Option<u64>,
     /// `"batch_mean"` (the paper) or `"first_sample"` (the 2021 reference code).
     pub svdd_term: Option<String>,

@@ -26,7 +26,9 @@ pub type DasvddParams = DasvddConfig;
 /// Everything needed to build and train a DASVDD model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DasvddConfig {
+    /// The autoencoder's architecture.
     pub model: AutoencoderConfig,
+    /// The training hyperparameters of Algorithm 1.
     pub train: TrainConfig,
 }
 

@@ -48,9 +48,13 @@ pub const MAX_HIDDEN_LAYERS: usize = 64;
 /// by a leaky ReLU (slope 0.01); the output layer by `output_activation`. All layers have biases.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AutoencoderConfig {
+    /// Features per sample: the width of the input and of the reconstruction.
     pub input_dim: usize,
+    /// Widths of the encoder's hidden layers, from the input side.
     pub hidden: Vec<usize>,
+    /// Width of the code z (and of the centre c).
     pub latent: usize,
+    /// Activation of the decoder's output layer.
     pub output_activation: Activation,
 }
 

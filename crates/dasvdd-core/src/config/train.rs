@@ -12,7 +12,10 @@ use crate::error::{CoreError, Result};
 pub enum GammaChoice {
     /// The heuristic of eq. (6): over `trials` fresh random initialisations (no training,
     /// c = 0), the mean of (mean reconstruction error) / (mean ||z||^2) on the training set.
-    Heuristic { trials: usize },
+    Heuristic {
+        /// Number T of random initialisations averaged.
+        trials: usize,
+    },
     /// A value given by the user.
     Fixed(f64),
 }

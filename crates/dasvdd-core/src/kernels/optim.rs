@@ -14,6 +14,7 @@ use crate::step_profile;
 /// operand is the transposed weight: `gemm` is much faster on a row-major copy than on a
 /// column-major view.
 pub struct TransposedCopy {
+    /// The `(cols, rows)` copy, row-major, locked while an update rewrites it.
     pub data: Mutex<Vec<f32>>,
     /// Rows of the parameter (columns of the copy).
     pub rows: usize,
@@ -25,16 +26,23 @@ pub struct TransposedCopy {
 /// `torch.optim.Adam(weight_decay=...)`), updating the parameter in place from its gradient and,
 /// when one is kept, rewriting its transposed copy in the same pass.
 pub struct AdamKernel<'a> {
+    /// Learning rate.
     pub lr: f32,
+    /// Decay of the first moment.
     pub beta1: f32,
+    /// Decay of the second moment.
     pub beta2: f32,
+    /// Added to the denominator.
     pub eps: f32,
+    /// L2 penalty: `weight_decay * parameter` is added to the gradient.
     pub weight_decay: f32,
-    /// 1 - beta1^t and 1 - beta2^t for the current step t.
+    /// 1 - beta1^t for the current step t.
     pub bias_correction1: f32,
+    /// 1 - beta2^t for the current step t.
     pub bias_correction2: f32,
     /// First and second moment estimates of this parameter.
     pub moments: &'a Mutex<(Vec<f32>, Vec<f32>)>,
+    /// The parameter's transposed copy, rewritten in the same pass; `None` when none is kept.
     pub transposed: Option<&'a TransposedCopy>,
 }
 
