@@ -45,6 +45,19 @@ pub struct EpochLoss {
     pub seconds: f64,
 }
 
+impl EpochLoss {
+    /// The record as the detector interface's progress report, in training `phase` of
+    /// `epochs` epochs.
+    pub fn progress(&self, phase: &'static str, epochs: usize) -> EpochProgress {
+        EpochProgress {
+            phase,
+            epoch: self.epoch,
+            epochs,
+            loss: self.loss,
+        }
+    }
+}
+
 /// Hyperparameters of the autoencoder baseline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -274,14 +287,7 @@ impl DetectorParams for AeParams {
         observer: &mut dyn FnMut(&EpochProgress) -> ControlFlow<()>,
     ) -> Result<Box<dyn Detector>> {
         let epochs = self.epochs;
-        let model = self.fit_until(x, device, &mut |r| {
-            observer(&EpochProgress {
-                phase: "train",
-                epoch: r.epoch,
-                epochs,
-                loss: r.loss,
-            })
-        })?;
+        let model = self.fit_until(x, device, &mut |r| observer(&r.progress("train", epochs)))?;
         Ok(Box::new(model))
     }
 }

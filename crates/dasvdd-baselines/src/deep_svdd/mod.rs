@@ -185,22 +185,8 @@ impl DetectorParams for DeepSvddParams {
         let model = self.fit_until(
             x,
             device,
-            &mut |r| {
-                (observer.borrow_mut())(&EpochProgress {
-                    phase: "pretrain",
-                    epoch: r.epoch,
-                    epochs: pretrain,
-                    loss: r.loss,
-                })
-            },
-            &mut |r| {
-                (observer.borrow_mut())(&EpochProgress {
-                    phase: "train",
-                    epoch: r.epoch,
-                    epochs,
-                    loss: r.loss,
-                })
-            },
+            &mut |r| (observer.borrow_mut())(&r.progress("pretrain", pretrain)),
+            &mut |r| (observer.borrow_mut())(&r.progress("train", epochs)),
         )?;
         Ok(Box::new(model))
     }
