@@ -23,6 +23,8 @@
 //! Architecture invariant: this crate works on plain `f64` slices and depends on no other
 //! project crate and on no tensor library.
 
+#![warn(missing_docs)]
+
 pub mod error;
 pub mod f1;
 pub mod group;
