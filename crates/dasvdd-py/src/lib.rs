@@ -218,6 +218,26 @@ fn registry_defaults(method: &str, n_features: usize, seed: u64) -> PyResult<Str
     serde_json::to_string(&p).map_err(|e| value_err(e.to_string()))
 }
 
+/// The method registry (JSON): one object per method with its `name`, `aliases`,
+/// `paper_column`, `neural`, `seeded` and `settings_keys`, in the paper's column order.
+#[pyfunction]
+fn methods() -> String {
+    let rows: Vec<serde_json::Value> = dasvdd_baselines::METHODS
+        .iter()
+        .map(|i| {
+            serde_json::json!({
+                "name": i.name,
+                "aliases": i.aliases,
+                "paper_column": i.paper_column,
+                "neural": i.neural,
+                "seeded": i.seeded,
+                "settings_keys": i.settings_keys,
+            })
+        })
+        .collect();
+    serde_json::Value::Array(rows).to_string()
+}
+
 /// The number of CPU threads candle would use (`RAYON_NUM_THREADS` or the cores it finds).
 #[pyfunction]
 fn default_num_threads() -> usize {
@@ -232,6 +252,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(resolve, m)?)?;
     m.add_function(wrap_pyfunction!(registry_defaults, m)?)?;
     m.add_function(wrap_pyfunction!(default_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(methods, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -224,3 +224,14 @@ def test_scaling_is_stored_in_the_model(train_test, tmp_path):
     )
     plain = IForest().fit(X)
     np.testing.assert_allclose(det.decision_scores_, plain.decision_scores_, rtol=0, atol=0.1)
+
+
+def test_every_registry_method_has_one_estimator_and_the_neural_ones_match():
+    registry = dasvdd.methods()
+    names = [m["name"] for m in registry]
+    classes = [DASVDD, OCSVM, KDE, IForest, AutoEncoder, DeepSVDD]
+    assert sorted(c._method for c in classes) == sorted(names)
+    assert sorted(FAST) == sorted(names)
+    assert sorted(NEURAL) == sorted(m["name"] for m in registry if m["neural"])
+    assert [m["paper_column"] for m in registry] == ["OCSVM", "KDE", "IF", "AE", "DSVDD", "DASVDD"]
+

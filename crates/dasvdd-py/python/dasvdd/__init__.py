@@ -19,6 +19,17 @@ from ._base import BaseDetector, load  # noqa: E402
 from ._estimators import DASVDD, KDE, OCSVM, AutoEncoder, DeepSVDD, IForest  # noqa: E402
 
 __version__ = _native.__version__
+
+
+def methods():
+    """The method registry of the Rust crates (the names the `dasvdd` command, config files and
+    `cargo xtask bench-all` use): one dict per method with ``name``, ``aliases``,
+    ``paper_column``, ``neural``, ``seeded`` and ``settings_keys``, in the paper's order."""
+    import json
+
+    return json.loads(_native.methods())
+
+
 __all__ = [
     "BaseDetector",
     "DASVDD",
@@ -28,4 +39,5 @@ __all__ = [
     "AutoEncoder",
     "DeepSVDD",
     "load",
+    "methods",
 ]
