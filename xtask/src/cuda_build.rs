@@ -174,7 +174,10 @@ fn missing_driver_symbols(log: &str) -> BTreeSet<String> {
 
 /// `cargo xtask cuda-build`.
 pub fn run_cuda_build(args: &CudaBuildArgs) -> Result<()> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("xtask has no parent folder")?
+        .to_path_buf();
     let work = root.join("target/cuda-toolkit");
     std::fs::create_dir_all(&work)?;
     let toolkit = toolkit(args, &work)?;
@@ -259,8 +262,41 @@ pub fn run_cuda_build(args: &CudaBuildArgs) -> Result<()> {
         }
         bail!("the cuda build failed; the whole log is {}", log.display());
     }
+    // The GPU-parity test as a program to carry too (`gpu_parity`, stripped).
+    let test_log = work.join("build-tests.log");
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(&root)
+        .args(["test", "--release", "--features", "cuda", "--no-run"])
+        .args(["-p", "dasvdd-core", "--test", "gpu_parity", "--target-dir"])
+        .arg(&target_dir)
+        .env("PATH", &path)
+        .env("CUDA_ROOT", &toolkit)
+        .env("CUDA_PATH", &toolkit)
+        .env("CUDA_COMPUTE_CAP", args.compute_cap.to_string())
+        .env("RUSTFLAGS", format!("-L {}", link.display()))
+        .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+        .env("CARGO_PROFILE_RELEASE_STRIP", "true")
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    std::fs::write(&test_log, &text)?;
+    let exe = text
+        .lines()
+        .filter_map(|l| l.split_once("tests/gpu_parity.rs (").map(|(_, r)| r))
+        .filter_map(|r| r.strip_suffix(')'))
+        .next()
+        .map(|p| root.join(p));
     let dist = target_dir.join("release");
-    for bin in ["dasvdd", "xtask"] {
+    match exe {
+        Some(exe) if out.status.success() => {
+            std::fs::copy(&exe, dist.join("gpu_parity"))
+                .with_context(|| format!("cannot copy {}", exe.display()))?;
+        }
+        _ => bail!(
+            "the GPU-parity test did not build; its log is {}",
+            test_log.display()
+        ),
+    }
+    for bin in ["dasvdd", "xtask", "gpu_parity"] {
         let p = dist.join(bin);
         let mb = std::fs::metadata(&p)
             .with_context(|| format!("no {}", p.display()))?
