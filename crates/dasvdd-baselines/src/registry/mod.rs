@@ -1,42 +1,67 @@
 //! The method registry: the one place that knows every method. A method is its own module
-//! (params, fitted model, config table) plus its entry here:
-//! - [`Method`] and its row of [`METHODS`] ([`MethodInfo`]: name, aliases, report column,
+//! (params with a documented `Default`, a fitted model, a `[baselines.<name>]` settings table
+//! and an impl of [`RegisteredMethod`]) plus one line in the `registry!` list below, from which
+//! this module generates:
+//! - [`Method`] and [`METHODS`] (its [`MethodInfo`] rows: name, aliases, report column,
 //!   neural or not, seeded or not, config-table keys), which every tool reads for names,
 //!   flags and columns;
-//! - [`params`]: [`MethodParams`], [`default_params`] (the paper's setting for an input width
-//!   and network) and [`load_detector`] (a model file's `method` metadata to its loader);
-//! - [`settings`]: the typed `[baselines.<method>]` table of a config file and how it applies.
+//! - [`MethodParams`] (any method's params) and the dispatch of [`params::default_params`] (the
+//!   paper's setting for an input width and network) and [`params::load_detector`];
+//! - [`settings::BaselineSettings`] (any method's typed config table) and how it applies.
+//!
+//! The entries of the paper's six methods are in `registry/entries.rs`.
 
 use std::fmt;
+use std::path::Path;
 use std::str::FromStr;
 
-use dasvdd_core::{CoreError, Result};
+use candle_core::Device;
+use dasvdd_core::{
+    AutoencoderConfig, CoreError, Detector, DetectorParams, Result, SampleView, TrainConfig,
+};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+mod entries;
 pub mod params;
 pub mod settings;
 
-pub use params::{
-    default_detector_params, default_params, load_detector, read_method, MethodParams,
-};
+pub use params::{default_detector_params, default_params, load_detector, read_method};
 
-/// An anomaly detection method of the paper's comparison.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Method {
-    /// DASVDD, the paper's method.
-    Dasvdd,
-    /// One-class SVM with an RBF kernel.
-    Ocsvm,
-    /// Gaussian kernel density estimation.
-    Kde,
-    /// Isolation Forest.
-    #[serde(rename = "iforest")]
-    IsolationForest,
-    /// Autoencoder, scored by reconstruction error.
-    Ae,
-    /// One-class Deep SVDD.
-    DeepSvdd,
+/// What a method's params type provides to be registered.
+pub trait RegisteredMethod:
+    DetectorParams + Clone + PartialEq + fmt::Debug + Serialize + DeserializeOwned + 'static
+{
+    /// The method's row of the registry.
+    const INFO: MethodInfo;
+    /// Its `[baselines.<name>]` config table (every key optional, unknown keys refused).
+    type Settings: Clone + PartialEq + fmt::Debug + Serialize + DeserializeOwned;
+
+    /// The paper's setting for data the network `network` fits (validated, its input width the
+    /// data's), where DASVDD trains that network with `train`; `seed` seeds what is random.
+    fn paper_default(network: AutoencoderConfig, train: &TrainConfig, seed: u64) -> Self;
+
+    /// Writes every key of the table that is set (values are range-checked by `fit`).
+    fn apply(&mut self, settings: &Self::Settings) -> Result<()>;
+
+    /// The epochs of a network's training (`None`: the method trains no network).
+    fn epochs(&self) -> Option<usize> {
+        None
+    }
+
+    /// Sets the epochs of a network's training (ignored by the methods without one).
+    fn set_epochs(&mut self, epochs: usize) {
+        let _ = epochs;
+    }
+
+    /// The fewest training samples the params can be fitted on (one sample has no spread to
+    /// learn).
+    fn min_training_rows(&self) -> usize {
+        2
+    }
+
+    /// Loads a model file that the fitted model's `save` wrote, onto `device` for networks.
+    fn load(path: &Path, device: &Device) -> Result<Box<dyn Detector>>;
 }
 
 /// Everything the tools know about a method besides its parameter and model types: the one
@@ -61,100 +86,177 @@ pub struct MethodInfo {
     pub settings_keys: Option<&'static [&'static str]>,
 }
 
-/// The registry: one row per method, in the column order of the paper's tables.
-pub const METHODS: [MethodInfo; 6] = [
-    MethodInfo {
-        method: Method::Ocsvm,
-        name: crate::ocsvm::METHOD,
-        aliases: &["oc_svm"],
-        paper_column: "OCSVM",
-        neural: false,
-        seeded: false,
-        settings_keys: Some(&["nu", "gamma", "tol", "shrinking", "cache_mb"]),
-    },
-    MethodInfo {
-        method: Method::Kde,
-        name: crate::kde::METHOD,
-        aliases: &[],
-        paper_column: "KDE",
-        neural: false,
-        seeded: false,
-        settings_keys: Some(&[
-            "bandwidth",
-            "cv_folds",
-            "grid_log10_min",
-            "grid_log10_max",
-            "grid_points",
-        ]),
-    },
-    MethodInfo {
-        method: Method::IsolationForest,
-        name: crate::iforest::METHOD,
-        aliases: &["if", "isolation_forest"],
-        paper_column: "IF",
-        neural: false,
-        seeded: true,
-        settings_keys: Some(&["n_trees", "subsample"]),
-    },
-    MethodInfo {
-        method: Method::Ae,
-        name: crate::ae::METHOD,
-        aliases: &["autoencoder"],
-        paper_column: "AE",
-        neural: true,
-        seeded: true,
-        settings_keys: Some(&["epochs", "batch_size", "lr", "weight_decay"]),
-    },
-    MethodInfo {
-        method: Method::DeepSvdd,
-        name: crate::deep_svdd::METHOD,
-        aliases: &["dsvdd", "deepsvdd"],
-        paper_column: "DSVDD",
-        neural: true,
-        seeded: true,
-        settings_keys: Some(&[
-            "network",
-            "epochs",
-            "batch_size",
-            "lr",
-            "weight_decay",
-            "lr_milestones",
-            "center_eps",
-            "pretrain_epochs",
-            "pretrain_lr",
-            "pretrain_weight_decay",
-        ]),
-    },
-    MethodInfo {
-        method: Method::Dasvdd,
-        name: "dasvdd",
-        aliases: &[],
-        paper_column: "DASVDD",
-        neural: true,
-        seeded: true,
-        settings_keys: None,
-    },
-];
+/// Generates the registry from one line per method, `Variant("name") => ParamsType`, in the
+/// column order of the paper's tables (the order of [`Method::ALL`] and [`METHODS`]).
+macro_rules! registry {
+    ( $( $(#[$doc:meta])* $variant:ident($name:literal) => $params:ty, )* ) => {
+        /// An anomaly detection method of the paper's comparison.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum Method {
+            $( $(#[$doc])* #[serde(rename = $name)] $variant, )*
+        }
+
+        /// Hyperparameters of any method, so that callers can keep, print or serialise them and
+        /// still fit through the shared [`DetectorParams`] interface.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "method", content = "params")]
+        pub enum MethodParams {
+            $( $(#[$doc])* #[serde(rename = $name)] $variant($params), )*
+        }
+
+        /// The registry: one row per method, in the column order of the paper's tables.
+        pub const METHODS: [MethodInfo; Method::ALL.len()] =
+            [$( <$params as RegisteredMethod>::INFO ),*];
+
+        impl Method {
+            /// Every method, in the column order of the paper's tables.
+            pub const ALL: [Method; [$(stringify!($variant)),*].len()] = [$(Method::$variant),*];
+
+            /// The method's row of the registry.
+            pub fn info(self) -> &'static MethodInfo {
+                &METHODS[self as usize]
+            }
+
+            /// The paper's setting of this method (see [`RegisteredMethod::paper_default`]).
+            fn paper_default(
+                self,
+                network: AutoencoderConfig,
+                train: &TrainConfig,
+                seed: u64,
+            ) -> MethodParams {
+                match self {
+                    $( Method::$variant => MethodParams::$variant(
+                        <$params as RegisteredMethod>::paper_default(network, train, seed),
+                    ), )*
+                }
+            }
+
+            /// Loads a model file of this method.
+            fn load(self, path: &Path, device: &Device) -> Result<Box<dyn Detector>> {
+                match self {
+                    $( Method::$variant => <$params as RegisteredMethod>::load(path, device), )*
+                }
+            }
+
+            /// Reads this method's `[baselines.<name>]` table (`None` where it has none).
+            fn parse_settings(
+                self,
+                table: toml::Value,
+            ) -> std::result::Result<Option<BaselineSettings>, toml::de::Error> {
+                if self.info().settings_keys.is_none() {
+                    return Ok(None);
+                }
+                Ok(Some(match self {
+                    $( Method::$variant => BaselineSettings::$variant(table.try_into()?), )*
+                }))
+            }
+        }
+
+        impl MethodParams {
+            /// The method these parameters belong to.
+            pub fn method(&self) -> Method {
+                match self {
+                    $( MethodParams::$variant(_) => Method::$variant, )*
+                }
+            }
+
+            /// The epochs of a network's training (`None` for the classical methods).
+            pub fn epochs(&self) -> Option<usize> {
+                match self {
+                    $( MethodParams::$variant(p) => p.epochs(), )*
+                }
+            }
+
+            /// Sets the epochs of a network's training (ignored by the classical methods; for
+            /// Deep SVDD both phases).
+            pub fn set_epochs(&mut self, epochs: usize) {
+                match self {
+                    $( MethodParams::$variant(p) => p.set_epochs(epochs), )*
+                }
+            }
+
+            /// The fewest training samples these parameters can be fitted on: 2 for every
+            /// method (one sample has no spread to learn, and DASVDD needs one to train the
+            /// network and one the centre), and for KDE with a cross-validated bandwidth one per
+            /// fold.
+            pub fn min_training_rows(&self) -> usize {
+                match self {
+                    $( MethodParams::$variant(p) => p.min_training_rows(), )*
+                }
+            }
+
+            /// The parameters as a boxed [`DetectorParams`].
+            pub fn into_boxed(self) -> Box<dyn DetectorParams> {
+                match self {
+                    $( MethodParams::$variant(p) => Box::new(p), )*
+                }
+            }
+
+            /// Writes the keys of `settings` that are set; an error when the table is another
+            /// method's.
+            fn apply(&mut self, settings: &BaselineSettings) -> Result<()> {
+                match (self, settings) {
+                    $( (MethodParams::$variant(p), BaselineSettings::$variant(s)) => p.apply(s), )*
+                    (p, s) => Err(CoreError::param(
+                        "baselines",
+                        format!("settings of {} cannot apply to {}", s.method(), p.method()),
+                    )),
+                }
+            }
+        }
+
+        impl DetectorParams for MethodParams {
+            fn fit_detector(&self, x: SampleView<'_>, device: &Device) -> Result<Box<dyn Detector>> {
+                match self {
+                    $( MethodParams::$variant(p) => p.fit_detector(x, device), )*
+                }
+            }
+
+            fn fit_observed(
+                &self,
+                x: SampleView<'_>,
+                device: &Device,
+                observer: &mut dyn FnMut(&dasvdd_core::EpochProgress) -> std::ops::ControlFlow<()>,
+            ) -> Result<Box<dyn Detector>> {
+                match self {
+                    $( MethodParams::$variant(p) => p.fit_observed(x, device, observer), )*
+                }
+            }
+        }
+
+        /// The settings table of one method, typed (`[baselines.<name>]` of a config file).
+        #[derive(Debug, Clone, PartialEq, Serialize)]
+        pub enum BaselineSettings {
+            $( $(#[$doc])* $variant(<$params as RegisteredMethod>::Settings), )*
+        }
+
+        impl BaselineSettings {
+            /// The method the table belongs to.
+            pub fn method(&self) -> Method {
+                match self {
+                    $( BaselineSettings::$variant(_) => Method::$variant, )*
+                }
+            }
+        }
+    };
+}
+
+registry! {
+    /// One-class SVM with an RBF kernel.
+    Ocsvm("ocsvm") => crate::ocsvm::OneClassSvmParams,
+    /// Gaussian kernel density estimation.
+    Kde("kde") => crate::kde::KdeParams,
+    /// Isolation Forest.
+    IsolationForest("iforest") => crate::iforest::IsolationForestParams,
+    /// Autoencoder, scored by reconstruction error.
+    Ae("ae") => crate::ae::AeParams,
+    /// One-class Deep SVDD.
+    DeepSvdd("deep_svdd") => crate::deep_svdd::DeepSvddParams,
+    /// DASVDD, the paper's method.
+    Dasvdd("dasvdd") => dasvdd_core::DasvddConfig,
+}
 
 impl Method {
-    /// Every method, in the column order of the paper's tables.
-    pub const ALL: [Method; 6] = [
-        Method::Ocsvm,
-        Method::Kde,
-        Method::IsolationForest,
-        Method::Ae,
-        Method::DeepSvdd,
-        Method::Dasvdd,
-    ];
-
-    /// The method's row of the registry.
-    pub fn info(self) -> &'static MethodInfo {
-        METHODS
-            .iter()
-            .find(|i| i.method == self)
-            .expect("every method has a row in METHODS (tested)")
-    }
-
     /// The name used on the command line, in model files and in result files.
     pub fn name(self) -> &'static str {
         self.info().name

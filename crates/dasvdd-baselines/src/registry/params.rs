@@ -1,122 +1,16 @@
-//! The registry's parameter dispatch: [`MethodParams`] (any method's hyperparameters, fitted
-//! through the shared [`DetectorParams`] interface), [`default_params`] (the paper's setting of
-//! each method for an input width and network) and [`load_detector`] (a model file's `method`
-//! metadata to that method's loader).
+//! The registry's entry points for parameters and model files: [`default_params`] (the paper's
+//! setting of each method for an input width and network) and [`load_detector`] (a model file's
+//! `method` metadata to that method's loader); [`MethodParams`] is generated in `mod.rs`.
 
 use std::path::Path;
 
 use candle_core::Device;
 use dasvdd_core::{
-    AutoencoderConfig, CoreError, DasvddConfig, DasvddModel, Detector, DetectorParams, Preset,
-    Result, SampleView,
+    AutoencoderConfig, CoreError, DasvddConfig, Detector, DetectorParams, Preset, Result,
 };
-use serde::{Deserialize, Serialize};
 
 use super::Method;
-use crate::ae::{AeModel, AeParams};
-use crate::deep_svdd::{DeepSvddModel, DeepSvddParams};
-use crate::iforest::{IsolationForest, IsolationForestParams};
-use crate::kde::{Bandwidth, Kde, KdeParams};
-use crate::ocsvm::{OneClassSvm, OneClassSvmParams};
-
-/// Hyperparameters of any method, so that callers can keep, print or serialise them and still
-/// fit through the shared [`DetectorParams`] interface.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "method", content = "params", rename_all = "snake_case")]
-pub enum MethodParams {
-    /// DASVDD's network and training configuration.
-    Dasvdd(DasvddConfig),
-    /// One-class SVM.
-    Ocsvm(OneClassSvmParams),
-    /// Gaussian kernel density estimation.
-    Kde(KdeParams),
-    /// Isolation Forest.
-    #[serde(rename = "iforest")]
-    IsolationForest(IsolationForestParams),
-    /// Autoencoder.
-    Ae(AeParams),
-    /// Deep SVDD.
-    DeepSvdd(DeepSvddParams),
-}
-
-impl MethodParams {
-    /// The method these parameters belong to.
-    pub fn method(&self) -> Method {
-        match self {
-            MethodParams::Dasvdd(_) => Method::Dasvdd,
-            MethodParams::Ocsvm(_) => Method::Ocsvm,
-            MethodParams::Kde(_) => Method::Kde,
-            MethodParams::IsolationForest(_) => Method::IsolationForest,
-            MethodParams::Ae(_) => Method::Ae,
-            MethodParams::DeepSvdd(_) => Method::DeepSvdd,
-        }
-    }
-
-    /// The epochs of a network's training (`None` for the classical methods).
-    pub fn epochs(&self) -> Option<usize> {
-        match self {
-            MethodParams::Dasvdd(p) => Some(p.train.epochs),
-            MethodParams::Ae(p) => Some(p.epochs),
-            MethodParams::DeepSvdd(p) => Some(p.epochs),
-            MethodParams::Ocsvm(_) | MethodParams::Kde(_) | MethodParams::IsolationForest(_) => {
-                None
-            }
-        }
-    }
-
-    /// The fewest training samples these parameters can be fitted on: 2 for every method (one
-    /// sample has no spread to learn, and DASVDD needs one to train the network and one the
-    /// centre), and for KDE with a cross-validated bandwidth one per fold.
-    pub fn min_training_rows(&self) -> usize {
-        match self {
-            MethodParams::Kde(KdeParams {
-                bandwidth: Bandwidth::CrossValidated { folds, .. },
-            }) => (*folds).max(2),
-            _ => 2,
-        }
-    }
-
-    /// The parameters as a boxed [`DetectorParams`].
-    pub fn into_boxed(self) -> Box<dyn DetectorParams> {
-        match self {
-            MethodParams::Dasvdd(p) => Box::new(p),
-            MethodParams::Ocsvm(p) => Box::new(p),
-            MethodParams::Kde(p) => Box::new(p),
-            MethodParams::IsolationForest(p) => Box::new(p),
-            MethodParams::Ae(p) => Box::new(p),
-            MethodParams::DeepSvdd(p) => Box::new(p),
-        }
-    }
-}
-
-impl DetectorParams for MethodParams {
-    fn fit_detector(&self, x: SampleView<'_>, device: &Device) -> Result<Box<dyn Detector>> {
-        match self {
-            MethodParams::Dasvdd(p) => p.fit_detector(x, device),
-            MethodParams::Ocsvm(p) => p.fit_detector(x, device),
-            MethodParams::Kde(p) => p.fit_detector(x, device),
-            MethodParams::IsolationForest(p) => p.fit_detector(x, device),
-            MethodParams::Ae(p) => p.fit_detector(x, device),
-            MethodParams::DeepSvdd(p) => p.fit_detector(x, device),
-        }
-    }
-
-    fn fit_observed(
-        &self,
-        x: SampleView<'_>,
-        device: &Device,
-        observer: &mut dyn FnMut(&dasvdd_core::EpochProgress) -> std::ops::ControlFlow<()>,
-    ) -> Result<Box<dyn Detector>> {
-        match self {
-            MethodParams::Dasvdd(p) => p.fit_observed(x, device, observer),
-            MethodParams::Ocsvm(p) => p.fit_observed(x, device, observer),
-            MethodParams::Kde(p) => p.fit_observed(x, device, observer),
-            MethodParams::IsolationForest(p) => p.fit_observed(x, device, observer),
-            MethodParams::Ae(p) => p.fit_observed(x, device, observer),
-            MethodParams::DeepSvdd(p) => p.fit_observed(x, device, observer),
-        }
-    }
-}
+pub use super::MethodParams;
 
 /// The paper's preset whose network is exactly `network`, if any.
 fn preset_of(network: &AutoencoderConfig) -> Option<Preset> {
@@ -168,52 +62,11 @@ pub fn default_params(
     if epochs == Some(0) {
         return Err(CoreError::param("epochs", "must be at least 1"));
     }
-    Ok(match method {
-        Method::Dasvdd => {
-            let mut train = dasvdd_train;
-            train.seed = seed;
-            if let Some(e) = epochs {
-                train.epochs = e;
-            }
-            MethodParams::Dasvdd(DasvddConfig {
-                model: network,
-                train,
-            })
-        }
-        Method::Ae => {
-            let mut p = AeParams {
-                model: Some(network),
-                lr: dasvdd_train.lr,
-                weight_decay: dasvdd_train.weight_decay,
-                seed,
-                ..AeParams::default()
-            };
-            if let Some(e) = epochs {
-                p.epochs = e;
-            }
-            MethodParams::Ae(p)
-        }
-        Method::DeepSvdd => {
-            let mut p = DeepSvddParams {
-                model: Some(network),
-                seed,
-                ..DeepSvddParams::default()
-            };
-            if let Some(e) = epochs {
-                p.epochs = e;
-                if p.pretrain_epochs > 0 {
-                    p.pretrain_epochs = e;
-                }
-            }
-            MethodParams::DeepSvdd(p)
-        }
-        Method::Ocsvm => MethodParams::Ocsvm(OneClassSvmParams::default()),
-        Method::Kde => MethodParams::Kde(KdeParams::default()),
-        Method::IsolationForest => MethodParams::IsolationForest(IsolationForestParams {
-            seed,
-            ..IsolationForestParams::default()
-        }),
-    })
+    let mut params = method.paper_default(network, &dasvdd_train, seed);
+    if let Some(e) = epochs {
+        params.set_epochs(e);
+    }
+    Ok(params)
 }
 
 /// [`default_params`] as a boxed [`DetectorParams`].
@@ -244,12 +97,5 @@ pub fn read_method(path: &Path) -> Result<Method> {
 
 /// Loads any model file written by a detector's `save`, onto `device` for the neural methods.
 pub fn load_detector(path: &Path, device: &Device) -> Result<Box<dyn Detector>> {
-    Ok(match read_method(path)? {
-        Method::Dasvdd => Box::new(DasvddModel::load(path, device)?),
-        Method::Ocsvm => Box::new(OneClassSvm::load(path)?),
-        Method::Kde => Box::new(Kde::load(path)?),
-        Method::IsolationForest => Box::new(IsolationForest::load(path)?),
-        Method::Ae => Box::new(AeModel::load(path, device)?),
-        Method::DeepSvdd => Box::new(DeepSvddModel::load(path, device)?),
-    })
+    read_method(path)?.load(path, device)
 }

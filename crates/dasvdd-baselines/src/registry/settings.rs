@@ -8,9 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Method, MethodParams};
-use crate::kde::{logspace, Bandwidth};
-use crate::ocsvm::Gamma;
-use dasvdd_core::{CoreError, Result};
+use dasvdd_core::Result;
 
 /// A number, or a word such as `"scale"` or `"cv"`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -106,51 +104,26 @@ pub struct DeepSvddSettings {
     pub pretrain_weight_decay: Option<f64>,
 }
 
-/// The settings table of one baseline.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub enum BaselineSettings {
-    /// `[baselines.ocsvm]`.
-    Ocsvm(OcsvmSettings),
-    /// `[baselines.kde]`.
-    Kde(KdeSettings),
-    /// `[baselines.iforest]`.
-    IsolationForest(IforestSettings),
-    /// `[baselines.ae]`.
-    Ae(AeSettings),
-    /// `[baselines.deep_svdd]`.
-    DeepSvdd(DeepSvddSettings),
-}
+/// The table of a method without one (DASVDD: its settings are a config's `[model]` and
+/// `[train]`); it accepts no key.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoSettings {}
+
+pub use super::BaselineSettings;
 
 impl BaselineSettings {
-    /// The method the table belongs to.
-    pub fn method(&self) -> Method {
-        match self {
-            BaselineSettings::Ocsvm(_) => Method::Ocsvm,
-            BaselineSettings::Kde(_) => Method::Kde,
-            BaselineSettings::IsolationForest(_) => Method::IsolationForest,
-            BaselineSettings::Ae(_) => Method::Ae,
-            BaselineSettings::DeepSvdd(_) => Method::DeepSvdd,
-        }
-    }
-
     /// Reads the `[baselines.<method>]` table of `method` (`None` for DASVDD, whose settings
     /// are the config's `[model]` and `[train]`); an unknown key or a wrong type is an error.
     pub fn parse(
         method: Method,
         table: toml::Value,
     ) -> std::result::Result<Option<Self>, toml::de::Error> {
-        Ok(Some(match method {
-            Method::Dasvdd => return Ok(None),
-            Method::Ocsvm => BaselineSettings::Ocsvm(table.try_into()?),
-            Method::Kde => BaselineSettings::Kde(table.try_into()?),
-            Method::IsolationForest => BaselineSettings::IsolationForest(table.try_into()?),
-            Method::Ae => BaselineSettings::Ae(table.try_into()?),
-            Method::DeepSvdd => BaselineSettings::DeepSvdd(table.try_into()?),
-        }))
+        method.parse_settings(table)
     }
 
     /// The keys a table of `method` accepts (`None` for DASVDD, whose settings are the
-    /// config's `[model]` and `[train]`): the registry's [`crate::registry::MethodInfo::settings_keys`].
+    /// config's `[model]` and `[train]`): the registry's [`super::MethodInfo::settings_keys`].
     pub fn keys(method: Method) -> Option<&'static [&'static str]> {
         method.info().settings_keys
     }
@@ -158,105 +131,7 @@ impl BaselineSettings {
     /// Writes every key that is set into `params`, which must be of the same method. Values
     /// are range-checked later, by the method's `fit`.
     pub fn apply(&self, params: &mut MethodParams) -> Result<()> {
-        let mismatch = CoreError::param(
-            "baselines",
-            format!(
-                "settings of {} cannot apply to {}",
-                self.method(),
-                params.method()
-            ),
-        );
-        macro_rules! set {
-            ($src:expr, $dst:expr, $($f:ident),*) => {
-                $( if let Some(v) = &$src.$f { $dst.$f = v.clone(); } )*
-            };
-        }
-        match (self, params) {
-            (BaselineSettings::Ocsvm(s), MethodParams::Ocsvm(p)) => {
-                set!(s, p, nu, tol, shrinking, cache_mb);
-                if let Some(g) = &s.gamma {
-                    p.gamma = match g {
-                        NumberOrWord::Number(v) => Gamma::Value(*v),
-                        NumberOrWord::Word(w) if w == "scale" => Gamma::Scale,
-                        NumberOrWord::Word(w) if w == "auto" => Gamma::Auto,
-                        NumberOrWord::Word(w) => {
-                            return Err(CoreError::param(
-                                "gamma",
-                                format!("`{w}` is not \"scale\", \"auto\" or a number"),
-                            ))
-                        }
-                    };
-                }
-            }
-            (BaselineSettings::Kde(s), MethodParams::Kde(p)) => {
-                let grid_set = s.grid_log10_min.is_some()
-                    || s.grid_log10_max.is_some()
-                    || s.grid_points.is_some();
-                let fixed = match &s.bandwidth {
-                    None => None,
-                    Some(NumberOrWord::Number(h)) => Some(*h),
-                    Some(NumberOrWord::Word(w)) if w == "cv" => None,
-                    Some(NumberOrWord::Word(w)) => {
-                        return Err(CoreError::param(
-                            "bandwidth",
-                            format!("`{w}` is not a number or \"cv\""),
-                        ))
-                    }
-                };
-                match fixed {
-                    Some(h) => {
-                        if grid_set || s.cv_folds.is_some() {
-                            return Err(CoreError::param(
-                                "bandwidth",
-                                "a fixed bandwidth takes no cv_folds or grid_* keys",
-                            ));
-                        }
-                        p.bandwidth = Bandwidth::Fixed(h);
-                    }
-                    None => {
-                        let (mut grid, mut folds) = match &p.bandwidth {
-                            Bandwidth::CrossValidated { grid, folds } => (grid.clone(), *folds),
-                            Bandwidth::Fixed(_) => (Bandwidth::default_grid(), 5),
-                        };
-                        if grid_set {
-                            grid = logspace(
-                                s.grid_log10_min.unwrap_or(-1.0),
-                                s.grid_log10_max.unwrap_or(1.0),
-                                s.grid_points.unwrap_or(20),
-                            );
-                        }
-                        if let Some(f) = s.cv_folds {
-                            folds = f;
-                        }
-                        p.bandwidth = Bandwidth::CrossValidated { grid, folds };
-                    }
-                }
-            }
-            (BaselineSettings::IsolationForest(s), MethodParams::IsolationForest(p)) => {
-                set!(s, p, n_trees, subsample);
-            }
-            (BaselineSettings::Ae(s), MethodParams::Ae(p)) => {
-                set!(s, p, epochs, batch_size, lr, weight_decay);
-            }
-            (BaselineSettings::DeepSvdd(s), MethodParams::DeepSvdd(p)) => {
-                set!(
-                    s,
-                    p,
-                    network,
-                    epochs,
-                    batch_size,
-                    lr,
-                    weight_decay,
-                    lr_milestones,
-                    center_eps,
-                    pretrain_epochs,
-                    pretrain_lr,
-                    pretrain_weight_decay
-                );
-            }
-            _ => return Err(mismatch),
-        }
-        Ok(())
+        params.apply(self)
     }
 }
 
@@ -264,6 +139,8 @@ impl BaselineSettings {
 mod tests {
     use super::*;
     use crate::registry::default_params;
+    use crate::{Bandwidth, Gamma};
+    use dasvdd_core::CoreError;
 
     #[test]
     fn set_keys_reach_the_params_and_unset_keys_keep_the_defaults() {
