@@ -137,11 +137,16 @@ fn driver_stub(link: &Path, symbols: &BTreeSet<String>) -> Result<()> {
         .map(|s| format!("int {s}(void) {{ return 999; }}\n"))
         .collect();
     let c = link.join("libcuda-stub.c");
+    let lib = link.join("libcuda.so");
+    // Unchanged, the stub is left as it is: a new file would make cargo rebuild candle.
+    if lib.is_file() && std::fs::read_to_string(&c).is_ok_and(|old| old == source) {
+        return Ok(());
+    }
     std::fs::write(&c, source).with_context(|| format!("cannot write {}", c.display()))?;
     run(
         Command::new("gcc")
             .args(["-shared", "-fPIC", "-Wl,-soname,libcuda.so.1", "-o"])
-            .arg(link.join("libcuda.so"))
+            .arg(&lib)
             .arg(&c),
         "compiling the libcuda stub (gcc)",
     )
@@ -155,6 +160,9 @@ fn link_folder(toolkit: &Path, link: &Path, symbols: &BTreeSet<String>) -> Resul
         let target = versioned_library(&libdir, name)
             .with_context(|| format!("no lib{name}.so.* in {}", libdir.display()))?;
         let alias = link.join(format!("lib{name}.so"));
+        if std::fs::read_link(&alias).is_ok_and(|t| t == target) {
+            continue;
+        }
         let _ = std::fs::remove_file(&alias);
         std::os::unix::fs::symlink(&target, &alias)
             .with_context(|| format!("cannot link {}", alias.display()))?;
@@ -195,12 +203,12 @@ pub fn run_cuda_build(args: &CudaBuildArgs) -> Result<()> {
         toolkit.join("bin").display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let build = |log: &Path| -> Result<bool> {
-        let log_file = std::fs::File::create(log)?;
-        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .current_dir(&root)
-            .args(["build", "--release", "--features", "cuda"])
-            .args(["-p", "dasvdd-cli", "-p", "xtask", "--target-dir"])
+    // `cargo <args> --release --features cuda --target-dir target/cuda` with the toolkit.
+    let cuda_cargo = |cargo_args: &[&str]| {
+        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        cmd.current_dir(&root)
+            .args(cargo_args)
+            .args(["--release", "--features", "cuda", "--target-dir"])
             .arg(&target_dir)
             .env("PATH", &path)
             .env("CUDA_ROOT", &toolkit)
@@ -209,7 +217,12 @@ pub fn run_cuda_build(args: &CudaBuildArgs) -> Result<()> {
             .env("RUSTFLAGS", format!("-L {}", link.display()))
             // Small enough to carry: no debug information, symbols stripped.
             .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
-            .env("CARGO_PROFILE_RELEASE_STRIP", "true")
+            .env("CARGO_PROFILE_RELEASE_STRIP", "true");
+        cmd
+    };
+    let build = |log: &Path| -> Result<bool> {
+        let log_file = std::fs::File::create(log)?;
+        let status = cuda_cargo(&["build", "-p", "dasvdd-cli", "-p", "xtask"])
             .stdout(log_file.try_clone()?)
             .stderr(log_file)
             .status()?;
@@ -264,19 +277,15 @@ pub fn run_cuda_build(args: &CudaBuildArgs) -> Result<()> {
     }
     // The GPU-parity test as a program to carry too (`gpu_parity`, stripped).
     let test_log = work.join("build-tests.log");
-    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .current_dir(&root)
-        .args(["test", "--release", "--features", "cuda", "--no-run"])
-        .args(["-p", "dasvdd-core", "--test", "gpu_parity", "--target-dir"])
-        .arg(&target_dir)
-        .env("PATH", &path)
-        .env("CUDA_ROOT", &toolkit)
-        .env("CUDA_PATH", &toolkit)
-        .env("CUDA_COMPUTE_CAP", args.compute_cap.to_string())
-        .env("RUSTFLAGS", format!("-L {}", link.display()))
-        .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
-        .env("CARGO_PROFILE_RELEASE_STRIP", "true")
-        .output()?;
+    let out = cuda_cargo(&[
+        "test",
+        "--no-run",
+        "-p",
+        "dasvdd-core",
+        "--test",
+        "gpu_parity",
+    ])
+    .output()?;
     let text = String::from_utf8_lossy(&out.stderr).into_owned();
     std::fs::write(&test_log, &text)?;
     let exe = text
