@@ -1,7 +1,9 @@
-//! Fuzz target: the TOML config parser and its resolution into a DASVDD config.
+//! Fuzz target: the TOML config parser (`[model]`, `[train]`, typed `[baselines.*]` tables) and
+//! its resolution into every method's parameters, as `dasvdd train --config` and `bench-all`
+//! read a config file.
 #![no_main]
 
-use dasvdd_core::ConfigFile;
+use dasvdd_baselines::{Config, Method};
 use libfuzzer_sys::fuzz_target;
 
 #[global_allocator]
@@ -12,9 +14,11 @@ fuzz_target!(|data: &[u8]| {
         let Ok(text) = std::str::from_utf8(data) else {
             return;
         };
-        if let Ok(f) = ConfigFile::parse(text, "fuzz.toml") {
-            let _ = f.resolve(Some(8));
-            let _ = f.resolve(None);
+        if let Ok(c) = Config::parse("fuzz.toml", text) {
+            let _ = c.file.resolve(None);
+            for m in Method::ALL {
+                let _ = c.method_params(m, 8, None, Some(1));
+            }
         }
     });
 });
