@@ -36,7 +36,7 @@ done
 # The CUDA libraries candle links, from the machine's PyTorch (nvidia/cu13/lib).
 lib=$(python3 -c 'import os, nvidia; print(os.path.join(list(nvidia.__path__)[0], "cu13", "lib"))' 2>/dev/null || true)
 [ -n "$lib" ] && export LD_LIBRARY_PATH="$lib:${LD_LIBRARY_PATH:-}"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/gpu.txt"
+{ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || echo "no nvidia-smi"; } | tee "$OUT/gpu.txt"
 lscpu | grep 'Model name' | tee -a "$OUT/gpu.txt"
 
 # 1. The CUDA path against the CPU (tests/gpu_parity.rs).
