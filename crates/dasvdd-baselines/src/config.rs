@@ -176,17 +176,7 @@ impl Config {
                 .map_err(|e| invalid(&self.origin, e.to_string()))?;
         }
         if let Some(e) = epochs {
-            match &mut params {
-                MethodParams::Dasvdd(p) => p.train.epochs = e,
-                MethodParams::Ae(p) => p.epochs = e,
-                MethodParams::DeepSvdd(p) => {
-                    p.epochs = e;
-                    if p.pretrain_epochs > 0 {
-                        p.pretrain_epochs = e;
-                    }
-                }
-                _ => {}
-            }
+            params.set_epochs(e);
         }
         Ok(params)
     }
