@@ -8,7 +8,7 @@
 use dasvdd_core::config::Variant;
 use dasvdd_core::{ConfigFile, CoreError, DasvddConfig, Result};
 
-use crate::registry::{default_params, Method, MethodParams};
+use crate::registry::{Method, MethodParams};
 use crate::settings::BaselineSettings;
 
 /// A parsed config file and its typed baseline tables.
@@ -145,6 +145,9 @@ impl Config {
         if epochs == Some(0) {
             return Err(CoreError::param("epochs", "must be at least 1"));
         }
+        if cols == 0 {
+            return Err(CoreError::param("input_dim", "must be positive"));
+        }
         // Only the networks must fit the data's width; the classical methods read no more
         // than the seed from `[train]`.
         let d = if method.is_neural() {
@@ -155,21 +158,9 @@ impl Config {
                 .map_err(|e| invalid(&self.origin, e.to_string()))?
         };
         let seed = seed.unwrap_or(d.train.seed);
-        let network = method.is_neural().then_some(&d.model);
-        let mut params = default_params(method, cols, network, None, seed)?;
-        match &mut params {
-            MethodParams::Dasvdd(p) => {
-                *p = d.clone();
-                p.train.seed = seed;
-            }
-            MethodParams::Ae(p) => {
-                p.epochs = d.train.epochs;
-                p.batch_size = d.train.batch_size;
-                p.lr = d.train.lr;
-                p.weight_decay = d.train.weight_decay;
-            }
-            _ => {}
-        }
+        // The registry's paper setting on the file's network and training: DASVDD takes both,
+        // the AE the network and how DASVDD trains it, Deep SVDD the network as its encoder.
+        let mut params = method.paper_default(d.model, &d.train, seed);
         if let Some(table) = self.baseline(method) {
             table
                 .apply(&mut params)
@@ -185,6 +176,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::default_params;
 
     #[test]
     fn unknown_tables_and_keys_name_the_file_and_key() {

@@ -151,14 +151,16 @@ impl RegisteredMethod for AeParams {
     const INFO: MethodInfo = INFO_AE;
     type Settings = AeSettings;
 
-    /// DASVDD's network and the learning rate and weight decay of its training.
+    /// DASVDD's network, trained as DASVDD trains it: epochs, batch size, learning rate and
+    /// weight decay of `train`.
     fn paper_default(network: AutoencoderConfig, train: &TrainConfig, seed: u64) -> Self {
         AeParams {
             model: Some(network),
+            epochs: train.epochs,
+            batch_size: train.batch_size,
             lr: train.lr,
             weight_decay: train.weight_decay,
             seed,
-            ..AeParams::default()
         }
     }
 

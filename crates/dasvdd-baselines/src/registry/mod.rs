@@ -118,7 +118,7 @@ macro_rules! registry {
             }
 
             /// The paper's setting of this method (see [`RegisteredMethod::paper_default`]).
-            fn paper_default(
+            pub(crate) fn paper_default(
                 self,
                 network: AutoencoderConfig,
                 train: &TrainConfig,
