@@ -52,6 +52,10 @@ pub struct PerfArgs {
     /// these shapes and so the ceiling of the step's share of the matmul rate
     #[arg(long)]
     products: bool,
+    /// Also train this many models at once (`fit_stacked`) against one at a time, on the PIMA
+    /// and Fashion-MNIST networks
+    #[arg(long, value_name = "K")]
+    stacked: Option<usize>,
 }
 
 /// GFLOP/s of one product shape through the kernels' own `gemm_new`, timed over about
@@ -413,6 +417,9 @@ pub fn run(args: &PerfArgs) -> Result<()> {
     }
     if args.products {
         print_products(args.samples, mm.max(mm_after))?;
+    }
+    if let Some(k) = args.stacked {
+        crate::perf_stack::run(k)?;
     }
     if args.no_torch {
         return Ok(());

@@ -143,6 +143,65 @@ pub fn fit_and_score(
     }
 }
 
+/// Whether cells of `spec` can be trained together in one pass ([`fit_and_score_stacked`]):
+/// DASVDD and its variants, whose models of one dataset differ only in seed and data.
+pub fn stackable(spec: &MethodSpec) -> bool {
+    spec.method == Method::Dasvdd
+}
+
+/// [`fit_and_score`] for several cells of one stackable `spec` on `dataset` at once: model `m`
+/// has seed `seeds[m]`, trains on `trains[m]` (all of one size) and scores `tests[m]`. The
+/// models train in one pass over a leading model axis (`dasvdd_core::fit_stacked`), each as
+/// it would alone; each cell's `fit_seconds` is the pass's wall time shared out equally.
+/// `on_epoch(m, record)` sees every model's epochs.
+#[allow(clippy::too_many_arguments)]
+pub fn fit_and_score_stacked(
+    cfg: &BenchConfig,
+    dataset: &str,
+    spec: &MethodSpec,
+    seeds: &[u64],
+    epochs: Option<usize>,
+    trains: &[SampleView<'_>],
+    tests: &[SampleView<'_>],
+    device: &Device,
+    on_epoch: &mut dyn FnMut(usize, &EpochRecord),
+) -> Result<Vec<Result<Outcome>>> {
+    anyhow::ensure!(
+        stackable(spec),
+        "{} cannot train several models in one pass",
+        spec
+    );
+    let cols = trains.first().map_or(0, |t| t.cols());
+    let configs = seeds
+        .iter()
+        .map(|&seed| dasvdd_config(cfg, dataset, spec, cols, seed, epochs))
+        .collect::<Result<Vec<_>>>()?;
+    let started = Instant::now();
+    let models = dasvdd_core::fit_stacked(&configs, trains, device, &mut |m, r| {
+        on_epoch(m, r);
+        std::ops::ControlFlow::Continue(())
+    })?;
+    let fit_seconds = started.elapsed().as_secs_f64() / seeds.len().max(1) as f64;
+    Ok(models
+        .into_iter()
+        .zip(tests)
+        .zip(&configs)
+        .map(|((model, test), c)| {
+            let model = model?;
+            let started = Instant::now();
+            let scores = score_in_chunks(&model, *test)?;
+            Ok(Outcome {
+                scores,
+                gamma: Some(model.gamma),
+                epochs: Some(c.train.epochs),
+                history: model.history.clone(),
+                fit_seconds,
+                score_seconds: started.elapsed().as_secs_f64(),
+            })
+        })
+        .collect())
+}
+
 /// Scores in chunks of rows, so that a large test set never needs one huge activation matrix.
 fn score_in_chunks(detector: &dyn dasvdd_core::Detector, x: SampleView<'_>) -> Result<Vec<f64>> {
     const CHUNK: usize = 4096;

@@ -39,3 +39,47 @@ fn custom_matrix_runs_reports_and_resumes() {
     let second = results.read_cells().unwrap();
     assert_eq!(first, second);
 }
+
+/// DASVDD cells of one dataset train in one pass (`--stack`, default 10), each stored on its
+/// own: the same cells, AUROCs and gammas as training every cell alone (`--stack 1`), and a
+/// run cut short by `--max-cells` in the middle of a pass resumes to the same results.
+#[test]
+fn cells_trained_in_one_pass_are_stored_as_cells_trained_alone() {
+    let run = |stack: usize, max_cells: Option<usize>, dir: &std::path::Path| {
+        let args = BenchArgs {
+            datasets: vec!["synthetic".into()],
+            classes: vec![2, 5],
+            methods: vec!["dasvdd".into(), "iforest".into()],
+            seeds: Some(3),
+            epochs: Some(4),
+            results: dir.to_path_buf(),
+            stack,
+            max_cells,
+            ..BenchArgs::default()
+        };
+        dasvdd_bench::runner::run(&args).unwrap();
+        ResultsDir::new(dir).read_cells().unwrap()
+    };
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let together = run(10, Some(4), a.path());
+    assert_eq!(together.len(), 4, "--max-cells stops inside the first pass");
+    let together = run(10, None, a.path());
+    let alone = run(1, None, b.path());
+    assert_eq!(together.len(), 12, "2 classes x 3 seeds x 2 methods");
+    assert_eq!(
+        together.keys().collect::<Vec<_>>(),
+        alone.keys().collect::<Vec<_>>()
+    );
+    for (key, t) in &together {
+        let s = &alone[key];
+        assert_eq!(
+            (t.auroc * 1e4).round(),
+            (s.auroc * 1e4).round(),
+            "{key}: {} together, {} alone",
+            t.auroc,
+            s.auroc
+        );
+        assert_eq!(t.gamma, s.gamma, "{key}");
+        assert_eq!((t.train, t.epochs), (s.train, s.epochs), "{key}");
+    }
+}

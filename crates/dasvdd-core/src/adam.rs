@@ -82,8 +82,9 @@ impl Adam {
         })
     }
 
-    /// Also keeps a transposed copy of each 2-D parameter at `indices`, from now on updated with
-    /// it (host parameters only; others are left alone).
+    /// Also keeps a transposed copy of each 2-D parameter at `indices` (of each model's matrix
+    /// for a stack `(models, rows, cols)`), from now on updated with it (host parameters only;
+    /// others are left alone).
     pub fn keep_transposed(mut self, indices: &[usize]) -> Result<Self> {
         for &i in indices {
             let (Some(p), Some(Moments::Host { transposed, .. })) =
@@ -91,7 +92,11 @@ impl Adam {
             else {
                 continue;
             };
-            let (rows, cols) = p.dims2()?;
+            let (models, rows, cols) = match *p.dims() {
+                [rows, cols] => (1, rows, cols),
+                [models, rows, cols] => (models, rows, cols),
+                _ => continue,
+            };
             let data = p
                 .as_tensor()
                 .t()?
@@ -100,6 +105,7 @@ impl Adam {
                 .to_vec1::<f32>()?;
             *transposed = Some(TransposedCopy {
                 data: Mutex::new(data),
+                models,
                 rows,
                 cols,
             });

@@ -134,6 +134,25 @@ impl Autoencoder {
         center: Option<(&Tensor, f64, SvddTerm)>,
         adam: &mut Adam,
     ) -> Result<(StepLoss, Tensor)> {
+        let gamma = center.map(|(_, g, _)| [g]);
+        let center = center
+            .zip(gamma.as_ref())
+            .map(|((c, _, term), g)| (c, &g[..], term));
+        let (losses, z) = self.train_step_stacked(x, center, adam)?;
+        Ok((losses.first().copied().unwrap_or_default(), z))
+    }
+
+    /// One optimiser step of every model of a stack ([`Autoencoder::stack`]) on its own batch:
+    /// `x (models, rows, input_dim)`, the centres `(models, latent)` with one gamma per model.
+    /// Each model's step is the one [`Autoencoder::train_step_with_codes`] takes for it alone.
+    /// Returns each model's losses and the codes `(models, rows, latent)` before the step. On
+    /// a single autoencoder with a matrix `x` it is that step.
+    pub fn train_step_stacked(
+        &self,
+        x: &Tensor,
+        center: Option<(&Tensor, &[f64], SvddTerm)>,
+        adam: &mut Adam,
+    ) -> Result<(Vec<StepLoss>, Tensor)> {
         let enc = self.encoder.forward_train(x)?;
         let z = enc
             .last()
@@ -153,9 +172,9 @@ impl Autoencoder {
             .decoder
             .backward_with(&dec, g_out, true, &copies(dec_idx))?;
         let mut g_z = g_z.expect("input gradient was requested");
-        let mut svdd = 0.0;
-        if let Some((c, gamma, term)) = center {
-            let (g, m) = svdd_grad(g_z, z, c, gamma, term == SvddTerm::FirstSample)?;
+        let mut svdd = vec![0.0; reconstruction.len()];
+        if let Some((c, gammas, term)) = center {
+            let (g, m) = svdd_grad(g_z, z, c, gammas, term == SvddTerm::FirstSample)?;
             g_z = g;
             svdd = m;
         }
@@ -166,13 +185,54 @@ impl Autoencoder {
         let mut grads = Mlp::flatten_grads(enc_grads);
         grads.extend(Mlp::flatten_grads(dec_grads));
         adam.step(&grads)?;
-        Ok((
-            StepLoss {
+        let losses = reconstruction
+            .into_iter()
+            .zip(svdd)
+            .map(|(reconstruction, svdd)| StepLoss {
                 reconstruction,
                 svdd,
-            },
-            z.clone(),
-        ))
+            })
+            .collect();
+        Ok((losses, z.clone()))
+    }
+
+    /// `models.len()` autoencoders of one config held as one whose networks are stacks
+    /// ([`Mlp::stack`]): trained together by [`Autoencoder::train_step_stacked`], split again
+    /// by [`Autoencoder::unstack`].
+    pub fn stack(models: &[Autoencoder]) -> Result<Self> {
+        let Some(first) = models.first() else {
+            return Err(crate::error::CoreError::InvalidInput(
+                "a stack needs at least one autoencoder".into(),
+            ));
+        };
+        if models.iter().any(|m| m.config != first.config) {
+            return Err(crate::error::CoreError::InvalidInput(
+                "only autoencoders of one config can be stacked".into(),
+            ));
+        }
+        let half = |f: fn(&Autoencoder) -> &Mlp| {
+            Mlp::stack(&models.iter().map(|m| f(m).clone()).collect::<Vec<_>>())
+        };
+        Ok(Autoencoder {
+            config: first.config.clone(),
+            encoder: half(|m| &m.encoder)?,
+            decoder: half(|m| &m.decoder)?,
+        })
+    }
+
+    /// The autoencoders of a stack, each with its own weights.
+    pub fn unstack(&self) -> Result<Vec<Autoencoder>> {
+        let encoders = self.encoder.unstack()?;
+        let decoders = self.decoder.unstack()?;
+        Ok(encoders
+            .into_iter()
+            .zip(decoders)
+            .map(|(encoder, decoder)| Autoencoder {
+                config: self.config.clone(),
+                encoder,
+                decoder,
+            })
+            .collect())
     }
 
     /// Adam over [`Autoencoder::vars`] that also keeps transposed copies of the weights whose

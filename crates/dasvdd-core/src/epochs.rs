@@ -1,7 +1,8 @@
 //! The one epoch loop of every trainer (DASVDD, and the autoencoder and Deep SVDD baselines):
 //! a seeded shuffle per epoch, drop-last mini-batches, a divergence check of every loss term of
 //! every batch, the epoch's mean losses, and an observer that can stop training. A trainer
-//! supplies only its step (what one batch does) and its epoch record.
+//! supplies only its step (what one batch does) and its epoch record. The loop runs one model
+//! or many in lockstep ([`run_epochs_stacked`]), each with its own batch order.
 
 use std::ops::ControlFlow;
 use std::time::Instant;
@@ -79,6 +80,8 @@ pub fn check_weights(all_finite: bool, epochs: usize) -> Result<()> {
 /// `terms[k]`. After each epoch `record` turns the means into the trainer's epoch record
 /// (it may also check more, e.g. the centre), and `on_epoch` sees it: returning
 /// [`ControlFlow::Break`] stops with [`CoreError::Interrupted`]. Returns the records.
+///
+/// This is [`run_epochs_stacked`] with one model.
 pub fn run_epochs<const K: usize, R>(
     rows: usize,
     epochs: usize,
@@ -89,44 +92,118 @@ pub fn run_epochs<const K: usize, R>(
     record: &mut dyn FnMut(EpochMeans<K>) -> Result<R>,
     on_epoch: &mut dyn FnMut(&R) -> ControlFlow<()>,
 ) -> Result<Vec<R>> {
+    let mut out = run_epochs_stacked(
+        rows,
+        epochs,
+        batch,
+        std::slice::from_mut(shuffle_rng),
+        terms,
+        &mut |epoch, idx| Ok(vec![step(epoch, idx[0])?]),
+        &mut |_, m| record(m),
+        &mut |_, r| on_epoch(r),
+    )?;
+    out.pop().expect("one result per model")
+}
+
+/// The step of many models trained at once: `(epoch, each model's rows of its batch)` to
+/// each model's `K` loss terms.
+pub type StackedStep<'a, const K: usize> =
+    dyn FnMut(usize, &[&[usize]]) -> Result<Vec<[f64; K]>> + 'a;
+
+/// [`run_epochs`] for models trained at once, in lockstep, on training sets of the same number
+/// of `rows`: model `m` draws its batch order from `shuffle_rngs[m]` exactly as it would alone,
+/// and `step` trains every model on its own batch. Each model has its own divergence check,
+/// records (`record(m, ..)`) and observer (`on_epoch(m, ..)`); a model that diverges or is
+/// stopped ends with its own error while the others go on (its values are still computed, but
+/// nothing of it is recorded). Returns one result per model; the outer error is one that
+/// stops them all (a failed step, a bad batch size).
+#[allow(clippy::type_complexity)]
+pub fn run_epochs_stacked<const K: usize, R>(
+    rows: usize,
+    epochs: usize,
+    batch: usize,
+    shuffle_rngs: &mut [ChaCha8Rng],
+    terms: [&'static str; K],
+    step: &mut StackedStep<'_, K>,
+    record: &mut dyn FnMut(usize, EpochMeans<K>) -> Result<R>,
+    on_epoch: &mut dyn FnMut(usize, &R) -> ControlFlow<()>,
+) -> Result<Vec<Result<Vec<R>>>> {
     if batch == 0 || batch > rows {
         return Err(CoreError::param(
             "batch_size",
             format!("{batch} is not between 1 and the {rows} training samples"),
         ));
     }
+    let models = shuffle_rngs.len();
     let batches = rows / batch;
-    let mut order: Vec<usize> = (0..rows).collect();
-    let mut history = Vec::with_capacity(epochs);
+    let mut orders: Vec<Vec<usize>> = vec![(0..rows).collect(); models];
+    let mut out: Vec<Result<Vec<R>>> = (0..models)
+        .map(|_| Ok(Vec::with_capacity(epochs)))
+        .collect();
     for epoch in 1..=epochs {
+        if out.iter().all(|r| r.is_err()) {
+            break;
+        }
         let started = Instant::now();
-        order.shuffle(shuffle_rng);
-        let mut sums = [0.0; K];
+        for (order, rng) in orders.iter_mut().zip(shuffle_rngs.iter_mut()) {
+            order.shuffle(rng);
+        }
+        let mut sums = vec![[0.0; K]; models];
         for b in 0..batches {
-            let losses = step(epoch, &order[b * batch..(b + 1) * batch])?;
-            for (k, &loss) in losses.iter().enumerate() {
-                if !loss.is_finite() {
-                    return Err(CoreError::Diverged {
-                        epoch,
-                        what: terms[k],
-                        value: loss,
-                    });
+            let idx: Vec<&[usize]> = orders
+                .iter()
+                .map(|o| &o[b * batch..(b + 1) * batch])
+                .collect();
+            let losses = step(epoch, &idx)?;
+            if losses.len() != models {
+                return Err(CoreError::InvalidInput(format!(
+                    "a step returned losses of {} models for {models}",
+                    losses.len()
+                )));
+            }
+            for (m, model_losses) in losses.iter().enumerate() {
+                if out[m].is_err() {
+                    continue;
                 }
-                sums[k] += loss;
+                for (k, &loss) in model_losses.iter().enumerate() {
+                    if !loss.is_finite() {
+                        out[m] = Err(CoreError::Diverged {
+                            epoch,
+                            what: terms[k],
+                            value: loss,
+                        });
+                        break;
+                    }
+                    sums[m][k] += loss;
+                }
             }
         }
-        let means = sums.map(|s| s / batches as f64);
-        let r = record(EpochMeans {
-            epoch,
-            means,
-            seconds: started.elapsed().as_secs_f64(),
-        })?;
-        if on_epoch(&r).is_break() {
-            return Err(CoreError::Interrupted { epoch });
+        let seconds = started.elapsed().as_secs_f64();
+        for (m, result) in out.iter_mut().enumerate() {
+            let Ok(history) = result else { continue };
+            let means = sums[m].map(|s| s / batches as f64);
+            let r = match record(
+                m,
+                EpochMeans {
+                    epoch,
+                    means,
+                    seconds,
+                },
+            ) {
+                Ok(r) => r,
+                Err(e) => {
+                    *result = Err(e);
+                    continue;
+                }
+            };
+            if on_epoch(m, &r).is_break() {
+                *result = Err(CoreError::Interrupted { epoch });
+                continue;
+            }
+            history.push(r);
         }
-        history.push(r);
     }
-    Ok(history)
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -31,7 +31,9 @@ pub use config::{
     Activation, AutoencoderConfig, CenterMode, ConfigFile, DasvddConfig, DasvddParams, GammaChoice,
     Preset, TrainConfig,
 };
-pub use dasvdd::{estimate_gamma, fit, fit_until, DasvddModel, EpochRecord, GammaEstimate};
+pub use dasvdd::{
+    estimate_gamma, fit, fit_stacked, fit_until, DasvddModel, EpochRecord, GammaEstimate,
+};
 /// How this build's dependencies were compiled (debug assertions, opt-level), for start-up
 /// warnings and `cargo xtask perf`.
 pub use dasvdd_build_probe as build_probe;

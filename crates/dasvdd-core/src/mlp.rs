@@ -88,10 +88,10 @@ impl Dense {
         })
     }
 
-    /// `(out, in)`.
+    /// `(out, in)` (of each model's layer, for a stack).
     pub fn dims(&self) -> (usize, usize) {
         let d = self.weight.dims();
-        (d[1], d[0])
+        (d[d.len() - 1], d[d.len() - 2])
     }
 
     /// The weight in PyTorch's `(out, in)` layout.
@@ -161,6 +161,80 @@ impl Mlp {
             .map(|i| layer(i, if i + 1 == n { last } else { hidden }))
             .collect::<Result<_>>()?;
         Ok(Mlp { layers })
+    }
+
+    /// One network holding `models` networks of the same widths as a stack: each weight
+    /// `(models, in, out)`, each bias `(models, out)`. Every operation of [`Mlp`] (the forward
+    /// and backward passes, and [`crate::Adam`] over its variables) then works on all of them at
+    /// once, each model's values computed as for the model alone; [`Mlp::unstack`] splits
+    /// them again.
+    pub fn stack(models: &[Mlp]) -> Result<Self> {
+        let Some(first) = models.first() else {
+            return Err(crate::error::CoreError::InvalidInput(
+                "a stack needs at least one network".into(),
+            ));
+        };
+        let layers = (0..first.layers.len())
+            .map(|i| {
+                let of = |f: &dyn Fn(&Dense) -> Option<Tensor>| -> Result<Option<Tensor>> {
+                    let parts: Option<Vec<Tensor>> =
+                        models.iter().map(|m| m.layers.get(i).and_then(f)).collect();
+                    Ok(parts.map(|p| Tensor::stack(&p, 0)).transpose()?)
+                };
+                let weight = of(&|l| Some(l.weight.as_tensor().clone()))?;
+                let bias = of(&|l| l.bias.as_ref().map(|b| b.as_tensor().clone()))?;
+                let same = models.iter().all(|m| {
+                    m.layers.len() == first.layers.len()
+                        && m.layers[i].activation == first.layers[i].activation
+                        && m.layers[i].bias.is_some() == first.layers[i].bias.is_some()
+                });
+                match (weight, same) {
+                    (Some(weight), true) => Ok(Dense {
+                        weight: Var::from_tensor(&weight)?,
+                        bias: bias.map(|b| Var::from_tensor(&b)).transpose()?,
+                        activation: first.layers[i].activation,
+                    }),
+                    _ => Err(crate::error::CoreError::InvalidInput(
+                        "only networks of one architecture can be stacked".into(),
+                    )),
+                }
+            })
+            .collect::<Result<_>>()?;
+        Ok(Mlp { layers })
+    }
+
+    /// Models in the stack (1 for a network that is not one).
+    pub fn models(&self) -> usize {
+        match self.layers.first().map(|l| l.weight.dims()) {
+            Some([models, _, _]) => *models,
+            _ => 1,
+        }
+    }
+
+    /// The networks of a stack made by [`Mlp::stack`], each with its own copy of its weights.
+    pub fn unstack(&self) -> Result<Vec<Mlp>> {
+        if self.layers.first().is_none_or(|l| l.weight.rank() != 3) {
+            return Ok(vec![self.clone()]);
+        }
+        (0..self.models())
+            .map(|k| {
+                let own = |v: &Var| -> Result<Var> {
+                    Ok(Var::from_tensor(&v.as_tensor().get(k)?.copy()?)?)
+                };
+                let layers = self
+                    .layers
+                    .iter()
+                    .map(|l| {
+                        Ok(Dense {
+                            weight: own(&l.weight)?,
+                            bias: l.bias.as_ref().map(own).transpose()?,
+                            activation: l.activation,
+                        })
+                    })
+                    .collect::<Result<_>>()?;
+                Ok(Mlp { layers })
+            })
+            .collect()
     }
 
     /// Parameters of a network of `widths` (weights, and biases when `bias`); `None` when the

@@ -158,7 +158,8 @@ fn first_sample_svdd_term_touches_only_the_first_row() {
     for fused in [true, false] {
         set_fused_kernels(fused);
         let (g, m) =
-            dasvdd_core::kernels::svdd_grad(z.zeros_like().unwrap(), &z, &c, 2.0, true).unwrap();
+            dasvdd_core::kernels::svdd_grad(z.zeros_like().unwrap(), &z, &c, &[2.0], true).unwrap();
+        let m = m[0];
         set_fused_kernels(true);
         // ||z_0 - c||^2 = 0.25 + 1 and its gradient 2 * gamma * (z_0 - c) = [2, 4].
         assert!((m - 1.25).abs() < 1e-9, "fused {fused}: {m}");
@@ -170,7 +171,9 @@ fn first_sample_svdd_term_touches_only_the_first_row() {
         // The batch mean divides by the rows and covers them all.
         set_fused_kernels(fused);
         let (g, m) =
-            dasvdd_core::kernels::svdd_grad(z.zeros_like().unwrap(), &z, &c, 2.0, false).unwrap();
+            dasvdd_core::kernels::svdd_grad(z.zeros_like().unwrap(), &z, &c, &[2.0], false)
+                .unwrap();
+        let m = m[0];
         set_fused_kernels(true);
         assert!(
             (m - (1.25 + 10.25 + 0.25) / 3.0).abs() < 1e-6,

@@ -111,10 +111,10 @@ impl DeepSvddParams {
                 // With a zero gradient and weight 1, svdd_grad yields the gradient of
                 // mean_i ||z_i - c||^2; the output is linear, so it is also the gradient of
                 // the last pre-activation.
-                let (g, loss) = svdd_grad(z.zeros_like()?, z, &c, 1.0, false)?;
+                let (g, loss) = svdd_grad(z.zeros_like()?, z, &c, &[1.0], false)?;
                 let (grads, _) = net.backward(&acts, g, false)?;
                 adam.step(&Mlp::flatten_grads(grads))?;
-                Ok(loss)
+                Ok(loss[0])
             },
             on_epoch,
         )?;

@@ -10,7 +10,7 @@ use indicatif::ProgressBar;
 
 use super::plan::Plan;
 use crate::matrix::{BenchDataset, CellKey, MethodSpec};
-use crate::methods::fit_and_score;
+use crate::methods::{fit_and_score, fit_and_score_stacked, Outcome};
 use crate::provenance::unix_now;
 use crate::store::{CellDetail, CellRecord, RankedSample};
 
@@ -72,6 +72,64 @@ pub(super) fn run_cell(
         device,
         &mut on_epoch,
     )?;
+    finish_cell(plan, key, dataset, spec, split, device, out)
+}
+
+/// Runs cells of one stackable method and dataset, whose training sets have one size, in one
+/// training pass, and returns each cell's record and side file.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn run_cells_stacked(
+    plan: &Plan,
+    keys: &[&CellKey],
+    dataset: &BenchDataset,
+    spec: &MethodSpec,
+    splits: &[&OneClassSplit],
+    device: &Device,
+    pb: &ProgressBar,
+) -> Result<Vec<Result<(CellRecord, CellDetail)>>> {
+    let trains = splits
+        .iter()
+        .map(|s| view(&s.train))
+        .collect::<Result<Vec<_>>>()?;
+    let tests = splits
+        .iter()
+        .map(|s| view(&s.test.x))
+        .collect::<Result<Vec<_>>>()?;
+    let seeds: Vec<u64> = keys.iter().map(|k| k.seed).collect();
+    let label = format!("{} {} x{}", keys[0].dataset, keys[0].method, keys.len());
+    let mut on_epoch = |m: usize, r: &dasvdd_core::EpochRecord| {
+        if m == 0 {
+            pb.set_message(format!("{label} epoch {}", r.epoch));
+        }
+    };
+    let outcomes = fit_and_score_stacked(
+        &plan.cfg,
+        &keys[0].dataset,
+        spec,
+        &seeds,
+        plan.shape.epochs_for(&plan.cfg, &keys[0].dataset),
+        &trains,
+        &tests,
+        device,
+        &mut on_epoch,
+    )?;
+    Ok(outcomes
+        .into_iter()
+        .zip(keys.iter().zip(splits))
+        .map(|(out, (key, split))| finish_cell(plan, key, dataset, spec, split, device, out?))
+        .collect())
+}
+
+/// The record and side file of a cell from what fitting and scoring gave.
+fn finish_cell(
+    plan: &Plan,
+    key: &CellKey,
+    dataset: &BenchDataset,
+    spec: &MethodSpec,
+    split: &OneClassSplit,
+    device: &Device,
+    out: Outcome,
+) -> Result<(CellRecord, CellDetail)> {
     let (scores, labels, unit) = match &split.test.groups {
         Some(groups) => {
             let (s, l) = dasvdd_eval::mean_by_group(&out.scores, groups, &split.test.y)?;

@@ -10,9 +10,9 @@ use dasvdd_data::OneClassSplit;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::matrix::{BenchDataset, CellKey, MethodSpec};
-use crate::methods::data_variant;
+use crate::methods::{data_variant, stackable};
 use crate::provenance::{command_line, commit};
-use crate::store::{CellWriter, MatrixRequest, ResultsDir};
+use crate::store::{CellDetail, CellRecord, CellWriter, MatrixRequest, ResultsDir};
 
 mod cell;
 mod data;
@@ -23,7 +23,7 @@ mod tests;
 pub use data::{load_split, subsample};
 pub use plan::{check_args, other_variant_method, plan, BenchArgs, Plan};
 
-use cell::run_cell;
+use cell::{run_cell, run_cells_stacked};
 use data::split_uses_seed;
 
 /// Picks the device of the neural methods.
@@ -52,6 +52,29 @@ fn say(pb: &ProgressBar, line: String) {
     } else {
         pb.println(line);
     }
+}
+
+/// The cells of `todo` in the units that run together: up to `stack` cells of one stackable
+/// method (DASVDD and its variants) and dataset form one unit, placed where its first cell
+/// was; every other cell is a unit of its own. With `stack` 1 every cell runs alone.
+pub(crate) fn units<'a>(todo: &[&'a CellKey], stack: usize) -> Result<Vec<Vec<&'a CellKey>>> {
+    let mut units: Vec<Vec<&CellKey>> = Vec::new();
+    let mut open: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for &key in todo {
+        let spec: MethodSpec = key.method.parse()?;
+        if stack > 1 && stackable(&spec) {
+            let group = (key.dataset.as_str(), key.method.as_str());
+            if let Some(&i) = open.get(&group) {
+                if units[i].len() < stack {
+                    units[i].push(key);
+                    continue;
+                }
+            }
+            open.insert(group, units.len());
+        }
+        units.push(vec![key]);
+    }
+    Ok(units)
 }
 
 /// `cargo xtask bench-all`.
@@ -139,72 +162,129 @@ fn run_plan(
             .progress_chars("=> "),
     );
     let mut cached: Option<((String, u8, u64, TrainVariant), OneClassSplit)> = None;
-    let mut finished = 0usize;
-    let mut failed = 0usize;
-    let mut elsewhere = 0usize;
-    for key in todo {
-        if args.max_cells.is_some_and(|m| finished >= m) {
-            break;
-        }
-        // Another process on the same results folder (the same shard started twice, or a
-        // resumed run) may be computing this cell, or may just have finished it.
-        let Some(_claim) = results.claim(key)? else {
-            elsewhere += 1;
-            tracing::info!(cell = %key, "claimed by another process; skipped");
-            pb.inc(1);
-            continue;
-        };
-        if results.is_finished(key)? {
-            elsewhere += 1;
-            pb.inc(1);
-            continue;
-        }
-        pb.set_message(key.to_string());
-        let dataset = &datasets[&key.dataset];
-        let spec: MethodSpec = key.method.parse()?;
-        let split_seed = if split_uses_seed(dataset) {
-            key.seed
-        } else {
-            0
-        };
-        let variant = data_variant(&plan.cfg, &key.dataset, &spec)?;
-        let cache_key = (key.dataset.clone(), key.class, split_seed, variant);
-        let split = match &cached {
-            Some((k, s)) if *k == cache_key => Ok(s.clone()),
-            _ => load_split(&plan.cfg, dataset, key.class, split_seed, variant),
-        };
-        let outcome = split.and_then(|full| {
+    let mut load =
+        |key: &CellKey, dataset: &BenchDataset, spec: &MethodSpec| -> Result<OneClassSplit> {
+            let split_seed = if split_uses_seed(dataset) {
+                key.seed
+            } else {
+                0
+            };
+            let variant = data_variant(&plan.cfg, &key.dataset, spec)?;
+            let cache_key = (key.dataset.clone(), key.class, split_seed, variant);
+            let full = match &cached {
+                Some((k, s)) if *k == cache_key => s.clone(),
+                _ => load_split(&plan.cfg, dataset, key.class, split_seed, variant)?,
+            };
             cached = Some((cache_key, full.clone()));
             let cap = plan.cfg.dataset(&key.dataset).max_train;
             let max_train = match (plan.shape.max_train, cap) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            let split = subsample(&full, max_train, plan.shape.max_test, key.seed)?;
-            run_cell(plan, key, dataset, &spec, &split, &device, &pb)
-        });
-        match outcome {
-            Ok((record, detail)) => {
-                results.write_detail(&detail)?;
-                writer.append(&record)?;
-                finished += 1;
-                tracing::info!(cell = %key, auroc = record.auroc, fit_seconds = record.fit_seconds, "cell finished");
-                say(
-                    &pb,
-                    format!(
-                        "{key}: AUROC {:.2} (fit {:.1} s)",
-                        100.0 * record.auroc,
-                        record.fit_seconds
-                    ),
-                );
+            subsample(&full, max_train, plan.shape.max_test, key.seed)
+        };
+    let mut finished = 0usize;
+    let mut failed = 0usize;
+    let mut elsewhere = 0usize;
+    for unit in units(&todo, args.stack)? {
+        // Another process on the same results folder (the same shard started twice, or a
+        // resumed run) may be computing a cell, or may just have finished it.
+        let mut claims = Vec::with_capacity(unit.len());
+        let mut keys: Vec<&CellKey> = Vec::with_capacity(unit.len());
+        for key in unit {
+            if args.max_cells.is_some_and(|m| finished + keys.len() >= m) {
+                break;
             }
-            Err(e) => {
-                failed += 1;
-                tracing::error!(cell = %key, "cell failed: {e:#}");
-                say(&pb, format!("{key}: failed: {e:#}"));
+            let Some(claim) = results.claim(key)? else {
+                elsewhere += 1;
+                tracing::info!(cell = %key, "claimed by another process; skipped");
+                pb.inc(1);
+                continue;
+            };
+            if results.is_finished(key)? {
+                elsewhere += 1;
+                pb.inc(1);
+                continue;
+            }
+            claims.push(claim);
+            keys.push(key);
+        }
+        let Some(first) = keys.first() else { continue };
+        let dataset = &datasets[&first.dataset];
+        let spec: MethodSpec = first.method.parse()?;
+        pb.set_message(first.to_string());
+        let mut outcomes: Vec<(&CellKey, Result<(CellRecord, CellDetail)>)> = Vec::new();
+        // Each cell's data; cells whose training sets have one size train in one pass.
+        let mut passes: Vec<(usize, Vec<(&CellKey, OneClassSplit)>)> = Vec::new();
+        for key in keys {
+            match load(key, dataset, &spec) {
+                Ok(split) => {
+                    let rows = split.train.rows;
+                    match passes.iter_mut().find(|(r, _)| *r == rows) {
+                        Some((_, cells)) => cells.push((key, split)),
+                        None => passes.push((rows, vec![(key, split)])),
+                    }
+                }
+                Err(e) => outcomes.push((key, Err(e))),
             }
         }
-        pb.inc(1);
+        for (_, cells) in passes {
+            if let [(key, split)] = &cells[..] {
+                outcomes.push((
+                    key,
+                    run_cell(plan, key, dataset, &spec, split, &device, &pb),
+                ));
+                continue;
+            }
+            let keys: Vec<&CellKey> = cells.iter().map(|(k, _)| *k).collect();
+            let splits: Vec<&OneClassSplit> = cells.iter().map(|(_, s)| s).collect();
+            let started = std::time::Instant::now();
+            match run_cells_stacked(plan, &keys, dataset, &spec, &splits, &device, &pb) {
+                Ok(results) => {
+                    say(
+                        &pb,
+                        format!(
+                            "{} {}: {} models trained in one pass ({:.1} s)",
+                            keys[0].dataset,
+                            keys[0].method,
+                            keys.len(),
+                            started.elapsed().as_secs_f64()
+                        ),
+                    );
+                    tracing::info!(models = keys.len(), dataset = %keys[0].dataset, method = %keys[0].method, "one training pass");
+                    outcomes.extend(keys.into_iter().zip(results));
+                }
+                Err(e) => {
+                    let msg = format!("{e:#}");
+                    outcomes.extend(keys.into_iter().map(|k| (k, Err(anyhow::anyhow!("{msg}")))));
+                }
+            }
+        }
+        for (key, outcome) in outcomes {
+            match outcome {
+                Ok((record, detail)) => {
+                    results.write_detail(&detail)?;
+                    writer.append(&record)?;
+                    finished += 1;
+                    tracing::info!(cell = %key, auroc = record.auroc, fit_seconds = record.fit_seconds, "cell finished");
+                    say(
+                        &pb,
+                        format!(
+                            "{key}: AUROC {:.2} (fit {:.1} s)",
+                            100.0 * record.auroc,
+                            record.fit_seconds
+                        ),
+                    );
+                }
+                Err(e) => {
+                    failed += 1;
+                    tracing::error!(cell = %key, "cell failed: {e:#}");
+                    say(&pb, format!("{key}: failed: {e:#}"));
+                }
+            }
+            pb.inc(1);
+        }
+        drop(claims);
     }
     pb.finish_and_clear();
     println!(

@@ -56,6 +56,10 @@ pub struct BenchArgs {
     /// Stop after this many cells have been finished by this process (the rest stays to do)
     #[arg(long)]
     pub max_cells: Option<usize>,
+    /// Train up to this many DASVDD cells of one dataset (its seeds and classes) in one pass,
+    /// as one stack of models; each cell is still stored on its own. 1 trains every cell alone
+    #[arg(long, default_value_t = 10, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub stack: usize,
 }
 
 impl Default for BenchArgs {
@@ -74,6 +78,7 @@ impl Default for BenchArgs {
             device: "auto".into(),
             config: None,
             max_cells: None,
+            stack: 10,
         }
     }
 }

@@ -3,6 +3,7 @@
 use candle_core::{CpuStorage, Shape, Tensor};
 use rayon::prelude::*;
 
+use super::products::stack_dims;
 use super::{fused_on, ELEM_CHUNK, ROW_CHUNK};
 use crate::config::{Activation, LEAKY_SLOPE};
 use crate::step_profile::{timer, Phase};
@@ -128,14 +129,16 @@ fn candle_activation(x: &Tensor, act: Activation) -> candle_core::Result<Tensor>
 }
 
 /// Applies `act(y + b)` to the output `y` of a matrix product, in place on the CPU.
-/// `y` must be a fresh tensor that nothing else references.
+/// `y` must be a fresh tensor that nothing else references. For a stack `y (models, rows, out)`
+/// the bias is `(models, out)`, one row per model.
 pub fn bias_activation(
     y: Tensor,
     b: Option<&Tensor>,
     act: Activation,
 ) -> candle_core::Result<Tensor> {
     let _timer = timer(Phase::Activations);
-    if fused_on(y.device()) && y.is_contiguous() {
+    let stacked_bias = b.is_some_and(|b| b.rank() == 2);
+    if fused_on(y.device()) && y.is_contiguous() && !stacked_bias {
         match b {
             Some(b) => y.inplace_op2(b, &BiasActivation(act))?,
             None if act != Activation::Identity => y.inplace_op1(&ActivationOnly(act))?,
@@ -144,6 +147,7 @@ pub fn bias_activation(
         return Ok(y);
     }
     let y = match b {
+        Some(b) if stacked_bias => y.broadcast_add(&b.unsqueeze(1)?)?,
         Some(b) => y.broadcast_add(b)?,
         None => y,
     };
@@ -188,28 +192,40 @@ pub fn activation_backward(g: Tensor, y: &Tensor, act: Activation) -> candle_cor
     g * d
 }
 
-/// Column sums of a `rows x cols` matrix, summed row after row in f32 (the bias gradient).
+/// Column sums of a `rows x cols` matrix, summed row after row in f32 (the bias gradient);
+/// per model for a stack `(models, rows, cols)`, giving `(models, cols)`.
 struct ColumnSum;
 
 cpu_op!(ColumnSum, "column-sum", |_op, g| {
-    let (_rows, cols) = g.shape().dims2()?;
+    let (models, rows, cols) = stack_dims(g.shape())?;
+    let stacked = g.shape().rank() == 3;
     let g = g.values("gradient")?;
-    let mut acc = vec![0f32; cols];
-    for row in g.chunks_exact(cols.max(1)) {
-        for (a, v) in acc.iter_mut().zip(row) {
-            *a += v;
+    let mut acc = vec![0f32; models * cols];
+    for (sums, block) in acc
+        .chunks_exact_mut(cols.max(1))
+        .zip(g.chunks_exact((rows * cols).max(1)))
+    {
+        for row in block.chunks_exact(cols.max(1)) {
+            for (a, v) in sums.iter_mut().zip(row) {
+                *a += v;
+            }
         }
     }
-    Ok((CpuStorage::F32(acc), Shape::from(cols)))
+    let shape = if stacked {
+        Shape::from((models, cols))
+    } else {
+        Shape::from(cols)
+    };
+    Ok((CpuStorage::F32(acc), shape))
 });
 
-/// Sum over the rows of a matrix.
+/// Sum over the rows of a matrix (of each model's matrix of a stack).
 pub fn column_sum(g: &Tensor) -> candle_core::Result<Tensor> {
     let _timer = timer(Phase::BiasGradients);
     if fused_on(g.device()) && g.is_contiguous() {
         return g.apply_op1_no_bwd(&ColumnSum);
     }
-    g.sum(0)
+    g.sum(g.rank().saturating_sub(2))
 }
 
 #[cfg(test)]

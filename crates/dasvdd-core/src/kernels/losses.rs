@@ -6,146 +6,195 @@ use candle_core::{CpuStorage, Tensor, D};
 use rayon::prelude::*;
 
 use super::activations::{activation_backward, activation_grad};
+use super::products::stack_dims;
 use super::{fused_on, ELEM_CHUNK};
 use crate::config::Activation;
 use crate::step_profile::{timer, Phase};
 
 /// Gradient and value of the mean squared reconstruction error, fused with the output
 /// activation's derivative: returns `2 (y - x) / (rows * cols) * act'(y)` and stores
-/// `sum (y - x)^2` in `sum_sq`.
+/// `sum (y - x)^2` in `sum_sq`, per model for a stack.
 struct ReconstructionGrad {
     act: Activation,
-    sum_sq: Mutex<f64>,
+    sum_sq: Mutex<Vec<f64>>,
 }
 
 cpu_op!(
     ReconstructionGrad,
     "reconstruction-grad",
     |op, recon, input| {
+        let (models, _, _) = stack_dims(recon.shape())?;
         let y = recon.values("reconstruction")?;
         let x = input.values("input")?;
-        if x.len() != y.len() {
+        if x.len() != y.len() || recon.shape() != input.shape() {
             candle_core::bail!("reconstruction-grad: input and reconstruction sizes differ");
         }
-        let scale = 2.0 / y.len().max(1) as f32;
+        let len = (y.len() / models.max(1)).max(1);
+        let scale = 2.0 / len as f32;
         let act = op.act;
         let mut g = vec![0f32; y.len()];
-        let partial: Vec<f64> = g
-            .par_chunks_mut(ELEM_CHUNK)
-            .zip(y.par_chunks(ELEM_CHUNK).zip(x.par_chunks(ELEM_CHUNK)))
-            .map(|(g, (y, x))| {
-                let mut s = 0f64;
-                for ((gi, yi), xi) in g.iter_mut().zip(y).zip(x) {
-                    let d = yi - xi;
-                    s += (d * d) as f64;
-                    *gi = scale * d * activation_grad(act, *yi);
-                }
-                s
-            })
-            .collect();
-        // Summed in chunk order, so the loss does not depend on thread scheduling.
-        *op.sum_sq.lock().expect("loss lock poisoned") = partial.iter().sum();
+        // One model's gradient and sum of squares, summed in chunk order so that the loss does
+        // not depend on thread scheduling (nor on the other models of a stack).
+        let model = |(g, (y, x)): (&mut [f32], (&[f32], &[f32]))| -> f64 {
+            g.par_chunks_mut(ELEM_CHUNK)
+                .zip(y.par_chunks(ELEM_CHUNK).zip(x.par_chunks(ELEM_CHUNK)))
+                .map(|(g, (y, x))| {
+                    let mut s = 0f64;
+                    for ((gi, yi), xi) in g.iter_mut().zip(y).zip(x) {
+                        let d = yi - xi;
+                        s += (d * d) as f64;
+                        *gi = scale * d * activation_grad(act, *yi);
+                    }
+                    s
+                })
+                .collect::<Vec<f64>>()
+                .iter()
+                .sum()
+        };
+        let sums: Vec<f64> = if models == 1 {
+            vec![model((&mut g, (y, x)))]
+        } else {
+            g.par_chunks_mut(len)
+                .zip(y.par_chunks(len).zip(x.par_chunks(len)))
+                .map(model)
+                .collect()
+        };
+        *op.sum_sq.lock().expect("loss lock poisoned") = sums;
         Ok((CpuStorage::F32(g), recon.shape().clone()))
     }
 );
 
 /// Returns `(d loss / d pre-activation of the output layer, mean squared error)` for
-/// reconstruction `y` of input `x` with output activation `act`.
+/// reconstruction `y` of input `x` with output activation `act`; for stacks `(models, rows,
+/// cols)` the loss is each model's own (mean over its rows and columns), one value per model.
 pub fn reconstruction_grad(
     y: &Tensor,
     x: &Tensor,
     act: Activation,
-) -> candle_core::Result<(Tensor, f64)> {
+) -> candle_core::Result<(Tensor, Vec<f64>)> {
     let _timer = timer(Phase::LossGradients);
+    let (models, _, _) = stack_dims(y.shape())?;
+    let per_model = (y.elem_count() / models.max(1)).max(1) as f64;
     if fused_on(y.device()) && y.is_contiguous() && x.is_contiguous() {
         let op = ReconstructionGrad {
             act,
-            sum_sq: Mutex::new(0.0),
+            sum_sq: Mutex::new(Vec::new()),
         };
         let g = y.apply_op2_no_bwd(x, &op)?;
-        let sum_sq = *op.sum_sq.lock().expect("loss lock poisoned");
-        return Ok((g, sum_sq / y.elem_count().max(1) as f64));
+        let sums = std::mem::take(&mut *op.sum_sq.lock().expect("loss lock poisoned"));
+        return Ok((g, sums.into_iter().map(|s| s / per_model).collect()));
     }
     let diff = (y - x)?;
-    let mse = diff
-        .sqr()?
-        .mean_all()?
-        .to_dtype(candle_core::DType::F64)?
-        .to_scalar::<f64>()?;
-    let g = (diff * (2.0 / y.elem_count().max(1) as f64))?;
+    let sq = diff.sqr()?.to_dtype(candle_core::DType::F64)?;
+    let mse = if y.rank() == 3 {
+        sq.flatten_from(1)?.mean(1)?.to_vec1::<f64>()?
+    } else {
+        vec![sq.mean_all()?.to_scalar::<f64>()?]
+    };
+    let g = (diff * (2.0 / per_model))?;
     Ok((activation_backward(g, y, act)?, mse))
 }
 
 /// `g <- g + 2 gamma (z - c) / rows`: adds the SVDD term's gradient to the gradient of the codes
-/// `z`, and stores the batch mean of `||z - c||^2` in `mean_sq`.
+/// `z`, and stores the batch mean of `||z - c||^2` in `mean_sq`; per model for a stack, with
+/// the model's own gamma and centre.
 struct SvddGrad {
-    gamma: f32,
+    gammas: Vec<f32>,
     /// Only the first row enters the term (the 2021 reference code's variant).
     first_only: bool,
-    mean_sq: Mutex<f64>,
+    mean_sq: Mutex<Vec<f64>>,
 }
 
 cpu_op!(SvddGrad, "svdd-grad", |op, mut g, z, c| {
+    let (models, rows, k) = stack_dims(z.shape())?;
     let z = z.values("codes")?;
     let c = c.values("centre")?;
     let g = g.values_mut("code gradient")?;
-    let k = c.len();
-    if k == 0 || z.len() % k != 0 || g.len() != z.len() {
-        candle_core::bail!("svdd-grad: codes, centre and gradient shapes disagree");
+    if k == 0 || c.len() != models * k || g.len() != z.len() || op.gammas.len() != models {
+        candle_core::bail!("svdd-grad: codes, centre, gamma and gradient shapes disagree");
     }
-    let rows = if op.first_only {
-        1.min(z.len() / k)
-    } else {
-        z.len() / k
-    };
-    let scale = 2.0 * op.gamma / rows.max(1) as f32;
-    let mut total = 0f64;
-    for (gr, zr) in g.chunks_exact_mut(k).zip(z.chunks_exact(k)).take(rows) {
-        let mut s = 0f32;
-        for ((gi, zi), ci) in gr.iter_mut().zip(zr).zip(c) {
-            let d = zi - ci;
-            s += d * d;
-            *gi += scale * d;
+    let used = if op.first_only { rows.min(1) } else { rows };
+    let mut means = Vec::with_capacity(models);
+    for (((g, z), c), gamma) in g
+        .chunks_exact_mut((rows * k).max(1))
+        .zip(z.chunks_exact((rows * k).max(1)))
+        .zip(c.chunks_exact(k))
+        .zip(&op.gammas)
+    {
+        let scale = 2.0 * gamma / used.max(1) as f32;
+        let mut total = 0f64;
+        for (gr, zr) in g.chunks_exact_mut(k).zip(z.chunks_exact(k)).take(used) {
+            let mut s = 0f32;
+            for ((gi, zi), ci) in gr.iter_mut().zip(zr).zip(c) {
+                let d = zi - ci;
+                s += d * d;
+                *gi += scale * d;
+            }
+            total += s as f64;
         }
-        total += s as f64;
+        means.push(total / used.max(1) as f64);
     }
-    *op.mean_sq.lock().expect("loss lock poisoned") = total / rows.max(1) as f64;
+    means.resize(models, 0.0);
+    *op.mean_sq.lock().expect("loss lock poisoned") = means;
     Ok(())
 });
 
 /// Adds the gradient of `gamma * mean_i ||z_i - c||^2` to `g` (the gradient of the codes) and
 /// returns the new gradient with the batch mean of `||z - c||^2`; with `first_only`, the term is
-/// `gamma * ||z_0 - c||^2` of the first row alone (the 2021 reference code).
+/// `gamma * ||z_0 - c||^2` of the first row alone (the 2021 reference code). For a stack of
+/// codes `(models, rows, latent)` the centre is `(models, latent)` and `gammas` has one value
+/// per model; for a matrix of codes, `c (latent)` and one gamma. One mean per model.
 pub fn svdd_grad(
     g: Tensor,
     z: &Tensor,
     c: &Tensor,
-    gamma: f64,
+    gammas: &[f64],
     first_only: bool,
-) -> candle_core::Result<(Tensor, f64)> {
+) -> candle_core::Result<(Tensor, Vec<f64>)> {
     let _timer = timer(Phase::LossGradients);
+    let (models, rows, _) = stack_dims(z.shape())?;
+    if gammas.len() != models || c.rank() + 1 != z.rank() {
+        candle_core::bail!(
+            "svdd-grad: {} gammas and centre {:?} for codes {:?}",
+            gammas.len(),
+            c.shape(),
+            z.shape()
+        );
+    }
     if fused_on(g.device()) && g.is_contiguous() && z.is_contiguous() && c.is_contiguous() {
         let op = SvddGrad {
-            gamma: gamma as f32,
+            gammas: gammas.iter().map(|&v| v as f32).collect(),
             first_only,
-            mean_sq: Mutex::new(0.0),
+            mean_sq: Mutex::new(Vec::new()),
         };
         g.inplace_op3(z, c, &op)?;
-        let m = *op.mean_sq.lock().expect("loss lock poisoned");
+        let m = std::mem::take(&mut *op.mean_sq.lock().expect("loss lock poisoned"));
         return Ok((g, m));
     }
-    let rows = z.dim(0)?;
+    // One code per row of a (models, rows, latent) stack.
+    let stacked = z.rank() == 3;
+    let (z3, c3) = if stacked {
+        (z.clone(), c.unsqueeze(1)?)
+    } else {
+        (z.unsqueeze(0)?, c.unsqueeze(0)?.unsqueeze(0)?)
+    };
     let used = if first_only { rows.min(1) } else { rows };
-    let diff = z.narrow(0, 0, used)?.broadcast_sub(c)?;
+    let diff = z3.narrow(1, 0, used)?.broadcast_sub(&c3)?;
     let m = diff
         .sqr()?
         .sum(D::Minus1)?
-        .mean_all()?
         .to_dtype(candle_core::DType::F64)?
-        .to_scalar::<f64>()?;
-    let mut step = (diff * (2.0 * gamma / used.max(1) as f64))?;
+        .mean(1)?
+        .to_vec1::<f64>()?;
+    let scales: Vec<f32> = gammas
+        .iter()
+        .map(|g| (2.0 * g / used.max(1) as f64) as f32)
+        .collect();
+    let scales = Tensor::from_vec(scales, (models, 1, 1), z.device())?;
+    let mut step = diff.broadcast_mul(&scales)?;
     if used < rows {
-        step = Tensor::cat(&[step, z.narrow(0, used, rows - used)?.zeros_like()?], 0)?;
+        step = Tensor::cat(&[step, z3.narrow(1, used, rows - used)?.zeros_like()?], 1)?;
     }
+    let step = if stacked { step } else { step.squeeze(0)? };
     Ok(((g + step)?, m))
 }

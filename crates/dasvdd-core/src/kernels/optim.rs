@@ -9,13 +9,16 @@ use rayon::prelude::*;
 use super::ELEM_CHUNK;
 use crate::step_profile;
 
-/// The transpose `(cols, rows)` of a 2-D parameter `(rows, cols)`, rewritten by every update of
-/// the parameter. The backward pass reads it for the input-gradient products, whose right
+/// The transpose `(cols, rows)` of a 2-D parameter `(rows, cols)` (or one per model of a stack
+/// `(models, rows, cols)`), rewritten by every update of the parameter. The backward pass reads it for the input-gradient products, whose right
 /// operand is the transposed weight: `gemm` is much faster on a row-major copy than on a
 /// column-major view.
 pub struct TransposedCopy {
-    /// The `(cols, rows)` copy, row-major, locked while an update rewrites it.
+    /// The `(cols, rows)` copy, row-major (one after the other for a stack), locked while an
+    /// update rewrites it.
     pub data: Mutex<Vec<f32>>,
+    /// Models of the stack (1 for a plain matrix).
+    pub models: usize,
     /// Rows of the parameter (columns of the copy).
     pub rows: usize,
     /// Columns of the parameter (rows of the copy).
@@ -74,7 +77,7 @@ cpu_op!(AdamKernel<'_>, "adam-step", |op, mut p, g| {
     let mut t_guard = match op.transposed {
         Some(t) => {
             let data = t.data.lock().expect("transposed copy lock poisoned");
-            if t.rows * t.cols != p.len() || data.len() != p.len() || t.cols == 0 {
+            if t.models * t.rows * t.cols != p.len() || data.len() != p.len() || t.cols == 0 {
                 candle_core::bail!("adam-step: transposed copy does not match the parameter");
             }
             Some((data, t.rows, t.cols))
@@ -110,7 +113,20 @@ cpu_op!(AdamKernel<'_>, "adam-step", |op, mut p, g| {
             }
             if let Some((out, rows, cols)) = t_out {
                 let started = profiling.then(Instant::now);
-                write_transposed_rows(p, ci * chunk / cols, rows, cols, out);
+                // The chunk's rows, split where one model's matrix ends and the next begins.
+                let mut row = ci * chunk / cols;
+                let mut block = &*p;
+                while !block.is_empty() {
+                    let (model, r0) = (row / rows, row % rows);
+                    let n = (rows - r0).min(block.len() / cols);
+                    let (head, rest) = block.split_at(n * cols);
+                    // SAFETY: model < models, so the model's copy starts inside the locked
+                    // buffer of models * rows * cols values.
+                    let model_out = SharedMut(unsafe { out.get().add(model * rows * cols) });
+                    write_transposed_rows(head, r0, rows, cols, model_out);
+                    block = rest;
+                    row += n;
+                }
                 if let Some(t) = started {
                     step_profile::add_adam_thread_time(true, t);
                 }

@@ -1,5 +1,9 @@
 //! Matrix products through the `gemm` crate: the linear layer with its bias and activation, and
-//! the transposed products of the backward pass.
+//! the transposed products of the backward pass. Each takes a matrix or a stack of matrices
+//! with a leading model axis (many models trained at once), computed model by model exactly as
+//! for a model alone.
+
+use std::mem::MaybeUninit;
 
 use candle_core::{CpuStorage, Shape, Tensor};
 use rayon::prelude::*;
@@ -11,22 +15,36 @@ use crate::config::Activation;
 use crate::step_profile::{timer, Phase};
 
 /// `a @ w^T` for `w (rows, cols)`, reading the row-major transposed copy kept by Adam instead
-/// of a column-major view of `w`.
+/// of a column-major view of `w`; per model for stacks.
 struct MatmulTransposedCopy<'a>(&'a TransposedCopy);
 
 cpu_op!(
     MatmulTransposedCopy<'_>,
     "matmul-transposed-copy",
     |op, a, w| {
-        let (m, k) = a.shape().dims2()?;
-        let (n, k2) = w.shape().dims2()?;
+        let (models, m, k) = stack_dims(a.shape())?;
+        let (models_w, n, k2) = stack_dims(w.shape())?;
         let t = op.0;
-        let ok = k == k2 && t.rows == n && t.cols == k;
+        let ok = models == models_w
+            && a.shape().rank() == w.shape().rank()
+            && k == k2
+            && t.rows == n
+            && t.cols == k
+            && t.models == models;
         check_shapes(ok, "matmul-transposed-copy", a.shape(), w.shape())?;
         let a = a.values("lhs")?;
         let data = t.data.lock().expect("transposed copy lock poisoned");
-        let dst = gemm_new((m, n, k), a, (k, 1), &data, (n, 1))?;
-        Ok((CpuStorage::F32(dst), Shape::from((m, n))))
+        let dst = per_model(models, m * n, |i, dst| {
+            gemm_into(
+                dst,
+                (m, n, k),
+                &a[i * m * k..(i + 1) * m * k],
+                (k, 1),
+                &data[i * k * n..(i + 1) * k * n],
+                (n, 1),
+            )
+        })?;
+        Ok((CpuStorage::F32(dst), stacked_shape(w.shape(), models, m, n)))
     }
 );
 
@@ -50,6 +68,48 @@ fn check_shapes(ok: bool, op: &str, lhs: &Shape, rhs: &Shape) -> candle_core::Re
         candle_core::bail!("{op}: shapes {lhs:?} and {rhs:?} disagree");
     }
     Ok(())
+}
+
+/// `(models, rows, cols)` of a matrix `(rows, cols)` (one model) or of a stack of matrices
+/// `(models, rows, cols)`, one per model, that the kernels treat model by model.
+pub(crate) fn stack_dims(shape: &Shape) -> candle_core::Result<(usize, usize, usize)> {
+    match *shape.dims() {
+        [rows, cols] => Ok((1, rows, cols)),
+        [models, rows, cols] => Ok((models, rows, cols)),
+        _ => candle_core::bail!("expected a matrix or a stack of matrices, got shape {shape:?}"),
+    }
+}
+
+/// The shape of `rows x cols` per model: a stack when `like` is one, else a matrix.
+pub(crate) fn stacked_shape(like: &Shape, models: usize, rows: usize, cols: usize) -> Shape {
+    if like.rank() == 3 {
+        Shape::from((models, rows, cols))
+    } else {
+        Shape::from((rows, cols))
+    }
+}
+
+/// A new buffer of `models` blocks of `len` values, block `i` written whole by
+/// `fill(i, block)` (never read first, so never zero-filled), one model per task.
+fn per_model(
+    models: usize,
+    len: usize,
+    fill: impl Fn(usize, &mut [MaybeUninit<f32>]) -> candle_core::Result<()> + Sync,
+) -> candle_core::Result<Vec<f32>> {
+    let total = models * len;
+    let mut dst: Vec<f32> = Vec::with_capacity(total);
+    let spare = &mut dst.spare_capacity_mut()[..total];
+    if models == 1 {
+        fill(0, spare)?;
+    } else {
+        spare
+            .par_chunks_mut(len.max(1))
+            .enumerate()
+            .try_for_each(|(i, block)| fill(i, block))?;
+    }
+    // SAFETY: every block of the `total` values was written by `fill`, which succeeded.
+    unsafe { dst.set_len(total) };
+    Ok(dst)
 }
 
 /// Threads for the matrix products, counted once (candle counts them before every product).
@@ -160,6 +220,40 @@ fn gemm_accumulate(
     Ok(())
 }
 
+/// `dst = lhs @ rhs` for a row-major `m x n` `dst` that is written without being read.
+fn gemm_into(
+    dst: &mut [MaybeUninit<f32>],
+    dims: (usize, usize, usize),
+    lhs: &[f32],
+    lhs_strides: (usize, usize),
+    rhs: &[f32],
+    rhs_strides: (usize, usize),
+) -> candle_core::Result<()> {
+    let _timer = timer(Phase::Products);
+    check_operands(dims, lhs, lhs_strides, rhs, rhs_strides)?;
+    if dst.len() != dims.0 * dims.1 {
+        candle_core::bail!(
+            "gemm: output has {} values, expected {}",
+            dst.len(),
+            dims.0 * dims.1
+        );
+    }
+    // SAFETY: dst has room for exactly m * n values and is a distinct allocation; gemm writes
+    // all of them without reading them (`read_dst == false`, including when k == 0).
+    unsafe {
+        gemm_raw(
+            dst.as_mut_ptr().cast::<f32>(),
+            false,
+            dims,
+            lhs,
+            lhs_strides,
+            rhs,
+            rhs_strides,
+        )
+    };
+    Ok(())
+}
+
 /// A new row-major `m x n` buffer holding `lhs @ rhs`, with the operands' (row, column)
 /// strides, the kernels' thread count and their checks; it is never zero-filled first, since
 /// the product writes every value. Every product of the training step goes through it (or
@@ -171,36 +265,26 @@ pub fn gemm_new(
     rhs: &[f32],
     rhs_strides: (usize, usize),
 ) -> candle_core::Result<Vec<f32>> {
-    let _timer = timer(Phase::Products);
-    check_operands(dims, lhs, lhs_strides, rhs, rhs_strides)?;
-    let len = dims.0 * dims.1;
-    let mut dst: Vec<f32> = Vec::with_capacity(len);
-    // SAFETY: the capacity is `len`; gemm writes all `len` values without reading them
-    // (`read_dst == false`, including when k == 0), so they are initialised before `set_len`.
-    unsafe {
-        gemm_raw(
-            dst.as_mut_ptr(),
-            false,
-            dims,
-            lhs,
-            lhs_strides,
-            rhs,
-            rhs_strides,
-        );
-        dst.set_len(len);
-    }
-    Ok(dst)
+    per_model(1, dims.0 * dims.1, |_, dst| {
+        gemm_into(dst, dims, lhs, lhs_strides, rhs, rhs_strides)
+    })
 }
 
 /// `act(x @ w + b)` with `w` held `(in, out)`: the bias is written into the output first and the
 /// product accumulated onto it, then the activation applied in place; one allocation, no
-/// separate bias pass.
+/// separate bias pass. Per model for stacks (`x (models, rows, in)`, `w (models, in, out)`,
+/// `b (models, out)`).
 struct Linear(Activation);
 
 cpu_op!(Linear, "linear", |op, x, w, b| {
-    let (m, k) = x.shape().dims2()?;
-    let (k2, n) = w.shape().dims2()?;
-    if k != k2 || b.shape().dims1()? != n {
+    let (models, m, k) = stack_dims(x.shape())?;
+    let (models_w, k2, n) = stack_dims(w.shape())?;
+    let bias_ok = match *b.shape().dims() {
+        [bn] => models == 1 && x.shape().rank() == 2 && bn == n,
+        [bm, bn] => bm == models && x.shape().rank() == 3 && bn == n,
+        _ => false,
+    };
+    if k != k2 || models != models_w || x.shape().rank() != w.shape().rank() || !bias_ok {
         candle_core::bail!(
             "linear: shapes {:?} @ {:?} + {:?} disagree",
             x.shape(),
@@ -210,23 +294,44 @@ cpu_op!(Linear, "linear", |op, x, w, b| {
     }
     // The bias write and the activation; the product inside counts as products.
     let _timer = timer(Phase::Activations);
+    let shape = stacked_shape(x.shape(), models, m, n);
     let x = x.values("linear input")?;
     let w = w.values("linear weight")?;
     let b = b.values("linear bias")?;
-    let mut y = Vec::with_capacity(m * n);
-    for _ in 0..m {
-        y.extend_from_slice(b);
+    let mut y = Vec::with_capacity(models * m * n);
+    for bias in b.chunks_exact(n.max(1)).take(models) {
+        for _ in 0..m {
+            y.extend_from_slice(bias);
+        }
     }
-    gemm_accumulate(&mut y, (m, n, k), x, (k, 1), w, (n, 1))?;
     let act = op.0;
-    if act != Activation::Identity {
-        y.par_chunks_mut(ELEM_CHUNK)
-            .for_each(|c| activate_slice(act, c));
+    let block = |i: usize, y: &mut [f32]| -> candle_core::Result<()> {
+        gemm_accumulate(
+            y,
+            (m, n, k),
+            &x[i * m * k..(i + 1) * m * k],
+            (k, 1),
+            &w[i * k * n..(i + 1) * k * n],
+            (n, 1),
+        )?;
+        if act != Activation::Identity {
+            y.par_chunks_mut(ELEM_CHUNK)
+                .for_each(|c| activate_slice(act, c));
+        }
+        Ok(())
+    };
+    if models == 1 {
+        block(0, &mut y)?;
+    } else {
+        y.par_chunks_mut((m * n).max(1))
+            .enumerate()
+            .try_for_each(|(i, y)| block(i, y))?;
     }
-    Ok((CpuStorage::F32(y), Shape::from((m, n))))
+    Ok((CpuStorage::F32(y), shape))
 });
 
-/// `act(x @ w + b)` for `x (rows, in)`, `w (in, out)`, `b (out)`.
+/// `act(x @ w + b)` for `x (rows, in)`, `w (in, out)`, `b (out)`, or for stacks of them with a
+/// leading model axis (`b (models, out)`), model by model.
 pub fn linear(
     x: &Tensor,
     w: &Tensor,
@@ -253,8 +358,8 @@ enum Transposed {
 struct MatmulT(Transposed);
 
 cpu_op!(MatmulT, "matmul-transposed", |op, lhs, rhs| {
-    let (r1, c1) = lhs.shape().dims2()?;
-    let (r2, c2) = rhs.shape().dims2()?;
+    let (models, r1, c1) = stack_dims(lhs.shape())?;
+    let (models2, r2, c2) = stack_dims(rhs.shape())?;
     let a = lhs.values("lhs")?;
     let b = rhs.values("rhs")?;
     let (m, n, k, a_strides, b_strides) = match op.0 {
@@ -263,16 +368,31 @@ cpu_op!(MatmulT, "matmul-transposed", |op, lhs, rhs| {
         // a (m, k); b (n, k) read as k x n.
         Transposed::Rhs => (r1, r2, c1, (c1, 1), (1, c2)),
     };
-    let ok = match op.0 {
-        Transposed::Lhs => r1 == r2,
-        Transposed::Rhs => c1 == c2,
-    };
+    let ok = models == models2
+        && lhs.shape().rank() == rhs.shape().rank()
+        && match op.0 {
+            Transposed::Lhs => r1 == r2,
+            Transposed::Rhs => c1 == c2,
+        };
     check_shapes(ok, "matmul-transposed", lhs.shape(), rhs.shape())?;
-    let dst = gemm_new((m, n, k), a, a_strides, b, b_strides)?;
-    Ok((CpuStorage::F32(dst), Shape::from((m, n))))
+    let (a_len, b_len) = (r1 * c1, r2 * c2);
+    let dst = per_model(models, m * n, |i, dst| {
+        gemm_into(
+            dst,
+            (m, n, k),
+            &a[i * a_len..(i + 1) * a_len],
+            a_strides,
+            &b[i * b_len..(i + 1) * b_len],
+            b_strides,
+        )
+    })?;
+    Ok((
+        CpuStorage::F32(dst),
+        stacked_shape(lhs.shape(), models, m, n),
+    ))
 });
 
-/// `a^T @ b`.
+/// `a^T @ b` (the transpose of the last two axes, model by model for stacks).
 pub fn matmul_tn(a: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
     if fused_on(a.device()) && a.is_contiguous() && b.is_contiguous() {
         return a.apply_op2_no_bwd(b, &MatmulT(Transposed::Lhs));
@@ -280,7 +400,7 @@ pub fn matmul_tn(a: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
     a.t()?.matmul(b)
 }
 
-/// `a @ b^T`.
+/// `a @ b^T` (the transpose of the last two axes, model by model for stacks).
 pub fn matmul_nt(a: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
     if fused_on(a.device()) && a.is_contiguous() && b.is_contiguous() {
         return a.apply_op2_no_bwd(b, &MatmulT(Transposed::Rhs));

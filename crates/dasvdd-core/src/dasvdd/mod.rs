@@ -1,26 +1,20 @@
-//! DASVDD: training by Algorithm 1 of the paper, the gamma heuristic of eq. (6), the anomaly
-//! score of eq. (2), and checkpoints.
+//! DASVDD: the trained model, the gamma heuristic of eq. (6), the anomaly score of eq. (2), and
+//! checkpoints; training by Algorithm 1, of one model or many at once, is [`fit`] and [`fit_stacked`].
 
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::path::Path;
 
-use candle_core::{Device, Tensor, Var};
-use candle_nn::Optimizer;
+use candle_core::{Device, Tensor};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
-use crate::adagrad::{AdaGrad, ParamsAdaGrad};
-use crate::adam::AdamConfig;
 use crate::autoencoder::Autoencoder;
 use crate::checkpoint::{self, Checkpoint};
-use crate::config::{CenterGrad, CenterMode, DasvddConfig, GammaChoice, GammaNorm, SvddTerm};
+use crate::config::{DasvddConfig, GammaNorm};
 use crate::detector::{Detector, DetectorParams, EpochProgress, SampleView};
-use crate::epochs;
 use crate::error::{CoreError, Result};
-use crate::step_profile::{self, Phase};
 
 /// Random streams drawn from the one seed, so that changing e.g. the number of gamma trials
 /// does not change the initial weights of the trained network. The baselines' autoencoder and
@@ -35,6 +29,10 @@ pub mod stream {
     /// The short trial runs of the gamma heuristic: trial `t` uses `GAMMA_TRIALS + t`.
     pub const GAMMA_TRIALS: u64 = 1000;
 }
+
+mod train;
+
+pub use train::{fit, fit_stacked, fit_until};
 
 /// A generator for `stream` of `seed`.
 pub fn seeded_rng(seed: u64, stream: u64) -> ChaCha8Rng {
@@ -173,189 +171,6 @@ impl DetectorParams for DasvddConfig {
         })?;
         Ok(Box::new(model))
     }
-}
-
-/// Trains DASVDD on normal samples `x` by Algorithm 1, calling `on_epoch` after every epoch.
-pub fn fit(
-    config: &DasvddConfig,
-    x: SampleView<'_>,
-    device: &Device,
-    on_epoch: &mut dyn FnMut(&EpochRecord),
-) -> Result<DasvddModel> {
-    fit_until(config, x, device, &mut epochs::continuing(on_epoch))
-}
-
-/// [`fit`], stopped with [`CoreError::Interrupted`] as soon as `on_epoch` returns
-/// [`ControlFlow::Break`] (the Python package stops this way on Ctrl-C).
-pub fn fit_until(
-    config: &DasvddConfig,
-    x: SampleView<'_>,
-    device: &Device,
-    on_epoch: &mut dyn FnMut(&EpochRecord) -> ControlFlow<()>,
-) -> Result<DasvddModel> {
-    config.validate()?;
-    x.expect_cols(config.model.input_dim)?;
-    let tc = &config.train;
-    let n = x.rows();
-    if n < 2 {
-        return Err(CoreError::InvalidInput(format!(
-            "{n} training samples; at least 2 are needed"
-        )));
-    }
-    let batch = epochs::effective_batch(tc.batch_size, n, "dasvdd")?;
-    let n_net = match tc.center {
-        CenterMode::Trained => tc.network_split(batch),
-        CenterMode::FixedMeanCode => batch,
-    };
-
-    let (gamma, gamma_estimate) = match tc.gamma {
-        GammaChoice::Fixed(g) => (g, None),
-        GammaChoice::Heuristic { trials } => {
-            let est = estimate_gamma(config, x, trials, device)?;
-            tracing::info!(
-                gamma = est.gamma,
-                trials,
-                "gamma from the heuristic of eq. (6)"
-            );
-            (est.gamma, Some(est))
-        }
-    };
-
-    let ae = Autoencoder::init(
-        &config.model,
-        &mut seeded_rng(tc.seed, stream::WEIGHTS),
-        device,
-    )?;
-    let center_init: Vec<f32> = match tc.center {
-        CenterMode::Trained => {
-            let mut rng = seeded_rng(tc.seed, stream::CENTER);
-            (0..config.model.latent)
-                .map(|_| StandardNormal.sample(&mut rng))
-                .collect()
-        }
-        CenterMode::FixedMeanCode => ae.mean_code(x, device)?,
-    };
-    let center = Var::from_tensor(&Tensor::from_vec(center_init, config.model.latent, device)?)?;
-    let mut adam = ae.optimizer(AdamConfig {
-        lr: tc.lr,
-        weight_decay: tc.weight_decay,
-        ..AdamConfig::default()
-    })?;
-    let mut adagrad = AdaGrad::new(
-        vec![center.clone()],
-        ParamsAdaGrad {
-            lr: tc.center_lr,
-            lr_decay: tc.center_lr_decay,
-            ..ParamsAdaGrad::default()
-        },
-    )?;
-
-    let mut accumulated = match tc.center_grad {
-        CenterGrad::Reset => None,
-        CenterGrad::Accumulate => Some(center.as_tensor().zeros_like()?),
-    };
-    let history = epochs::run_epochs(
-        n,
-        tc.epochs,
-        batch,
-        &mut seeded_rng(tc.seed, stream::SHUFFLE),
-        ["reconstruction loss", "svdd loss"],
-        &mut |_, idx| {
-            let (net_idx, center_idx) = idx.split_at(n_net);
-            let xb = {
-                let _timer = step_profile::timer(Phase::Gather);
-                x.gather(net_idx, device)?
-            };
-            let (loss, codes) = ae.train_step_with_codes(
-                &xb,
-                Some((center.as_tensor(), gamma, tc.svdd_term)),
-                &mut adam,
-            )?;
-            if let Some(sum) = &mut accumulated {
-                // The 2021 code did not detach c in the network loss either, so each network
-                // step added d/dc of gamma * ||z - c||^2 (the first sample's, or the batch
-                // mean's) to c's never-cleared gradient: gamma * 2 (c - z).
-                let used = match tc.svdd_term {
-                    SvddTerm::FirstSample => 1,
-                    SvddTerm::BatchMean => codes.dim(0)?,
-                };
-                let z_mean = codes.narrow(0, 0, used)?.mean(0)?;
-                let pull = ((center.as_tensor() - z_mean)? * (2.0 * gamma))?;
-                *sum = (&*sum + pull)?.detach();
-            }
-            let losses = [loss.reconstruction, loss.svdd];
-            if tc.center == CenterMode::Trained
-                && !center_idx.is_empty()
-                && losses.iter().all(|l| l.is_finite())
-            {
-                // Centre step with the network fixed: AdaGrad on MSE(c, mean code of the split).
-                let _timer = step_profile::timer(Phase::CenterStep);
-                let z = ae.encode(&x.gather(center_idx, device)?)?;
-                let z_mean = z.mean(0)?.detach();
-                let mut loss = center.as_tensor().sub(&z_mean)?.sqr()?.mean_all()?;
-                if let Some(sum) = &accumulated {
-                    // The 2021 code never cleared c's gradient: adding <c, sum of the earlier
-                    // gradients (centre and network steps)> to the loss makes this step's
-                    // gradient the running sum.
-                    loss = (loss + center.as_tensor().mul(sum)?.sum_all()?)?;
-                }
-                let grads = loss.backward()?;
-                if let (Some(sum), Some(g)) = (&mut accumulated, grads.get(center.as_tensor())) {
-                    *sum = g.detach();
-                }
-                adagrad.step(&grads)?;
-            }
-            Ok(losses)
-        },
-        &mut |m| {
-            let epoch = m.epoch;
-            let c = center.as_tensor().to_vec1::<f32>()?;
-            let center_norm = c.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
-            if !center_norm.is_finite() {
-                return Err(CoreError::Diverged {
-                    epoch,
-                    what: "norm of the centre",
-                    value: center_norm,
-                });
-            }
-            let [reconstruction, svdd] = m.means;
-            let record = EpochRecord {
-                epoch,
-                total: reconstruction + gamma * svdd,
-                reconstruction,
-                svdd,
-                center_norm,
-                center_first: c.first().copied().unwrap_or(0.0) as f64,
-                seconds: m.seconds,
-            };
-            tracing::info!(
-                epoch,
-                total = record.total,
-                reconstruction = record.reconstruction,
-                svdd = record.svdd,
-                center_norm,
-                center_first = record.center_first,
-                "dasvdd epoch"
-            );
-            Ok(record)
-        },
-        on_epoch,
-    )?;
-    let center = center.as_tensor().to_vec1::<f32>()?;
-    epochs::check_weights(
-        ae.encoder.all_finite()? && ae.decoder.all_finite()?,
-        tc.epochs,
-    )?;
-    Ok(DasvddModel {
-        config: config.clone(),
-        autoencoder: ae,
-        center,
-        gamma,
-        gamma_estimate,
-        history,
-        preprocessing: None,
-        device: device.clone(),
-    })
 }
 
 impl DasvddModel {
