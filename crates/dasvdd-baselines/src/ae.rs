@@ -139,45 +139,55 @@ pub(crate) fn resolve_network(
 
 pub(crate) use dasvdd_core::epochs::{check_weights, continuing, effective_batch};
 
-/// The core's one epoch loop ([`dasvdd_core::epochs::run_epochs`]) for a trainer with one loss
-/// term: `step` gets each batch's rows of `x` gathered onto `device`; each epoch's mean loss is
-/// emitted as a `tracing` event named by `label` and passed to `on_epoch`; a non-finite batch
-/// loss is an error naming the epoch and `what`.
-pub(crate) fn run_epochs(
-    x: SampleView<'_>,
+/// The core's one epoch loop ([`dasvdd_core::epochs::run_epochs_stacked`]) for a stack of
+/// models with one loss term each, trained at once: `step` gets the stacked batch
+/// `(models, rows, cols)` (model `m`'s rows of `xs[m]`, in its own order from
+/// `shuffle_rngs[m]`) gathered onto `device` and returns each model's loss; each epoch's mean
+/// loss is emitted as a `tracing` event named by `label` and passed to `on_epoch`; a
+/// non-finite batch loss ends that model with an error naming the epoch and `what`. One
+/// result per model.
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+pub(crate) fn run_epochs_stacked(
+    xs: &[SampleView<'_>],
     epochs: usize,
     batch: usize,
-    shuffle_rng: &mut rand_chacha::ChaCha8Rng,
+    shuffle_rngs: &mut [rand_chacha::ChaCha8Rng],
     device: &Device,
     label: &'static str,
     what: &'static str,
-    step: &mut dyn FnMut(usize, &Tensor) -> Result<f64>,
-    on_epoch: &mut dyn FnMut(&EpochLoss) -> ControlFlow<()>,
-) -> Result<Vec<EpochLoss>> {
-    dasvdd_core::epochs::run_epochs(
-        x.rows(),
+    step: &mut dyn FnMut(usize, &Tensor) -> Result<Vec<f64>>,
+    on_epoch: &mut dyn FnMut(usize, &EpochLoss) -> ControlFlow<()>,
+) -> Result<Vec<Result<Vec<EpochLoss>>>> {
+    dasvdd_core::epochs::run_epochs_stacked(
+        xs.first().map_or(0, |x| x.rows()),
         epochs,
         batch,
-        shuffle_rng,
+        shuffle_rngs,
         [what],
-        &mut |epoch, rows| Ok([step(epoch, &x.gather(rows, device)?)?]),
-        &mut |m| {
-            let record = EpochLoss {
-                epoch: m.epoch,
-                loss: m.means[0],
-                seconds: m.seconds,
-            };
-            tracing::info!(
-                method = label,
-                epoch = record.epoch,
-                loss = record.loss,
-                seconds = record.seconds,
-                "epoch"
-            );
-            Ok(record)
+        &mut |epoch, rows| {
+            let xb = SampleView::gather_stacked(xs, rows, device)?;
+            Ok(step(epoch, &xb)?.into_iter().map(|l| [l]).collect())
         },
+        &mut |_, m| Ok(epoch_loss(label, m)),
         on_epoch,
     )
+}
+
+/// The epoch record of a one-term loop, also emitted as a `tracing` event.
+fn epoch_loss(label: &'static str, m: dasvdd_core::epochs::EpochMeans<1>) -> EpochLoss {
+    let record = EpochLoss {
+        epoch: m.epoch,
+        loss: m.means[0],
+        seconds: m.seconds,
+    };
+    tracing::info!(
+        method = label,
+        epoch = record.epoch,
+        loss = record.loss,
+        seconds = record.seconds,
+        "epoch"
+    );
+    record
 }
 
 /// The weights of `mlp` in PyTorch's `(out, in)` layout, named `{prefix}.{i}.weight` (and
@@ -238,40 +248,105 @@ impl AeParams {
         device: &Device,
         on_epoch: &mut dyn FnMut(&EpochLoss) -> ControlFlow<()>,
     ) -> Result<AeModel> {
-        self.validate()?;
-        let config = resolve_network(&self.model, x.cols())?;
-        let batch = effective_batch(self.batch_size, x.rows(), METHOD)?;
-        let ae = Autoencoder::init(&config, &mut seeded_rng(self.seed, stream::WEIGHTS), device)?;
+        Self::fit_stacked(std::slice::from_ref(self), &[x], device, &mut |_, r| {
+            on_epoch(r)
+        })?
+        .pop()
+        .expect("one result per model")
+    }
+
+    /// Trains `params.len()` autoencoders at once, model `m` with `params[m]` on `xs[m]`, as
+    /// one stack of networks (each trained as it would be alone: the same initial weights and
+    /// batches from its seed): the same models as [`AeParams::fit`] gives one by one. The
+    /// params may differ only in their seed and the training sets only in their values (one
+    /// number of rows). `on_epoch(m, ..)` sees each model's epochs; a model that diverges or
+    /// is stopped gets its own error.
+    pub fn fit_stacked(
+        params: &[AeParams],
+        xs: &[SampleView<'_>],
+        device: &Device,
+        on_epoch: &mut dyn FnMut(usize, &EpochLoss) -> ControlFlow<()>,
+    ) -> Result<Vec<Result<AeModel>>> {
+        let (Some(first), true) = (params.first(), params.len() == xs.len()) else {
+            return Err(CoreError::InvalidInput(format!(
+                "{} params for {} training sets; a stack needs at least one of each, paired",
+                params.len(),
+                xs.len()
+            )));
+        };
+        first.validate()?;
+        let config = resolve_network(&first.model, xs[0].cols())?;
+        for (p, x) in params.iter().zip(xs) {
+            let same = AeParams {
+                seed: first.seed,
+                ..p.clone()
+            };
+            if same != *first {
+                return Err(CoreError::InvalidInput(
+                    "models trained at once may differ only in their seed".into(),
+                ));
+            }
+            x.expect_cols(config.input_dim)?;
+            if x.rows() != xs[0].rows() {
+                return Err(CoreError::InvalidInput(format!(
+                    "models trained at once need training sets of one size, got {} and {} rows",
+                    xs[0].rows(),
+                    x.rows()
+                )));
+            }
+        }
+        let batch = effective_batch(first.batch_size, xs[0].rows(), METHOD)?;
+        let networks = params
+            .iter()
+            .map(|p| Autoencoder::init(&config, &mut seeded_rng(p.seed, stream::WEIGHTS), device))
+            .collect::<Result<Vec<_>>>()?;
+        let ae = Autoencoder::stack(&networks)?;
+        drop(networks);
         let mut adam = ae.optimizer(AdamConfig {
-            lr: self.lr,
-            weight_decay: self.weight_decay,
+            lr: first.lr,
+            weight_decay: first.weight_decay,
             ..AdamConfig::default()
         })?;
-        let history = run_epochs(
-            x,
-            self.epochs,
+        let mut shuffles: Vec<_> = params
+            .iter()
+            .map(|p| seeded_rng(p.seed, stream::SHUFFLE))
+            .collect();
+        let histories = run_epochs_stacked(
+            xs,
+            first.epochs,
             batch,
-            &mut seeded_rng(self.seed, stream::SHUFFLE),
+            &mut shuffles,
             device,
             METHOD,
             "reconstruction loss",
-            &mut |_, xb| Ok(ae.train_step(xb, None, &mut adam)?.reconstruction),
+            &mut |_, xb| {
+                let (losses, _) = ae.train_step_stacked(xb, None, &mut adam)?;
+                Ok(losses.iter().map(|l| l.reconstruction).collect())
+            },
             on_epoch,
         )?;
-        check_weights(
-            ae.encoder.all_finite()? && ae.decoder.all_finite()?,
-            self.epochs,
-        )?;
-        Ok(AeModel {
-            params: AeParams {
-                model: Some(config),
-                ..self.clone()
-            },
-            autoencoder: ae,
-            history,
-            preprocessing: None,
-            device: device.clone(),
-        })
+        Ok(histories
+            .into_iter()
+            .zip(ae.unstack()?)
+            .zip(params)
+            .map(|((history, autoencoder), p)| {
+                let history = history?;
+                check_weights(
+                    autoencoder.encoder.all_finite()? && autoencoder.decoder.all_finite()?,
+                    p.epochs,
+                )?;
+                Ok(AeModel {
+                    params: AeParams {
+                        model: Some(config.clone()),
+                        ..p.clone()
+                    },
+                    autoencoder,
+                    history,
+                    preprocessing: None,
+                    device: device.clone(),
+                })
+            })
+            .collect())
     }
 }
 

@@ -143,17 +143,20 @@ pub fn fit_and_score(
     }
 }
 
-/// Whether cells of `spec` can be trained together in one pass ([`fit_and_score_stacked`]):
-/// DASVDD and its variants, whose models of one dataset differ only in seed and data.
+/// Whether cells of `spec` may be trained together in one pass ([`fit_and_score_stacked`]):
+/// the neural methods (DASVDD and its variants, the AE, Deep SVDD), whose models of one
+/// dataset differ only in seed and data. (Deep SVDD on LeNet then still fits one model after
+/// the other.)
 pub fn stackable(spec: &MethodSpec) -> bool {
-    spec.method == Method::Dasvdd
+    spec.method.is_neural()
 }
 
-/// [`fit_and_score`] for several cells of one stackable `spec` on `dataset` at once: model `m`
-/// has seed `seeds[m]`, trains on `trains[m]` (all of one size) and scores `tests[m]`. The
-/// models train in one pass over a leading model axis (`dasvdd_core::fit_stacked`), each as
-/// it would alone; each cell's `fit_seconds` is the pass's wall time shared out equally.
-/// `on_epoch(m, record)` sees every model's epochs.
+/// [`fit_and_score`] for several cells of one `spec` on `dataset` at once: model `m` has seed
+/// `seeds[m]`, trains on `trains[m]` (all of one size) and scores `tests[m]`. Where the method
+/// allows it the models train in one pass over a leading model axis
+/// (`dasvdd_core::fit_stacked`, `dasvdd_baselines::fit_stacked`), each as it would alone;
+/// each cell's `fit_seconds` is then the pass's wall time shared out equally. `on_epoch(m,
+/// record)` sees every DASVDD model's epochs.
 #[allow(clippy::too_many_arguments)]
 pub fn fit_and_score_stacked(
     cfg: &BenchConfig,
@@ -166,35 +169,63 @@ pub fn fit_and_score_stacked(
     device: &Device,
     on_epoch: &mut dyn FnMut(usize, &EpochRecord),
 ) -> Result<Vec<Result<Outcome>>> {
-    anyhow::ensure!(
-        stackable(spec),
-        "{} cannot train several models in one pass",
-        spec
-    );
     let cols = trains.first().map_or(0, |t| t.cols());
-    let configs = seeds
-        .iter()
-        .map(|&seed| dasvdd_config(cfg, dataset, spec, cols, seed, epochs))
-        .collect::<Result<Vec<_>>>()?;
     let started = Instant::now();
-    let models = dasvdd_core::fit_stacked(&configs, trains, device, &mut |m, r| {
-        on_epoch(m, r);
-        std::ops::ControlFlow::Continue(())
-    })?;
+    // Each model's detector, its gamma, epochs and history.
+    type Fitted = (
+        Box<dyn dasvdd_core::Detector>,
+        Option<f64>,
+        Option<usize>,
+        Vec<EpochRecord>,
+    );
+    let fitted: Vec<Result<Fitted>> = if spec.method == Method::Dasvdd {
+        let configs = seeds
+            .iter()
+            .map(|&seed| dasvdd_config(cfg, dataset, spec, cols, seed, epochs))
+            .collect::<Result<Vec<_>>>()?;
+        dasvdd_core::fit_stacked(&configs, trains, device, &mut |m, r| {
+            on_epoch(m, r);
+            std::ops::ControlFlow::Continue(())
+        })?
+        .into_iter()
+        .zip(&configs)
+        .map(|(model, c)| -> Result<Fitted> {
+            let model = model?;
+            let (gamma, history) = (model.gamma, model.history.clone());
+            Ok((Box::new(model), Some(gamma), Some(c.train.epochs), history))
+        })
+        .collect()
+    } else {
+        let params = seeds
+            .iter()
+            .map(|&seed| {
+                cfg.method_config(dataset).method_params(
+                    spec.method,
+                    cols,
+                    epochs.filter(|_| spec.method.is_neural()),
+                    Some(seed),
+                )
+            })
+            .collect::<dasvdd_core::Result<Vec<_>>>()?;
+        dasvdd_baselines::fit_stacked(&params, trains, device)?
+            .into_iter()
+            .zip(&params)
+            .map(|(d, p)| -> Result<Fitted> { Ok((d?, None, p.epochs(), Vec::new())) })
+            .collect()
+    };
     let fit_seconds = started.elapsed().as_secs_f64() / seeds.len().max(1) as f64;
-    Ok(models
+    Ok(fitted
         .into_iter()
         .zip(tests)
-        .zip(&configs)
-        .map(|((model, test), c)| {
-            let model = model?;
+        .map(|(fitted, test)| {
+            let (detector, gamma, epochs, history) = fitted?;
             let started = Instant::now();
-            let scores = score_in_chunks(&model, *test)?;
+            let scores = score_in_chunks(detector.as_ref(), *test)?;
             Ok(Outcome {
                 scores,
-                gamma: Some(model.gamma),
-                epochs: Some(c.train.epochs),
-                history: model.history.clone(),
+                gamma,
+                epochs,
+                history,
                 fit_seconds,
                 score_seconds: started.elapsed().as_secs_f64(),
             })

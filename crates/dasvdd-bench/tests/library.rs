@@ -40,16 +40,19 @@ fn custom_matrix_runs_reports_and_resumes() {
     assert_eq!(first, second);
 }
 
-/// DASVDD cells of one dataset train in one pass (`--stack`, default 10), each stored on its
-/// own: the same cells, AUROCs and gammas as training every cell alone (`--stack 1`), and a
-/// run cut short by `--max-cells` in the middle of a pass resumes to the same results.
+/// The neural cells of one method and dataset (DASVDD, the AE, Deep SVDD) train in one pass
+/// (`--stack`, default 10), each stored on its own: the same cells, AUROCs and gammas as
+/// training every cell alone (`--stack 1`), and a run cut short by `--max-cells` in the
+/// middle of a pass resumes to the same results.
 #[test]
 fn cells_trained_in_one_pass_are_stored_as_cells_trained_alone() {
     let run = |stack: usize, max_cells: Option<usize>, dir: &std::path::Path| {
         let args = BenchArgs {
             datasets: vec!["synthetic".into()],
             classes: vec![2, 5],
-            methods: vec!["dasvdd".into(), "iforest".into()],
+            methods: ["dasvdd", "ae", "deep_svdd", "iforest"]
+                .map(String::from)
+                .to_vec(),
             seeds: Some(3),
             epochs: Some(4),
             results: dir.to_path_buf(),
@@ -65,7 +68,7 @@ fn cells_trained_in_one_pass_are_stored_as_cells_trained_alone() {
     assert_eq!(together.len(), 4, "--max-cells stops inside the first pass");
     let together = run(10, None, a.path());
     let alone = run(1, None, b.path());
-    assert_eq!(together.len(), 12, "2 classes x 3 seeds x 2 methods");
+    assert_eq!(together.len(), 24, "2 classes x 3 seeds x 4 methods");
     assert_eq!(
         together.keys().collect::<Vec<_>>(),
         alone.keys().collect::<Vec<_>>()

@@ -90,6 +90,37 @@ impl<'a> SampleView<'a> {
         )?)
     }
 
+    /// `(models, rows, cols)`: for each model `m`, the rows `idx[m]` of its samples `views[m]`
+    /// (all with the same number of columns and of rows taken), the batches of a stack of
+    /// models trained at once.
+    pub fn gather_stacked(
+        views: &[SampleView<'_>],
+        idx: &[&[usize]],
+        device: &Device,
+    ) -> Result<candle_core::Tensor> {
+        let rows = idx.first().map_or(0, |i| i.len());
+        let cols = views.first().map_or(0, |x| x.cols);
+        if views.len() != idx.len()
+            || views.iter().any(|v| v.cols != cols)
+            || idx.iter().any(|i| i.len() != rows)
+        {
+            return Err(CoreError::InvalidInput(
+                "a stacked batch needs one row list per model, all of one length, and samples of one width".into(),
+            ));
+        }
+        let mut buf = Vec::with_capacity(views.len() * rows * cols);
+        for (x, idx) in views.iter().zip(idx) {
+            for &i in *idx {
+                buf.extend_from_slice(x.row(i));
+            }
+        }
+        Ok(candle_core::Tensor::from_vec(
+            buf,
+            (views.len(), rows, cols),
+            device,
+        )?)
+    }
+
     /// Consecutive views of at most `rows` rows each, covering every row once: how scoring
     /// walks large inputs without one huge activation matrix.
     pub fn chunks(&self, rows: usize) -> impl Iterator<Item = SampleView<'a>> + '_ {

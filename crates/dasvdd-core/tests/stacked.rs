@@ -153,3 +153,49 @@ fn a_model_stopped_early_ends_alone_and_bad_stacks_are_refused() {
     assert!(e.to_string().contains("50 and 40 rows"), "{e}");
     assert!(fit_stacked(&[], &[], &dev, &mut |_, _| ControlFlow::Continue(())).is_err());
 }
+
+/// The plain candle operations that a GPU runs (the fused CPU kernels switched off) train a
+/// stack as they train each model alone, and as the fused kernels train the stack.
+#[test]
+fn a_stack_on_the_plain_operations_matches_alone_and_the_fused_kernels() {
+    let dev = Device::Cpu;
+    let (a, b) = (class(45, 0.8, 6), class(45, 0.3, 7));
+    let xs = [
+        SampleView::new(&a, 45, 12).unwrap(),
+        SampleView::new(&b, 45, 12).unwrap(),
+    ];
+    for variant in Variant::ALL {
+        let configs: Vec<DasvddConfig> = (0..2).map(|s| config(variant, 10 + s)).collect();
+        let train = |fused: bool| {
+            dasvdd_core::kernels::set_fused_kernels(fused);
+            let out = fit_stacked(&configs, &xs, &dev, &mut |_, _| ControlFlow::Continue(()));
+            let alone: Vec<_> = (0..2)
+                .map(|m| fit(&configs[m], xs[m], &dev, &mut |_| {}).unwrap())
+                .collect();
+            dasvdd_core::kernels::set_fused_kernels(true);
+            (out.unwrap(), alone)
+        };
+        let (plain, plain_alone) = train(false);
+        let (fused, _) = train(true);
+        for m in 0..2 {
+            let p = plain[m].as_ref().unwrap().score(xs[1 - m]).unwrap();
+            let q = plain_alone[m].score(xs[1 - m]).unwrap();
+            let f = fused[m].as_ref().unwrap().score(xs[1 - m]).unwrap();
+            for i in 0..p.len() {
+                let tol = 1e-4 * p[i].abs().max(1e-9);
+                assert!(
+                    (p[i] - q[i]).abs() <= tol,
+                    "{variant} {m}: {} vs {}",
+                    p[i],
+                    q[i]
+                );
+                assert!(
+                    (p[i] - f[i]).abs() <= 1e-2 * p[i].abs(),
+                    "{variant} {m}: {} vs {}",
+                    p[i],
+                    f[i]
+                );
+            }
+        }
+    }
+}

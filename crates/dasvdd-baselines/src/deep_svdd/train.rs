@@ -7,11 +7,12 @@ use candle_core::{Device, Tensor};
 use dasvdd_core::dasvdd::seeded_rng;
 use dasvdd_core::kernels::svdd_grad;
 use dasvdd_core::mlp::{mean_output_of, Mlp};
-use dasvdd_core::{Activation, Adam, AdamConfig, Autoencoder, Result, SampleView};
+use dasvdd_core::{Activation, Adam, AdamConfig, Autoencoder, CoreError, Result, SampleView};
 
 use super::{push_from_zero, DeepSvddModel, DeepSvddNetwork, DeepSvddParams, Phi, METHOD};
 use crate::ae::{
-    check_weights, continuing, effective_batch, resolve_network, run_epochs, stream, EpochLoss,
+    check_weights, continuing, effective_batch, resolve_network, run_epochs_stacked, stream,
+    EpochLoss,
 };
 use crate::lenet::{LenetAutoencoder, LenetEncoder, LenetKind};
 
@@ -38,7 +39,7 @@ impl DeepSvddParams {
         )
     }
 
-    /// [`DeepSvddParams::fit_with_progress`], stopped with [`CoreError::Interrupted`](dasvdd_core::CoreError::Interrupted) as soon
+    /// [`DeepSvddParams::fit_with_progress`], stopped with [`CoreError::Interrupted`] as soon
     /// as a callback returns [`ControlFlow::Break`].
     pub fn fit_until(
         &self,
@@ -48,58 +49,144 @@ impl DeepSvddParams {
         on_epoch: &mut dyn FnMut(&EpochLoss) -> ControlFlow<()>,
     ) -> Result<DeepSvddModel> {
         self.validate()?;
-        let data = Batches {
-            x,
-            batch: effective_batch(self.batch_size, x.rows(), METHOD)?,
-            device,
-        };
         if self.network == DeepSvddNetwork::Lenet {
+            let data = Batches {
+                x,
+                batch: effective_batch(self.batch_size, x.rows(), METHOD)?,
+                device,
+            };
             return self.fit_lenet(&data, on_pretrain_epoch, on_epoch);
         }
-        let config = resolve_network(&self.model, x.cols())?;
+        Self::fit_stacked(
+            std::slice::from_ref(self),
+            &[x],
+            device,
+            &mut |_, r| on_pretrain_epoch(r),
+            &mut |_, r| on_epoch(r),
+        )?
+        .pop()
+        .expect("one result per model")
+    }
+
+    /// Trains `params.len()` Deep SVDD models on the fully connected network at once, model `m`
+    /// with `params[m]` on `xs[m]`, as one stack of networks (pre-training, centres and the
+    /// one-class phase), each trained as it would be alone: the same models as
+    /// [`DeepSvddParams::fit`] gives one by one. The params may differ only in their seed, the
+    /// training sets only in their values (one number of rows); the LeNet network is trained
+    /// one model at a time. The callbacks see each model's epochs; a model that diverges or is
+    /// stopped gets its own error.
+    pub fn fit_stacked(
+        params: &[DeepSvddParams],
+        xs: &[SampleView<'_>],
+        device: &Device,
+        on_pretrain_epoch: &mut dyn FnMut(usize, &EpochLoss) -> ControlFlow<()>,
+        on_epoch: &mut dyn FnMut(usize, &EpochLoss) -> ControlFlow<()>,
+    ) -> Result<Vec<Result<DeepSvddModel>>> {
+        let (Some(first), true) = (params.first(), params.len() == xs.len()) else {
+            return Err(CoreError::InvalidInput(format!(
+                "{} params for {} training sets; a stack needs at least one of each, paired",
+                params.len(),
+                xs.len()
+            )));
+        };
+        first.validate()?;
+        if first.network == DeepSvddNetwork::Lenet && params.len() > 1 {
+            return Err(CoreError::InvalidInput(
+                "Deep SVDD on LeNet trains one model at a time".into(),
+            ));
+        }
+        let config = resolve_network(&first.model, xs[0].cols())?;
+        for (p, x) in params.iter().zip(xs) {
+            let same = DeepSvddParams {
+                seed: first.seed,
+                ..p.clone()
+            };
+            if same != *first {
+                return Err(CoreError::InvalidInput(
+                    "models trained at once may differ only in their seed".into(),
+                ));
+            }
+            x.expect_cols(config.input_dim)?;
+            if x.rows() != xs[0].rows() {
+                return Err(CoreError::InvalidInput(format!(
+                    "models trained at once need training sets of one size, got {} and {} rows",
+                    xs[0].rows(),
+                    x.rows()
+                )));
+            }
+        }
+        let batch = effective_batch(first.batch_size, xs[0].rows(), METHOD)?;
+        let seeds: Vec<u64> = params.iter().map(|p| p.seed).collect();
+        let data = Stack {
+            xs,
+            seeds: &seeds,
+            batch,
+            device,
+        };
 
         // phi is built with a leaky ReLU on its output so that, during pre-training, the
         // decoder reads leaky_relu(code) as in Ruff's autoencoders; the output becomes linear
         // before the one-class phase. The activation does not change the initial weights.
-        let mut rng = seeded_rng(self.seed, stream::WEIGHTS);
-        let mut net = Mlp::init(
-            &mut rng,
-            &config.encoder_widths(),
-            false,
-            Activation::LeakyRelu,
-            Activation::LeakyRelu,
-            device,
-        )?;
-        let mut pretrain_history = Vec::new();
-        if self.pretrain_epochs > 0 {
-            let decoder = Mlp::init(
+        let mut encoders = Vec::with_capacity(params.len());
+        let mut decoders = Vec::with_capacity(params.len());
+        for &seed in &seeds {
+            let mut rng = seeded_rng(seed, stream::WEIGHTS);
+            let mlp = |rng: &mut _, widths: &[usize], last| {
+                Mlp::init(rng, widths, false, Activation::LeakyRelu, last, device)
+            };
+            encoders.push(mlp(
                 &mut rng,
-                &config.decoder_widths(),
-                false,
+                &config.encoder_widths(),
                 Activation::LeakyRelu,
-                config.output_activation,
-                device,
-            )?;
+            )?);
+            if first.pretrain_epochs > 0 {
+                decoders.push(mlp(
+                    &mut rng,
+                    &config.decoder_widths(),
+                    config.output_activation,
+                )?);
+            }
+        }
+        let mut net = Mlp::stack(&encoders)?;
+        drop(encoders);
+        // Each model's result so far: its pre-training history, or its error.
+        let mut state: Vec<Result<Vec<EpochLoss>>> =
+            params.iter().map(|_| Ok(Vec::new())).collect();
+        if first.pretrain_epochs > 0 {
             let ae = Autoencoder {
                 config: config.clone(),
                 encoder: net,
-                decoder,
+                decoder: Mlp::stack(&decoders)?,
             };
-            pretrain_history = self.adam_epochs(
+            drop(decoders);
+            state = first.adam_epochs(
                 &data,
                 Phase::Pretrain,
                 ae.vars(),
-                &mut |xb, adam| Ok(ae.train_step(xb, None, adam)?.reconstruction),
+                &mut |xb, adam| {
+                    let (losses, _) = ae.train_step_stacked(xb, None, adam)?;
+                    Ok(losses.iter().map(|l| l.reconstruction).collect())
+                },
                 on_pretrain_epoch,
             )?;
             net = ae.encoder;
+            if state.iter().all(|s| s.is_err()) {
+                return Ok(state.into_iter().map(|s| Err(s.unwrap_err())).collect());
+            }
         }
         if let Some(last) = net.layers.last_mut() {
             last.activation = Activation::Identity;
         }
 
-        let (center, c) = self.fixed_center(net.mean_output(x, device)?, device)?;
-        let history = self.adam_epochs(
+        // Each model's fixed centre, from its own (pre-trained) network and data.
+        let mut centers = Vec::with_capacity(params.len());
+        for (one, x) in net.unstack()?.iter().zip(xs) {
+            centers.push(first.fixed_center(one.mean_output(*x, device)?));
+        }
+        let latent = centers.first().map_or(0, |c| c.len());
+        let c = Tensor::from_vec(centers.concat(), (params.len(), latent), device)?;
+        let ones = vec![1.0; params.len()];
+        let histories = first.adam_epochs(
             &data,
             Phase::OneClass,
             net.vars(),
@@ -111,24 +198,35 @@ impl DeepSvddParams {
                 // With a zero gradient and weight 1, svdd_grad yields the gradient of
                 // mean_i ||z_i - c||^2; the output is linear, so it is also the gradient of
                 // the last pre-activation.
-                let (g, loss) = svdd_grad(z.zeros_like()?, z, &c, &[1.0], false)?;
+                let (g, losses) = svdd_grad(z.zeros_like()?, z, &c, &ones, false)?;
                 let (grads, _) = net.backward(&acts, g, false)?;
                 adam.step(&Mlp::flatten_grads(grads))?;
-                Ok(loss[0])
+                Ok(losses)
             },
             on_epoch,
         )?;
-        let params = DeepSvddParams {
-            model: Some(config),
-            ..self.clone()
-        };
-        self.finish(
-            params,
-            Phi::Mlp(net),
-            center,
-            (history, pretrain_history),
-            device,
-        )
+        let trained = net.unstack()?;
+        Ok(histories
+            .into_iter()
+            .zip(state)
+            .zip(trained.into_iter().zip(centers))
+            .zip(params)
+            .map(|(((history, pretrain), (network, center)), p)| {
+                // A model that diverged in pre-training reports that.
+                let pretrain_history = pretrain?;
+                let history = history?;
+                p.finish(
+                    DeepSvddParams {
+                        model: Some(config.clone()),
+                        ..p.clone()
+                    },
+                    Phi::Mlp(network),
+                    center,
+                    (history, pretrain_history),
+                    device,
+                )
+            })
+            .collect())
     }
 
     /// The learning rate of the one-class phase at `epoch`: Ruff's `MultiStepLR` drops it
@@ -138,9 +236,54 @@ impl DeepSvddParams {
         self.lr * 0.1f64.powi(passed as i32)
     }
 
-    /// Runs `phase` (its epochs, shuffling stream, learning rate and weight decay): a fresh
-    /// Adam over `vars`, and `step(batch, adam)`, which returns the batch loss, on every batch.
+    /// Runs `phase` (its epochs, shuffling stream, learning rate and weight decay) on a stack
+    /// of models: a fresh Adam over `vars`, and `step(batch, adam)`, which returns each
+    /// model's batch loss, on every stacked batch. One result per model.
+    #[allow(clippy::type_complexity)]
     fn adam_epochs(
+        &self,
+        data: &Stack<'_>,
+        phase: Phase,
+        vars: Vec<candle_core::Var>,
+        step: &mut dyn FnMut(&Tensor, &mut Adam) -> Result<Vec<f64>>,
+        on_epoch: &mut dyn FnMut(usize, &EpochLoss) -> ControlFlow<()>,
+    ) -> Result<Vec<Result<Vec<EpochLoss>>>> {
+        let (epochs, shuffle, label, what, weight_decay) = self.phase_settings(phase);
+        let lr_at = |epoch| match phase {
+            Phase::Pretrain => self.pretrain_lr,
+            Phase::OneClass => self.lr_at(epoch),
+        };
+        let mut adam = Adam::new(
+            vars,
+            AdamConfig {
+                lr: lr_at(1),
+                weight_decay,
+                ..AdamConfig::default()
+            },
+        )?;
+        let mut shuffles: Vec<_> = data
+            .seeds
+            .iter()
+            .map(|&seed| seeded_rng(seed, shuffle))
+            .collect();
+        run_epochs_stacked(
+            data.xs,
+            epochs,
+            data.batch,
+            &mut shuffles,
+            data.device,
+            label,
+            what,
+            &mut |epoch, xb| {
+                adam.set_lr(lr_at(epoch));
+                step(xb, &mut adam)
+            },
+            on_epoch,
+        )
+    }
+
+    /// [`DeepSvddParams::adam_epochs`] for one model (the LeNet network).
+    fn adam_epochs_one(
         &self,
         data: &Batches<'_>,
         phase: Phase,
@@ -148,7 +291,28 @@ impl DeepSvddParams {
         step: &mut dyn FnMut(&Tensor, &mut Adam) -> Result<f64>,
         on_epoch: &mut dyn FnMut(&EpochLoss) -> ControlFlow<()>,
     ) -> Result<Vec<EpochLoss>> {
-        let (epochs, shuffle, label, what, weight_decay) = match phase {
+        let seeds = [self.seed];
+        let stack = Stack {
+            xs: std::slice::from_ref(&data.x),
+            seeds: &seeds,
+            batch: data.batch,
+            device: data.device,
+        };
+        self.adam_epochs(
+            &stack,
+            phase,
+            vars,
+            // The one model's batch as a plain matrix.
+            &mut |xb, adam| Ok(vec![step(&xb.squeeze(0)?, adam)?]),
+            &mut |_, r| on_epoch(r),
+        )?
+        .pop()
+        .expect("one result per model")
+    }
+
+    /// `(epochs, shuffling stream, log label, loss name, weight decay)` of `phase`.
+    fn phase_settings(&self, phase: Phase) -> (usize, u64, &'static str, &'static str, f64) {
+        match phase {
             Phase::Pretrain => (
                 self.pretrain_epochs,
                 stream::PRETRAIN_SHUFFLE,
@@ -163,38 +327,12 @@ impl DeepSvddParams {
                 "one-class loss",
                 self.weight_decay,
             ),
-        };
-        let lr_at = |epoch| match phase {
-            Phase::Pretrain => self.pretrain_lr,
-            Phase::OneClass => self.lr_at(epoch),
-        };
-        let mut adam = Adam::new(
-            vars,
-            AdamConfig {
-                lr: lr_at(1),
-                weight_decay,
-                ..AdamConfig::default()
-            },
-        )?;
-        run_epochs(
-            data.x,
-            epochs,
-            data.batch,
-            &mut seeded_rng(self.seed, shuffle),
-            data.device,
-            label,
-            what,
-            &mut |epoch, xb| {
-                adam.set_lr(lr_at(epoch));
-                step(xb, &mut adam)
-            },
-            on_epoch,
-        )
+        }
     }
 
     /// The fixed centre from the mean output `mean` of the initial (or pre-trained) network:
-    /// coordinates near zero pushed to `+-center_eps`; also as a tensor on `device`.
-    fn fixed_center(&self, mut mean: Vec<f32>, device: &Device) -> Result<(Vec<f32>, Tensor)> {
+    /// coordinates near zero pushed to `+-center_eps`.
+    fn fixed_center(&self, mut mean: Vec<f32>) -> Vec<f32> {
         push_from_zero(&mut mean, self.center_eps as f32);
         tracing::info!(
             norm = mean
@@ -204,8 +342,7 @@ impl DeepSvddParams {
                 .sqrt(),
             "deep_svdd centre fixed to the mean initial output"
         );
-        let c = Tensor::from_slice(&mean, mean.len(), device)?;
-        Ok((mean, c))
+        mean
     }
 
     /// The trained model, once every weight of `network` is checked to be finite.
@@ -250,7 +387,7 @@ impl DeepSvddParams {
         let mut pretrain_history = Vec::new();
         if self.pretrain_epochs > 0 {
             let mut ae = LenetAutoencoder::init(net, &mut rng, device)?;
-            pretrain_history = self.adam_epochs(
+            pretrain_history = self.adam_epochs_one(
                 data,
                 Phase::Pretrain,
                 ae.vars(),
@@ -264,8 +401,9 @@ impl DeepSvddParams {
         }
 
         let mean = mean_output_of(x, device, kind.rep_dim(), &|t| net.forward_eval(t))?;
-        let (center, c) = self.fixed_center(mean, device)?;
-        let history = self.adam_epochs(
+        let center = self.fixed_center(mean);
+        let c = Tensor::from_slice(&center, center.len(), device)?;
+        let history = self.adam_epochs_one(
             data,
             Phase::OneClass,
             net.vars(),
@@ -284,6 +422,14 @@ impl DeepSvddParams {
             device,
         )
     }
+}
+
+/// The training sets of a stack with the models' seeds, the batch size and the device.
+struct Stack<'a> {
+    xs: &'a [SampleView<'a>],
+    seeds: &'a [u64],
+    batch: usize,
+    device: &'a Device,
 }
 
 /// The training samples with their batch size and device, as every phase reads them.

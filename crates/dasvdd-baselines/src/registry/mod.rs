@@ -25,8 +25,10 @@ use serde::{Deserialize, Serialize};
 mod entries;
 pub mod params;
 pub mod settings;
+mod stacked;
 
 pub use params::{default_detector_params, default_params, load_detector, read_method};
+pub use stacked::fit_stacked;
 
 /// What a method's params type provides to be registered.
 pub trait RegisteredMethod:

@@ -146,18 +146,10 @@ fn gamma_of(
     }
 }
 
-/// `(models, rows, cols)`: each model's rows `idx[m]` of its training set `xs[m]`.
+/// The stack's batch: each model's rows `idx[m]` of its training set `xs[m]`.
 fn gather(xs: &[SampleView<'_>], idx: &[&[usize]], device: &Device) -> Result<Tensor> {
     let _timer = step_profile::timer(Phase::Gather);
-    let rows = idx.first().map_or(0, |i| i.len());
-    let cols = xs.first().map_or(0, |x| x.cols());
-    let mut buf = Vec::with_capacity(xs.len() * rows * cols);
-    for (x, idx) in xs.iter().zip(idx) {
-        for &i in *idx {
-            buf.extend_from_slice(x.row(i));
-        }
-    }
-    Ok(Tensor::from_vec(buf, (xs.len(), rows, cols), device)?)
+    SampleView::gather_stacked(xs, idx, device)
 }
 
 /// Algorithm 1 on a stack of models whose configs and training sets [`fit_stacked`] checked.
