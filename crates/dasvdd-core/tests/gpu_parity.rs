@@ -150,3 +150,62 @@ fn a_whole_training_on_the_gpu_scores_as_on_the_cpu() {
         );
     }
 }
+
+/// Three models trained at once (`fit_stacked`, batched products over the model axis) on the
+/// GPU against the same models trained one by one on the CPU's fused kernels.
+#[test]
+fn a_stack_trains_on_the_gpu_as_each_model_alone_on_the_cpu() {
+    let gpu = gpu();
+    let mut rng = seeded_rng(11, 0);
+    let data: Vec<Vec<f32>> = (0..2)
+        .map(|c| {
+            (0..120 * 10)
+                .map(|j| 0.3 * (c + j % 2) as f32 + rand::Rng::random_range(&mut rng, 0.0f32..0.3))
+                .collect()
+        })
+        .collect();
+    let xs: Vec<SampleView<'_>> = (0..3)
+        .map(|m| SampleView::new(&data[m % 2], 120, 10).unwrap())
+        .collect();
+    for variant in Variant::ALL {
+        let configs: Vec<DasvddConfig> = (0..3u64)
+            .map(|seed| {
+                let mut c = DasvddConfig {
+                    model: AutoencoderConfig {
+                        input_dim: 10,
+                        hidden: vec![8],
+                        latent: 3,
+                        output_activation: Activation::Sigmoid,
+                    },
+                    train: variant.train_config(None),
+                };
+                c.train.epochs = 10;
+                c.train.batch_size = 30;
+                c.train.seed = seed;
+                c
+            })
+            .collect();
+        let stacked = plain(&gpu, || {
+            dasvdd_core::fit_stacked(&configs, &xs, &gpu, &mut |_, _| {
+                std::ops::ControlFlow::Continue(())
+            })
+            .unwrap()
+        });
+        for (m, model) in stacked.into_iter().enumerate() {
+            let on_gpu = model.unwrap();
+            let cpu = fit(&configs[m], xs[m], &Device::Cpu, &mut |_| {}).unwrap();
+            assert!(close(on_gpu.gamma, cpu.gamma, 1e-4), "{variant} {m}");
+            let (sg, sc) = (
+                on_gpu.score(xs[1 - m % 2]).unwrap(),
+                cpu.score(xs[1 - m % 2]).unwrap(),
+            );
+            let scale = sc.iter().fold(0f64, |a, v| a.max(v.abs()));
+            for (a, b) in sc.iter().zip(&sg) {
+                assert!(
+                    (a - b).abs() <= 1e-3 * scale,
+                    "{variant} model {m}: score {a} (cpu, alone) vs {b} (gpu, stacked)"
+                );
+            }
+        }
+    }
+}
