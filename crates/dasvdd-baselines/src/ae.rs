@@ -296,9 +296,35 @@ impl AeParams {
             }
         }
         let batch = effective_batch(first.batch_size, xs[0].rows(), METHOD)?;
+        let parameters = Autoencoder::parameter_count(&config).unwrap_or(usize::MAX);
+        let mut out = Vec::with_capacity(params.len());
+        for pass in dasvdd_core::epochs::sub_stacks(params.len(), parameters, device) {
+            let start = pass.start;
+            out.extend(Self::train_stack(
+                &params[pass.clone()],
+                &xs[pass],
+                &config,
+                batch,
+                device,
+                &mut |m, r| on_epoch(start + m, r),
+            )?);
+        }
+        Ok(out)
+    }
+
+    /// One pass of [`AeParams::fit_stacked`]: the models of `params` as one stack.
+    fn train_stack(
+        params: &[AeParams],
+        xs: &[SampleView<'_>],
+        config: &AutoencoderConfig,
+        batch: usize,
+        device: &Device,
+        on_epoch: &mut dyn FnMut(usize, &EpochLoss) -> ControlFlow<()>,
+    ) -> Result<Vec<Result<AeModel>>> {
+        let first = &params[0];
         let networks = params
             .iter()
-            .map(|p| Autoencoder::init(&config, &mut seeded_rng(p.seed, stream::WEIGHTS), device))
+            .map(|p| Autoencoder::init(config, &mut seeded_rng(p.seed, stream::WEIGHTS), device))
             .collect::<Result<Vec<_>>>()?;
         let ae = Autoencoder::stack(&networks)?;
         drop(networks);

@@ -116,6 +116,36 @@ impl DeepSvddParams {
             }
         }
         let batch = effective_batch(first.batch_size, xs[0].rows(), METHOD)?;
+        let parameters = Mlp::parameter_count(&config.encoder_widths(), false)
+            .and_then(|e| Some(e + Mlp::parameter_count(&config.decoder_widths(), false)?))
+            .unwrap_or(usize::MAX);
+        let mut out = Vec::with_capacity(params.len());
+        for pass in dasvdd_core::epochs::sub_stacks(params.len(), parameters, device) {
+            let start = pass.start;
+            out.extend(Self::train_stack(
+                &params[pass.clone()],
+                &xs[pass],
+                &config,
+                batch,
+                device,
+                &mut |m, r| on_pretrain_epoch(start + m, r),
+                &mut |m, r| on_epoch(start + m, r),
+            )?);
+        }
+        Ok(out)
+    }
+
+    /// One pass of [`DeepSvddParams::fit_stacked`]: the models of `params` as one stack.
+    fn train_stack(
+        params: &[DeepSvddParams],
+        xs: &[SampleView<'_>],
+        config: &dasvdd_core::AutoencoderConfig,
+        batch: usize,
+        device: &Device,
+        on_pretrain_epoch: &mut dyn FnMut(usize, &EpochLoss) -> ControlFlow<()>,
+        on_epoch: &mut dyn FnMut(usize, &EpochLoss) -> ControlFlow<()>,
+    ) -> Result<Vec<Result<DeepSvddModel>>> {
+        let first = &params[0];
         let seeds: Vec<u64> = params.iter().map(|p| p.seed).collect();
         let data = Stack {
             xs,

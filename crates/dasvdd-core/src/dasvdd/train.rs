@@ -49,7 +49,9 @@ pub fn fit_until(
 
 /// Trains `configs.len()` DASVDD models at once, model `m` with `configs[m]` on `xs[m]`, and
 /// returns each model's result: the same model as [`fit`] gives for it alone (within the
-/// rounding of the centre step's candle operations, which run on the stack).
+/// rounding of the centre step's candle operations, which run on the stack). On the CPU,
+/// networks too large to gain from lockstep train in smaller passes
+/// ([`epochs::sub_stacks`]).
 ///
 /// The configs may differ only in their seed; the training sets must have the same number of
 /// rows (so that every model has the same number of batches per epoch) and may differ in
@@ -106,7 +108,9 @@ pub fn fit_stacked(
             Err(e) => results.push(Some(Err(e))),
         }
     }
-    if !members.is_empty() {
+    let parameters = Autoencoder::parameter_count(&config.model).unwrap_or(usize::MAX);
+    for pass in epochs::sub_stacks(members.len(), parameters, device) {
+        let members = &members[pass];
         let stack_configs: Vec<&DasvddConfig> = members.iter().map(|(m, _)| &configs[*m]).collect();
         let stack_xs: Vec<SampleView<'_>> = members.iter().map(|(m, _)| xs[*m]).collect();
         let gammas: Vec<(f64, Option<GammaEstimate>)> =

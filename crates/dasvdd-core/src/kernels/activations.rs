@@ -4,7 +4,7 @@ use candle_core::{CpuStorage, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::products::stack_dims;
-use super::{fused_on, ELEM_CHUNK, ROW_CHUNK};
+use super::{fused_on, parallel, ELEM_CHUNK, ROW_CHUNK};
 use crate::config::{Activation, LEAKY_SLOPE};
 use crate::step_profile::{timer, Phase};
 
@@ -61,6 +61,19 @@ pub(crate) fn activate_slice(act: Activation, ys: &mut [f32]) {
     }
 }
 
+/// `ys <- act(ys)` for any number of values, in parallel tasks where there are several.
+pub(crate) fn activate_all(act: Activation, ys: &mut [f32]) {
+    if act == Activation::Identity {
+        return;
+    }
+    if parallel(ys.len(), ELEM_CHUNK) {
+        ys.par_chunks_mut(ELEM_CHUNK)
+            .for_each(|c| activate_slice(act, c));
+    } else {
+        activate_slice(act, ys);
+    }
+}
+
 /// `gs <- gs * act'(ys)` through the outputs `ys`, one loop per activation (see
 /// [`activate_slice`]).
 pub(crate) fn activation_grad_slice(act: Activation, gs: &mut [f32], ys: &[f32]) {
@@ -99,13 +112,18 @@ cpu_op!(BiasActivation, "bias-activation", |op, mut y, b| {
     let y = y.values_mut("linear output")?;
     let cols = b.len();
     let act = op.0;
-    y.par_chunks_mut(cols * ROW_CHUNK).for_each(|rows| {
-        for row in rows.chunks_exact_mut(cols) {
+    let rows = |rows: &mut [f32]| {
+        for row in rows.chunks_exact_mut(cols.max(1)) {
             for (v, bj) in row.iter_mut().zip(b) {
                 *v = activate(act, *v + bj);
             }
         }
-    });
+    };
+    if parallel(y.len(), cols * ROW_CHUNK) {
+        y.par_chunks_mut(cols * ROW_CHUNK).for_each(rows);
+    } else {
+        rows(y);
+    }
     Ok(())
 });
 
@@ -114,9 +132,7 @@ struct ActivationOnly(Activation);
 
 cpu_op!(ActivationOnly, "activation", |op, mut y| {
     let y = y.values_mut("linear output")?;
-    let act = op.0;
-    y.par_chunks_mut(ELEM_CHUNK)
-        .for_each(|c| activate_slice(act, c));
+    activate_all(op.0, y);
     Ok(())
 });
 
@@ -165,9 +181,13 @@ cpu_op!(ActivationBackward, "activation-backward", |op, mut g, y| {
         candle_core::bail!("activation-backward: gradient and output sizes differ");
     }
     let act = op.0;
-    g.par_chunks_mut(ELEM_CHUNK)
-        .zip(y.par_chunks(ELEM_CHUNK))
-        .for_each(|(g, y)| activation_grad_slice(act, g, y));
+    if parallel(g.len(), ELEM_CHUNK) {
+        g.par_chunks_mut(ELEM_CHUNK)
+            .zip(y.par_chunks(ELEM_CHUNK))
+            .for_each(|(g, y)| activation_grad_slice(act, g, y));
+    } else {
+        activation_grad_slice(act, g, y);
+    }
     Ok(())
 });
 

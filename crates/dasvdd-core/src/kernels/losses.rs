@@ -7,7 +7,7 @@ use rayon::prelude::*;
 
 use super::activations::{activation_backward, activation_grad};
 use super::products::stack_dims;
-use super::{fused_on, ELEM_CHUNK};
+use super::{fused_on, parallel, ELEM_CHUNK};
 use crate::config::Activation;
 use crate::step_profile::{timer, Phase};
 
@@ -35,30 +35,42 @@ cpu_op!(
         let mut g = vec![0f32; y.len()];
         // One model's gradient and sum of squares, summed in chunk order so that the loss does
         // not depend on thread scheduling (nor on the other models of a stack).
-        let model = |(g, (y, x)): (&mut [f32], (&[f32], &[f32]))| -> f64 {
-            g.par_chunks_mut(ELEM_CHUNK)
-                .zip(y.par_chunks(ELEM_CHUNK).zip(x.par_chunks(ELEM_CHUNK)))
-                .map(|(g, (y, x))| {
-                    let mut s = 0f64;
-                    for ((gi, yi), xi) in g.iter_mut().zip(y).zip(x) {
-                        let d = yi - xi;
-                        s += (d * d) as f64;
-                        *gi = scale * d * activation_grad(act, *yi);
-                    }
-                    s
-                })
-                .collect::<Vec<f64>>()
-                .iter()
-                .sum()
+        let chunk = |(g, (y, x)): (&mut [f32], (&[f32], &[f32]))| -> f64 {
+            let mut s = 0f64;
+            for ((gi, yi), xi) in g.iter_mut().zip(y).zip(x) {
+                let d = yi - xi;
+                s += (d * d) as f64;
+                *gi = scale * d * activation_grad(act, *yi);
+            }
+            s
         };
-        let sums: Vec<f64> = if models == 1 {
-            vec![model((&mut g, (y, x)))]
-        } else {
+        let model = |(g, (y, x)): (&mut [f32], (&[f32], &[f32]))| -> f64 {
+            let partial: Vec<f64> = if parallel(g.len(), ELEM_CHUNK) {
+                g.par_chunks_mut(ELEM_CHUNK)
+                    .zip(y.par_chunks(ELEM_CHUNK).zip(x.par_chunks(ELEM_CHUNK)))
+                    .map(chunk)
+                    .collect()
+            } else {
+                g.chunks_mut(ELEM_CHUNK)
+                    .zip(y.chunks(ELEM_CHUNK).zip(x.chunks(ELEM_CHUNK)))
+                    .map(chunk)
+                    .collect()
+            };
+            partial.iter().sum()
+        };
+        let sums: Vec<f64> = if models > 1 && parallel(y.len(), ELEM_CHUNK) {
             g.par_chunks_mut(len)
                 .zip(y.par_chunks(len).zip(x.par_chunks(len)))
                 .map(model)
                 .collect()
+        } else {
+            g.chunks_mut(len)
+                .zip(y.chunks(len).zip(x.chunks(len)))
+                .map(model)
+                .collect()
         };
+        let mut sums = sums;
+        sums.resize(models, 0.0);
         *op.sum_sq.lock().expect("loss lock poisoned") = sums;
         Ok((CpuStorage::F32(g), recon.shape().clone()))
     }

@@ -101,37 +101,46 @@ cpu_op!(AdamKernel<'_>, "adam-step", |op, mut p, g| {
         step: op.lr / op.bias_correction1,
         inv_sqrt_bc2: 1.0 / op.bias_correction2.sqrt(),
     };
-    p.par_chunks_mut(chunk)
-        .zip(g.par_chunks(chunk))
-        .zip(m.par_chunks_mut(chunk).zip(v.par_chunks_mut(chunk)))
-        .enumerate()
-        .for_each(|(ci, ((p, g), (m, v)))| {
+    type Chunk<'a> = (
+        usize,
+        ((&'a mut [f32], &'a [f32]), (&'a mut [f32], &'a mut [f32])),
+    );
+    let update = |(ci, ((p, g), (m, v))): Chunk<'_>| {
+        let started = profiling.then(Instant::now);
+        adam_update(p, g, m, v, consts);
+        if let Some(t) = started {
+            step_profile::add_adam_thread_time(false, t);
+        }
+        if let Some((out, rows, cols)) = t_out {
             let started = profiling.then(Instant::now);
-            adam_update(p, g, m, v, consts);
+            // The chunk's rows, split where one model's matrix ends and the next begins.
+            let mut row = ci * chunk / cols;
+            let mut block = &*p;
+            while !block.is_empty() {
+                let (model, r0) = (row / rows, row % rows);
+                let n = (rows - r0).min(block.len() / cols);
+                let (head, rest) = block.split_at(n * cols);
+                // SAFETY: model < models, so the model's copy starts inside the locked
+                // buffer of models * rows * cols values.
+                let model_out = SharedMut(unsafe { out.get().add(model * rows * cols) });
+                write_transposed_rows(head, r0, rows, cols, model_out);
+                block = rest;
+                row += n;
+            }
             if let Some(t) = started {
-                step_profile::add_adam_thread_time(false, t);
+                step_profile::add_adam_thread_time(true, t);
             }
-            if let Some((out, rows, cols)) = t_out {
-                let started = profiling.then(Instant::now);
-                // The chunk's rows, split where one model's matrix ends and the next begins.
-                let mut row = ci * chunk / cols;
-                let mut block = &*p;
-                while !block.is_empty() {
-                    let (model, r0) = (row / rows, row % rows);
-                    let n = (rows - r0).min(block.len() / cols);
-                    let (head, rest) = block.split_at(n * cols);
-                    // SAFETY: model < models, so the model's copy starts inside the locked
-                    // buffer of models * rows * cols values.
-                    let model_out = SharedMut(unsafe { out.get().add(model * rows * cols) });
-                    write_transposed_rows(head, r0, rows, cols, model_out);
-                    block = rest;
-                    row += n;
-                }
-                if let Some(t) = started {
-                    step_profile::add_adam_thread_time(true, t);
-                }
-            }
-        });
+        }
+    };
+    if super::parallel(p.len(), chunk) {
+        p.par_chunks_mut(chunk)
+            .zip(g.par_chunks(chunk))
+            .zip(m.par_chunks_mut(chunk).zip(v.par_chunks_mut(chunk)))
+            .enumerate()
+            .for_each(update);
+    } else {
+        update((0, ((p, g), (&mut m[..], &mut v[..]))));
+    }
     Ok(())
 });
 

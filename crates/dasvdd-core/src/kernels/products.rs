@@ -6,11 +6,10 @@
 use std::mem::MaybeUninit;
 
 use candle_core::{CpuStorage, Shape, Tensor};
-use rayon::prelude::*;
 
-use super::activations::{activate_slice, bias_activation};
+use super::activations::{activate_all, bias_activation};
+use super::fused_on;
 use super::optim::TransposedCopy;
-use super::{fused_on, ELEM_CHUNK};
 use crate::config::Activation;
 use crate::step_profile::{timer, Phase};
 
@@ -90,22 +89,20 @@ pub(crate) fn stacked_shape(like: &Shape, models: usize, rows: usize, cols: usiz
 }
 
 /// A new buffer of `models` blocks of `len` values, block `i` written whole by
-/// `fill(i, block)` (never read first, so never zero-filled), one model per task.
+/// `fill(i, block)` (never read first, so never zero-filled), model after model: each product
+/// is split over threads inside `gemm` where it is large enough, as for a model alone, while
+/// spreading small models over threads cost more in waking rayon's workers than it saved
+/// (measured: a stack of ten 64-32-16 networks at 0.65x instead of 1.1x one at a time).
 fn per_model(
     models: usize,
     len: usize,
-    fill: impl Fn(usize, &mut [MaybeUninit<f32>]) -> candle_core::Result<()> + Sync,
+    fill: impl Fn(usize, &mut [MaybeUninit<f32>]) -> candle_core::Result<()>,
 ) -> candle_core::Result<Vec<f32>> {
     let total = models * len;
     let mut dst: Vec<f32> = Vec::with_capacity(total);
     let spare = &mut dst.spare_capacity_mut()[..total];
-    if models == 1 {
-        fill(0, spare)?;
-    } else {
-        spare
-            .par_chunks_mut(len.max(1))
-            .enumerate()
-            .try_for_each(|(i, block)| fill(i, block))?;
+    for (i, block) in spare.chunks_mut(len.max(1)).enumerate() {
+        fill(i, block)?;
     }
     // SAFETY: every block of the `total` values was written by `fill`, which succeeded.
     unsafe { dst.set_len(total) };
@@ -314,18 +311,11 @@ cpu_op!(Linear, "linear", |op, x, w, b| {
             &w[i * k * n..(i + 1) * k * n],
             (n, 1),
         )?;
-        if act != Activation::Identity {
-            y.par_chunks_mut(ELEM_CHUNK)
-                .for_each(|c| activate_slice(act, c));
-        }
+        activate_all(act, y);
         Ok(())
     };
-    if models == 1 {
-        block(0, &mut y)?;
-    } else {
-        y.par_chunks_mut((m * n).max(1))
-            .enumerate()
-            .try_for_each(|(i, y)| block(i, y))?;
+    for (i, y) in y.chunks_mut((m * n).max(1)).enumerate() {
+        block(i, y)?;
     }
     Ok((CpuStorage::F32(y), shape))
 });
