@@ -151,6 +151,18 @@ pub fn stackable(spec: &MethodSpec) -> bool {
     spec.method.is_neural()
 }
 
+/// Parameters of the network that cells of `spec` on `dataset` train on `cols` features (the
+/// dataset's DASVDD network, which the AE and Deep SVDD share), for sizing their passes.
+pub fn network_parameters(
+    cfg: &BenchConfig,
+    dataset: &str,
+    spec: &MethodSpec,
+    cols: usize,
+) -> Result<usize> {
+    let c = dasvdd_config(cfg, dataset, spec, cols, 0, None)?;
+    Ok(dasvdd_core::Autoencoder::parameter_count(&c.model).unwrap_or(usize::MAX))
+}
+
 /// [`fit_and_score`] for several cells of one `spec` on `dataset` at once: model `m` has seed
 /// `seeds[m]`, trains on `trains[m]` (all of one size) and scores `tests[m]`. Where the method
 /// allows it the models train in one pass over a leading model axis

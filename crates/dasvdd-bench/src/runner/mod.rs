@@ -10,7 +10,7 @@ use dasvdd_data::OneClassSplit;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::matrix::{BenchDataset, CellKey, MethodSpec};
-use crate::methods::{data_variant, stackable};
+use crate::methods::{data_variant, network_parameters, stackable};
 use crate::provenance::{command_line, commit};
 use crate::store::{CellDetail, CellRecord, CellWriter, MatrixRequest, ResultsDir};
 
@@ -213,54 +213,8 @@ fn run_plan(
         let dataset = &datasets[&first.dataset];
         let spec: MethodSpec = first.method.parse()?;
         pb.set_message(first.to_string());
-        let mut outcomes: Vec<(&CellKey, Result<(CellRecord, CellDetail)>)> = Vec::new();
-        // Each cell's data; cells whose training sets have one size train in one pass.
-        let mut passes: Vec<(usize, Vec<(&CellKey, OneClassSplit)>)> = Vec::new();
-        for key in keys {
-            match load(key, dataset, &spec) {
-                Ok(split) => {
-                    let rows = split.train.rows;
-                    match passes.iter_mut().find(|(r, _)| *r == rows) {
-                        Some((_, cells)) => cells.push((key, split)),
-                        None => passes.push((rows, vec![(key, split)])),
-                    }
-                }
-                Err(e) => outcomes.push((key, Err(e))),
-            }
-        }
-        for (_, cells) in passes {
-            if let [(key, split)] = &cells[..] {
-                outcomes.push((
-                    key,
-                    run_cell(plan, key, dataset, &spec, split, &device, &pb),
-                ));
-                continue;
-            }
-            let keys: Vec<&CellKey> = cells.iter().map(|(k, _)| *k).collect();
-            let splits: Vec<&OneClassSplit> = cells.iter().map(|(_, s)| s).collect();
-            let started = std::time::Instant::now();
-            match run_cells_stacked(plan, &keys, dataset, &spec, &splits, &device, &pb) {
-                Ok(results) => {
-                    say(
-                        &pb,
-                        format!(
-                            "{} {}: {} models trained in one pass ({:.1} s)",
-                            keys[0].dataset,
-                            keys[0].method,
-                            keys.len(),
-                            started.elapsed().as_secs_f64()
-                        ),
-                    );
-                    tracing::info!(models = keys.len(), dataset = %keys[0].dataset, method = %keys[0].method, "one training pass");
-                    outcomes.extend(keys.into_iter().zip(results));
-                }
-                Err(e) => {
-                    let msg = format!("{e:#}");
-                    outcomes.extend(keys.into_iter().map(|k| (k, Err(anyhow::anyhow!("{msg}")))));
-                }
-            }
-        }
-        for (key, outcome) in outcomes {
+        // Stores a cell's outcome at once, so that an interrupted run keeps it.
+        let mut store = |key: &CellKey, outcome: Result<(CellRecord, CellDetail)>| -> Result<()> {
             match outcome {
                 Ok((record, detail)) => {
                     results.write_detail(&detail)?;
@@ -283,6 +237,64 @@ fn run_plan(
                 }
             }
             pb.inc(1);
+            Ok(())
+        };
+        // Each cell's data; cells whose training sets have one size can share a pass.
+        let mut buckets: Vec<(usize, Vec<(&CellKey, OneClassSplit)>)> = Vec::new();
+        for key in keys {
+            match load(key, dataset, &spec) {
+                Ok(split) => {
+                    let rows = split.train.rows;
+                    match buckets.iter_mut().find(|(r, _)| *r == rows) {
+                        Some((_, cells)) => cells.push((key, split)),
+                        None => buckets.push((rows, vec![(key, split)])),
+                    }
+                }
+                Err(e) => store(key, Err(e))?,
+            }
+        }
+        for (_, cells) in buckets {
+            // As many models per pass as pay on this device (all of them on a GPU; on the
+            // CPU only small networks gain from lockstep), each pass stored when it ends.
+            let cols = cells[0].1.train.cols;
+            let parameters = network_parameters(&plan.cfg, &cells[0].0.dataset, &spec, cols)?;
+            for pass in dasvdd_core::epochs::sub_stacks(cells.len(), parameters, &device) {
+                let cells = &cells[pass];
+                if let [(key, split)] = cells {
+                    store(
+                        key,
+                        run_cell(plan, key, dataset, &spec, split, &device, &pb),
+                    )?;
+                    continue;
+                }
+                let keys: Vec<&CellKey> = cells.iter().map(|(k, _)| *k).collect();
+                let splits: Vec<&OneClassSplit> = cells.iter().map(|(_, s)| s).collect();
+                let started = std::time::Instant::now();
+                match run_cells_stacked(plan, &keys, dataset, &spec, &splits, &device, &pb) {
+                    Ok(outcomes) => {
+                        say(
+                            &pb,
+                            format!(
+                                "{} {}: {} models trained in one pass ({:.1} s)",
+                                keys[0].dataset,
+                                keys[0].method,
+                                keys.len(),
+                                started.elapsed().as_secs_f64()
+                            ),
+                        );
+                        tracing::info!(models = keys.len(), dataset = %keys[0].dataset, method = %keys[0].method, "one training pass");
+                        for (key, outcome) in keys.into_iter().zip(outcomes) {
+                            store(key, outcome)?;
+                        }
+                    }
+                    Err(e) => {
+                        let msg = format!("{e:#}");
+                        for key in keys {
+                            store(key, Err(anyhow::anyhow!("{msg}")))?;
+                        }
+                    }
+                }
+            }
         }
         drop(claims);
     }
