@@ -248,7 +248,9 @@ impl AeParams {
         device: &Device,
         on_epoch: &mut dyn FnMut(&EpochLoss) -> ControlFlow<()>,
     ) -> Result<AeModel> {
-        Self::fit_stacked(std::slice::from_ref(self), &[x], device, &mut |_, r| {
+        let params = std::slice::from_ref(self);
+        let (config, batch) = Self::check_stack(params, &[x])?;
+        Self::train_stack(params, &[x], &config, batch, device, &mut |_, r| {
             on_epoch(r)
         })?
         .pop()
@@ -265,8 +267,35 @@ impl AeParams {
         params: &[AeParams],
         xs: &[SampleView<'_>],
         device: &Device,
-        on_epoch: &mut dyn FnMut(usize, &EpochLoss) -> ControlFlow<()>,
+        on_epoch: &mut (dyn FnMut(usize, &EpochLoss) -> ControlFlow<()> + Send),
     ) -> Result<Vec<Result<AeModel>>> {
+        let (config, batch) = Self::check_stack(params, xs)?;
+        let parameters = Autoencoder::parameter_count(&config).unwrap_or(usize::MAX);
+        let on_epoch = std::sync::Mutex::new(on_epoch);
+        let passes = dasvdd_core::epochs::sub_stacks(params.len(), parameters, device);
+        let trained = dasvdd_core::epochs::run_passes(passes, device, &|pass| {
+            let start = pass.start;
+            Self::train_stack(
+                &params[pass.clone()],
+                &xs[pass],
+                &config,
+                batch,
+                device,
+                &mut |m, r| {
+                    let mut f = on_epoch.lock().expect("an epoch observer panicked");
+                    (*f)(start + m, r)
+                },
+            )
+        })?;
+        Ok(trained.into_iter().flatten().collect())
+    }
+
+    /// Checks that the models can share a stack (one set of params but for the seed, training
+    /// sets of one width and size) and returns their network and batch size.
+    fn check_stack(
+        params: &[AeParams],
+        xs: &[SampleView<'_>],
+    ) -> Result<(AutoencoderConfig, usize)> {
         let (Some(first), true) = (params.first(), params.len() == xs.len()) else {
             return Err(CoreError::InvalidInput(format!(
                 "{} params for {} training sets; a stack needs at least one of each, paired",
@@ -296,20 +325,7 @@ impl AeParams {
             }
         }
         let batch = effective_batch(first.batch_size, xs[0].rows(), METHOD)?;
-        let parameters = Autoencoder::parameter_count(&config).unwrap_or(usize::MAX);
-        let mut out = Vec::with_capacity(params.len());
-        for pass in dasvdd_core::epochs::sub_stacks(params.len(), parameters, device) {
-            let start = pass.start;
-            out.extend(Self::train_stack(
-                &params[pass.clone()],
-                &xs[pass],
-                &config,
-                batch,
-                device,
-                &mut |m, r| on_epoch(start + m, r),
-            )?);
-        }
-        Ok(out)
+        Ok((config, batch))
     }
 
     /// One pass of [`AeParams::fit_stacked`]: the models of `params` as one stack.

@@ -179,7 +179,7 @@ pub fn fit_and_score_stacked(
     trains: &[SampleView<'_>],
     tests: &[SampleView<'_>],
     device: &Device,
-    on_epoch: &mut dyn FnMut(usize, &EpochRecord),
+    on_epoch: &mut (dyn FnMut(usize, &EpochRecord) + Send),
 ) -> Result<Vec<Result<Outcome>>> {
     let cols = trains.first().map_or(0, |t| t.cols());
     let started = Instant::now();

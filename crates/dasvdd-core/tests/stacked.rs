@@ -199,3 +199,63 @@ fn a_stack_on_the_plain_operations_matches_alone_and_the_fused_kernels() {
         }
     }
 }
+
+/// Networks too large for lockstep on the CPU (over the 16 MiB state budget per pass) train
+/// one per pass, passes side by side on the cores (each with one thread): still each model as
+/// it trains alone, with the fused kernels and with the plain operations (the setting of the
+/// calling thread reaches the passes' threads).
+#[test]
+fn large_networks_train_side_by_side_as_alone() {
+    let dev = Device::Cpu;
+    let cols = 300;
+    let mut c = config(Variant::Paper, 0);
+    c.model = AutoencoderConfig {
+        input_dim: cols,
+        hidden: vec![900],
+        latent: 32,
+        output_activation: Activation::Sigmoid,
+    };
+    c.train.epochs = 2;
+    let params = dasvdd_core::Autoencoder::parameter_count(&c.model).unwrap();
+    assert_eq!(
+        dasvdd_core::epochs::sub_stacks(3, params, &dev).len(),
+        3,
+        "one model per pass"
+    );
+    let mut rng = seeded_rng(3, 3);
+    let data: Vec<f32> = (0..60 * cols)
+        .map(|_| rng.random_range(0f32..1.0))
+        .collect();
+    let x = SampleView::new(&data, 60, cols).unwrap();
+    let configs: Vec<DasvddConfig> = (0..3)
+        .map(|s| {
+            let mut c = c.clone();
+            c.train.seed = s;
+            c
+        })
+        .collect();
+    for fused in [true, false] {
+        dasvdd_core::kernels::set_fused_kernels(fused);
+        let mut seen = vec![0usize; 3];
+        let stacked = fit_stacked(&configs, &[x, x, x], &dev, &mut |m, _| {
+            seen[m] += 1;
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        assert_eq!(seen, vec![2; 3]);
+        for (m, model) in stacked.into_iter().enumerate() {
+            let s = model.unwrap().score(x).unwrap();
+            let t = fit(&configs[m], x, &dev, &mut |_| {})
+                .unwrap()
+                .score(x)
+                .unwrap();
+            for (a, b) in s.iter().zip(&t) {
+                assert!(
+                    (a - b).abs() <= 1e-6 * a.abs().max(1e-12),
+                    "fused {fused} {m}: {a} vs {b}"
+                );
+            }
+        }
+        dasvdd_core::kernels::set_fused_kernels(true);
+    }
+}

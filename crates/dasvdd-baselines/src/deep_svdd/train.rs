@@ -57,9 +57,13 @@ impl DeepSvddParams {
             };
             return self.fit_lenet(&data, on_pretrain_epoch, on_epoch);
         }
-        Self::fit_stacked(
-            std::slice::from_ref(self),
+        let params = std::slice::from_ref(self);
+        let (config, batch) = Self::check_stack(params, &[x])?;
+        Self::train_stack(
+            params,
             &[x],
+            &config,
+            batch,
             device,
             &mut |_, r| on_pretrain_epoch(r),
             &mut |_, r| on_epoch(r),
@@ -79,9 +83,45 @@ impl DeepSvddParams {
         params: &[DeepSvddParams],
         xs: &[SampleView<'_>],
         device: &Device,
-        on_pretrain_epoch: &mut dyn FnMut(usize, &EpochLoss) -> ControlFlow<()>,
-        on_epoch: &mut dyn FnMut(usize, &EpochLoss) -> ControlFlow<()>,
+        on_pretrain_epoch: &mut (dyn FnMut(usize, &EpochLoss) -> ControlFlow<()> + Send),
+        on_epoch: &mut (dyn FnMut(usize, &EpochLoss) -> ControlFlow<()> + Send),
     ) -> Result<Vec<Result<DeepSvddModel>>> {
+        let (config, batch) = Self::check_stack(params, xs)?;
+        let parameters = Mlp::parameter_count(&config.encoder_widths(), false)
+            .and_then(|e| Some(e + Mlp::parameter_count(&config.decoder_widths(), false)?))
+            .unwrap_or(usize::MAX);
+        let observers = std::sync::Mutex::new((on_pretrain_epoch, on_epoch));
+        let passes = dasvdd_core::epochs::sub_stacks(params.len(), parameters, device);
+        let trained = dasvdd_core::epochs::run_passes(passes, device, &|pass| {
+            let start = pass.start;
+            let observe = |pretrain: bool, m: usize, r: &EpochLoss| {
+                let mut f = observers.lock().expect("an epoch observer panicked");
+                if pretrain {
+                    (*f.0)(start + m, r)
+                } else {
+                    (*f.1)(start + m, r)
+                }
+            };
+            Self::train_stack(
+                &params[pass.clone()],
+                &xs[pass],
+                &config,
+                batch,
+                device,
+                &mut |m, r| observe(true, m, r),
+                &mut |m, r| observe(false, m, r),
+            )
+        })?;
+        Ok(trained.into_iter().flatten().collect())
+    }
+
+    /// Checks that the models can share a stack (one set of params but for the seed, the
+    /// fully connected network unless there is one model, training sets of one width and
+    /// size) and returns their network and batch size.
+    fn check_stack(
+        params: &[DeepSvddParams],
+        xs: &[SampleView<'_>],
+    ) -> Result<(dasvdd_core::AutoencoderConfig, usize)> {
         let (Some(first), true) = (params.first(), params.len() == xs.len()) else {
             return Err(CoreError::InvalidInput(format!(
                 "{} params for {} training sets; a stack needs at least one of each, paired",
@@ -116,23 +156,7 @@ impl DeepSvddParams {
             }
         }
         let batch = effective_batch(first.batch_size, xs[0].rows(), METHOD)?;
-        let parameters = Mlp::parameter_count(&config.encoder_widths(), false)
-            .and_then(|e| Some(e + Mlp::parameter_count(&config.decoder_widths(), false)?))
-            .unwrap_or(usize::MAX);
-        let mut out = Vec::with_capacity(params.len());
-        for pass in dasvdd_core::epochs::sub_stacks(params.len(), parameters, device) {
-            let start = pass.start;
-            out.extend(Self::train_stack(
-                &params[pass.clone()],
-                &xs[pass],
-                &config,
-                batch,
-                device,
-                &mut |m, r| on_pretrain_epoch(start + m, r),
-                &mut |m, r| on_epoch(start + m, r),
-            )?);
-        }
-        Ok(out)
+        Ok((config, batch))
     }
 
     /// One pass of [`DeepSvddParams::fit_stacked`]: the models of `params` as one stack.

@@ -26,6 +26,23 @@ pub use plan::{check_args, other_variant_method, plan, BenchArgs, Plan};
 use cell::{run_cell, run_cells_stacked};
 use data::split_uses_seed;
 
+/// How a group of passes trained: "one pass of 10" or "2 passes of 1 side by side".
+fn describe_passes(group: &[std::ops::Range<usize>]) -> String {
+    let sizes: Vec<String> = group.iter().map(|r| r.len().to_string()).collect();
+    match group.len() {
+        1 => format!("one pass of {}", sizes[0]),
+        n => format!("{n} passes of {} side by side", sizes.join(" + ")),
+    }
+}
+
+/// The most memory the runner keeps in loaded splits for the next cells (at least one split).
+const SPLIT_CACHE_BYTES: usize = 1 << 30;
+
+/// Bytes of a split's samples.
+fn split_bytes(s: &OneClassSplit) -> usize {
+    4 * (s.train.data.len() + s.test.x.data.len())
+}
+
 /// Picks the device of the neural methods.
 fn pick_device(spec: &str, quick: bool) -> Result<Device> {
     if spec != "auto" {
@@ -161,7 +178,9 @@ fn run_plan(
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
-    let mut cached: Option<((String, u8, u64, TrainVariant), OneClassSplit)> = None;
+    // The last splits loaded, newest last, within SPLIT_CACHE_BYTES: a unit of stacked cells
+    // goes through several classes, and the classical methods' cells come back to them.
+    let mut cached: Vec<((String, u8, u64, TrainVariant), OneClassSplit)> = Vec::new();
     let mut load =
         |key: &CellKey, dataset: &BenchDataset, spec: &MethodSpec| -> Result<OneClassSplit> {
             let split_seed = if split_uses_seed(dataset) {
@@ -171,11 +190,16 @@ fn run_plan(
             };
             let variant = data_variant(&plan.cfg, &key.dataset, spec)?;
             let cache_key = (key.dataset.clone(), key.class, split_seed, variant);
-            let full = match &cached {
-                Some((k, s)) if *k == cache_key => s.clone(),
-                _ => load_split(&plan.cfg, dataset, key.class, split_seed, variant)?,
+            let full = match cached.iter().position(|(k, _)| *k == cache_key) {
+                Some(i) => cached.remove(i).1,
+                None => load_split(&plan.cfg, dataset, key.class, split_seed, variant)?,
             };
-            cached = Some((cache_key, full.clone()));
+            cached.push((cache_key, full.clone()));
+            while cached.len() > 1
+                && cached.iter().map(|(_, s)| split_bytes(s)).sum::<usize>() > SPLIT_CACHE_BYTES
+            {
+                cached.remove(0);
+            }
             let cap = plan.cfg.dataset(&key.dataset).max_train;
             let max_train = match (plan.shape.max_train, cap) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -255,11 +279,18 @@ fn run_plan(
         }
         for (_, cells) in buckets {
             // As many models per pass as pay on this device (all of them on a GPU; on the
-            // CPU only small networks gain from lockstep), each pass stored when it ends.
+            // CPU only small networks gain from lockstep).
             let cols = cells[0].1.train.cols;
             let parameters = network_parameters(&plan.cfg, &cells[0].0.dataset, &spec, cols)?;
-            for pass in dasvdd_core::epochs::sub_stacks(cells.len(), parameters, &device) {
-                let cells = &cells[pass];
+            // One pass per thread at a time (`fit_stacked` runs them side by side on the
+            // CPU), stored when they end.
+            let passes = dasvdd_core::epochs::sub_stacks(cells.len(), parameters, &device);
+            let threads = candle_core::utils::get_num_threads().max(1);
+            for group in passes.chunks(threads) {
+                let (Some(first), Some(last)) = (group.first(), group.last()) else {
+                    continue;
+                };
+                let cells = &cells[first.start..last.end];
                 if let [(key, split)] = cells {
                     store(
                         key,
@@ -275,14 +306,15 @@ fn run_plan(
                         say(
                             &pb,
                             format!(
-                                "{} {}: {} models trained in one pass ({:.1} s)",
+                                "{} {}: {} models trained at once, {} ({:.1} s)",
                                 keys[0].dataset,
                                 keys[0].method,
                                 keys.len(),
+                                describe_passes(group),
                                 started.elapsed().as_secs_f64()
                             ),
                         );
-                        tracing::info!(models = keys.len(), dataset = %keys[0].dataset, method = %keys[0].method, "one training pass");
+                        tracing::info!(models = keys.len(), passes = group.len(), dataset = %keys[0].dataset, method = %keys[0].method, "models trained at once");
                         for (key, outcome) in keys.into_iter().zip(outcomes) {
                             store(key, outcome)?;
                         }

@@ -40,31 +40,48 @@ pub fn fit_until(
     device: &Device,
     on_epoch: &mut dyn FnMut(&EpochRecord) -> ControlFlow<()>,
 ) -> Result<DasvddModel> {
-    fit_stacked(std::slice::from_ref(config), &[x], device, &mut |_, r| {
-        on_epoch(r)
-    })?
-    .pop()
-    .expect("one result per model")
+    let configs = std::slice::from_ref(config);
+    check_stack(configs, &[x])?;
+    train_pass(configs, &[x], device, &mut |_, r| on_epoch(r))?
+        .pop()
+        .expect("one result per model")
 }
 
 /// Trains `configs.len()` DASVDD models at once, model `m` with `configs[m]` on `xs[m]`, and
 /// returns each model's result: the same model as [`fit`] gives for it alone (within the
 /// rounding of the centre step's candle operations, which run on the stack). On the CPU,
 /// networks too large to gain from lockstep train in smaller passes
-/// ([`epochs::sub_stacks`]).
+/// ([`epochs::sub_stacks`]), side by side on the cores ([`epochs::run_passes`]).
 ///
 /// The configs may differ only in their seed; the training sets must have the same number of
 /// rows (so that every model has the same number of batches per epoch) and may differ in
 /// their values (the normal classes of a dataset). `on_epoch(m, record)` sees each model's
-/// epochs. A model whose gamma heuristic fails, which diverges or which `on_epoch` stops gets
-/// its own error; the others train on. The outer error is one that concerns them all
-/// (configs that cannot share a stack, a failed step).
+/// epochs (from the thread that trains it). A model whose gamma heuristic fails, which
+/// diverges or which `on_epoch` stops gets its own error; the others train on. The outer
+/// error is one that concerns them all (configs that cannot share a stack, a failed step).
 pub fn fit_stacked(
     configs: &[DasvddConfig],
     xs: &[SampleView<'_>],
     device: &Device,
-    on_epoch: &mut dyn FnMut(usize, &EpochRecord) -> ControlFlow<()>,
+    on_epoch: &mut (dyn FnMut(usize, &EpochRecord) -> ControlFlow<()> + Send),
 ) -> Result<Vec<Result<DasvddModel>>> {
+    check_stack(configs, xs)?;
+    let parameters = Autoencoder::parameter_count(&configs[0].model).unwrap_or(usize::MAX);
+    let on_epoch = std::sync::Mutex::new(on_epoch);
+    let passes = epochs::sub_stacks(configs.len(), parameters, device);
+    let trained = epochs::run_passes(passes, device, &|pass| {
+        let start = pass.start;
+        train_pass(&configs[pass.clone()], &xs[pass], device, &mut |m, r| {
+            let mut f = on_epoch.lock().expect("an epoch observer panicked");
+            (*f)(start + m, r)
+        })
+    })?;
+    Ok(trained.into_iter().flatten().collect())
+}
+
+/// Checks that the models can share a stack: one config but for the seed, training sets of
+/// one width and size, at least 2 rows.
+fn check_stack(configs: &[DasvddConfig], xs: &[SampleView<'_>]) -> Result<()> {
     let (Some(config), true) = (configs.first(), configs.len() == xs.len()) else {
         return Err(CoreError::InvalidInput(format!(
             "{} configs for {} training sets; a stack needs at least one of each, paired",
@@ -96,7 +113,17 @@ pub fn fit_stacked(
             "{n} training samples; at least 2 are needed"
         )));
     }
-    // Gamma per model; a model whose heuristic fails leaves the stack with its error.
+    Ok(())
+}
+
+/// One pass of checked models: each model's gamma (a model whose heuristic fails leaves the
+/// stack with its error), then the others trained as one stack.
+fn train_pass(
+    configs: &[DasvddConfig],
+    xs: &[SampleView<'_>],
+    device: &Device,
+    on_epoch: &mut dyn FnMut(usize, &EpochRecord) -> ControlFlow<()>,
+) -> Result<Vec<Result<DasvddModel>>> {
     let mut results: Vec<Option<Result<DasvddModel>>> = Vec::with_capacity(configs.len());
     let mut members = Vec::new();
     for (m, (c, x)) in configs.iter().zip(xs).enumerate() {
@@ -108,9 +135,7 @@ pub fn fit_stacked(
             Err(e) => results.push(Some(Err(e))),
         }
     }
-    let parameters = Autoencoder::parameter_count(&config.model).unwrap_or(usize::MAX);
-    for pass in epochs::sub_stacks(members.len(), parameters, device) {
-        let members = &members[pass];
+    if !members.is_empty() {
         let stack_configs: Vec<&DasvddConfig> = members.iter().map(|(m, _)| &configs[*m]).collect();
         let stack_xs: Vec<SampleView<'_>> = members.iter().map(|(m, _)| xs[*m]).collect();
         let gammas: Vec<(f64, Option<GammaEstimate>)> =

@@ -113,8 +113,9 @@ fn per_model(
 fn gemm_parallelism(flops: usize) -> gemm::Parallelism {
     static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     let n = *THREADS.get_or_init(candle_core::utils::get_num_threads);
-    // Below about a MFLOP the synchronisation costs more than a second thread saves.
-    if n > 1 && flops > (1 << 20) {
+    // Below about a MFLOP the synchronisation costs more than a second thread saves. Inside a
+    // one-thread pool (models trained side by side, `epochs::run_passes`) there is no second.
+    if n > 1 && flops > (1 << 20) && rayon::current_num_threads() > 1 {
         gemm::Parallelism::Rayon(n)
     } else {
         gemm::Parallelism::None
