@@ -113,9 +113,13 @@ fn per_model(
 fn gemm_parallelism(flops: usize) -> gemm::Parallelism {
     static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     let n = *THREADS.get_or_init(candle_core::utils::get_num_threads);
-    // Below about a MFLOP the synchronisation costs more than a second thread saves. Inside a
-    // one-thread pool (models trained side by side, `epochs::run_passes`) there is no second.
-    if n > 1 && flops > (1 << 20) && rayon::current_num_threads() > 1 {
+    // Below 2^24 FLOP (16 MFLOP: a 180-row product of 256 x 128) the synchronisation costs more
+    // than a second thread saves: with the limit at 2^20 a single 256-128-64 network trained
+    // at 128,430 samples/s, at 2^24 at 233,942 (`xtask perf --stacked 10`, one at a time, 2-core
+    // Xeon), and the Fashion-MNIST network, whose products are larger, within the noise (10,582
+    // against 11,012 samples/s, means of three alternating runs). Inside a one-thread pool
+    // (models trained side by side, `epochs::run_passes`) there is no second thread.
+    if n > 1 && flops > (1 << 24) && rayon::current_num_threads() > 1 {
         gemm::Parallelism::Rayon(n)
     } else {
         gemm::Parallelism::None
