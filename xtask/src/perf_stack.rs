@@ -161,7 +161,7 @@ pub fn run(models: usize) -> Result<()> {
         ),
     ] {
         let parameters = dasvdd_core::Autoencoder::parameter_count(&model).unwrap_or(usize::MAX);
-        let per_pass = dasvdd_core::epochs::sub_stacks(models, parameters, &Device::Cpu)
+        let per_pass = dasvdd_core::stack::sub_stacks(models, parameters, &Device::Cpu)
             .first()
             .map_or(0, |r| r.len());
         let (alone, stacked) = compare(model, rows, epochs, models)?;
@@ -176,7 +176,7 @@ pub fn run(models: usize) -> Result<()> {
     }
     println!(
         "(s/s: training samples per second over all models; per pass: models trained in \
-         lockstep on the CPU, dasvdd_core::epochs::sub_stacks)"
+         lockstep on the CPU, dasvdd_core::stack::sub_stacks)"
     );
     if std::env::var_os("DASVDD_STACK_PHASES").is_some() {
         phases(Preset::Mnist, 2000, 3, models)?;

@@ -16,6 +16,7 @@ use candle_core::{Device, Tensor};
 use dasvdd_core::checkpoint::{self, Checkpoint};
 use dasvdd_core::dasvdd::seeded_rng;
 use dasvdd_core::mlp::Mlp;
+use dasvdd_core::stack;
 use dasvdd_core::{
     AdamConfig, Autoencoder, AutoencoderConfig, CoreError, Detector, DetectorParams, EpochProgress,
     Result, SampleView,
@@ -267,27 +268,26 @@ impl AeParams {
         params: &[AeParams],
         xs: &[SampleView<'_>],
         device: &Device,
-        on_epoch: &mut (dyn FnMut(usize, &EpochLoss) -> ControlFlow<()> + Send),
+        on_epoch: &mut stack::Observer<'_, EpochLoss>,
     ) -> Result<Vec<Result<AeModel>>> {
         let (config, batch) = Self::check_stack(params, xs)?;
         let parameters = Autoencoder::parameter_count(&config).unwrap_or(usize::MAX);
-        let on_epoch = std::sync::Mutex::new(on_epoch);
-        let passes = dasvdd_core::epochs::sub_stacks(params.len(), parameters, device);
-        let trained = dasvdd_core::epochs::run_passes(passes, device, &|pass| {
-            let start = pass.start;
-            Self::train_stack(
-                &params[pass.clone()],
-                &xs[pass],
-                &config,
-                batch,
-                device,
-                &mut |m, r| {
-                    let mut f = on_epoch.lock().expect("an epoch observer panicked");
-                    (*f)(start + m, r)
-                },
-            )
-        })?;
-        Ok(trained.into_iter().flatten().collect())
+        stack::train_in_passes(
+            params.len(),
+            parameters,
+            device,
+            [on_epoch],
+            &|pass, observe| {
+                Self::train_stack(
+                    &params[pass.clone()],
+                    &xs[pass],
+                    &config,
+                    batch,
+                    device,
+                    &mut |m, r| observe(0, m, r),
+                )
+            },
+        )
     }
 
     /// Checks that the models can share a stack (one set of params but for the seed, training
@@ -296,34 +296,13 @@ impl AeParams {
         params: &[AeParams],
         xs: &[SampleView<'_>],
     ) -> Result<(AutoencoderConfig, usize)> {
-        let (Some(first), true) = (params.first(), params.len() == xs.len()) else {
-            return Err(CoreError::InvalidInput(format!(
-                "{} params for {} training sets; a stack needs at least one of each, paired",
-                params.len(),
-                xs.len()
-            )));
-        };
+        let first = stack::stack_head(params, xs)?;
         first.validate()?;
         let config = resolve_network(&first.model, xs[0].cols())?;
-        for (p, x) in params.iter().zip(xs) {
-            let same = AeParams {
-                seed: first.seed,
-                ..p.clone()
-            };
-            if same != *first {
-                return Err(CoreError::InvalidInput(
-                    "models trained at once may differ only in their seed".into(),
-                ));
-            }
-            x.expect_cols(config.input_dim)?;
-            if x.rows() != xs[0].rows() {
-                return Err(CoreError::InvalidInput(format!(
-                    "models trained at once need training sets of one size, got {} and {} rows",
-                    xs[0].rows(),
-                    x.rows()
-                )));
-            }
-        }
+        stack::check_members(params, xs, config.input_dim, |p| AeParams {
+            seed: first.seed,
+            ..p.clone()
+        })?;
         let batch = effective_batch(first.batch_size, xs[0].rows(), METHOD)?;
         Ok((config, batch))
     }

@@ -22,6 +22,7 @@ pub mod epochs;
 pub mod error;
 pub mod kernels;
 pub mod mlp;
+pub mod stack;
 pub mod step_profile;
 
 pub use adagrad::{AdaGrad, ParamsAdaGrad};

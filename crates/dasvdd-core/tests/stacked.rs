@@ -218,7 +218,7 @@ fn large_networks_train_side_by_side_as_alone() {
     c.train.epochs = 2;
     let params = dasvdd_core::Autoencoder::parameter_count(&c.model).unwrap();
     assert_eq!(
-        dasvdd_core::epochs::sub_stacks(3, params, &dev).len(),
+        dasvdd_core::stack::sub_stacks(3, params, &dev).len(),
         3,
         "one model per pass"
     );

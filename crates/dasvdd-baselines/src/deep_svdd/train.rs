@@ -7,6 +7,7 @@ use candle_core::{Device, Tensor};
 use dasvdd_core::dasvdd::seeded_rng;
 use dasvdd_core::kernels::svdd_grad;
 use dasvdd_core::mlp::{mean_output_of, Mlp};
+use dasvdd_core::stack;
 use dasvdd_core::{Activation, Adam, AdamConfig, Autoencoder, CoreError, Result, SampleView};
 
 use super::{push_from_zero, DeepSvddModel, DeepSvddNetwork, DeepSvddParams, Phi, METHOD};
@@ -83,36 +84,30 @@ impl DeepSvddParams {
         params: &[DeepSvddParams],
         xs: &[SampleView<'_>],
         device: &Device,
-        on_pretrain_epoch: &mut (dyn FnMut(usize, &EpochLoss) -> ControlFlow<()> + Send),
-        on_epoch: &mut (dyn FnMut(usize, &EpochLoss) -> ControlFlow<()> + Send),
+        on_pretrain_epoch: &mut stack::Observer<'_, EpochLoss>,
+        on_epoch: &mut stack::Observer<'_, EpochLoss>,
     ) -> Result<Vec<Result<DeepSvddModel>>> {
         let (config, batch) = Self::check_stack(params, xs)?;
         let parameters = Mlp::parameter_count(&config.encoder_widths(), false)
             .and_then(|e| Some(e + Mlp::parameter_count(&config.decoder_widths(), false)?))
             .unwrap_or(usize::MAX);
-        let observers = std::sync::Mutex::new((on_pretrain_epoch, on_epoch));
-        let passes = dasvdd_core::epochs::sub_stacks(params.len(), parameters, device);
-        let trained = dasvdd_core::epochs::run_passes(passes, device, &|pass| {
-            let start = pass.start;
-            let observe = |pretrain: bool, m: usize, r: &EpochLoss| {
-                let mut f = observers.lock().expect("an epoch observer panicked");
-                if pretrain {
-                    (*f.0)(start + m, r)
-                } else {
-                    (*f.1)(start + m, r)
-                }
-            };
-            Self::train_stack(
-                &params[pass.clone()],
-                &xs[pass],
-                &config,
-                batch,
-                device,
-                &mut |m, r| observe(true, m, r),
-                &mut |m, r| observe(false, m, r),
-            )
-        })?;
-        Ok(trained.into_iter().flatten().collect())
+        stack::train_in_passes(
+            params.len(),
+            parameters,
+            device,
+            [on_pretrain_epoch, on_epoch],
+            &|pass, observe| {
+                Self::train_stack(
+                    &params[pass.clone()],
+                    &xs[pass],
+                    &config,
+                    batch,
+                    device,
+                    &mut |m, r| observe(0, m, r),
+                    &mut |m, r| observe(1, m, r),
+                )
+            },
+        )
     }
 
     /// Checks that the models can share a stack (one set of params but for the seed, the
@@ -122,13 +117,7 @@ impl DeepSvddParams {
         params: &[DeepSvddParams],
         xs: &[SampleView<'_>],
     ) -> Result<(dasvdd_core::AutoencoderConfig, usize)> {
-        let (Some(first), true) = (params.first(), params.len() == xs.len()) else {
-            return Err(CoreError::InvalidInput(format!(
-                "{} params for {} training sets; a stack needs at least one of each, paired",
-                params.len(),
-                xs.len()
-            )));
-        };
+        let first = stack::stack_head(params, xs)?;
         first.validate()?;
         if first.network == DeepSvddNetwork::Lenet && params.len() > 1 {
             return Err(CoreError::InvalidInput(
@@ -136,25 +125,10 @@ impl DeepSvddParams {
             ));
         }
         let config = resolve_network(&first.model, xs[0].cols())?;
-        for (p, x) in params.iter().zip(xs) {
-            let same = DeepSvddParams {
-                seed: first.seed,
-                ..p.clone()
-            };
-            if same != *first {
-                return Err(CoreError::InvalidInput(
-                    "models trained at once may differ only in their seed".into(),
-                ));
-            }
-            x.expect_cols(config.input_dim)?;
-            if x.rows() != xs[0].rows() {
-                return Err(CoreError::InvalidInput(format!(
-                    "models trained at once need training sets of one size, got {} and {} rows",
-                    xs[0].rows(),
-                    x.rows()
-                )));
-            }
-        }
+        stack::check_members(params, xs, config.input_dim, |p| DeepSvddParams {
+            seed: first.seed,
+            ..p.clone()
+        })?;
         let batch = effective_batch(first.batch_size, xs[0].rows(), METHOD)?;
         Ok((config, batch))
     }

@@ -284,7 +284,7 @@ fn run_plan(
             let parameters = network_parameters(&plan.cfg, &cells[0].0.dataset, &spec, cols)?;
             // One pass per thread at a time (`fit_stacked` runs them side by side on the
             // CPU), stored when they end.
-            let passes = dasvdd_core::epochs::sub_stacks(cells.len(), parameters, &device);
+            let passes = dasvdd_core::stack::sub_stacks(cells.len(), parameters, &device);
             let threads = candle_core::utils::get_num_threads().max(1);
             for group in passes.chunks(threads) {
                 let (Some(first), Some(last)) = (group.first(), group.last()) else {

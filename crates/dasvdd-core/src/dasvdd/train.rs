@@ -20,6 +20,7 @@ use crate::config::{CenterGrad, CenterMode, DasvddConfig, GammaChoice, SvddTerm}
 use crate::detector::SampleView;
 use crate::epochs;
 use crate::error::{CoreError, Result};
+use crate::stack;
 use crate::step_profile::{self, Phase};
 
 /// Trains DASVDD on normal samples `x` by Algorithm 1, calling `on_epoch` after every epoch.
@@ -51,7 +52,7 @@ pub fn fit_until(
 /// returns each model's result: the same model as [`fit`] gives for it alone (within the
 /// rounding of the centre step's candle operations, which run on the stack). On the CPU,
 /// networks too large to gain from lockstep train in smaller passes
-/// ([`epochs::sub_stacks`]), side by side on the cores ([`epochs::run_passes`]).
+/// ([`stack::sub_stacks`]), side by side on the cores ([`stack::run_passes`]).
 ///
 /// The configs may differ only in their seed; the training sets must have the same number of
 /// rows (so that every model has the same number of batches per epoch) and may differ in
@@ -63,50 +64,33 @@ pub fn fit_stacked(
     configs: &[DasvddConfig],
     xs: &[SampleView<'_>],
     device: &Device,
-    on_epoch: &mut (dyn FnMut(usize, &EpochRecord) -> ControlFlow<()> + Send),
+    on_epoch: &mut stack::Observer<'_, EpochRecord>,
 ) -> Result<Vec<Result<DasvddModel>>> {
     check_stack(configs, xs)?;
     let parameters = Autoencoder::parameter_count(&configs[0].model).unwrap_or(usize::MAX);
-    let on_epoch = std::sync::Mutex::new(on_epoch);
-    let passes = epochs::sub_stacks(configs.len(), parameters, device);
-    let trained = epochs::run_passes(passes, device, &|pass| {
-        let start = pass.start;
-        train_pass(&configs[pass.clone()], &xs[pass], device, &mut |m, r| {
-            let mut f = on_epoch.lock().expect("an epoch observer panicked");
-            (*f)(start + m, r)
-        })
-    })?;
-    Ok(trained.into_iter().flatten().collect())
+    stack::train_in_passes(
+        configs.len(),
+        parameters,
+        device,
+        [on_epoch],
+        &|pass, observe| {
+            train_pass(&configs[pass.clone()], &xs[pass], device, &mut |m, r| {
+                observe(0, m, r)
+            })
+        },
+    )
 }
 
 /// Checks that the models can share a stack: one config but for the seed, training sets of
 /// one width and size, at least 2 rows.
 fn check_stack(configs: &[DasvddConfig], xs: &[SampleView<'_>]) -> Result<()> {
-    let (Some(config), true) = (configs.first(), configs.len() == xs.len()) else {
-        return Err(CoreError::InvalidInput(format!(
-            "{} configs for {} training sets; a stack needs at least one of each, paired",
-            configs.len(),
-            xs.len()
-        )));
-    };
+    let config = stack::stack_head(configs, xs)?;
     config.validate()?;
-    for (c, x) in configs.iter().zip(xs) {
-        let mut same = c.clone();
-        same.train.seed = config.train.seed;
-        if same != *config {
-            return Err(CoreError::InvalidInput(
-                "models trained at once may differ only in their seed".into(),
-            ));
-        }
-        x.expect_cols(config.model.input_dim)?;
-        if x.rows() != xs[0].rows() {
-            return Err(CoreError::InvalidInput(format!(
-                "models trained at once need training sets of one size, got {} and {} rows",
-                xs[0].rows(),
-                x.rows()
-            )));
-        }
-    }
+    stack::check_members(configs, xs, config.model.input_dim, |c| {
+        let mut c = c.clone();
+        c.train.seed = config.train.seed;
+        c
+    })?;
     let n = xs[0].rows();
     if n < 2 {
         return Err(CoreError::InvalidInput(format!(

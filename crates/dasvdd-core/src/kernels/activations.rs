@@ -3,8 +3,7 @@
 use candle_core::{CpuStorage, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::products::stack_dims;
-use super::{fused_on, parallel, ELEM_CHUNK, ROW_CHUNK};
+use super::{fused_on, parallel, stack_dims, ELEM_CHUNK, ROW_CHUNK};
 use crate::config::{Activation, LEAKY_SLOPE};
 use crate::step_profile::{timer, Phase};
 

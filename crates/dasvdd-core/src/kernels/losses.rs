@@ -6,8 +6,7 @@ use candle_core::{CpuStorage, Tensor, D};
 use rayon::prelude::*;
 
 use super::activations::{activation_backward, activation_grad};
-use super::products::stack_dims;
-use super::{fused_on, parallel, ELEM_CHUNK};
+use super::{fused_on, parallel, stack_dims, ELEM_CHUNK};
 use crate::config::Activation;
 use crate::step_profile::{timer, Phase};
 

@@ -114,6 +114,25 @@ pub(crate) fn parallel(len: usize, chunk: usize) -> bool {
     len > 4 * chunk
 }
 
+/// `(models, rows, cols)` of a matrix `(rows, cols)` (one model) or of a stack of matrices
+/// `(models, rows, cols)`, one per model, that the kernels treat model by model.
+pub(crate) fn stack_dims(shape: &Shape) -> candle_core::Result<(usize, usize, usize)> {
+    match *shape.dims() {
+        [rows, cols] => Ok((1, rows, cols)),
+        [models, rows, cols] => Ok((models, rows, cols)),
+        _ => candle_core::bail!("expected a matrix or a stack of matrices, got shape {shape:?}"),
+    }
+}
+
+/// The shape of `rows x cols` per model: a stack when `like` is one, else a matrix.
+pub(crate) fn stacked_shape(like: &Shape, models: usize, rows: usize, cols: usize) -> Shape {
+    if like.rank() == 3 {
+        Shape::from((models, rows, cols))
+    } else {
+        Shape::from((rows, cols))
+    }
+}
+
 /// One operand of a kernel as candle hands it to `cpu_fwd`: its storage (`S` is `&CpuStorage`,
 /// or `&mut CpuStorage` for the operand written in place) and its layout.
 pub(crate) struct Operand<'a, S> {

@@ -8,8 +8,8 @@ use std::mem::MaybeUninit;
 use candle_core::{CpuStorage, Shape, Tensor};
 
 use super::activations::{activate_all, bias_activation};
-use super::fused_on;
 use super::optim::TransposedCopy;
+use super::{fused_on, stack_dims, stacked_shape};
 use crate::config::Activation;
 use crate::step_profile::{timer, Phase};
 
@@ -69,25 +69,6 @@ fn check_shapes(ok: bool, op: &str, lhs: &Shape, rhs: &Shape) -> candle_core::Re
     Ok(())
 }
 
-/// `(models, rows, cols)` of a matrix `(rows, cols)` (one model) or of a stack of matrices
-/// `(models, rows, cols)`, one per model, that the kernels treat model by model.
-pub(crate) fn stack_dims(shape: &Shape) -> candle_core::Result<(usize, usize, usize)> {
-    match *shape.dims() {
-        [rows, cols] => Ok((1, rows, cols)),
-        [models, rows, cols] => Ok((models, rows, cols)),
-        _ => candle_core::bail!("expected a matrix or a stack of matrices, got shape {shape:?}"),
-    }
-}
-
-/// The shape of `rows x cols` per model: a stack when `like` is one, else a matrix.
-pub(crate) fn stacked_shape(like: &Shape, models: usize, rows: usize, cols: usize) -> Shape {
-    if like.rank() == 3 {
-        Shape::from((models, rows, cols))
-    } else {
-        Shape::from((rows, cols))
-    }
-}
-
 /// A new buffer of `models` blocks of `len` values, block `i` written whole by
 /// `fill(i, block)` (never read first, so never zero-filled), model after model: each product
 /// is split over threads inside `gemm` where it is large enough, as for a model alone, while
@@ -118,7 +99,7 @@ fn gemm_parallelism(flops: usize) -> gemm::Parallelism {
     // at 128,430 samples/s, at 2^24 at 233,942 (`xtask perf --stacked 10`, one at a time, 2-core
     // Xeon), and the Fashion-MNIST network, whose products are larger, within the noise (10,582
     // against 11,012 samples/s, means of three alternating runs). Inside a one-thread pool
-    // (models trained side by side, `epochs::run_passes`) there is no second thread.
+    // (models trained side by side, `stack::run_passes`) there is no second thread.
     if n > 1 && flops > (1 << 24) && rayon::current_num_threads() > 1 {
         gemm::Parallelism::Rayon(n)
     } else {
