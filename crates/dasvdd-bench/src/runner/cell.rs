@@ -75,8 +75,9 @@ pub(super) fn run_cell(
     finish_cell(plan, key, dataset, spec, split, device, out)
 }
 
-/// Runs cells of one stackable method and dataset, whose training sets have one size, in one
-/// training pass, and returns each cell's record and side file.
+/// Runs cells of one stackable method and dataset, whose training sets have one size, at once
+/// (`fit_and_score_stacked`: passes sized for the device, side by side on the CPU), and
+/// returns each cell's record and side file.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn run_cells_stacked(
     plan: &Plan,
