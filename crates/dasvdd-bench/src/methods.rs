@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::Result;
 use candle_core::Device;
 use dasvdd_core::config::{CenterGrad, GammaNorm, SvddTerm, Variant as TrainVariant};
-use dasvdd_core::{CenterMode, DasvddConfig, DetectorParams, EpochRecord, GammaChoice, SampleView};
+use dasvdd_core::{CenterMode, DasvddConfig, EpochRecord, GammaChoice, SampleView};
 
 use crate::config::BenchConfig;
 use crate::matrix::{Method, MethodSpec, Switch, Variant};
@@ -85,7 +85,8 @@ pub fn data_variant(cfg: &BenchConfig, dataset: &str, spec: &MethodSpec) -> Resu
     }
 }
 
-/// Fits `spec` on `train` and scores `test`; `on_epoch` sees every epoch of neural methods.
+/// Fits `spec` on `train` and scores `test`; `on_epoch` sees every epoch of DASVDD. One cell of
+/// [`fit_and_score_stacked`].
 #[allow(clippy::too_many_arguments)]
 pub fn fit_and_score(
     cfg: &BenchConfig,
@@ -96,51 +97,21 @@ pub fn fit_and_score(
     train: SampleView<'_>,
     test: SampleView<'_>,
     device: &Device,
-    on_epoch: &mut dyn FnMut(&EpochRecord),
+    on_epoch: &mut (dyn FnMut(&EpochRecord) + Send),
 ) -> Result<Outcome> {
-    match spec.method {
-        Method::Dasvdd => {
-            let c = dasvdd_config(cfg, dataset, spec, train.cols(), seed, epochs)?;
-            let started = Instant::now();
-            let model = dasvdd_core::fit(&c, train, device, on_epoch)?;
-            let fit_seconds = started.elapsed().as_secs_f64();
-            let started = Instant::now();
-            let scores = score_in_chunks(&model, test)?;
-            Ok(Outcome {
-                scores,
-                gamma: Some(model.gamma),
-                epochs: Some(c.train.epochs),
-                history: model.history.clone(),
-                fit_seconds,
-                score_seconds: started.elapsed().as_secs_f64(),
-            })
-        }
-        // Every other method of the registry, alike.
-        _ => {
-            // The one resolution of `dasvdd train --config`: the method's defaults, the
-            // dataset config's [model], [train] and [baselines.<method>], then the run's epochs.
-            let params = cfg.method_config(dataset).method_params(
-                spec.method,
-                train.cols(),
-                epochs.filter(|_| spec.method.is_neural()),
-                Some(seed),
-            )?;
-            let trained_epochs = params.epochs();
-            let started = Instant::now();
-            let detector = params.fit_detector(train, device)?;
-            let fit_seconds = started.elapsed().as_secs_f64();
-            let started = Instant::now();
-            let scores = score_in_chunks(detector.as_ref(), test)?;
-            Ok(Outcome {
-                scores,
-                gamma: None,
-                epochs: trained_epochs,
-                history: Vec::new(),
-                fit_seconds,
-                score_seconds: started.elapsed().as_secs_f64(),
-            })
-        }
-    }
+    fit_and_score_stacked(
+        cfg,
+        dataset,
+        spec,
+        &[seed],
+        epochs,
+        &[train],
+        &[test],
+        device,
+        &mut |_, r| on_epoch(r),
+    )?
+    .pop()
+    .expect("one outcome per cell")
 }
 
 /// Whether cells of `spec` may be trained together in one pass ([`fit_and_score_stacked`]):
@@ -208,6 +179,9 @@ pub fn fit_and_score_stacked(
         })
         .collect()
     } else {
+        // Every other method of the registry, alike, by the one resolution of `dasvdd train
+        // --config`: the method's defaults, the dataset config's [model], [train] and
+        // [baselines.<method>], then the run's epochs.
         let params = seeds
             .iter()
             .map(|&seed| {

@@ -123,28 +123,17 @@ impl Autoencoder {
         center: Option<(&Tensor, f64, SvddTerm)>,
         adam: &mut Adam,
     ) -> Result<StepLoss> {
-        Ok(self.train_step_with_codes(x, center, adam)?.0)
-    }
-
-    /// [`Autoencoder::train_step`], also returning the batch's codes before the step (for the
-    /// 2021 code's centre gradient, which the network loss added to).
-    pub fn train_step_with_codes(
-        &self,
-        x: &Tensor,
-        center: Option<(&Tensor, f64, SvddTerm)>,
-        adam: &mut Adam,
-    ) -> Result<(StepLoss, Tensor)> {
         let gamma = center.map(|(_, g, _)| [g]);
         let center = center
             .zip(gamma.as_ref())
             .map(|((c, _, term), g)| (c, &g[..], term));
-        let (losses, z) = self.train_step_stacked(x, center, adam)?;
-        Ok((losses.first().copied().unwrap_or_default(), z))
+        let (losses, _) = self.train_step_stacked(x, center, adam)?;
+        Ok(losses.first().copied().unwrap_or_default())
     }
 
     /// One optimiser step of every model of a stack ([`Autoencoder::stack`]) on its own batch:
     /// `x (models, rows, input_dim)`, the centres `(models, latent)` with one gamma per model.
-    /// Each model's step is the one [`Autoencoder::train_step_with_codes`] takes for it alone.
+    /// Each model's step is the one [`Autoencoder::train_step`] takes for it alone.
     /// Returns each model's losses and the codes `(models, rows, latent)` before the step. On
     /// a single autoencoder with a matrix `x` it is that step.
     pub fn train_step_stacked(

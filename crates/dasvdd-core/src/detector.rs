@@ -79,15 +79,7 @@ impl<'a> SampleView<'a> {
     /// Rows `idx` (in that order, repeats allowed) gathered into a `(idx.len(), cols)` tensor
     /// on `device`: a training batch.
     pub fn gather(&self, idx: &[usize], device: &Device) -> Result<candle_core::Tensor> {
-        let mut buf = Vec::with_capacity(idx.len() * self.cols);
-        for &i in idx {
-            buf.extend_from_slice(self.row(i));
-        }
-        Ok(candle_core::Tensor::from_vec(
-            buf,
-            (idx.len(), self.cols),
-            device,
-        )?)
+        Ok(Self::gather_stacked(&[*self], &[idx], device)?.squeeze(0)?)
     }
 
     /// `(models, rows, cols)`: for each model `m`, the rows `idx[m]` of its samples `views[m]`
