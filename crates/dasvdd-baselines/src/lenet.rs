@@ -14,12 +14,13 @@
 //! (the centre's initialisation and scoring), as PyTorch's `BatchNorm2d` in `train()` and
 //! `eval()` mode. The running statistics are part of the model file.
 
-use candle_core::{Device, Tensor, Var, D};
+use candle_core::{Device, Tensor, Var};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use dasvdd_core::checkpoint::Checkpoint;
+use dasvdd_core::kernels::conv;
 use dasvdd_core::{CoreError, Result};
 
 /// Slope of every leaky ReLU (PyTorch's default, as Ruff's networks use it).
@@ -148,21 +149,10 @@ impl BatchNormStats {
     /// Normalises `x` (`(batch, channels, ...)`) per channel with the batch's statistics
     /// (biased variance) and moves the running statistics towards them (unbiased variance).
     fn apply_train(&mut self, x: &Tensor) -> Result<Tensor> {
-        let dims = x.dims().to_vec();
-        let c = dims[1];
-        // (channels, everything else) so that one reduction gives each channel's statistics.
-        let per_channel = x.transpose(0, 1)?.contiguous()?.reshape((c, ()))?;
-        let n = per_channel.dim(1)?;
-        let mean = per_channel.mean_keepdim(D::Minus1)?;
-        let centred = per_channel.broadcast_sub(&mean)?;
-        let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
-        let y = centred.broadcast_div(&(var.clone() + BN_EPS)?.sqrt()?)?;
-        let mut moved = dims.clone();
-        moved.swap(0, 1);
-        let y = y.reshape(moved.as_slice())?.transpose(0, 1)?.contiguous()?;
-        let unbiased = (var.detach().flatten_all()? * (n as f64 / (n.max(2) - 1) as f64))?;
-        self.mean =
-            ((&self.mean * (1.0 - BN_MOMENTUM))? + (mean.detach().flatten_all()? * BN_MOMENTUM)?)?;
+        let n = x.elem_count() / x.dim(1)?;
+        let (y, mean, var) = conv::batch_norm_train(x, BN_EPS)?;
+        let unbiased = (var * (n as f64 / (n.max(2) - 1) as f64))?;
+        self.mean = ((&self.mean * (1.0 - BN_MOMENTUM))? + (mean * BN_MOMENTUM)?)?;
         self.var = ((&self.var * (1.0 - BN_MOMENTUM))? + (unbiased * BN_MOMENTUM)?)?;
         Ok(y)
     }
@@ -247,11 +237,11 @@ impl LenetEncoder {
         let (c, h, w) = self.kind.input_shape();
         let batch = x.dim(0)?;
         let mut t = x.reshape((batch, c, h, w))?;
-        for (i, conv) in self.convs.iter().enumerate() {
-            t = t.conv2d(conv.as_tensor(), KERNEL / 2, 1, 1, 1)?;
+        for (i, weight) in self.convs.iter().enumerate() {
+            t = conv::conv2d(&t, weight.as_tensor(), KERNEL / 2)?;
             t = norm(i, &t)?;
-            t = candle_nn::ops::leaky_relu(&t, LEAKY_SLOPE)?;
-            t = t.max_pool2d(2)?;
+            t = conv::leaky_relu(&t, LEAKY_SLOPE)?;
+            t = conv::max_pool2(&t)?;
         }
         let flat = t.reshape((batch, ()))?;
         Ok(flat.matmul(&self.fc.as_tensor().t()?)?)
@@ -383,16 +373,16 @@ impl LenetAutoencoder {
         }
         let rep = kind.rep_dim();
         let mut t = code.reshape((batch, rep / 16, 4, 4))?;
-        t = candle_nn::ops::leaky_relu(&t, LEAKY_SLOPE)?;
+        t = conv::leaky_relu(&t, LEAKY_SLOPE)?;
         if kind == LenetKind::Mnist {
             t = t.upsample_nearest2d(8, 8)?;
         }
         let specs = kind.deconvs();
         for (i, (w, &(_, _, pad))) in self.deconvs.iter().zip(specs).enumerate() {
-            t = t.conv_transpose2d(w.as_tensor(), pad, 0, 1, 1)?;
+            t = conv::conv_transpose2d(&t, w.as_tensor(), pad)?;
             if let Some(bn) = self.bns.get_mut(i) {
                 t = bn.apply_train(&t)?;
-                t = candle_nn::ops::leaky_relu(&t, LEAKY_SLOPE)?;
+                t = conv::leaky_relu(&t, LEAKY_SLOPE)?;
                 let (h, w) = (t.dim(2)?, t.dim(3)?);
                 t = t.upsample_nearest2d(2 * h, 2 * w)?;
             }

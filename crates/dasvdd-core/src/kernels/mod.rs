@@ -1,6 +1,7 @@
 //! Fused kernels of the training step, as candle custom ops, one module per concern:
 //! [`products`] (matrix products through `gemm`), [`activations`] (activations, their
-//! derivatives, bias gradients), [`losses`] (loss gradients) and [`optim`] (the fused Adam pass).
+//! derivatives, bias gradients), [`losses`] (loss gradients), [`optim`] (the fused Adam pass)
+//! and [`conv`] (convolutions, batch normalisation and pooling of the LeNet networks).
 //!
 //! The matrix products call the `gemm` crate that candle's CPU backend uses, directly, so that
 //! the bias is accumulated into the output, the thread count is read once and no output is
@@ -67,6 +68,7 @@ macro_rules! cpu_op {
 }
 
 pub mod activations;
+pub mod conv;
 pub mod losses;
 pub mod optim;
 pub mod products;
