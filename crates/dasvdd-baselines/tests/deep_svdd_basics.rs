@@ -352,3 +352,32 @@ fn lr_milestones_drop_the_learning_rate() {
     );
     assert!(dropped.history.iter().all(|e| e.loss.is_finite()));
 }
+
+/// Ruff's pre-training milestone (`ae_lr_milestone`): the same for the autoencoder phase.
+#[test]
+fn pretrain_lr_milestones_drop_the_pretraining_rate() {
+    let (train, _) = synthetic(300, 0, 22);
+    let x = SampleView::new(&train, 300, D).unwrap();
+    let base = DeepSvddParams {
+        model: Some(network()),
+        epochs: 1,
+        batch_size: 50,
+        pretrain_epochs: 3,
+        pretrain_lr: 1e-2,
+        ..Default::default()
+    };
+    let constant = base.fit(x, &Device::Cpu).unwrap();
+    let dropped = DeepSvddParams {
+        pretrain_lr_milestones: vec![1],
+        ..base.clone()
+    }
+    .fit(x, &Device::Cpu)
+    .unwrap();
+    let (a, b) = (&constant.pretrain_history, &dropped.pretrain_history);
+    assert_eq!(
+        a[0].loss, b[0].loss,
+        "epoch 1 runs at the full rate either way"
+    );
+    assert_ne!(a[2].loss, b[2].loss, "the milestone had no effect");
+    assert!(b.iter().all(|e| e.loss.is_finite()));
+}

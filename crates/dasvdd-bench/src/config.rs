@@ -79,6 +79,16 @@ pub struct DatasetSettings {
     pub config: Option<String>,
     /// Epochs under `--quick` [default: run.quick_epochs].
     pub quick_epochs: Option<usize>,
+    /// Epochs under `--quick` of single methods, by registry name (`deep_svdd = 20`), over
+    /// `quick_epochs`: a network that costs far more per epoch than the others (Ruff's LeNet)
+    /// keeps the quick run short.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub quick_method_epochs: std::collections::BTreeMap<String, usize>,
+    /// The preprocessing of single methods' data, by registry name, instead of the variant's
+    /// (`deep_svdd = "gcn-l1-minmax"`: Ruff's global contrast normalisation and min-max for
+    /// his networks), in `dasvdd train --scale` names.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub method_preprocessing: std::collections::BTreeMap<String, String>,
     /// AWID3: rows sampled from the full data.
     pub sample_rows: Option<usize>,
     /// MIMII: keep every n-th training vector of each clip.
@@ -97,6 +107,26 @@ impl BenchConfig {
             .with_context(|| format!("config {} is invalid", path.display()))?;
         let folder = path.parent().unwrap_or(Path::new("."));
         for (name, d) in &cfg.datasets {
+            for (method, scale) in &d.method_preprocessing {
+                let known = canonical_method(method);
+                let parsed = scale.parse::<dasvdd_data::Preprocessing>();
+                if !known || parsed.is_err() {
+                    bail!(
+                        "{}: datasets.{name}.method_preprocessing: `{method} = \"{scale}\"` \
+                         needs a method's name (deep_svdd, ae, ...) and none, zscore, minmax, gcn-l2 or gcn-l1-minmax",
+                        path.display()
+                    );
+                }
+            }
+            for method in d.quick_method_epochs.keys() {
+                if !canonical_method(method) {
+                    bail!(
+                        "{}: datasets.{name}.quick_method_epochs: `{method}` is not a method's \
+                         name (deep_svdd, ae, ...)",
+                        path.display()
+                    );
+                }
+            }
             let Some(file) = &d.config else { continue };
             let config = Config::read(&folder.join(file))
                 .with_context(|| format!("{}: datasets.{name}.config", path.display()))?;
@@ -154,6 +184,12 @@ impl BenchConfig {
             .transpose()?
             .unwrap_or_default())
     }
+}
+
+/// Whether `name` is a method's registry name as written in result files (`deep_svdd`, not an
+/// alias such as `dsvdd`): per-method settings are looked up by it.
+fn canonical_method(name: &str) -> bool {
+    matches!(name.parse::<dasvdd_baselines::Method>(), Ok(m) if m.name() == name)
 }
 
 #[cfg(test)]
@@ -259,5 +295,33 @@ mod tests {
         std::fs::remove_file(dir.path().join("f.toml")).unwrap();
         let e = format!("{:#}", BenchConfig::load(&bench).unwrap_err());
         assert!(e.contains("f.toml"), "{e}");
+    }
+
+    #[test]
+    fn per_method_settings_need_a_method_name_and_a_known_preprocessing() {
+        let dir = tempfile::tempdir().unwrap();
+        let bench = dir.path().join("bench.toml");
+        for (text, bad) in [
+            (
+                "method_preprocessing = { deep_svdd = \"gcn-l3\" }",
+                "gcn-l3",
+            ),
+            ("method_preprocessing = { svdd = \"none\" }", "svdd"),
+            // An alias is refused: the settings are looked up by the registry name.
+            ("method_preprocessing = { dsvdd = \"none\" }", "dsvdd"),
+            ("quick_method_epochs = { deepsvdd = 3 }", "deepsvdd"),
+        ] {
+            std::fs::write(&bench, format!("[datasets.fmnist]\n{text}\n")).unwrap();
+            let e = format!("{:#}", BenchConfig::load(&bench).unwrap_err());
+            assert!(e.contains("bench.toml") && e.contains(bad), "{e}");
+        }
+        // The shipped config: Ruff's preprocessing for Deep SVDD on the image datasets only.
+        let cfg = BenchConfig::load(&default_config_path()).unwrap();
+        for d in ["mnist", "fmnist", "cifar10"] {
+            let s = cfg.dataset(d);
+            assert_eq!(s.method_preprocessing["deep_svdd"], "gcn-l1-minmax", "{d}");
+            assert!(s.quick_method_epochs.contains_key("deep_svdd"), "{d}");
+        }
+        assert!(cfg.dataset("pima").method_preprocessing.is_empty());
     }
 }

@@ -75,6 +75,20 @@ pub fn dasvdd_config(
     Ok(c)
 }
 
+/// The preprocessing that replaces the variant's for a cell of `spec` on `dataset`: the
+/// dataset's `method_preprocessing` of the method (checked when the config was read).
+pub fn method_preprocessing(
+    cfg: &BenchConfig,
+    dataset: &str,
+    spec: &MethodSpec,
+) -> Result<Option<dasvdd_data::Preprocessing>> {
+    cfg.dataset(dataset)
+        .method_preprocessing
+        .get(spec.method.name())
+        .map(|s| s.parse().map_err(anyhow::Error::from))
+        .transpose()
+}
+
 /// The variant whose data choices a cell of `spec` on `dataset` uses: the DASVDD profile's,
 /// else the dataset's (the baselines share the data of `dasvdd`).
 pub fn data_variant(cfg: &BenchConfig, dataset: &str, spec: &MethodSpec) -> Result<TrainVariant> {

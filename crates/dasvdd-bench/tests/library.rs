@@ -86,3 +86,50 @@ fn cells_trained_in_one_pass_are_stored_as_cells_trained_alone() {
         assert_eq!((t.train, t.epochs), (s.train, s.epochs), "{key}");
     }
 }
+
+/// A method's own preprocessing (`method_preprocessing` of bench.toml, e.g. Ruff's GCN for
+/// Deep SVDD) reaches its cells' data and only theirs.
+#[test]
+fn a_methods_own_preprocessing_prepares_its_cells_only() {
+    use dasvdd_bench::config::BenchConfig;
+    use dasvdd_bench::matrix::{BenchDataset, MethodSpec};
+    use dasvdd_bench::methods::method_preprocessing;
+    use dasvdd_bench::runner::load_split;
+    use dasvdd_core::config::Variant;
+
+    let dir = tempfile::tempdir().unwrap();
+    let bench = dir.path().join("bench.toml");
+    std::fs::write(
+        &bench,
+        "[datasets.synthetic]\nmethod_preprocessing = { deep_svdd = \"zscore\" }\n",
+    )
+    .unwrap();
+    let cfg = BenchConfig::load(&bench).unwrap();
+    let deep: MethodSpec = "deep_svdd".parse().unwrap();
+    let ae: MethodSpec = "ae".parse().unwrap();
+    let own = method_preprocessing(&cfg, "synthetic", &deep).unwrap();
+    assert!(own.is_some());
+    assert!(method_preprocessing(&cfg, "synthetic", &ae)
+        .unwrap()
+        .is_none());
+    let d = BenchDataset::Synthetic;
+    let plain = load_split(&cfg, &d, 2, 0, Variant::Paper, None).unwrap();
+    let scaled = load_split(&cfg, &d, 2, 0, Variant::Paper, own).unwrap();
+    // Z-scored on the training rows: every column's training mean is 0 (the plain images are
+    // in [0, 1] with positive means).
+    let col_mean = |m: &dasvdd_data::Matrix, j: usize| {
+        m.row_iter().map(|r| r[j] as f64).sum::<f64>() / m.rows as f64
+    };
+    let j = plain.train.cols / 2;
+    assert!(
+        col_mean(&plain.train, j) > 0.05,
+        "{}",
+        col_mean(&plain.train, j)
+    );
+    assert!(col_mean(&scaled.train, j).abs() < 1e-4);
+    assert_eq!(plain.counts, scaled.counts);
+    assert_ne!(
+        plain.test.x.data, scaled.test.x.data,
+        "the test rows are scaled too"
+    );
+}

@@ -260,8 +260,7 @@ impl DeepSvddParams {
     /// The learning rate of the one-class phase at `epoch`: Ruff's `MultiStepLR` drops it
     /// tenfold after each milestone.
     fn lr_at(&self, epoch: usize) -> f64 {
-        let passed = self.lr_milestones.iter().filter(|&&m| epoch > m).count();
-        self.lr * 0.1f64.powi(passed as i32)
+        decayed(self.lr, &self.lr_milestones, epoch)
     }
 
     /// Runs `phase` (its epochs, shuffling stream, learning rate and weight decay) on a stack
@@ -278,7 +277,7 @@ impl DeepSvddParams {
     ) -> Result<Vec<Result<Vec<EpochLoss>>>> {
         let (epochs, shuffle, label, what, weight_decay) = self.phase_settings(phase);
         let lr_at = |epoch| match phase {
-            Phase::Pretrain => self.pretrain_lr,
+            Phase::Pretrain => decayed(self.pretrain_lr, &self.pretrain_lr_milestones, epoch),
             Phase::OneClass => self.lr_at(epoch),
         };
         let mut adam = Adam::new(
@@ -481,4 +480,11 @@ enum Phase {
 fn autograd_step(loss: &Tensor, adam: &mut Adam) -> Result<f64> {
     candle_nn::Optimizer::backward_step(adam, loss)?;
     Ok(f64::from(loss.to_scalar::<f32>()?))
+}
+
+/// `lr` at `epoch` (from 1) under PyTorch's `MultiStepLR(gamma=0.1)`: tenfold lower after each
+/// milestone passed.
+fn decayed(lr: f64, milestones: &[usize], epoch: usize) -> f64 {
+    let passed = milestones.iter().filter(|&&m| epoch > m).count();
+    lr * 0.1f64.powi(passed as i32)
 }

@@ -208,7 +208,8 @@ impl RegisteredMethod for DeepSvddParams {
             center_eps,
             pretrain_epochs,
             pretrain_lr,
-            pretrain_weight_decay
+            pretrain_weight_decay,
+            pretrain_lr_milestones
         );
         Ok(())
     }
@@ -328,6 +329,7 @@ const INFO_DEEP_SVDD: MethodInfo = MethodInfo {
         "pretrain_epochs",
         "pretrain_lr",
         "pretrain_weight_decay",
+        "pretrain_lr_milestones",
     ]),
 };
 

@@ -102,6 +102,8 @@ pub struct DeepSvddSettings {
     pub pretrain_lr: Option<f64>,
     /// Adam's L2 weight decay of pre-training.
     pub pretrain_weight_decay: Option<f64>,
+    /// Epochs after which the pre-training learning rate drops tenfold.
+    pub pretrain_lr_milestones: Option<Vec<usize>>,
 }
 
 /// The table of a method without one (DASVDD: its settings are a config's `[model]` and

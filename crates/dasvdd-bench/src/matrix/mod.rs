@@ -117,13 +117,17 @@ pub struct RunShape {
 }
 
 impl RunShape {
-    /// Epochs of the neural methods on `dataset`: `--epochs`, else with `--quick` the
-    /// dataset's `quick_epochs` or `run.quick_epochs`, else the dataset's config (`None`).
-    pub fn epochs_for(&self, cfg: &BenchConfig, dataset: &str) -> Option<usize> {
+    /// Epochs of neural `method` on `dataset`: `--epochs`, else with `--quick` the dataset's
+    /// `quick_method_epochs` of the method, its `quick_epochs` or `run.quick_epochs`, else the
+    /// dataset's config (`None`).
+    pub fn epochs_for(&self, cfg: &BenchConfig, dataset: &str, method: Method) -> Option<usize> {
         self.epochs.or_else(|| {
             self.quick.then(|| {
-                cfg.dataset(dataset)
-                    .quick_epochs
+                let d = cfg.dataset(dataset);
+                d.quick_method_epochs
+                    .get(method.name())
+                    .copied()
+                    .or(d.quick_epochs)
                     .unwrap_or(cfg.run.quick_epochs)
             })
         })
@@ -203,12 +207,19 @@ pub fn config_hash(
     let mut method_settings = serde_json::json!({
         "baseline": config.baseline(method.method).map(|b| serde_json::to_value(b).unwrap_or_default()),
     });
+    if let Some(p) = cfg
+        .dataset(&name)
+        .method_preprocessing
+        .get(method.method.name())
+    {
+        method_settings["preprocessing"] = serde_json::json!(p);
+    }
     if method.method.is_neural() {
         method_settings["model"] = serde_json::to_value(&config.file.model).unwrap_or_default();
         method_settings["train"] = serde_json::to_value(&config.file.train).unwrap_or_default();
     }
     let epochs = if method.method.is_neural() {
-        shape.epochs_for(cfg, &name)
+        shape.epochs_for(cfg, &name, method.method)
     } else {
         None
     };

@@ -129,3 +129,49 @@ fn the_hash_follows_the_settings_that_matter() {
         config_hash(&cfg3, &d, &oc, &shape)
     );
 }
+
+#[test]
+fn quick_epochs_of_one_method_override_the_datasets() {
+    let mut cfg = BenchConfig::default();
+    let mut settings = crate::config::DatasetSettings {
+        quick_epochs: Some(200),
+        ..Default::default()
+    };
+    settings.quick_method_epochs.insert("deep_svdd".into(), 10);
+    cfg.datasets.insert("fmnist".into(), settings);
+    let quick = RunShape {
+        epochs: None,
+        quick: true,
+        max_train: None,
+        max_test: None,
+    };
+    let deep = Method::DeepSvdd;
+    assert_eq!(quick.epochs_for(&cfg, "fmnist", deep), Some(10));
+    assert_eq!(quick.epochs_for(&cfg, "fmnist", Method::Dasvdd), Some(200));
+    // Other datasets: run.quick_epochs; --epochs wins over both; without --quick the config's.
+    assert_eq!(
+        quick.epochs_for(&cfg, "pima", deep),
+        Some(cfg.run.quick_epochs)
+    );
+    let forced = RunShape {
+        epochs: Some(3),
+        ..quick.clone()
+    };
+    assert_eq!(forced.epochs_for(&cfg, "fmnist", deep), Some(3));
+    let full = RunShape {
+        quick: false,
+        ..quick.clone()
+    };
+    assert_eq!(full.epochs_for(&cfg, "fmnist", deep), None);
+    // The hash of a quick cell follows its own epochs.
+    let d: BenchDataset = "fmnist".parse().unwrap();
+    let ds: MethodSpec = "deep_svdd".parse().unwrap();
+    let mut cfg2 = cfg.clone();
+    if let Some(s) = cfg2.datasets.get_mut("fmnist") {
+        s.quick_method_epochs.insert("deep_svdd".into(), 11);
+    }
+    assert_ne!(
+        config_hash(&cfg, &d, &ds, &quick),
+        config_hash(&cfg2, &d, &ds, &quick)
+    );
+}

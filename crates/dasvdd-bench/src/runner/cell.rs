@@ -66,7 +66,7 @@ pub(super) fn run_cell(
         &key.dataset,
         spec,
         key.seed,
-        plan.shape.epochs_for(&plan.cfg, &key.dataset),
+        plan.shape.epochs_for(&plan.cfg, &key.dataset, spec.method),
         train,
         test,
         device,
@@ -108,7 +108,8 @@ pub(super) fn run_cells_stacked(
         &keys[0].dataset,
         spec,
         &seeds,
-        plan.shape.epochs_for(&plan.cfg, &keys[0].dataset),
+        plan.shape
+            .epochs_for(&plan.cfg, &keys[0].dataset, spec.method),
         &trains,
         &tests,
         device,

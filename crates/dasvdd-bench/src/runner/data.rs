@@ -4,7 +4,7 @@
 use anyhow::{Context, Result};
 use dasvdd_core::config::Variant as TrainVariant;
 use dasvdd_data::registry::LoadOptions;
-use dasvdd_data::{DatasetName, LabeledData, OneClassSplit, SplitProtocol};
+use dasvdd_data::{DatasetName, LabeledData, OneClassSplit, Preprocessing, SplitProtocol};
 use rand::seq::index::sample;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -16,16 +16,26 @@ use crate::synthetic;
 /// Loads the split of a cell, `seed` choosing the random parts of half-normals splits and
 /// `variant` the data choices of its source: the paper's (Speech trained on normal rows only,
 /// CIFAR-10 with l1 GCN and min-max) or the 2021 code's (Speech's anomalies after the test rows
-/// kept in training, CIFAR-10 with l2 GCN).
+/// kept in training, CIFAR-10 with l2 GCN); `preprocessing`, when given, replaces the
+/// variant's (a method's own, e.g. Ruff's GCN for Deep SVDD).
 pub fn load_split(
     cfg: &BenchConfig,
     dataset: &BenchDataset,
     class: u8,
     seed: u64,
     variant: TrainVariant,
+    preprocessing: Option<Preprocessing>,
 ) -> Result<OneClassSplit> {
+    let own = preprocessing;
     match dataset {
-        BenchDataset::Synthetic => synthetic::split(class),
+        BenchDataset::Synthetic => {
+            let mut split = synthetic::split(class)?;
+            if let Some(step) = own {
+                let fitted = step.fit_transform(&mut split.train)?;
+                fitted.transform(&mut split.test.x)?;
+            }
+            Ok(split)
+        }
         BenchDataset::Registry(name) => {
             let (protocol, preprocessing) = match variant {
                 TrainVariant::Paper => (SplitProtocol::Paper, name.paper_preprocessing()),
@@ -38,7 +48,7 @@ pub fn load_split(
                 normal_class: class,
                 seed,
                 protocol,
-                preprocessing: Some(preprocessing),
+                preprocessing: Some(own.unwrap_or(preprocessing)),
                 sample_rows: cfg.dataset(&name.to_string()).sample_rows,
                 mimii_train_stride: cfg
                     .dataset(&name.to_string())

@@ -10,7 +10,7 @@ use dasvdd_data::OneClassSplit;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::matrix::{BenchDataset, CellKey, MethodSpec};
-use crate::methods::{data_variant, network_parameters, stackable};
+use crate::methods::{data_variant, method_preprocessing, network_parameters, stackable};
 use crate::provenance::{command_line, commit};
 use crate::store::{CellDetail, CellRecord, CellWriter, MatrixRequest, ResultsDir};
 
@@ -180,7 +180,8 @@ fn run_plan(
     );
     // The last splits loaded, newest last, within SPLIT_CACHE_BYTES: a unit of stacked cells
     // goes through several classes, and the classical methods' cells come back to them.
-    let mut cached: Vec<((String, u8, u64, TrainVariant), OneClassSplit)> = Vec::new();
+    type SplitKey = (String, u8, u64, TrainVariant, Option<String>);
+    let mut cached: Vec<(SplitKey, OneClassSplit)> = Vec::new();
     let mut load =
         |key: &CellKey, dataset: &BenchDataset, spec: &MethodSpec| -> Result<OneClassSplit> {
             let split_seed = if split_uses_seed(dataset) {
@@ -189,10 +190,17 @@ fn run_plan(
                 0
             };
             let variant = data_variant(&plan.cfg, &key.dataset, spec)?;
-            let cache_key = (key.dataset.clone(), key.class, split_seed, variant);
+            let own = method_preprocessing(&plan.cfg, &key.dataset, spec)?;
+            let cache_key = (
+                key.dataset.clone(),
+                key.class,
+                split_seed,
+                variant,
+                own.as_ref().map(|p| format!("{p:?}")),
+            );
             let full = match cached.iter().position(|(k, _)| *k == cache_key) {
                 Some(i) => cached.remove(i).1,
-                None => load_split(&plan.cfg, dataset, key.class, split_seed, variant)?,
+                None => load_split(&plan.cfg, dataset, key.class, split_seed, variant, own)?,
             };
             cached.push((cache_key, full.clone()));
             while cached.len() > 1

@@ -642,20 +642,27 @@ fn pool_dims(shape: &Shape) -> candle_core::Result<(usize, usize, usize, usize, 
     Ok((b * c, h, w, h / 2, w / 2))
 }
 
-/// Index within the plane of the first maximum of window `(i, j)`.
-fn window_argmax(plane: &[f32], w: usize, i: usize, j: usize) -> usize {
-    let mut best = 2 * i * w + 2 * j;
-    for idx in [
-        2 * i * w + 2 * j + 1,
-        (2 * i + 1) * w + 2 * j,
-        (2 * i + 1) * w + 2 * j + 1,
-    ] {
-        // NaN propagates as in PyTorch: a NaN wins and stays.
-        if plane[idx] > plane[best] || (plane[idx].is_nan() && !plane[best].is_nan()) {
-            best = idx;
+/// Calls `f(j, index)` for every window `j` of output row `i` of a `w`-wide plane, with the
+/// index within the plane of the window's first maximum in row-major order (a NaN wins and
+/// stays, as in PyTorch).
+fn row_argmax(plane: &[f32], w: usize, wo: usize, i: usize, mut f: impl FnMut(usize, usize)) {
+    let top = &plane[2 * i * w..][..w];
+    let bottom = &plane[(2 * i + 1) * w..][..w];
+    for j in 0..wo {
+        let candidates = [
+            (top[2 * j], 2 * i * w + 2 * j),
+            (top[2 * j + 1], 2 * i * w + 2 * j + 1),
+            (bottom[2 * j], (2 * i + 1) * w + 2 * j),
+            (bottom[2 * j + 1], (2 * i + 1) * w + 2 * j + 1),
+        ];
+        let mut best = candidates[0];
+        for c in &candidates[1..] {
+            if c.0 > best.0 || (c.0.is_nan() && !best.0.is_nan()) {
+                best = *c;
+            }
         }
+        f(j, best.1);
     }
-    best
 }
 
 impl CustomOp1 for MaxPool2 {
@@ -669,9 +676,7 @@ impl CustomOp1 for MaxPool2 {
         let mut y = Vec::with_capacity(planes * ho * wo);
         for plane in x.chunks_exact(h * w).take(planes) {
             for i in 0..ho {
-                for j in 0..wo {
-                    y.push(plane[window_argmax(plane, w, i, j)]);
-                }
+                row_argmax(plane, w, wo, i, |_, idx| y.push(plane[idx]));
             }
         }
         let (b, c, _, _) = l.shape().dims4()?;
@@ -698,9 +703,8 @@ cpu_op!(MaxPool2Grad, "max-pool-2-grad", |_op, x, dy| {
         .take(planes)
     {
         for i in 0..ho {
-            for j in 0..wo {
-                d[window_argmax(plane, w, i, j)] += g[i * wo + j];
-            }
+            let g = &g[i * wo..][..wo];
+            row_argmax(plane, w, wo, i, |j, idx| d[idx] += g[j]);
         }
     }
     Ok((CpuStorage::F32(dx), x.layout.shape().clone()))

@@ -263,7 +263,7 @@ def _from_native(cls, native, device):
     extra = json.loads(native.metadata.get(_META_KEY, "{}"))
     est = cls()
     params = {k: v for k, v in extra.get("params", {}).items() if k in est.get_params()}
-    for k in ("lr_milestones", "hidden", "bandwidth_grid"):  # JSON lists, given as tuples
+    for k in ("lr_milestones", "pretrain_lr_milestones", "hidden", "bandwidth_grid"):  # JSON lists, given as tuples
         if params.get(k) is not None:
             params[k] = tuple(params[k])
     est.set_params(**params)

@@ -98,6 +98,7 @@ class DeepSVDD(BaseDetector):
         pretrain_epochs=150,
         pretrain_lr=1e-4,
         pretrain_weight_decay=0.5e-6,
+        pretrain_lr_milestones=(),
     )
 
 
