@@ -208,6 +208,29 @@ where
     }
 }
 
+/// Calls `f(index, out_plane, in_plane)` for every `out`-value plane of `dst` with the
+/// matching `inp`-value plane of `src`, on rayon in groups of planes of about
+/// [`super::ELEM_CHUNK`] values when there are enough of them. Each plane is computed alone, so
+/// the values do not depend on the grouping.
+fn planes<F>(dst: &mut [f32], out: usize, src: &[f32], inp: usize, f: F)
+where
+    F: Fn(usize, &mut [f32], &[f32]) + Sync + Send,
+{
+    let (out, inp) = (out.max(1), inp.max(1));
+    let per_task = (super::ELEM_CHUNK / out).max(1);
+    if super::parallel(dst.len(), per_task * out) {
+        dst.par_chunks_mut(out)
+            .zip(src.par_chunks(inp))
+            .enumerate()
+            .with_min_len(per_task)
+            .for_each(|(i, (d, s))| f(i, d, s));
+    } else {
+        for (i, (d, s)) in dst.chunks_mut(out).zip(src.chunks(inp)).enumerate() {
+            f(i, d, s);
+        }
+    }
+}
+
 /// `dst = lhs @ rhs` on the calling thread (the images are what runs in parallel).
 fn product(
     dst: &mut [f32],
@@ -520,14 +543,14 @@ impl CustomOp1 for BatchNorm {
                 self.stats.len()
             );
         }
-        let mut y = x.to_vec();
-        for (i, plane) in y.chunks_mut(rest.max(1)).enumerate() {
+        let mut y = vec![0f32; x.len()];
+        planes(&mut y, rest, x, rest, |i, y, x| {
             let (mean, var) = self.stats[i % ch];
             let inv = 1.0 / (var + self.eps).sqrt();
-            for v in plane {
-                *v = ((*v as f64 - mean) * inv) as f32;
+            for (y, &x) in y.iter_mut().zip(x) {
+                *y = ((x as f64 - mean) * inv) as f32;
             }
-        }
+        });
         Ok((CpuStorage::F32(y), l.shape().clone()))
     }
 
@@ -558,32 +581,38 @@ cpu_op!(BatchNormGrad, "batch-norm-grad", |op, dy, y| {
     if op.stats.len() != ch || dyv.len() != yv.len() {
         candle_core::bail!("batch norm gradient: shapes disagree");
     }
-    let n = (batch * rest).max(1) as f64;
+    let (n, rest) = ((batch * rest).max(1) as f64, rest.max(1));
+    // Each plane's sums of dy and dy * y, then each channel's in plane order.
+    let plane_sum = |(g, yy): (&[f32], &[f32])| {
+        g.iter().zip(yy).fold((0f64, 0f64), |(a, b), (&g, &yy)| {
+            (a + g as f64, b + g as f64 * yy as f64)
+        })
+    };
+    let per_plane: Vec<(f64, f64)> = if super::parallel(dyv.len(), super::ELEM_CHUNK) {
+        dyv.par_chunks(rest)
+            .zip(yv.par_chunks(rest))
+            .map(plane_sum)
+            .collect()
+    } else {
+        dyv.chunks(rest)
+            .zip(yv.chunks(rest))
+            .map(plane_sum)
+            .collect()
+    };
     let mut sums = vec![(0f64, 0f64); ch];
-    for (i, (g, yy)) in dyv
-        .chunks(rest.max(1))
-        .zip(yv.chunks(rest.max(1)))
-        .enumerate()
-    {
-        let s = &mut sums[i % ch];
-        for (&g, &yy) in g.iter().zip(yy) {
-            s.0 += g as f64;
-            s.1 += g as f64 * yy as f64;
-        }
+    for (i, p) in per_plane.iter().enumerate() {
+        sums[i % ch].0 += p.0;
+        sums[i % ch].1 += p.1;
     }
     let mut dx = dyv.to_vec();
-    for (i, (plane, yy)) in dx
-        .chunks_mut(rest.max(1))
-        .zip(yv.chunks(rest.max(1)))
-        .enumerate()
-    {
+    planes(&mut dx, rest, yv, rest, |i, g, yy| {
         let c = i % ch;
         let inv = 1.0 / (op.stats[c].1 + op.eps).sqrt();
         let (mg, mgy) = (sums[c].0 / n, sums[c].1 / n);
-        for (g, &yy) in plane.iter_mut().zip(yy) {
+        for (g, &yy) in g.iter_mut().zip(yy) {
             *g = ((*g as f64 - mg - yy as f64 * mgy) * inv) as f32;
         }
-    }
+    });
     Ok((CpuStorage::F32(dx), y.layout.shape().clone()))
 });
 
@@ -673,12 +702,19 @@ impl CustomOp1 for MaxPool2 {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let x = values(s, l, "max pool input")?;
         let (planes, h, w, ho, wo) = pool_dims(l.shape())?;
-        let mut y = Vec::with_capacity(planes * ho * wo);
-        for plane in x.chunks_exact(h * w).take(planes) {
-            for i in 0..ho {
-                row_argmax(plane, w, wo, i, |_, idx| y.push(plane[idx]));
-            }
-        }
+        let mut y = vec![0f32; planes * ho * wo];
+        self::planes(
+            &mut y,
+            ho * wo,
+            &x[..planes * h * w],
+            h * w,
+            |_, y, plane| {
+                for i in 0..ho {
+                    let y = &mut y[i * wo..][..wo];
+                    row_argmax(plane, w, wo, i, |j, idx| y[j] = plane[idx]);
+                }
+            },
+        );
         let (b, c, _, _) = l.shape().dims4()?;
         Ok((CpuStorage::F32(y), Shape::from((b, c, ho, wo))))
     }
@@ -695,18 +731,17 @@ cpu_op!(MaxPool2Grad, "max-pool-2-grad", |_op, x, dy| {
     let xv = x.values("max pool input")?;
     let dyv = dy.values("max pool gradient")?;
     let (planes, h, w, ho, wo) = pool_dims(x.layout.shape())?;
+    if xv.len() < planes * h * w || dyv.len() != planes * ho * wo {
+        candle_core::bail!("max pool gradient: shapes disagree");
+    }
     let mut dx = vec![0f32; planes * h * w];
-    for ((plane, d), g) in xv
-        .chunks_exact(h * w)
-        .zip(dx.chunks_exact_mut(h * w))
-        .zip(dyv.chunks_exact((ho * wo).max(1)))
-        .take(planes)
-    {
+    self::planes(&mut dx, h * w, dyv, ho * wo, |p, d, g| {
+        let plane = &xv[p * h * w..][..h * w];
         for i in 0..ho {
             let g = &g[i * wo..][..wo];
             row_argmax(plane, w, wo, i, |j, idx| d[idx] += g[j]);
         }
-    }
+    });
     Ok((CpuStorage::F32(dx), x.layout.shape().clone()))
 });
 
@@ -742,10 +777,19 @@ impl CustomOp1 for LeakyRelu {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let x = values(s, l, "leaky ReLU input")?;
-        let y = x
-            .iter()
-            .map(|&v| if v < 0.0 { v * self.slope } else { v })
-            .collect();
+        let mut y = vec![0f32; x.len()];
+        let slope = self.slope;
+        planes(
+            &mut y,
+            super::ELEM_CHUNK,
+            x,
+            super::ELEM_CHUNK,
+            |_, y, x| {
+                for (y, &v) in y.iter_mut().zip(x) {
+                    *y = if v < 0.0 { v * slope } else { v };
+                }
+            },
+        );
         Ok((CpuStorage::F32(y), l.shape().clone()))
     }
 
@@ -765,11 +809,21 @@ struct LeakyReluGrad {
 cpu_op!(LeakyReluGrad, "leaky-relu-grad", |op, x, dy| {
     let xv = x.values("leaky ReLU input")?;
     let dyv = dy.values("leaky ReLU gradient")?;
-    let dx = xv
-        .iter()
-        .zip(dyv)
-        .map(|(&v, &g)| if v > 0.0 { g } else { g * op.slope })
-        .collect();
+    if xv.len() != dyv.len() {
+        candle_core::bail!("leaky ReLU gradient: shapes disagree");
+    }
+    let mut dx = dyv.to_vec();
+    planes(
+        &mut dx,
+        super::ELEM_CHUNK,
+        xv,
+        super::ELEM_CHUNK,
+        |_, g, x| {
+            for (g, &v) in g.iter_mut().zip(x) {
+                *g = if v > 0.0 { *g } else { *g * op.slope };
+            }
+        },
+    );
     Ok((CpuStorage::F32(dx), x.layout.shape().clone()))
 });
 
