@@ -229,3 +229,24 @@ fn mismatched_shapes_are_errors() {
     assert!(conv::conv2d(&tensor(&[2, 3, 3, 3], 74), &tensor(&[4, 3, 5, 5], 75), 0).is_err());
     assert!(conv::batch_norm_train(&tensor(&[4], 76), 1e-4).is_err());
 }
+
+#[test]
+fn an_input_without_gradient_still_gives_the_weight_gradient() {
+    // The images of the first layer are plain tensors: their gradient is skipped, the weight's
+    // is the same as candle's.
+    let x = tensor(&[5, 1, 12, 12], 80);
+    let k = tensor(&[3, 1, 5, 5], 81);
+    let grad = |fused: bool| {
+        set_fused_kernels(fused);
+        let w = Var::from_tensor(&k).unwrap();
+        let y = conv::conv2d(&x, w.as_tensor(), 2).unwrap();
+        let r = tensor(y.dims(), 82);
+        let g = (&y * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        set_fused_kernels(true);
+        if fused {
+            assert!(g.get(&x).is_none(), "no gradient computed for the images");
+        }
+        flat(g.get(&w).unwrap())
+    };
+    assert_close("weight gradient", &grad(true), &grad(false), 1e-4);
+}

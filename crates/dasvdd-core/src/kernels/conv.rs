@@ -400,23 +400,32 @@ impl CustomOp2 for Conv {
         dy: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
         let dy = dy.contiguous()?;
-        let dx = dy.apply_op2_no_bwd(
-            w,
-            &ConvGrad {
-                pad: self.pad,
-                transposed: self.transposed,
-                input_shape: x.shape().clone(),
-            },
-        )?;
-        let dw = x.apply_op2_no_bwd(
-            &dy,
-            &ConvWeightGrad {
-                pad: self.pad,
-                transposed: self.transposed,
-                weight_shape: w.shape().clone(),
-            },
-        )?;
-        Ok((Some(dx), Some(dw)))
+        // The input of the first layer (the images) needs no gradient: its col2im is skipped.
+        let dx = if x.track_op() {
+            Some(dy.apply_op2_no_bwd(
+                w,
+                &ConvGrad {
+                    pad: self.pad,
+                    transposed: self.transposed,
+                    input_shape: x.shape().clone(),
+                },
+            )?)
+        } else {
+            None
+        };
+        let dw = if w.track_op() {
+            Some(x.apply_op2_no_bwd(
+                &dy,
+                &ConvWeightGrad {
+                    pad: self.pad,
+                    transposed: self.transposed,
+                    weight_shape: w.shape().clone(),
+                },
+            )?)
+        } else {
+            None
+        };
+        Ok((dx, dw))
     }
 }
 

@@ -83,7 +83,8 @@ class DeepSVDD(BaseDetector):
     """One-class Deep SVDD (Ruff et al.) on the encoder of the network, after
     ``pretrain_epochs`` of autoencoder pre-training; score = squared distance to the centre.
     ``network="lenet"`` uses Ruff's convolutional network instead (28x28 grey or 32x32 colour
-    images, 784 or 3072 features; slow on the CPU)."""
+    images, 784 or 3072 features); Ruff's schedule adds ``lr_milestones=(50,)`` and
+    ``pretrain_lr_milestones=(50,)``. ``scale="gcn-l1-minmax"`` gives his preprocessing."""
 
     _method = "deep_svdd"
     _hyper = dict(
