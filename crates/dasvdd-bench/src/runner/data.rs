@@ -16,17 +16,16 @@ use crate::synthetic;
 /// Loads the split of a cell, `seed` choosing the random parts of half-normals splits and
 /// `variant` the data choices of its source: the paper's (Speech trained on normal rows only,
 /// CIFAR-10 with l1 GCN and min-max) or the 2021 code's (Speech's anomalies after the test rows
-/// kept in training, CIFAR-10 with l2 GCN); `preprocessing`, when given, replaces the
-/// variant's (a method's own, e.g. Ruff's GCN for Deep SVDD).
+/// kept in training, CIFAR-10 with l2 GCN); `own`, when given, replaces the variant's
+/// preprocessing (a method's own, e.g. Ruff's GCN for Deep SVDD).
 pub fn load_split(
     cfg: &BenchConfig,
     dataset: &BenchDataset,
     class: u8,
     seed: u64,
     variant: TrainVariant,
-    preprocessing: Option<Preprocessing>,
+    own: Option<Preprocessing>,
 ) -> Result<OneClassSplit> {
-    let own = preprocessing;
     match dataset {
         BenchDataset::Synthetic => {
             let mut split = synthetic::split(class)?;
