@@ -62,8 +62,30 @@ mod tests {
         for (name, text) in SHIPPED {
             let c = parse(name, text).unwrap_or_else(|e| panic!("{name}: {e}"));
             // The files hold what differs from the presets: the paper's baseline settings are
-            // the defaults, so no table restates them.
-            assert!(c.baselines.is_empty(), "{name}");
+            // the defaults, so no table restates them; the image datasets' only table puts Deep
+            // SVDD on Ruff's LeNet with his schedule.
+            let images = ["mnist", "fmnist", "cifar10"].contains(&name);
+            let tables: Vec<Method> = c.baselines.iter().map(|b| b.method()).collect();
+            let expected = if images {
+                vec![Method::DeepSvdd]
+            } else {
+                vec![]
+            };
+            assert_eq!(tables, expected, "{name}");
+            if images {
+                let cols = if name == "cifar10" { 3072 } else { 784 };
+                match c.method_params(Method::DeepSvdd, cols, None, None) {
+                    Ok(dasvdd_baselines::MethodParams::DeepSvdd(p)) => {
+                        assert_eq!(
+                            p.network,
+                            dasvdd_baselines::DeepSvddNetwork::Lenet,
+                            "{name}"
+                        );
+                        assert_eq!(p.lr_milestones, vec![50], "{name}");
+                    }
+                    other => panic!("{name}: {other:?}"),
+                }
+            }
             let cols = c
                 .file
                 .preset()
