@@ -130,8 +130,25 @@ impl Geometry {
         }
     }
 
+    /// Errors unless the batch's input, output and weight hold the values this geometry needs.
+    fn check(
+        &self,
+        x: Option<&[f32]>,
+        y: Option<&[f32]>,
+        w: Option<&[f32]>,
+    ) -> candle_core::Result<()> {
+        let ok = x.is_none_or(|x| x.len() == self.batch * self.in_image())
+            && y.is_none_or(|y| y.len() == self.batch * self.out_image())
+            && w.is_none_or(|w| w.len() == self.c_out * self.patch());
+        if !ok {
+            candle_core::bail!("convolution: operand sizes disagree with {self:?}");
+        }
+        Ok(())
+    }
+
     /// `y = conv(x, w)` for the whole batch.
     fn forward(&self, x: &[f32], w: &[f32]) -> candle_core::Result<Vec<f32>> {
+        self.check(Some(x), None, Some(w))?;
         let mut y = vec![0f32; self.batch * self.out_image()];
         let (p, kk) = (self.out_pixels(), self.patch());
         let run = |(i, y): (usize, &mut [f32])| -> candle_core::Result<()> {
@@ -149,6 +166,7 @@ impl Geometry {
 
     /// The input gradient `dx` from the output gradient `dy`.
     fn backward_input(&self, dy: &[f32], w: &[f32]) -> candle_core::Result<Vec<f32>> {
+        self.check(None, Some(dy), Some(w))?;
         let mut dx = vec![0f32; self.batch * self.in_image()];
         let (p, kk) = (self.out_pixels(), self.patch());
         let run = |(i, dx): (usize, &mut [f32])| -> candle_core::Result<()> {
@@ -169,6 +187,7 @@ impl Geometry {
     /// The weight gradient `dw` (`(c_out, c_in * k * k)`), summed over the batch chunk by chunk
     /// in chunk order.
     fn backward_weight(&self, x: &[f32], dy: &[f32]) -> candle_core::Result<Vec<f32>> {
+        self.check(Some(x), Some(dy), None)?;
         let (p, kk) = (self.out_pixels(), self.patch());
         let n_chunks = self.batch.div_ceil(IMAGE_CHUNK);
         let mut partial = vec![0f32; n_chunks * self.c_out * kk];
