@@ -18,6 +18,7 @@
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor, D};
 use rayon::prelude::*;
 
+use super::products::gemm_one_thread;
 use super::{fused_on, Operand};
 
 /// Images per parallel task (fixed, so sums never depend on the thread count).
@@ -156,7 +157,7 @@ impl Geometry {
             for (j, y) in y.chunks_mut(self.out_image()).enumerate() {
                 let b = i * IMAGE_CHUNK + j;
                 self.im2col(&x[b * self.in_image()..][..self.in_image()], &mut cols);
-                product(y, (self.c_out, p, kk), w, (kk, 1), &cols, (p, 1));
+                gemm_one_thread(y, false, (self.c_out, p, kk), w, (kk, 1), &cols, (p, 1))?;
             }
             Ok(())
         };
@@ -175,7 +176,15 @@ impl Geometry {
                 let b = i * IMAGE_CHUNK + j;
                 let dy = &dy[b * self.out_image()..][..self.out_image()];
                 // w^T (kk x c_out) @ dy (c_out x p).
-                product(&mut cols, (kk, p, self.c_out), w, (1, kk), dy, (p, 1));
+                gemm_one_thread(
+                    &mut cols,
+                    false,
+                    (kk, p, self.c_out),
+                    w,
+                    (1, kk),
+                    dy,
+                    (p, 1),
+                )?;
                 self.col2im(&cols, dx);
             }
             Ok(())
@@ -198,7 +207,7 @@ impl Geometry {
                 self.im2col(&x[b * self.in_image()..][..self.in_image()], &mut cols);
                 let dy = &dy[b * self.out_image()..][..self.out_image()];
                 // dy (c_out x p) @ cols^T (p x kk), added to the chunk's sum.
-                product_add(dw, (self.c_out, kk, p), dy, (p, 1), &cols, (1, p));
+                gemm_one_thread(dw, true, (self.c_out, kk, p), dy, (p, 1), &cols, (1, p))?;
             }
             Ok(())
         };
@@ -247,80 +256,6 @@ where
         for (i, (d, s)) in dst.chunks_mut(out).zip(src.chunks(inp)).enumerate() {
             f(i, d, s);
         }
-    }
-}
-
-/// `dst = lhs @ rhs` on the calling thread (the images are what runs in parallel).
-fn product(
-    dst: &mut [f32],
-    dims: (usize, usize, usize),
-    lhs: &[f32],
-    lhs_strides: (usize, usize),
-    rhs: &[f32],
-    rhs_strides: (usize, usize),
-) {
-    gemm_one_thread(dst, false, dims, lhs, lhs_strides, rhs, rhs_strides);
-}
-
-/// `dst += lhs @ rhs` on the calling thread.
-fn product_add(
-    dst: &mut [f32],
-    dims: (usize, usize, usize),
-    lhs: &[f32],
-    lhs_strides: (usize, usize),
-    rhs: &[f32],
-    rhs_strides: (usize, usize),
-) {
-    gemm_one_thread(dst, true, dims, lhs, lhs_strides, rhs, rhs_strides);
-}
-
-fn gemm_one_thread(
-    dst: &mut [f32],
-    accumulate: bool,
-    (m, n, k): (usize, usize, usize),
-    lhs: &[f32],
-    (lhs_rs, lhs_cs): (usize, usize),
-    rhs: &[f32],
-    (rhs_rs, rhs_cs): (usize, usize),
-) {
-    let last = |rows: usize, cols: usize, rs: usize, cs: usize| {
-        if rows == 0 || cols == 0 {
-            0
-        } else {
-            (rows - 1) * rs + (cols - 1) * cs + 1
-        }
-    };
-    // Callers pass slices cut to these shapes; a mismatch is a bug here, not bad input.
-    assert!(
-        dst.len() >= m * n
-            && lhs.len() >= last(m, k, lhs_rs, lhs_cs)
-            && rhs.len() >= last(k, n, rhs_rs, rhs_cs),
-        "conv kernel: operands too short for {m}x{k} @ {k}x{n}"
-    );
-    // SAFETY: the assertion above keeps every access of gemm inside the three slices, and
-    // `dst` is a distinct, initialised allocation.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            lhs.as_ptr(),
-            lhs_cs as isize,
-            lhs_rs as isize,
-            rhs.as_ptr(),
-            rhs_cs as isize,
-            rhs_rs as isize,
-            if accumulate { 1.0 } else { 0.0 },
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
     }
 }
 

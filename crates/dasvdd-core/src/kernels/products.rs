@@ -135,6 +135,7 @@ fn check_operands(
 /// # Safety
 /// `dst` must be valid for writes of `m * n` values (and initialised when `accumulate`), must
 /// not overlap the operands, and the operands must have passed [`check_operands`].
+#[allow(clippy::too_many_arguments)]
 unsafe fn gemm_raw(
     dst: *mut f32,
     accumulate: bool,
@@ -143,6 +144,7 @@ unsafe fn gemm_raw(
     (lhs_rs, lhs_cs): (usize, usize),
     rhs: &[f32],
     (rhs_rs, rhs_cs): (usize, usize),
+    parallelism: gemm::Parallelism,
 ) {
     // SAFETY: guaranteed by the caller; with `read_dst == false` gemm never reads `dst`.
     unsafe {
@@ -165,7 +167,7 @@ unsafe fn gemm_raw(
             false,
             false,
             false,
-            gemm_parallelism(2 * m * n * k),
+            parallelism,
         );
     }
 }
@@ -180,6 +182,48 @@ fn gemm_accumulate(
     rhs_strides: (usize, usize),
 ) -> candle_core::Result<()> {
     let _timer = timer(Phase::Products);
+    let threads = gemm_parallelism(2 * dims.0 * dims.1 * dims.2);
+    gemm_checked(dst, true, dims, lhs, lhs_strides, rhs, rhs_strides, threads)
+}
+
+/// `dst = lhs @ rhs` (or `dst += lhs @ rhs` when `accumulate`) for a row-major, initialised
+/// `m x n` `dst` on the calling thread: for kernels that already run their own work in
+/// parallel (the convolutions, image by image).
+pub(super) fn gemm_one_thread(
+    dst: &mut [f32],
+    accumulate: bool,
+    dims: (usize, usize, usize),
+    lhs: &[f32],
+    lhs_strides: (usize, usize),
+    rhs: &[f32],
+    rhs_strides: (usize, usize),
+) -> candle_core::Result<()> {
+    let none = gemm::Parallelism::None;
+    gemm_checked(
+        dst,
+        accumulate,
+        dims,
+        lhs,
+        lhs_strides,
+        rhs,
+        rhs_strides,
+        none,
+    )
+}
+
+/// [`gemm_raw`] into an initialised row-major `m x n` `dst`, after checking every operand's
+/// size.
+#[allow(clippy::too_many_arguments)]
+fn gemm_checked(
+    dst: &mut [f32],
+    accumulate: bool,
+    dims: (usize, usize, usize),
+    lhs: &[f32],
+    lhs_strides: (usize, usize),
+    rhs: &[f32],
+    rhs_strides: (usize, usize),
+    parallelism: gemm::Parallelism,
+) -> candle_core::Result<()> {
     check_operands(dims, lhs, lhs_strides, rhs, rhs_strides)?;
     if dst.len() != dims.0 * dims.1 {
         candle_core::bail!(
@@ -192,12 +236,13 @@ fn gemm_accumulate(
     unsafe {
         gemm_raw(
             dst.as_mut_ptr(),
-            true,
+            accumulate,
             dims,
             lhs,
             lhs_strides,
             rhs,
             rhs_strides,
+            parallelism,
         )
     };
     Ok(())
@@ -232,6 +277,7 @@ fn gemm_into(
             lhs_strides,
             rhs,
             rhs_strides,
+            gemm_parallelism(2 * dims.0 * dims.1 * dims.2),
         )
     };
     Ok(())
