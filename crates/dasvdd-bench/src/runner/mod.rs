@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use anyhow::{bail, Context, Result};
 use candle_core::Device;
 use dasvdd_core::config::Variant as TrainVariant;
-use dasvdd_data::OneClassSplit;
+use dasvdd_data::{OneClassSplit, Preprocessing};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::matrix::{BenchDataset, CellKey, MethodSpec};
@@ -180,7 +180,7 @@ fn run_plan(
     );
     // The last splits loaded, newest last, within SPLIT_CACHE_BYTES: a unit of stacked cells
     // goes through several classes, and the classical methods' cells come back to them.
-    type SplitKey = (String, u8, u64, TrainVariant, Option<String>);
+    type SplitKey = (String, u8, u64, TrainVariant, Option<Preprocessing>);
     let mut cached: Vec<(SplitKey, OneClassSplit)> = Vec::new();
     let mut load =
         |key: &CellKey, dataset: &BenchDataset, spec: &MethodSpec| -> Result<OneClassSplit> {
@@ -191,13 +191,7 @@ fn run_plan(
             };
             let variant = data_variant(&plan.cfg, &key.dataset, spec)?;
             let own = method_preprocessing(&plan.cfg, &key.dataset, spec)?;
-            let cache_key = (
-                key.dataset.clone(),
-                key.class,
-                split_seed,
-                variant,
-                own.as_ref().map(|p| format!("{p:?}")),
-            );
+            let cache_key = (key.dataset.clone(), key.class, split_seed, variant, own);
             let full = match cached.iter().position(|(k, _)| *k == cache_key) {
                 Some(i) => cached.remove(i).1,
                 None => load_split(&plan.cfg, dataset, key.class, split_seed, variant, own)?,

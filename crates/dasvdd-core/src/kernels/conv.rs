@@ -15,6 +15,8 @@
 //! the tensor's device (other devices, or switched off to compare), so the networks call these
 //! functions only.
 
+use std::borrow::Cow;
+
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor, D};
 use rayon::prelude::*;
 
@@ -310,13 +312,14 @@ impl Conv {
         Geometry::new(x, &Shape::from((d1, d0, k, k)), k - 1 - self.pad)
     }
 
-    /// The weight of the plain convolution that computes this one.
-    fn weight(&self, w: &Shape, wv: &[f32]) -> candle_core::Result<Vec<f32>> {
+    /// The weight of the plain convolution that computes this one (the weight itself, unless
+    /// transposed).
+    fn weight<'a>(&self, w: &Shape, wv: &'a [f32]) -> candle_core::Result<Cow<'a, [f32]>> {
         if !self.transposed {
-            return Ok(wv.to_vec());
+            return Ok(Cow::Borrowed(wv));
         }
         let (d0, d1, k, _) = w.dims4()?;
-        Ok(turn(wv, d0, d1, k))
+        Ok(Cow::Owned(turn(wv, d0, d1, k)))
     }
 }
 
