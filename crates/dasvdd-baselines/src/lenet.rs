@@ -23,8 +23,6 @@ use dasvdd_core::checkpoint::Checkpoint;
 use dasvdd_core::kernels::conv;
 use dasvdd_core::{CoreError, Result};
 
-/// Slope of every leaky ReLU (PyTorch's default, as Ruff's networks use it).
-const LEAKY_SLOPE: f64 = 0.01;
 /// Batch normalisation's epsilon in Ruff's networks.
 const BN_EPS: f64 = 1e-4;
 /// Batch normalisation's running-statistics momentum (PyTorch's default).
@@ -240,7 +238,7 @@ impl LenetEncoder {
         for (i, weight) in self.convs.iter().enumerate() {
             t = conv::conv2d(&t, weight.as_tensor(), KERNEL / 2)?;
             t = norm(i, &t)?;
-            t = conv::leaky_relu(&t, LEAKY_SLOPE)?;
+            t = conv::leaky_relu(&t)?;
             t = conv::max_pool2(&t)?;
         }
         let flat = t.reshape((batch, ()))?;
@@ -373,7 +371,7 @@ impl LenetAutoencoder {
         }
         let rep = kind.rep_dim();
         let mut t = code.reshape((batch, rep / 16, 4, 4))?;
-        t = conv::leaky_relu(&t, LEAKY_SLOPE)?;
+        t = conv::leaky_relu(&t)?;
         if kind == LenetKind::Mnist {
             t = t.upsample_nearest2d(8, 8)?;
         }
@@ -382,7 +380,7 @@ impl LenetAutoencoder {
             t = conv::conv_transpose2d(&t, w.as_tensor(), pad)?;
             if let Some(bn) = self.bns.get_mut(i) {
                 t = bn.apply_train(&t)?;
-                t = conv::leaky_relu(&t, LEAKY_SLOPE)?;
+                t = conv::leaky_relu(&t)?;
                 let (h, w) = (t.dim(2)?, t.dim(3)?);
                 t = t.upsample_nearest2d(2 * h, 2 * w)?;
             }

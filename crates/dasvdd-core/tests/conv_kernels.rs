@@ -161,7 +161,7 @@ fn batch_norm_pooling_and_leaky_relu_match_candle_with_gradients() {
     compare(
         "leaky relu",
         &[x],
-        &|t| conv::leaky_relu(&t[0], 0.01).unwrap(),
+        &|t| conv::leaky_relu(&t[0]).unwrap(),
         0.0,
     );
     // The statistics returned for the running averages: mean and biased variance.
@@ -207,7 +207,7 @@ fn results_do_not_depend_on_the_thread_count() {
     let f = |t: &[Tensor]| {
         let y = conv::conv2d(&t[0], &t[1], 2).unwrap();
         let y = conv::batch_norm_train(&y, 1e-4).unwrap().0;
-        conv::max_pool2(&conv::leaky_relu(&y, 0.01).unwrap()).unwrap()
+        conv::max_pool2(&conv::leaky_relu(&y).unwrap()).unwrap()
     };
     let inputs = [x, k];
     let many = run(true, &inputs, &f, 7);

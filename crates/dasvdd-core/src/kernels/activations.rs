@@ -135,7 +135,8 @@ cpu_op!(ActivationOnly, "activation", |op, mut y| {
     Ok(())
 });
 
-fn candle_activation(x: &Tensor, act: Activation) -> candle_core::Result<Tensor> {
+/// `act(x)` through candle's operations (devices without the fused kernels).
+pub(crate) fn candle_activation(x: &Tensor, act: Activation) -> candle_core::Result<Tensor> {
     match act {
         Activation::LeakyRelu => candle_nn::ops::leaky_relu(x, LEAKY_SLOPE as f64),
         Activation::Sigmoid => candle_nn::ops::sigmoid(x),
@@ -179,16 +180,20 @@ cpu_op!(ActivationBackward, "activation-backward", |op, mut g, y| {
     if g.len() != y.len() {
         candle_core::bail!("activation-backward: gradient and output sizes differ");
     }
-    let act = op.0;
-    if parallel(g.len(), ELEM_CHUNK) {
-        g.par_chunks_mut(ELEM_CHUNK)
-            .zip(y.par_chunks(ELEM_CHUNK))
-            .for_each(|(g, y)| activation_grad_slice(act, g, y));
-    } else {
-        activation_grad_slice(act, g, y);
-    }
+    activation_grad_all(op.0, g, y);
     Ok(())
 });
+
+/// `gs <- gs * act'(ys)` for any number of values, in parallel tasks where there are several.
+pub(crate) fn activation_grad_all(act: Activation, gs: &mut [f32], ys: &[f32]) {
+    if parallel(gs.len(), ELEM_CHUNK) {
+        gs.par_chunks_mut(ELEM_CHUNK)
+            .zip(ys.par_chunks(ELEM_CHUNK))
+            .for_each(|(g, y)| activation_grad_slice(act, g, y));
+    } else {
+        activation_grad_slice(act, gs, ys);
+    }
+}
 
 /// Turns the gradient `g` of a layer's output `y` into the gradient of its pre-activation.
 pub fn activation_backward(g: Tensor, y: &Tensor, act: Activation) -> candle_core::Result<Tensor> {

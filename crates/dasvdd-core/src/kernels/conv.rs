@@ -20,8 +20,10 @@ use std::borrow::Cow;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor, D};
 use rayon::prelude::*;
 
+use super::activations::{activate_all, activation_grad_all, candle_activation};
 use super::products::gemm_one_thread;
 use super::{fused_on, Operand};
+use crate::config::Activation;
 
 /// Images per parallel task (fixed, so sums never depend on the thread count).
 const IMAGE_CHUNK: usize = 4;
@@ -731,10 +733,10 @@ pub fn max_pool2(x: &Tensor) -> candle_core::Result<Tensor> {
     }
 }
 
-/// Leaky ReLU with slope `slope` for negative values, in one pass each way.
-struct LeakyRelu {
-    slope: f32,
-}
+/// Leaky ReLU with the networks' slope ([`LEAKY_SLOPE`](crate::config::LEAKY_SLOPE), PyTorch's default, which Ruff's
+/// networks use) through the dense layers' activation kernels; its backward pass goes through
+/// the output, whose sign is the input's (at 0 the slope, as PyTorch's).
+struct LeakyRelu;
 
 impl CustomOp1 for LeakyRelu {
     fn name(&self) -> &'static str {
@@ -742,64 +744,34 @@ impl CustomOp1 for LeakyRelu {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let x = values(s, l, "leaky ReLU input")?;
-        let mut y = vec![0f32; x.len()];
-        let slope = self.slope;
-        planes(
-            &mut y,
-            super::ELEM_CHUNK,
-            x,
-            super::ELEM_CHUNK,
-            |_, y, x| {
-                for (y, &v) in y.iter_mut().zip(x) {
-                    *y = if v < 0.0 { v * slope } else { v };
-                }
-            },
-        );
+        let mut y = values(s, l, "leaky ReLU input")?.to_vec();
+        activate_all(Activation::LeakyRelu, &mut y);
         Ok((CpuStorage::F32(y), l.shape().clone()))
     }
 
-    fn bwd(&self, x: &Tensor, _y: &Tensor, dy: &Tensor) -> candle_core::Result<Option<Tensor>> {
-        Ok(Some(x.apply_op2_no_bwd(
-            &dy.contiguous()?,
-            &LeakyReluGrad { slope: self.slope },
-        )?))
+    fn bwd(&self, _x: &Tensor, y: &Tensor, dy: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        Ok(Some(dy.contiguous()?.apply_op2_no_bwd(y, &LeakyReluGrad)?))
     }
 }
 
-/// `(x, dy) -> dx` of [`LeakyRelu`]; at 0 the slope, as PyTorch's.
-struct LeakyReluGrad {
-    slope: f32,
-}
+/// `(dy, y) -> dx` of [`LeakyRelu`].
+struct LeakyReluGrad;
 
-cpu_op!(LeakyReluGrad, "leaky-relu-grad", |op, x, dy| {
-    let xv = x.values("leaky ReLU input")?;
-    let dyv = dy.values("leaky ReLU gradient")?;
-    if xv.len() != dyv.len() {
+cpu_op!(LeakyReluGrad, "leaky-relu-grad", |_op, dy, y| {
+    let yv = y.values("leaky ReLU output")?;
+    let mut dx = dy.values("leaky ReLU gradient")?.to_vec();
+    if dx.len() != yv.len() {
         candle_core::bail!("leaky ReLU gradient: shapes disagree");
     }
-    let mut dx = dyv.to_vec();
-    planes(
-        &mut dx,
-        super::ELEM_CHUNK,
-        xv,
-        super::ELEM_CHUNK,
-        |_, g, x| {
-            for (g, &v) in g.iter_mut().zip(x) {
-                *g = if v > 0.0 { *g } else { *g * op.slope };
-            }
-        },
-    );
-    Ok((CpuStorage::F32(dx), x.layout.shape().clone()))
+    activation_grad_all(Activation::LeakyRelu, &mut dx, yv);
+    Ok((CpuStorage::F32(dx), y.layout.shape().clone()))
 });
 
-/// Leaky ReLU: `x` where it is not negative, `slope * x` where it is.
-pub fn leaky_relu(x: &Tensor, slope: f64) -> candle_core::Result<Tensor> {
+/// Leaky ReLU with slope [`LEAKY_SLOPE`](crate::config::LEAKY_SLOPE): `x` where it is positive, `LEAKY_SLOPE * x` elsewhere.
+pub fn leaky_relu(x: &Tensor) -> candle_core::Result<Tensor> {
     if fused_on(x.device()) {
-        x.contiguous()?.apply_op1(LeakyRelu {
-            slope: slope as f32,
-        })
+        x.contiguous()?.apply_op1(LeakyRelu)
     } else {
-        candle_nn::ops::leaky_relu(x, slope)
+        candle_activation(x, Activation::LeakyRelu)
     }
 }
