@@ -16,6 +16,7 @@ use crate::checkpoint::Checkpoint;
 use crate::config::Activation;
 use crate::detector::SampleView;
 use crate::error::Result;
+use crate::kernels::products::side_by_side;
 use crate::kernels::{
     activation_backward, column_sum, linear, matmul_nt_with, matmul_tn, TransposedCopy,
 };
@@ -328,15 +329,29 @@ impl Mlp {
         let mut dx = None;
         for i in (0..n).rev() {
             let layer = &self.layers[i];
-            let weight = matmul_tn(&acts[i], &g)?;
+            // The weight gradient and the input gradient are independent products of the same
+            // size: side by side on two threads where `gemm` would split each over them.
+            let needs_input = i > 0 || input_grad;
+            let flops = 2 * acts[i].elem_count() * g.dims().last().copied().unwrap_or(0);
+            let input_product = || -> Result<Option<Tensor>> {
+                let copy = transposed.get(i).copied().flatten();
+                let w = layer.weight.as_detached_tensor();
+                Ok(Some(matmul_nt_with(&g, &w, copy)?))
+            };
+            let (weight, g_in) = if needs_input {
+                side_by_side(flops, || matmul_tn(&acts[i], &g), input_product)
+            } else {
+                (matmul_tn(&acts[i], &g), Ok(None))
+            };
             let bias = match layer.bias {
                 Some(_) => Some(column_sum(&g)?),
                 None => None,
             };
-            grads.push(DenseGrads { weight, bias });
-            if i > 0 || input_grad {
-                let copy = transposed.get(i).copied().flatten();
-                let g_in = matmul_nt_with(&g, &layer.weight.as_detached_tensor(), copy)?;
+            grads.push(DenseGrads {
+                weight: weight?,
+                bias,
+            });
+            if let Some(g_in) = g_in? {
                 if i > 0 {
                     g = activation_backward(g_in, &acts[i], self.layers[i - 1].activation)?;
                 } else {

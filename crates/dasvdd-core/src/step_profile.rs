@@ -68,6 +68,22 @@ static ADAM_THREAD_NANOS: [AtomicU64; 2] = [const { AtomicU64::new(0) }; 2];
 
 thread_local! {
     static CURRENT: Cell<Option<(Phase, Instant)>> = const { Cell::new(None) };
+    /// Set while this thread's timers are off (see [`muted`]).
+    static MUTED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with this thread's timers off: for work run on several threads at once, which
+/// the thread that waits for it times as a whole (each thread's own timers would count the
+/// same wall time twice).
+pub(crate) fn muted<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            MUTED.with(|m| m.set(self.0));
+        }
+    }
+    let _restore = Restore(MUTED.with(|m| m.replace(true)));
+    f()
 }
 
 /// Turns the accounting on or off (process-wide).
@@ -117,7 +133,7 @@ pub struct PhaseTimer {
 /// Starts timing `phase` until the returned guard is dropped. The phase that was running on this
 /// thread is paused meanwhile and resumes afterwards.
 pub fn timer(phase: Phase) -> PhaseTimer {
-    if !enabled() {
+    if !enabled() || MUTED.with(|m| m.get()) {
         return PhaseTimer { parent: None };
     }
     let now = Instant::now();

@@ -186,3 +186,51 @@ fn first_sample_svdd_term_touches_only_the_first_row() {
         );
     }
 }
+
+/// Five fused training steps of a network whose products are large enough (over 2^24 FLOP) to
+/// be split over threads: output columns in blocks, a layer's two gradient products side by
+/// side. Returns the losses and weights bit for bit.
+fn large_steps() -> (Vec<(f64, f64)>, Vec<Vec<f32>>) {
+    let dev = Device::Cpu;
+    let cfg = AutoencoderConfig {
+        input_dim: 300,
+        hidden: vec![400],
+        latent: 64,
+        output_activation: Activation::Sigmoid,
+    };
+    let ae = Autoencoder::init(&cfg, &mut seeded_rng(8, 0), &dev).unwrap();
+    let mut adam = ae.optimizer(AdamConfig::default()).unwrap();
+    let mut rng = seeded_rng(9, 0);
+    let x: Vec<f32> = (0..200 * 300)
+        .map(|_| rand::Rng::random_range(&mut rng, 0.0f32..1.0))
+        .collect();
+    let x = Tensor::from_vec(x, (200, 300), &dev).unwrap();
+    let c = Tensor::zeros(64, candle_core::DType::F32, &dev).unwrap();
+    let mut losses = Vec::new();
+    for _ in 0..5 {
+        let l = ae
+            .train_step(&x, Some((&c, 0.3, SvddTerm::BatchMean)), &mut adam)
+            .unwrap();
+        losses.push((l.reconstruction, l.svdd));
+    }
+    let weights = ae
+        .vars()
+        .iter()
+        .map(|v| v.as_tensor().flatten_all().unwrap().to_vec1().unwrap())
+        .collect();
+    (losses, weights)
+}
+
+#[test]
+fn the_step_gives_the_same_bits_on_one_thread_and_on_many() {
+    let pool = |n| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .unwrap()
+    };
+    let one = pool(1).install(large_steps);
+    let many = pool(4).install(large_steps);
+    assert!(one.0[4].0 < one.0[0].0, "the loss falls: {:?}", one.0);
+    assert_eq!(one, many);
+}

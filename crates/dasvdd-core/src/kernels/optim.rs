@@ -86,8 +86,18 @@ cpu_op!(AdamKernel<'_>, "adam-step", |op, mut p, g| {
     };
     // Chunks hold whole rows when a transposed copy is kept, so that each chunk writes a
     // block of whole columns of the copy.
+    // Whole tiles of rows too, where a chunk holds more than one: a chunk that ended inside a
+    // tile would transpose its last rows element by element.
     let chunk = match &t_guard {
-        Some((_, _, cols)) => (ELEM_CHUNK / cols).max(1) * cols,
+        Some((_, _, cols)) => {
+            let rows = ELEM_CHUNK / cols;
+            let rows = if rows >= TRANSPOSE_TILE {
+                rows / TRANSPOSE_TILE * TRANSPOSE_TILE
+            } else {
+                rows.max(1)
+            };
+            rows * cols
+        }
         None => ELEM_CHUNK,
     };
     let t_out = t_guard
@@ -240,10 +250,14 @@ fn write_transposed_rows(block: &[f32], r0: usize, rows: usize, cols: usize, out
     let avx = std::arch::is_x86_feature_detected!("avx");
     #[cfg(not(target_arch = "x86_64"))]
     let avx = false;
-    for rt in (0..nr).step_by(TRANSPOSE_TILE) {
-        let r_end = (rt + TRANSPOSE_TILE).min(nr);
-        for ct in (0..cols).step_by(TRANSPOSE_TILE) {
-            let c_end = (ct + TRANSPOSE_TILE).min(cols);
+    // Column tiles outside, row tiles inside: the block's rows are few (one chunk's), so each
+    // column tile writes one contiguous run of every destination row it touches, while its
+    // source lines stay in L1 from one column tile to the next. (The other order writes 8
+    // values per destination row and moves on, 8 rows of the copy and 8 pages apart each time.)
+    for ct in (0..cols).step_by(TRANSPOSE_TILE) {
+        let c_end = (ct + TRANSPOSE_TILE).min(cols);
+        for rt in (0..nr).step_by(TRANSPOSE_TILE) {
+            let r_end = (rt + TRANSPOSE_TILE).min(nr);
             if avx && r_end - rt == TRANSPOSE_TILE && c_end - ct == TRANSPOSE_TILE {
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: AVX is present; the tile's 8 rows of 8 values starting at
