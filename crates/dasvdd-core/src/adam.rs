@@ -42,8 +42,8 @@ enum Moments {
         state: Mutex<(Vec<f32>, Vec<f32>)>,
         transposed: Option<TransposedCopy>,
     },
-    /// Device tensors updated with candle operations (non-CPU devices).
-    Device { m: Tensor, v: Tensor },
+    /// Device tensors `(m, v)` updated with candle operations (non-CPU devices).
+    Device(Mutex<(Tensor, Tensor)>),
 }
 
 /// Adam over a fixed list of parameters; gradients are passed in the same order.
@@ -67,10 +67,7 @@ impl Adam {
                         transposed: None,
                     }
                 } else {
-                    Moments::Device {
-                        m: p.zeros_like()?,
-                        v: p.zeros_like()?,
-                    }
+                    Moments::Device(Mutex::new((p.zeros_like()?, p.zeros_like()?)))
                 })
             })
             .collect::<Result<_>>()?;
@@ -140,34 +137,92 @@ impl Adam {
                 self.params.len()
             )));
         }
+        let step = self.begin_step();
+        for (i, g) in grads.iter().enumerate() {
+            step.update(i, g)?;
+        }
+        Ok(())
+    }
+
+    /// Starts one update, to be applied parameter by parameter with [`AdamStep::update`]
+    /// (from any thread, in any order): for a training step that updates each layer as soon
+    /// as its gradient is known, while it computes the others'. Every parameter must be
+    /// updated once before the next step; [`Adam::step`] does it for a list of gradients.
+    pub fn begin_step(&mut self) -> AdamStep<'_> {
         self.step += 1;
         let c = self.config;
-        let bc1 = 1.0 - c.beta1.powi(self.step);
-        let bc2 = 1.0 - c.beta2.powi(self.step);
-        for ((p, g), mom) in self.params.iter().zip(grads).zip(&mut self.moments) {
-            match mom {
-                Moments::Host { state, transposed } => {
-                    let kernel = AdamKernel {
-                        lr: c.lr as f32,
-                        beta1: c.beta1 as f32,
-                        beta2: c.beta2 as f32,
-                        eps: c.eps as f32,
-                        weight_decay: c.weight_decay as f32,
-                        bias_correction1: bc1 as f32,
-                        bias_correction2: bc2 as f32,
-                        moments: state,
-                        transposed: transposed.as_ref(),
-                    };
-                    p.as_tensor().inplace_op2(g, &kernel)?;
-                }
-                Moments::Device { m, v } => {
-                    let g = (g + (p.as_tensor() * c.weight_decay)?)?;
-                    *m = ((&*m * c.beta1)? + (&g * (1.0 - c.beta1))?)?;
-                    *v = ((&*v * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
-                    let denom = ((v.sqrt()? / bc2.sqrt())? + c.eps)?;
-                    let update = ((&*m / denom)? * (c.lr / bc1))?;
-                    p.set(&(p.as_tensor() - update)?)?;
-                }
+        AdamStep {
+            params: &self.params,
+            moments: &self.moments,
+            config: c,
+            bias_correction1: 1.0 - c.beta1.powi(self.step),
+            bias_correction2: 1.0 - c.beta2.powi(self.step),
+        }
+    }
+}
+
+/// One update of an [`Adam`], begun by [`Adam::begin_step`].
+pub struct AdamStep<'a> {
+    params: &'a [Var],
+    moments: &'a [Moments],
+    config: AdamConfig,
+    bias_correction1: f64,
+    bias_correction2: f64,
+}
+
+impl<'a> AdamStep<'a> {
+    /// Parameters of the optimiser.
+    pub fn len(&self) -> usize {
+        self.params.len()
+    }
+
+    /// Whether the optimiser has no parameters.
+    pub fn is_empty(&self) -> bool {
+        self.params.is_empty()
+    }
+
+    /// The transposed copy of parameter `index`, when one is kept ([`Adam::transposed`]).
+    pub fn transposed(&self, index: usize) -> Option<&'a TransposedCopy> {
+        match self.moments.get(index) {
+            Some(Moments::Host { transposed, .. }) => transposed.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Updates parameter `index` from its gradient `grad`.
+    pub fn update(&self, index: usize, grad: &Tensor) -> Result<()> {
+        let (Some(p), Some(mom)) = (self.params.get(index), self.moments.get(index)) else {
+            return Err(CoreError::InvalidInput(format!(
+                "adam: no parameter {index} among {}",
+                self.params.len()
+            )));
+        };
+        let c = self.config;
+        let (bc1, bc2) = (self.bias_correction1, self.bias_correction2);
+        match mom {
+            Moments::Host { state, transposed } => {
+                let kernel = AdamKernel {
+                    lr: c.lr as f32,
+                    beta1: c.beta1 as f32,
+                    beta2: c.beta2 as f32,
+                    eps: c.eps as f32,
+                    weight_decay: c.weight_decay as f32,
+                    bias_correction1: bc1 as f32,
+                    bias_correction2: bc2 as f32,
+                    moments: state,
+                    transposed: transposed.as_ref(),
+                };
+                p.as_tensor().inplace_op2(grad, &kernel)?;
+            }
+            Moments::Device(state) => {
+                let mut state = state.lock().expect("adam state lock poisoned");
+                let (m, v) = &mut *state;
+                let g = (grad + (p.as_tensor() * c.weight_decay)?)?;
+                *m = ((&*m * c.beta1)? + (&g * (1.0 - c.beta1))?)?;
+                *v = ((&*v * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
+                let denom = ((v.sqrt()? / bc2.sqrt())? + c.eps)?;
+                let update = ((&*m / denom)? * (c.lr / bc1))?;
+                p.set(&(p.as_tensor() - update)?)?;
             }
         }
         Ok(())

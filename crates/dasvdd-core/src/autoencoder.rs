@@ -4,13 +4,14 @@
 use candle_core::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
-use crate::adam::{Adam, AdamConfig};
+use crate::adam::{Adam, AdamConfig, AdamStep};
 use crate::checkpoint::Checkpoint;
 use crate::config::{Activation, AutoencoderConfig, SvddTerm};
 use crate::detector::SampleView;
 use crate::error::Result;
-use crate::kernels::{activation_backward, reconstruction_grad, svdd_grad};
-use crate::mlp::Mlp;
+use crate::kernels::{activation_backward, fused_on, reconstruction_grad, svdd_grad};
+use crate::mlp::{DenseGrads, Mlp};
+use crate::step_profile;
 
 pub use crate::mlp::SCORE_BATCH;
 
@@ -142,6 +143,71 @@ impl Autoencoder {
         center: Option<(&Tensor, &[f64], SvddTerm)>,
         adam: &mut Adam,
     ) -> Result<(Vec<StepLoss>, Tensor)> {
+        let overlap = fused_on(x.device()) && rayon::current_num_threads() > 1;
+        let update = adam.begin_step();
+        let vars = self.encoder.vars().len() + self.decoder.vars().len();
+        if update.len() != vars {
+            return Err(crate::error::CoreError::InvalidInput(format!(
+                "adam holds {} parameters, the autoencoder has {vars}",
+                update.len()
+            )));
+        }
+        // A layer's update, once the backward pass has its gradients.
+        let apply = |var: usize, grads: DenseGrads| -> Result<()> {
+            update.update(var, &grads.weight)?;
+            match &grads.bias {
+                Some(b) => update.update(var + 1, b),
+                None => Ok(()),
+            }
+        };
+        if !overlap {
+            return self.step_into(x, center, &update, &mut |var, g| apply(var, g));
+        }
+        // The whole step runs inside the thread pool (its parallel kernels then start without
+        // waking a worker from outside each time), and each layer's Adam update runs as a task
+        // beside the backward pass of the layers before it, on whichever thread is free (the
+        // update is memory-bound, the products are not); every update is done when the scope
+        // ends. The values are those of updating after the whole backward pass: each update
+        // reads only its own layer's gradient, which is final, and writes only its layer's
+        // weight and moments, which the rest of the pass no longer reads.
+        let failed = std::sync::Mutex::new(None);
+        let mut finished = None;
+        let out = rayon::scope(|scope| {
+            let (apply, failed) = (&apply, &failed);
+            let out = self.step_into(x, center, &update, &mut |var, g| {
+                scope.spawn(move |_| {
+                    if let Err(e) = step_profile::muted(|| apply(var, g)) {
+                        failed
+                            .lock()
+                            .expect("update error lock poisoned")
+                            .get_or_insert(e);
+                    }
+                });
+                Ok(())
+            });
+            finished = Some(std::time::Instant::now());
+            out
+        });
+        // The updates not hidden behind the backward pass.
+        if let Some(t) = finished {
+            step_profile::charge_since(step_profile::Phase::AdamUpdate, t);
+        }
+        if let Some(e) = failed.into_inner().expect("update error lock poisoned") {
+            return Err(e);
+        }
+        out
+    }
+
+    /// The forward and backward passes of [`Autoencoder::train_step_stacked`], handing each
+    /// layer's gradients to `each(index of its weight in vars(), grads)` as soon as they are
+    /// known. Returns each model's losses and the codes.
+    fn step_into(
+        &self,
+        x: &Tensor,
+        center: Option<(&Tensor, &[f64], SvddTerm)>,
+        update: &AdamStep<'_>,
+        each: &mut dyn FnMut(usize, DenseGrads) -> Result<()>,
+    ) -> Result<(Vec<StepLoss>, Tensor)> {
         let enc = self.encoder.forward_train(x)?;
         let z = enc
             .last()
@@ -151,29 +217,15 @@ impl Autoencoder {
             .last()
             .expect("forward_train returns the input and every layer's output");
         let (g_out, reconstruction) = reconstruction_grad(x_hat, x, self.config.output_activation)?;
-        let (enc_idx, dec_idx) = self.weight_indices();
-        let copies = |idx: Vec<usize>| {
-            idx.into_iter()
-                .map(|i| adam.transposed(i))
-                .collect::<Vec<_>>()
-        };
-        let (dec_grads, g_z) = self
-            .decoder
-            .backward_with(&dec, g_out, true, &copies(dec_idx))?;
-        let mut g_z = g_z.expect("input gradient was requested");
-        let mut svdd = vec![0.0; reconstruction.len()];
-        if let Some((c, gammas, term)) = center {
-            let (g, m) = svdd_grad(g_z, z, c, gammas, term == SvddTerm::FirstSample)?;
-            g_z = g;
-            svdd = m;
-        }
-        let g_code = activation_backward(g_z, z, Activation::LeakyRelu)?;
-        let (enc_grads, _) = self
-            .encoder
-            .backward_with(&enc, g_code, false, &copies(enc_idx))?;
-        let mut grads = Mlp::flatten_grads(enc_grads);
-        grads.extend(Mlp::flatten_grads(dec_grads));
-        adam.step(&grads)?;
+        let svdd = self.backward_into(
+            &enc,
+            &dec,
+            g_out,
+            reconstruction.len(),
+            center,
+            update,
+            each,
+        )?;
         let losses = reconstruction
             .into_iter()
             .zip(svdd)
@@ -183,6 +235,49 @@ impl Autoencoder {
             })
             .collect();
         Ok((losses, z.clone()))
+    }
+
+    /// The backward pass of [`Autoencoder::train_step_stacked`] from the loss gradient at the
+    /// reconstruction `g_out` of `models` models: decoder, SVDD term, encoder, handing each layer's gradients to
+    /// `each(index of its weight in vars(), grads)` as soon as they are known. Returns each
+    /// model's SVDD loss.
+    fn backward_into(
+        &self,
+        enc: &[Tensor],
+        dec: &[Tensor],
+        g_out: Tensor,
+        models: usize,
+        center: Option<(&Tensor, &[f64], SvddTerm)>,
+        update: &AdamStep<'_>,
+        each: &mut dyn FnMut(usize, DenseGrads) -> Result<()>,
+    ) -> Result<Vec<f64>> {
+        let z = enc
+            .last()
+            .expect("forward_train returns the input and every layer's output");
+        let (enc_idx, dec_idx) = self.weight_indices();
+        let copies = |idx: &[usize]| {
+            idx.iter()
+                .map(|&i| update.transposed(i))
+                .collect::<Vec<_>>()
+        };
+        let g_z = self
+            .decoder
+            .backward_each(dec, g_out, true, &copies(&dec_idx), |i, g| {
+                each(dec_idx[i], g)
+            })?;
+        let mut g_z = g_z.expect("input gradient was requested");
+        let mut svdd = vec![0.0; models];
+        if let Some((c, gammas, term)) = center {
+            let (g, m) = svdd_grad(g_z, z, c, gammas, term == SvddTerm::FirstSample)?;
+            g_z = g;
+            svdd = m;
+        }
+        let g_code = activation_backward(g_z, z, Activation::LeakyRelu)?;
+        self.encoder
+            .backward_each(enc, g_code, false, &copies(&enc_idx), |i, g| {
+                each(enc_idx[i], g)
+            })?;
+        Ok(svdd)
     }
 
     /// `models.len()` autoencoders of one config held as one whose networks are stacks

@@ -26,7 +26,7 @@ pub mod stack;
 pub mod step_profile;
 
 pub use adagrad::{AdaGrad, ParamsAdaGrad};
-pub use adam::{Adam, AdamConfig};
+pub use adam::{Adam, AdamConfig, AdamStep};
 pub use autoencoder::Autoencoder;
 pub use config::{
     Activation, AutoencoderConfig, CenterMode, ConfigFile, DasvddConfig, DasvddParams, GammaChoice,

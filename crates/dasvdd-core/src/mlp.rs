@@ -320,12 +320,33 @@ impl Mlp {
     pub fn backward_with(
         &self,
         acts: &[Tensor],
-        mut g: Tensor,
+        g: Tensor,
         input_grad: bool,
         transposed: &[Option<&TransposedCopy>],
     ) -> Result<(Vec<DenseGrads>, Option<Tensor>)> {
+        let mut grads: Vec<DenseGrads> = Vec::with_capacity(self.layers.len());
+        let dx = self.backward_each(acts, g, input_grad, transposed, |_, layer| {
+            grads.push(layer);
+            Ok(())
+        })?;
+        grads.reverse();
+        Ok((grads, dx))
+    }
+
+    /// [`Mlp::backward_with`] handing each layer's gradients to `each(layer index, grads)` as
+    /// soon as they are known, last layer first, instead of returning them: once `each` has
+    /// them, the backward pass no longer reads that layer's weight (or its transposed copy), so
+    /// `each` may start updating it while the earlier layers' gradients are computed. Returns
+    /// the input gradient when `input_grad`.
+    pub fn backward_each(
+        &self,
+        acts: &[Tensor],
+        mut g: Tensor,
+        input_grad: bool,
+        transposed: &[Option<&TransposedCopy>],
+        mut each: impl FnMut(usize, DenseGrads) -> Result<()>,
+    ) -> Result<Option<Tensor>> {
         let n = self.layers.len();
-        let mut grads: Vec<DenseGrads> = Vec::with_capacity(n);
         let mut dx = None;
         for i in (0..n).rev() {
             let layer = &self.layers[i];
@@ -347,11 +368,15 @@ impl Mlp {
                 Some(_) => Some(column_sum(&g)?),
                 None => None,
             };
-            grads.push(DenseGrads {
-                weight: weight?,
-                bias,
-            });
-            if let Some(g_in) = g_in? {
+            let g_in = g_in?;
+            each(
+                i,
+                DenseGrads {
+                    weight: weight?,
+                    bias,
+                },
+            )?;
+            if let Some(g_in) = g_in {
                 if i > 0 {
                     g = activation_backward(g_in, &acts[i], self.layers[i - 1].activation)?;
                 } else {
@@ -359,8 +384,7 @@ impl Mlp {
                 }
             }
         }
-        grads.reverse();
-        Ok((grads, dx))
+        Ok(dx)
     }
 
     /// The trainable variables in a fixed order (weight, bias per layer).

@@ -15,9 +15,12 @@ use std::time::Instant;
 /// A part of the training step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
-    /// Matrix products (forward, weight and input gradients).
+    /// Matrix products (forward, weight and input gradients); the forward products include
+    /// their bias writes and activations, which run inside the products' output blocks, and,
+    /// where a layer's Adam update runs beside the backward pass, the share of it that the
+    /// products wait for.
     Products,
-    /// Activations and their derivatives, bias writes.
+    /// Activations' derivatives (and activations outside the fused forward products).
     Activations,
     /// Gradients of the reconstruction and SVDD losses.
     LossGradients,
@@ -49,8 +52,8 @@ impl Phase {
     /// A short name for reports.
     pub fn name(self) -> &'static str {
         match self {
-            Phase::Products => "matrix products",
-            Phase::Activations => "activations, bias writes",
+            Phase::Products => "matrix products (with forward bias, activation)",
+            Phase::Activations => "activation derivatives",
             Phase::LossGradients => "loss gradients",
             Phase::BiasGradients => "bias gradients",
             Phase::AdamUpdate => "Adam update",
@@ -123,6 +126,14 @@ pub fn totals() -> Vec<(Phase, f64)> {
         secs[5] = adam * copies / (update + copies);
     }
     Phase::ALL.iter().copied().zip(secs).collect()
+}
+
+/// Charges the wall time since `since` to `phase` (when the accounting is on and this thread's
+/// timers are not muted): for a wait that no scope on this thread encloses alone.
+pub(crate) fn charge_since(phase: Phase, since: Instant) {
+    if enabled() && !MUTED.with(|m| m.get()) {
+        charge(phase, since);
+    }
 }
 
 /// Times the enclosing scope as `phase` when the accounting is on; see [`timer`].

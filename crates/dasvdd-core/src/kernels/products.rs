@@ -7,7 +7,7 @@ use std::mem::MaybeUninit;
 
 use candle_core::{CpuStorage, Shape, Tensor};
 
-use super::activations::{activate_all, bias_activation};
+use super::activations::{activate_slice, bias_activation};
 use super::optim::TransposedCopy;
 use super::{fused_on, stack_dims, stacked_shape};
 use crate::config::Activation;
@@ -199,6 +199,7 @@ unsafe fn gemm_raw(
     rhs: &[f32],
     rhs_strides: (usize, usize),
     parallelism: gemm::Parallelism,
+    around: Around<'_>,
 ) {
     let threads = match parallelism {
         gemm::Parallelism::Rayon(t) => t,
@@ -218,6 +219,7 @@ unsafe fn gemm_raw(
                 lhs_strides,
                 rhs,
                 rhs_strides,
+                around,
             )
         };
         return;
@@ -241,6 +243,7 @@ unsafe fn gemm_raw(
                         lhs_strides,
                         &rhs[c0 * rhs_cs..],
                         rhs_strides,
+                        around.columns(c0, cols),
                     )
                 };
             });
@@ -263,13 +266,95 @@ impl SharedDst {
     }
 }
 
+/// What an output block of [`gemm_raw`] gets around its product.
+#[derive(Clone, Copy)]
+enum Around<'a> {
+    /// The product alone.
+    Nothing,
+    /// The linear layer's: the bias (one value per output column) written into the block
+    /// first, the product accumulated onto it, then the activation applied in place, all on
+    /// the thread that computes the block, while it is in that core's cache.
+    BiasActivation(&'a [f32], Activation),
+}
+
+impl<'a> Around<'a> {
+    /// The same for the block of output columns `c0..c0 + cols`.
+    fn columns(self, c0: usize, cols: usize) -> Around<'a> {
+        match self {
+            Around::Nothing => Around::Nothing,
+            Around::BiasActivation(b, act) => Around::BiasActivation(&b[c0..c0 + cols], act),
+        }
+    }
+}
+
 /// One `gemm` call on the calling thread: the `m x n` block at `dst`, whose rows are `dst_rs`
-/// apart.
+/// apart, with what `around` adds.
 ///
 /// # Safety
-/// As [`gemm_raw`], for the block.
+/// As [`gemm_raw`], for the block; with [`Around::BiasActivation`] the bias has `n` values
+/// and `dst` need not be initialised (it is written before it is read).
 #[allow(clippy::too_many_arguments)]
 unsafe fn gemm_block(
+    dst: *mut f32,
+    dst_rs: usize,
+    accumulate: bool,
+    (m, n, k): (usize, usize, usize),
+    lhs: &[f32],
+    lhs_strides: (usize, usize),
+    rhs: &[f32],
+    rhs_strides: (usize, usize),
+    around: Around<'_>,
+) {
+    let Around::BiasActivation(bias, act) = around else {
+        // SAFETY: as guaranteed by the caller.
+        unsafe {
+            gemm_call(
+                dst,
+                dst_rs,
+                accumulate,
+                (m, n, k),
+                lhs,
+                lhs_strides,
+                rhs,
+                rhs_strides,
+            )
+        };
+        return;
+    };
+    // SAFETY (all three blocks): row r of the block is the `n` values at dst + r * dst_rs,
+    // inside the caller's output and written by this block only.
+    let row = |r: usize| unsafe { std::slice::from_raw_parts_mut(dst.add(r * dst_rs), n) };
+    for r in 0..m {
+        // Writes through the raw pointer, since the row may not be initialised yet.
+        // SAFETY: as above; `bias` has `n` values.
+        unsafe { std::ptr::copy_nonoverlapping(bias.as_ptr(), dst.add(r * dst_rs), n) };
+    }
+    // SAFETY: as guaranteed by the caller; every value of the block is now initialised.
+    unsafe {
+        gemm_call(
+            dst,
+            dst_rs,
+            true,
+            (m, n, k),
+            lhs,
+            lhs_strides,
+            rhs,
+            rhs_strides,
+        )
+    };
+    if act != Activation::Identity {
+        for r in 0..m {
+            activate_slice(act, row(r));
+        }
+    }
+}
+
+/// The `gemm` call itself, on the calling thread.
+///
+/// # Safety
+/// As [`gemm_block`] without `around`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_call(
     dst: *mut f32,
     dst_rs: usize,
     accumulate: bool,
@@ -303,20 +388,6 @@ unsafe fn gemm_block(
             gemm::Parallelism::None,
         );
     }
-}
-
-/// `dst += lhs @ rhs` for a row-major `m x n` `dst`.
-fn gemm_accumulate(
-    dst: &mut [f32],
-    dims: (usize, usize, usize),
-    lhs: &[f32],
-    lhs_strides: (usize, usize),
-    rhs: &[f32],
-    rhs_strides: (usize, usize),
-) -> candle_core::Result<()> {
-    let _timer = timer(Phase::Products);
-    let threads = gemm_parallelism(2 * dims.0 * dims.1 * dims.2);
-    gemm_checked(dst, true, dims, lhs, lhs_strides, rhs, rhs_strides, threads)
 }
 
 /// `dst = lhs @ rhs` (or `dst += lhs @ rhs` when `accumulate`) for a row-major, initialised
@@ -376,6 +447,7 @@ fn gemm_checked(
             rhs,
             rhs_strides,
             parallelism,
+            Around::Nothing,
         )
     };
     Ok(())
@@ -411,6 +483,7 @@ fn gemm_into(
             rhs,
             rhs_strides,
             gemm_parallelism(2 * dims.0 * dims.1 * dims.2),
+            Around::Nothing,
         )
     };
     Ok(())
@@ -418,8 +491,9 @@ fn gemm_into(
 
 /// A new row-major `m x n` buffer holding `lhs @ rhs`, with the operands' (row, column)
 /// strides, the kernels' thread count and their checks; it is never zero-filled first, since
-/// the product writes every value. Every product of the training step goes through it (or
-/// `gemm_accumulate`); `xtask perf --products` times it.
+/// the product writes every value. Every product of the training step goes through the same
+/// `gemm_raw` (the forward ones with their bias and activation); `xtask perf --products` times
+/// the products alone through this function.
 pub fn gemm_new(
     dims: (usize, usize, usize),
     lhs: &[f32],
@@ -454,34 +528,38 @@ cpu_op!(Linear, "linear", |op, x, w, b| {
             b.shape()
         );
     }
-    // The bias write and the activation; the product inside counts as products.
-    let _timer = timer(Phase::Activations);
+    // The bias writes and the activations run inside the product's blocks: timed as products.
+    let _timer = timer(Phase::Products);
     let shape = stacked_shape(x.shape(), models, m, n);
     let x = x.values("linear input")?;
     let w = w.values("linear weight")?;
     let b = b.values("linear bias")?;
-    let mut y = Vec::with_capacity(models * m * n);
-    for bias in b.chunks_exact(n.max(1)).take(models) {
-        for _ in 0..m {
-            y.extend_from_slice(bias);
-        }
-    }
-    let act = op.0;
-    let block = |i: usize, y: &mut [f32]| -> candle_core::Result<()> {
-        gemm_accumulate(
-            y,
-            (m, n, k),
+    let parallelism = gemm_parallelism(2 * m * n * k);
+    let y = per_model(models, m * n, |i, y| {
+        let (x, w) = (
             &x[i * m * k..(i + 1) * m * k],
-            (k, 1),
             &w[i * k * n..(i + 1) * k * n],
-            (n, 1),
-        )?;
-        activate_all(act, y);
+        );
+        check_operands((m, n, k), x, (k, 1), w, (n, 1))?;
+        let bias = &b[i * n..(i + 1) * n];
+        // SAFETY: y has room for exactly m * n values and is a distinct allocation; the bias
+        // (n values) is written into every row before the product reads it, the operands were
+        // checked.
+        unsafe {
+            gemm_raw(
+                y.as_mut_ptr().cast::<f32>(),
+                true,
+                (m, n, k),
+                x,
+                (k, 1),
+                w,
+                (n, 1),
+                parallelism,
+                Around::BiasActivation(bias, op.0),
+            )
+        };
         Ok(())
-    };
-    for (i, y) in y.chunks_mut((m * n).max(1)).enumerate() {
-        block(i, y)?;
-    }
+    })?;
     Ok((CpuStorage::F32(y), shape))
 });
 
