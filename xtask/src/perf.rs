@@ -352,6 +352,14 @@ fn print_phases(config: &DasvddConfig, x: SampleView<'_>) -> Result<()> {
         rest,
         100.0 * rest / per_epoch
     );
+    let adam = step_profile::adam_thread_seconds() / epochs;
+    let threads = candle_core::utils::get_num_threads().max(1);
+    println!(
+        "  Adam's update and copies in all: {adam:.4} thread-s per epoch, at least {:.4} s \
+         ({:.1}%) of the step on {threads} threads, partly inside the products' time above",
+        adam / threads as f64,
+        100.0 * adam / threads as f64 / per_epoch
+    );
     Ok(())
 }
 

@@ -175,8 +175,13 @@ impl Autoencoder {
         let out = rayon::scope(|scope| {
             let (apply, failed) = (&apply, &failed);
             let out = self.step_into(x, center, &update, &mut |var, g| {
+                // The first encoder layer's gradient comes last: nothing is left to overlap
+                // its update with, so it runs here, split over the threads as usual.
+                if var == 0 {
+                    return apply(var, g);
+                }
                 scope.spawn(move |_| {
-                    if let Err(e) = step_profile::muted(|| apply(var, g)) {
+                    if let Err(e) = crate::kernels::on_this_thread(|| apply(var, g)) {
                         failed
                             .lock()
                             .expect("update error lock poisoned")

@@ -136,6 +136,17 @@ pub(crate) fn charge_since(phase: Phase, since: Instant) {
     }
 }
 
+/// Thread seconds of the fused Adam pass since the last [`reset`] (the update and the
+/// transposed copies together, summed over the threads that ran them): where the updates run
+/// beside the backward pass, the phases above show only the part of them that the step waits
+/// for, and this is their whole cost.
+pub fn adam_thread_seconds() -> f64 {
+    ADAM_THREAD_NANOS
+        .iter()
+        .map(|a| a.load(Ordering::Relaxed) as f64 * 1e-9)
+        .sum()
+}
+
 /// Times the enclosing scope as `phase` when the accounting is on; see [`timer`].
 pub struct PhaseTimer {
     parent: Option<Option<(Phase, Instant)>>,

@@ -113,7 +113,33 @@ pub(crate) const ELEM_CHUNK: usize = 1 << 15;
 /// at a time with this rule instead of "more than one task"); the tasks then run on the
 /// calling thread, with the same arithmetic.
 pub(crate) fn parallel(len: usize, chunk: usize) -> bool {
-    len > 4 * chunk
+    len > 4 * chunk && !stays_on_this_thread()
+}
+
+thread_local! {
+    /// Set while the calling thread runs work that [`on_this_thread`] keeps on it.
+    static ONE_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with every kernel it calls on the calling thread (products and element-wise
+/// passes alike, none split over threads) and the step-phase timers of this thread off: for
+/// work that runs as one task beside others (a layer's two gradient products side by side, a
+/// layer's Adam update beside the backward pass), which the thread that waits for it times.
+/// The arithmetic is the same as when split: the kernels split work in fixed chunks.
+pub(crate) fn on_this_thread<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            ONE_THREAD.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(ONE_THREAD.with(|c| c.replace(true)));
+    crate::step_profile::muted(f)
+}
+
+/// Whether the calling thread runs inside [`on_this_thread`].
+pub(crate) fn stays_on_this_thread() -> bool {
+    ONE_THREAD.with(|c| c.get())
 }
 
 /// `(models, rows, cols)` of a matrix `(rows, cols)` (one model) or of a stack of matrices

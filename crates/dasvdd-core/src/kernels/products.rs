@@ -9,7 +9,7 @@ use candle_core::{CpuStorage, Shape, Tensor};
 
 use super::activations::{activate_slice, bias_activation};
 use super::optim::TransposedCopy;
-use super::{fused_on, stack_dims, stacked_shape};
+use super::{fused_on, on_this_thread, stack_dims, stacked_shape, stays_on_this_thread};
 use crate::config::Activation;
 use crate::step_profile::{timer, Phase};
 
@@ -90,12 +90,6 @@ fn per_model(
     Ok(dst)
 }
 
-thread_local! {
-    /// Set while the calling thread runs one of [`side_by_side`]'s two computations: its
-    /// products then stay on this thread.
-    static ONE_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
 /// `(a(), b())` for two independent computations of similar size whose products (of `flops`
 /// each) `gemm` would split over threads: instead, the two run side by side on two threads,
 /// each with its products on its own thread. For the training step's small products (a batch
@@ -116,20 +110,7 @@ pub fn side_by_side<A: Send, B: Send>(
         return (a(), b());
     }
     let _timer = timer(Phase::Products);
-    rayon::join(|| alone(a), || alone(b))
-}
-
-/// Runs `f` with this thread's products on this thread and its step-phase timers off (the
-/// caller times the whole).
-fn alone<R>(f: impl FnOnce() -> R) -> R {
-    struct Restore(bool);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            ONE_THREAD.with(|c| c.set(self.0));
-        }
-    }
-    let _restore = Restore(ONE_THREAD.with(|c| c.replace(true)));
-    crate::step_profile::muted(f)
+    rayon::join(|| on_this_thread(a), || on_this_thread(b))
 }
 
 /// Threads for the matrix products, counted once (candle counts them before every product).
@@ -142,11 +123,7 @@ fn gemm_parallelism(flops: usize) -> gemm::Parallelism {
     // Xeon), and the Fashion-MNIST network, whose products are larger, within the noise (10,582
     // against 11,012 samples/s, means of three alternating runs). Inside a one-thread pool
     // (models trained side by side, `stack::run_passes`) there is no second thread.
-    if n > 1
-        && flops > (1 << 24)
-        && rayon::current_num_threads() > 1
-        && !ONE_THREAD.with(|c| c.get())
-    {
+    if n > 1 && flops > (1 << 24) && rayon::current_num_threads() > 1 && !stays_on_this_thread() {
         gemm::Parallelism::Rayon(n)
     } else {
         gemm::Parallelism::None
