@@ -1,8 +1,9 @@
 //! The one config source of every method: a TOML file of `configs/` (or the user's) read into
 //! [`Config`], whose `[model]` and `[train]` are DASVDD's network and training (shared by the AE,
 //! which the paper trains like DASVDD's autoencoder, and by Deep SVDD's encoder) and whose
-//! `[baselines.<method>]` tables are typed [`BaselineSettings`]. [`Config::method_params`] turns
-//! it into any method's parameters; the CLI and the benchmark both call it, so a file means the
+//! `[baselines.<method>]` tables are typed [`BaselineSettings`]; its `[preprocessing]` table
+//! names single methods' data preparation. [`Config::method_params`] turns it into any
+//! method's parameters; the CLI and the benchmark both call it, so a file means the
 //! same to both. An unknown table or key is an error naming the file and the key.
 
 use dasvdd_core::config::Variant;
@@ -81,11 +82,34 @@ impl Config {
             }
             baselines.push(settings);
         }
+        for key in file.preprocessing.keys() {
+            match key.parse::<Method>() {
+                Ok(m) if m.name() == key => {}
+                _ => {
+                    return Err(invalid(
+                        origin,
+                        format!(
+                            "[preprocessing]: `{key}` is not a method's name ({})",
+                            Method::ALL.map(Method::name).join(", ")
+                        ),
+                    ))
+                }
+            }
+        }
         Ok(Config {
             origin: origin.to_string(),
             file,
             baselines,
         })
+    }
+
+    /// The file's `[preprocessing]` of `method` (a `dasvdd train --scale` name, which the
+    /// caller parses), if it sets one.
+    pub fn preprocessing(&self, method: Method) -> Option<&str> {
+        self.file
+            .preprocessing
+            .get(method.name())
+            .map(String::as_str)
     }
 
     /// Reads and parses a TOML file.
@@ -205,6 +229,25 @@ mod tests {
         // The alias of Deep SVDD's name is accepted.
         let c = Config::parse("my.toml", "[baselines.deepsvdd]\nepochs = 3\n").unwrap();
         assert!(c.baseline(Method::DeepSvdd).is_some());
+    }
+
+    #[test]
+    fn preprocessing_is_per_method_by_its_name() {
+        let c = Config::parse(
+            "p.toml",
+            "[preprocessing]\ndeep_svdd = \"gcn-l1-minmax\"\nae = \"minmax\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.preprocessing(Method::DeepSvdd), Some("gcn-l1-minmax"));
+        assert_eq!(c.preprocessing(Method::Ae), Some("minmax"));
+        assert_eq!(c.preprocessing(Method::Dasvdd), None);
+        // Only a method's own name: an alias or an unknown name is an error naming the file.
+        for key in ["dsvdd", "svdd"] {
+            let e = Config::parse("p.toml", &format!("[preprocessing]\n{key} = \"none\"\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("p.toml") && e.contains(key), "{e}");
+        }
     }
 
     #[test]

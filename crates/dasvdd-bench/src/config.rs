@@ -84,11 +84,10 @@ pub struct DatasetSettings {
     /// keeps the quick run short.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub quick_method_epochs: std::collections::BTreeMap<String, usize>,
-    /// The preprocessing of single methods' data, by registry name, instead of the variant's
-    /// (`deep_svdd = "gcn-l1-minmax"`: Ruff's global contrast normalisation and min-max for
-    /// his networks), in `dasvdd train --scale` names.
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub method_preprocessing: std::collections::BTreeMap<String, String>,
+    /// Former home of the dataset config file's `[preprocessing]` table; read only to say where
+    /// it went (an error when set).
+    #[serde(default, skip_serializing)]
+    pub method_preprocessing: Option<toml::Value>,
     /// AWID3: rows sampled from the full data.
     pub sample_rows: Option<usize>,
     /// MIMII: keep every n-th training vector of each clip.
@@ -107,16 +106,14 @@ impl BenchConfig {
             .with_context(|| format!("config {} is invalid", path.display()))?;
         let folder = path.parent().unwrap_or(Path::new("."));
         for (name, d) in &cfg.datasets {
-            for (method, scale) in &d.method_preprocessing {
-                let known = canonical_method(method);
-                let parsed = scale.parse::<dasvdd_data::Preprocessing>();
-                if !known || parsed.is_err() {
-                    bail!(
-                        "{}: datasets.{name}.method_preprocessing: `{method} = \"{scale}\"` \
-                         needs a method's name (deep_svdd, ae, ...) and none, zscore, minmax, gcn-l2 or gcn-l1-minmax",
-                        path.display()
-                    );
-                }
+            if d.method_preprocessing.is_some() {
+                bail!(
+                    "{}: datasets.{name}.method_preprocessing: moved to the dataset's config \
+                     file, as a [preprocessing] table (e.g. `[preprocessing]` then \
+                     `deep_svdd = \"gcn-l1-minmax\"` in configs/{name}.toml), which \
+                     `dasvdd train --config` reads too",
+                    path.display()
+                );
             }
             for method in d.quick_method_epochs.keys() {
                 if !canonical_method(method) {
@@ -132,6 +129,15 @@ impl BenchConfig {
                 .with_context(|| format!("{}: datasets.{name}.config", path.display()))?;
             if let Some(v) = &config.file.train.variant {
                 Variant::parse(v).with_context(|| format!("{}: [train]", config.origin))?;
+            }
+            for (method, scale) in &config.file.preprocessing {
+                if scale.parse::<dasvdd_data::Preprocessing>().is_err() {
+                    bail!(
+                        "{}: [preprocessing]: `{method} = \"{scale}\"`: expected none, \
+                         zscore, minmax, gcn-l2 or gcn-l1-minmax",
+                        config.origin
+                    );
+                }
             }
             cfg.configs.insert(name.clone(), config);
         }
@@ -301,27 +307,52 @@ mod tests {
     fn per_method_settings_need_a_method_name_and_a_known_preprocessing() {
         let dir = tempfile::tempdir().unwrap();
         let bench = dir.path().join("bench.toml");
-        for (text, bad) in [
+        let file = dir.path().join("d.toml");
+        for (text, bad, named) in [
             (
-                "method_preprocessing = { deep_svdd = \"gcn-l3\" }",
+                "[preprocessing]\ndeep_svdd = \"gcn-l3\"",
                 "gcn-l3",
+                "d.toml",
             ),
-            ("method_preprocessing = { svdd = \"none\" }", "svdd"),
+            ("[preprocessing]\nsvdd = \"none\"", "svdd", "d.toml"),
             // An alias is refused: the settings are looked up by the registry name.
-            ("method_preprocessing = { dsvdd = \"none\" }", "dsvdd"),
-            ("quick_method_epochs = { deepsvdd = 3 }", "deepsvdd"),
+            ("[preprocessing]\ndsvdd = \"none\"", "dsvdd", "d.toml"),
         ] {
-            std::fs::write(&bench, format!("[datasets.fmnist]\n{text}\n")).unwrap();
+            std::fs::write(&bench, "[datasets.fmnist]\nconfig = \"d.toml\"\n").unwrap();
+            std::fs::write(&file, text).unwrap();
             let e = format!("{:#}", BenchConfig::load(&bench).unwrap_err());
-            assert!(e.contains("bench.toml") && e.contains(bad), "{e}");
+            assert!(e.contains(named) && e.contains(bad), "{e}");
         }
+        std::fs::write(
+            &bench,
+            "[datasets.fmnist]\nquick_method_epochs = { deepsvdd = 3 }\n",
+        )
+        .unwrap();
+        let e = format!("{:#}", BenchConfig::load(&bench).unwrap_err());
+        assert!(e.contains("bench.toml") && e.contains("deepsvdd"), "{e}");
+        // The former place in bench.toml says where the setting went.
+        std::fs::write(
+            &bench,
+            "[datasets.fmnist]\nmethod_preprocessing = { deep_svdd = \"none\" }\n",
+        )
+        .unwrap();
+        let e = format!("{:#}", BenchConfig::load(&bench).unwrap_err());
+        assert!(e.contains("[preprocessing]") && e.contains("moved"), "{e}");
         // The shipped config: Ruff's preprocessing for Deep SVDD on the image datasets only.
         let cfg = BenchConfig::load(&default_config_path()).unwrap();
         for d in ["mnist", "fmnist", "cifar10"] {
-            let s = cfg.dataset(d);
-            assert_eq!(s.method_preprocessing["deep_svdd"], "gcn-l1-minmax", "{d}");
-            assert!(s.quick_method_epochs.contains_key("deep_svdd"), "{d}");
+            let c = cfg.method_config(d);
+            assert_eq!(
+                c.preprocessing(Method::DeepSvdd),
+                Some("gcn-l1-minmax"),
+                "{d}"
+            );
+            assert_eq!(c.preprocessing(Method::Dasvdd), None, "{d}");
+            assert!(
+                cfg.dataset(d).quick_method_epochs.contains_key("deep_svdd"),
+                "{d}"
+            );
         }
-        assert!(cfg.dataset("pima").method_preprocessing.is_empty());
+        assert!(cfg.method_config("pima").file.preprocessing.is_empty());
     }
 }

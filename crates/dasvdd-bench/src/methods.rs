@@ -76,15 +76,15 @@ pub fn dasvdd_config(
 }
 
 /// The preprocessing that replaces the variant's for a cell of `spec` on `dataset`: the
-/// dataset's `method_preprocessing` of the method (checked when the config was read).
+/// method's entry in the `[preprocessing]` table of the dataset's config file (checked when
+/// the config was read), as `dasvdd train --config` reads it.
 pub fn method_preprocessing(
     cfg: &BenchConfig,
     dataset: &str,
     spec: &MethodSpec,
 ) -> Result<Option<dasvdd_data::Preprocessing>> {
-    cfg.dataset(dataset)
-        .method_preprocessing
-        .get(spec.method.name())
+    cfg.method_config(dataset)
+        .preprocessing(spec.method)
         .map(|s| s.parse().map_err(anyhow::Error::from))
         .transpose()
 }

@@ -87,8 +87,8 @@ fn cells_trained_in_one_pass_are_stored_as_cells_trained_alone() {
     }
 }
 
-/// A method's own preprocessing (`method_preprocessing` of bench.toml, e.g. Ruff's GCN for
-/// Deep SVDD) reaches its cells' data and only theirs.
+/// A method's own preprocessing (the `[preprocessing]` table of the dataset's config file,
+/// e.g. Ruff's GCN for Deep SVDD) reaches its cells' data and only theirs.
 #[test]
 fn a_methods_own_preprocessing_prepares_its_cells_only() {
     use dasvdd_bench::config::BenchConfig;
@@ -99,9 +99,10 @@ fn a_methods_own_preprocessing_prepares_its_cells_only() {
 
     let dir = tempfile::tempdir().unwrap();
     let bench = dir.path().join("bench.toml");
+    std::fs::write(&bench, "[datasets.synthetic]\nconfig = \"s.toml\"\n").unwrap();
     std::fs::write(
-        &bench,
-        "[datasets.synthetic]\nmethod_preprocessing = { deep_svdd = \"zscore\" }\n",
+        dir.path().join("s.toml"),
+        "[preprocessing]\ndeep_svdd = \"zscore\"\n",
     )
     .unwrap();
     let cfg = BenchConfig::load(&bench).unwrap();

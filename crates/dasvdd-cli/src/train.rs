@@ -96,8 +96,9 @@ pub struct TrainArgs {
     device: Option<String>,
     /// Feature scaling fitted on the training data and stored in the model: none, zscore,
     /// minmax, gcn-l2 (CIFAR-10 as the 2021 DASVDD code) or gcn-l1-minmax (as Deep SVDD)
-    #[arg(long, default_value = "none")]
-    scale: String,
+    /// [default: the method's entry in the config's [preprocessing], else none]
+    #[arg(long)]
+    scale: Option<String>,
     /// Expected fraction of anomalies, in (0, 1): stores the threshold that flags this fraction
     /// of the training samples, for `score --predict`
     #[arg(long)]
@@ -143,7 +144,20 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         .as_deref()
         .map(crate::configs::load)
         .transpose()?;
-    let scale: Preprocessing = args.scale.parse().map_err(|e| anyhow::anyhow!("--{e}"))?;
+    // --scale, else the config's [preprocessing] of the method (the benchmark's choice for
+    // that dataset and method), else none.
+    let from_config = config
+        .as_ref()
+        .and_then(|c| c.preprocessing(method).map(|s| (c, s)));
+    let (scale_name, scale): (String, Preprocessing) = match (&args.scale, from_config) {
+        (Some(s), _) => (s.clone(), s.parse().map_err(|e| anyhow!("--{e}"))?),
+        (None, Some((c, s))) => (
+            s.to_string(),
+            s.parse()
+                .map_err(|e| anyhow!("--config {}: [preprocessing] {method}: {e}", c.origin))?,
+        ),
+        (None, None) => ("none".to_string(), Preprocessing::None),
+    };
     if let Some(q) = args.contamination {
         if !(q > 0.0 && q < 1.0) {
             bail!("--contamination {q} is not in (0, 1)");
@@ -195,7 +209,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             x.rows
         );
     }
-    warn_if_out_of_range(&origin, &x, &params, &args.scale);
+    warn_if_out_of_range(&origin, &x, &params, &scale_name);
     let view = SampleView::new(&x.data, x.rows, x.cols).with_context(|| origin.clone())?;
 
     // 3. Training.

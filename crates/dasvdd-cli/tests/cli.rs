@@ -256,6 +256,75 @@ fn every_method_trains_and_scores() {
     assert!(e.contains("svm"), "{e}");
 }
 
+/// A config's `[preprocessing]` prepares its method's data (as the benchmark does), only that
+/// method's, unless `--scale` says otherwise; a bad entry is an error naming the file.
+#[test]
+fn the_configs_preprocessing_is_the_default_scale_of_its_method() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_fixture(d);
+    std::fs::write(
+        d.join("c.toml"),
+        "[preprocessing]\nkde = \"zscore\"\n[baselines.kde]\nbandwidth = 1.0\n",
+    )
+    .unwrap();
+    let stored = |model: &str| {
+        dasvdd_core::checkpoint::get_metadata(&d.join(model), "preprocessing")
+            .unwrap()
+            .unwrap_or_default()
+    };
+    let train = |method: &str, model: &str, extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--quiet",
+            "--method",
+            method,
+            "--data",
+            "normal.csv",
+            "--config",
+            "c.toml",
+            "--out",
+            model,
+        ];
+        args.extend(extra);
+        ok(&dasvdd(&args, d));
+    };
+    train("kde", "k.safetensors", &[]);
+    assert!(
+        stored("k.safetensors").contains("ZScore"),
+        "{}",
+        stored("k.safetensors")
+    );
+    train("iforest", "i.safetensors", &[]);
+    assert!(
+        !stored("i.safetensors").contains("ZScore"),
+        "{}",
+        stored("i.safetensors")
+    );
+    train("kde", "k2.safetensors", &["--scale", "minmax"]);
+    assert!(
+        !stored("k2.safetensors").contains("ZScore"),
+        "{}",
+        stored("k2.safetensors")
+    );
+    std::fs::write(d.join("bad.toml"), "[preprocessing]\nkde = \"zscor\"\n").unwrap();
+    let e = err(&dasvdd(
+        &[
+            "train",
+            "--method",
+            "kde",
+            "--data",
+            "normal.csv",
+            "--config",
+            "bad.toml",
+            "--out",
+            "x.safetensors",
+        ],
+        d,
+    ));
+    assert!(e.contains("bad.toml") && e.contains("zscor"), "{e}");
+}
+
 #[test]
 fn malformed_files_name_the_file_and_row() {
     let dir = tempfile::tempdir().unwrap();

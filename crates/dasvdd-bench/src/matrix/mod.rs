@@ -207,11 +207,7 @@ pub fn config_hash(
     let mut method_settings = serde_json::json!({
         "baseline": config.baseline(method.method).map(|b| serde_json::to_value(b).unwrap_or_default()),
     });
-    if let Some(p) = cfg
-        .dataset(&name)
-        .method_preprocessing
-        .get(method.method.name())
-    {
+    if let Some(p) = config.preprocessing(method.method) {
         method_settings["preprocessing"] = serde_json::json!(p);
     }
     if method.method.is_neural() {

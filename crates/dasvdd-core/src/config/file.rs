@@ -34,6 +34,13 @@ pub struct ConfigFile {
     /// DASVDD ignores them.
     #[serde(default)]
     pub baselines: Option<toml::Table>,
+    /// `[preprocessing]`: the data preparation of single methods, by method name, in
+    /// `dasvdd train --scale` names (`deep_svdd = "gcn-l1-minmax"`: Ruff's global contrast
+    /// normalisation and min-max for his networks), instead of the dataset's. Read by the
+    /// benchmark and by `dasvdd train` (where `--scale` overrides it); the names are checked
+    /// by those readers, which know the methods and the scalings.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub preprocessing: std::collections::BTreeMap<String, String>,
 }
 
 /// `[model]` of a [`ConfigFile`].
