@@ -136,7 +136,9 @@ impl Autoencoder {
     /// `x (models, rows, input_dim)`, the centres `(models, latent)` with one gamma per model.
     /// Each model's step is the one [`Autoencoder::train_step`] takes for it alone.
     /// Returns each model's losses and the codes `(models, rows, latent)` before the step. On
-    /// a single autoencoder with a matrix `x` it is that step.
+    /// a single autoencoder with a matrix `x` it is that step. Each layer is updated as soon as
+    /// its gradient is known, so an error part-way through the backward pass (a bug, or a
+    /// device failure) leaves the network part-updated: training stops with that error.
     pub fn train_step_stacked(
         &self,
         x: &Tensor,
@@ -243,9 +245,9 @@ impl Autoencoder {
     }
 
     /// The backward pass of [`Autoencoder::train_step_stacked`] from the loss gradient at the
-    /// reconstruction `g_out` of `models` models: decoder, SVDD term, encoder, handing each layer's gradients to
-    /// `each(index of its weight in vars(), grads)` as soon as they are known. Returns each
-    /// model's SVDD loss.
+    /// reconstruction `g_out` of `models` models: decoder, SVDD term, encoder, handing each
+    /// layer's gradients to `each(index of its weight in vars(), grads)` as soon as they are
+    /// known. Returns each model's SVDD loss.
     fn backward_into(
         &self,
         enc: &[Tensor],

@@ -189,11 +189,13 @@ fn first_sample_svdd_term_touches_only_the_first_row() {
 
 /// Five fused training steps of a network whose products are large enough (over 2^24 FLOP) to
 /// be split over threads: output columns in blocks, a layer's two gradient products side by
-/// side. Returns the losses and weights bit for bit.
+/// side, each layer's Adam update beside the backward pass. The first layer's inner dimension
+/// (1,100) is longer than one of `gemm`'s blocks of the sum. Returns the losses and weights bit
+/// for bit.
 fn large_steps() -> (Vec<(f64, f64)>, Vec<Vec<f32>>) {
     let dev = Device::Cpu;
     let cfg = AutoencoderConfig {
-        input_dim: 300,
+        input_dim: 1100,
         hidden: vec![400],
         latent: 64,
         output_activation: Activation::Sigmoid,
@@ -201,10 +203,10 @@ fn large_steps() -> (Vec<(f64, f64)>, Vec<Vec<f32>>) {
     let ae = Autoencoder::init(&cfg, &mut seeded_rng(8, 0), &dev).unwrap();
     let mut adam = ae.optimizer(AdamConfig::default()).unwrap();
     let mut rng = seeded_rng(9, 0);
-    let x: Vec<f32> = (0..200 * 300)
+    let x: Vec<f32> = (0..200 * 1100)
         .map(|_| rand::Rng::random_range(&mut rng, 0.0f32..1.0))
         .collect();
-    let x = Tensor::from_vec(x, (200, 300), &dev).unwrap();
+    let x = Tensor::from_vec(x, (200, 1100), &dev).unwrap();
     let c = Tensor::zeros(64, candle_core::DType::F32, &dev).unwrap();
     let mut losses = Vec::new();
     for _ in 0..5 {

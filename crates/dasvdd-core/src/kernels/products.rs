@@ -155,8 +155,9 @@ fn check_operands(
 /// `dst = lhs @ rhs` (or `dst += lhs @ rhs` when `accumulate`) into the row-major `m x n`
 /// buffer at `dst`, by the `gemm` crate that candle's CPU backend uses.
 ///
-/// With `gemm::Parallelism::Rayon(t)` the output's columns are split into `t` blocks (whole
-/// 64-byte lines of each row, so no two threads write one cache line), each computed by a
+/// With `gemm::Parallelism::Rayon(t)` the output's columns are split into `t` blocks (widths a
+/// multiple of 16 values, one 64-byte line, so threads share at most the lines at the blocks'
+/// edges), each computed by a
 /// one-thread `gemm` call on its own thread. For the step's products (200 rows) that is
 /// 10-15% faster than `gemm`'s own split over threads on the 2-core Xeon the project was
 /// measured on (forward products at 313-324 against 278-290 GFLOP/s, the batch of 200 and the
