@@ -79,13 +79,22 @@ thread_local! {
 /// the thread that waits for it times as a whole (each thread's own timers would count the
 /// same wall time twice).
 pub(crate) fn muted<R>(f: impl FnOnce() -> R) -> R {
-    struct Restore(bool);
+    with_thread_flag(&MUTED, f)
+}
+
+/// Runs `f` with the thread-local `flag` set, restoring its former value afterwards (also when
+/// `f` panics).
+pub(crate) fn with_thread_flag<R>(
+    flag: &'static std::thread::LocalKey<Cell<bool>>,
+    f: impl FnOnce() -> R,
+) -> R {
+    struct Restore(&'static std::thread::LocalKey<Cell<bool>>, bool);
     impl Drop for Restore {
         fn drop(&mut self) {
-            MUTED.with(|m| m.set(self.0));
+            self.0.with(|c| c.set(self.1));
         }
     }
-    let _restore = Restore(MUTED.with(|m| m.replace(true)));
+    let _restore = Restore(flag, flag.with(|c| c.replace(true)));
     f()
 }
 

@@ -127,14 +127,7 @@ thread_local! {
 /// layer's Adam update beside the backward pass), which the thread that waits for it times.
 /// The arithmetic is the same as when split: the kernels split work in fixed chunks.
 pub(crate) fn on_this_thread<R>(f: impl FnOnce() -> R) -> R {
-    struct Restore(bool);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            ONE_THREAD.with(|c| c.set(self.0));
-        }
-    }
-    let _restore = Restore(ONE_THREAD.with(|c| c.replace(true)));
-    crate::step_profile::muted(f)
+    crate::step_profile::with_thread_flag(&ONE_THREAD, || crate::step_profile::muted(f))
 }
 
 /// Whether the calling thread runs inside [`on_this_thread`].

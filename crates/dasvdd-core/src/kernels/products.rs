@@ -283,36 +283,26 @@ unsafe fn gemm_block(
     rhs_strides: (usize, usize),
     around: Around<'_>,
 ) {
-    let Around::BiasActivation(bias, act) = around else {
-        // SAFETY: as guaranteed by the caller.
-        unsafe {
-            gemm_call(
-                dst,
-                dst_rs,
-                accumulate,
-                (m, n, k),
-                lhs,
-                lhs_strides,
-                rhs,
-                rhs_strides,
-            )
-        };
-        return;
+    // The bias first, so that the product accumulates onto it.
+    let accumulate = match around {
+        Around::Nothing => accumulate,
+        Around::BiasActivation(bias, _) => {
+            for r in 0..m {
+                // Through the raw pointer, since the row may not be initialised yet.
+                // SAFETY: row r of the block is the `n` values at dst + r * dst_rs, inside the
+                // caller's output and written by this block only; `bias` has `n` values.
+                unsafe { std::ptr::copy_nonoverlapping(bias.as_ptr(), dst.add(r * dst_rs), n) };
+            }
+            true
+        }
     };
-    // SAFETY (all three blocks): row r of the block is the `n` values at dst + r * dst_rs,
-    // inside the caller's output and written by this block only.
-    let row = |r: usize| unsafe { std::slice::from_raw_parts_mut(dst.add(r * dst_rs), n) };
-    for r in 0..m {
-        // Writes through the raw pointer, since the row may not be initialised yet.
-        // SAFETY: as above; `bias` has `n` values.
-        unsafe { std::ptr::copy_nonoverlapping(bias.as_ptr(), dst.add(r * dst_rs), n) };
-    }
-    // SAFETY: as guaranteed by the caller; every value of the block is now initialised.
+    // SAFETY: as guaranteed by the caller; with a bias, every value of the block is now
+    // initialised.
     unsafe {
         gemm_call(
             dst,
             dst_rs,
-            true,
+            accumulate,
             (m, n, k),
             lhs,
             lhs_strides,
@@ -320,9 +310,13 @@ unsafe fn gemm_block(
             rhs_strides,
         )
     };
-    if act != Activation::Identity {
-        for r in 0..m {
-            activate_slice(act, row(r));
+    if let Around::BiasActivation(_, act) = around {
+        if act != Activation::Identity {
+            for r in 0..m {
+                // SAFETY: as above; the row is initialised by the product.
+                let row = unsafe { std::slice::from_raw_parts_mut(dst.add(r * dst_rs), n) };
+                activate_slice(act, row);
+            }
         }
     }
 }
