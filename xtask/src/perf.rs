@@ -21,7 +21,7 @@ use anyhow::{Context, Result};
 use candle_core::{Device, Tensor};
 use clap::Args;
 use dasvdd_core::config::{CenterGrad, SvddTerm};
-use dasvdd_core::kernels::products::gemm_new;
+use dasvdd_core::kernels::products::{gemm_new, gemm_new_gemm_split};
 use dasvdd_core::{build_probe, fit, DasvddConfig, GammaChoice, Preset, SampleView};
 use rand::{Rng, SeedableRng};
 
@@ -58,20 +58,34 @@ pub struct PerfArgs {
     stacked: Option<usize>,
 }
 
-/// GFLOP/s of one product shape through the kernels' own `gemm_new`, timed over about
-/// 20 GFLOP after a warm-up.
-fn product_rate(dims: (usize, usize, usize), l: (usize, usize), r: (usize, usize)) -> Result<f64> {
+/// A product into a new buffer: the kernels' `gemm_new` or `gemm_new_gemm_split`.
+type ProductFn = fn(
+    (usize, usize, usize),
+    &[f32],
+    (usize, usize),
+    &[f32],
+    (usize, usize),
+) -> candle_core::Result<Vec<f32>>;
+
+/// GFLOP/s of one product shape through `product` (the kernels' own `gemm_new`, or the same
+/// with `gemm`'s own split over threads), timed over about 20 GFLOP after a warm-up.
+fn product_rate(
+    product: ProductFn,
+    dims: (usize, usize, usize),
+    l: (usize, usize),
+    r: (usize, usize),
+) -> Result<f64> {
     let (m, n, k) = dims;
     let lhs = vec![0.5f32; m * k];
     let rhs = vec![0.25f32; k * n];
     for _ in 0..10 {
-        gemm_new(dims, &lhs, l, &rhs, r)?;
+        product(dims, &lhs, l, &rhs, r)?;
     }
     let flop = 2.0 * (m * n * k) as f64;
     let reps = ((2e10 / flop) as usize).max(10);
     let started = Instant::now();
     for _ in 0..reps {
-        gemm_new(dims, &lhs, l, &rhs, r)?;
+        product(dims, &lhs, l, &rhs, r)?;
     }
     Ok(flop * reps as f64 / started.elapsed().as_secs_f64() / 1e9)
 }
@@ -87,6 +101,7 @@ fn print_products(samples: usize, reference: f64) -> Result<()> {
         "layer", "forward", "weight grad", "input grad"
     );
     let mut seconds = 0.0;
+    let mut seconds_gemm_split = 0.0;
     let mut flops = 0.0;
     for (li, w) in widths.windows(2).enumerate() {
         let (i, o) = (w[0], w[1]);
@@ -99,9 +114,10 @@ fn print_products(samples: usize, reference: f64) -> Result<()> {
         }
         let mut cells = Vec::new();
         for (dims, l, r) in shapes {
-            let g = product_rate(dims, l, r)?;
+            let g = product_rate(gemm_new, dims, l, r)?;
             let f = 2.0 * (dims.0 * dims.1 * dims.2) as f64;
             seconds += f / (g * 1e9);
+            seconds_gemm_split += f / (product_rate(gemm_new_gemm_split, dims, l, r)? * 1e9);
             flops += f;
             cells.push(format!("{g:.1} GFLOP/s"));
         }
@@ -121,6 +137,12 @@ fn print_products(samples: usize, reference: f64) -> Result<()> {
         flops / seconds / 1e9,
         seconds * steps,
         100.0 * flops / seconds / 1e9 / reference
+    );
+    println!(
+        "  the same with gemm's own split over threads instead of the kernels' split by output \
+         columns: {:.1} GFLOP/s ({:.2}x the time)",
+        flops / seconds_gemm_split / 1e9,
+        seconds_gemm_split / seconds
     );
     Ok(())
 }

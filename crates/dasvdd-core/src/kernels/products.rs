@@ -308,6 +308,7 @@ unsafe fn gemm_block(
             lhs_strides,
             rhs,
             rhs_strides,
+            gemm::Parallelism::None,
         )
     };
     if let Around::BiasActivation(_, act) = around {
@@ -321,7 +322,7 @@ unsafe fn gemm_block(
     }
 }
 
-/// The `gemm` call itself, on the calling thread.
+/// The `gemm` call itself (on the calling thread with `gemm::Parallelism::None`).
 ///
 /// # Safety
 /// As [`gemm_block`] without `around`.
@@ -335,6 +336,7 @@ unsafe fn gemm_call(
     (lhs_rs, lhs_cs): (usize, usize),
     rhs: &[f32],
     (rhs_rs, rhs_cs): (usize, usize),
+    parallelism: gemm::Parallelism,
 ) {
     // SAFETY: guaranteed by the caller; with `read_dst == false` gemm never reads `dst`.
     unsafe {
@@ -357,7 +359,7 @@ unsafe fn gemm_call(
             false,
             false,
             false,
-            gemm::Parallelism::None,
+            parallelism,
         );
     }
 }
@@ -475,6 +477,36 @@ pub fn gemm_new(
 ) -> candle_core::Result<Vec<f32>> {
     per_model(1, dims.0 * dims.1, |_, dst| {
         gemm_into(dst, dims, lhs, lhs_strides, rhs, rhs_strides)
+    })
+}
+
+/// [`gemm_new`] with `gemm`'s own split of the product over threads instead of the kernels'
+/// split by output columns: for `xtask perf --products`, which times both.
+pub fn gemm_new_gemm_split(
+    dims: (usize, usize, usize),
+    lhs: &[f32],
+    lhs_strides: (usize, usize),
+    rhs: &[f32],
+    rhs_strides: (usize, usize),
+) -> candle_core::Result<Vec<f32>> {
+    check_operands(dims, lhs, lhs_strides, rhs, rhs_strides)?;
+    per_model(1, dims.0 * dims.1, |_, dst| {
+        // SAFETY: dst has room for exactly m * n values and is a distinct allocation; gemm
+        // writes all of them without reading them; the operands were checked.
+        unsafe {
+            gemm_call(
+                dst.as_mut_ptr().cast::<f32>(),
+                dims.1,
+                false,
+                dims,
+                lhs,
+                lhs_strides,
+                rhs,
+                rhs_strides,
+                gemm_parallelism(2 * dims.0 * dims.1 * dims.2),
+            )
+        };
+        Ok(())
     })
 }
 
