@@ -135,6 +135,23 @@ pub(crate) fn stays_on_this_thread() -> bool {
     ONE_THREAD.with(|c| c.get())
 }
 
+/// A raw pointer that parallel tasks use to write disjoint elements of one buffer (Adam's
+/// transposed copies, the blocks of a product's output).
+#[derive(Clone, Copy)]
+pub(crate) struct SharedMut(pub(crate) *mut f32);
+// SAFETY: only used for writes to pairwise distinct indices, while the owning buffer is
+// locked or borrowed by the writer.
+unsafe impl Send for SharedMut {}
+// SAFETY: as above.
+unsafe impl Sync for SharedMut {}
+
+impl SharedMut {
+    /// The pointer (a method, so that closures capture the whole `Sync` wrapper).
+    pub(crate) fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
 /// `(models, rows, cols)` of a matrix `(rows, cols)` (one model) or of a stack of matrices
 /// `(models, rows, cols)`, one per model, that the kernels treat model by model.
 pub(crate) fn stack_dims(shape: &Shape) -> candle_core::Result<(usize, usize, usize)> {

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use super::ELEM_CHUNK;
+use super::{SharedMut, ELEM_CHUNK};
 use crate::step_profile;
 
 /// The transpose `(cols, rows)` of a 2-D parameter `(rows, cols)` (or one per model of a stack
@@ -47,21 +47,6 @@ pub struct AdamKernel<'a> {
     pub moments: &'a Mutex<(Vec<f32>, Vec<f32>)>,
     /// The parameter's transposed copy, rewritten in the same pass; `None` when none is kept.
     pub transposed: Option<&'a TransposedCopy>,
-}
-
-/// A raw pointer that parallel chunks use to write disjoint elements of one buffer.
-#[derive(Clone, Copy)]
-struct SharedMut(*mut f32);
-// SAFETY: only used for writes to pairwise distinct indices, while the owning buffer is locked.
-unsafe impl Send for SharedMut {}
-// SAFETY: as above.
-unsafe impl Sync for SharedMut {}
-
-impl SharedMut {
-    /// The pointer (a method, so that closures capture the whole `Sync` wrapper).
-    fn get(self) -> *mut f32 {
-        self.0
-    }
 }
 
 cpu_op!(AdamKernel<'_>, "adam-step", |op, mut p, g| {

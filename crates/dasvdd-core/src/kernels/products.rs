@@ -9,7 +9,7 @@ use candle_core::{CpuStorage, Shape, Tensor};
 
 use super::activations::{activate_slice, bias_activation};
 use super::optim::TransposedCopy;
-use super::{fused_on, on_this_thread, stack_dims, stacked_shape, stays_on_this_thread};
+use super::{fused_on, on_this_thread, stack_dims, stacked_shape, stays_on_this_thread, SharedMut};
 use crate::config::Activation;
 use crate::step_profile::{timer, Phase};
 
@@ -202,7 +202,7 @@ unsafe fn gemm_raw(
         };
         return;
     }
-    let dst = SharedDst(dst);
+    let dst = SharedMut(dst);
     let rhs_cs = rhs_strides.1;
     rayon::scope(|scope| {
         for c0 in (0..n).step_by(width) {
@@ -227,21 +227,6 @@ unsafe fn gemm_raw(
             });
         }
     });
-}
-
-/// The output pointer of [`gemm_raw`], shared by the tasks that write its disjoint blocks.
-#[derive(Clone, Copy)]
-struct SharedDst(*mut f32);
-// SAFETY: only used for writes to disjoint column blocks of one output.
-unsafe impl Send for SharedDst {}
-// SAFETY: as above.
-unsafe impl Sync for SharedDst {}
-
-impl SharedDst {
-    /// The pointer (a method, so that closures capture the whole `Sync` wrapper).
-    fn get(self) -> *mut f32 {
-        self.0
-    }
 }
 
 /// What an output block of [`gemm_raw`] gets around its product.
