@@ -40,6 +40,10 @@ for stage in "$@"; do
         --methods $PROFILES,$SWITCHES --results "$R/synthetic" ;;
     full58) nice -n 10 "$X" bench-all --datasets fmnist --classes 5,8 --seeds 3 \
         --methods dasvdd-paper,dasvdd-code,dasvdd:gamma=0 --results "$R/fmnist-full" ;;
+    full-rest-code) nice -n 10 "$X" bench-all --datasets fmnist --classes 0,1,2,3,4,6,7,9 --seeds 3 \
+        --methods dasvdd-code --results "$R/fmnist-full" ;;
+    full-rest-gamma0) nice -n 10 "$X" bench-all --datasets fmnist --classes 0,1,2,3,4,6,7,9 --seeds 3 \
+        --methods dasvdd:gamma=0 --results "$R/fmnist-full" ;;
     *) echo "unknown stage $stage" ;;
   esac
 done
