@@ -17,6 +17,11 @@ quick() { # training images, epochs[, seeds, methods]: the quick run's subsets (
   nice -n 10 "$X" bench-all --quick --config "configs/fidelity/quick-n$1.toml" --datasets fmnist \
     --seeds "${3:-2}" --epochs "$2" --methods "${4:-dasvdd-paper,dasvdd-code}" --results "$R/quick-n$1-e$2"
 }
+full() { # classes, methods: full Fashion-MNIST (6,000 training images, 300 epochs)
+  nice -n 10 "$X" bench-all --datasets fmnist --classes "$1" --seeds 3 --methods "$2" \
+    --results "$R/fmnist-full"
+}
+REST=0,1,2,3,4,6,7,9
 for stage in "$@"; do
   echo "=== stage $stage $(date -u +%H:%M:%S)"
   case $stage in
@@ -38,12 +43,9 @@ for stage in "$@"; do
     synthetic)
       nice -n 10 "$X" bench-all --datasets synthetic --seeds 3 --epochs 100 \
         --methods $PROFILES,$SWITCHES --results "$R/synthetic" ;;
-    full58) nice -n 10 "$X" bench-all --datasets fmnist --classes 5,8 --seeds 3 \
-        --methods dasvdd-paper,dasvdd-code,dasvdd:gamma=0 --results "$R/fmnist-full" ;;
-    full-rest-code) nice -n 10 "$X" bench-all --datasets fmnist --classes 0,1,2,3,4,6,7,9 --seeds 3 \
-        --methods dasvdd-code --results "$R/fmnist-full" ;;
-    full-rest-gamma0) nice -n 10 "$X" bench-all --datasets fmnist --classes 0,1,2,3,4,6,7,9 --seeds 3 \
-        --methods dasvdd:gamma=0 --results "$R/fmnist-full" ;;
+    full58) full 5,8 dasvdd-paper,dasvdd-code,dasvdd:gamma=0 ;;
+    full-rest-code) full $REST dasvdd-code ;;
+    full-rest-gamma0) full $REST dasvdd:gamma=0 ;;
     *) echo "unknown stage $stage" ;;
   esac
 done
