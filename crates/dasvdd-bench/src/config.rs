@@ -55,13 +55,14 @@ pub struct RunSettings {
 }
 
 impl Default for RunSettings {
-    /// The paper's ten runs; a quick run of two seeds, ten epochs and subsets of 500 / 1,000.
+    /// The paper's ten runs; a quick run of two seeds, ten epochs and subsets of 1,000 training
+    /// and 1,000 test samples.
     fn default() -> Self {
         RunSettings {
             seeds: 10,
             quick_seeds: 2,
             quick_epochs: 10,
-            quick_max_train: 500,
+            quick_max_train: 1000,
             quick_max_test: 1000,
             extremes: 10,
         }
