@@ -58,15 +58,17 @@ pub struct AutoencoderConfig {
     pub output_activation: Activation,
 }
 
-/// The network presets of the paper (REFERENCE.md).
+/// The network presets of the paper: the networks of the 2021 code that produced its Table 2
+/// (REFERENCE.md). Section 4.3's text describes them with one layer of the code's width fewer
+/// (and PIMA's as 8-10-10-4); docs/fidelity.md, "The network", measures the difference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Preset {
-    /// MNIST and Fashion-MNIST: 784-1024-256, sigmoid output.
+    /// MNIST and Fashion-MNIST: 784-1024-256-256, sigmoid output.
     Mnist,
-    /// CIFAR-10: 3072-1024-512-256, leaky ReLU output.
+    /// CIFAR-10: 3072-1024-512-256-256, leaky ReLU output.
     Cifar10,
-    /// ODDS Speech: 400-1024-512-256, linear output.
+    /// ODDS Speech: 400-1024-512-256-256, linear output.
     Speech,
     /// ODDS PIMA: 8-10-4-4, linear output.
     Pima,
