@@ -2,9 +2,9 @@
 """Summarises the fidelity study's results stores (docs/fidelity.md): per results folder and
 method, the mean AUROC (%) over every class and seed, the std over seeds of the class average,
 the mean over classes of the per-class std over seeds, the mean gamma, and the number of cells.
-Usage: summarize.py RESULTS_DIR... [--classes] [--pair=A,B]
+Usage: summarize.py RESULTS_DIR... [--classes] [--pair=A,B] [--seeds=S,...]
 (--classes adds one line per class; --pair=A,B the mean and std of AUROC(A) - AUROC(B) over the
-cells (class, seed) both methods finished)."""
+cells (class, seed) both methods finished; --seeds=0,1 keeps only the cells of those seeds)."""
 import json
 import statistics
 import sys
@@ -12,15 +12,26 @@ from collections import defaultdict
 from pathlib import Path
 
 
+def seed_filter():
+    """The seeds of --seeds=S,..., or None for every seed."""
+    for a in sys.argv[1:]:
+        if a.startswith("--seeds="):
+            return {int(s) for s in a[len("--seeds="):].split(",")}
+    return None
+
+
 def cells(root):
+    keep = seed_filter()
     for f in sorted((Path(root) / "cells").glob("*.jsonl")):
         for line in f.read_text().splitlines():
             line = line.strip()
             if line:
                 try:
-                    yield json.loads(line)
+                    c = json.loads(line)
                 except json.JSONDecodeError:
-                    pass  # a line being written
+                    continue  # a line being written
+                if keep is None or c["seed"] in keep:
+                    yield c
 
 
 def std(v):
