@@ -352,36 +352,41 @@ impl Mlp {
             let layer = &self.layers[i];
             // The weight gradient and the input gradient are independent products of the same
             // size: side by side on two threads where `gemm` would split each over them.
+            // Each side also runs the small pass that follows its product, on the thread that
+            // computed it, while its output is in that core's cache: the bias gradient (a sum
+            // over the rows of `g`) beside the weight gradient, the previous layer's
+            // activation derivative after the input gradient. The values are those of the
+            // passes run alone: both split their work in fixed chunks.
             let needs_input = i > 0 || input_grad;
             let flops = 2 * acts[i].elem_count() * g.dims().last().copied().unwrap_or(0);
-            let input_product = || -> Result<Option<Tensor>> {
+            let weight_side = || -> Result<DenseGrads> {
+                let weight = matmul_tn(&acts[i], &g)?;
+                let bias = match layer.bias {
+                    Some(_) => Some(column_sum(&g)?),
+                    None => None,
+                };
+                Ok(DenseGrads { weight, bias })
+            };
+            let input_side = || -> Result<Option<Tensor>> {
                 let copy = transposed.get(i).copied().flatten();
                 let w = layer.weight.as_detached_tensor();
-                Ok(Some(matmul_nt_with(&g, &w, copy)?))
+                let g_in = matmul_nt_with(&g, &w, copy)?;
+                Ok(Some(match i {
+                    0 => g_in,
+                    _ => activation_backward(g_in, &acts[i], self.layers[i - 1].activation)?,
+                }))
             };
-            let (weight, g_in) = if needs_input {
-                side_by_side(flops, || matmul_tn(&acts[i], &g), input_product)
+            let (grads, g_in) = if needs_input {
+                side_by_side(flops, weight_side, input_side)
             } else {
-                (matmul_tn(&acts[i], &g), Ok(None))
-            };
-            let bias = match layer.bias {
-                Some(_) => Some(column_sum(&g)?),
-                None => None,
+                (weight_side(), Ok(None))
             };
             let g_in = g_in?;
-            each(
-                i,
-                DenseGrads {
-                    weight: weight?,
-                    bias,
-                },
-            )?;
-            if let Some(g_in) = g_in {
-                if i > 0 {
-                    g = activation_backward(g_in, &acts[i], self.layers[i - 1].activation)?;
-                } else {
-                    dx = Some(g_in);
-                }
+            each(i, grads?)?;
+            match g_in {
+                Some(g_in) if i > 0 => g = g_in,
+                Some(g_in) => dx = Some(g_in),
+                None => {}
             }
         }
         Ok(dx)

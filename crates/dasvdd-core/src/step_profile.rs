@@ -16,15 +16,19 @@ use std::time::Instant;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
     /// Matrix products (forward, weight and input gradients); the forward products include
-    /// their bias writes and activations, which run inside the products' output blocks, and,
-    /// where a layer's Adam update runs beside the backward pass, the share of it that the
-    /// products wait for.
+    /// their bias writes and activations, which run inside the products' output blocks; where
+    /// a layer's two gradient products run side by side, its bias gradient and the previous
+    /// layer's activation derivative, which run on their threads after them; and, where a
+    /// layer's Adam update runs beside the backward pass, the share of it that the products
+    /// wait for.
     Products,
-    /// Activations' derivatives (and activations outside the fused forward products).
+    /// Activations' derivatives and activations outside the products (those beside them
+    /// count as products).
     Activations,
     /// Gradients of the reconstruction and SVDD losses.
     LossGradients,
-    /// Column sums of the bias gradients.
+    /// Column sums of the bias gradients outside the products (the first layer's; those of
+    /// layers whose gradient products run side by side count as products).
     BiasGradients,
     /// Adam's fused update of weights and moments.
     AdamUpdate,
@@ -52,7 +56,7 @@ impl Phase {
     /// A short name for reports.
     pub fn name(self) -> &'static str {
         match self {
-            Phase::Products => "matrix products (with forward bias, activation)",
+            Phase::Products => "matrix products (with the bias and activation passes beside them)",
             Phase::Activations => "activation derivatives",
             Phase::LossGradients => "loss gradients",
             Phase::BiasGradients => "bias gradients",
