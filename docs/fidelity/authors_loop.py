@@ -134,20 +134,31 @@ def scores(model, c, gamma, x):
         return (torch.mean((out - x) ** 2, dim=1) + gamma * torch.sum((code - c) ** 2, dim=1)).numpy()
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def int_list(text):
+    """`"5,8"` -> `[5, 8]`."""
+    return [int(v) for v in text.split(",")]
+
+
+def arguments(description, classes, seeds, epochs):
+    """The options both reference scripts take (this one and ruff_deep_svdd.py), with their
+    defaults: the data folder, the normal classes, the seeds, the epochs, the threads."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--data", default=os.path.join(os.environ.get("DASVDD_DATA", "."), "fashion-mnist"))
-    ap.add_argument("--classes", default="5,8")
-    ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--epochs", type=int, default=300)
+    ap.add_argument("--classes", type=int_list, default=classes)
+    ap.add_argument("--seeds", type=int_list, default=seeds)
+    ap.add_argument("--epochs", type=int, default=epochs)
     ap.add_argument("--threads", type=int, default=2)
-    a = ap.parse_args()
+    return ap
+
+
+def main():
+    a = arguments(__doc__.splitlines()[0], "5,8", "0,1,2", 300).parse_args()
     torch.set_num_threads(a.threads)
     xtr, ytr, xte, yte = load(a.data)
-    for cls in [int(v) for v in a.classes.split(",")]:
+    for cls in a.classes:
         x = xtr[ytr == cls].contiguous()
         labels = (yte != cls).astype(np.int64)
-        for seed in [int(v) for v in a.seeds.split(",")]:
+        for seed in a.seeds:
             torch.manual_seed(seed)
             gen = torch.Generator().manual_seed(seed)
             t0 = time.time()

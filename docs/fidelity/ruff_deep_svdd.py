@@ -30,9 +30,7 @@ Usage (a venv with torch, numpy and scikit-learn):
 Prints one JSON line per (class, seed): AUROC in %, training seconds.
 """
 
-import argparse
 import json
-import os
 import time
 
 import numpy as np
@@ -41,7 +39,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 
-from authors_loop import load
+from authors_loop import arguments, load
 
 
 def gcn_l1(x):
@@ -100,24 +98,19 @@ def train(model, x, loss_of, epochs, weight_decay, gen, batch=200):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=os.path.join(os.environ.get("DASVDD_DATA", "."), "fashion-mnist"))
-    ap.add_argument("--classes", default="8")
-    ap.add_argument("--seeds", default="0")
-    ap.add_argument("--epochs", type=int, default=150)
+    ap = arguments(__doc__.splitlines()[0], "8", "0", 150)
     ap.add_argument("--pretrain-epochs", type=int, default=150)
-    ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     xtr, ytr, xte, yte = load(a.data)
     xtr, xte = gcn_l1(xtr), gcn_l1(xte)
-    for cls in [int(v) for v in a.classes.split(",")]:
+    for cls in a.classes:
         x = xtr[ytr == cls].contiguous()
         lo, hi = x.min(), x.max()
         x = ((x - lo) / (hi - lo)).view(-1, 1, 28, 28)
         test = ((xte - lo) / (hi - lo)).view(-1, 1, 28, 28)
         labels = (yte != cls).astype(np.int64)
-        for seed in [int(v) for v in a.seeds.split(",")]:
+        for seed in a.seeds:
             torch.manual_seed(seed)
             gen = torch.Generator().manual_seed(seed)
             t0 = time.time()
