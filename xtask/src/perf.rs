@@ -56,6 +56,10 @@ pub struct PerfArgs {
     /// and Fashion-MNIST networks
     #[arg(long, value_name = "K")]
     stacked: Option<usize>,
+    /// Also time the paper-reading step this many rounds each with the pool's spinning waits
+    /// off (rayon's own, which sleep) and on (the default), alternating, and print both
+    #[arg(long, value_name = "ROUNDS")]
+    spin_ab: Option<usize>,
 }
 
 /// A product into a new buffer: the kernels' `gemm_new` or `gemm_new_gemm_split`.
@@ -338,6 +342,47 @@ fn time_ours(config: &DasvddConfig, x: SampleView<'_>) -> Result<f64> {
     Ok(timed.iter().sum::<f64>() / timed.len() as f64)
 }
 
+/// Times the step `rounds` times with the pool's spinning waits off and on, alternating, and
+/// prints each round and the medians (`--spin-ab`).
+fn print_spin_ab(
+    config: &DasvddConfig,
+    x: SampleView<'_>,
+    rounds: usize,
+    flops: f64,
+    reference: f64,
+) -> Result<()> {
+    use dasvdd_core::kernels::pool::set_spin_waits;
+    println!("spinning waits off / on, alternating (paper reading, s/epoch):");
+    let (mut off, mut on) = (Vec::new(), Vec::new());
+    for round in 1..=rounds.max(1) {
+        set_spin_waits(false);
+        let a = time_ours(config, x);
+        set_spin_waits(true);
+        let (a, b) = (a?, time_ours(config, x)?);
+        println!(
+            "  round {round}: off {a:.4}  on {b:.4}  on/off {:.3}",
+            b / a
+        );
+        off.push(a);
+        on.push(b);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        (v[(n - 1) / 2] + v[n / 2]) / 2.0
+    };
+    let (a, b) = (median(&mut off), median(&mut on));
+    let share = |dt: f64| 100.0 * flops / dt / 1e9 / reference;
+    println!(
+        "  medians: off {a:.4} s/epoch ({:.0}% of the matmul rate), on {b:.4} s/epoch ({:.0}%): \
+         on/off {:.3}",
+        share(a),
+        share(b),
+        b / a
+    );
+    Ok(())
+}
+
 /// Trains once more with the phase accounting on and prints seconds per epoch by phase.
 fn print_phases(config: &DasvddConfig, x: SampleView<'_>) -> Result<()> {
     use dasvdd_core::step_profile;
@@ -442,6 +487,9 @@ pub fn run(args: &PerfArgs) -> Result<()> {
         mm,
         mm_after
     );
+    if let Some(rounds) = args.spin_ab {
+        print_spin_ab(&config, x, rounds, flops, mm.max(mm_after))?;
+    }
     if args.phases {
         print_phases(&config, x)?;
     }

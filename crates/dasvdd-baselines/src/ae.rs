@@ -156,7 +156,7 @@ pub(crate) fn run_epochs_stacked(
     device: &Device,
     label: &'static str,
     what: &'static str,
-    step: &mut dyn FnMut(usize, &Tensor) -> Result<Vec<f64>>,
+    step: &mut (dyn FnMut(usize, &Tensor) -> Result<Vec<f64>> + Send),
     on_epoch: &mut dyn FnMut(usize, &EpochLoss) -> ControlFlow<()>,
 ) -> Result<Vec<Result<Vec<EpochLoss>>>> {
     dasvdd_core::epochs::run_epochs_stacked(
@@ -166,8 +166,16 @@ pub(crate) fn run_epochs_stacked(
         shuffle_rngs,
         [what],
         &mut |epoch, rows| {
-            let xb = SampleView::gather_stacked(xs, rows, device)?;
-            Ok(step(epoch, &xb)?.into_iter().map(|l| [l]).collect())
+            let mut batch = || -> Result<Vec<[f64; 1]>> {
+                let xb = SampleView::gather_stacked(xs, rows, device)?;
+                Ok(step(epoch, &xb)?.into_iter().map(|l| [l]).collect())
+            };
+            if device.is_cpu() {
+                // The step's short parallel regions on a busy pool (`kernels::pool`).
+                dasvdd_core::kernels::pool::busy_workers(batch)
+            } else {
+                batch()
+            }
         },
         &mut |_, m| Ok(epoch_loss(label, m)),
         on_epoch,

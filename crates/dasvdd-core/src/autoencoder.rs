@@ -1,6 +1,8 @@
 //! The fully connected autoencoder of DASVDD and its fused training step, shared with the
 //! autoencoder baseline.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use candle_core::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
@@ -174,15 +176,25 @@ impl Autoencoder {
         // weight and moments, which the rest of the pass no longer reads.
         let failed = std::sync::Mutex::new(None);
         let mut finished = None;
+        let pending = AtomicUsize::new(0);
         let out = rayon::scope(|scope| {
-            let (apply, failed) = (&apply, &failed);
+            let (apply, failed, pending) = (&apply, &failed, &pending);
             let out = self.step_into(x, center, &update, &mut |var, g| {
                 // The first encoder layer's gradient comes last: nothing is left to overlap
                 // its update with, so it runs here, split over the threads as usual.
                 if var == 0 {
                     return apply(var, g);
                 }
+                pending.fetch_add(1, Ordering::Relaxed);
                 scope.spawn(move |_| {
+                    /// Counts the update done when dropped, also if it panics.
+                    struct Done<'a>(&'a AtomicUsize);
+                    impl Drop for Done<'_> {
+                        fn drop(&mut self) {
+                            self.0.fetch_sub(1, Ordering::Release);
+                        }
+                    }
+                    let _done = Done(pending);
                     if let Err(e) = crate::kernels::on_this_thread(|| apply(var, g)) {
                         failed
                             .lock()
@@ -193,6 +205,11 @@ impl Autoencoder {
                 Ok(())
             });
             finished = Some(std::time::Instant::now());
+            // Wait for the updates here, running them or spinning, rather than in the scope's
+            // end, which sleeps when it finds no work (`kernels::pool`).
+            if crate::kernels::pool::spin_waits() {
+                crate::kernels::pool::wait_until(|| pending.load(Ordering::Acquire) == 0);
+            }
             out
         });
         // The updates not hidden behind the backward pass.

@@ -236,3 +236,18 @@ fn the_step_gives_the_same_bits_on_one_thread_and_on_many() {
     assert!(one.0[4].0 < one.0[0].0, "the loss falls: {:?}", one.0);
     assert_eq!(one, many);
 }
+
+#[test]
+fn spinning_waits_give_the_same_bits_as_rayons_own() {
+    use dasvdd_core::kernels::pool::{busy_workers, set_spin_waits};
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap();
+    // The switch is process-wide: other tests running meanwhile only change how they wait.
+    let spinning = pool.install(|| busy_workers(large_steps));
+    set_spin_waits(false);
+    let sleeping = pool.install(large_steps);
+    set_spin_waits(true);
+    assert_eq!(spinning, sleeping);
+}

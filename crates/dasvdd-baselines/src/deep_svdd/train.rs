@@ -272,7 +272,7 @@ impl DeepSvddParams {
         data: &Stack<'_>,
         phase: Phase,
         vars: Vec<candle_core::Var>,
-        step: &mut dyn FnMut(&Tensor, &mut Adam) -> Result<Vec<f64>>,
+        step: &mut (dyn FnMut(&Tensor, &mut Adam) -> Result<Vec<f64>> + Send),
         on_epoch: &mut dyn FnMut(usize, &EpochLoss) -> ControlFlow<()>,
     ) -> Result<Vec<Result<Vec<EpochLoss>>>> {
         let (epochs, shuffle, label, what, weight_decay) = self.phase_settings(phase);
@@ -315,7 +315,7 @@ impl DeepSvddParams {
         data: &Batches<'_>,
         phase: Phase,
         vars: Vec<candle_core::Var>,
-        step: &mut dyn FnMut(&Tensor, &mut Adam) -> Result<f64>,
+        step: &mut (dyn FnMut(&Tensor, &mut Adam) -> Result<f64> + Send),
         on_epoch: &mut dyn FnMut(&EpochLoss) -> ControlFlow<()>,
     ) -> Result<Vec<EpochLoss>> {
         let seeds = [self.seed];

@@ -71,6 +71,7 @@ pub mod activations;
 pub mod conv;
 pub mod losses;
 pub mod optim;
+pub mod pool;
 pub mod products;
 
 /// Whether these kernels were compiled with debug assertions (and so overflow checks): the dev

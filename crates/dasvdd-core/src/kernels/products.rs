@@ -9,7 +9,7 @@ use candle_core::{CpuStorage, Shape, Tensor};
 
 use super::activations::{activate_slice, bias_activation};
 use super::optim::TransposedCopy;
-use super::{fused_on, on_this_thread, stack_dims, stacked_shape, stays_on_this_thread, SharedMut};
+use super::{fused_on, stack_dims, stacked_shape, stays_on_this_thread, SharedMut};
 use crate::config::Activation;
 use crate::step_profile::{timer, Phase};
 
@@ -110,7 +110,7 @@ pub fn side_by_side<A: Send, B: Send>(
         return (a(), b());
     }
     let _timer = timer(Phase::Products);
-    rayon::join(|| on_this_thread(a), || on_this_thread(b))
+    super::pool::join(a, b)
 }
 
 /// Threads for the matrix products, counted once (candle counts them before every product).
@@ -204,28 +204,25 @@ unsafe fn gemm_raw(
     }
     let dst = SharedMut(dst);
     let rhs_cs = rhs_strides.1;
-    rayon::scope(|scope| {
-        for c0 in (0..n).step_by(width) {
-            let cols = width.min(n - c0);
-            scope.spawn(move |_| {
-                // SAFETY: the block's columns c0..c0 + cols of every row lie inside the
-                // caller's `m x n` output, and blocks are disjoint; column c0 of `rhs` starts
-                // at c0 * rhs_cs, inside the operand checked by the caller.
-                unsafe {
-                    gemm_block(
-                        dst.get().add(c0),
-                        n,
-                        accumulate,
-                        (m, cols, k),
-                        lhs,
-                        lhs_strides,
-                        &rhs[c0 * rhs_cs..],
-                        rhs_strides,
-                        around.columns(c0, cols),
-                    )
-                };
-            });
-        }
+    super::pool::run_tasks(n.div_ceil(width), &|block| {
+        let c0 = block * width;
+        let cols = width.min(n - c0);
+        // SAFETY: the block's columns c0..c0 + cols of every row lie inside the caller's
+        // `m x n` output, and blocks are disjoint; column c0 of `rhs` starts at c0 * rhs_cs,
+        // inside the operand checked by the caller.
+        unsafe {
+            gemm_block(
+                dst.get().add(c0),
+                n,
+                accumulate,
+                (m, cols, k),
+                lhs,
+                lhs_strides,
+                &rhs[c0 * rhs_cs..],
+                rhs_strides,
+                around.columns(c0, cols),
+            )
+        };
     });
 }
 

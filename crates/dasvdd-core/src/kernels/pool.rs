@@ -1,0 +1,254 @@
+//! Waiting on rayon's thread pool without going to sleep, for the training step's many short
+//! parallel regions.
+//!
+//! A rayon worker that finds no work yields a few dozen times and then sleeps on a futex; the
+//! thread that later hands it work, or whose join it finishes, wakes it with a system call,
+//! and the woken thread runs again only after the scheduler gets to it. On the 2-core
+//! machines this project is measured on that costs 30-60 us each time (a join of two 50 us
+//! tasks took 82-112 us after a pause of 30 us or more on the calling thread, 51-53 us
+//! without), and the Fashion-MNIST step, 7-9 ms, switched threads about 20 times. So on the
+//! CPU the step runs inside [`busy_workers`], which keeps the pool's other workers running its
+//! jobs and spinning between them, and its waits ([`run_tasks`], [`join`], [`wait_until`])
+//! run other pending jobs and spin instead of sleeping. Only the waits change: every task
+//! computes what it computed before, on whichever thread, so values are the same.
+//!
+//! The cost is that the other cores spin while a step runs, as OpenMP runtimes do by default.
+//! `DASVDD_SPIN_WAITS=0` in the environment (or [`set_spin_waits`]) switches this off, back to
+//! rayon's own waits, e.g. on a machine shared with other work; `xtask perf --spin-ab` times
+//! both ways side by side.
+
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use super::{on_this_thread, stays_on_this_thread};
+
+/// 0: not yet read from the environment; 1: on; 2: off.
+static SPIN_WAITS: AtomicU8 = AtomicU8::new(0);
+
+/// Switches the spinning waits of this module on or off (rayon's own waits, which sleep), for
+/// the whole process, whatever `DASVDD_SPIN_WAITS` says.
+pub fn set_spin_waits(on: bool) {
+    SPIN_WAITS.store(if on { 1 } else { 2 }, Ordering::Relaxed);
+}
+
+/// Whether the spinning waits are on: by default yes, unless `DASVDD_SPIN_WAITS` is `0`,
+/// `off` or `false`, or [`set_spin_waits`] said otherwise.
+pub fn spin_waits() -> bool {
+    match SPIN_WAITS.load(Ordering::Relaxed) {
+        1 => true,
+        2 => false,
+        _ => {
+            let off = std::env::var("DASVDD_SPIN_WAITS")
+                .is_ok_and(|v| matches!(v.trim(), "0" | "off" | "false"));
+            SPIN_WAITS.store(if off { 2 } else { 1 }, Ordering::Relaxed);
+            !off
+        }
+    }
+}
+
+thread_local! {
+    /// Set on the thread that runs the work of [`busy_workers`].
+    static BUSY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the calling thread is a worker of a pool of at least two threads, where spinning
+/// waits apply.
+fn spinning_here() -> bool {
+    spin_waits()
+        && rayon::current_thread_index().is_some()
+        && rayon::current_num_threads() > 1
+        && !stays_on_this_thread()
+}
+
+/// Waits until `done()` on a worker thread: runs the pool's pending jobs meanwhile and spins
+/// between them, never sleeping. `done` must become true without the caller's help (its
+/// work runs on other threads, or among the jobs this wait runs).
+pub(crate) fn wait_until(done: impl Fn() -> bool) {
+    while !done() {
+        match rayon::yield_now() {
+            Some(rayon::Yield::Executed) => {}
+            Some(rayon::Yield::Idle) => {
+                for _ in 0..16 {
+                    if done() {
+                        return;
+                    }
+                    std::hint::spin_loop();
+                }
+            }
+            // Not a rayon worker: nothing to run, so only spin.
+            None => std::hint::spin_loop(),
+        }
+    }
+}
+
+/// Counts one finished task when dropped, also when the task panicked (its panic then reaches
+/// the caller through the scope, instead of leaving the caller waiting).
+struct Finished<'a>(&'a AtomicUsize);
+
+impl Drop for Finished<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// Runs `task(i)` for every `i` in `0..n`, each once, spread over the pool's threads, and
+/// returns when all are done. The calling thread takes tasks too; the tasks are handed out
+/// one at a time from a counter, so a task is never left waiting for a thread that has not
+/// started. On one thread, or inside [`on_this_thread`], they run in turn on the caller.
+pub(crate) fn run_tasks(n: usize, task: &(dyn Fn(usize) + Sync)) {
+    let threads = rayon::current_num_threads();
+    if n <= 1 || threads < 2 || stays_on_this_thread() {
+        (0..n).for_each(task);
+        return;
+    }
+    if !spinning_here() {
+        rayon::scope(|scope| {
+            for i in 0..n {
+                scope.spawn(move |_| task(i));
+            }
+        });
+        return;
+    }
+    let next = AtomicUsize::new(0);
+    let finished = AtomicUsize::new(0);
+    let work = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= n {
+            break;
+        }
+        let _finished = Finished(&finished);
+        task(i);
+    };
+    rayon::in_place_scope(|scope| {
+        for _ in 1..threads.min(n) {
+            scope.spawn(|_| work());
+        }
+        work();
+        // Helpers that start after the last task is taken return at once; the scope's end
+        // runs those still queued here.
+        wait_until(|| finished.load(Ordering::Acquire) == n);
+    });
+}
+
+/// `(a(), b())`, side by side on two threads where the pool has them, each run whole on its
+/// thread ([`on_this_thread`]): rayon's `join`, but waiting as [`run_tasks`] does.
+pub(crate) fn join<A: Send, B: Send>(
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    if !spinning_here() {
+        return rayon::join(|| on_this_thread(a), || on_this_thread(b));
+    }
+    let a = Mutex::new(Some(a));
+    let b = Mutex::new(Some(b));
+    let ra = Mutex::new(None);
+    let rb = Mutex::new(None);
+    run_tasks(2, &|i| {
+        if i == 0 {
+            let f = a.lock().expect("join task lock").take();
+            if let Some(f) = f {
+                let r = on_this_thread(f);
+                *ra.lock().expect("join result lock") = Some(r);
+            }
+        } else {
+            let f = b.lock().expect("join task lock").take();
+            if let Some(f) = f {
+                let r = on_this_thread(f);
+                *rb.lock().expect("join result lock") = Some(r);
+            }
+        }
+    });
+    let ra = ra.into_inner().expect("join result lock");
+    let rb = rb.into_inner().expect("join result lock");
+    (
+        ra.expect("run_tasks ran task 0"),
+        rb.expect("run_tasks ran task 1"),
+    )
+}
+
+/// Runs `f` on a worker of the pool while the pool's other workers run its jobs and spin
+/// between them instead of sleeping, so that each parallel region inside `f` starts on all
+/// threads at once. The calling thread, when outside the pool, waits for `f` as in
+/// `rayon::scope`. For work made of many short parallel regions and short serial stretches
+/// (a training step); the other cores spin for as long as `f` runs. Without spinning waits,
+/// on one thread or inside [`on_this_thread`], it is `f()`.
+pub fn busy_workers<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    if !spin_waits()
+        || rayon::current_num_threads() < 2
+        || stays_on_this_thread()
+        || BUSY.with(|b| b.get())
+    {
+        return f();
+    }
+    let stop = AtomicBool::new(false);
+    rayon::scope(|scope| {
+        let owner = rayon::current_thread_index();
+        let stop = &stop;
+        scope.spawn_broadcast(move |_, ctx| {
+            if Some(ctx.index()) != owner {
+                wait_until(|| stop.load(Ordering::Relaxed));
+            }
+        });
+        /// Stops the other workers' spinning when `f` returns or panics.
+        struct Stop<'a>(&'a AtomicBool);
+        impl Drop for Stop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Relaxed);
+            }
+        }
+        let _stop = Stop(stop);
+        crate::step_profile::with_thread_flag(&BUSY, f)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(n: usize) -> rayon::ThreadPool {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .expect("thread pool")
+    }
+
+    #[test]
+    fn run_tasks_runs_every_task_once_on_any_pool() {
+        for threads in [1, 2, 3] {
+            let counts: Vec<AtomicUsize> = (0..37).map(|_| AtomicUsize::new(0)).collect();
+            pool(threads).install(|| {
+                busy_workers(|| {
+                    run_tasks(counts.len(), &|i| {
+                        counts[i].fetch_add(1, Ordering::Relaxed);
+                    })
+                })
+            });
+            assert!(
+                counts.iter().all(|c| c.load(Ordering::Relaxed) == 1),
+                "{threads} threads"
+            );
+        }
+    }
+
+    #[test]
+    fn join_returns_both_results_in_order() {
+        let (a, b) = pool(2).install(|| busy_workers(|| join(|| 1 + 1, || "b".repeat(3))));
+        assert_eq!((a, b.as_str()), (2, "bbb"));
+    }
+
+    #[test]
+    fn a_panicking_task_reaches_the_caller_instead_of_hanging() {
+        let caught = std::panic::catch_unwind(|| {
+            pool(2).install(|| {
+                busy_workers(|| {
+                    run_tasks(8, &|i| {
+                        if i == 5 {
+                            panic!("task 5 fails");
+                        }
+                    })
+                })
+            })
+        });
+        assert!(caught.is_err());
+    }
+}
