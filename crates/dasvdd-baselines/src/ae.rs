@@ -165,17 +165,10 @@ pub(crate) fn run_epochs_stacked(
         batch,
         shuffle_rngs,
         [what],
+        device.is_cpu(),
         &mut |epoch, rows| {
-            let mut batch = || -> Result<Vec<[f64; 1]>> {
-                let xb = SampleView::gather_stacked(xs, rows, device)?;
-                Ok(step(epoch, &xb)?.into_iter().map(|l| [l]).collect())
-            };
-            if device.is_cpu() {
-                // The step's short parallel regions on a busy pool (`kernels::pool`).
-                dasvdd_core::kernels::pool::busy_workers(batch)
-            } else {
-                batch()
-            }
+            let xb = SampleView::gather_stacked(xs, rows, device)?;
+            Ok(step(epoch, &xb)?.into_iter().map(|l| [l]).collect())
         },
         &mut |_, m| Ok(epoch_loss(label, m)),
         on_epoch,

@@ -24,7 +24,7 @@ pub struct EpochMeans<const K: usize> {
 }
 
 /// A trainer's step: `(epoch, rows of the batch)` to the batch's `K` loss terms.
-pub type Step<'a, const K: usize> = dyn FnMut(usize, &[usize]) -> Result<[f64; K]> + 'a;
+pub type Step<'a, const K: usize> = dyn FnMut(usize, &[usize]) -> Result<[f64; K]> + Send + 'a;
 
 /// The batch size used on `n` samples: all of them in one batch, with a warning, when there are
 /// fewer than `batch_size`; an error for no samples or a zero batch size.
@@ -81,13 +81,19 @@ pub fn check_weights(all_finite: bool, epochs: usize) -> Result<()> {
 /// (it may also check more, e.g. the centre), and `on_epoch` sees it: returning
 /// [`ControlFlow::Break`] stops with [`CoreError::Interrupted`]. Returns the records.
 ///
+/// With `busy_pool`, each epoch's batches run on rayon's thread pool with its other workers
+/// kept busy ([`crate::kernels::pool::busy_workers`]): for CPU training, whose steps are many
+/// short parallel regions; the values are the same either way.
+///
 /// This is [`run_epochs_stacked`] with one model.
-pub fn run_epochs<const K: usize, R>(
+#[allow(clippy::too_many_arguments)]
+pub fn run_epochs<const K: usize, R: Send>(
     rows: usize,
     epochs: usize,
     batch: usize,
     shuffle_rng: &mut ChaCha8Rng,
     terms: [&'static str; K],
+    busy_pool: bool,
     step: &mut Step<'_, K>,
     record: &mut dyn FnMut(EpochMeans<K>) -> Result<R>,
     on_epoch: &mut dyn FnMut(&R) -> ControlFlow<()>,
@@ -98,6 +104,7 @@ pub fn run_epochs<const K: usize, R>(
         batch,
         std::slice::from_mut(shuffle_rng),
         terms,
+        busy_pool,
         &mut |epoch, idx| Ok(vec![step(epoch, idx[0])?]),
         &mut |_, m| record(m),
         &mut |_, r| on_epoch(r),
@@ -108,7 +115,7 @@ pub fn run_epochs<const K: usize, R>(
 /// The step of many models trained at once: `(epoch, each model's rows of its batch)` to
 /// each model's `K` loss terms.
 pub type StackedStep<'a, const K: usize> =
-    dyn FnMut(usize, &[&[usize]]) -> Result<Vec<[f64; K]>> + 'a;
+    dyn FnMut(usize, &[&[usize]]) -> Result<Vec<[f64; K]>> + Send + 'a;
 
 /// [`run_epochs`] for models trained at once, in lockstep, on training sets of the same number
 /// of `rows`: model `m` draws its batch order from `shuffle_rngs[m]` exactly as it would alone,
@@ -116,14 +123,15 @@ pub type StackedStep<'a, const K: usize> =
 /// records (`record(m, ..)`) and observer (`on_epoch(m, ..)`); a model that diverges or is
 /// stopped ends with its own error while the others go on (its values are still computed, but
 /// nothing of it is recorded). Returns one result per model; the outer error is one that
-/// stops them all (a failed step, a bad batch size).
-#[allow(clippy::type_complexity)]
-pub fn run_epochs_stacked<const K: usize, R>(
+/// stops them all (a failed step, a bad batch size). `busy_pool` as in [`run_epochs`].
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
+pub fn run_epochs_stacked<const K: usize, R: Send>(
     rows: usize,
     epochs: usize,
     batch: usize,
     shuffle_rngs: &mut [ChaCha8Rng],
     terms: [&'static str; K],
+    busy_pool: bool,
     step: &mut StackedStep<'_, K>,
     record: &mut dyn FnMut(usize, EpochMeans<K>) -> Result<R>,
     on_epoch: &mut dyn FnMut(usize, &R) -> ControlFlow<()>,
@@ -149,34 +157,42 @@ pub fn run_epochs_stacked<const K: usize, R>(
             order.shuffle(rng);
         }
         let mut sums = vec![[0.0; K]; models];
-        for b in 0..batches {
-            let idx: Vec<&[usize]> = orders
-                .iter()
-                .map(|o| &o[b * batch..(b + 1) * batch])
-                .collect();
-            let losses = step(epoch, &idx)?;
-            if losses.len() != models {
-                return Err(CoreError::InvalidInput(format!(
-                    "a step returned losses of {} models for {models}",
-                    losses.len()
-                )));
-            }
-            for (m, model_losses) in losses.iter().enumerate() {
-                if out[m].is_err() {
-                    continue;
+        let mut batches_of_epoch = || -> Result<()> {
+            for b in 0..batches {
+                let idx: Vec<&[usize]> = orders
+                    .iter()
+                    .map(|o| &o[b * batch..(b + 1) * batch])
+                    .collect();
+                let losses = step(epoch, &idx)?;
+                if losses.len() != models {
+                    return Err(CoreError::InvalidInput(format!(
+                        "a step returned losses of {} models for {models}",
+                        losses.len()
+                    )));
                 }
-                for (k, &loss) in model_losses.iter().enumerate() {
-                    if !loss.is_finite() {
-                        out[m] = Err(CoreError::Diverged {
-                            epoch,
-                            what: terms[k],
-                            value: loss,
-                        });
-                        break;
+                for (m, model_losses) in losses.iter().enumerate() {
+                    if out[m].is_err() {
+                        continue;
                     }
-                    sums[m][k] += loss;
+                    for (k, &loss) in model_losses.iter().enumerate() {
+                        if !loss.is_finite() {
+                            out[m] = Err(CoreError::Diverged {
+                                epoch,
+                                what: terms[k],
+                                value: loss,
+                            });
+                            break;
+                        }
+                        sums[m][k] += loss;
+                    }
                 }
             }
+            Ok(())
+        };
+        if busy_pool {
+            crate::kernels::pool::busy_workers(batches_of_epoch)?;
+        } else {
+            batches_of_epoch()?;
         }
         let seconds = started.elapsed().as_secs_f64();
         for (m, result) in out.iter_mut().enumerate() {
@@ -224,6 +240,7 @@ mod tests {
             3,
             &mut rng(),
             ["loss"],
+            true,
             &mut |epoch, idx| {
                 if seen.len() < epoch {
                     seen.push(Vec::new());
@@ -254,6 +271,7 @@ mod tests {
             3,
             &mut rng(),
             ["loss"],
+            false,
             &mut |_, idx| {
                 again.extend_from_slice(idx);
                 Ok([0.0])
@@ -273,6 +291,7 @@ mod tests {
             2,
             &mut rng(),
             ["reconstruction loss", "svdd loss"],
+            false,
             &mut |epoch, _| Ok([1.0, if epoch == 3 { f64::NAN } else { 0.0 }]),
             &mut |m| Ok(m),
             &mut |_| ControlFlow::Continue(()),
@@ -295,6 +314,7 @@ mod tests {
             2,
             &mut rng(),
             ["loss"],
+            false,
             &mut |_, _| Ok([1.0]),
             &mut |m| Ok(m),
             &mut |m| {
@@ -315,6 +335,7 @@ mod tests {
             0,
             &mut rng(),
             ["loss"],
+            false,
             &mut |_, _| Ok([0.0]),
             &mut |m| Ok(m),
             &mut |_| ControlFlow::Continue(())

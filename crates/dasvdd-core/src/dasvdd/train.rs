@@ -238,65 +238,55 @@ fn train_stack(
         batch,
         &mut shuffles,
         ["reconstruction loss", "svdd loss"],
+        device.is_cpu(),
         &mut |_, idx| {
-            // On the CPU the batch's serial parts (gather, centre step) and its many short
-            // parallel regions run on the pool, its other workers kept busy (`kernels::pool`).
-            let mut batch = || -> Result<Vec<[f64; 2]>> {
-                let net_idx: Vec<&[usize]> = idx.iter().map(|i| &i[..n_net]).collect();
-                let center_idx: Vec<&[usize]> = idx.iter().map(|i| &i[n_net..]).collect();
-                let xb = gather(xs, &net_idx, device)?;
-                let (losses, codes) = ae.train_step_stacked(
-                    &xb,
-                    Some((center.as_tensor(), &gamma_values, tc.svdd_term)),
-                    &mut adam,
-                )?;
-                if let Some(sum) = &mut accumulated {
-                    // The 2021 code did not detach c in the network loss either, so each network
-                    // step added d/dc of gamma * ||z - c||^2 (the first sample's, or the batch
-                    // mean's) to c's never-cleared gradient: gamma * 2 (c - z).
-                    let used = match tc.svdd_term {
-                        SvddTerm::FirstSample => 1,
-                        SvddTerm::BatchMean => codes.dim(1)?,
-                    };
-                    let z_mean = codes.narrow(1, 0, used)?.mean(1)?;
-                    let pull = (center.as_tensor() - z_mean)?.broadcast_mul(&two_gamma)?;
-                    *sum = (&*sum + pull)?.detach();
-                }
-                let losses: Vec<[f64; 2]> =
-                    losses.iter().map(|l| [l.reconstruction, l.svdd]).collect();
-                let all_finite = losses.iter().flatten().all(|l| l.is_finite());
-                // A stack of one skips the centre step of a diverged batch, as it always did; in a
-                // larger stack the diverged model's centre is computed but never used.
-                if tc.center == CenterMode::Trained
-                    && !center_idx[0].is_empty()
-                    && (models > 1 || all_finite)
-                {
-                    // Centre step with the networks fixed: AdaGrad on each model's MSE(c, mean
-                    // code of its split), summed over the models (their gradients are apart).
-                    let _timer = step_profile::timer(Phase::CenterStep);
-                    let z = ae.encode(&gather(xs, &center_idx, device)?)?;
-                    let z_mean = z.mean(1)?.detach();
-                    let mut loss = center.as_tensor().sub(&z_mean)?.sqr()?.mean(1)?.sum_all()?;
-                    if let Some(sum) = &accumulated {
-                        // The 2021 code never cleared c's gradient: adding <c, sum of the earlier
-                        // gradients (centre and network steps)> to the loss makes this step's
-                        // gradient the running sum.
-                        loss = (loss + center.as_tensor().mul(sum)?.sum_all()?)?;
-                    }
-                    let grads = loss.backward()?;
-                    if let (Some(sum), Some(g)) = (&mut accumulated, grads.get(center.as_tensor()))
-                    {
-                        *sum = g.detach();
-                    }
-                    adagrad.step(&grads)?;
-                }
-                Ok(losses)
-            };
-            if device.is_cpu() {
-                crate::kernels::pool::busy_workers(batch)
-            } else {
-                batch()
+            let net_idx: Vec<&[usize]> = idx.iter().map(|i| &i[..n_net]).collect();
+            let center_idx: Vec<&[usize]> = idx.iter().map(|i| &i[n_net..]).collect();
+            let xb = gather(xs, &net_idx, device)?;
+            let (losses, codes) = ae.train_step_stacked(
+                &xb,
+                Some((center.as_tensor(), &gamma_values, tc.svdd_term)),
+                &mut adam,
+            )?;
+            if let Some(sum) = &mut accumulated {
+                // The 2021 code did not detach c in the network loss either, so each network
+                // step added d/dc of gamma * ||z - c||^2 (the first sample's, or the batch
+                // mean's) to c's never-cleared gradient: gamma * 2 (c - z).
+                let used = match tc.svdd_term {
+                    SvddTerm::FirstSample => 1,
+                    SvddTerm::BatchMean => codes.dim(1)?,
+                };
+                let z_mean = codes.narrow(1, 0, used)?.mean(1)?;
+                let pull = (center.as_tensor() - z_mean)?.broadcast_mul(&two_gamma)?;
+                *sum = (&*sum + pull)?.detach();
             }
+            let losses: Vec<[f64; 2]> = losses.iter().map(|l| [l.reconstruction, l.svdd]).collect();
+            let all_finite = losses.iter().flatten().all(|l| l.is_finite());
+            // A stack of one skips the centre step of a diverged batch, as it always did; in a
+            // larger stack the diverged model's centre is computed but never used.
+            if tc.center == CenterMode::Trained
+                && !center_idx[0].is_empty()
+                && (models > 1 || all_finite)
+            {
+                // Centre step with the networks fixed: AdaGrad on each model's MSE(c, mean
+                // code of its split), summed over the models (their gradients are apart).
+                let _timer = step_profile::timer(Phase::CenterStep);
+                let z = ae.encode(&gather(xs, &center_idx, device)?)?;
+                let z_mean = z.mean(1)?.detach();
+                let mut loss = center.as_tensor().sub(&z_mean)?.sqr()?.mean(1)?.sum_all()?;
+                if let Some(sum) = &accumulated {
+                    // The 2021 code never cleared c's gradient: adding <c, sum of the earlier
+                    // gradients (centre and network steps)> to the loss makes this step's
+                    // gradient the running sum.
+                    loss = (loss + center.as_tensor().mul(sum)?.sum_all()?)?;
+                }
+                let grads = loss.backward()?;
+                if let (Some(sum), Some(g)) = (&mut accumulated, grads.get(center.as_tensor())) {
+                    *sum = g.detach();
+                }
+                adagrad.step(&grads)?;
+            }
+            Ok(losses)
         },
         &mut |m, means| {
             let epoch = means.epoch;
