@@ -47,7 +47,7 @@ pub fn spin_waits() -> bool {
 }
 
 thread_local! {
-    /// Set on the thread that runs the work of [`busy_workers`].
+    /// Set on a thread while it runs the work of [`busy_workers`] or keeps busy for one.
     static BUSY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
@@ -185,8 +185,14 @@ pub fn busy_workers<R: Send>(f: impl FnOnce() -> R + Send) -> R {
         let owner = rayon::current_thread_index();
         let stop = &stop;
         scope.spawn_broadcast(move |_, ctx| {
-            if Some(ctx.index()) != owner {
-                wait_until(|| stop.load(Ordering::Relaxed));
+            // A thread that is already inside busy work (its own, or keeping busy for
+            // another call from another thread) does not keep busy for this one: it would
+            // hold up what it is inside of until this call ends, and two such calls could
+            // each wait for the other's end.
+            if Some(ctx.index()) != owner && !BUSY.with(|b| b.get()) {
+                crate::step_profile::with_thread_flag(&BUSY, || {
+                    wait_until(|| stop.load(Ordering::Relaxed))
+                });
             }
         });
         /// Stops the other workers' spinning when `f` returns or panics.
@@ -234,6 +240,50 @@ mod tests {
     fn join_returns_both_results_in_order() {
         let (a, b) = pool(2).install(|| busy_workers(|| join(|| 1 + 1, || "b".repeat(3))));
         assert_eq!((a, b.as_str()), (2, "bbb"));
+    }
+
+    #[test]
+    fn busy_calls_from_several_threads_at_once_all_finish() {
+        // Two callers outside the pool, each with nested parallel work, many times: a
+        // worker keeping busy for one call must never hold up the other's work. A deadlock
+        // would hang, so a watchdog ends the test process instead.
+        let done = std::sync::Arc::new(AtomicBool::new(false));
+        let watch = done.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(120));
+            if !watch.load(Ordering::Relaxed) {
+                eprintln!("busy_workers from two threads did not finish in 120 s");
+                std::process::abort();
+            }
+        });
+        // Tasks long enough that callers wait for each other's threads.
+        let work = |v: usize| {
+            let t = std::time::Instant::now();
+            while t.elapsed() < std::time::Duration::from_micros(30) {
+                std::hint::spin_loop();
+            }
+            v
+        };
+        let pool = pool(2);
+        let total = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..3 {
+                s.spawn(|| {
+                    for _ in 0..200 {
+                        pool.install(|| {
+                            busy_workers(|| {
+                                run_tasks(4, &|_| {
+                                    let (a, b) = join(|| work(1), || work(2));
+                                    total.fetch_add(a + b, Ordering::Relaxed);
+                                })
+                            })
+                        });
+                    }
+                });
+            }
+        });
+        done.store(true, Ordering::Relaxed);
+        assert_eq!(total.load(Ordering::Relaxed), 3 * 200 * 4 * 3);
     }
 
     #[test]
