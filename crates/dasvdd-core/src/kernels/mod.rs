@@ -1,7 +1,8 @@
 //! Fused kernels of the training step, as candle custom ops, one module per concern:
 //! [`products`] (matrix products through `gemm`), [`activations`] (activations, their
 //! derivatives, bias gradients), [`losses`] (loss gradients), [`optim`] (the fused Adam pass)
-//! and [`conv`] (convolutions, batch normalisation and pooling of the LeNet networks).
+//! and [`conv`] (convolutions, batch normalisation and pooling of the LeNet networks), with
+//! [`pool`] for how their threads wait for each other.
 //!
 //! The matrix products call the `gemm` crate that candle's CPU backend uses, directly, so that
 //! the bias is accumulated into the output, the thread count is read once and no output is
