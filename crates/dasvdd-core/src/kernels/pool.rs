@@ -8,7 +8,7 @@
 //! tasks took 82-112 us after a pause of 30 us or more on the calling thread, 51-53 us
 //! without), and the Fashion-MNIST step, 7-9 ms, switched threads about 20 times. So on the
 //! CPU the step runs inside [`busy_workers`], which keeps the pool's other workers running its
-//! jobs and spinning between them, and its waits ([`run_tasks`], [`join`], [`wait_until`])
+//! jobs and spinning between them, and its waits (`run_tasks`, `join`, `wait_until`)
 //! run other pending jobs and spin instead of sleeping. Only the waits change: every task
 //! computes what it computed before, on whichever thread, so values are the same.
 //!
@@ -171,7 +171,7 @@ pub(crate) fn join<A: Send, B: Send>(
 /// threads at once. The calling thread, when outside the pool, waits for `f` as in
 /// `rayon::scope`. For work made of many short parallel regions and short serial stretches
 /// (a training step); the other cores spin for as long as `f` runs. Without spinning waits,
-/// on one thread or inside [`on_this_thread`], it is `f()`.
+/// on one thread or inside a task kept on one thread, it is `f()`.
 pub fn busy_workers<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     if !spin_waits()
         || rayon::current_num_threads() < 2
