@@ -165,7 +165,7 @@ pub(crate) fn run_epochs_stacked(
         batch,
         shuffle_rngs,
         [what],
-        device.is_cpu(),
+        dasvdd_core::kernels::fused_on(device),
         &mut |epoch, rows| {
             let xb = SampleView::gather_stacked(xs, rows, device)?;
             Ok(step(epoch, &xb)?.into_iter().map(|l| [l]).collect())

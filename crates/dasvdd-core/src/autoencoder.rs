@@ -195,7 +195,9 @@ impl Autoencoder {
                         }
                     }
                     let _done = Done(pending);
-                    if let Err(e) = crate::kernels::on_this_thread(|| apply(var, g)) {
+                    // On the fused kernels, as the step that spawned it (overlap needs them).
+                    let update = || crate::kernels::on_this_thread(|| apply(var, g));
+                    if let Err(e) = crate::kernels::with_fused(true, update) {
                         failed
                             .lock()
                             .expect("update error lock poisoned")

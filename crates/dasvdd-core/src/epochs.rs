@@ -82,8 +82,9 @@ pub fn check_weights(all_finite: bool, epochs: usize) -> Result<()> {
 /// [`ControlFlow::Break`] stops with [`CoreError::Interrupted`]. Returns the records.
 ///
 /// With `busy_pool`, each epoch's batches run on rayon's thread pool with its other workers
-/// kept busy ([`crate::kernels::pool::busy_workers`]): for CPU training, whose steps are many
-/// short parallel regions; the values are the same either way.
+/// kept busy ([`crate::kernels::pool::busy_workers`], with the calling thread's fused-kernel
+/// setting): for training on the fused CPU kernels, whose steps are many short parallel
+/// regions; the values are the same either way.
 ///
 /// This is [`run_epochs_stacked`] with one model.
 #[allow(clippy::too_many_arguments)]

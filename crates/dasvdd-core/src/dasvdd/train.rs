@@ -238,7 +238,7 @@ fn train_stack(
         batch,
         &mut shuffles,
         ["reconstruction loss", "svdd loss"],
-        device.is_cpu(),
+        crate::kernels::fused_on(device),
         &mut |_, idx| {
             let net_idx: Vec<&[usize]> = idx.iter().map(|i| &i[..n_net]).collect();
             let center_idx: Vec<&[usize]> = idx.iter().map(|i| &i[n_net..]).collect();

@@ -102,6 +102,24 @@ pub fn fused_on(device: &candle_core::Device) -> bool {
     device.is_cpu() && FUSED.with(|f| f.get())
 }
 
+/// Runs `f` with the calling thread's fused-kernel switch set to `on`, restoring it after:
+/// how work handed to other threads ([`pool`]) keeps the setting of the thread that handed it.
+pub(crate) fn with_fused<R>(on: bool, f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            FUSED.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(FUSED.with(|c| c.replace(on)));
+    f()
+}
+
+/// The calling thread's fused-kernel switch (see [`set_fused_kernels`]).
+pub(crate) fn fused_here() -> bool {
+    FUSED.with(|f| f.get())
+}
+
 /// Rows per parallel task: large enough that task overhead is negligible, fixed so that the
 /// grouping of floating-point sums never depends on the thread count or timing.
 pub(crate) const ROW_CHUNK: usize = 16;

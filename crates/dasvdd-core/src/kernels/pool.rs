@@ -20,7 +20,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use super::{on_this_thread, stays_on_this_thread};
+use super::{fused_here, on_this_thread, stays_on_this_thread, with_fused};
 
 /// 0: not yet read from the environment; 1: on; 2: off.
 static SPIN_WAITS: AtomicU8 = AtomicU8::new(0);
@@ -101,6 +101,9 @@ pub(crate) fn run_tasks(n: usize, task: &(dyn Fn(usize) + Sync)) {
         (0..n).for_each(task);
         return;
     }
+    // Each task runs with the caller's fused-kernel setting, on whichever thread.
+    let fused = fused_here();
+    let task = &|i| with_fused(fused, || task(i));
     if !spinning_here() {
         rayon::scope(|scope| {
             for i in 0..n {
@@ -137,7 +140,11 @@ pub(crate) fn join<A: Send, B: Send>(
     b: impl FnOnce() -> B + Send,
 ) -> (A, B) {
     if !spinning_here() {
-        return rayon::join(|| on_this_thread(a), || on_this_thread(b));
+        let fused = fused_here();
+        return rayon::join(
+            || on_this_thread(a),
+            || with_fused(fused, || on_this_thread(b)),
+        );
     }
     let a = Mutex::new(Some(a));
     let b = Mutex::new(Some(b));
@@ -181,6 +188,8 @@ pub fn busy_workers<R: Send>(f: impl FnOnce() -> R + Send) -> R {
         return f();
     }
     let stop = AtomicBool::new(false);
+    // `f` runs on a worker, with the caller's fused-kernel setting.
+    let fused = fused_here();
     rayon::scope(|scope| {
         let owner = rayon::current_thread_index();
         let stop = &stop;
@@ -203,7 +212,7 @@ pub fn busy_workers<R: Send>(f: impl FnOnce() -> R + Send) -> R {
             }
         }
         let _stop = Stop(stop);
-        crate::step_profile::with_thread_flag(&BUSY, f)
+        crate::step_profile::with_thread_flag(&BUSY, || with_fused(fused, f))
     })
 }
 
@@ -233,6 +242,43 @@ mod tests {
                 counts.iter().all(|c| c.load(Ordering::Relaxed) == 1),
                 "{threads} threads"
             );
+        }
+    }
+
+    #[test]
+    fn work_handed_to_other_threads_keeps_the_callers_fused_kernel_setting() {
+        for on in [false, true] {
+            let seen: Vec<Mutex<Option<bool>>> = (0..16).map(|_| Mutex::new(None)).collect();
+            let (a, b) = pool(3).install(|| {
+                crate::kernels::set_fused_kernels(on);
+                let out = busy_workers(|| {
+                    let owner = rayon::current_thread_index();
+                    let elsewhere = AtomicBool::new(false);
+                    run_tasks(seen.len(), &|i| {
+                        if rayon::current_thread_index() != owner {
+                            elsewhere.store(true, Ordering::Relaxed);
+                        }
+                        *seen[i].lock().unwrap() = Some(fused_here());
+                        // Hold each task until some task has run on another thread, so that
+                        // the check covers work handed over (bounded, should that not happen).
+                        let t = std::time::Instant::now();
+                        while !elsewhere.load(Ordering::Relaxed)
+                            && t.elapsed() < std::time::Duration::from_secs(2)
+                        {
+                            std::hint::spin_loop();
+                        }
+                    });
+                    assert!(
+                        elsewhere.load(Ordering::Relaxed),
+                        "no task ran on another thread"
+                    );
+                    join(fused_here, fused_here)
+                });
+                crate::kernels::set_fused_kernels(true);
+                out
+            });
+            assert_eq!((a, b), (on, on));
+            assert!(seen.iter().all(|s| *s.lock().unwrap() == Some(on)), "{on}");
         }
     }
 
