@@ -188,8 +188,9 @@ pub fn busy_workers<R: Send>(f: impl FnOnce() -> R + Send) -> R {
         return f();
     }
     let stop = AtomicBool::new(false);
-    // `f` runs on a worker, with the caller's fused-kernel setting.
+    // `f` runs on a worker, with the caller's fused-kernel setting and tracing span.
     let fused = fused_here();
+    let span = tracing::Span::current();
     rayon::scope(|scope| {
         let owner = rayon::current_thread_index();
         let stop = &stop;
@@ -212,7 +213,7 @@ pub fn busy_workers<R: Send>(f: impl FnOnce() -> R + Send) -> R {
             }
         }
         let _stop = Stop(stop);
-        crate::step_profile::with_thread_flag(&BUSY, || with_fused(fused, f))
+        crate::step_profile::with_thread_flag(&BUSY, || span.in_scope(|| with_fused(fused, f)))
     })
 }
 
