@@ -63,10 +63,7 @@ fn compare(
         }
         stacked.push(t.elapsed().as_secs_f64());
     }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
+    let median = crate::perf::median;
     Ok((samples / median(&mut alone), samples / median(&mut stacked)))
 }
 
