@@ -342,13 +342,6 @@ fn time_ours(config: &DasvddConfig, x: SampleView<'_>) -> Result<f64> {
     Ok(timed.iter().sum::<f64>() / timed.len() as f64)
 }
 
-/// The median of `v` (the mean of the two middle values for an even count); sorts `v`.
-pub(crate) fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    (v[(n - 1) / 2] + v[n / 2]) / 2.0
-}
-
 /// Times the step `rounds` times with the pool's spinning waits off and on, alternating, and
 /// prints each round and the medians (`--spin-ab`).
 fn print_spin_ab(
@@ -373,6 +366,7 @@ fn print_spin_ab(
         off.push(a);
         on.push(b);
     }
+    let median = crate::perf_stack::median;
     let (a, b) = (median(&mut off), median(&mut on));
     let share = |dt: f64| 100.0 * flops / dt / 1e9 / reference;
     println!(

@@ -63,8 +63,15 @@ fn compare(
         }
         stacked.push(t.elapsed().as_secs_f64());
     }
-    let median = crate::perf::median;
     Ok((samples / median(&mut alone), samples / median(&mut stacked)))
+}
+
+/// The median of `v` (the mean of the two middle values for an even count); sorts `v`. Also
+/// `xtask perf --spin-ab`'s.
+pub(crate) fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    (v[(n - 1) / 2] + v[n / 2]) / 2.0
 }
 
 /// Seconds per model by phase of the step ([`dasvdd_core::step_profile`]), one at a time and
