@@ -175,26 +175,20 @@ impl Autoencoder {
         // reads only its own layer's gradient, which is final, and writes only its layer's
         // weight and moments, which the rest of the pass no longer reads.
         let failed = std::sync::Mutex::new(None);
-        let mut finished = None;
-        let pending = AtomicUsize::new(0);
+        let mut backward_done = None;
+        let finished = AtomicUsize::new(0);
         let out = rayon::scope(|scope| {
-            let (apply, failed, pending) = (&apply, &failed, &pending);
+            let (apply, failed, finished) = (&apply, &failed, &finished);
+            let mut spawned = 0;
             let out = self.step_into(x, center, &update, &mut |var, g| {
                 // The first encoder layer's gradient comes last: nothing is left to overlap
                 // its update with, so it runs here, split over the threads as usual.
                 if var == 0 {
                     return apply(var, g);
                 }
-                pending.fetch_add(1, Ordering::Relaxed);
+                spawned += 1;
                 scope.spawn(move |_| {
-                    /// Counts the update done when dropped, also if it panics.
-                    struct Done<'a>(&'a AtomicUsize);
-                    impl Drop for Done<'_> {
-                        fn drop(&mut self) {
-                            self.0.fetch_sub(1, Ordering::Release);
-                        }
-                    }
-                    let _done = Done(pending);
+                    let _finished = crate::kernels::pool::Finished(finished);
                     // On the fused kernels, as the step that spawned it (overlap needs them).
                     let update = || crate::kernels::on_this_thread(|| apply(var, g));
                     if let Err(e) = crate::kernels::with_fused(true, update) {
@@ -206,16 +200,16 @@ impl Autoencoder {
                 });
                 Ok(())
             });
-            finished = Some(std::time::Instant::now());
+            backward_done = Some(std::time::Instant::now());
             // Wait for the updates here, running them or spinning, rather than in the scope's
             // end, which sleeps when it finds no work (`kernels::pool`).
             if crate::kernels::pool::spin_waits() {
-                crate::kernels::pool::wait_until(|| pending.load(Ordering::Acquire) == 0);
+                crate::kernels::pool::wait_until(|| finished.load(Ordering::Acquire) == spawned);
             }
             out
         });
         // The updates not hidden behind the backward pass.
-        if let Some(t) = finished {
+        if let Some(t) = backward_done {
             step_profile::charge_since(step_profile::Phase::AdamUpdate, t);
         }
         if let Some(e) = failed.into_inner().expect("update error lock poisoned") {

@@ -92,13 +92,22 @@ pub(crate) fn with_thread_flag<R>(
     flag: &'static std::thread::LocalKey<Cell<bool>>,
     f: impl FnOnce() -> R,
 ) -> R {
+    with_thread_flag_as(flag, true, f)
+}
+
+/// [`with_thread_flag`] with the flag set to `on` rather than to true.
+pub(crate) fn with_thread_flag_as<R>(
+    flag: &'static std::thread::LocalKey<Cell<bool>>,
+    on: bool,
+    f: impl FnOnce() -> R,
+) -> R {
     struct Restore(&'static std::thread::LocalKey<Cell<bool>>, bool);
     impl Drop for Restore {
         fn drop(&mut self) {
             self.0.with(|c| c.set(self.1));
         }
     }
-    let _restore = Restore(flag, flag.with(|c| c.replace(true)));
+    let _restore = Restore(flag, flag.with(|c| c.replace(on)));
     f()
 }
 

@@ -99,20 +99,13 @@ pub fn set_fused_kernels(on: bool) {
 
 /// Whether tensors on `device` use the fused kernels (CPU, unless switched off).
 pub fn fused_on(device: &candle_core::Device) -> bool {
-    device.is_cpu() && FUSED.with(|f| f.get())
+    device.is_cpu() && fused_here()
 }
 
 /// Runs `f` with the calling thread's fused-kernel switch set to `on`, restoring it after:
 /// how work handed to other threads ([`pool`]) keeps the setting of the thread that handed it.
 pub(crate) fn with_fused<R>(on: bool, f: impl FnOnce() -> R) -> R {
-    struct Restore(bool);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            FUSED.with(|c| c.set(self.0));
-        }
-    }
-    let _restore = Restore(FUSED.with(|c| c.replace(on)));
-    f()
+    crate::step_profile::with_thread_flag_as(&FUSED, on, f)
 }
 
 /// The calling thread's fused-kernel switch (see [`set_fused_kernels`]).

@@ -83,7 +83,7 @@ pub(crate) fn wait_until(done: impl Fn() -> bool) {
 
 /// Counts one finished task when dropped, also when the task panicked (its panic then reaches
 /// the caller through the scope, instead of leaving the caller waiting).
-struct Finished<'a>(&'a AtomicUsize);
+pub(crate) struct Finished<'a>(pub(crate) &'a AtomicUsize);
 
 impl Drop for Finished<'_> {
     fn drop(&mut self) {
