@@ -43,6 +43,14 @@ for stage in "$@"; do
     synthetic)
       nice -n 10 "$X" bench-all --datasets synthetic --seeds 3 --epochs 100 \
         --methods $PROFILES,$SWITCHES --results "$R/synthetic" ;;
+    # Every single switch beside both variants and the control, all ten classes, at the three
+    # subset sizes (300 network steps each), and the fifth ODDS file.
+    sw300) fm 300 300 $PROFILES,$SWITCHES $ALL ;;
+    sw700) fm 700 100 $PROFILES,$SWITCHES $ALL ;;
+    sw2000) fm 2000 30 $PROFILES,$SWITCHES $ALL ;;
+    odds-smtp)
+      nice -n 10 "$X" bench-all --datasets odds:smtp --seeds 3 --methods $PROFILES,$SWITCHES \
+        --results "$R/odds" ;;
     full58) full 5,8 dasvdd-paper,dasvdd-code,dasvdd:gamma=0 ;;
     full-rest-code) full $REST dasvdd-code ;;
     full-rest-gamma0) full $REST dasvdd:gamma=0 ;;

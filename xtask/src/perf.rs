@@ -60,6 +60,11 @@ pub struct PerfArgs {
     /// off (rayon's own, which sleep) and on (the default), alternating, and print both
     #[arg(long, value_name = "ROUNDS")]
     spin_ab: Option<usize>,
+    /// Also measure the step's share of the matmul rate this many rounds, each a matmul, a
+    /// paper-reading training run and a matmul again, and print each round's share and their
+    /// median: on a host whose speed drifts, the one run's share above can be off by 10 points
+    #[arg(long, value_name = "ROUNDS")]
+    share_rounds: Option<usize>,
 }
 
 /// A product into a new buffer: the kernels' `gemm_new` or `gemm_new_gemm_split`.
@@ -342,6 +347,41 @@ fn time_ours(config: &DasvddConfig, x: SampleView<'_>) -> Result<f64> {
     Ok(timed.iter().sum::<f64>() / timed.len() as f64)
 }
 
+/// The step's share of the matmul rate `rounds` times, each round's reference the higher of a
+/// matmul just before and one just after its training run, and their median
+/// (`--share-rounds`).
+fn print_share_rounds(
+    config: &DasvddConfig,
+    x: SampleView<'_>,
+    rounds: usize,
+    flops: f64,
+    matmul_size: usize,
+) -> Result<()> {
+    println!(
+        "step / matmul rate in {} rounds (paper reading; each round: matmul, training run, \
+         matmul; the higher matmul is the round's reference):",
+        rounds.max(1)
+    );
+    let mut shares = Vec::new();
+    for round in 1..=rounds.max(1) {
+        let before = matmul_gflops(matmul_size)?;
+        let dt = time_ours(config, x)?;
+        let after = matmul_gflops(matmul_size)?;
+        let step = flops / dt / 1e9;
+        let share = 100.0 * step / before.max(after);
+        println!(
+            "  round {round}: step {step:.1} GFLOP/s, matmul {before:.1} / {after:.1} GFLOP/s, \
+             {share:.1}%"
+        );
+        shares.push(share);
+    }
+    let lowest = shares.iter().copied().fold(f64::INFINITY, f64::min);
+    let highest = shares.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let median = crate::perf_stack::median(&mut shares);
+    println!("  median {median:.1}% (lowest {lowest:.1}%, highest {highest:.1}%)");
+    Ok(())
+}
+
 /// Times the step `rounds` times with the pool's spinning waits off and on, alternating, and
 /// prints each round and the medians (`--spin-ab`).
 fn print_spin_ab(
@@ -483,6 +523,9 @@ pub fn run(args: &PerfArgs) -> Result<()> {
         mm,
         mm_after
     );
+    if let Some(rounds) = args.share_rounds {
+        print_share_rounds(&config, x, rounds, flops, args.matmul_size)?;
+    }
     if let Some(rounds) = args.spin_ab {
         print_spin_ab(&config, x, rounds, flops, mm.max(mm_after))?;
     }
