@@ -1,8 +1,8 @@
 //! Activations and their derivatives, fused with the bias write, and the bias gradient.
 
 use candle_core::{CpuStorage, Shape, Tensor};
-use rayon::prelude::*;
 
+use super::pool::each_chunk_mut;
 use super::{fused_on, parallel, stack_dims, ELEM_CHUNK, ROW_CHUNK};
 use crate::config::{Activation, LEAKY_SLOPE};
 use crate::step_profile::{timer, Phase};
@@ -66,8 +66,7 @@ pub(crate) fn activate_all(act: Activation, ys: &mut [f32]) {
         return;
     }
     if parallel(ys.len(), ELEM_CHUNK) {
-        ys.par_chunks_mut(ELEM_CHUNK)
-            .for_each(|c| activate_slice(act, c));
+        each_chunk_mut(ys, ELEM_CHUNK, &|_, c| activate_slice(act, c));
     } else {
         activate_slice(act, ys);
     }
@@ -119,7 +118,7 @@ cpu_op!(BiasActivation, "bias-activation", |op, mut y, b| {
         }
     };
     if parallel(y.len(), cols * ROW_CHUNK) {
-        y.par_chunks_mut(cols * ROW_CHUNK).for_each(rows);
+        each_chunk_mut(y, cols * ROW_CHUNK, &|_, c| rows(c));
     } else {
         rows(y);
     }
@@ -187,9 +186,10 @@ cpu_op!(ActivationBackward, "activation-backward", |op, mut g, y| {
 /// `gs <- gs * act'(ys)` for any number of values, in parallel tasks where there are several.
 pub(crate) fn activation_grad_all(act: Activation, gs: &mut [f32], ys: &[f32]) {
     if parallel(gs.len(), ELEM_CHUNK) {
-        gs.par_chunks_mut(ELEM_CHUNK)
-            .zip(ys.par_chunks(ELEM_CHUNK))
-            .for_each(|(g, y)| activation_grad_slice(act, g, y));
+        each_chunk_mut(gs, ELEM_CHUNK, &|i, g| {
+            let y = &ys[i * ELEM_CHUNK..];
+            activation_grad_slice(act, g, &y[..g.len().min(y.len())])
+        });
     } else {
         activation_grad_slice(act, gs, ys);
     }

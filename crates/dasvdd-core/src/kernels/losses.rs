@@ -3,12 +3,15 @@
 use std::sync::Mutex;
 
 use candle_core::{CpuStorage, Tensor, D};
-use rayon::prelude::*;
 
 use super::activations::{activation_backward, activation_grad};
+use super::pool::map_chunks_mut;
 use super::{fused_on, parallel, stack_dims, ELEM_CHUNK};
 use crate::config::Activation;
 use crate::step_profile::{timer, Phase};
+
+/// Running sums per chunk of [`ReconstructionGrad`]: eight f64 additions in flight.
+const LANES: usize = 8;
 
 /// Gradient and value of the mean squared reconstruction error, fused with the output
 /// activation's derivative: returns `2 (y - x) / (rows * cols) * act'(y)` and stores
@@ -33,22 +36,40 @@ cpu_op!(
         let act = op.act;
         let mut g = vec![0f32; y.len()];
         // One model's gradient and sum of squares, summed in chunk order so that the loss does
-        // not depend on thread scheduling (nor on the other models of a stack).
+        // not depend on thread scheduling (nor on the other models of a stack). Within a
+        // chunk, value i goes to running sum i mod LANES and the sums are added in lane order
+        // at the end: one f64 sum would be a chain of dependent additions, which bound this
+        // pass (and the step waited for it: `xtask perf --phases`, "loss gradients").
         let chunk = |(g, (y, x)): (&mut [f32], (&[f32], &[f32]))| -> f64 {
-            let mut s = 0f64;
-            for ((gi, yi), xi) in g.iter_mut().zip(y).zip(x) {
+            let mut lanes = [0f64; LANES];
+            let mut g_blocks = g.chunks_exact_mut(LANES);
+            let mut y_blocks = y.chunks_exact(LANES);
+            let mut x_blocks = x.chunks_exact(LANES);
+            for ((gb, yb), xb) in (&mut g_blocks).zip(&mut y_blocks).zip(&mut x_blocks) {
+                for j in 0..LANES {
+                    let d = yb[j] - xb[j];
+                    lanes[j] += (d * d) as f64;
+                    gb[j] = scale * d * activation_grad(act, yb[j]);
+                }
+            }
+            let tail = g_blocks
+                .into_remainder()
+                .iter_mut()
+                .zip(y_blocks.remainder())
+                .zip(x_blocks.remainder());
+            for (j, ((gi, yi), xi)) in tail.enumerate() {
                 let d = yi - xi;
-                s += (d * d) as f64;
+                lanes[j] += (d * d) as f64;
                 *gi = scale * d * activation_grad(act, *yi);
             }
-            s
+            lanes.iter().sum()
         };
         let model = |(g, (y, x)): (&mut [f32], (&[f32], &[f32]))| -> f64 {
             let partial: Vec<f64> = if parallel(g.len(), ELEM_CHUNK) {
-                g.par_chunks_mut(ELEM_CHUNK)
-                    .zip(y.par_chunks(ELEM_CHUNK).zip(x.par_chunks(ELEM_CHUNK)))
-                    .map(chunk)
-                    .collect()
+                map_chunks_mut(g, ELEM_CHUNK, &|i, g| {
+                    let at = i * ELEM_CHUNK..i * ELEM_CHUNK + g.len();
+                    chunk((g, (&y[at.clone()], &x[at])))
+                })
             } else {
                 g.chunks_mut(ELEM_CHUNK)
                     .zip(y.chunks(ELEM_CHUNK).zip(x.chunks(ELEM_CHUNK)))
@@ -58,10 +79,10 @@ cpu_op!(
             partial.iter().sum()
         };
         let sums: Vec<f64> = if models > 1 && parallel(y.len(), ELEM_CHUNK) {
-            g.par_chunks_mut(len)
-                .zip(y.par_chunks(len).zip(x.par_chunks(len)))
-                .map(model)
-                .collect()
+            map_chunks_mut(&mut g, len, &|i, g| {
+                let at = i * len..i * len + g.len();
+                model((g, (&y[at.clone()], &x[at])))
+            })
         } else {
             g.chunks_mut(len)
                 .zip(y.chunks(len).zip(x.chunks(len)))
@@ -135,13 +156,30 @@ cpu_op!(SvddGrad, "svdd-grad", |op, mut g, z, c| {
         let scale = 2.0 * gamma / used.max(1) as f32;
         let mut total = 0f64;
         for (gr, zr) in g.chunks_exact_mut(k).zip(z.chunks_exact(k)).take(used) {
-            let mut s = 0f32;
-            for ((gi, zi), ci) in gr.iter_mut().zip(zr).zip(c) {
+            // Running sums per lane, as in the reconstruction gradient: no chain of dependent
+            // additions through the row.
+            let mut lanes = [0f32; LANES];
+            let mut g_blocks = gr.chunks_exact_mut(LANES);
+            let mut z_blocks = zr.chunks_exact(LANES);
+            let mut c_blocks = c.chunks_exact(LANES);
+            for ((gb, zb), cb) in (&mut g_blocks).zip(&mut z_blocks).zip(&mut c_blocks) {
+                for j in 0..LANES {
+                    let d = zb[j] - cb[j];
+                    lanes[j] += d * d;
+                    gb[j] += scale * d;
+                }
+            }
+            let tail = g_blocks
+                .into_remainder()
+                .iter_mut()
+                .zip(z_blocks.remainder())
+                .zip(c_blocks.remainder());
+            for (j, ((gi, zi), ci)) in tail.enumerate() {
                 let d = zi - ci;
-                s += d * d;
+                lanes[j] += d * d;
                 *gi += scale * d;
             }
-            total += s as f64;
+            total += lanes.iter().sum::<f32>() as f64;
         }
         means.push(total / used.max(1) as f64);
     }

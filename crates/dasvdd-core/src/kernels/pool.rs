@@ -8,7 +8,8 @@
 //! tasks took 82-112 us after a pause of 30 us or more on the calling thread, 51-53 us
 //! without), and the Fashion-MNIST step, 7-9 ms, switched threads about 20 times. So on the
 //! CPU the step runs inside [`busy_workers`], which keeps the pool's other workers running its
-//! jobs and spinning between them, and its waits (`run_tasks`, `join`, `wait_until`)
+//! jobs and spinning between them, and its waits (`run_tasks`, `join`, `wait_until`, and the
+//! element-wise kernels' chunks through `map_chunks_mut` instead of rayon's `par_chunks_mut`)
 //! run other pending jobs and spin instead of sleeping. Only the waits change: every task
 //! computes what it computed before, on whichever thread, so values are the same.
 //!
@@ -131,6 +132,63 @@ pub(crate) fn run_tasks(n: usize, task: &(dyn Fn(usize) + Sync)) {
         // runs those still queued here.
         wait_until(|| finished.load(Ordering::Acquire) == n);
     });
+}
+
+/// A pointer to the values of a slice split into chunks, one per task.
+struct ChunkBase<T>(*mut T);
+// SAFETY: each task reads and writes only its own chunk, disjoint from the others', while the
+// caller holds the slice mutably borrowed.
+unsafe impl<T: Send> Send for ChunkBase<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for ChunkBase<T> {}
+
+impl<T> ChunkBase<T> {
+    /// The pointer (a method, so that closures capture the whole `Sync` wrapper).
+    fn get(&self) -> *mut T {
+        self.0
+    }
+}
+
+/// `f(i, chunk i)` for the chunks of `chunk` values of `data` (the last one shorter), spread
+/// over the pool's threads as [`run_tasks`] spreads its tasks, and waiting as it does: rayon's
+/// `par_chunks_mut(chunk).enumerate().map(f).collect()`, without going to sleep in the
+/// step. Returns the results in chunk order.
+pub(crate) fn map_chunks_mut<T: Send, R: Send>(
+    data: &mut [T],
+    chunk: usize,
+    f: &(dyn Fn(usize, &mut [T]) -> R + Sync),
+) -> Vec<R> {
+    let len = data.len();
+    let chunk = chunk.max(1);
+    let n = len.div_ceil(chunk);
+    let base = ChunkBase(data.as_mut_ptr());
+    let out: Vec<Mutex<Option<R>>> = (0..n).map(|_| Mutex::new(None)).collect();
+    run_tasks(n, &|i| {
+        let start = i * chunk;
+        // SAFETY: chunk i is start..start + its length, inside `data`, and no other task
+        // touches it.
+        let values = unsafe {
+            std::slice::from_raw_parts_mut(base.get().add(start), chunk.min(len - start))
+        };
+        let r = f(i, values);
+        *out[i].lock().expect("chunk result lock") = Some(r);
+    });
+    out.into_iter()
+        .map(|r| {
+            r.into_inner()
+                .expect("chunk result lock")
+                .expect("run_tasks ran every chunk")
+        })
+        .collect()
+}
+
+/// `f(i, chunk i)` for the chunks of `chunk` values of `data`, as [`map_chunks_mut`].
+pub(crate) fn each_chunk_mut<T: Send>(
+    data: &mut [T],
+    chunk: usize,
+    f: &(dyn Fn(usize, &mut [T]) + Sync),
+) {
+    map_chunks_mut(data, chunk, f);
 }
 
 /// `(a(), b())`, side by side on two threads where the pool has them, each run whole on its
@@ -280,6 +338,25 @@ mod tests {
             });
             assert_eq!((a, b), (on, on));
             assert!(seen.iter().all(|s| *s.lock().unwrap() == Some(on)), "{on}");
+        }
+    }
+
+    #[test]
+    fn chunks_are_each_visited_once_and_their_results_kept_in_order() {
+        for threads in [1, 2, 3] {
+            let mut data: Vec<u32> = (0..103).collect();
+            let sums = pool(threads).install(|| {
+                busy_workers(|| {
+                    map_chunks_mut(&mut data, 10, &|i, c| {
+                        assert!(c.len() == 10 || (i == 10 && c.len() == 3));
+                        c.iter_mut().for_each(|v| *v += 1000);
+                        c.iter().sum::<u32>()
+                    })
+                })
+            });
+            assert!(data.iter().enumerate().all(|(i, v)| *v == i as u32 + 1000));
+            let expected: Vec<u32> = data.chunks(10).map(|c| c.iter().sum()).collect();
+            assert_eq!(sums, expected, "{threads} threads");
         }
     }
 
