@@ -73,57 +73,13 @@ cpu_op!(
     }
 );
 
-/// One chunk of [`ReconstructionGrad`]: writes `g = scale (y - x) act'(y)` and returns
-/// `sum (y - x)^2`. Value i goes to running sum i mod [`LANES`] and the sums are added in lane
-/// order at the end (one f64 sum would be a chain of dependent additions). The same loop is
-/// compiled for AVX-512, for AVX2 and for the baseline x86-64, and the widest the CPU has is
-/// run: every variant does the same IEEE operations in the same order (no fused multiply-add
-/// is formed), so the results are bit-identical whichever runs.
-fn reconstruction_chunk(g: &mut [f32], y: &[f32], x: &[f32], scale: f32, act: Activation) -> f64 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512F.
-            return unsafe { reconstruction_chunk_avx512(g, y, x, scale, act) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2.
-            return unsafe { reconstruction_chunk_avx2(g, y, x, scale, act) };
-        }
-    }
-    reconstruction_chunk_body(g, y, x, scale, act)
-}
-
-/// [`reconstruction_chunk_body`] compiled with AVX-512F.
-///
-/// # Safety
-/// The CPU must have AVX-512F.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn reconstruction_chunk_avx512(
-    g: &mut [f32],
-    y: &[f32],
-    x: &[f32],
-    scale: f32,
-    act: Activation,
-) -> f64 {
-    reconstruction_chunk_body(g, y, x, scale, act)
-}
-
-/// [`reconstruction_chunk_body`] compiled with AVX2.
-///
-/// # Safety
-/// The CPU must have AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn reconstruction_chunk_avx2(
-    g: &mut [f32],
-    y: &[f32],
-    x: &[f32],
-    scale: f32,
-    act: Activation,
-) -> f64 {
-    reconstruction_chunk_body(g, y, x, scale, act)
+widest_simd! {
+    /// One chunk of [`ReconstructionGrad`]: writes `g = scale (y - x) act'(y)` and returns
+    /// `sum (y - x)^2` ([`reconstruction_chunk_body`] for the widest vector unit the CPU has;
+    /// bit-identical whichever runs). Value i goes to running sum i mod [`LANES`] and the sums
+    /// are added in lane order at the end (one f64 sum would be a chain of dependent
+    /// additions).
+    fn reconstruction_chunk(g: &mut [f32], y: &[f32], x: &[f32], scale: f32, act: Activation) -> f64 = reconstruction_chunk_body;
 }
 
 /// The loop of [`reconstruction_chunk`], one copy per activation so that each vectorises.

@@ -68,6 +68,48 @@ macro_rules! cpu_op {
     };
 }
 
+/// `widest_simd!(fn name(args) -> Ret = body;)` defines `name`, which runs `body(args)` (an
+/// `#[inline(always)]` function) compiled for AVX-512F, for AVX2 or for the baseline x86-64,
+/// the widest the CPU has, chosen at run time. For element-wise loops that are compute-bound
+/// at the baseline's four lanes; `body` must form no fused multiply-add (Rust never contracts
+/// on its own), so that every variant does the same IEEE operations in the same order and the
+/// results are bit-identical whichever runs.
+macro_rules! widest_simd {
+    ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? = $body:ident;) => {
+        $(#[$doc])*
+        fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            {
+                /// `body` compiled with AVX-512F.
+                ///
+                /// # Safety
+                /// The CPU must have AVX-512F.
+                #[target_feature(enable = "avx512f")]
+                unsafe fn avx512($($arg: $ty),*) $(-> $ret)? {
+                    $body($($arg),*)
+                }
+                /// `body` compiled with AVX2.
+                ///
+                /// # Safety
+                /// The CPU must have AVX2.
+                #[target_feature(enable = "avx2")]
+                unsafe fn avx2($($arg: $ty),*) $(-> $ret)? {
+                    $body($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU has AVX-512F.
+                    return unsafe { avx512($($arg),*) };
+                }
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU has AVX2.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            $body($($arg),*)
+        }
+    };
+}
+
 pub mod activations;
 pub mod conv;
 pub mod losses;

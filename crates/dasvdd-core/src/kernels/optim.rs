@@ -152,50 +152,11 @@ struct AdamConsts {
     inv_sqrt_bc2: f32,
 }
 
-/// The Adam update of one chunk. The same loop is compiled three times, for AVX-512, for AVX2
-/// and for the baseline x86-64 (SSE2), and the widest the CPU has is run: the square root and
-/// the division make the update compute-bound at SSE2's four lanes. Every variant does the
-/// same IEEE operations in the same order (no fused multiply-add is formed), so the results
-/// are bit-identical whichever runs.
-fn adam_update(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], c: AdamConsts) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512F.
-            return unsafe { adam_update_avx512(p, g, m, v, c) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2.
-            return unsafe { adam_update_avx2(p, g, m, v, c) };
-        }
-    }
-    adam_update_body(p, g, m, v, c)
-}
-
-/// [`adam_update_body`] compiled with AVX-512F.
-///
-/// # Safety
-/// The CPU must have AVX-512F.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn adam_update_avx512(
-    p: &mut [f32],
-    g: &[f32],
-    m: &mut [f32],
-    v: &mut [f32],
-    c: AdamConsts,
-) {
-    adam_update_body(p, g, m, v, c)
-}
-
-/// [`adam_update_body`] compiled with AVX2.
-///
-/// # Safety
-/// The CPU must have AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn adam_update_avx2(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], c: AdamConsts) {
-    adam_update_body(p, g, m, v, c)
+widest_simd! {
+    /// The Adam update of one chunk ([`adam_update_body`] for the widest vector unit the CPU
+    /// has: the square root and the division make the update compute-bound at SSE2's four
+    /// lanes); bit-identical whichever runs.
+    fn adam_update(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], c: AdamConsts) = adam_update_body;
 }
 
 /// PyTorch's Adam with L2 weight decay on one chunk, in place.
