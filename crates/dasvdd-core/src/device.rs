@@ -69,26 +69,12 @@ pub fn device_name(device: &Device) -> String {
 /// Unless `RAYON_NUM_THREADS` is set, candle works out the number of cores (reading
 /// `/proc/cpuinfo` on Linux) before every CPU matrix product; a training step has a dozen of
 /// them. Setting the variable to the count candle would find keeps the behaviour and drops
-/// that cost.
-///
-/// Unless `CANDLE_NUM_THREADS` is set, it is set to 1: candle runs its element-wise operations on 64 Ki values or more on a barrier pool of threads of its
-/// own, beside rayon's, whose callers spin until that pool's threads have run. The training
-/// loops run inside rayon's pool with its workers kept busy ([`crate::kernels::pool`]), so on a
-/// machine with as many cores as workers those extra threads wait for a core while their caller
-/// spins, and two callers (the benchmark's cells trained side by side) queue on the barrier
-/// pool's one lock. With 1 candle runs those operations on the calling thread. Values do not
-/// change (element-wise operations have no sums to reorder). Measured on the benchmark's
-/// Fashion-MNIST cells (README, "candle's own threads"). An existing value of either variable
-/// is left alone.
+/// that cost. An existing value is left alone.
 pub fn pin_cpu_threads() {
     if std::env::var_os("RAYON_NUM_THREADS").is_none() {
         let n = candle_core::utils::get_num_threads();
         // Sound only while no other thread reads the environment, hence "first thing in main".
         std::env::set_var("RAYON_NUM_THREADS", n.to_string());
-    }
-    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
-        // As above: before any other thread exists.
-        std::env::set_var("CANDLE_NUM_THREADS", "1");
     }
 }
 
