@@ -1,12 +1,13 @@
 //! Many models of one neural method trained at once: DASVDD, the autoencoder and Deep SVDD on
 //! its fully connected network hold the models of a stack (the seeds and normal classes of a
 //! benchmark) as one network with a leading model axis, each model trained as it would be
-//! alone; every other method (and Deep SVDD on LeNet) fits its models one after the other.
+//! alone; Deep SVDD on LeNet fits its models side by side on the CPU's cores, one per thread,
+//! and the classical methods fit theirs one after the other.
 
 use std::ops::ControlFlow;
 
 use candle_core::Device;
-use dasvdd_core::{CoreError, Detector, Result, SampleView};
+use dasvdd_core::{stack, CoreError, Detector, Result, SampleView};
 
 use super::MethodParams;
 use crate::deep_svdd::DeepSvddNetwork;
@@ -41,12 +42,18 @@ pub fn fit_stacked(
             "models trained at once must be of one method, one per training set".into(),
         ));
     }
-    if !first.stackable() || params.len() == 1 {
-        return Ok(params
-            .iter()
-            .zip(xs)
-            .map(|(p, x)| p.clone().into_boxed().fit_detector(*x, device))
-            .collect());
+    let alone = |m: usize| params[m].clone().into_boxed().fit_detector(xs[m], device);
+    if params.len() == 1 || (!first.stackable() && !first.method().is_neural()) {
+        return Ok((0..params.len()).map(alone).collect());
+    }
+    if !first.stackable() {
+        // A network that cannot stack (Deep SVDD on LeNet) still trains its models side by
+        // side on the CPU's cores, one model per pass on a one-thread pool of its own, as the
+        // stacks' passes do: much of its step is candle's serial autograd, during which a
+        // second core would only wait. Each model is the one it is alone (the kernels give
+        // the same values on any number of threads).
+        let passes = (0..params.len()).map(|m| m..m + 1).collect();
+        return stack::run_passes(passes, device, &|pass| Ok(alone(pass.start)));
     }
     macro_rules! all {
         ($variant:ident) => {
