@@ -147,13 +147,182 @@ impl BatchNormStats {
     /// Normalises `x` (`(batch, channels, ...)`) per channel with the batch's statistics
     /// (biased variance) and moves the running statistics towards them (unbiased variance).
     fn apply_train(&mut self, x: &Tensor) -> Result<Tensor> {
-        let n = x.elem_count() / x.dim(1)?;
         let (y, mean, var) = conv::batch_norm_train(x, BN_EPS)?;
+        self.update(x, mean, var)?;
+        Ok(y)
+    }
+
+    /// [`BatchNormStats::apply_train`] without recording a graph, for the explicit backward
+    /// pass: also returns the batch statistics that [`conv::batch_norm_backward`] takes.
+    fn apply_train_explicit(&mut self, x: &Tensor) -> Result<(Tensor, Vec<(f64, f64)>)> {
+        let (y, stats) = conv::batch_norm_forward(x, BN_EPS)?;
+        let mean: Vec<f32> = stats.iter().map(|s| s.0 as f32).collect();
+        let var: Vec<f32> = stats.iter().map(|s| s.1 as f32).collect();
+        let device = x.device();
+        self.update(x, Tensor::new(mean, device)?, Tensor::new(var, device)?)?;
+        Ok((y, stats))
+    }
+
+    /// Moves the running statistics towards a batch's mean and biased variance of `x`'s
+    /// channels (the running variance is unbiased).
+    fn update(&mut self, x: &Tensor, mean: Tensor, var: Tensor) -> Result<()> {
+        let n = x.elem_count() / x.dim(1)?;
         let unbiased = (var * (n as f64 / (n.max(2) - 1) as f64))?;
         self.mean = ((&self.mean * (1.0 - BN_MOMENTUM))? + (mean * BN_MOMENTUM)?)?;
         self.var = ((&self.var * (1.0 - BN_MOMENTUM))? + (unbiased * BN_MOMENTUM)?)?;
+        Ok(())
+    }
+}
+
+/// One layer of a forward pass run for the explicit backward pass: what its backward pass
+/// needs. Weights are named by their index in the network's `vars()`.
+enum Record {
+    /// `conv_forward(input, weights[weight], pad, transposed)`.
+    Conv {
+        input: Tensor,
+        weight: usize,
+        pad: usize,
+        transposed: bool,
+    },
+    /// Batch normalisation in training mode: its output and batch statistics.
+    BatchNorm {
+        output: Tensor,
+        stats: Vec<(f64, f64)>,
+    },
+    /// Leaky ReLU: its output.
+    LeakyRelu { output: Tensor },
+    /// 2x2 max pooling: its input.
+    MaxPool { input: Tensor },
+    /// Nearest upsampling by `scale`.
+    Upsample { scale: usize },
+    /// A reshape from `from`.
+    Reshape { from: Vec<usize> },
+    /// `input @ weights[weight]^T`, bias-free.
+    Linear { input: Tensor, weight: usize },
+}
+
+/// The layers of a forward pass, in order, with the weights they read.
+struct Tape {
+    records: Vec<Record>,
+    weights: Vec<Tensor>,
+}
+
+impl Tape {
+    /// An empty tape over `vars`' current values (outside any graph).
+    fn new(vars: &[Var]) -> Self {
+        Tape {
+            records: Vec::new(),
+            weights: vars.iter().map(|v| v.as_tensor().detach()).collect(),
+        }
+    }
+
+    fn conv(&mut self, x: &Tensor, weight: usize, pad: usize, transposed: bool) -> Result<Tensor> {
+        let y = conv::conv_forward(x, &self.weights[weight], pad, transposed)?;
+        self.records.push(Record::Conv {
+            input: x.clone(),
+            weight,
+            pad,
+            transposed,
+        });
         Ok(y)
     }
+
+    fn batch_norm(&mut self, x: &Tensor, bn: &mut BatchNormStats) -> Result<Tensor> {
+        let (y, stats) = bn.apply_train_explicit(x)?;
+        self.records.push(Record::BatchNorm {
+            output: y.clone(),
+            stats,
+        });
+        Ok(y)
+    }
+
+    fn leaky_relu(&mut self, x: &Tensor) -> Result<Tensor> {
+        let y = conv::leaky_relu_forward(x)?;
+        self.records.push(Record::LeakyRelu { output: y.clone() });
+        Ok(y)
+    }
+
+    fn max_pool(&mut self, x: &Tensor) -> Result<Tensor> {
+        let y = conv::max_pool2_forward(x)?;
+        self.records.push(Record::MaxPool { input: x.clone() });
+        Ok(y)
+    }
+
+    fn upsample(&mut self, x: &Tensor, scale: usize) -> Result<Tensor> {
+        let (h, w) = (x.dim(2)?, x.dim(3)?);
+        self.records.push(Record::Upsample { scale });
+        Ok(x.upsample_nearest2d(scale * h, scale * w)?)
+    }
+
+    fn reshape(&mut self, x: &Tensor, shape: &[usize]) -> Result<Tensor> {
+        self.records.push(Record::Reshape {
+            from: x.dims().to_vec(),
+        });
+        Ok(x.reshape(shape)?)
+    }
+
+    fn linear(&mut self, x: &Tensor, weight: usize) -> Result<Tensor> {
+        let y = x.matmul(&self.weights[weight].t()?)?;
+        self.records.push(Record::Linear {
+            input: x.clone(),
+            weight,
+        });
+        Ok(y)
+    }
+
+    /// Every weight's gradient (in `vars()` order) from the last layer's output gradient
+    /// `dy`, layer by layer from the last; the first layer's input gets none. The same
+    /// operations, in the same order, as candle's autograd runs for the custom ops.
+    fn backward(self, mut d: Tensor) -> Result<Vec<Tensor>> {
+        let Tape { records, weights } = self;
+        let mut grads: Vec<Option<Tensor>> = vec![None; weights.len()];
+        for (i, record) in records.into_iter().enumerate().rev() {
+            d = match record {
+                Record::Conv {
+                    input,
+                    weight,
+                    pad,
+                    transposed,
+                } => {
+                    let (dx, dw) =
+                        conv::conv_backward(&input, &weights[weight], pad, transposed, &d, i > 0)?;
+                    grads[weight] = Some(dw);
+                    match dx {
+                        Some(dx) => dx,
+                        None => break,
+                    }
+                }
+                Record::BatchNorm { output, stats } => {
+                    conv::batch_norm_backward(&d, &output, &stats, BN_EPS)?
+                }
+                Record::LeakyRelu { output } => conv::leaky_relu_backward(&d, &output)?,
+                Record::MaxPool { input } => conv::max_pool2_backward(&input, &d)?,
+                Record::Upsample { scale } => conv::upsample_nearest2d_backward(&d, scale)?,
+                Record::Reshape { from } => d.reshape(from)?,
+                Record::Linear { input, weight } => {
+                    // As candle's matmul and transpose backward passes compute them (made
+                    // contiguous, as Adam reads its gradients).
+                    grads[weight] = Some(input.t()?.matmul(&d)?.t()?.contiguous()?);
+                    d.matmul(&weights[weight])?
+                }
+            };
+        }
+        grads
+            .into_iter()
+            .enumerate()
+            .map(|(i, g)| {
+                g.ok_or_else(|| {
+                    CoreError::InvalidInput(format!("weight {i} got no gradient in the LeNet step"))
+                })
+            })
+            .collect()
+    }
+}
+
+/// The gradient scale of a batch mean over `batch` rows, as candle's `mean_all` passes it back
+/// (the f64 factor rounded to f32).
+fn mean_grad(batch: usize) -> f32 {
+    (1.0 / batch.max(1) as f64) as f32
 }
 
 /// Weights drawn as PyTorch's default initialisation draws them: uniform in
@@ -224,6 +393,38 @@ impl LenetEncoder {
     /// statistics), as scoring and the centre's initialisation use it.
     pub fn forward_eval(&self, x: &Tensor) -> Result<Tensor> {
         self.stack(x, &mut |i, t| self.bns[i].apply_eval(t))
+    }
+
+    /// The convolution blocks and the linear layer in training mode, recorded on `tape`
+    /// (whose weights start with this encoder's `vars()`).
+    fn forward_recorded(&mut self, x: &Tensor, tape: &mut Tape) -> Result<Tensor> {
+        let (c, h, w) = self.kind.input_shape();
+        let batch = x.dim(0)?;
+        let mut t = x.reshape((batch, c, h, w))?;
+        for i in 0..self.convs.len() {
+            t = tape.conv(&t, i, KERNEL / 2, false)?;
+            t = tape.batch_norm(&t, &mut self.bns[i])?;
+            t = tape.leaky_relu(&t)?;
+            t = tape.max_pool(&t)?;
+        }
+        let flat_dims = [batch, t.elem_count() / batch.max(1)];
+        let flat = tape.reshape(&t, &flat_dims)?;
+        tape.linear(&flat, self.convs.len())
+    }
+
+    /// One step of Deep SVDD's one-class objective, `mean_i ||phi(x_i) - c||^2`, on the fused
+    /// CPU kernels with the explicit backward pass: the loss and every weight's gradient in
+    /// `vars()` order (the running statistics move as in [`LenetEncoder::forward_train`]).
+    /// The same values as candle's autograd of that loss through `forward_train`.
+    pub fn svdd_step(&mut self, x: &Tensor, c: &Tensor) -> Result<(f64, Vec<Tensor>)> {
+        let mut tape = Tape::new(&self.vars());
+        let z = self.forward_recorded(x, &mut tape)?;
+        let diff = z.broadcast_sub(c)?;
+        let loss = diff.sqr()?.sum(1)?.mean_all()?.to_scalar::<f32>()?;
+        // mean_all, sum and sqr backward: ((z - c) * g) * 2.
+        let g = f64::from(mean_grad(z.dim(0)?));
+        let dz = diff.affine(g, 0.0)?.affine(2.0, 0.0)?;
+        Ok((f64::from(loss), tape.backward(dz)?))
     }
 
     /// The convolution blocks and the linear layer, normalising block `i` with `norm(i, .)`.
@@ -390,6 +591,64 @@ impl LenetAutoencoder {
     }
 }
 
+impl LenetAutoencoder {
+    /// One pre-training step on the fused CPU kernels with the explicit backward pass: the
+    /// loss (the summed squared error per image, mean over the batch, as Ruff's) and every
+    /// weight's gradient in `vars()` order. The same gradients as candle's autograd of that
+    /// loss through [`LenetAutoencoder::forward_train`]; the loss is summed in f64.
+    pub fn reconstruction_step(&mut self, x: &Tensor) -> Result<(f64, Vec<Tensor>)> {
+        let kind = self.encoder.kind;
+        let batch = x.dim(0)?;
+        let mut tape = Tape::new(&self.vars());
+        let mut code = self.encoder.forward_recorded(x, &mut tape)?;
+        if let Some(bn) = &mut self.code_bn {
+            code = tape.batch_norm(&code, bn)?;
+        }
+        let rep = kind.rep_dim();
+        let mut t = tape.reshape(&code, &[batch, rep / 16, 4, 4])?;
+        t = tape.leaky_relu(&t)?;
+        if kind == LenetKind::Mnist {
+            t = tape.upsample(&t, 2)?;
+        }
+        let first = self.encoder.vars().len();
+        let specs = kind.deconvs();
+        for (i, &(_, _, pad)) in specs.iter().enumerate() {
+            t = tape.conv(&t, first + i, pad, true)?;
+            if let Some(bn) = self.bns.get_mut(i) {
+                t = tape.batch_norm(&t, bn)?;
+                t = tape.leaky_relu(&t)?;
+                t = tape.upsample(&t, 2)?;
+            }
+        }
+        let out = candle_nn::ops::sigmoid(&t)?;
+        let shape = out.dims().to_vec();
+        let s = out.flatten_all()?.to_vec1::<f32>()?;
+        let target = x.flatten_all()?.to_vec1::<f32>()?;
+        if s.len() != target.len() {
+            return Err(CoreError::InvalidInput(format!(
+                "the LeNet autoencoder's output has {} values for {} inputs",
+                s.len(),
+                target.len()
+            )));
+        }
+        // The loss's gradient at the sigmoid's input, as candle's backward passes of
+        // mean_all, sum, sqr, sub and sigmoid compute it: ((d * g) * 2) * ((1 - s) * s).
+        let g = mean_grad(batch);
+        let mut loss = 0f64;
+        let dt: Vec<f32> = s
+            .iter()
+            .zip(&target)
+            .map(|(&s, &x)| {
+                let d = s - x;
+                loss += f64::from(d) * f64::from(d);
+                ((d * g) * 2.0) * ((1.0 - s) * s)
+            })
+            .collect();
+        let dt = Tensor::from_vec(dt, shape, x.device())?;
+        Ok((loss / batch.max(1) as f64, tape.backward(dt)?))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -411,6 +670,79 @@ mod tests {
             );
         }
         assert!(LenetKind::for_input(100).is_err());
+    }
+
+    /// Every value of `t`, flattened.
+    fn flat(t: &Tensor) -> Vec<f32> {
+        t.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+    }
+
+    #[test]
+    fn explicit_backward_passes_give_autograds_gradients_to_the_bit() {
+        let dev = Device::Cpu;
+        for kind in [LenetKind::Mnist, LenetKind::Cifar10] {
+            let (c, h, w) = kind.input_shape();
+            let make = || {
+                let mut rng = ChaCha8Rng::seed_from_u64(5);
+                let enc = LenetEncoder::init(kind, &mut rng, &dev).unwrap();
+                LenetAutoencoder::init(enc, &mut rng, &dev).unwrap()
+            };
+            let mut rng = ChaCha8Rng::seed_from_u64(9);
+            let values: Vec<f32> = (0..6 * c * h * w).map(|_| rng.random::<f32>()).collect();
+            let x = Tensor::from_vec(values, (6, c * h * w), &dev).unwrap();
+            let (mut explicit, mut autograd) = (make(), make());
+
+            let (loss, grads) = explicit.reconstruction_step(&x).unwrap();
+            let rec = autograd.forward_train(&x).unwrap();
+            let want_loss = (rec - &x).unwrap().sqr().unwrap().sum(1).unwrap();
+            let want_loss = want_loss.mean_all().unwrap();
+            let store = want_loss.backward().unwrap();
+            let want_loss = f64::from(want_loss.to_scalar::<f32>().unwrap());
+            assert!(
+                (loss - want_loss).abs() <= 1e-5 * want_loss,
+                "{kind:?}: {loss} {want_loss}"
+            );
+            let vars = autograd.vars();
+            assert_eq!(grads.len(), vars.len());
+            for (i, (g, v)) in grads.iter().zip(&vars).enumerate() {
+                let want = store.get(v.as_tensor()).unwrap();
+                assert_eq!(g.dims(), want.dims(), "{kind:?} weight {i}");
+                assert!(
+                    flat(g).iter().any(|x| *x != 0.0),
+                    "{kind:?} weight {i}: zero"
+                );
+                assert_eq!(flat(g), flat(want), "{kind:?} weight {i}");
+            }
+            // The running statistics moved alike.
+            let stats = |ae: &LenetAutoencoder| {
+                let mut all = Vec::new();
+                for bn in ae.encoder.bns.iter().chain(&ae.bns).chain(&ae.code_bn) {
+                    all.extend(flat(&bn.mean));
+                    all.extend(flat(&bn.var));
+                }
+                all
+            };
+            assert_eq!(stats(&explicit), stats(&autograd), "{kind:?}");
+            assert!(stats(&explicit).iter().any(|v| *v != 0.0 && *v != 1.0));
+
+            // The one-class step of the encoder.
+            let centre: Vec<f32> = (0..kind.rep_dim()).map(|i| (i % 5) as f32 * 0.1).collect();
+            let centre = Tensor::from_vec(centre, kind.rep_dim(), &dev).unwrap();
+            let (loss, grads) = explicit.encoder.svdd_step(&x, &centre).unwrap();
+            let z = autograd.encoder.forward_train(&x).unwrap();
+            let want_loss = z.broadcast_sub(&centre).unwrap().sqr().unwrap();
+            let want_loss = want_loss.sum(1).unwrap().mean_all().unwrap();
+            let store = want_loss.backward().unwrap();
+            assert_eq!(loss, f64::from(want_loss.to_scalar::<f32>().unwrap()));
+            for (i, (g, v)) in grads.iter().zip(&autograd.encoder.vars()).enumerate() {
+                let want = store.get(v.as_tensor()).unwrap();
+                assert!(
+                    flat(g).iter().any(|x| *x != 0.0),
+                    "{kind:?} weight {i}: zero"
+                );
+                assert_eq!(flat(g), flat(want), "{kind:?} one-class weight {i}");
+            }
+        }
     }
 
     #[test]

@@ -411,6 +411,9 @@ impl DeepSvddParams {
         let kind = LenetKind::for_input(x.cols())?;
         let mut rng = seeded_rng(self.seed, stream::WEIGHTS);
         let mut net = LenetEncoder::init(kind, &mut rng, device)?;
+        // On the fused CPU kernels the steps run their own backward passes (the same
+        // gradients, without candle's autograd: `lenet::Tape`); elsewhere candle's autograd.
+        let explicit = explicit_lenet_steps(device);
         let mut pretrain_history = Vec::new();
         if self.pretrain_epochs > 0 {
             let mut ae = LenetAutoencoder::init(net, &mut rng, device)?;
@@ -419,6 +422,11 @@ impl DeepSvddParams {
                 Phase::Pretrain,
                 ae.vars(),
                 &mut |xb, adam| {
+                    if explicit {
+                        let (loss, grads) = ae.reconstruction_step(xb)?;
+                        adam.step(&grads)?;
+                        return Ok(loss);
+                    }
                     let rec = ae.forward_train(xb)?;
                     autograd_step(&(rec - xb)?.sqr()?.sum(1)?.mean_all()?, adam)
                 },
@@ -435,6 +443,11 @@ impl DeepSvddParams {
             Phase::OneClass,
             net.vars(),
             &mut |xb, adam| {
+                if explicit {
+                    let (loss, grads) = net.svdd_step(xb, &c)?;
+                    adam.step(&grads)?;
+                    return Ok(loss);
+                }
                 let z = net.forward_train(xb)?;
                 autograd_step(&z.broadcast_sub(&c)?.sqr()?.sum(1)?.mean_all()?, adam)
             },
@@ -473,6 +486,14 @@ enum Phase {
     Pretrain,
     /// The one-class objective: `epochs`, `lr` with its milestones, `weight_decay`.
     OneClass,
+}
+
+/// Whether the LeNet steps on `device` run their explicit backward passes: on the fused CPU
+/// kernels, unless `DASVDD_LENET_AUTOGRAD=1` asks for candle's autograd through the same
+/// kernels (to compare the two).
+fn explicit_lenet_steps(device: &Device) -> bool {
+    dasvdd_core::kernels::fused_on(device)
+        && !std::env::var("DASVDD_LENET_AUTOGRAD").is_ok_and(|v| v.trim() == "1")
 }
 
 /// One Adam step on `loss`'s gradients (candle's autograd, through Adam's

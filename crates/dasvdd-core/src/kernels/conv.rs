@@ -594,6 +594,15 @@ cpu_op!(ChannelStats, "channel-stats", |_op, x| {
     Ok((CpuStorage::F64(flat), Shape::from((dims.1, 2))))
 });
 
+/// Each channel's batch mean and biased variance of a contiguous `(batch, channels, ...)` `x`.
+fn batch_stats(x: &Tensor) -> candle_core::Result<Vec<(f64, f64)>> {
+    Ok(x.apply_op1_no_bwd(&ChannelStats)?
+        .to_vec2::<f64>()?
+        .into_iter()
+        .map(|s| (s[0], s[1]))
+        .collect())
+}
+
 /// Batch normalisation in training mode without affine parameters over axis 1 of `x`
 /// (`(batch, channels, ...)`): returns the normalised tensor and each channel's batch mean and
 /// biased variance (for the running statistics; not part of the graph).
@@ -601,12 +610,7 @@ pub fn batch_norm_train(x: &Tensor, eps: f64) -> candle_core::Result<(Tensor, Te
     let (_, ch, _) = channel_dims(x.shape())?;
     if fused_on(x.device()) {
         let x = x.contiguous()?;
-        let stats: Vec<(f64, f64)> = x
-            .apply_op1_no_bwd(&ChannelStats)?
-            .to_vec2::<f64>()?
-            .into_iter()
-            .map(|s| (s[0], s[1]))
-            .collect();
+        let stats = batch_stats(&x)?;
         let mean: Vec<f32> = stats.iter().map(|s| s.0 as f32).collect();
         let var: Vec<f32> = stats.iter().map(|s| s.1 as f32).collect();
         let y = x.apply_op1(BatchNorm { eps, stats })?;
@@ -774,4 +778,158 @@ pub fn leaky_relu(x: &Tensor) -> candle_core::Result<Tensor> {
     } else {
         candle_activation(x, Activation::LeakyRelu)
     }
+}
+
+// ----- Explicit backward passes ----------------------------------------------------------------
+//
+// candle's autograd gives every node of the graph a zero-filled gradient and adds each incoming
+// gradient to it, and runs those additions (like every element-wise operation on 64 Ki values
+// or more) on a barrier pool of its own threads: for the LeNet networks, whose activations are
+// large and whose products are small, that was a fifth of a step. A network on the fused CPU
+// kernels can instead run its forward pass with the functions below (no graph is recorded) and
+// its backward pass layer by layer with their `*_backward` partners, which call the same
+// kernels as the custom ops' backward passes above, so the gradients are the same values.
+// These functions need the fused kernels (`fused_on(device)`); elsewhere the networks use the
+// functions above and candle's autograd.
+
+/// Fails unless the fused kernels serve `t`'s device: the explicit passes have no other path.
+fn explicit_only(t: &Tensor, what: &str) -> candle_core::Result<()> {
+    if !fused_on(t.device()) {
+        candle_core::bail!("{what}: explicit backward passes need the fused CPU kernels");
+    }
+    Ok(())
+}
+
+/// [`conv2d`] (or, with `transposed`, [`conv_transpose2d`]) without recording a graph.
+pub fn conv_forward(
+    x: &Tensor,
+    w: &Tensor,
+    pad: usize,
+    transposed: bool,
+) -> candle_core::Result<Tensor> {
+    explicit_only(x, "conv_forward")?;
+    x.contiguous()?
+        .apply_op2_no_bwd(&w.contiguous()?, &Conv { pad, transposed })
+}
+
+/// The gradients of [`conv_forward`]`(x, w, pad, transposed)` given the output's gradient `dy`:
+/// the input's (when `need_dx`; not for a network's first layer) and the weight's.
+pub fn conv_backward(
+    x: &Tensor,
+    w: &Tensor,
+    pad: usize,
+    transposed: bool,
+    dy: &Tensor,
+    need_dx: bool,
+) -> candle_core::Result<(Option<Tensor>, Tensor)> {
+    explicit_only(x, "conv_backward")?;
+    let (x, w, dy) = (x.contiguous()?, w.contiguous()?, dy.contiguous()?);
+    let dx = if need_dx {
+        Some(dy.apply_op2_no_bwd(
+            &w,
+            &ConvGrad {
+                pad,
+                transposed,
+                input_shape: x.shape().clone(),
+            },
+        )?)
+    } else {
+        None
+    };
+    let dw = x.apply_op2_no_bwd(
+        &dy,
+        &ConvWeightGrad {
+            pad,
+            transposed,
+            weight_shape: w.shape().clone(),
+        },
+    )?;
+    Ok((dx, dw))
+}
+
+/// [`batch_norm_train`] without recording a graph: the normalised tensor and each channel's
+/// batch mean and biased variance (in f64, as [`batch_norm_backward`] takes them).
+pub fn batch_norm_forward(x: &Tensor, eps: f64) -> candle_core::Result<(Tensor, Vec<(f64, f64)>)> {
+    explicit_only(x, "batch_norm_forward")?;
+    let x = x.contiguous()?;
+    let stats = batch_stats(&x)?;
+    let y = x.apply_op1_no_bwd(&BatchNorm {
+        eps,
+        stats: stats.clone(),
+    })?;
+    Ok((y, stats))
+}
+
+/// The input's gradient of [`batch_norm_forward`], from its output `y`, its statistics and the
+/// output's gradient `dy`.
+pub fn batch_norm_backward(
+    dy: &Tensor,
+    y: &Tensor,
+    stats: &[(f64, f64)],
+    eps: f64,
+) -> candle_core::Result<Tensor> {
+    explicit_only(y, "batch_norm_backward")?;
+    dy.contiguous()?.apply_op2_no_bwd(
+        &y.contiguous()?,
+        &BatchNormGrad {
+            eps,
+            stats: stats.to_vec(),
+        },
+    )
+}
+
+/// [`leaky_relu`] without recording a graph.
+pub fn leaky_relu_forward(x: &Tensor) -> candle_core::Result<Tensor> {
+    explicit_only(x, "leaky_relu_forward")?;
+    x.contiguous()?.apply_op1_no_bwd(&LeakyRelu)
+}
+
+/// The input's gradient of [`leaky_relu_forward`], from its output `y` and the output's
+/// gradient `dy`.
+pub fn leaky_relu_backward(dy: &Tensor, y: &Tensor) -> candle_core::Result<Tensor> {
+    explicit_only(y, "leaky_relu_backward")?;
+    dy.contiguous()?
+        .apply_op2_no_bwd(&y.contiguous()?, &LeakyReluGrad)
+}
+
+/// [`max_pool2`] without recording a graph.
+pub fn max_pool2_forward(x: &Tensor) -> candle_core::Result<Tensor> {
+    explicit_only(x, "max_pool2_forward")?;
+    x.contiguous()?.apply_op1_no_bwd(&MaxPool2)
+}
+
+/// The input's gradient of [`max_pool2_forward`], from its input `x` and the output's gradient
+/// `dy`: each window's gradient goes to its first maximum.
+pub fn max_pool2_backward(x: &Tensor, dy: &Tensor) -> candle_core::Result<Tensor> {
+    explicit_only(x, "max_pool2_backward")?;
+    x.contiguous()?
+        .apply_op2_no_bwd(&dy.contiguous()?, &MaxPool2Grad)
+}
+
+/// The input's gradient of candle's `upsample_nearest2d` by the whole factor `scale` in both
+/// directions: each input pixel's gradient is the sum of its `scale x scale` block of `dy`
+/// (`(batch, channels, h * scale, w * scale)`), added row by row in row-major order.
+pub fn upsample_nearest2d_backward(dy: &Tensor, scale: usize) -> candle_core::Result<Tensor> {
+    explicit_only(dy, "upsample_nearest2d_backward")?;
+    let (b, c, hs, ws) = dy.dims4()?;
+    if scale == 0 || hs % scale != 0 || ws % scale != 0 {
+        candle_core::bail!("upsample backward: {hs}x{ws} is not a multiple of {scale}");
+    }
+    let (h, w) = (hs / scale, ws / scale);
+    let dy = dy.contiguous()?;
+    let src = dy.flatten_all()?.to_vec1::<f32>()?;
+    let mut dx = vec![0f32; b * c * h * w];
+    planes(&mut dx, h * w, &src, hs * ws, |_, d, g| {
+        for i in 0..h {
+            for a in 0..scale {
+                let row = &g[(i * scale + a) * ws..][..ws];
+                for (j, d) in d[i * w..][..w].iter_mut().enumerate() {
+                    for v in &row[j * scale..][..scale] {
+                        *d += v;
+                    }
+                }
+            }
+        }
+    });
+    Tensor::from_vec(dx, (b, c, h, w), dy.device())
 }
