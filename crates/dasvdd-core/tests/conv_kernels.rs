@@ -198,6 +198,29 @@ fn max_pool_gives_a_tie_to_the_first_maximum() {
     assert_eq!(flat(&y), vec![3.0]);
     let g = y.sum_all().unwrap().backward().unwrap();
     assert_eq!(flat(g.get(&v).unwrap()), vec![0.0, 1.0, 0.0, 0.0]);
+    // Zeros of both signs tie: the first stays, sign and all.
+    let x = Tensor::from_vec(vec![-0f32, 0., -1., -2.], (1, 1, 2, 2), &Device::Cpu).unwrap();
+    let y = flat(&conv::max_pool2(&x).unwrap());
+    assert!(y[0] == 0.0 && y[0].is_sign_negative(), "{y:?}");
+}
+
+#[test]
+fn max_pool_lets_a_nan_win_as_pytorch_does() {
+    // A NaN anywhere in a window is its maximum, and the window's gradient goes to it.
+    for at in 0..4 {
+        let mut values = vec![1f32, 4., 3., 2., 5., 6., 7., 8.];
+        values[at] = f32::NAN;
+        let x = Tensor::from_vec(values, (1, 2, 2, 2), &Device::Cpu).unwrap();
+        let v = Var::from_tensor(&x).unwrap();
+        let y = flat(&conv::max_pool2(v.as_tensor()).unwrap());
+        assert!(y[0].is_nan() && y[1] == 8.0, "NaN at {at}: {y:?}");
+        let dy = Tensor::ones((1, 2, 1, 1), candle_core::DType::F32, &Device::Cpu).unwrap();
+        let dx = flat(&conv::max_pool2_backward(&x, &dy).unwrap());
+        let mut want = vec![0f32; 8];
+        want[at] = 1.0;
+        want[7] = 1.0;
+        assert_eq!(dx, want, "NaN at {at}");
+    }
 }
 
 #[test]

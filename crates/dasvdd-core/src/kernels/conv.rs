@@ -666,6 +666,28 @@ fn row_argmax(plane: &[f32], w: usize, wo: usize, i: usize, mut f: impl FnMut(us
     }
 }
 
+/// Writes into `y` the value of every window of output row `i` that [`row_argmax`] picks (the
+/// first maximum, a NaN winning): the same values, without the indices, in a loop the
+/// compiler can keep branch-free.
+fn row_max(plane: &[f32], w: usize, y: &mut [f32], i: usize) {
+    let top = &plane[2 * i * w..][..w];
+    let bottom = &plane[(2 * i + 1) * w..][..w];
+    let pick = |best: f32, c: f32| {
+        if c > best || (c.is_nan() && !best.is_nan()) {
+            c
+        } else {
+            best
+        }
+    };
+    for ((y, t), b) in y
+        .iter_mut()
+        .zip(top.chunks_exact(2))
+        .zip(bottom.chunks_exact(2))
+    {
+        *y = pick(pick(pick(t[0], t[1]), b[0]), b[1]);
+    }
+}
+
 impl CustomOp1 for MaxPool2 {
     fn name(&self) -> &'static str {
         "max-pool-2"
@@ -682,8 +704,7 @@ impl CustomOp1 for MaxPool2 {
             h * w,
             |_, y, plane| {
                 for i in 0..ho {
-                    let y = &mut y[i * wo..][..wo];
-                    row_argmax(plane, w, wo, i, |j, idx| y[j] = plane[idx]);
+                    row_max(plane, w, &mut y[i * wo..][..wo], i);
                 }
             },
         );
