@@ -270,9 +270,10 @@ impl Tape {
         Ok(y)
     }
 
-    /// Every weight's gradient (in `vars()` order) from the last layer's output gradient
-    /// `dy`, layer by layer from the last; the first layer's input gets none. The same
-    /// operations, in the same order, as candle's autograd runs for the custom ops.
+    /// Every weight's gradient (in `vars()` order) from the last layer's output gradient `d`,
+    /// layer by layer from the last; the first layer (a convolution of the input images) passes
+    /// none back. The same operations, in the same order, as candle's autograd runs for the
+    /// custom ops.
     fn backward(self, mut d: Tensor) -> Result<Vec<Tensor>> {
         let Tape { records, weights } = self;
         let mut grads: Vec<Option<Tensor>> = vec![None; weights.len()];
