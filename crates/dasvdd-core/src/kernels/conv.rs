@@ -154,10 +154,10 @@ impl Geometry {
         Ok(())
     }
 
-    /// Whether this convolution runs as direct loops over rows rather than im2col and a
-    /// product: with few channels on both sides (Ruff's MNIST networks) the product is a thin
-    /// one, and copying every patch (25 values per input value) costs more than the
-    /// multiply-adds themselves.
+    /// Whether this convolution runs as direct loops over zero-padded planes ([`Padded`])
+    /// rather than im2col and a product: with few channels on both sides (Ruff's MNIST
+    /// networks) the product is a thin one, and copying every patch (25 values per input value)
+    /// costs more than the multiply-adds themselves.
     fn direct(&self) -> bool {
         self.c_in * self.c_out <= DIRECT_MAX_CHANNEL_PAIRS
     }
@@ -278,7 +278,8 @@ impl Geometry {
 }
 
 /// The most `c_in * c_out` of a convolution that runs as direct loops ([`Geometry::direct`]):
-/// every convolution of Ruff's MNIST networks (at most 8 x 4), none of CIFAR-10's (from 3 x 32).
+/// every convolution of Ruff's MNIST networks (at most 32: 8 x 4 and 4 x 8), none of CIFAR-10's
+/// (from 3 x 32).
 const DIRECT_MAX_CHANNEL_PAIRS: usize = 64;
 
 /// The layout of the direct loops: every input plane zero-padded to `(h + 2 pad, w + 2 pad)`
