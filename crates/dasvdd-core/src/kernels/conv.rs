@@ -581,30 +581,54 @@ impl CustomOp2 for Conv {
         let dy = dy.contiguous()?;
         // The input of the first layer (the images) needs no gradient: its col2im is skipped.
         let dx = if x.track_op() {
-            Some(dy.apply_op2_no_bwd(
-                w,
-                &ConvGrad {
-                    pad: self.pad,
-                    transposed: self.transposed,
-                    input_shape: x.shape().clone(),
-                },
-            )?)
+            Some(self.input_grad(&dy, w, x.shape())?)
         } else {
             None
         };
         let dw = if w.track_op() {
-            Some(x.apply_op2_no_bwd(
-                &dy,
-                &ConvWeightGrad {
-                    pad: self.pad,
-                    transposed: self.transposed,
-                    weight_shape: w.shape().clone(),
-                },
-            )?)
+            Some(self.weight_grad(x, &dy, w.shape())?)
         } else {
             None
         };
         Ok((dx, dw))
+    }
+}
+
+impl Conv {
+    /// The input's gradient (of shape `input_shape`) from the output's contiguous gradient `dy`:
+    /// the one computation of both the custom op's backward pass and [`conv_backward`].
+    fn input_grad(
+        &self,
+        dy: &Tensor,
+        w: &Tensor,
+        input_shape: &Shape,
+    ) -> candle_core::Result<Tensor> {
+        dy.apply_op2_no_bwd(
+            w,
+            &ConvGrad {
+                pad: self.pad,
+                transposed: self.transposed,
+                input_shape: input_shape.clone(),
+            },
+        )
+    }
+
+    /// The weight's gradient (of shape `weight_shape`) from the input `x` and the output's
+    /// contiguous gradient `dy`, for both backward passes as [`Conv::input_grad`].
+    fn weight_grad(
+        &self,
+        x: &Tensor,
+        dy: &Tensor,
+        weight_shape: &Shape,
+    ) -> candle_core::Result<Tensor> {
+        x.apply_op2_no_bwd(
+            dy,
+            &ConvWeightGrad {
+                pad: self.pad,
+                transposed: self.transposed,
+                weight_shape: weight_shape.clone(),
+            },
+        )
     }
 }
 
@@ -1065,27 +1089,13 @@ pub fn conv_backward(
 ) -> candle_core::Result<(Option<Tensor>, Tensor)> {
     explicit_only(x, "conv_backward")?;
     let (x, w, dy) = (x.contiguous()?, w.contiguous()?, dy.contiguous()?);
+    let conv = Conv { pad, transposed };
     let dx = if need_dx {
-        Some(dy.apply_op2_no_bwd(
-            &w,
-            &ConvGrad {
-                pad,
-                transposed,
-                input_shape: x.shape().clone(),
-            },
-        )?)
+        Some(conv.input_grad(&dy, &w, x.shape())?)
     } else {
         None
     };
-    let dw = x.apply_op2_no_bwd(
-        &dy,
-        &ConvWeightGrad {
-            pad,
-            transposed,
-            weight_shape: w.shape().clone(),
-        },
-    )?;
-    Ok((dx, dw))
+    Ok((dx, conv.weight_grad(&x, &dy, w.shape())?))
 }
 
 /// [`batch_norm_train`] without recording a graph: the normalised tensor and each channel's
