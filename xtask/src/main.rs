@@ -13,6 +13,7 @@ use dasvdd_bench as bench;
 mod cuda_build;
 mod fuzz_seeds;
 mod perf;
+mod perf_lenet;
 mod perf_stack;
 mod slurm;
 

@@ -65,6 +65,11 @@ pub struct PerfArgs {
     /// median: on a host whose speed drifts, the one run's share above can be off by 10 points
     #[arg(long, value_name = "ROUNDS")]
     share_rounds: Option<usize>,
+    /// Time Deep SVDD on Ruff's LeNet networks instead of the DASVDD step: both training
+    /// phases on the MNIST and CIFAR-10 shapes (`--samples` images each, `--epochs` timed
+    /// epochs per phase), against the same networks and loops in PyTorch when found
+    #[arg(long)]
+    lenet: bool,
 }
 
 /// A product into a new buffer: the kernels' `gemm_new` or `gemm_new_gemm_split`.
@@ -468,6 +473,12 @@ fn print_phases(config: &DasvddConfig, x: SampleView<'_>) -> Result<()> {
 
 /// Runs the measurement and prints the table.
 pub fn run(args: &PerfArgs) -> Result<()> {
+    if args.lenet {
+        println!("CPU: {}", cpu_model());
+        println!("build: {}", build_description());
+        let python = (!args.no_torch).then_some(args.python.as_path());
+        return crate::perf_lenet::run(args.samples, args.epochs, python);
+    }
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let data: Vec<f32> = (0..args.samples * 784)
         .map(|_| rng.random::<f32>())
