@@ -80,12 +80,14 @@ fn compare(what: &str, inputs: &[Tensor], f: &dyn Fn(&[Tensor]) -> Tensor, tol: 
 
 #[test]
 fn convolutions_match_candle_with_gradients() {
-    // LeNet's shapes (MNIST encoder, CIFAR-10 first block) and odd ones: one channel in or
-    // out, no padding, a non-square image, a batch that is not a multiple of the chunk.
+    // LeNet's shapes (MNIST encoder, CIFAR-10 first block), a batch of the product path that
+    // fills its weight gradient's groups unevenly, and odd ones: one channel in or out, no
+    // padding, a non-square image, a batch that is not a multiple of the chunk.
     for (i, &(b, ci, h, w, co, pad)) in [
         (6, 1, 28, 28, 8, 2),
         (5, 8, 14, 14, 4, 2),
         (3, 3, 32, 32, 32, 2),
+        (21, 16, 8, 8, 12, 2),
         (9, 2, 7, 11, 3, 0),
         (2, 4, 6, 5, 1, 1),
     ]
@@ -225,21 +227,25 @@ fn max_pool_lets_a_nan_win_as_pytorch_does() {
 
 #[test]
 fn results_do_not_depend_on_the_thread_count() {
-    let x = tensor(&[37, 3, 12, 12], 60);
-    let k = tensor(&[5, 3, 5, 5], 61);
-    let f = |t: &[Tensor]| {
-        let y = conv::conv2d(&t[0], &t[1], 2).unwrap();
-        let y = conv::batch_norm_train(&y, 1e-4).unwrap().0;
-        conv::max_pool2(&conv::leaky_relu(&y).unwrap()).unwrap()
-    };
-    let inputs = [x, k];
-    let many = run(true, &inputs, &f, 7);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .unwrap();
-    let one = pool.install(|| run(true, &inputs, &f, 7));
-    assert_eq!(many, one);
+    // Both paths: the direct loops (3 x 5 channels) and the products (3 x 48), each with a
+    // batch that is not a multiple of the chunk nor of the weight gradient's groups.
+    for (c_in, c_out) in [(3, 5), (3, 48)] {
+        let x = tensor(&[37, c_in, 12, 12], 60);
+        let k = tensor(&[c_out, c_in, 5, 5], 61);
+        let f = |t: &[Tensor]| {
+            let y = conv::conv2d(&t[0], &t[1], 2).unwrap();
+            let y = conv::batch_norm_train(&y, 1e-4).unwrap().0;
+            conv::max_pool2(&conv::leaky_relu(&y).unwrap()).unwrap()
+        };
+        let inputs = [x, k];
+        let many = run(true, &inputs, &f, 7);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let one = pool.install(|| run(true, &inputs, &f, 7));
+        assert_eq!(many, one, "{c_in} x {c_out} channels");
+    }
 }
 
 #[test]

@@ -11,8 +11,10 @@
 //! weights in one product; one with few channels on both sides (Ruff's MNIST networks) runs
 //! each kernel tap as one multiply-add over a zero-padded plane instead (`Padded`), since there
 //! the patch copies cost more than the arithmetic (measured: 1.5x faster Deep SVDD cells). The
-//! images of a batch go to rayon in fixed chunks, and the weight gradient is summed chunk by
-//! chunk in chunk order, so results do not depend on the thread count.
+//! products are arranged so that `gemm` reads both operands along their rows (it gathers a
+//! strided operand value by value). The images of a batch go to rayon in fixed chunks, and the
+//! weight gradient is summed in fixed groups of images, added in group order, so results do not
+//! depend on the thread count.
 //!
 //! Each public function falls back to candle's own operation when the fused kernels are off for
 //! the tensor's device (other devices, or switched off to compare), so the networks call these
@@ -30,6 +32,10 @@ use crate::config::Activation;
 
 /// Images per parallel task (fixed, so sums never depend on the thread count).
 const IMAGE_CHUNK: usize = 4;
+
+/// Groups of the batch whose weight gradients the product path sums separately, then adds in
+/// group order (fixed, so the sum never depends on the thread count).
+const WEIGHT_GROUPS: usize = 8;
 
 /// Geometry of a stride-1 convolution with a square kernel and equal padding on every side.
 #[derive(Debug, Clone, Copy)]
@@ -91,11 +97,17 @@ impl Geometry {
 
     /// The patches of one image as a `(c_in * k * k, ho * wo)` matrix (zero outside).
     fn im2col(&self, x: &[f32], cols: &mut [f32]) {
+        self.im2col_block(x, cols, self.out_pixels(), 0);
+    }
+
+    /// [`Geometry::im2col`] into columns `offset..offset + ho * wo` of a matrix whose rows are
+    /// `stride` values apart: the patches of several images side by side.
+    fn im2col_block(&self, x: &[f32], cols: &mut [f32], stride: usize, offset: usize) {
         let p = self.out_pixels();
         for ci in 0..self.c_in {
             for a in 0..self.k {
                 for c in 0..self.k {
-                    let row = &mut cols[((ci * self.k + a) * self.k + c) * p..][..p];
+                    let row = &mut cols[((ci * self.k + a) * self.k + c) * stride + offset..][..p];
                     let (lo, hi) = self.valid_cols(c);
                     for oy in 0..self.ho {
                         let out = &mut row[oy * self.wo..(oy + 1) * self.wo];
@@ -181,16 +193,15 @@ impl Geometry {
             })?;
             return Ok(y);
         }
-        let run = |(i, y): (usize, &mut [f32])| -> candle_core::Result<()> {
-            let mut cols = vec![0f32; kk * p];
+        let run = |cols: &mut Vec<f32>, (i, y): (usize, &mut [f32])| {
             for (j, y) in y.chunks_mut(self.out_image()).enumerate() {
                 let b = i * IMAGE_CHUNK + j;
-                self.im2col(&x[b * self.in_image()..][..self.in_image()], &mut cols);
-                gemm_one_thread(y, false, (self.c_out, p, kk), w, (kk, 1), &cols, (p, 1))?;
+                self.im2col(&x[b * self.in_image()..][..self.in_image()], cols);
+                gemm_one_thread(y, false, (self.c_out, p, kk), w, (kk, 1), cols, (p, 1))?;
             }
             Ok(())
         };
-        chunks(&mut y, IMAGE_CHUNK * self.out_image(), run)?;
+        chunks_with(&mut y, IMAGE_CHUNK * self.out_image(), kk * p, run)?;
         Ok(y)
     }
 
@@ -213,67 +224,106 @@ impl Geometry {
             })?;
             return Ok(dx);
         }
-        let run = |(i, dx): (usize, &mut [f32])| -> candle_core::Result<()> {
-            let mut cols = vec![0f32; kk * p];
+        // w^T as a row-major (kk x c_out) matrix, made once: `gemm` reads both operands of
+        // `w^T @ dy` along their rows then, where a column-major view of `w` had it gather
+        // the weights value by value for every image.
+        let wt = transpose(w, self.c_out, kk);
+        let run = |cols: &mut Vec<f32>, (i, dx): (usize, &mut [f32])| {
             for (j, dx) in dx.chunks_mut(self.in_image()).enumerate() {
                 let b = i * IMAGE_CHUNK + j;
                 let dy = &dy[b * self.out_image()..][..self.out_image()];
                 // w^T (kk x c_out) @ dy (c_out x p).
                 gemm_one_thread(
-                    &mut cols,
+                    cols,
                     false,
                     (kk, p, self.c_out),
-                    w,
-                    (1, kk),
+                    &wt,
+                    (self.c_out, 1),
                     dy,
                     (p, 1),
                 )?;
-                self.col2im(&cols, dx);
+                self.col2im(cols, dx);
             }
             Ok(())
         };
-        chunks(&mut dx, IMAGE_CHUNK * self.in_image(), run)?;
+        chunks_with(&mut dx, IMAGE_CHUNK * self.in_image(), kk * p, run)?;
         Ok(dx)
     }
 
-    /// The weight gradient `dw` (`(c_out, c_in * k * k)`), summed over the batch chunk by chunk
-    /// in chunk order.
+    /// The weight gradient `dw` (`(c_out, c_in * k * k)`), summed over the batch group by group
+    /// in group order (groups of [`IMAGE_CHUNK`] images on the direct path, the batch in
+    /// [`WEIGHT_GROUPS`] groups on the product path).
     fn backward_weight(&self, x: &[f32], dy: &[f32]) -> candle_core::Result<Vec<f32>> {
         self.check(Some(x), Some(dy), None)?;
-        let (p, kk) = (self.out_pixels(), self.patch());
+        if !self.direct() {
+            return self.backward_weight_product(x, dy);
+        }
+        let kk = self.patch();
         let n_chunks = self.batch.div_ceil(IMAGE_CHUNK);
         let mut partial = vec![0f32; n_chunks * self.c_out * kk];
         let run = |(i, dw): (usize, &mut [f32])| -> candle_core::Result<()> {
             let end = ((i + 1) * IMAGE_CHUNK).min(self.batch);
-            if self.direct() {
-                // Each image's dot products added to the chunk's sum in image order.
-                let l = self.padded();
-                let mut xp = vec![0f32; self.c_in * l.plane];
-                let mut dyw = vec![0f32; self.c_out * l.span];
-                for b in i * IMAGE_CHUNK..end {
-                    self.pad_image(l, &x[b * self.in_image()..][..self.in_image()], &mut xp);
-                    self.widen(l, &dy[b * self.out_image()..][..self.out_image()], &mut dyw);
-                    self.direct_backward_weight(l, &xp, &dyw, dw);
-                }
-                return Ok(());
-            }
-            let mut cols = vec![0f32; kk * p];
+            // Each image's dot products added to the chunk's sum in image order.
+            let l = self.padded();
+            let mut xp = vec![0f32; self.c_in * l.plane];
+            let mut dyw = vec![0f32; self.c_out * l.span];
             for b in i * IMAGE_CHUNK..end {
-                self.im2col(&x[b * self.in_image()..][..self.in_image()], &mut cols);
-                let dy = &dy[b * self.out_image()..][..self.out_image()];
-                // dy (c_out x p) @ cols^T (p x kk), added to the chunk's sum.
-                gemm_one_thread(dw, true, (self.c_out, kk, p), dy, (p, 1), &cols, (1, p))?;
+                self.pad_image(l, &x[b * self.in_image()..][..self.in_image()], &mut xp);
+                self.widen(l, &dy[b * self.out_image()..][..self.out_image()], &mut dyw);
+                self.direct_backward_weight(l, &xp, &dyw, dw);
             }
             Ok(())
         };
         chunks(&mut partial, self.c_out * kk, run)?;
-        let mut dw = vec![0f32; self.c_out * kk];
-        for chunk in partial.chunks(self.c_out * kk) {
-            for (d, s) in dw.iter_mut().zip(chunk) {
-                *d += s;
+        Ok(sum_blocks(&partial, self.c_out * kk))
+    }
+
+    /// The weight gradient through products: the batch in [`WEIGHT_GROUPS`] fixed groups of
+    /// consecutive images (one rayon task each), each group's images [`IMAGE_CHUNK`] at a time
+    /// as one product `cols (kk x n p) @ dy^T (n p x c_out)` of their patches side by side and
+    /// their output gradients transposed, added to the group's `dw^T`; the groups' sums are
+    /// added in group order and turned into `dw` once. Both operands are read along their rows,
+    /// as `gemm` wants them: the former `dy @ cols^T` had it gather every patch value by value
+    /// (its strided packing was a fifth of a CIFAR-10 LeNet step), and it read and wrote the
+    /// whole `dw` once per image.
+    fn backward_weight_product(&self, x: &[f32], dy: &[f32]) -> candle_core::Result<Vec<f32>> {
+        let (p, kk, c_out) = (self.out_pixels(), self.patch(), self.c_out);
+        let per_group = self.batch.div_ceil(WEIGHT_GROUPS).max(1);
+        let groups = self.batch.div_ceil(per_group);
+        let mut partial = vec![0f32; groups * kk * c_out];
+        let sub = IMAGE_CHUNK.min(per_group);
+        let run = |(g, dwt): (usize, &mut [f32])| -> candle_core::Result<()> {
+            let (start, end) = (g * per_group, ((g + 1) * per_group).min(self.batch));
+            let mut cols = vec![0f32; kk * sub * p];
+            let mut dyt = vec![0f32; sub * p * c_out];
+            for first in (start..end).step_by(sub) {
+                let n = (end - first).min(sub);
+                let width = n * p;
+                for j in 0..n {
+                    let b = first + j;
+                    let x = &x[b * self.in_image()..][..self.in_image()];
+                    self.im2col_block(x, &mut cols, width, j * p);
+                    let dy = &dy[b * self.out_image()..][..self.out_image()];
+                    for (co, row) in dy.chunks(p).enumerate() {
+                        for (pix, &v) in row.iter().enumerate() {
+                            dyt[(j * p + pix) * c_out + co] = v;
+                        }
+                    }
+                }
+                gemm_one_thread(
+                    dwt,
+                    true,
+                    (kk, c_out, width),
+                    &cols[..kk * width],
+                    (width, 1),
+                    &dyt[..width * c_out],
+                    (c_out, 1),
+                )?;
             }
-        }
-        Ok(dw)
+            Ok(())
+        };
+        chunks(&mut partial, kk * c_out, run)?;
+        Ok(transpose(&sum_blocks(&partial, kk * c_out), kk, c_out))
     }
 }
 
@@ -458,6 +508,48 @@ where
     } else {
         data.chunks_mut(size).enumerate().try_for_each(f)
     }
+}
+
+/// [`chunks`] with a scratch buffer of `scratch` values per rayon job (one allocation per job,
+/// not per chunk), which `f` must write before it reads.
+fn chunks_with<F>(data: &mut [f32], size: usize, scratch: usize, f: F) -> candle_core::Result<()>
+where
+    F: Fn(&mut Vec<f32>, (usize, &mut [f32])) -> candle_core::Result<()> + Sync + Send,
+{
+    let size = size.max(1);
+    let init = || vec![0f32; scratch];
+    if super::parallel(data.len(), size) {
+        data.par_chunks_mut(size)
+            .enumerate()
+            .try_for_each_init(init, |buf, c| f(buf, c))
+    } else {
+        let mut buf = init();
+        data.chunks_mut(size)
+            .enumerate()
+            .try_for_each(|c| f(&mut buf, c))
+    }
+}
+
+/// The `size`-value blocks of `blocks` added in order.
+fn sum_blocks(blocks: &[f32], size: usize) -> Vec<f32> {
+    let mut sum = vec![0f32; size];
+    for block in blocks.chunks(size.max(1)) {
+        for (d, s) in sum.iter_mut().zip(block) {
+            *d += s;
+        }
+    }
+    sum
+}
+
+/// The row-major `rows x cols` matrix `m` transposed, row-major `cols x rows`.
+fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut t = vec![0f32; m.len()];
+    for (r, row) in m.chunks(cols.max(1)).take(rows).enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            t[c * rows + r] = v;
+        }
+    }
+    t
 }
 
 /// Calls `f(index, out_plane, in_plane)` for every `out`-value plane of `dst` with the
