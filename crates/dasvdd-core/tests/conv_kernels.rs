@@ -81,13 +81,15 @@ fn compare(what: &str, inputs: &[Tensor], f: &dyn Fn(&[Tensor]) -> Tensor, tol: 
 #[test]
 fn convolutions_match_candle_with_gradients() {
     // LeNet's shapes (MNIST encoder, CIFAR-10 first block), a batch of the product path that
-    // fills its weight gradient's groups unevenly, and odd ones: one channel in or out, no
+    // fills its weight gradient's groups unevenly, many channels in and few out (the direct
+    // loops), and odd ones: one channel in or out, no
     // padding, a non-square image, a batch that is not a multiple of the chunk.
     for (i, &(b, ci, h, w, co, pad)) in [
         (6, 1, 28, 28, 8, 2),
         (5, 8, 14, 14, 4, 2),
         (3, 3, 32, 32, 32, 2),
         (21, 16, 8, 8, 12, 2),
+        (3, 24, 10, 10, 5, 2),
         (9, 2, 7, 11, 3, 0),
         (2, 4, 6, 5, 1, 1),
     ]
@@ -107,9 +109,11 @@ fn convolutions_match_candle_with_gradients() {
 
 #[test]
 fn transposed_convolutions_match_candle_with_gradients() {
-    // The MNIST decoder's three (padding 2, 3, 2) and CIFAR-10's first, plus odd ones.
+    // The MNIST decoder's three (padding 2, 3, 2), CIFAR-10's first and last (the last on the
+    // direct loops for its 3 output channels), plus odd ones.
     for (i, &(b, ci, h, w, co, pad)) in [
         (6, 2, 8, 8, 4, 2),
+        (2, 32, 32, 32, 3, 2),
         (5, 4, 16, 16, 8, 3),
         (4, 8, 28, 28, 1, 2),
         (3, 8, 8, 8, 16, 2),
