@@ -18,8 +18,9 @@ use rand::{Rng, SeedableRng};
 /// Ruff's two networks in PyTorch, timed as the project's trainer runs them: `argv` is the
 /// network (`mnist` or `cifar10`), the samples and the timed epochs (after one warm-up epoch
 /// per phase). Prints the pre-training and one-class seconds per epoch, torch's version and
-/// thread count. Ruff's loops also compute nothing else per batch (his `.item()` of the loss
-/// is kept, as in `ruff_deep_svdd.py`'s reading of his trainer).
+/// thread count. Each batch does what Ruff's trainers do and no more: zero the gradients, the
+/// loss, its backward pass, Adam's step, and the loss's `.item()` that his trainers sum for
+/// the log.
 const TORCH_SCRIPT: &str = r#"
 import sys, time, torch
 import torch.nn as nn
