@@ -89,6 +89,7 @@ impl Geometry {
     }
 
     /// The output positions `ox` whose input column `ox + c - pad` lies inside the image.
+    #[cfg(test)]
     fn valid_cols(&self, c: usize) -> (usize, usize) {
         let lo = self.pad.saturating_sub(c);
         let hi = (self.w + self.pad).saturating_sub(c).min(self.wo);
@@ -140,7 +141,44 @@ impl Geometry {
         }
     }
 
+    /// Adds the patch matrix `cols` back onto one image's padded planes `dxp` (set to zero
+    /// first; the adjoint of [`Geometry::im2col_padded`]): each row `ho` fixed-width additions
+    /// with no bounds to work out, the padding collecting what falls outside the image. Each
+    /// value inside the image gets the same additions in the same order as [`Geometry::col2im`]
+    /// makes them, so the two agree to the bit.
+    fn col2im_padded(&self, l: Padded, cols: &[f32], dxp: &mut [f32]) {
+        let (k, p, wo) = (self.k, self.out_pixels(), self.wo);
+        dxp.fill(0.0);
+        for ci in 0..self.c_in {
+            let plane = &mut dxp[ci * l.plane..][..l.plane];
+            for a in 0..k {
+                for c in 0..k {
+                    let row = &cols[((ci * k + a) * k + c) * p..][..p];
+                    for (oy, src) in row.chunks_exact(wo.max(1)).enumerate() {
+                        let dst = &mut plane[(oy + a) * l.wp + c..][..wo];
+                        for (d, s) in dst.iter_mut().zip(src) {
+                            *d += s;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Copies the image inside padded planes `xp` into `x` (`(c_in, h, w)`): the inverse of
+    /// [`Geometry::pad_image`].
+    fn crop(&self, l: Padded, xp: &[f32], x: &mut [f32]) {
+        for ci in 0..self.c_in {
+            for iy in 0..self.h {
+                let src = ci * l.plane + (iy + self.pad) * l.wp + self.pad;
+                let dst = (ci * self.h + iy) * self.w;
+                x[dst..dst + self.w].copy_from_slice(&xp[src..src + self.w]);
+            }
+        }
+    }
+
     /// Adds the patch matrix `cols` back onto one image `dx` (the adjoint of `im2col`).
+    #[cfg(test)]
     fn col2im(&self, cols: &[f32], dx: &mut [f32]) {
         let p = self.out_pixels();
         for ci in 0..self.c_in {
@@ -248,7 +286,9 @@ impl Geometry {
         // `w^T @ dy` along their rows then, where a column-major view of `w` had it gather
         // the weights value by value for every image.
         let wt = transpose(w, self.c_out, kk);
-        let run = |cols: &mut Vec<f32>, (i, dx): (usize, &mut [f32])| {
+        let l = self.padded();
+        let run = |scratch: &mut Vec<f32>, (i, dx): (usize, &mut [f32])| {
+            let (cols, dxp) = scratch.split_at_mut(kk * p);
             for (j, dx) in dx.chunks_mut(self.in_image()).enumerate() {
                 let b = i * IMAGE_CHUNK + j;
                 let dy = &dy[b * self.out_image()..][..self.out_image()];
@@ -262,11 +302,13 @@ impl Geometry {
                     dy,
                     (p, 1),
                 )?;
-                self.col2im(cols, dx);
+                self.col2im_padded(l, cols, dxp);
+                self.crop(l, dxp, dx);
             }
             Ok(())
         };
-        chunks_with(&mut dx, IMAGE_CHUNK * self.in_image(), kk * p, run)?;
+        let scratch = kk * p + self.c_in * l.plane;
+        chunks_with(&mut dx, IMAGE_CHUNK * self.in_image(), scratch, run)?;
         Ok(dx)
     }
 
@@ -1333,7 +1375,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn patches_from_padded_planes_are_im2cols() {
+    fn patches_from_padded_planes_are_im2cols_and_back() {
         // The widths the copies special-case (8, 16, 32) and others, with and without padding,
         // several images side by side at an offset.
         for (c_in, h, w, k, pad) in [
@@ -1363,6 +1405,18 @@ mod tests {
                     "row {r} of {c_in}x{h}x{w}, k {k}, pad {pad}"
                 );
             }
+            // And back: the padded col2im, cropped, adds to the bit what col2im adds.
+            let cols: Vec<f32> = (0..kk * p)
+                .map(|i| ((i * 7919) % 1000) as f32 * 1e-3 - 0.5)
+                .collect();
+            let mut want = vec![0f32; g.in_image()];
+            g.col2im(&cols, &mut want);
+            let mut dxp = vec![f32::NAN; c_in * l.plane];
+            g.col2im_padded(l, &cols, &mut dxp);
+            let mut got = vec![f32::NAN; g.in_image()];
+            g.crop(l, &dxp, &mut got);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&want), "{c_in}x{h}x{w}, k {k}, pad {pad}");
         }
     }
 }
