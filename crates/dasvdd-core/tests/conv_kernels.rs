@@ -283,3 +283,16 @@ fn an_input_without_gradient_still_gives_the_weight_gradient() {
     };
     assert_close("weight gradient", &grad(true), &grad(false), 1e-4);
 }
+
+#[test]
+fn upsampling_matches_candle_to_the_bit() {
+    // A batch large enough to go to the pool's threads, and a small odd one at scale 3.
+    for (i, (shape, scale)) in [([4, 32, 32, 32], 2), ([2, 3, 5, 7], 3)].iter().enumerate() {
+        let x = tensor(shape, 70 + i as u64);
+        let (h, w) = (shape[2] * scale, shape[3] * scale);
+        let want = flat(&x.upsample_nearest2d(h, w).unwrap());
+        let got = conv::upsample_nearest2d_forward(&x, *scale).unwrap();
+        assert_eq!(got.dims(), &[shape[0], shape[1], h, w]);
+        assert_eq!(flat(&got), want, "{shape:?} x {scale}");
+    }
+}
