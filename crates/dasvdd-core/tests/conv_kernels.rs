@@ -285,7 +285,7 @@ fn an_input_without_gradient_still_gives_the_weight_gradient() {
 }
 
 #[test]
-fn upsampling_matches_candle_to_the_bit() {
+fn upsampling_matches_candle_to_the_bit_and_back() {
     // A batch large enough to go to the pool's threads, and a small odd one at scale 3.
     for (i, (shape, scale)) in [([4, 32, 32, 32], 2), ([2, 3, 5, 7], 3)].iter().enumerate() {
         let x = tensor(shape, 70 + i as u64);
@@ -294,5 +294,25 @@ fn upsampling_matches_candle_to_the_bit() {
         let got = conv::upsample_nearest2d_forward(&x, *scale).unwrap();
         assert_eq!(got.dims(), &[shape[0], shape[1], h, w]);
         assert_eq!(flat(&got), want, "{shape:?} x {scale}");
+        // The backward pass: each input pixel the sum of its block, in row-major order.
+        let dy = tensor(&[shape[0], shape[1], h, w], 80 + i as u64);
+        let g = flat(&dy);
+        let mut want = Vec::new();
+        for plane in g.chunks(h * w) {
+            for r in 0..shape[2] {
+                for c in 0..shape[3] {
+                    let mut sum = 0f32;
+                    for a in 0..*scale {
+                        for b in 0..*scale {
+                            sum += plane[(r * scale + a) * w + c * scale + b];
+                        }
+                    }
+                    want.push(sum);
+                }
+            }
+        }
+        let got = conv::upsample_nearest2d_backward(&dy, *scale).unwrap();
+        assert_eq!(got.dims(), shape);
+        assert_eq!(flat(&got), want, "backward of {shape:?} x {scale}");
     }
 }

@@ -1385,32 +1385,48 @@ pub fn upsample_nearest2d_forward(x: &Tensor, scale: usize) -> candle_core::Resu
     x.contiguous()?.apply_op1_no_bwd(&Upsample { scale })
 }
 
-/// The input's gradient of candle's `upsample_nearest2d` by the whole factor `scale` in both
-/// directions: each input pixel's gradient is the sum of its `scale x scale` block of `dy`
-/// (`(batch, channels, h * scale, w * scale)`), added row by row in row-major order.
-pub fn upsample_nearest2d_backward(dy: &Tensor, scale: usize) -> candle_core::Result<Tensor> {
-    explicit_only(dy, "upsample_nearest2d_backward")?;
-    let (b, c, hs, ws) = dy.dims4()?;
-    if scale == 0 || hs % scale != 0 || ws % scale != 0 {
-        candle_core::bail!("upsample backward: {hs}x{ws} is not a multiple of {scale}");
+/// The input's gradient of [`Upsample`]: `dy -> dx`.
+struct UpsampleGrad {
+    scale: usize,
+}
+
+impl CustomOp1 for UpsampleGrad {
+    fn name(&self) -> &'static str {
+        "upsample-nearest-grad"
     }
-    let (h, w) = (hs / scale, ws / scale);
-    let dy = dy.contiguous()?;
-    let src = dy.flatten_all()?.to_vec1::<f32>()?;
-    let mut dx = super::zeros(b * c * h * w);
-    planes(&mut dx, h * w, &src, hs * ws, |_, d, g| {
-        for i in 0..h {
-            for a in 0..scale {
-                let row = &g[(i * scale + a) * ws..][..ws];
-                for (j, d) in d[i * w..][..w].iter_mut().enumerate() {
-                    for v in &row[j * scale..][..scale] {
-                        *d += v;
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let src = values(s, l, "upsampling output gradient")?;
+        let (b, c, hs, ws) = l.shape().dims4()?;
+        let scale = self.scale;
+        if scale == 0 || hs % scale != 0 || ws % scale != 0 {
+            candle_core::bail!("upsample backward: {hs}x{ws} is not a multiple of {scale}");
+        }
+        let (h, w) = (hs / scale, ws / scale);
+        let mut dx = super::zeros(b * c * h * w);
+        planes(&mut dx, h * w, src, hs * ws, |_, d, g| {
+            for i in 0..h {
+                for a in 0..scale {
+                    let row = &g[(i * scale + a) * ws..][..ws];
+                    for (j, d) in d[i * w..][..w].iter_mut().enumerate() {
+                        for v in &row[j * scale..][..scale] {
+                            *d += v;
+                        }
                     }
                 }
             }
-        }
-    });
-    Tensor::from_vec(dx, (b, c, h, w), dy.device())
+        });
+        Ok((CpuStorage::F32(dx), Shape::from((b, c, h, w))))
+    }
+}
+
+/// The input's gradient of candle's `upsample_nearest2d` by the whole factor `scale` in both
+/// directions: each input pixel's gradient is the sum of its `scale x scale` block of `dy`
+/// (`(batch, channels, h * scale, w * scale)`), added row by row in row-major order. It reads
+/// `dy` in place (a copy of it first had the other thread wait).
+pub fn upsample_nearest2d_backward(dy: &Tensor, scale: usize) -> candle_core::Result<Tensor> {
+    explicit_only(dy, "upsample_nearest2d_backward")?;
+    dy.contiguous()?.apply_op1_no_bwd(&UpsampleGrad { scale })
 }
 
 #[cfg(test)]
