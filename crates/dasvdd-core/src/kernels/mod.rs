@@ -126,6 +126,8 @@ pub use losses::{reconstruction_grad, svdd_grad};
 pub use optim::{AdamKernel, TransposedCopy};
 pub use products::{linear, matmul_nt, matmul_nt_with, matmul_tn};
 
+use std::mem::MaybeUninit;
+
 use candle_core::{CpuStorage, Layout, Shape};
 
 thread_local! {
@@ -166,29 +168,35 @@ pub(crate) const ELEM_CHUNK: usize = 1 << 15;
 /// thread alone, and for the convolutional networks' outputs of tens of megabytes the other
 /// thread waited through it (about a third of its waits in a CIFAR-10 step).
 pub(crate) fn zeros(len: usize) -> Vec<f32> {
-    copied_with(len, |_, c| c.fill(0.0))
+    filled(len, |_, c| {
+        for v in c {
+            v.write(0.0);
+        }
+    })
 }
 
 /// A copy of `src`, made as [`zeros`] makes its zeros.
 pub(crate) fn copied(src: &[f32]) -> Vec<f32> {
-    copied_with(src.len(), |start, c| {
-        c.copy_from_slice(&src[start..start + c.len()])
+    filled(src.len(), |start, c| {
+        for (v, &s) in c.iter_mut().zip(&src[start..]) {
+            v.write(s);
+        }
     })
 }
 
-/// A new vector of `len` values, `fill(start, chunk)` writing each chunk whole.
-fn copied_with(len: usize, fill: impl Fn(usize, &mut [f32]) + Sync) -> Vec<f32> {
-    let mut v = vec![0f32; 0];
-    if !parallel(len, ELEM_CHUNK) {
-        v.resize(len, 0.0);
-        fill(0, &mut v);
-        return v;
+/// A new vector of `len` values, `fill(start, chunk)` writing every value of each chunk of
+/// [`ELEM_CHUNK`] (the chunk starting at `start`), on the pool's threads when there are enough
+/// chunks.
+fn filled(len: usize, fill: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync) -> Vec<f32> {
+    let mut v: Vec<f32> = Vec::with_capacity(len);
+    let spare = &mut v.spare_capacity_mut()[..len];
+    if parallel(len, ELEM_CHUNK) {
+        pool::each_chunk_mut(spare, ELEM_CHUNK, &|i, c| fill(i * ELEM_CHUNK, c));
+    } else {
+        fill(0, spare);
     }
-    v.reserve_exact(len);
-    // SAFETY: f32 has no invalid bit patterns and no drop; every element is written by
-    // `fill` (each chunk whole) before the vector is read or returned.
+    // SAFETY: `fill` wrote every one of the `len` values (each chunk whole).
     unsafe { v.set_len(len) };
-    pool::each_chunk_mut(&mut v, ELEM_CHUNK, &|i, c| fill(i * ELEM_CHUNK, c));
     v
 }
 
