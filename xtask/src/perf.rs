@@ -318,12 +318,22 @@ fn torch(
     samples: usize,
     epochs: usize,
 ) -> Option<(f64, f64, String)> {
+    let args = [samples.to_string(), epochs.to_string(), which.to_string()];
+    run_torch_script(python, TORCH_SCRIPT, &args)
+}
+
+/// Runs `python -c script args...`, whose standard output is two numbers, torch's version and
+/// its thread count: the two numbers and `torch <version> (<threads> threads)`. `None` (with
+/// the script's last error line on standard error) when it fails or prints something else.
+pub(crate) fn run_torch_script(
+    python: &std::path::Path,
+    script: &str,
+    args: &[String],
+) -> Option<(f64, f64, String)> {
     let out = Command::new(python)
         .arg("-c")
-        .arg(TORCH_SCRIPT)
-        .arg(samples.to_string())
-        .arg(epochs.to_string())
-        .arg(which)
+        .arg(script)
+        .args(args)
         .output()
         .ok()?;
     if !out.status.success() {
@@ -338,10 +348,10 @@ fn torch(
     }
     let s = String::from_utf8_lossy(&out.stdout);
     let mut it = s.split_whitespace();
-    let sps = it.next()?.parse().ok()?;
-    let dt = it.next()?.parse().ok()?;
+    let a = it.next()?.parse().ok()?;
+    let b = it.next()?.parse().ok()?;
     let version = format!("torch {} ({} threads)", it.next()?, it.next()?);
-    Some((sps, dt, version))
+    Some((a, b, version))
 }
 
 /// Seconds per epoch of the project's trainer, averaged over the epochs after the first.

@@ -7,7 +7,6 @@
 //! values.
 
 use std::path::Path;
-use std::process::Command;
 
 use anyhow::{Context, Result};
 use candle_core::Device;
@@ -95,27 +94,13 @@ print(f"{pre:.5f} {one:.5f} {torch.__version__} {torch.get_num_threads()}")
 /// Seconds per epoch of PyTorch's pre-training and one-class loops, and its version.
 fn torch(python: &Path, kind: &str, samples: usize, epochs: usize) -> Option<(f64, f64, String)> {
     let threads = candle_core::utils::get_num_threads();
-    let out = Command::new(python)
-        .args(["-c", TORCH_SCRIPT, kind])
-        .args([samples, epochs, threads].map(|v| v.to_string()))
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        eprintln!(
-            "PyTorch comparison skipped: {}",
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
-        );
-        return None;
-    }
-    let s = String::from_utf8_lossy(&out.stdout);
-    let mut it = s.split_whitespace();
-    let pre = it.next()?.parse().ok()?;
-    let one = it.next()?.parse().ok()?;
-    let version = format!("torch {} ({} threads)", it.next()?, it.next()?);
-    Some((pre, one, version))
+    let args = [
+        kind.to_string(),
+        samples.to_string(),
+        epochs.to_string(),
+        threads.to_string(),
+    ];
+    crate::perf::run_torch_script(python, TORCH_SCRIPT, &args)
 }
 
 /// Mean seconds per epoch after the first (the warm-up).
