@@ -16,6 +16,7 @@ mod perf;
 mod perf_lenet;
 mod perf_stack;
 mod slurm;
+mod torch_script;
 
 /// Project automation for dasvdd-rs.
 #[derive(Debug, Parser)]

@@ -14,7 +14,6 @@
 //! The data are uniform random pixels: speed does not depend on the values.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -319,39 +318,7 @@ fn torch(
     epochs: usize,
 ) -> Option<(f64, f64, String)> {
     let args = [samples.to_string(), epochs.to_string(), which.to_string()];
-    run_torch_script(python, TORCH_SCRIPT, &args)
-}
-
-/// Runs `python -c script args...`, whose standard output is two numbers, torch's version and
-/// its thread count: the two numbers and `torch <version> (<threads> threads)`. `None` (with
-/// the script's last error line on standard error) when it fails or prints something else.
-pub(crate) fn run_torch_script(
-    python: &std::path::Path,
-    script: &str,
-    args: &[String],
-) -> Option<(f64, f64, String)> {
-    let out = Command::new(python)
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        eprintln!(
-            "PyTorch comparison skipped: {}",
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
-        );
-        return None;
-    }
-    let s = String::from_utf8_lossy(&out.stdout);
-    let mut it = s.split_whitespace();
-    let a = it.next()?.parse().ok()?;
-    let b = it.next()?.parse().ok()?;
-    let version = format!("torch {} ({} threads)", it.next()?, it.next()?);
-    Some((a, b, version))
+    crate::torch_script::run(python, TORCH_SCRIPT, &args)
 }
 
 /// Seconds per epoch of the project's trainer, averaged over the epochs after the first.

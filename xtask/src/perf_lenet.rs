@@ -100,7 +100,7 @@ fn torch(python: &Path, kind: &str, samples: usize, epochs: usize) -> Option<(f6
         epochs.to_string(),
         threads.to_string(),
     ];
-    crate::perf::run_torch_script(python, TORCH_SCRIPT, &args)
+    crate::torch_script::run(python, TORCH_SCRIPT, &args)
 }
 
 /// Mean seconds per epoch after the first (the warm-up).
