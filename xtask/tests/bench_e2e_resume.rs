@@ -138,6 +138,13 @@ fn a_stopped_run_resumes_without_repeating_and_shards_merge_to_the_same_report()
     let losses =
         std::fs::read_to_string(sharded.join("figures/losses-odds-toya-class0.svg")).unwrap();
     assert!(losses.contains("<polyline"));
+    // Fig. 3b with the centre's distance to the codes beside c_1 and ||c||.
+    let centre =
+        std::fs::read_to_string(sharded.join("figures/center-odds-toya-class0.svg")).unwrap();
+    assert!(centre.contains("||c - mean code||"), "{centre}");
+    assert!(centre.contains("rms distance to their mean"), "{centre}");
+    // Four series, each drawn as a line and a legend entry (the axes are 1 wide).
+    assert_eq!(centre.matches(r#"stroke-width="2""#).count(), 8, "{centre}");
 }
 
 #[test]

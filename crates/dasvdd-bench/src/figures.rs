@@ -96,6 +96,10 @@ pub fn line_chart(
                 .copied()
                 .filter(|(x, y)| x.is_finite() && y.is_finite())
                 .collect();
+            if pts.is_empty() {
+                // Nothing to draw (e.g. a diagnostic the file predates): no legend entry.
+                continue;
+            }
             chart
                 .draw_series(LineSeries::new(pts, colour.stroke_width(2)))
                 .map_err(&e)?
@@ -278,6 +282,16 @@ pub fn draw_all(
                     &[
                         ("c_1".into(), epoch(|r| r.center_first)),
                         ("||c||".into(), epoch(|r| r.center_norm)),
+                        // Files written before these were recorded, and fixed centres, have
+                        // none: NaN points are not drawn.
+                        (
+                            "||c - mean code||".into(),
+                            epoch(|r| r.center_offset.map_or(f64::NAN, f64::sqrt)),
+                        ),
+                        (
+                            "codes' rms distance to their mean".into(),
+                            epoch(|r| r.code_spread.map_or(f64::NAN, f64::sqrt)),
+                        ),
                     ],
                 )?;
                 out.push((title, path));

@@ -237,12 +237,18 @@ fn ablations_are_reachable() {
     cfg.train.center = CenterMode::FixedMeanCode;
     let m = fit(&cfg, x, &Device::Cpu, &mut |_| {}).unwrap();
     assert_eq!(m.history[0].center_norm, m.history[1].center_norm);
+    // No centre step, so no centre diagnostics.
+    assert!(m
+        .history
+        .iter()
+        .all(|r| r.center_offset.is_none() && r.code_spread.is_none()));
     // kappa = 1: no centre split, c keeps its initial value.
     let mut cfg = small_config(2);
     cfg.train.kappa = 1.0;
     cfg.train.gamma = GammaChoice::Fixed(0.5);
     let m = fit(&cfg, x, &Device::Cpu, &mut |_| {}).unwrap();
     assert_eq!(m.history[0].center_first, m.history[1].center_first);
+    assert!(m.history.iter().all(|r| r.center_offset.is_none()));
     assert_eq!(m.gamma, 0.5);
     // The trained centre moves.
     let m = fit(&small_config(2), x, &Device::Cpu, &mut |_| {}).unwrap();
@@ -324,11 +330,15 @@ fn the_accumulated_centre_gradient_includes_the_network_losss_pull_on_c() {
     for grad in [CenterGrad::Reset, CenterGrad::Accumulate] {
         let mut cfg = config(2);
         cfg.train.center_grad = grad;
-        let got = fit(&cfg, x, &Device::Cpu, &mut |_| {}).unwrap().center;
+        let model = fit(&cfg, x, &Device::Cpu, &mut |_| {}).unwrap();
+        let got = &model.center;
+        // ||c - z||^2 before each epoch's one centre step, for the history's diagnostics.
+        let mut offsets = [0.0; 2];
         for k in 0..z.len() {
             let z = z[k] as f64;
             let (mut c, mut sum, mut state) = (c0[k] as f64, 0.0, 0.0);
             for step in 0..2 {
+                offsets[step] += (c - z) * (c - z);
                 let own = 2.0 * (c - z) / latent;
                 let g = match grad {
                     CenterGrad::Reset => own,
@@ -345,7 +355,38 @@ fn the_accumulated_centre_gradient_includes_the_network_losss_pull_on_c() {
                 got[k]
             );
         }
+        for (record, want) in model.history.iter().zip(offsets) {
+            let offset = record.center_offset.expect("a centre step ran");
+            assert!(
+                (offset - want).abs() < 1e-4 * want.max(1.0),
+                "{grad:?} epoch {}: ||c - z||^2 recorded {offset}, by hand {want}",
+                record.epoch
+            );
+            // Every code is the same z: no spread.
+            assert_eq!(record.code_spread, Some(0.0), "{grad:?}");
+        }
     }
+}
+
+#[test]
+fn the_trained_centre_approaches_the_codes() {
+    let (train, _) = synthetic(400, 0, 9);
+    let x = SampleView::new(&train, 400, 20).unwrap();
+    let m = fit(&small_config(30), x, &Device::Cpu, &mut |_| {}).unwrap();
+    let offset = |e: usize| m.history[e].center_offset.unwrap();
+    let spread = |e: usize| m.history[e].code_spread.unwrap();
+    // c starts from N(0, 1), away from the codes; AdaGrad's steps bring it closer.
+    assert!(
+        offset(29) < 0.5 * offset(0),
+        "||c - mean code||^2 {} (epoch 1) -> {} (epoch 30)",
+        offset(0),
+        offset(29)
+    );
+    assert!(spread(0) > 0.0 && spread(29) > 0.0);
+    assert!(m
+        .history
+        .iter()
+        .all(|r| r.center_offset.unwrap().is_finite() && r.code_spread.unwrap().is_finite()));
 }
 
 #[test]

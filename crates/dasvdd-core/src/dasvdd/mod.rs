@@ -56,6 +56,15 @@ pub struct EpochRecord {
     pub center_norm: f64,
     /// c_1 (first coordinate) after the epoch.
     pub center_first: f64,
+    /// Mean over the epoch's centre steps of ||c - z̄||^2, z̄ the mean code of the step's centre
+    /// split, taken before the step: how far c is from where eq. (4) puts it. `None` when no
+    /// centre step ran (a fixed centre, or files written before 2026-12-03).
+    #[serde(default)]
+    pub center_offset: Option<f64>,
+    /// Mean over the same centre steps of the split's mean ||z - z̄||^2: the codes' own spread,
+    /// the part of the SVDD term that moving c cannot remove.
+    #[serde(default)]
+    pub code_spread: Option<f64>,
     /// Wall-clock seconds of the epoch.
     pub seconds: f64,
 }

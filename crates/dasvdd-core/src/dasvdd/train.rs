@@ -7,6 +7,7 @@
 //! values exactly as for the model alone (one model is simply a stack of one).
 
 use std::ops::ControlFlow;
+use std::sync::Mutex;
 
 use candle_core::{Device, Tensor, Var};
 use candle_nn::Optimizer;
@@ -165,6 +166,53 @@ fn gather(xs: &[SampleView<'_>], idx: &[&[usize]], device: &Device) -> Result<Te
     SampleView::gather_stacked(xs, idx, device)
 }
 
+/// One model's running sums, over an epoch's centre steps, of the history's centre diagnostics
+/// ([`EpochRecord::center_offset`], [`EpochRecord::code_spread`]).
+#[derive(Debug, Default, Clone, Copy)]
+struct CenterStats {
+    offset: f64,
+    spread: f64,
+    steps: usize,
+}
+
+impl CenterStats {
+    /// Adds one centre step: `codes` the split's codes (rows of the latent width), `c` the
+    /// centre the step starts from.
+    fn add(&mut self, codes: &[Vec<f32>], c: &[f32]) {
+        if codes.is_empty() {
+            return;
+        }
+        let k = codes.len() as f64;
+        let mean: Vec<f64> = (0..c.len())
+            .map(|j| codes.iter().map(|r| r[j] as f64).sum::<f64>() / k)
+            .collect();
+        let sq = |a: f64, b: f64| (a - b) * (a - b);
+        self.offset += c
+            .iter()
+            .zip(&mean)
+            .map(|(c, m)| sq(*c as f64, *m))
+            .sum::<f64>();
+        self.spread += codes
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .zip(&mean)
+                    .map(|(z, m)| sq(*z as f64, *m))
+                    .sum::<f64>()
+            })
+            .sum::<f64>()
+            / k;
+        self.steps += 1;
+    }
+
+    /// The epoch's means (`None` without a centre step), and a fresh start for the next epoch.
+    fn take(&mut self) -> (Option<f64>, Option<f64>) {
+        let s = std::mem::take(self);
+        let mean = |v: f64| (s.steps > 0).then(|| v / s.steps as f64);
+        (mean(s.offset), mean(s.spread))
+    }
+}
+
 /// Algorithm 1 on a stack of models whose configs and training sets [`fit_stacked`] checked.
 fn train_stack(
     configs: &[&DasvddConfig],
@@ -232,6 +280,8 @@ fn train_stack(
         .iter()
         .map(|c| seeded_rng(c.train.seed, stream::SHUFFLE))
         .collect();
+    // Shared by the step (which adds) and the epoch's record (which takes); never contended.
+    let center_stats = Mutex::new(vec![CenterStats::default(); models]);
     let histories = epochs::run_epochs_stacked(
         n,
         tc.epochs,
@@ -273,6 +323,14 @@ fn train_stack(
                 let _timer = step_profile::timer(Phase::CenterStep);
                 let z = ae.encode(&gather(xs, &center_idx, device)?)?;
                 let z_mean = z.mean(1)?.detach();
+                {
+                    let codes = z.to_vec3::<f32>()?;
+                    let centers = center.as_tensor().to_vec2::<f32>()?;
+                    let mut stats = center_stats.lock().unwrap_or_else(|e| e.into_inner());
+                    for ((s, codes), c) in stats.iter_mut().zip(&codes).zip(&centers) {
+                        s.add(codes, c);
+                    }
+                }
                 let mut loss = center.as_tensor().sub(&z_mean)?.sqr()?.mean(1)?.sum_all()?;
                 if let Some(sum) = &accumulated {
                     // The 2021 code never cleared c's gradient: adding <c, sum of the earlier
@@ -301,6 +359,8 @@ fn train_stack(
             }
             let [reconstruction, svdd] = means.means;
             let gamma = gamma_values[m];
+            let (center_offset, code_spread) =
+                center_stats.lock().unwrap_or_else(|e| e.into_inner())[m].take();
             let record = EpochRecord {
                 epoch,
                 total: reconstruction + gamma * svdd,
@@ -308,6 +368,8 @@ fn train_stack(
                 svdd,
                 center_norm,
                 center_first: c.first().copied().unwrap_or(0.0) as f64,
+                center_offset,
+                code_spread,
                 seconds: means.seconds,
             };
             tracing::info!(
@@ -318,6 +380,8 @@ fn train_stack(
                 svdd = record.svdd,
                 center_norm,
                 center_first = record.center_first,
+                center_offset = record.center_offset,
+                code_spread = record.code_spread,
                 "dasvdd epoch"
             );
             Ok(record)
