@@ -235,16 +235,18 @@ impl Geometry {
         let (p, kk) = (self.out_pixels(), self.patch());
         if self.direct() {
             let l = self.padded();
-            chunks(&mut y, IMAGE_CHUNK * self.out_image(), |(i, y)| {
-                let mut xp = vec![0f32; self.c_in * l.plane];
-                let mut yw = vec![0f32; self.c_out * l.span];
+            let (planes_in, spans_out) = (self.c_in * l.plane, self.c_out * l.span);
+            let run = |scratch: &mut Vec<f32>, (i, y): (usize, &mut [f32])| {
+                let (xp, yw) = scratch.split_at_mut(planes_in);
                 for (j, y) in y.chunks_mut(self.out_image()).enumerate() {
                     let b = i * IMAGE_CHUNK + j;
-                    self.pad_image(l, &x[b * self.in_image()..][..self.in_image()], &mut xp);
-                    self.direct_forward(l, &xp, w, &mut yw, y);
+                    self.pad_image(l, &x[b * self.in_image()..][..self.in_image()], xp);
+                    self.direct_forward(l, xp, w, yw, y);
                 }
                 Ok(())
-            })?;
+            };
+            let size = IMAGE_CHUNK * self.out_image();
+            chunks_with(&mut y, size, planes_in + spans_out, run)?;
             return Ok(y);
         }
         let l = self.padded();
@@ -270,16 +272,18 @@ impl Geometry {
         let (p, kk) = (self.out_pixels(), self.patch());
         if self.direct() {
             let l = self.padded();
-            chunks(&mut dx, IMAGE_CHUNK * self.in_image(), |(i, dx)| {
-                let mut dyw = vec![0f32; self.c_out * l.span];
-                let mut dxp = vec![0f32; self.c_in * l.plane];
+            let spans_out = self.c_out * l.span;
+            let run = |scratch: &mut Vec<f32>, (i, dx): (usize, &mut [f32])| {
+                let (dyw, dxp) = scratch.split_at_mut(spans_out);
                 for (j, dx) in dx.chunks_mut(self.in_image()).enumerate() {
                     let b = i * IMAGE_CHUNK + j;
-                    self.widen(l, &dy[b * self.out_image()..][..self.out_image()], &mut dyw);
-                    self.direct_backward_input(l, &dyw, w, &mut dxp, dx);
+                    self.widen(l, &dy[b * self.out_image()..][..self.out_image()], dyw);
+                    self.direct_backward_input(l, dyw, w, dxp, dx);
                 }
                 Ok(())
-            })?;
+            };
+            let size = IMAGE_CHUNK * self.in_image();
+            chunks_with(&mut dx, size, spans_out + self.c_in * l.plane, run)?;
             return Ok(dx);
         }
         // w^T as a row-major (kk x c_out) matrix, made once: `gemm` reads both operands of
@@ -323,20 +327,25 @@ impl Geometry {
         let kk = self.patch();
         let n_chunks = self.batch.div_ceil(IMAGE_CHUNK);
         let mut partial = vec![0f32; n_chunks * self.c_out * kk];
-        let run = |(i, dw): (usize, &mut [f32])| -> candle_core::Result<()> {
+        let l = self.padded();
+        let planes_in = self.c_in * l.plane;
+        let run = |scratch: &mut Vec<f32>, (i, dw): (usize, &mut [f32])| {
             let end = ((i + 1) * IMAGE_CHUNK).min(self.batch);
+            let (xp, dyw) = scratch.split_at_mut(planes_in);
             // Each image's dot products added to the chunk's sum in image order.
-            let l = self.padded();
-            let mut xp = vec![0f32; self.c_in * l.plane];
-            let mut dyw = vec![0f32; self.c_out * l.span];
             for b in i * IMAGE_CHUNK..end {
-                self.pad_image(l, &x[b * self.in_image()..][..self.in_image()], &mut xp);
-                self.widen(l, &dy[b * self.out_image()..][..self.out_image()], &mut dyw);
-                self.direct_backward_weight(l, &xp, &dyw, dw);
+                self.pad_image(l, &x[b * self.in_image()..][..self.in_image()], xp);
+                self.widen(l, &dy[b * self.out_image()..][..self.out_image()], dyw);
+                self.direct_backward_weight(l, xp, dyw, dw);
             }
             Ok(())
         };
-        chunks(&mut partial, self.c_out * kk, run)?;
+        chunks_with(
+            &mut partial,
+            self.c_out * kk,
+            planes_in + self.c_out * l.span,
+            run,
+        )?;
         Ok(sum_blocks(&partial, self.c_out * kk))
     }
 
@@ -368,11 +377,7 @@ impl Geometry {
                     self.pad_image(l, &x[b * self.in_image()..][..self.in_image()], &mut xp);
                     self.im2col_padded(l, &xp, &mut cols, width, j * p);
                     let dy = &dy[b * self.out_image()..][..self.out_image()];
-                    for (co, row) in dy.chunks(p).enumerate() {
-                        for (pix, &v) in row.iter().enumerate() {
-                            dyt[(j * p + pix) * c_out + co] = v;
-                        }
-                    }
+                    transpose_into(dy, c_out, p, &mut dyt[j * p * c_out..][..p * c_out]);
                 }
                 gemm_one_thread(
                     dwt,
@@ -604,7 +609,8 @@ fn copy_rows(dst: &mut [f32], src: &[f32], wo: usize, wp: usize) {
 }
 
 /// [`chunks`] with a scratch buffer of `scratch` values per rayon job (one allocation per job,
-/// not per chunk), which `f` must write before it reads.
+/// not per chunk), which `f` must write before it reads: the convolutions' padded planes,
+/// widened planes and patch matrices.
 fn chunks_with<F>(data: &mut [f32], size: usize, scratch: usize, f: F) -> candle_core::Result<()>
 where
     F: Fn(&mut Vec<f32>, (usize, &mut [f32])) -> candle_core::Result<()> + Sync + Send,
@@ -637,12 +643,17 @@ fn sum_blocks(blocks: &[f32], size: usize) -> Vec<f32> {
 /// The row-major `rows x cols` matrix `m` transposed, row-major `cols x rows`.
 fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     let mut t = vec![0f32; m.len()];
+    transpose_into(m, rows, cols, &mut t);
+    t
+}
+
+/// Writes the row-major `rows x cols` matrix `m` transposed into `t` (row-major `cols x rows`).
+fn transpose_into(m: &[f32], rows: usize, cols: usize, t: &mut [f32]) {
     for (r, row) in m.chunks(cols.max(1)).take(rows).enumerate() {
         for (c, &v) in row.iter().enumerate() {
             t[c * rows + r] = v;
         }
     }
-    t
 }
 
 /// Calls `f(index, out_plane, in_plane)` for every `out`-value plane of `dst` with the
