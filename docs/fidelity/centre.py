@@ -17,6 +17,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from summarize import cells
+
 
 def arg(name, default):
     for a in sys.argv[1:]:
@@ -26,16 +28,10 @@ def arg(name, default):
 
 
 def aurocs(root):
-    """(dataset, method, class, seed) -> AUROC % from the cell records."""
-    got = {}
-    for f in sorted((Path(root) / "cells").glob("*.jsonl")):
-        for line in f.read_text().splitlines():
-            try:
-                c = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line being written
-            got[(c["dataset"], c["method"], c["class"], c["seed"])] = 100 * c["auroc"]
-    return got
+    """(dataset, method, class, seed) -> AUROC % from the cell records (read by summarize.py's
+    reader, beside this file)."""
+    return {(c["dataset"], c["method"], c["class"], c["seed"]): 100 * c["auroc"]
+            for c in cells(root)}
 
 
 def main():
