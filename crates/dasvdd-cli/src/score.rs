@@ -1,15 +1,17 @@
 //! `dasvdd score`: one anomaly score per sample with a saved model (higher = more anomalous),
-//! optionally a 0/1 prediction at the model's threshold, and, when the samples carry labels,
-//! the evaluation of the scores in the same run.
+//! optionally DASVDD's two parts of the score and a 0/1 prediction at the model's threshold,
+//! and, when the samples carry labels, the evaluation of the scores in the same run.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use dasvdd_baselines::load_detector;
+use dasvdd_baselines::registry::read_method;
+use dasvdd_baselines::{load_detector, Method};
 use dasvdd_core::checkpoint;
-use dasvdd_core::{parse_device, SampleView};
+use dasvdd_core::Detector;
+use dasvdd_core::{parse_device, DasvddModel, SampleView};
 use dasvdd_data::FittedPreprocessing;
 
 use crate::input::{Role, SourceArgs};
@@ -38,6 +40,12 @@ pub struct ScoreArgs {
     /// The threshold of --predict instead of the model's
     #[arg(long, requires = "predict")]
     threshold: Option<f64>,
+    /// DASVDD models only: add the score's two parts (eq. 7), the `reconstruction` error (mean
+    /// over features of (x_hat - x)^2) and `svdd`, the squared distance ||z - c||^2 of the code
+    /// to the centre, so that score = reconstruction + gamma * svdd; with labels, also print
+    /// each part's AUROC
+    #[arg(long)]
+    parts: bool,
     /// cpu, cuda or cuda:N
     #[arg(long, default_value = "cpu")]
     device: String,
@@ -92,7 +100,24 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
         anyhow::anyhow!(text)
     };
 
-    let detector = load_detector(model_path, &device).map_err(named)?;
+    // DASVDD's own type for --parts, whose components are the score's two terms.
+    let dasvdd = if args.parts {
+        let method = read_method(model_path).map_err(named)?;
+        if method != Method::Dasvdd {
+            bail!(
+                "--parts splits DASVDD's score into its reconstruction and SVDD terms, but \
+                 {model_name} is a {} model, whose score is one term",
+                method.info().name
+            );
+        }
+        Some(DasvddModel::load(model_path, &device).map_err(named)?)
+    } else {
+        None
+    };
+    let detector: Box<dyn Detector> = match &dasvdd {
+        Some(model) => Box::new(model.clone()),
+        None => load_detector(model_path, &device).map_err(named)?,
+    };
     let threshold = if args.predict {
         Some(match args.threshold {
             Some(t) if t.is_finite() => t,
@@ -129,20 +154,42 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
             .with_context(|| format!("cannot scale {}", samples.origin))?;
     }
     let view = SampleView::new(&x.data, x.rows, x.cols).with_context(|| samples.origin.clone())?;
-    let scores = detector.score(view)?;
-
-    let mut text = String::with_capacity(scores.len() * 24 + 20);
-    text.push_str(if threshold.is_some() {
-        "score,prediction\n"
-    } else {
-        "score\n"
-    });
-    for s in &scores {
-        // The shortest representation that reads back to the same f64.
-        match threshold {
-            Some(t) => text.push_str(&format!("{s},{}\n", u8::from(*s >= t))),
-            None => text.push_str(&format!("{s}\n")),
+    // With --parts the score is summed here from the same two terms `Detector::score` sums,
+    // in the same order, so it is the same value to the bit.
+    let (scores, parts) = match &dasvdd {
+        Some(model) => {
+            let e = model.components(view)?;
+            let scores: Vec<f64> = e
+                .reconstruction
+                .iter()
+                .zip(&e.distance)
+                .map(|(r, d)| r + model.gamma * d)
+                .collect();
+            (scores, Some(e))
         }
+        None => (detector.score(view)?, None),
+    };
+
+    let mut header = vec!["score"];
+    if parts.is_some() {
+        header.extend(["reconstruction", "svdd"]);
+    }
+    if threshold.is_some() {
+        header.push("prediction");
+    }
+    let mut text = String::with_capacity(scores.len() * 24 * header.len() + 40);
+    text.push_str(&header.join(","));
+    text.push('\n');
+    for (i, s) in scores.iter().enumerate() {
+        // The shortest representation that reads back to the same f64.
+        text.push_str(&s.to_string());
+        if let Some(e) = &parts {
+            text.push_str(&format!(",{},{}", e.reconstruction[i], e.distance[i]));
+        }
+        if let Some(t) = threshold {
+            text.push_str(&format!(",{}", u8::from(*s >= t)));
+        }
+        text.push('\n');
     }
     out.write(text.as_bytes())?;
 
@@ -166,6 +213,20 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
         let summary = crate::eval::Summary::new(&scores, labels, threshold_rule(threshold))
             .with_context(|| format!("cannot evaluate the scores of {}", samples.origin))?;
         eprintln!("{}: {}", samples.origin, summary.one_line());
+        if let (Some(e), Some(model)) = (&parts, &dasvdd) {
+            let auroc = |part: &[f64], name: &str| {
+                dasvdd_eval::auroc(part, labels)
+                    .with_context(|| format!("cannot evaluate the {name} part of the scores"))
+            };
+            eprintln!(
+                "{}: AUROC of the parts alone: reconstruction {:.4}, svdd {:.4} (score = \
+                 reconstruction + gamma * svdd, gamma {})",
+                samples.origin,
+                auroc(&e.reconstruction, "reconstruction")?,
+                auroc(&e.distance, "svdd")?,
+                model.gamma
+            );
+        }
     }
     Ok(())
 }

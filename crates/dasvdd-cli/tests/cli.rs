@@ -198,6 +198,153 @@ fn train_score_eval_round_trip() {
     ));
 }
 
+/// `score --parts` writes DASVDD's two terms beside the score, which is the plain score to the
+/// bit and their sum with the model's gamma; with labels it prints each term's AUROC; a model of
+/// another method is refused by name.
+#[test]
+fn score_parts_are_the_two_terms_of_the_score() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_fixture(d);
+    let train = |method: &str, out: &str| {
+        ok(&dasvdd(
+            &[
+                "train",
+                "--quiet",
+                "--method",
+                method,
+                "--data",
+                "normal.csv",
+                "--epochs",
+                "20",
+                "--seed",
+                "5",
+                "--out",
+                out,
+            ],
+            d,
+        ))
+    };
+    train("dasvdd", "m.safetensors");
+    let score = |extra: &[&str], out: &str| {
+        let mut args = vec!["score", "--model", "m.safetensors", "--out", out];
+        args.extend(extra);
+        dasvdd(&args, d)
+    };
+    ok(&score(&["--data", "new.csv"], "plain.csv"));
+    ok(&score(&["--data", "new.csv", "--parts"], "parts.csv"));
+    let plain = std::fs::read_to_string(d.join("plain.csv")).unwrap();
+    let parts = std::fs::read_to_string(d.join("parts.csv")).unwrap();
+    let mut lines = parts.lines();
+    assert_eq!(lines.next(), Some("score,reconstruction,svdd"));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 200);
+    let first: Vec<&str> = rows.iter().map(|r| r[0]).collect();
+    let plain_scores: Vec<&str> = plain.lines().skip(1).collect();
+    assert_eq!(
+        first, plain_scores,
+        "the score column is the plain score, as written"
+    );
+
+    let meta: serde_json::Value =
+        serde_json::from_str(ok(&dasvdd(&["inspect", "--json", "m.safetensors"], d)).trim())
+            .unwrap();
+    let gamma = match &meta["gamma"] {
+        serde_json::Value::Number(n) => n.as_f64().unwrap(),
+        serde_json::Value::String(s) => s.parse().unwrap(),
+        other => panic!("gamma {other}"),
+    };
+    assert!(gamma > 0.0, "gamma {gamma}");
+    let num = |v: &str| -> f64 { v.parse().unwrap() };
+    for r in &rows {
+        let (s, rec, svdd) = (num(r[0]), num(r[1]), num(r[2]));
+        assert!(rec >= 0.0 && svdd >= 0.0, "{r:?}");
+        assert!(
+            (s - (rec + gamma * svdd)).abs() <= 1e-12 * s.abs().max(1e-300),
+            "{s} != {rec} + {gamma} * {svdd}"
+        );
+    }
+    for col in [1, 2] {
+        assert!(
+            rows.iter().any(|r| r[col] != rows[0][col]),
+            "column {col} is constant"
+        );
+    }
+
+    // With labels: each term's AUROC, after the score's summary; with --predict a fourth column.
+    let new = std::fs::read_to_string(d.join("new.csv")).unwrap();
+    let labels = std::fs::read_to_string(d.join("labels.csv")).unwrap();
+    let labelled: String = new
+        .lines()
+        .zip(labels.lines().skip(1))
+        .map(|(x, y)| format!("{x},{y}\n"))
+        .collect();
+    std::fs::write(d.join("labelled.csv"), labelled).unwrap();
+    let out = score(
+        &[
+            "--data",
+            "labelled.csv",
+            "--label-col",
+            "13",
+            "--parts",
+            "--predict",
+            "--threshold",
+            "0.1",
+        ],
+        "p.csv",
+    );
+    ok(&out);
+    let text = String::from_utf8_lossy(&out.stderr);
+    let line = text
+        .lines()
+        .find(|l| l.contains("AUROC of the parts alone"))
+        .unwrap_or_else(|| panic!("no parts line in {text}"));
+    let aurocs: Vec<f64> = ["reconstruction ", "svdd "]
+        .iter()
+        .map(|k| {
+            let v = line
+                .split(k)
+                .nth(1)
+                .unwrap()
+                .split([',', ' '])
+                .next()
+                .unwrap();
+            v.parse().unwrap()
+        })
+        .collect();
+    assert!(aurocs.iter().all(|a| (0.0..=1.0).contains(a)), "{line}");
+    let p = std::fs::read_to_string(d.join("p.csv")).unwrap();
+    assert!(
+        p.starts_with("score,reconstruction,svdd,prediction\n"),
+        "{p}"
+    );
+    assert_eq!(p.lines().nth(1).unwrap().split(',').count(), 4);
+
+    // Another method's score is one term.
+    train("ae", "ae.safetensors");
+    let e = err(&dasvdd(
+        &[
+            "score",
+            "--model",
+            "ae.safetensors",
+            "--data",
+            "new.csv",
+            "--parts",
+            "--out",
+            "x.csv",
+        ],
+        d,
+    ));
+    assert!(
+        e.contains("--parts") && e.contains("ae.safetensors") && e.contains("ae model"),
+        "{e}"
+    );
+    assert!(
+        !d.join("x.csv").exists(),
+        "nothing is written after the error"
+    );
+}
+
 #[test]
 fn every_method_trains_and_scores() {
     let dir = tempfile::tempdir().unwrap();
