@@ -7,11 +7,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use dasvdd_baselines::registry::read_method;
-use dasvdd_baselines::{load_detector, Method};
+use dasvdd_baselines::load_detector;
 use dasvdd_core::checkpoint;
-use dasvdd_core::Detector;
-use dasvdd_core::{parse_device, DasvddModel, SampleView};
+use dasvdd_core::{parse_device, SampleView};
 use dasvdd_data::FittedPreprocessing;
 
 use crate::input::{Role, SourceArgs};
@@ -40,10 +38,10 @@ pub struct ScoreArgs {
     /// The threshold of --predict instead of the model's
     #[arg(long, requires = "predict")]
     threshold: Option<f64>,
-    /// DASVDD models only: add the score's two parts (eq. 7), the `reconstruction` error (mean
+    /// DASVDD models only: add the score's two terms (eq. 7), the `reconstruction` error (mean
     /// over features of (x_hat - x)^2) and `svdd`, the squared distance ||z - c||^2 of the code
     /// to the centre, so that score = reconstruction + gamma * svdd; with labels, also print
-    /// each part's AUROC
+    /// each term's AUROC
     #[arg(long)]
     parts: bool,
     /// cpu, cuda or cuda:N
@@ -100,24 +98,14 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
         anyhow::anyhow!(text)
     };
 
-    // DASVDD's own type for --parts, whose components are the score's two terms.
-    let dasvdd = if args.parts {
-        let method = read_method(model_path).map_err(named)?;
-        if method != Method::Dasvdd {
-            bail!(
-                "--parts splits DASVDD's score into its reconstruction and SVDD terms, but \
-                 {model_name} is a {} model, whose score is one term",
-                method.info().name
-            );
-        }
-        Some(DasvddModel::load(model_path, &device).map_err(named)?)
-    } else {
-        None
-    };
-    let detector: Box<dyn Detector> = match &dasvdd {
-        Some(model) => Box::new(model.clone()),
-        None => load_detector(model_path, &device).map_err(named)?,
-    };
+    let detector = load_detector(model_path, &device).map_err(named)?;
+    if args.parts && detector.score_term_names().is_empty() {
+        bail!(
+            "--parts splits a score into its terms (DASVDD's reconstruction and SVDD terms), \
+             but {model_name} is a {} model, whose score is one term",
+            detector.method()
+        );
+    }
     let threshold = if args.predict {
         Some(match args.threshold {
             Some(t) if t.is_finite() => t,
@@ -154,26 +142,22 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
             .with_context(|| format!("cannot scale {}", samples.origin))?;
     }
     let view = SampleView::new(&x.data, x.rows, x.cols).with_context(|| samples.origin.clone())?;
-    // With --parts the score is summed here from the same two terms `Detector::score` sums,
-    // in the same order, so it is the same value to the bit.
-    let (scores, parts) = match &dasvdd {
-        Some(model) => {
-            let e = model.components(view)?;
-            let scores: Vec<f64> = e
-                .reconstruction
-                .iter()
-                .zip(&e.distance)
-                .map(|(r, d)| r + model.gamma * d)
-                .collect();
-            (scores, Some(e))
-        }
-        None => (detector.score(view)?, None),
+    // With --parts the score is summed here from its terms, as `Detector::score` sums them
+    // (same order and weights), so it is the same value to the bit.
+    let (scores, parts) = if args.parts {
+        let terms = detector
+            .score_terms(view)?
+            .context("the model named terms of its score but gave none")?;
+        let scores: Vec<f64> = (0..view.rows())
+            .map(|i| terms.iter().fold(0.0, |s, t| s + t.weight * t.values[i]))
+            .collect();
+        (scores, Some(terms))
+    } else {
+        (detector.score(view)?, None)
     };
 
     let mut header = vec!["score"];
-    if parts.is_some() {
-        header.extend(["reconstruction", "svdd"]);
-    }
+    header.extend(parts.iter().flatten().map(|t| t.name));
     if threshold.is_some() {
         header.push("prediction");
     }
@@ -183,8 +167,8 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
     for (i, s) in scores.iter().enumerate() {
         // The shortest representation that reads back to the same f64.
         text.push_str(&s.to_string());
-        if let Some(e) = &parts {
-            text.push_str(&format!(",{},{}", e.reconstruction[i], e.distance[i]));
+        for t in parts.iter().flatten() {
+            text.push_str(&format!(",{}", t.values[i]));
         }
         if let Some(t) = threshold {
             text.push_str(&format!(",{}", u8::from(*s >= t)));
@@ -213,18 +197,18 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
         let summary = crate::eval::Summary::new(&scores, labels, threshold_rule(threshold))
             .with_context(|| format!("cannot evaluate the scores of {}", samples.origin))?;
         eprintln!("{}: {}", samples.origin, summary.one_line());
-        if let (Some(e), Some(model)) = (&parts, &dasvdd) {
-            let auroc = |part: &[f64], name: &str| {
-                dasvdd_eval::auroc(part, labels)
-                    .with_context(|| format!("cannot evaluate the {name} part of the scores"))
-            };
+        if let Some(terms) = &parts {
+            let mut each = Vec::with_capacity(terms.len());
+            for t in terms {
+                let a = dasvdd_eval::auroc(&t.values, labels).with_context(|| {
+                    format!("cannot evaluate the {} term of the scores", t.name)
+                })?;
+                each.push(format!("{} {a:.4} (weight {})", t.name, t.weight));
+            }
             eprintln!(
-                "{}: AUROC of the parts alone: reconstruction {:.4}, svdd {:.4} (score = \
-                 reconstruction + gamma * svdd, gamma {})",
+                "{}: AUROC of each term of the score alone: {}",
                 samples.origin,
-                auroc(&e.reconstruction, "reconstruction")?,
-                auroc(&e.distance, "svdd")?,
-                model.gamma
+                each.join(", ")
             );
         }
     }

@@ -297,7 +297,7 @@ fn score_parts_are_the_two_terms_of_the_score() {
     let text = String::from_utf8_lossy(&out.stderr);
     let line = text
         .lines()
-        .find(|l| l.contains("AUROC of the parts alone"))
+        .find(|l| l.contains("AUROC of each term of the score alone"))
         .unwrap_or_else(|| panic!("no parts line in {text}"));
     let aurocs: Vec<f64> = ["reconstruction ", "svdd "]
         .iter()

@@ -174,6 +174,18 @@ impl<'a> SampleView<'a> {
     }
 }
 
+/// One term of a score that is a weighted sum (see [`Detector::score_terms`]): the score is
+/// the sum over the terms of `weight * values[i]`, added in the terms' order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreTerm {
+    /// The term's name, as a column header (`reconstruction`, `svdd`).
+    pub name: &'static str,
+    /// Its weight in the score.
+    pub weight: f64,
+    /// One value per sample, unweighted.
+    pub values: Vec<f64>,
+}
+
 /// A fitted anomaly detector.
 pub trait Detector: Send + Sync {
     /// Short method name as used on the command line (`dasvdd`, `ocsvm`, ...).
@@ -184,6 +196,20 @@ pub trait Detector: Send + Sync {
 
     /// One anomaly score per sample, higher = more anomalous.
     fn score(&self, x: SampleView<'_>) -> Result<Vec<f64>>;
+
+    /// The names of the score's terms, for methods whose score is a weighted sum of several
+    /// (see [`Detector::score_terms`]); empty for methods whose score is one term.
+    fn score_term_names(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// The terms of the score, for methods whose score is a weighted sum of several (DASVDD's
+    /// eq. 7: the reconstruction error, and ||z - c||^2 weighted by gamma), in the order the
+    /// score adds them; `None` for methods whose score is one term.
+    fn score_terms(&self, x: SampleView<'_>) -> Result<Option<Vec<ScoreTerm>>> {
+        let _ = x;
+        Ok(None)
+    }
 
     /// Writes the detector to one safetensors file, atomically.
     fn save(&self, path: &Path) -> Result<()>;

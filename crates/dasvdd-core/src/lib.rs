@@ -38,6 +38,6 @@ pub use dasvdd::{
 /// How this build's dependencies were compiled (debug assertions, opt-level), for start-up
 /// warnings and `cargo xtask perf`.
 pub use dasvdd_build_probe as build_probe;
-pub use detector::{Detector, DetectorParams, EpochProgress, SampleView};
+pub use detector::{Detector, DetectorParams, EpochProgress, SampleView, ScoreTerm};
 pub use device::{device_name, parse_device, pin_cpu_threads};
 pub use error::{CoreError, Result};

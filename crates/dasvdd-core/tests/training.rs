@@ -153,6 +153,36 @@ fn same_seed_same_scores_and_checkpoint_round_trip() {
     assert_eq!(loaded.config, a.config);
 }
 
+/// DASVDD's score is its two terms summed with their weights (1 and gamma), in order, to the
+/// bit; both terms vary over the samples, and the anomalies are farther on each.
+#[test]
+fn the_score_is_its_two_terms_summed() {
+    let (train, _) = synthetic(300, 0, 3);
+    let (test, anomal) = synthetic(100, 100, 4);
+    let x = SampleView::new(&train, 300, 20).unwrap();
+    let model = fit(&small_config(20), x, &Device::Cpu, &mut |_| {}).unwrap();
+    let mut all = test.clone();
+    all.extend(&anomal);
+    let t = SampleView::new(&all, 200, 20).unwrap();
+    let terms = model
+        .score_terms(t)
+        .unwrap()
+        .expect("DASVDD's score has terms");
+    let names: Vec<_> = terms.iter().map(|t| (t.name, t.weight)).collect();
+    assert_eq!(names, [("reconstruction", 1.0), ("svdd", model.gamma)]);
+    let summed: Vec<f64> = (0..200)
+        .map(|i| terms.iter().fold(0.0, |s, t| s + t.weight * t.values[i]))
+        .collect();
+    assert_eq!(summed, model.score(t).unwrap());
+    for term in &terms {
+        let v = &term.values;
+        assert!(v.iter().all(|v| *v >= 0.0), "{}: negative", term.name);
+        assert!(v.iter().any(|x| *x != v[0]), "{}: constant", term.name);
+        let a = auroc(&v[..100], &v[100..]);
+        assert!(a > 0.6, "{}: AUROC {a}", term.name);
+    }
+}
+
 #[test]
 fn bad_checkpoints_are_clear_errors() {
     let (train, _) = synthetic(100, 0, 5);

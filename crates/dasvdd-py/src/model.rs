@@ -34,24 +34,42 @@ impl NativeModel {
         py: Python<'py>,
         x: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let mut samples = Samples::read(x, "X")?;
+        let samples = self.samples(x)?;
         let (rows, cols) = samples.dims();
-        if cols != self.detector.n_features() {
-            return Err(value_err(format!(
-                "X has {cols} features but the {} model was fitted on {}",
-                self.method,
-                self.detector.n_features()
-            )));
-        }
-        if self.preprocessing != FittedPreprocessing::None {
-            samples = samples.preprocessed(&self.preprocessing)?;
-        }
         let data = samples.data();
         let detector = &self.detector;
         let scores = py
             .detach(|| detector.score(SampleView::new(data, rows, cols)?))
             .map_err(core_err)?;
         Ok(PyArray1::from_vec(py, scores))
+    }
+
+    /// The terms of the score of every row of `x`, for methods whose score is a weighted sum
+    /// (DASVDD: `reconstruction` with weight 1, `svdd` = ||z - c||^2 with weight gamma): a
+    /// list of (name, weight, float64 values) in the order the score adds them, or None for
+    /// methods whose score is one term.
+    #[allow(clippy::type_complexity)]
+    fn score_terms<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Vec<(&'static str, f64, Bound<'py, PyArray1<f64>>)>>> {
+        if self.detector.score_term_names().is_empty() {
+            return Ok(None);
+        }
+        let samples = self.samples(x)?;
+        let (rows, cols) = samples.dims();
+        let data = samples.data();
+        let detector = &self.detector;
+        let terms = py
+            .detach(|| detector.score_terms(SampleView::new(data, rows, cols)?))
+            .map_err(core_err)?;
+        Ok(terms.map(|terms| {
+            terms
+                .into_iter()
+                .map(|t| (t.name, t.weight, PyArray1::from_vec(py, t.values)))
+                .collect()
+        }))
     }
 
     /// Writes the model to one safetensors file (atomically), with the preprocessing entry the
@@ -109,5 +127,24 @@ impl NativeModel {
     #[getter]
     fn metadata(&self) -> HashMap<String, String> {
         self.metadata.clone()
+    }
+}
+
+impl NativeModel {
+    /// `x` read as samples of the model's width, with the model's preprocessing applied.
+    fn samples<'py>(&self, x: &Bound<'py, PyAny>) -> PyResult<Samples<'py>> {
+        let samples = Samples::read(x, "X")?;
+        let (_, cols) = samples.dims();
+        if cols != self.detector.n_features() {
+            return Err(value_err(format!(
+                "X has {cols} features but the {} model was fitted on {}",
+                self.method,
+                self.detector.n_features()
+            )));
+        }
+        if self.preprocessing != FittedPreprocessing::None {
+            return samples.preprocessed(&self.preprocessing);
+        }
+        Ok(samples)
     }
 }

@@ -235,3 +235,33 @@ def test_every_registry_method_has_one_estimator_and_the_neural_ones_match():
     assert sorted(NEURAL) == sorted(m["name"] for m in registry if m["neural"])
     assert [m["paper_column"] for m in registry] == ["OCSVM", "KDE", "IF", "AE", "DSVDD", "DASVDD"]
 
+
+
+def test_dasvdd_score_terms_sum_to_its_score_and_survive_save_load(train_test, tmp_path):
+    X, X_test, _ = train_test
+    det = FAST["dasvdd"](random_state=4).fit(X)
+    terms = det.score_terms(X_test)
+    assert [(name, type(w)) for name, w, _ in terms] == [
+        ("reconstruction", float),
+        ("svdd", float),
+    ]
+    assert terms[0][1] == 1.0 and terms[1][1] > 0.0
+    summed = np.zeros(len(X_test))
+    for _, weight, values in terms:
+        assert values.dtype == np.float64 and values.shape == (len(X_test),)
+        assert (values >= 0).all() and np.ptp(values) > 0
+        summed = summed + weight * values
+    np.testing.assert_array_equal(summed, det.decision_function(X_test))
+    det.save(tmp_path / "m.safetensors")
+    back = dasvdd.load(tmp_path / "m.safetensors")
+    for (n, w, v), (nb, wb, vb) in zip(terms, back.score_terms(X_test)):
+        assert (n, w) == (nb, wb)
+        np.testing.assert_array_equal(v, vb)
+
+
+@pytest.mark.parametrize("method", sorted(set(FAST) - {"dasvdd"}))
+def test_one_term_scores_refuse_score_terms(method, train_test):
+    X, X_test, _ = train_test
+    det = FAST[method](random_state=1).fit(X)
+    with pytest.raises(ValueError, match="one term"):
+        det.score_terms(X_test)

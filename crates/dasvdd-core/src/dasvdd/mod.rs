@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::autoencoder::Autoencoder;
 use crate::checkpoint::{self, Checkpoint};
 use crate::config::{DasvddConfig, GammaNorm};
-use crate::detector::{Detector, DetectorParams, EpochProgress, SampleView};
+use crate::detector::{Detector, DetectorParams, EpochProgress, SampleView, ScoreTerm};
 use crate::error::{CoreError, Result};
 
 /// Random streams drawn from the one seed, so that changing e.g. the number of gamma trials
@@ -282,6 +282,28 @@ impl Detector for DasvddModel {
             .zip(&e.distance)
             .map(|(r, d)| r + self.gamma * d)
             .collect())
+    }
+
+    fn score_term_names(&self) -> &'static [&'static str] {
+        &["reconstruction", "svdd"]
+    }
+
+    /// `reconstruction` (weight 1) and `svdd`, ||z - c||^2 (weight gamma): the two terms that
+    /// [`Detector::score`] adds.
+    fn score_terms(&self, x: SampleView<'_>) -> Result<Option<Vec<ScoreTerm>>> {
+        let e = self.components(x)?;
+        Ok(Some(vec![
+            ScoreTerm {
+                name: "reconstruction",
+                weight: 1.0,
+                values: e.reconstruction,
+            },
+            ScoreTerm {
+                name: "svdd",
+                weight: self.gamma,
+                values: e.distance,
+            },
+        ]))
     }
 
     fn save(&self, path: &Path) -> Result<()> {

@@ -203,6 +203,21 @@ class BaseDetector(_Base):
         self._check_fitted()
         return self.model_.score(_as_array(X))
 
+    def score_terms(self, X):
+        """The terms of ``decision_function`` for every row of ``X``, for methods whose score
+        is a weighted sum: a list of ``(name, weight, values)`` in the order the score adds
+        them, so that the score is the sum of ``weight * values``. DASVDD's are
+        ``reconstruction`` (weight 1: the mean squared reconstruction error) and ``svdd``
+        (weight gamma: the squared distance of the code to the centre), eq. (7) of the paper.
+        Raises ``ValueError`` for methods whose score is one term."""
+        self._check_fitted()
+        terms = self.model_.score_terms(_as_array(X))
+        if terms is None:
+            raise ValueError(
+                f"{type(self).__name__}'s score is one term: score_terms splits DASVDD's"
+            )
+        return terms
+
     def predict(self, X):
         """1 for rows scoring above ``threshold_``, 0 otherwise."""
         self._check_fitted(need_threshold=True)
