@@ -2,9 +2,11 @@
 """Summarises the fidelity study's results stores (docs/fidelity.md): per results folder and
 method, the mean AUROC (%) over every class and seed, the std over seeds of the class average,
 the mean over classes of the per-class std over seeds, the mean gamma, and the number of cells.
-Usage: summarize.py RESULTS_DIR... [--classes] [--pair=A,B] [--seeds=S,...]
+Usage: summarize.py RESULTS_DIR... [--classes] [--pair=A,B] [--seeds=S,...] [--terms]
 (--classes adds one line per class; --pair=A,B the mean and std of AUROC(A) - AUROC(B) over the
-cells (class, seed) both methods finished; --seeds=0,1 keeps only the cells of those seeds)."""
+cells (class, seed) both methods finished; --seeds=0,1 keeps only the cells of those seeds;
+--terms the mean AUROC of each term of the score alone, for the methods whose cells record it:
+DASVDD's reconstruction error and ||z - c||^2, since 2026-12-03)."""
 import json
 import statistics
 import sys
@@ -69,6 +71,21 @@ def main():
                 for k in sorted(classes):
                     v = classes[k]
                     print(f"|  | class {k} | {statistics.mean(v):.2f} | {std(v):.2f} |  |  |  | {len(v)} |")
+        if "--terms" in sys.argv:
+            for (d, m), recs in sorted(by.items()):
+                # (term's AUROC, the score's) per cell that records the term.
+                terms = defaultdict(list)
+                for r in recs:
+                    for name, a in (r.get("term_auroc") or {}).items():
+                        terms[name].append((100 * a, 100 * r["auroc"]))
+                if terms:
+                    score = statistics.mean(100 * r["auroc"] for r in recs if r.get("term_auroc"))
+                    alone = ", ".join(
+                        f"{name} {statistics.mean(t for t, _ in v):.2f} (above the score in "
+                        f"{sum(t > a for t, a in v)} of {len(v)})"
+                        for name, v in sorted(terms.items())
+                    )
+                    print(f"\n{d} {m}: score {score:.2f}; each term alone: {alone}")
         for a in sys.argv[1:]:
             if a.startswith("--pair="):
                 ma, mb = a[len("--pair="):].split(",")

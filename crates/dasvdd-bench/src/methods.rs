@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use candle_core::Device;
 use dasvdd_core::config::{CenterGrad, GammaNorm, SvddTerm, Variant as TrainVariant};
 use dasvdd_core::{CenterMode, DasvddConfig, EpochRecord, GammaChoice, SampleView};
@@ -30,6 +30,9 @@ pub struct Outcome {
     pub fit_seconds: f64,
     /// Wall-clock seconds of scoring the test set.
     pub score_seconds: f64,
+    /// The terms of the scores, for methods whose score is a weighted sum of several
+    /// (DASVDD's reconstruction error and ||z - c||^2); empty for the others.
+    pub terms: Vec<dasvdd_core::ScoreTerm>,
 }
 
 /// The DASVDD config of `spec` (DASVDD or a variant of it) on `dataset`; for the AE and Deep
@@ -220,7 +223,7 @@ pub fn fit_and_score_stacked(
         .map(|(fitted, test)| {
             let (detector, gamma, epochs, history) = fitted?;
             let started = Instant::now();
-            let scores = score_in_chunks(detector.as_ref(), *test)?;
+            let (scores, terms) = score_in_chunks(detector.as_ref(), *test)?;
             Ok(Outcome {
                 scores,
                 gamma,
@@ -228,19 +231,42 @@ pub fn fit_and_score_stacked(
                 history,
                 fit_seconds,
                 score_seconds: started.elapsed().as_secs_f64(),
+                terms,
             })
         })
         .collect())
 }
 
-/// Scores in chunks of rows, so that a large test set never needs one huge activation matrix.
-fn score_in_chunks(detector: &dyn dasvdd_core::Detector, x: SampleView<'_>) -> Result<Vec<f64>> {
+/// Scores in chunks of rows, so that a large test set never needs one huge activation matrix;
+/// for a detector whose score is a weighted sum of terms, also the terms, and the scores summed
+/// from them as `Detector::score` sums them (the same values to the bit).
+fn score_in_chunks(
+    detector: &dyn dasvdd_core::Detector,
+    x: SampleView<'_>,
+) -> Result<(Vec<f64>, Vec<dasvdd_core::ScoreTerm>)> {
     const CHUNK: usize = 4096;
     let mut out = Vec::with_capacity(x.rows());
+    let mut terms: Vec<dasvdd_core::ScoreTerm> = Vec::new();
     for chunk in x.chunks(CHUNK) {
-        out.extend(detector.score(chunk)?);
+        if detector.score_term_names().is_empty() {
+            out.extend(detector.score(chunk)?);
+            continue;
+        }
+        let parts = detector
+            .score_terms(chunk)?
+            .context("the detector named terms of its score but gave none")?;
+        out.extend(
+            (0..chunk.rows()).map(|i| parts.iter().fold(0.0, |s, t| s + t.weight * t.values[i])),
+        );
+        if terms.is_empty() {
+            terms = parts;
+        } else {
+            for (all, part) in terms.iter_mut().zip(parts) {
+                all.values.extend(part.values);
+            }
+        }
     }
-    Ok(out)
+    Ok((out, terms))
 }
 
 #[cfg(test)]

@@ -64,6 +64,11 @@ pub struct CellRecord {
     pub unit: String,
     /// Unix time (seconds) when the cell finished.
     pub finished_unix: u64,
+    /// For methods whose score is a weighted sum of terms (DASVDD: `reconstruction` and
+    /// `svdd`), the AUROC of each term alone, in `[0, 1]`; empty for the others and in records
+    /// written before 2026-12-03.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub term_auroc: BTreeMap<String, f64>,
 }
 
 /// A test sample at one end of the score ranking (Fig. 2).
@@ -478,7 +483,21 @@ mod tests {
             test_anomalous: 5,
             unit: "sample".into(),
             finished_unix: finished,
+            term_auroc: BTreeMap::new(),
         }
+    }
+
+    #[test]
+    fn records_without_term_aurocs_still_load_and_empty_ones_are_not_written() {
+        let r = record(1, 2, 0.75);
+        let line = serde_json::to_string(&r).unwrap();
+        assert!(!line.contains("term_auroc"), "{line}");
+        assert_eq!(serde_json::from_str::<CellRecord>(&line).unwrap(), r);
+        let mut with = r.clone();
+        with.term_auroc.insert("svdd".into(), 0.5);
+        let line = serde_json::to_string(&with).unwrap();
+        assert!(line.contains(r#""term_auroc":{"svdd":0.5}"#), "{line}");
+        assert_eq!(serde_json::from_str::<CellRecord>(&line).unwrap(), with);
     }
 
     #[test]

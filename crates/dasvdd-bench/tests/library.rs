@@ -33,6 +33,20 @@ fn custom_matrix_runs_reports_and_resumes() {
         assert!(row.auroc > 50.0 && row.auroc <= 100.0, "{row:?}");
     }
     assert!(report.missing.is_empty());
+    // DASVDD's cells also evaluate each term of the score alone; KDE's score is one term.
+    for (key, cell) in &first {
+        let terms: Vec<&str> = cell.term_auroc.keys().map(String::as_str).collect();
+        if key.method == "dasvdd" {
+            assert_eq!(terms, ["reconstruction", "svdd"], "{key}");
+            assert!(
+                cell.term_auroc.values().all(|a| (0.0..=1.0).contains(a)),
+                "{key}: {:?}",
+                cell.term_auroc
+            );
+        } else {
+            assert!(terms.is_empty(), "{key}: {terms:?}");
+        }
+    }
 
     // Resumed: nothing is recomputed, the stored records are the same.
     dasvdd_bench::runner::run(&args).unwrap();

@@ -139,6 +139,15 @@ fn finish_cell(
         }
         None => (out.scores.clone(), split.test.y.clone(), "sample"),
     };
+    // Each term of the score alone, evaluated on the same units as the score.
+    let mut term_auroc = std::collections::BTreeMap::new();
+    for t in &out.terms {
+        let values = match &split.test.groups {
+            Some(groups) => dasvdd_eval::mean_by_group(&t.values, groups, &split.test.y)?.0,
+            None => t.values.clone(),
+        };
+        term_auroc.insert(t.name.to_string(), dasvdd_eval::auroc(&values, &labels)?);
+    }
     let ranked = RankedScores::new(&scores, &labels)?;
     let roc = ranked.roc_curve(RocPoints::DropIntermediate);
     let (roc_fpr, roc_tpr) = thin(roc.fpr, roc.tpr, 512);
@@ -194,6 +203,7 @@ fn finish_cell(
         test_anomalous: labels.iter().filter(|&&l| l != 0).count(),
         unit: unit.into(),
         finished_unix: unix_now(),
+        term_auroc,
     };
     Ok((record, detail))
 }
