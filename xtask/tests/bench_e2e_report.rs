@@ -68,6 +68,13 @@ fn quick_synthetic_run_draws_the_image_grid() {
         "{report}"
     );
     assert!(report.contains("--quick"), "{report}");
+    // DASVDD's two cells split into the terms of their score; KDE's score is one term.
+    assert!(
+        report.contains("| dataset | method | cells | score | reconstruction | svdd |"),
+        "{report}"
+    );
+    assert!(report.contains("| synthetic | dasvdd | 2 | "), "{report}");
+    assert!(!report.contains("| synthetic | kde | 2 | "), "{report}");
 }
 
 /// A mono 16 kHz clip: a tone of `freq` Hz plus a little deterministic noise.

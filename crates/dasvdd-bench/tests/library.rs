@@ -48,6 +48,25 @@ fn custom_matrix_runs_reports_and_resumes() {
         }
     }
 
+    // The report averages them per dataset and method, DASVDD's only.
+    let terms = &report.score_terms;
+    assert_eq!(terms.len(), 1, "{terms:?}");
+    assert_eq!((terms[0].method.as_str(), terms[0].cells), ("dasvdd", 2));
+    assert_eq!(
+        terms[0].terms.keys().collect::<Vec<_>>(),
+        ["reconstruction", "svdd"]
+    );
+    let dasvdd_cells: Vec<_> = first
+        .values()
+        .filter(|c| c.key.method == "dasvdd")
+        .collect();
+    let mean_svdd = dasvdd_cells
+        .iter()
+        .map(|c| 100.0 * c.term_auroc["svdd"])
+        .sum::<f64>()
+        / 2.0;
+    assert!((terms[0].terms["svdd"] - mean_svdd).abs() < 1e-9);
+
     // Resumed: nothing is recomputed, the stored records are the same.
     dasvdd_bench::runner::run(&args).unwrap();
     let second = results.read_cells().unwrap();

@@ -1,6 +1,7 @@
 //! `cargo xtask report`: merges the results of every shard into `REPORT.md` (with `report.csv`
 //! and `report.json` holding the same numbers), compares them with the paper's Table 2 and
-//! Table 3, lists the cells still missing, and draws the figures.
+//! Table 3, shows the AUROC of each term of DASVDD's score, lists the cells still missing, and
+//! draws the figures.
 //!
 //! Everything but the header (command, commit, device, date) and the seconds columns is a
 //! function of the finished cells alone, so one run and merged shards give the same report.
@@ -26,10 +27,12 @@ mod table;
 mod tests;
 
 pub use paper::PaperTable;
-pub use rows::{missing_cells, table_rows};
+pub use rows::{missing_cells, table_rows, term_rows, TermRow};
 pub use table::{parse_table, write_table, Row, COLUMNS};
 
-use sections::{averages_section, missing_section, side_by_side_section, sweeps_section};
+use sections::{
+    averages_section, missing_section, side_by_side_section, sweeps_section, terms_section,
+};
 use table::opt;
 
 /// Options of `cargo xtask report`.
@@ -100,6 +103,10 @@ pub struct ReportData {
     pub missing: Vec<CellKey>,
     /// Number of finished cells in the results directory.
     pub finished_cells: usize,
+    /// The AUROC of each term of the score alone, for the methods whose cells record it
+    /// (DASVDD's); empty in reports written before 2026-12-03.
+    #[serde(default)]
+    pub score_terms: Vec<TermRow>,
 }
 
 /// Builds the report's numbers from a results directory.
@@ -113,6 +120,7 @@ pub fn build(results: &ResultsDir, paper: &PaperTable) -> Result<ReportData> {
         sweeps,
         missing,
         finished_cells: cells.len(),
+        score_terms: term_rows(&cells),
     })
 }
 
@@ -203,6 +211,7 @@ pub fn run(args: &ReportArgs) -> Result<()> {
     md.push('\n');
     md.push_str(&side_by_side_section(&data.rows));
     md.push_str(&averages_section(&data.rows));
+    md.push_str(&terms_section(&data.score_terms));
     md.push_str(&sweeps_section(&data.sweeps));
     if !figures.is_empty() {
         md.push_str("## Figures\n\n");

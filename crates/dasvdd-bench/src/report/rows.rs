@@ -1,10 +1,11 @@
 //! The report's numbers from the finished cells: the main table's rows (per class, then the
-//! averages over classes) and the requested cells still missing.
+//! averages over classes), the terms of DASVDD's score, and the requested cells still missing.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Result;
 use dasvdd_eval::stats::SAMPLE;
+use serde::{Deserialize, Serialize};
 
 use super::paper::PaperTable;
 use super::table::Row;
@@ -162,4 +163,54 @@ pub fn missing_cells(
         .filter(|k| !cells.contains_key(k))
         .collect();
     Ok((missing, unavailable))
+}
+
+/// The terms of the score of one dataset's and method's cells, for methods whose score is a
+/// weighted sum (DASVDD's eq. 7): mean AUROC (%) of the score and of each term alone over the
+/// cells that record their terms.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TermRow {
+    /// The dataset's name.
+    pub dataset: String,
+    /// The method's name (`dasvdd`, `dasvdd-code`, ...).
+    pub method: String,
+    /// Cells averaged.
+    pub cells: usize,
+    /// Mean AUROC (%) of the score.
+    pub auroc: f64,
+    /// Mean AUROC (%) of each term alone, by the term's name.
+    pub terms: BTreeMap<String, f64>,
+    /// For each term, the cells where it alone ranks better than the score.
+    pub above_score: BTreeMap<String, usize>,
+}
+
+/// One [`TermRow`] per dataset and method whose cells record the AUROC of their score's terms,
+/// in report order.
+pub fn term_rows(cells: &BTreeMap<CellKey, CellRecord>) -> Vec<TermRow> {
+    let mut by: BTreeMap<(Ordered, Ordered), Vec<&CellRecord>> = BTreeMap::new();
+    for c in cells.values().filter(|c| !c.term_auroc.is_empty()) {
+        by.entry((dataset_order(&c.key.dataset), method_order(&c.key.method)))
+            .or_default()
+            .push(c);
+    }
+    by.into_iter()
+        .map(|(((_, dataset), (_, method)), recs)| {
+            let mut terms: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+            let mut above_score: BTreeMap<String, usize> = BTreeMap::new();
+            for r in &recs {
+                for (name, a) in &r.term_auroc {
+                    terms.entry(name.clone()).or_default().push(100.0 * a);
+                    *above_score.entry(name.clone()).or_default() += usize::from(*a > r.auroc);
+                }
+            }
+            TermRow {
+                dataset,
+                method,
+                cells: recs.len(),
+                auroc: mean(recs.iter().map(|r| 100.0 * r.auroc)),
+                terms: terms.into_iter().map(|(k, v)| (k, mean(v))).collect(),
+                above_score,
+            }
+        })
+        .collect()
 }

@@ -1,11 +1,12 @@
 //! The Markdown sections of `REPORT.md` besides the main table: the missing cells, Table 3
-//! and the sweeps, Table 2 side by side with the paper, and the averages per dataset.
+//! and the sweeps, Table 2 side by side with the paper, the averages per dataset, and the
+//! terms of DASVDD's score.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use super::paper::PAPER_TABLE3;
-use super::rows::{method_order, Ordered};
+use super::rows::{method_order, Ordered, TermRow};
 use super::table::{opt, opt_f, Row};
 use crate::matrix::{BenchDataset, CellKey};
 use crate::summary::{dataset_order, ranges, SweepPoint};
@@ -233,4 +234,54 @@ fn header_row<'a>(s: &mut String, fixed: &[&str], methods: impl Iterator<Item = 
         "---|".repeat(fixed.len()),
         "---|".repeat(methods.len())
     );
+}
+
+/// The terms of DASVDD's score: for each dataset and method whose cells record them, the mean
+/// AUROC of the score and of each term alone.
+pub(super) fn terms_section(rows: &[TermRow]) -> String {
+    let mut s = String::new();
+    if rows.is_empty() {
+        return s;
+    }
+    let names: BTreeSet<&str> = rows
+        .iter()
+        .flat_map(|r| r.terms.keys().map(String::as_str))
+        .collect();
+    let _ = writeln!(
+        s,
+        "## The terms of the score
+
+AUROC (%) of the score and of each of its terms alone, \
+         mean over the cells (DASVDD, eq. 7: the reconstruction error, and ||z - c||^2 \
+         weighted by gamma; `dasvdd score --parts` splits one model's scores the same way). In \
+         brackets: the cells where the term alone ranks better than the score.\n"
+    );
+    let mut fixed = vec!["dataset", "method", "cells", "score"];
+    fixed.extend(names.iter().copied());
+    let _ = writeln!(
+        s,
+        "| {} |\n|{}",
+        fixed.join(" | "),
+        "---|".repeat(fixed.len())
+    );
+    for r in rows {
+        let terms: Vec<String> = names
+            .iter()
+            .map(|n| match (r.terms.get(*n), r.above_score.get(*n)) {
+                (Some(a), Some(k)) => format!("{a:.2} ({k})"),
+                _ => "-".into(),
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {:.2} | {} |",
+            r.dataset,
+            r.method,
+            r.cells,
+            r.auroc,
+            terms.join(" | ")
+        );
+    }
+    s.push('\n');
+    s
 }
