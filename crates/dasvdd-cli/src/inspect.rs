@@ -75,6 +75,20 @@ pub fn run(args: &InspectArgs) -> Result<()> {
             ),
             _ => println!("training       {} epochs", h.len()),
         }
+        // DASVDD's last epoch by term: the reconstruction loss, the SVDD term, and where the
+        // centre is (docs/fidelity.md: the SVDD term costs AUROC by slowing the reconstruction).
+        if let Some(last) = h.last() {
+            let field = |k: &str| last.get(k).and_then(Value::as_f64);
+            if let (Some(r), Some(s)) = (field("reconstruction"), field("svdd")) {
+                let mut line = format!("reconstruction loss {r:.6}, SVDD term {s:.6}");
+                if let (Some(o), Some(p)) = (field("center_offset"), field("code_spread")) {
+                    line.push_str(&format!(
+                        " (||c - mean code||^2 {o:.3e}, codes' spread {p:.3e})"
+                    ));
+                }
+                println!("last epoch     {line}");
+            }
+        }
     }
     if let Some(p) = decode(PREPROCESSING_KEY) {
         let name = match &p {

@@ -42,7 +42,15 @@ fn thresholds_predictions_and_inspect() {
     // 10% of the 200 training rows, give or take ties.
     assert!((18..=24).contains(&flagged), "{flagged} flagged");
     let report = ok(&dasvdd(&["inspect", "m.safetensors"], d));
-    for what in ["dasvdd", "gamma", "3 epochs", "threshold", "0.1 of the 200"] {
+    for what in [
+        "dasvdd",
+        "gamma",
+        "3 epochs",
+        "threshold",
+        "0.1 of the 200",
+        "last epoch     reconstruction loss ",
+        "codes' spread ",
+    ] {
         assert!(report.contains(what), "{what} missing from:\n{report}");
     }
     // eval reports n, the threshold, precision and recall, with the model's threshold.
