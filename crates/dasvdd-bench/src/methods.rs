@@ -239,7 +239,7 @@ pub fn fit_and_score_stacked(
 
 /// Scores in chunks of rows, so that a large test set never needs one huge activation matrix;
 /// for a detector whose score is a weighted sum of terms, also the terms, and the scores summed
-/// from them as `Detector::score` sums them (the same values to the bit).
+/// from them by `ScoreTerm::sum`, as `Detector::score` sums them (the same values to the bit).
 fn score_in_chunks(
     detector: &dyn dasvdd_core::Detector,
     x: SampleView<'_>,
@@ -255,9 +255,7 @@ fn score_in_chunks(
         let parts = detector
             .score_terms(chunk)?
             .context("the detector named terms of its score but gave none")?;
-        out.extend(
-            (0..chunk.rows()).map(|i| parts.iter().fold(0.0, |s, t| s + t.weight * t.values[i])),
-        );
+        out.extend(dasvdd_core::ScoreTerm::sum(&parts));
         if terms.is_empty() {
             terms = parts;
         } else {

@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use dasvdd_baselines::load_detector;
 use dasvdd_core::checkpoint;
-use dasvdd_core::{parse_device, SampleView};
+use dasvdd_core::{parse_device, SampleView, ScoreTerm};
 use dasvdd_data::FittedPreprocessing;
 
 use crate::input::{Role, SourceArgs};
@@ -143,15 +143,12 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
     }
     let view = SampleView::new(&x.data, x.rows, x.cols).with_context(|| samples.origin.clone())?;
     // With --parts the score is summed here from its terms, as `Detector::score` sums them
-    // (same order and weights), so it is the same value to the bit.
+    // (`ScoreTerm::sum`), so it is the same value to the bit.
     let (scores, parts) = if args.parts {
         let terms = detector
             .score_terms(view)?
             .context("the model named terms of its score but gave none")?;
-        let scores: Vec<f64> = (0..view.rows())
-            .map(|i| terms.iter().fold(0.0, |s, t| s + t.weight * t.values[i]))
-            .collect();
-        (scores, Some(terms))
+        (ScoreTerm::sum(&terms), Some(terms))
     } else {
         (detector.score(view)?, None)
     };

@@ -186,6 +186,17 @@ pub struct ScoreTerm {
     pub values: Vec<f64>,
 }
 
+impl ScoreTerm {
+    /// The score the terms make up: for each sample, the sum over the terms of
+    /// `weight * values[i]`, added in the terms' order from 0.
+    pub fn sum(terms: &[ScoreTerm]) -> Vec<f64> {
+        let rows = terms.first().map_or(0, |t| t.values.len());
+        (0..rows)
+            .map(|i| terms.iter().fold(0.0, |s, t| s + t.weight * t.values[i]))
+            .collect()
+    }
+}
+
 /// A fitted anomaly detector.
 pub trait Detector: Send + Sync {
     /// Short method name as used on the command line (`dasvdd`, `ocsvm`, ...).

@@ -174,6 +174,15 @@ fn the_score_is_its_two_terms_summed() {
         .map(|i| terms.iter().fold(0.0, |s, t| s + t.weight * t.values[i]))
         .collect();
     assert_eq!(summed, model.score(t).unwrap());
+    // Eq. 7 written out from the model's components gives the same values to the bit.
+    let e = model.components(t).unwrap();
+    let eq7: Vec<f64> = e
+        .reconstruction
+        .iter()
+        .zip(&e.distance)
+        .map(|(r, d)| r + model.gamma * d)
+        .collect();
+    assert_eq!(eq7, model.score(t).unwrap());
     for term in &terms {
         let v = &term.values;
         assert!(v.iter().all(|v| *v >= 0.0), "{}: negative", term.name);

@@ -182,7 +182,29 @@ impl DetectorParams for DasvddConfig {
     }
 }
 
+/// The names of DASVDD's score terms, in the order the score adds them.
+const SCORE_TERMS: [&str; 2] = ["reconstruction", "svdd"];
+
 impl DasvddModel {
+    /// The two terms of the score: `reconstruction` (weight 1) and `svdd`, ||z - c||^2
+    /// (weight gamma).
+    fn terms(&self, x: SampleView<'_>) -> Result<Vec<ScoreTerm>> {
+        let e = self.components(x)?;
+        let [reconstruction, svdd] = SCORE_TERMS;
+        Ok(vec![
+            ScoreTerm {
+                name: reconstruction,
+                weight: 1.0,
+                values: e.reconstruction,
+            },
+            ScoreTerm {
+                name: svdd,
+                weight: self.gamma,
+                values: e.distance,
+            },
+        ])
+    }
+
     /// Reconstruction errors and squared distances to c, per sample.
     pub fn components(&self, x: SampleView<'_>) -> Result<crate::autoencoder::SampleErrors> {
         self.autoencoder
@@ -274,36 +296,17 @@ impl Detector for DasvddModel {
     }
 
     /// S(x) = mean_j (x_hat_j - x_j)^2 + gamma * ||z - c||^2 (eq. 2 with the reconstruction
-    /// term averaged over features, as in training).
+    /// term averaged over features, as in training): the sum of [`Detector::score_terms`].
     fn score(&self, x: SampleView<'_>) -> Result<Vec<f64>> {
-        let e = self.components(x)?;
-        Ok(e.reconstruction
-            .iter()
-            .zip(&e.distance)
-            .map(|(r, d)| r + self.gamma * d)
-            .collect())
+        Ok(ScoreTerm::sum(&self.terms(x)?))
     }
 
     fn score_term_names(&self) -> &'static [&'static str] {
-        &["reconstruction", "svdd"]
+        &SCORE_TERMS
     }
 
-    /// `reconstruction` (weight 1) and `svdd`, ||z - c||^2 (weight gamma): the two terms that
-    /// [`Detector::score`] adds.
     fn score_terms(&self, x: SampleView<'_>) -> Result<Option<Vec<ScoreTerm>>> {
-        let e = self.components(x)?;
-        Ok(Some(vec![
-            ScoreTerm {
-                name: "reconstruction",
-                weight: 1.0,
-                values: e.reconstruction,
-            },
-            ScoreTerm {
-                name: "svdd",
-                weight: self.gamma,
-                values: e.distance,
-            },
-        ]))
+        self.terms(x).map(Some)
     }
 
     fn save(&self, path: &Path) -> Result<()> {
