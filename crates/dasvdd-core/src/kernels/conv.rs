@@ -21,11 +21,12 @@
 //! functions only.
 
 use std::borrow::Cow;
+use std::mem::MaybeUninit;
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor, D};
 use rayon::prelude::*;
 
-use super::activations::{activate_all, activation_grad_all, candle_activation};
+use super::activations::{activate, activation_grad, candle_activation};
 use super::products::gemm_one_thread;
 use super::{fused_on, Operand};
 use crate::config::Activation;
@@ -679,6 +680,57 @@ where
     }
 }
 
+/// A new vector of `len` values written `size` at a time by `f(index, chunk)` (the last chunk
+/// may be shorter), on rayon in groups of chunks of about [`super::ELEM_CHUNK`] values when
+/// there are enough of them. `f` must write every value of its chunk. The element-wise layers'
+/// outputs are made this way in one pass: a zero-filled (or copied) vector written again
+/// afterwards cost a second pass over tens of megabytes per layer of a CIFAR-10 LeNet, and
+/// a copy made by `to_vec` ran on one thread.
+fn filled_chunks<F>(len: usize, size: usize, f: F) -> Vec<f32>
+where
+    F: Fn(usize, &mut [MaybeUninit<f32>]) + Sync + Send,
+{
+    let size = size.max(1);
+    let mut v: Vec<f32> = Vec::with_capacity(len);
+    let spare = &mut v.spare_capacity_mut()[..len];
+    let per_task = (super::ELEM_CHUNK / size).max(1);
+    if super::parallel(len, per_task * size) {
+        spare
+            .par_chunks_mut(size)
+            .enumerate()
+            .with_min_len(per_task)
+            .for_each(|(i, c)| f(i, c));
+    } else {
+        for (i, c) in spare.chunks_mut(size).enumerate() {
+            f(i, c);
+        }
+    }
+    // SAFETY: `f` wrote every value of every chunk, and the chunks cover all `len` values.
+    unsafe { v.set_len(len) };
+    v
+}
+
+/// Element-wise `out[i] = f(a[i])` into a new vector, in one pass ([`filled_chunks`]).
+fn mapped(a: &[f32], f: impl Fn(f32) -> f32 + Sync + Send) -> Vec<f32> {
+    filled_chunks(a.len(), super::ELEM_CHUNK, |i, c| {
+        for (o, &v) in c.iter_mut().zip(&a[i * super::ELEM_CHUNK..]) {
+            o.write(f(v));
+        }
+    })
+}
+
+/// Element-wise `out[i] = f(a[i], b[i])` into a new vector, in one pass ([`filled_chunks`]);
+/// `a` and `b` have the same length.
+fn mapped2(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync + Send) -> Vec<f32> {
+    filled_chunks(a.len(), super::ELEM_CHUNK, |i, c| {
+        let start = i * super::ELEM_CHUNK;
+        let (a, b) = (&a[start..][..c.len()], &b[start..][..c.len()]);
+        for ((o, &x), &y) in c.iter_mut().zip(a).zip(b) {
+            o.write(f(x, y));
+        }
+    })
+}
+
 /// A `(d0, d1, k, k)` weight as `(d1, d0, k, k)` with both spatial axes reversed: a transposed
 /// convolution's weight as the convolution that computes it (and back: it is an involution up
 /// to the swap of `d0` and `d1`).
@@ -911,20 +963,91 @@ fn channel_dims(shape: &Shape) -> candle_core::Result<(usize, usize, usize)> {
     Ok((dims[0], dims[1], dims[2..].iter().product()))
 }
 
+/// Channels (or planes) whose f64 sums run side by side in [`channel_stats`] and the batch
+/// norm's backward pass: each sum is still one chain in its own fixed order, so the values are
+/// those of summing one channel at a time, but the chains no longer wait on each other's
+/// additions (one channel at a time, the latency of each f64 addition set the pace: the batch
+/// norm was a sixth of a CIFAR-10 LeNet step).
+const SUM_LANES: usize = 8;
+
 /// Per-channel mean and biased variance of `x` (`(batch, channels, ...)`), summed in f64 in a
-/// fixed order.
+/// fixed order: each channel's values image by image, position by position, from -0.0 (as
+/// `Iterator::sum` starts), [`SUM_LANES`] channels side by side.
 fn channel_stats(x: &[f32], (batch, ch, rest): (usize, usize, usize)) -> Vec<(f64, f64)> {
     let n = (batch * rest).max(1) as f64;
-    let stat = |c: usize| {
-        let planes = || (0..batch).flat_map(move |b| &x[(b * ch + c) * rest..][..rest]);
-        let mean = planes().map(|&v| v as f64).sum::<f64>() / n;
-        let var = planes().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
-        (mean, var)
+    let group = |g: usize| -> Vec<(f64, f64)> {
+        let (c0, lanes) = (g * SUM_LANES, SUM_LANES.min(ch - g * SUM_LANES));
+        let mut sum = [-0.0f64; SUM_LANES];
+        for b in 0..batch {
+            let block = &x[(b * ch + c0) * rest..][..lanes * rest];
+            lane_sums(block, rest, lanes, &mut sum, None);
+        }
+        let mean: [f64; SUM_LANES] = std::array::from_fn(|j| sum[j] / n);
+        let mut sq = [-0.0f64; SUM_LANES];
+        for b in 0..batch {
+            let block = &x[(b * ch + c0) * rest..][..lanes * rest];
+            lane_sums(block, rest, lanes, &mut sq, Some(&mean));
+        }
+        (0..lanes).map(|j| (mean[j], sq[j] / n)).collect()
     };
-    if super::parallel(batch * ch * rest, super::ELEM_CHUNK) {
-        (0..ch).into_par_iter().map(stat).collect()
+    let groups = ch.div_ceil(SUM_LANES);
+    let per: Vec<Vec<(f64, f64)>> = if super::parallel(batch * ch * rest, super::ELEM_CHUNK) {
+        (0..groups).into_par_iter().map(group).collect()
     } else {
-        (0..ch).map(stat).collect()
+        (0..groups).map(group).collect()
+    };
+    per.into_iter().flatten().collect()
+}
+
+widest_simd! {
+    /// Adds each value `v` of the `lanes` consecutive `rest`-value planes `j` of `block` (or,
+    /// given `mean`, `(v - mean[j])^2`, in f64) to that plane's `sum`, position by position,
+    /// the planes side by side.
+    fn lane_sums(
+        block: &[f32],
+        rest: usize,
+        lanes: usize,
+        sum: &mut [f64; SUM_LANES],
+        mean: Option<&[f64; SUM_LANES]>,
+    ) = lane_sums_body;
+}
+
+#[inline(always)]
+fn lane_sums_body(
+    block: &[f32],
+    rest: usize,
+    lanes: usize,
+    sum: &mut [f64; SUM_LANES],
+    mean: Option<&[f64; SUM_LANES]>,
+) {
+    let f = |j: usize, v: f32| match mean {
+        None => v as f64,
+        Some(m) => (v as f64 - m[j]).powi(2),
+    };
+    if lanes == SUM_LANES {
+        let planes: [&[f32]; SUM_LANES] = std::array::from_fn(|j| &block[j * rest..][..rest]);
+        match mean {
+            None => {
+                for i in 0..rest {
+                    for j in 0..SUM_LANES {
+                        sum[j] += planes[j][i] as f64;
+                    }
+                }
+            }
+            Some(m) => {
+                for i in 0..rest {
+                    for j in 0..SUM_LANES {
+                        sum[j] += (planes[j][i] as f64 - m[j]).powi(2);
+                    }
+                }
+            }
+        }
+    } else {
+        for i in 0..rest {
+            for j in 0..lanes {
+                sum[j] += f(j, block[j * rest + i]);
+            }
+        }
     }
 }
 
@@ -951,13 +1074,10 @@ impl CustomOp1 for BatchNorm {
                 self.stats.len()
             );
         }
-        let mut y = super::zeros(x.len());
-        planes(&mut y, rest, x, rest, |i, y, x| {
+        let y = filled_chunks(x.len(), rest, |i, y| {
             let (mean, var) = self.stats[i % ch];
             let inv = 1.0 / (var + self.eps).sqrt();
-            for (y, &x) in y.iter_mut().zip(x) {
-                *y = ((x as f64 - mean) * inv) as f32;
-            }
+            bn_normalise(y, &x[i * rest..][..y.len()], mean, inv);
         });
         Ok((CpuStorage::F32(y), l.shape().clone()))
     }
@@ -990,21 +1110,19 @@ cpu_op!(BatchNormGrad, "batch-norm-grad", |op, dy, y| {
         candle_core::bail!("batch norm gradient: shapes disagree");
     }
     let (n, rest) = ((batch * rest).max(1) as f64, rest.max(1));
-    // Each plane's sums of dy and dy * y, then each channel's in plane order.
-    let plane_sum = |(g, yy): (&[f32], &[f32])| {
-        g.iter().zip(yy).fold((0f64, 0f64), |(a, b), (&g, &yy)| {
-            (a + g as f64, b + g as f64 * yy as f64)
-        })
-    };
+    // Each plane's sums of dy and dy * y (from 0.0, position by position), [`SUM_LANES`]
+    // planes side by side, then each channel's in plane order.
+    let plane_sums = |(g, yy): (&[f32], &[f32])| grad_sums(g, yy, rest);
+    let group = SUM_LANES * rest;
     let per_plane: Vec<(f64, f64)> = if super::parallel(dyv.len(), super::ELEM_CHUNK) {
-        dyv.par_chunks(rest)
-            .zip(yv.par_chunks(rest))
-            .map(plane_sum)
+        dyv.par_chunks(group)
+            .zip(yv.par_chunks(group))
+            .flat_map_iter(plane_sums)
             .collect()
     } else {
-        dyv.chunks(rest)
-            .zip(yv.chunks(rest))
-            .map(plane_sum)
+        dyv.chunks(group)
+            .zip(yv.chunks(group))
+            .flat_map(plane_sums)
             .collect()
     };
     let mut sums = vec![(0f64, 0f64); ch];
@@ -1012,17 +1130,83 @@ cpu_op!(BatchNormGrad, "batch-norm-grad", |op, dy, y| {
         sums[i % ch].0 += p.0;
         sums[i % ch].1 += p.1;
     }
-    let mut dx = dyv.to_vec();
-    planes(&mut dx, rest, yv, rest, |i, g, yy| {
+    let dx = filled_chunks(dyv.len(), rest, |i, dx| {
         let c = i % ch;
         let inv = 1.0 / (op.stats[c].1 + op.eps).sqrt();
         let (mg, mgy) = (sums[c].0 / n, sums[c].1 / n);
-        for (g, &yy) in g.iter_mut().zip(yy) {
-            *g = ((*g as f64 - mg - yy as f64 * mgy) * inv) as f32;
-        }
+        let (g, yy) = (&dyv[i * rest..][..dx.len()], &yv[i * rest..][..dx.len()]);
+        bn_grad_plane(dx, g, yy, (mg, mgy, inv));
     });
     Ok((CpuStorage::F32(dx), y.layout.shape().clone()))
 });
+
+/// The sums of `g` and of `g * y` over each of the consecutive `rest`-value planes of `g` (at
+/// most [`SUM_LANES`] of them) and `y`, in f64 from 0.0, position by position, the planes side
+/// by side.
+fn grad_sums(g: &[f32], y: &[f32], rest: usize) -> Vec<(f64, f64)> {
+    grad_sums_wide(g, y, rest)
+}
+
+widest_simd! {
+    /// [`grad_sums`] at the CPU's widest SIMD.
+    fn grad_sums_wide(g: &[f32], y: &[f32], rest: usize) -> Vec<(f64, f64)> = grad_sums_body;
+}
+
+#[inline(always)]
+fn grad_sums_body(g: &[f32], y: &[f32], rest: usize) -> Vec<(f64, f64)> {
+    let lanes = g.len() / rest.max(1);
+    let (mut a, mut b) = ([0f64; SUM_LANES], [0f64; SUM_LANES]);
+    if lanes == SUM_LANES {
+        let gp: [&[f32]; SUM_LANES] = std::array::from_fn(|j| &g[j * rest..][..rest]);
+        let yp: [&[f32]; SUM_LANES] = std::array::from_fn(|j| &y[j * rest..][..rest]);
+        for i in 0..rest {
+            for j in 0..SUM_LANES {
+                let v = gp[j][i] as f64;
+                a[j] += v;
+                b[j] += v * yp[j][i] as f64;
+            }
+        }
+    } else {
+        for i in 0..rest {
+            for j in 0..lanes {
+                let v = g[j * rest + i] as f64;
+                a[j] += v;
+                b[j] += v * y[j * rest + i] as f64;
+            }
+        }
+    }
+    (0..lanes).map(|j| (a[j], b[j])).collect()
+}
+
+widest_simd! {
+    /// `y = (x - mean) * inv` in f64, rounded to f32: one channel's plane of [`BatchNorm`].
+    fn bn_normalise(y: &mut [MaybeUninit<f32>], x: &[f32], mean: f64, inv: f64) = bn_normalise_body;
+}
+
+#[inline(always)]
+fn bn_normalise_body(y: &mut [MaybeUninit<f32>], x: &[f32], mean: f64, inv: f64) {
+    for (y, &x) in y.iter_mut().zip(x) {
+        y.write(((x as f64 - mean) * inv) as f32);
+    }
+}
+
+widest_simd! {
+    /// `dx = (g - mg - y mgy) * inv` in f64, rounded to f32: one channel's plane of
+    /// [`BatchNormGrad`].
+    fn bn_grad_plane(dx: &mut [MaybeUninit<f32>], g: &[f32], y: &[f32], k: (f64, f64, f64)) = bn_grad_plane_body;
+}
+
+#[inline(always)]
+fn bn_grad_plane_body(
+    dx: &mut [MaybeUninit<f32>],
+    g: &[f32],
+    y: &[f32],
+    (mg, mgy, inv): (f64, f64, f64),
+) {
+    for ((dx, &g), &yy) in dx.iter_mut().zip(g).zip(y) {
+        dx.write(((g as f64 - mg - yy as f64 * mgy) * inv) as f32);
+    }
+}
 
 /// Each channel's batch mean and biased variance as an f64 `(channels, 2)` tensor.
 struct ChannelStats;
@@ -1085,7 +1269,8 @@ fn pool_dims(shape: &Shape) -> candle_core::Result<(usize, usize, usize, usize, 
 
 /// Calls `f(j, index)` for every window `j` of output row `i` of a `w`-wide plane, with the
 /// index within the plane of the window's first maximum in row-major order (a NaN wins and
-/// stays, as in PyTorch).
+/// stays, as in PyTorch). The reference that [`window_grads`] is tested against.
+#[cfg(test)]
 fn row_argmax(plane: &[f32], w: usize, wo: usize, i: usize, mut f: impl FnMut(usize, usize)) {
     let top = &plane[2 * i * w..][..w];
     let bottom = &plane[(2 * i + 1) * w..][..w];
@@ -1106,10 +1291,10 @@ fn row_argmax(plane: &[f32], w: usize, wo: usize, i: usize, mut f: impl FnMut(us
     }
 }
 
-/// Writes into `y` the value of every window of output row `i` that [`row_argmax`] picks (the
+/// Writes into `y` the value of every window of output row `i` that `row_argmax` picks (the
 /// first maximum, a NaN winning): the same values, without the indices, in a loop the
 /// compiler can keep branch-free.
-fn row_max(plane: &[f32], w: usize, y: &mut [f32], i: usize) {
+fn row_max(plane: &[f32], w: usize, y: &mut [MaybeUninit<f32>], i: usize) {
     let top = &plane[2 * i * w..][..w];
     let bottom = &plane[(2 * i + 1) * w..][..w];
     let pick = |best: f32, c: f32| {
@@ -1124,8 +1309,141 @@ fn row_max(plane: &[f32], w: usize, y: &mut [f32], i: usize) {
         .zip(top.chunks_exact(2))
         .zip(bottom.chunks_exact(2))
     {
-        *y = pick(pick(pick(t[0], t[1]), b[0]), b[1]);
+        y.write(pick(pick(pick(t[0], t[1]), b[0]), b[1]));
     }
+}
+
+/// Writes the input gradient of a `h x w` plane's 2x2 windows into `d`: each window's gradient
+/// (from `g`, the `ho x wo` output's) at its first maximum in row-major order (a NaN winning,
+/// as `row_argmax` picks it), zero at its other three values and at the last row and column
+/// of an odd-sized plane, which are in no window. The gradient is written as `0.0 + g`, the
+/// value the former zero-filled plane plus `g` gave (a gradient of -0.0 becomes 0.0).
+///
+/// The windows go through [`window_block`] 16 at a time: along each pair of rows where they
+/// are at least 16 wide, otherwise gathered across rows into a block and scattered back. A
+/// loop with a branch per comparison missed half the time on random data and was 3-9x slower.
+fn window_grads(plane: &[f32], dims: (usize, usize, usize), g: &[f32], d: &mut [MaybeUninit<f32>]) {
+    window_grads_wide(plane, dims, g, d);
+}
+
+widest_simd! {
+    /// [`window_grads`] at the CPU's widest SIMD.
+    fn window_grads_wide(
+        plane: &[f32],
+        dims: (usize, usize, usize),
+        g: &[f32],
+        d: &mut [MaybeUninit<f32>],
+    ) = window_grads_body;
+}
+
+#[inline(always)]
+fn window_grads_body(
+    plane: &[f32],
+    (w, ho, wo): (usize, usize, usize),
+    g: &[f32],
+    d: &mut [MaybeUninit<f32>],
+) {
+    if wo >= 16 {
+        for i in 0..ho {
+            let top = &plane[2 * i * w..][..w];
+            let bottom = &plane[(2 * i + 1) * w..][..w];
+            let g = &g[i * wo..][..wo];
+            let (dt, db) = d[2 * i * w..][..2 * w].split_at_mut(w);
+            let mut j = 0;
+            while j < wo {
+                // The last block overlaps the one before it when 16 does not divide the row:
+                // each window's gradients depend on that window alone.
+                let at = j.min(wo - 16);
+                let (ot, ob) = window_block::<16, 32>(
+                    top[2 * at..].first_chunk().expect("a whole block"),
+                    bottom[2 * at..].first_chunk().expect("a whole block"),
+                    g[at..].first_chunk().expect("a whole block"),
+                );
+                for (dv, &v) in dt[2 * at..][..32].iter_mut().zip(&ot) {
+                    dv.write(v);
+                }
+                for (dv, &v) in db[2 * at..][..32].iter_mut().zip(&ob) {
+                    dv.write(v);
+                }
+                j = at + 16;
+            }
+        }
+    } else {
+        let windows = ho * wo;
+        let mut q = 0;
+        while q < windows {
+            let n = (windows - q).min(16);
+            let (mut t, mut b, mut gb) = ([0f32; 32], [0f32; 32], [0f32; 16]);
+            for l in 0..n {
+                let (i, j) = ((q + l) / wo, (q + l) % wo);
+                let (top, bottom) = (2 * i * w + 2 * j, (2 * i + 1) * w + 2 * j);
+                t[2 * l..][..2].copy_from_slice(&plane[top..][..2]);
+                b[2 * l..][..2].copy_from_slice(&plane[bottom..][..2]);
+                gb[l] = g[q + l];
+            }
+            let (ot, ob) = window_block::<16, 32>(&t, &b, &gb);
+            for l in 0..n {
+                let (i, j) = ((q + l) / wo, (q + l) % wo);
+                let (top, bottom) = (2 * i * w + 2 * j, (2 * i + 1) * w + 2 * j);
+                d[top].write(ot[2 * l]);
+                d[top + 1].write(ot[2 * l + 1]);
+                d[bottom].write(ob[2 * l]);
+                d[bottom + 1].write(ob[2 * l + 1]);
+            }
+            q += n;
+        }
+    }
+    for v in &mut d[2 * ho * w..] {
+        v.write(0.0);
+    }
+    if w % 2 == 1 {
+        for r in 0..2 * ho {
+            d[r * w + w - 1].write(0.0);
+        }
+    }
+}
+
+/// The gradients of `N` windows whose top rows are `t` and bottom rows `b` (`V = 2 N` values
+/// each) given the windows' output gradients `g`: the values to write in place of `t` and `b`.
+/// A closure per window inside a fixed-size loop, which the compiler turns into vector
+/// selects.
+#[inline(always)]
+fn window_block<const N: usize, const V: usize>(
+    t: &[f32; V],
+    b: &[f32; V],
+    g: &[f32; N],
+) -> ([f32; V], [f32; V]) {
+    // The window's maximum as [`row_max`] picks it, then the first of its values equal to it
+    // (a NaN equal to a NaN): the position `row_argmax` gives, with selects, no branches.
+    let pick = |best: f32, c: f32| {
+        if (c > best) | (c.is_nan() & !best.is_nan()) {
+            c
+        } else {
+            best
+        }
+    };
+    let same = |v: f32, m: f32| (v == m) | (v.is_nan() & m.is_nan());
+    let window = |t0: f32, t1: f32, b0: f32, b1: f32, g: f32| -> [f32; 4] {
+        let m = pick(pick(pick(t0, t1), b0), b1);
+        let (s0, s1, s2, s3) = (same(t0, m), same(t1, m), same(b0, m), same(b1, m));
+        let gz = 0.0 + g;
+        let at = |first: bool| if first { gz } else { 0.0 };
+        [
+            at(s0),
+            at(s1 & !s0),
+            at(s2 & !(s0 | s1)),
+            at(s3 & !(s0 | s1 | s2)),
+        ]
+    };
+    let (mut ot, mut ob) = ([0f32; V], [0f32; V]);
+    for l in 0..N {
+        let r = window(t[2 * l], t[2 * l + 1], b[2 * l], b[2 * l + 1], g[l]);
+        ot[2 * l] = r[0];
+        ot[2 * l + 1] = r[1];
+        ob[2 * l] = r[2];
+        ob[2 * l + 1] = r[3];
+    }
+    (ot, ob)
 }
 
 impl CustomOp1 for MaxPool2 {
@@ -1136,18 +1454,12 @@ impl CustomOp1 for MaxPool2 {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let x = values(s, l, "max pool input")?;
         let (planes, h, w, ho, wo) = pool_dims(l.shape())?;
-        let mut y = super::zeros(planes * ho * wo);
-        self::planes(
-            &mut y,
-            ho * wo,
-            &x[..planes * h * w],
-            h * w,
-            |_, y, plane| {
-                for i in 0..ho {
-                    row_max(plane, w, &mut y[i * wo..][..wo], i);
-                }
-            },
-        );
+        let y = filled_chunks(planes * ho * wo, ho * wo, |p, y| {
+            let plane = &x[p * h * w..][..h * w];
+            for i in 0..ho {
+                row_max(plane, w, &mut y[i * wo..][..wo], i);
+            }
+        });
         let (b, c, _, _) = l.shape().dims4()?;
         Ok((CpuStorage::F32(y), Shape::from((b, c, ho, wo))))
     }
@@ -1167,13 +1479,9 @@ cpu_op!(MaxPool2Grad, "max-pool-2-grad", |_op, x, dy| {
     if xv.len() < planes * h * w || dyv.len() != planes * ho * wo {
         candle_core::bail!("max pool gradient: shapes disagree");
     }
-    let mut dx = super::zeros(planes * h * w);
-    self::planes(&mut dx, h * w, dyv, ho * wo, |p, d, g| {
+    let dx = filled_chunks(planes * h * w, h * w, |p, d| {
         let plane = &xv[p * h * w..][..h * w];
-        for i in 0..ho {
-            let g = &g[i * wo..][..wo];
-            row_argmax(plane, w, wo, i, |j, idx| d[idx] += g[j]);
-        }
+        window_grads(plane, (w, ho, wo), &dyv[p * ho * wo..][..ho * wo], d);
     });
     Ok((CpuStorage::F32(dx), x.layout.shape().clone()))
 });
@@ -1209,8 +1517,8 @@ impl CustomOp1 for LeakyRelu {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let mut y = super::copied(values(s, l, "leaky ReLU input")?);
-        activate_all(Activation::LeakyRelu, &mut y);
+        let x = values(s, l, "leaky ReLU input")?;
+        let y = mapped(x, |v| activate(Activation::LeakyRelu, v));
         Ok((CpuStorage::F32(y), l.shape().clone()))
     }
 
@@ -1224,11 +1532,13 @@ struct LeakyReluGrad;
 
 cpu_op!(LeakyReluGrad, "leaky-relu-grad", |_op, dy, y| {
     let yv = y.values("leaky ReLU output")?;
-    let mut dx = dy.values("leaky ReLU gradient")?.to_vec();
-    if dx.len() != yv.len() {
+    let dyv = dy.values("leaky ReLU gradient")?;
+    if dyv.len() != yv.len() {
         candle_core::bail!("leaky ReLU gradient: shapes disagree");
     }
-    activation_grad_all(Activation::LeakyRelu, &mut dx, yv);
+    let dx = mapped2(dyv, yv, |g, y| {
+        g * activation_grad(Activation::LeakyRelu, y)
+    });
     Ok((CpuStorage::F32(dx), y.layout.shape().clone()))
 });
 
@@ -1443,6 +1753,97 @@ pub fn upsample_nearest2d_backward(dy: &Tensor, scale: usize) -> candle_core::Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Values with many ties, zeros of both signs and NaNs among random ones.
+    fn awkward_values(n: usize, seed: u64) -> Vec<f32> {
+        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                match state % 11 {
+                    0 => 1.0,
+                    1 => -0.0,
+                    2 => 0.0,
+                    3 if state % 7 == 0 => f32::NAN,
+                    _ => (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn window_gradients_are_the_first_maximums_scatter_to_the_bit() {
+        // Row widths on both paths (at least 16 windows, the last block overlapping, and fewer,
+        // gathered across rows), odd sides, ties, signed zeros and NaNs.
+        for (h, w) in [
+            (2, 2),
+            (4, 8),
+            (8, 8),
+            (7, 7),
+            (16, 16),
+            (6, 34),
+            (3, 45),
+            (32, 32),
+            (14, 14),
+            (5, 64),
+        ] {
+            let (ho, wo) = (h / 2, w / 2);
+            let plane = awkward_values(h * w, (h * 100 + w) as u64);
+            let g = awkward_values(ho * wo, (w * 100 + h) as u64);
+            let mut want = vec![0f32; h * w];
+            for i in 0..ho {
+                row_argmax(&plane, w, wo, i, |j, idx| want[idx] += g[i * wo + j]);
+            }
+            let mut d = vec![MaybeUninit::new(f32::INFINITY); h * w];
+            window_grads(&plane, (w, ho, wo), &g, &mut d);
+            let got: Vec<u32> = d
+                .iter()
+                .map(|v| unsafe { v.assume_init() }.to_bits())
+                .collect();
+            let want: Vec<u32> = want.iter().map(|v| v.to_bits()).collect();
+            assert_eq!(got, want, "{h} x {w}");
+        }
+    }
+
+    #[test]
+    fn batch_statistics_are_each_channels_sums_in_order_to_the_bit() {
+        // Channel counts that fill the side-by-side lanes and that leave a short group.
+        for (batch, ch, rest) in [(3, 8, 5), (2, 11, 7), (4, 1, 9), (5, 19, 4)] {
+            let x = awkward_values(batch * ch * rest, (batch * ch + rest) as u64)
+                .into_iter()
+                .map(|v| if v.is_nan() { 2.5 } else { v })
+                .collect::<Vec<_>>();
+            let y = awkward_values(batch * ch * rest, 7 + rest as u64)
+                .into_iter()
+                .map(|v| if v.is_nan() { -1.5 } else { v })
+                .collect::<Vec<_>>();
+            let n = (batch * rest) as f64;
+            let got = channel_stats(&x, (batch, ch, rest));
+            for (c, &(mean, var)) in got.iter().enumerate() {
+                let planes = || (0..batch).flat_map(|b| &x[(b * ch + c) * rest..][..rest]);
+                let m = planes().map(|&v| v as f64).sum::<f64>() / n;
+                let v = planes().map(|&v| (v as f64 - m).powi(2)).sum::<f64>() / n;
+                assert_eq!((mean.to_bits(), var.to_bits()), (m.to_bits(), v.to_bits()));
+            }
+            for (p, (a, b)) in x
+                .chunks(SUM_LANES * rest)
+                .zip(y.chunks(SUM_LANES * rest))
+                .flat_map(|(g, y)| grad_sums(g, y, rest))
+                .enumerate()
+            {
+                let (g, yy) = (&x[p * rest..][..rest], &y[p * rest..][..rest]);
+                let want = g.iter().zip(yy).fold((0f64, 0f64), |(a, b), (&g, &yy)| {
+                    (a + g as f64, b + g as f64 * yy as f64)
+                });
+                assert_eq!(
+                    (a.to_bits(), b.to_bits()),
+                    (want.0.to_bits(), want.1.to_bits())
+                );
+            }
+        }
+    }
 
     #[test]
     fn patches_from_padded_planes_are_im2cols_and_back() {

@@ -175,15 +175,6 @@ pub(crate) fn zeros(len: usize) -> Vec<f32> {
     })
 }
 
-/// A copy of `src`, made as [`zeros`] makes its zeros.
-pub(crate) fn copied(src: &[f32]) -> Vec<f32> {
-    filled(src.len(), |start, c| {
-        for (v, &s) in c.iter_mut().zip(&src[start..]) {
-            v.write(s);
-        }
-    })
-}
-
 /// A new vector of `len` values, `fill(start, chunk)` writing every value of each chunk of
 /// [`ELEM_CHUNK`] (the chunk starting at `start`), on the pool's threads when there are enough
 /// chunks.
@@ -313,14 +304,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parallel_zeros_and_copies_hold_every_value() {
+    fn parallel_zeros_hold_every_value() {
         // Large enough for the pool's threads (and a last chunk shorter than the others), and
         // small enough for the calling thread.
         for len in [4 * ELEM_CHUNK + 12_345, 1_000, 0] {
             assert!(zeros(len).iter().all(|&v| v == 0.0 && v.is_sign_positive()));
             assert_eq!(zeros(len).len(), len);
-            let src: Vec<f32> = (0..len).map(|i| i as f32 * 0.5 - 7.0).collect();
-            assert_eq!(copied(&src), src);
         }
     }
 }
