@@ -967,7 +967,7 @@ fn channel_dims(shape: &Shape) -> candle_core::Result<(usize, usize, usize)> {
 /// norm's backward pass: each sum is still one chain in its own fixed order, so the values are
 /// those of summing one channel at a time, but the chains no longer wait on each other's
 /// additions (one channel at a time, the latency of each f64 addition set the pace: the batch
-/// norm was a sixth of a CIFAR-10 LeNet step).
+/// norm's two passes were about a tenth of a CIFAR-10 LeNet one-class step).
 const SUM_LANES: usize = 8;
 
 /// Per-channel mean and biased variance of `x` (`(batch, channels, ...)`), summed in f64 in a
@@ -1321,7 +1321,7 @@ fn row_max(plane: &[f32], w: usize, y: &mut [MaybeUninit<f32>], i: usize) {
 ///
 /// The windows go through [`window_block`] 16 at a time: along each pair of rows where they
 /// are at least 16 wide, otherwise gathered across rows into a block and scattered back. A
-/// loop with a branch per comparison missed half the time on random data and was 3-9x slower.
+/// loop with a branch per comparison missed half the time on random data and was 2-7x slower.
 fn window_grads(plane: &[f32], dims: (usize, usize, usize), g: &[f32], d: &mut [MaybeUninit<f32>]) {
     window_grads_wide(plane, dims, g, d);
 }
