@@ -1112,17 +1112,16 @@ cpu_op!(BatchNormGrad, "batch-norm-grad", |op, dy, y| {
     let (n, rest) = ((batch * rest).max(1) as f64, rest.max(1));
     // Each plane's sums of dy and dy * y (from 0.0, position by position), [`SUM_LANES`]
     // planes side by side, then each channel's in plane order.
-    let plane_sums = |(g, yy): (&[f32], &[f32])| grad_sums(g, yy, rest);
     let group = SUM_LANES * rest;
     let per_plane: Vec<(f64, f64)> = if super::parallel(dyv.len(), super::ELEM_CHUNK) {
         dyv.par_chunks(group)
             .zip(yv.par_chunks(group))
-            .flat_map_iter(plane_sums)
+            .flat_map_iter(|(g, yy)| grad_sums(g, yy, rest))
             .collect()
     } else {
         dyv.chunks(group)
             .zip(yv.chunks(group))
-            .flat_map(plane_sums)
+            .flat_map(|(g, yy)| grad_sums(g, yy, rest))
             .collect()
     };
     let mut sums = vec![(0f64, 0f64); ch];
@@ -1140,16 +1139,11 @@ cpu_op!(BatchNormGrad, "batch-norm-grad", |op, dy, y| {
     Ok((CpuStorage::F32(dx), y.layout.shape().clone()))
 });
 
-/// The sums of `g` and of `g * y` over each of the consecutive `rest`-value planes of `g` (at
-/// most [`SUM_LANES`] of them) and `y`, in f64 from 0.0, position by position, the planes side
-/// by side.
-fn grad_sums(g: &[f32], y: &[f32], rest: usize) -> Vec<(f64, f64)> {
-    grad_sums_wide(g, y, rest)
-}
-
 widest_simd! {
-    /// [`grad_sums`] at the CPU's widest SIMD.
-    fn grad_sums_wide(g: &[f32], y: &[f32], rest: usize) -> Vec<(f64, f64)> = grad_sums_body;
+    /// The sums of `g` and of `g * y` over each of the consecutive `rest`-value planes of `g`
+    /// (at most [`SUM_LANES`] of them) and `y`, in f64 from 0.0, position by position, the
+    /// planes side by side.
+    fn grad_sums(g: &[f32], y: &[f32], rest: usize) -> Vec<(f64, f64)> = grad_sums_body;
 }
 
 #[inline(always)]
@@ -1193,7 +1187,12 @@ fn bn_normalise_body(y: &mut [MaybeUninit<f32>], x: &[f32], mean: f64, inv: f64)
 widest_simd! {
     /// `dx = (g - mg - y mgy) * inv` in f64, rounded to f32: one channel's plane of
     /// [`BatchNormGrad`].
-    fn bn_grad_plane(dx: &mut [MaybeUninit<f32>], g: &[f32], y: &[f32], k: (f64, f64, f64)) = bn_grad_plane_body;
+    fn bn_grad_plane(
+        dx: &mut [MaybeUninit<f32>],
+        g: &[f32],
+        y: &[f32],
+        k: (f64, f64, f64),
+    ) = bn_grad_plane_body;
 }
 
 #[inline(always)]
@@ -1313,22 +1312,17 @@ fn row_max(plane: &[f32], w: usize, y: &mut [MaybeUninit<f32>], i: usize) {
     }
 }
 
-/// Writes the input gradient of a `h x w` plane's 2x2 windows into `d`: each window's gradient
-/// (from `g`, the `ho x wo` output's) at its first maximum in row-major order (a NaN winning,
-/// as `row_argmax` picks it), zero at its other three values and at the last row and column
-/// of an odd-sized plane, which are in no window. The gradient is written as `0.0 + g`, the
-/// value the former zero-filled plane plus `g` gave (a gradient of -0.0 becomes 0.0).
-///
-/// The windows go through [`window_block`] 16 at a time: along each pair of rows where they
-/// are at least 16 wide, otherwise gathered across rows into a block and scattered back. A
-/// loop with a branch per comparison missed half the time on random data and was 2-7x slower.
-fn window_grads(plane: &[f32], dims: (usize, usize, usize), g: &[f32], d: &mut [MaybeUninit<f32>]) {
-    window_grads_wide(plane, dims, g, d);
-}
-
 widest_simd! {
-    /// [`window_grads`] at the CPU's widest SIMD.
-    fn window_grads_wide(
+    /// Writes the input gradient of a `h x w` plane's 2x2 windows into `d`: each window's gradient
+    /// (from `g`, the `ho x wo` output's) at its first maximum in row-major order (a NaN winning,
+    /// as `row_argmax` picks it), zero at its other three values and at the last row and column of
+    /// an odd-sized plane, which are in no window. The gradient is written as `0.0 + g`, the value
+    /// the former zero-filled plane plus `g` gave (a gradient of -0.0 becomes 0.0).
+    ///
+    /// The windows go through [`window_block`] 16 at a time: along each pair of rows where they are
+    /// at least 16 wide, otherwise gathered across rows into a block and scattered back. A loop
+    /// with a branch per comparison missed half the time on random data and was 2-7x slower.
+    fn window_grads(
         plane: &[f32],
         dims: (usize, usize, usize),
         g: &[f32],
