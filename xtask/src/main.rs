@@ -74,6 +74,7 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> anyhow::Result<()> {
     dasvdd_core::pin_cpu_threads();
+    let heap = dasvdd_core::heap::keep_freed_memory();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
@@ -84,6 +85,7 @@ fn run() -> anyhow::Result<()> {
     if let Some(warning) = dasvdd_core::build_probe::slow_build_warning() {
         tracing::warn!("{warning}");
     }
+    tracing::debug!("heap: {}", heap.describe());
     let cli = Cli::parse();
     match cli.command {
         Command::BenchAll(a) => bench::runner::run(&a),

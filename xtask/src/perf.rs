@@ -448,11 +448,17 @@ fn print_phases(config: &DasvddConfig, x: SampleView<'_>) -> Result<()> {
     Ok(())
 }
 
+/// What the allocator does with freed memory in this run (`dasvdd_core::heap`).
+fn heap_description() -> &'static str {
+    dasvdd_core::heap::setting().map_or("glibc's defaults (not set)", |s| s.describe())
+}
+
 /// Runs the measurement and prints the table.
 pub fn run(args: &PerfArgs) -> Result<()> {
     if args.lenet {
         println!("CPU: {}", cpu_model());
         println!("build: {}", build_description());
+        println!("heap: {}", heap_description());
         let python = (!args.no_torch).then_some(args.python.as_path());
         return crate::perf_lenet::run(args.samples, args.epochs, python);
     }
@@ -471,6 +477,7 @@ pub fn run(args: &PerfArgs) -> Result<()> {
 
     println!("CPU: {}", cpu_model());
     println!("build: {}", build_description());
+    println!("heap: {}", heap_description());
     println!(
         "DASVDD training step, Fashion-MNIST network 784-1024-256-256, batch 200, kappa 0.9, {} \
          samples, {} threads",

@@ -59,6 +59,7 @@ enum Command {
 
 fn main() -> ExitCode {
     dasvdd_core::pin_cpu_threads();
+    let heap = dasvdd_core::heap::keep_freed_memory();
     let cli = Cli::parse();
     let filter = match tracing_subscriber::EnvFilter::try_new(&cli.log) {
         Ok(f) => f,
@@ -78,6 +79,7 @@ fn main() -> ExitCode {
     if let Some(warning) = dasvdd_core::build_probe::slow_build_warning() {
         tracing::warn!("{warning}");
     }
+    tracing::debug!("heap: {}", heap.describe());
     let result = match cli.command {
         Command::Train(a) => train::run(&a),
         Command::Score(a) => score::run(&a),

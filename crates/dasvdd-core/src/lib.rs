@@ -20,6 +20,7 @@ pub mod detector;
 pub mod device;
 pub mod epochs;
 pub mod error;
+pub mod heap;
 pub mod kernels;
 pub mod mlp;
 pub mod stack;
