@@ -438,7 +438,7 @@ impl Mlp {
     /// the fixed-centre ablation's centre).
     pub fn mean_output(&self, x: SampleView<'_>, device: &Device) -> Result<Vec<f32>> {
         let k = self.layers.last().map(|l| l.dims().0).unwrap_or(0);
-        mean_output_of(x, device, k, &|t| self.forward(t))
+        mean_output_of(x, device, k, SCORE_BATCH, &|t| self.forward(t))
     }
 
     /// Checks every parameter is f32 and finite.
@@ -459,16 +459,17 @@ impl Mlp {
 }
 
 /// Mean over the samples of `forward`'s `width` outputs, with `forward` applied in batches of
-/// [`SCORE_BATCH`] rows and the sums taken in f64, row after row: the centre of any network
-/// ([`Mlp::mean_output`], Deep SVDD's LeNet).
+/// `batch` rows and the sums taken in f64, row after row: the centre of any network
+/// ([`Mlp::mean_output`] with [`SCORE_BATCH`], Deep SVDD's LeNet with its own batch).
 pub fn mean_output_of(
     x: SampleView<'_>,
     device: &Device,
     width: usize,
+    batch: usize,
     forward: &dyn Fn(&Tensor) -> Result<Tensor>,
 ) -> Result<Vec<f32>> {
     let mut acc = vec![0f64; width];
-    for chunk in x.chunks(SCORE_BATCH) {
+    for chunk in x.chunks(batch.max(1)) {
         let out = forward(&chunk.to_tensor(device)?)?
             .flatten_all()?
             .to_vec1::<f32>()?;

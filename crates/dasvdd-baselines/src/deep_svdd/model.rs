@@ -11,16 +11,17 @@ use dasvdd_core::{Activation, Detector, Result, SampleView};
 
 use super::{DeepSvddModel, DeepSvddNetwork, DeepSvddParams, Phi, METHOD};
 use crate::ae::{mlp_tensors, to_json};
-use crate::lenet::{LenetEncoder, LenetKind};
+use crate::lenet::{self, LenetEncoder, LenetKind};
 
-/// `forward` applied to `x` in batches of [`SCORE_BATCH`] rows, concatenated row-major.
+/// `forward` applied to `x` in batches of `batch` rows, concatenated row-major.
 fn forward_batched(
     x: SampleView<'_>,
     device: &Device,
+    batch: usize,
     forward: &dyn Fn(&Tensor) -> Result<Tensor>,
 ) -> Result<Vec<f32>> {
     let mut out = Vec::new();
-    for chunk in x.chunks(SCORE_BATCH) {
+    for chunk in x.chunks(batch.max(1)) {
         out.extend(
             forward(&chunk.to_tensor(device)?)?
                 .flatten_all()?
@@ -46,8 +47,10 @@ impl DeepSvddModel {
     pub fn embed(&self, x: SampleView<'_>) -> Result<Vec<f32>> {
         x.expect_cols(self.input_dim())?;
         match &self.network {
-            Phi::Mlp(m) => forward_batched(x, &self.device, &|xt| m.forward(xt)),
-            Phi::Lenet(l) => forward_batched(x, &self.device, &|xt| l.forward_eval(xt)),
+            Phi::Mlp(m) => forward_batched(x, &self.device, SCORE_BATCH, &|xt| m.forward(xt)),
+            Phi::Lenet(l) => forward_batched(x, &self.device, lenet::SCORE_BATCH, &|xt| {
+                l.forward_eval(xt)
+            }),
         }
     }
 

@@ -15,7 +15,7 @@ use crate::ae::{
     check_weights, continuing, effective_batch, resolve_network, run_epochs_stacked, stream,
     EpochLoss,
 };
-use crate::lenet::{LenetAutoencoder, LenetEncoder, LenetKind};
+use crate::lenet::{self, LenetAutoencoder, LenetEncoder, LenetKind};
 
 impl DeepSvddParams {
     /// Trains Deep SVDD on the normal samples `x`.
@@ -435,7 +435,9 @@ impl DeepSvddParams {
             net = ae.encoder;
         }
 
-        let mean = mean_output_of(x, device, kind.rep_dim(), &|t| net.forward_eval(t))?;
+        let mean = mean_output_of(x, device, kind.rep_dim(), lenet::SCORE_BATCH, &|t| {
+            net.forward_eval(t)
+        })?;
         let center = self.fixed_center(mean);
         let c = Tensor::from_slice(&center, center.len(), device)?;
         let history = self.adam_epochs_one(
