@@ -2,17 +2,17 @@
 //! binaries to call first thing in `main`, so that the large activation and gradient buffers
 //! each training step frees are reused by the next step instead of going back to the kernel.
 //!
-//! Under glibc's defaults a freed buffer of many megabytes goes back to the kernel in one of
-//! three ways, and every page of the next one comes back as a fresh zero page, with a page
-//! fault each: a block above the mmap threshold (128 KiB at start, raised to the largest such
-//! block freed so far) is unmapped when freed; the main heap is trimmed whenever more than
-//! twice that threshold is free at its top; and a thread other than the main one allocates
-//! from an arena of 64 MiB heaps, each unmapped as soon as nothing in it is in use. A CIFAR-10
-//! LeNet step allocates and frees buffers of up to 26 MB (a batch of 200 at 32 x 32 x 32), on
-//! the pool's threads, so all three happen every step: about 52,000 page faults per step of
-//! the CIFAR-10 autoencoder and 20,000 per step of its encoder on the main thread (measured
-//! with `perf stat -e page-faults`), and 18 heaps of 64 MiB made and unmapped again in 15 steps
-//! of `cargo xtask perf --lenet` (counted with `strace -f`).
+//! Under glibc's defaults a freed buffer of many megabytes goes back to the kernel in one of three
+//! ways, and every page of the next one comes back as a fresh zero page, with a page fault each: a
+//! block above the mmap threshold (128 KiB at start, raised to the largest such block freed so far)
+//! is unmapped when freed; the main heap is trimmed whenever more than twice that threshold is free
+//! at its top; and a thread other than the main one allocates from an arena of 64 MiB heaps, each
+//! unmapped as soon as nothing in it is in use. A CIFAR-10 LeNet step allocates and frees buffers
+//! of up to 26 MB (a batch of 200 at 32 x 32 x 32), on the pool's threads, so its buffers went back
+//! to the kernel every step: about 52,000 page faults per step of the CIFAR-10 autoencoder and
+//! 20,000 per step of its encoder on the main thread (measured with `perf stat -e page-faults`),
+//! and 18 heaps of 64 MiB made and unmapped again in 15 steps of `cargo xtask perf --lenet`
+//! (counted with `strace -f`).
 //!
 //! So [`keep_freed_memory`] raises the mmap threshold to its largest value, sets a trim
 //! threshold of 256 MiB, and keeps every thread in the main arena (small blocks still come
@@ -61,23 +61,24 @@ impl HeapSetting {
     pub fn describe(self) -> &'static str {
         match self {
             HeapSetting::Kept => {
-                "freed memory kept for reuse (glibc: mmap threshold 32 MiB, trim threshold 256 MiB, \
-                 one arena)"
+                "freed memory kept for reuse (glibc: mmap threshold 32 MiB, trim threshold \
+                 256 MiB, one arena)"
             }
             HeapSetting::SwitchedOff => "glibc's defaults (DASVDD_KEEP_FREED_MEMORY=0)",
             HeapSetting::UserSettings => {
-                "glibc's settings from the environment (MALLOC_*_ or GLIBC_TUNABLES)"
+                "glibc's settings from the environment (MALLOC_* or GLIBC_TUNABLES)"
             }
             HeapSetting::Unsupported => "the system allocator's defaults (not glibc)",
-            HeapSetting::Refused => "glibc's defaults (mallopt refused the thresholds)",
+            HeapSetting::Refused => "glibc's settings, partly unchanged (mallopt refused a value)",
         }
     }
 }
 
 /// Sets glibc's mmap threshold to [`MMAP_THRESHOLD`], its trim threshold to [`TRIM_THRESHOLD`]
-/// and its number of arenas to one, unless switched off with `DASVDD_KEEP_FREED_MEMORY=0` or the user has
-/// set glibc's own variables. Returns what it did; only the first call does anything. Values computed are the same either way;
-/// only the time spent in page faults changes.
+/// and its number of arenas to one, unless switched off with `DASVDD_KEEP_FREED_MEMORY=0` or
+/// the user has set glibc's own variables. Returns what it did; only the first call does
+/// anything. Values computed are the same either way; only the time spent in page faults
+/// changes.
 ///
 /// For binaries, first thing in `main`: it changes the whole process's allocator. A library
 /// (the Python module, say) should leave that to the program that embeds it.
@@ -105,8 +106,8 @@ fn decide() -> HeapSetting {
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn set_thresholds() -> HeapSetting {
     let as_int = |v: usize| libc::c_int::try_from(v).unwrap_or(libc::c_int::MAX);
-    // SAFETY: `mallopt` only records the two values (it takes the allocator's lock); it is
-    // sound to call at any time from any thread.
+    // SAFETY: `mallopt` only records each value (under the allocator's lock); it is sound to
+    // call at any time from any thread.
     let ok = unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, as_int(MMAP_THRESHOLD)) == 1
             && libc::mallopt(libc::M_TRIM_THRESHOLD, as_int(TRIM_THRESHOLD)) == 1
