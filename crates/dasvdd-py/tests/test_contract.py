@@ -3,6 +3,7 @@ dtypes, thresholds by contamination, clone/get_params/set_params, grid search, f
 and memory layouts, determinism, training that learns, verbose progress, Ctrl-C, save/load."""
 
 import _thread
+import signal
 import threading
 import time
 
@@ -162,7 +163,12 @@ def test_verbose_prints_every_epoch(train_test, capsys):
 
 def _seconds_until_interrupted(det, X, after):
     """Fits `det` on `X` with a Ctrl-C sent `after` seconds in; the fit must raise
-    KeyboardInterrupt. Returns the seconds from the start to the exception."""
+    KeyboardInterrupt. Returns the seconds from the start to the exception.
+
+    Python's own SIGINT handler is installed for the duration: a process started as a
+    background job of a non-interactive shell inherits SIGINT ignored, and then
+    `_thread.interrupt_main` does nothing, as it would for a user's Ctrl-C."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(after, _thread.interrupt_main)
     started = time.monotonic()
     timer.start()
@@ -171,6 +177,7 @@ def _seconds_until_interrupted(det, X, after):
             det.fit(X)
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     return time.monotonic() - started
 
 
