@@ -48,7 +48,7 @@ pub enum HeapSetting {
     /// Switched off by `DASVDD_KEEP_FREED_MEMORY=0`.
     SwitchedOff,
     /// Left to the user's own `MALLOC_MMAP_THRESHOLD_`, `MALLOC_TRIM_THRESHOLD_`,
-    /// `MALLOC_TOP_PAD_`, `MALLOC_ARENA_MAX` or `GLIBC_TUNABLES`.
+    /// `MALLOC_TOP_PAD_`, `MALLOC_ARENA_MAX` or `glibc.malloc.*` in `GLIBC_TUNABLES`.
     UserSettings,
     /// Not glibc (another C library or operating system): nothing to set.
     Unsupported,
@@ -66,7 +66,7 @@ impl HeapSetting {
             }
             HeapSetting::SwitchedOff => "glibc's defaults (DASVDD_KEEP_FREED_MEMORY=0)",
             HeapSetting::UserSettings => {
-                "glibc's settings from the environment (MALLOC_* or GLIBC_TUNABLES)"
+                "glibc's settings from the environment (MALLOC_* or glibc.malloc tunables)"
             }
             HeapSetting::Unsupported => "the system allocator's defaults (not glibc)",
             HeapSetting::Refused => "glibc's settings, partly unchanged (mallopt refused a value)",
@@ -95,9 +95,11 @@ fn decide() -> HeapSetting {
         "MALLOC_TRIM_THRESHOLD_",
         "MALLOC_TOP_PAD_",
         "MALLOC_ARENA_MAX",
-        "GLIBC_TUNABLES",
     ];
-    if user.iter().any(|v| std::env::var_os(v).is_some()) {
+    // GLIBC_TUNABLES counts only where it tunes malloc (it also carries e.g. glibc.cpu ones).
+    let tunables = std::env::var_os("GLIBC_TUNABLES")
+        .is_some_and(|t| t.to_string_lossy().contains("glibc.malloc."));
+    if tunables || user.iter().any(|v| std::env::var_os(v).is_some()) {
         return HeapSetting::UserSettings;
     }
     set_thresholds()
