@@ -31,6 +31,8 @@ use super::products::gemm_one_thread;
 use super::{fused_on, Operand};
 use crate::config::Activation;
 
+mod direct;
+
 /// Images per parallel task (fixed, so sums never depend on the thread count).
 const IMAGE_CHUNK: usize = 4;
 
@@ -237,12 +239,13 @@ impl Geometry {
         if self.direct() {
             let l = self.padded();
             let (planes_in, spans_out) = (self.c_in * l.plane, self.c_out * l.span);
+            let taps = self.forward_taps(l, w);
             let run = |scratch: &mut Vec<f32>, (i, y): (usize, &mut [f32])| {
                 let (xp, yw) = scratch.split_at_mut(planes_in);
                 for (j, y) in y.chunks_mut(self.out_image()).enumerate() {
                     let b = i * IMAGE_CHUNK + j;
                     self.pad_image(l, &x[b * self.in_image()..][..self.in_image()], xp);
-                    self.direct_forward(l, xp, w, yw, y);
+                    self.direct_forward(l, &taps, xp, yw, y);
                 }
                 Ok(())
             };
@@ -274,12 +277,13 @@ impl Geometry {
         if self.direct() {
             let l = self.padded();
             let spans_out = self.c_out * l.span;
+            let taps = self.backward_input_taps(l, w);
             let run = |scratch: &mut Vec<f32>, (i, dx): (usize, &mut [f32])| {
                 let (dyw, dxp) = scratch.split_at_mut(spans_out);
                 for (j, dx) in dx.chunks_mut(self.in_image()).enumerate() {
                     let b = i * IMAGE_CHUNK + j;
                     self.widen(l, &dy[b * self.out_image()..][..self.out_image()], dyw);
-                    self.direct_backward_input(l, dyw, w, dxp, dx);
+                    self.direct_backward_input(l, &taps, dyw, dxp, dx);
                 }
                 Ok(())
             };
@@ -424,6 +428,14 @@ struct Padded {
     span: usize,
 }
 
+/// The taps of a direct loop, made once per batch: where each tap reads (`T`), and the
+/// weights grouped by [`direct::GROUP`] planes (the first plane of each group, then the
+/// group's weight of every tap in tap order, plane by plane).
+struct DirectTaps<T> {
+    taps: Vec<T>,
+    groups: Vec<(usize, Vec<f32>)>,
+}
+
 impl Geometry {
     fn padded(&self) -> Padded {
         let wp = self.w + 2 * self.pad;
@@ -459,12 +471,118 @@ impl Geometry {
         }
     }
 
+    /// The tap offsets and grouped weights of the direct forward pass, made once per batch.
+    fn forward_taps(&self, l: Padded, w: &[f32]) -> DirectTaps<usize> {
+        let k = self.k;
+        let offsets: Vec<usize> = (0..self.c_in)
+            .flat_map(|ci| (0..k).flat_map(move |a| (0..k).map(move |c| (ci, a, c))))
+            .map(|(ci, a, c)| ci * l.plane + a * l.wp + c)
+            .collect();
+        let groups = (0..self.c_out)
+            .step_by(direct::GROUP)
+            .map(|first| {
+                let n = direct::GROUP.min(self.c_out - first);
+                let mut wg = Vec::with_capacity(offsets.len() * n);
+                for ci in 0..self.c_in {
+                    for a in 0..k {
+                        for c in 0..k {
+                            for co in first..first + n {
+                                wg.push(w[((co * self.c_in + ci) * k + a) * k + c]);
+                            }
+                        }
+                    }
+                }
+                (first, wg)
+            })
+            .collect();
+        DirectTaps {
+            taps: offsets,
+            groups,
+        }
+    }
+
     /// One image of the direct convolution: `y (c_out, ho, wo)` from the padded input `xp`;
     /// `yw` is scratch of `c_out` widened planes. Each output sums its taps in `(c_in, kernel
-    /// row, kernel column)` order.
-    fn direct_forward(&self, l: Padded, xp: &[f32], w: &[f32], yw: &mut [f32], y: &mut [f32]) {
+    /// row, kernel column)` order, a block of outputs of several planes at a time in registers
+    /// ([`direct::forward_group`]).
+    fn direct_forward(
+        &self,
+        l: Padded,
+        taps: &DirectTaps<usize>,
+        xp: &[f32],
+        yw: &mut [f32],
+        y: &mut [f32],
+    ) {
+        for (first, wg) in &taps.groups {
+            direct::forward_group(xp, &taps.taps, wg, l.span, &mut yw[first * l.span..]);
+        }
+        for co in 0..self.c_out {
+            let out = &yw[co * l.span..][..l.span];
+            for oy in 0..self.ho {
+                y[(co * self.ho + oy) * self.wo..][..self.wo]
+                    .copy_from_slice(&out[oy * l.wp..][..self.wo]);
+            }
+        }
+    }
+
+    /// The taps (where each reads the widened output gradient, and its shift in the padded
+    /// plane) and grouped weights of the direct input gradient, made once per batch.
+    fn backward_input_taps(&self, l: Padded, w: &[f32]) -> DirectTaps<(usize, usize)> {
         let k = self.k;
-        yw.fill(0.0);
+        let shifts: Vec<(usize, usize)> = (0..self.c_out)
+            .flat_map(|co| (0..k).flat_map(move |a| (0..k).map(move |c| (co, a, c))))
+            .map(|(co, a, c)| (co * l.span, a * l.wp + c))
+            .collect();
+        let groups = (0..self.c_in)
+            .step_by(direct::GROUP)
+            .map(|first| {
+                let n = direct::GROUP.min(self.c_in - first);
+                let mut wg = Vec::with_capacity(shifts.len() * n);
+                for co in 0..self.c_out {
+                    for a in 0..k {
+                        for c in 0..k {
+                            for ci in first..first + n {
+                                wg.push(w[((co * self.c_in + ci) * k + a) * k + c]);
+                            }
+                        }
+                    }
+                }
+                (first, wg)
+            })
+            .collect();
+        DirectTaps {
+            taps: shifts,
+            groups,
+        }
+    }
+
+    /// One image of the direct convolution's input gradient: `dx (c_in, h, w)` from the
+    /// widened output gradient `dyw`; `dxp` is scratch of `c_in` padded planes, of which the
+    /// image's rows are written. Each input value sums its terms in `(c_out, kernel row,
+    /// kernel column)` order, a block of several planes at a time in registers
+    /// ([`direct::backward_input_group`]).
+    fn direct_backward_input(
+        &self,
+        l: Padded,
+        taps: &DirectTaps<(usize, usize)>,
+        dyw: &[f32],
+        dxp: &mut [f32],
+        dx: &mut [f32],
+    ) {
+        let rows = (self.pad * l.wp, self.h * l.wp, l.plane);
+        for (first, wg) in &taps.groups {
+            let out = &mut dxp[first * l.plane..];
+            direct::backward_input_group(dyw, &taps.taps, wg, l.span, rows, out);
+        }
+        self.crop(l, dxp, dx);
+    }
+
+    /// The former direct forward pass, one multiply-add over a whole plane per tap: the
+    /// reference the blocked loops are tested against.
+    #[cfg(test)]
+    fn direct_forward_reference(&self, l: Padded, xp: &[f32], w: &[f32], y: &mut [f32]) {
+        let k = self.k;
+        let mut yw = vec![0f32; self.c_out * l.span];
         for co in 0..self.c_out {
             let out = &mut yw[co * l.span..][..l.span];
             for ci in 0..self.c_in {
@@ -482,19 +600,11 @@ impl Geometry {
         }
     }
 
-    /// One image of the direct convolution's input gradient: `dx (c_in, h, w)` from the
-    /// widened output gradient `dyw`; `dxp` is scratch of `c_in` padded planes. Each input
-    /// value sums its terms in `(c_out, kernel row, kernel column)` order.
-    fn direct_backward_input(
-        &self,
-        l: Padded,
-        dyw: &[f32],
-        w: &[f32],
-        dxp: &mut [f32],
-        dx: &mut [f32],
-    ) {
+    /// The former direct input gradient, as [`Geometry::direct_forward_reference`].
+    #[cfg(test)]
+    fn direct_backward_input_reference(&self, l: Padded, dyw: &[f32], w: &[f32], dx: &mut [f32]) {
         let k = self.k;
-        dxp.fill(0.0);
+        let mut dxp = vec![0f32; self.c_in * l.plane];
         for ci in 0..self.c_in {
             let plane = &mut dxp[ci * l.plane..][..l.plane];
             for co in 0..self.c_out {
@@ -506,16 +616,15 @@ impl Geometry {
                     }
                 }
             }
-            for iy in 0..self.h {
-                dx[(ci * self.h + iy) * self.w..][..self.w]
-                    .copy_from_slice(&plane[(iy + self.pad) * l.wp + self.pad..][..self.w]);
-            }
         }
+        self.crop(l, &dxp, dx);
     }
 
     /// One image of the direct convolution's weight gradient, added to `dw` (`(c_out, c_in,
     /// k, k)`): each weight's dot product of the widened output gradient with the padded input
-    /// at its offset.
+    /// at its offset. (Unlike the other two direct loops, these are bound by the multiply-adds
+    /// rather than by stores; summing several weights' dot products at once, each window
+    /// loaded once for all of them, measured slower on the AMD EPYC.)
     fn direct_backward_weight(&self, l: Padded, xp: &[f32], dyw: &[f32], dw: &mut [f32]) {
         let k = self.k;
         for co in 0..self.c_out {
@@ -532,14 +641,9 @@ impl Geometry {
     }
 }
 
-widest_simd! {
-    /// `d += a * s`, element by element (no fused multiply-add, so every SIMD width gives the
-    /// same values).
-    fn axpy(d: &mut [f32], a: f32, s: &[f32]) = axpy_body;
-}
-
-#[inline(always)]
-fn axpy_body(d: &mut [f32], a: f32, s: &[f32]) {
+/// `d += a * s`, element by element: the former direct loops' step, kept as their reference.
+#[cfg(test)]
+fn axpy(d: &mut [f32], a: f32, s: &[f32]) {
     for (d, &s) in d.iter_mut().zip(s) {
         *d += a * s;
     }
@@ -1836,6 +1940,59 @@ mod tests {
                     (want.0.to_bits(), want.1.to_bits())
                 );
             }
+        }
+    }
+
+    #[test]
+    fn blocked_direct_loops_give_the_former_loops_values_to_the_bit() {
+        // Ruff's direct shapes (MNIST's few channels, CIFAR-10's 32 -> 3), planes shorter than a
+        // register block, groups of planes that leave a short one, kernels of other sizes,
+        // padding of 0 and of k - 1 (transposed), signed zeros and NaNs in the data.
+        for (c_in, c_out, h, w, k, pad) in [
+            (1, 8, 28, 28, 5, 2),
+            (8, 4, 14, 14, 5, 2),
+            (4, 8, 7, 7, 5, 2),
+            (32, 3, 32, 32, 5, 2),
+            (2, 5, 3, 4, 3, 1),
+            (3, 6, 5, 5, 5, 4),
+            (5, 7, 9, 6, 3, 0),
+            (2, 1, 1, 1, 1, 0),
+        ] {
+            let g = Geometry::new(
+                &Shape::from((1, c_in, h, w)),
+                &Shape::from((c_out, c_in, k, k)),
+                pad,
+            )
+            .unwrap();
+            let l = g.padded();
+            let seed = (c_in * 1000 + c_out * 100 + h) as u64;
+            let x = awkward_values(g.in_image(), seed);
+            let wv: Vec<f32> = awkward_values(c_out * g.patch(), seed + 1)
+                .into_iter()
+                .map(|v| if v.is_nan() { 0.25 } else { v })
+                .collect();
+            let dy = awkward_values(g.out_image(), seed + 2);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            let shape = format!("{c_in} -> {c_out}, {h} x {w}, k {k}, pad {pad}");
+
+            let mut xp = vec![f32::NAN; c_in * l.plane];
+            g.pad_image(l, &x, &mut xp);
+            let mut want = vec![f32::NAN; g.out_image()];
+            g.direct_forward_reference(l, &xp, &wv, &mut want);
+            let mut got = vec![f32::NAN; g.out_image()];
+            let mut yw = vec![f32::NAN; c_out * l.span];
+            g.direct_forward(l, &g.forward_taps(l, &wv), &xp, &mut yw, &mut got);
+            assert_eq!(bits(&got), bits(&want), "forward, {shape}");
+
+            let mut dyw = vec![f32::NAN; c_out * l.span];
+            g.widen(l, &dy, &mut dyw);
+            let mut want = vec![f32::NAN; g.in_image()];
+            g.direct_backward_input_reference(l, &dyw, &wv, &mut want);
+            let mut got = vec![f32::NAN; g.in_image()];
+            let mut dxp = vec![f32::NAN; c_in * l.plane];
+            let taps = g.backward_input_taps(l, &wv);
+            g.direct_backward_input(l, &taps, &dyw, &mut dxp, &mut got);
+            assert_eq!(bits(&got), bits(&want), "input gradient, {shape}");
         }
     }
 

@@ -68,16 +68,16 @@ macro_rules! cpu_op {
     };
 }
 
-/// `widest_simd!(fn name(args) -> Ret = body;)` defines `name`, which runs `body(args)` (an
-/// `#[inline(always)]` function) compiled for AVX-512F, for AVX2 or for the baseline x86-64,
-/// the widest the CPU has, chosen at run time. For element-wise loops that are compute-bound
+/// `widest_simd!(pub(super) fn name(args) -> Ret = body;)` defines `name` (with the visibility
+/// given, if any), which runs `body(args)` (an `#[inline(always)]` function) compiled for
+/// AVX-512F, for AVX2 or for the baseline x86-64, the widest the CPU has, chosen at run time. For element-wise loops that are compute-bound
 /// at the baseline's four lanes; `body` must form no fused multiply-add (Rust never contracts
 /// on its own), so that every variant does the same IEEE operations in the same order and the
 /// results are bit-identical whichever runs.
 macro_rules! widest_simd {
-    ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? = $body:ident;) => {
+    ($(#[$doc:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? = $body:ident;) => {
         $(#[$doc])*
-        fn $name($($arg: $ty),*) $(-> $ret)? {
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             {
                 /// `body` compiled with AVX-512F.
