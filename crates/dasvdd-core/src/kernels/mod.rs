@@ -70,13 +70,19 @@ macro_rules! cpu_op {
 
 /// `widest_simd!(pub(super) fn name(args) -> Ret = body;)` defines `name` (with the visibility
 /// given, if any), which runs `body(args)` (an `#[inline(always)]` function) compiled for
-/// AVX-512F, for AVX2 or for the baseline x86-64, the widest the CPU has, chosen at run time. For element-wise loops that are compute-bound
-/// at the baseline's four lanes; `body` must form no fused multiply-add (Rust never contracts
-/// on its own), so that every variant does the same IEEE operations in the same order and the
-/// results are bit-identical whichever runs.
+/// AVX-512F, for AVX2 or for the baseline x86-64, the widest the CPU has, chosen at run time.
+/// For element-wise loops that are compute-bound at the baseline's four lanes; `body` must form
+/// no fused multiply-add (Rust never contracts on its own), so that every variant does the same
+/// IEEE operations in the same order and the results are bit-identical whichever runs.
+///
+/// `= body::<A, B, C>;` instead runs `body::<A>` with AVX-512F, `body::<B>` with AVX2 and
+/// `body::<C>` otherwise: for register-blocked loops whose block must fit the registers of each
+/// width (32 of 64 bytes, 16 of 32, 16 of 16), which must then give the same values for every
+/// block size.
 macro_rules! widest_simd {
-    ($(#[$doc:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? = $body:ident;) => {
-        $(#[$doc])*
+    (@emit [$($doc:tt)*] [$vis:vis] $name:ident [$($arg:ident: $ty:ty),*] [$($ret:ty)?]
+        [$($f512:tt)*] [$($f256:tt)*] [$($f128:tt)*]) => {
+        $($doc)*
         $vis fn $name($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             {
@@ -86,7 +92,7 @@ macro_rules! widest_simd {
                 /// The CPU must have AVX-512F.
                 #[target_feature(enable = "avx512f")]
                 unsafe fn avx512($($arg: $ty),*) $(-> $ret)? {
-                    $body($($arg),*)
+                    $($f512)*($($arg),*)
                 }
                 /// `body` compiled with AVX2.
                 ///
@@ -94,7 +100,7 @@ macro_rules! widest_simd {
                 /// The CPU must have AVX2.
                 #[target_feature(enable = "avx2")]
                 unsafe fn avx2($($arg: $ty),*) $(-> $ret)? {
-                    $body($($arg),*)
+                    $($f256)*($($arg),*)
                 }
                 if std::arch::is_x86_feature_detected!("avx512f") {
                     // SAFETY: the CPU has AVX-512F.
@@ -105,8 +111,18 @@ macro_rules! widest_simd {
                     return unsafe { avx2($($arg),*) };
                 }
             }
-            $body($($arg),*)
+            $($f128)*($($arg),*)
         }
+    };
+    ($(#[$doc:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?
+        = $body:ident;) => {
+        widest_simd!(@emit [$(#[$doc])*] [$vis] $name [$($arg: $ty),*] [$($ret)?]
+            [$body] [$body] [$body]);
+    };
+    ($(#[$doc:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?
+        = $body:ident::<$a:literal, $b:literal, $c:literal>;) => {
+        widest_simd!(@emit [$(#[$doc])*] [$vis] $name [$($arg: $ty),*] [$($ret)?]
+            [$body::<$a>] [$body::<$b>] [$body::<$c>]);
     };
 }
 
