@@ -471,34 +471,48 @@ impl Geometry {
         }
     }
 
-    /// The tap offsets and grouped weights of the direct forward pass, made once per batch.
-    fn forward_taps(&self, l: Padded, w: &[f32]) -> DirectTaps<usize> {
+    /// The taps of a direct loop, made once per batch: `(o, a, c)` for `o` in `0..outer` and
+    /// the kernel's rows `a` and columns `c`, in that order, each placed by `at(o, a, c)`; and
+    /// the weights of the output planes `0..planes` in groups of [`direct::GROUP`], each tap's
+    /// weight of plane `p` being `weight(o, p)` at kernel row `a`, column `c`.
+    fn direct_taps<T>(
+        &self,
+        (outer, planes): (usize, usize),
+        at: impl Fn(usize, usize, usize) -> T,
+        weight: impl Fn(usize, usize) -> usize,
+        w: &[f32],
+    ) -> DirectTaps<T> {
         let k = self.k;
-        let offsets: Vec<usize> = (0..self.c_in)
-            .flat_map(|ci| (0..k).flat_map(move |a| (0..k).map(move |c| (ci, a, c))))
-            .map(|(ci, a, c)| ci * l.plane + a * l.wp + c)
+        let each = |o: usize| (0..k).flat_map(move |a| (0..k).map(move |c| (o, a, c)));
+        let taps: Vec<T> = (0..outer)
+            .flat_map(each)
+            .map(|(o, a, c)| at(o, a, c))
             .collect();
-        let groups = (0..self.c_out)
+        let groups = (0..planes)
             .step_by(direct::GROUP)
             .map(|first| {
-                let n = direct::GROUP.min(self.c_out - first);
-                let mut wg = Vec::with_capacity(offsets.len() * n);
-                for ci in 0..self.c_in {
-                    for a in 0..k {
-                        for c in 0..k {
-                            for co in first..first + n {
-                                wg.push(w[((co * self.c_in + ci) * k + a) * k + c]);
-                            }
-                        }
+                let n = direct::GROUP.min(planes - first);
+                let mut wg = Vec::with_capacity(taps.len() * n);
+                for (o, a, c) in (0..outer).flat_map(each) {
+                    for p in first..first + n {
+                        wg.push(w[(weight(o, p) * k + a) * k + c]);
                     }
                 }
                 (first, wg)
             })
             .collect();
-        DirectTaps {
-            taps: offsets,
-            groups,
-        }
+        DirectTaps { taps, groups }
+    }
+
+    /// The tap offsets in the padded input and grouped weights of the direct forward pass:
+    /// taps in `(c_in, kernel row, kernel column)` order, planes the output channels.
+    fn forward_taps(&self, l: Padded, w: &[f32]) -> DirectTaps<usize> {
+        self.direct_taps(
+            (self.c_in, self.c_out),
+            |ci, a, c| ci * l.plane + a * l.wp + c,
+            |ci, co| co * self.c_in + ci,
+            w,
+        )
     }
 
     /// One image of the direct convolution: `y (c_out, ho, wo)` from the padded input `xp`;
@@ -526,34 +540,15 @@ impl Geometry {
     }
 
     /// The taps (where each reads the widened output gradient, and its shift in the padded
-    /// plane) and grouped weights of the direct input gradient, made once per batch.
+    /// plane) and grouped weights of the direct input gradient: taps in `(c_out, kernel row,
+    /// kernel column)` order, planes the input channels.
     fn backward_input_taps(&self, l: Padded, w: &[f32]) -> DirectTaps<(usize, usize)> {
-        let k = self.k;
-        let shifts: Vec<(usize, usize)> = (0..self.c_out)
-            .flat_map(|co| (0..k).flat_map(move |a| (0..k).map(move |c| (co, a, c))))
-            .map(|(co, a, c)| (co * l.span, a * l.wp + c))
-            .collect();
-        let groups = (0..self.c_in)
-            .step_by(direct::GROUP)
-            .map(|first| {
-                let n = direct::GROUP.min(self.c_in - first);
-                let mut wg = Vec::with_capacity(shifts.len() * n);
-                for co in 0..self.c_out {
-                    for a in 0..k {
-                        for c in 0..k {
-                            for ci in first..first + n {
-                                wg.push(w[((co * self.c_in + ci) * k + a) * k + c]);
-                            }
-                        }
-                    }
-                }
-                (first, wg)
-            })
-            .collect();
-        DirectTaps {
-            taps: shifts,
-            groups,
-        }
+        self.direct_taps(
+            (self.c_out, self.c_in),
+            |co, a, c| (co * l.span, a * l.wp + c),
+            |co, ci| co * self.c_in + ci,
+            w,
+        )
     }
 
     /// One image of the direct convolution's input gradient: `dx (c_in, h, w)` from the
@@ -1853,7 +1848,7 @@ mod tests {
     use super::*;
 
     /// Values with many ties, zeros of both signs and NaNs among random ones.
-    fn awkward_values(n: usize, seed: u64) -> Vec<f32> {
+    pub(super) fn awkward_values(n: usize, seed: u64) -> Vec<f32> {
         let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         (0..n)
             .map(|_| {

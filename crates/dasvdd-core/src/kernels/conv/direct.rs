@@ -92,11 +92,10 @@ fn forward_planes<const G: usize, const B: usize>(
 widest_simd! {
     /// The direct convolution's input gradient of one image for a group of `wg.len() /
     /// shifts.len()` (at most [`GROUP`]) input planes, at the positions `first..first + len`
-    /// (`range` is `(first, len, stride)`)
-    /// of the padded plane: `out[o][q] = sum_t wg[t][o] * g[t][q - shifts[t].1]` over the taps
-    /// `t` in order, where tap `t` reads the `span` values of `g` from `shifts[t].0` and
-    /// contributes only where `q - shifts[t].1` lies in `0..span`; each plane is written to
-    /// `out[o * stride + q]`.
+    /// of the padded plane, where `range` is `(first, len, stride)`: `out[o][q] = sum_t
+    /// wg[t][o] * g[t][q - shifts[t].1]` over the taps `t` in order, where tap `t` reads the
+    /// `span` values of `g` from `shifts[t].0` and contributes only where `q - shifts[t].1`
+    /// lies in `0..span`; each plane is written to `out[o * stride + q]`.
     pub(super) fn backward_input_group(
         g: &[f32],
         shifts: &[(usize, usize)],
@@ -181,17 +180,7 @@ fn backward_input_planes<const G: usize, const B: usize>(
 mod tests {
     use super::*;
 
-    fn values(n: usize, seed: u64) -> Vec<f32> {
-        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..n)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-            })
-            .collect()
-    }
+    use super::super::tests::awkward_values as values;
 
     /// A forward kernel of one block size.
     type Forward = fn(&[f32], &[usize], &[f32], usize, &mut [f32]);
@@ -216,16 +205,9 @@ mod tests {
                 bits(&out)
             };
             let want = forward(forward_group_body::<32>);
-            assert_eq!(
-                forward(forward_group_body::<16>),
-                want,
-                "forward, span {span}"
-            );
-            assert_eq!(
-                forward(forward_group_body::<8>),
-                want,
-                "forward, span {span}"
-            );
+            for f in [forward_group_body::<16> as Forward, forward_group_body::<8>] {
+                assert_eq!(forward(f), want, "forward, span {span}");
+            }
 
             let shifts: Vec<(usize, usize)> = (0..taps).map(|t| ((t % 2) * span, t % 13)).collect();
             let g = values(2 * span, 3 + span as u64);
@@ -236,16 +218,12 @@ mod tests {
                 bits(&out)
             };
             let want = input(backward_input_group_body::<32>);
-            assert_eq!(
-                input(backward_input_group_body::<16>),
-                want,
-                "input, span {span}"
-            );
-            assert_eq!(
-                input(backward_input_group_body::<8>),
-                want,
-                "input, span {span}"
-            );
+            for f in [
+                backward_input_group_body::<16> as Input,
+                backward_input_group_body::<8>,
+            ] {
+                assert_eq!(input(f), want, "input gradient, span {span}");
+            }
         }
     }
 }
