@@ -1599,8 +1599,8 @@ pub fn max_pool2(x: &Tensor) -> candle_core::Result<Tensor> {
     }
 }
 
-/// Leaky ReLU with the networks' slope ([`LEAKY_SLOPE`](crate::config::LEAKY_SLOPE), PyTorch's default, which Ruff's
-/// networks use) through the dense layers' activation kernels; its backward pass goes through
+/// Leaky ReLU with the networks' slope ([`LEAKY_SLOPE`](crate::config::LEAKY_SLOPE),
+/// PyTorch's default, which Ruff's networks use) through the dense layers' activation kernels; its backward pass goes through
 /// the output, whose sign is the input's (at 0 the slope, as PyTorch's).
 struct LeakyRelu;
 
@@ -1635,7 +1635,8 @@ cpu_op!(LeakyReluGrad, "leaky-relu-grad", |_op, dy, y| {
     Ok((CpuStorage::F32(dx), y.layout.shape().clone()))
 });
 
-/// Leaky ReLU with slope [`LEAKY_SLOPE`](crate::config::LEAKY_SLOPE): `x` where it is positive, `LEAKY_SLOPE * x` elsewhere.
+/// Leaky ReLU with slope [`LEAKY_SLOPE`](crate::config::LEAKY_SLOPE): `x` where it is
+/// positive, `LEAKY_SLOPE * x` elsewhere.
 pub fn leaky_relu(x: &Tensor) -> candle_core::Result<Tensor> {
     if fused_on(x.device()) {
         x.contiguous()?.apply_op1(LeakyRelu)

@@ -1,8 +1,8 @@
 //! Register-blocked inner loops of the direct convolutions ([`super::Geometry::direct`]): a
-//! block of output positions (32 with AVX-512F) of up to [`GROUP`] planes is summed in registers over
-//! every kernel tap, then stored once. The former loops made each tap one multiply-add over a
-//! whole plane in memory (a load, a load and a store per value), bound by the store port; here
-//! an input value loaded once serves every plane of the group.
+//! block of output positions (32 with AVX-512F) of up to [`GROUP`] planes is summed in
+//! registers over every kernel tap, then stored once. The former loops made each tap one
+//! multiply-add over a whole plane in memory (a load, a load and a store per value), bound by
+//! the store port; here an input value loaded once serves every plane of the group.
 //!
 //! Each output value gets the same products in the same order as in those loops, starting from
 //! zero, so the results are the same to the bit (tested against those loops, kept as references
@@ -23,8 +23,13 @@ widest_simd! {
     /// [`GROUP`]) output planes: `out[o][p] = sum_t wg[t][o] * x[offsets[t] + p]` for `p` in
     /// `0..span`, the taps `t` in order, each plane written to `out[o * span..][..span]`.
     /// `x` must hold `offsets[t] + span` values for every tap.
-    pub(super) fn forward_group(x: &[f32], offsets: &[usize], wg: &[f32], span: usize, out: &mut [f32])
-        = forward_group_body::<32, 16, 8>;
+    pub(super) fn forward_group(
+        x: &[f32],
+        offsets: &[usize],
+        wg: &[f32],
+        span: usize,
+        out: &mut [f32],
+    ) = forward_group_body::<32, 16, 8>;
 }
 
 #[inline(always)]
