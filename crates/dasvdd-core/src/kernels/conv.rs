@@ -1600,8 +1600,9 @@ pub fn max_pool2(x: &Tensor) -> candle_core::Result<Tensor> {
 }
 
 /// Leaky ReLU with the networks' slope ([`LEAKY_SLOPE`](crate::config::LEAKY_SLOPE),
-/// PyTorch's default, which Ruff's networks use) through the dense layers' activation kernels; its backward pass goes through
-/// the output, whose sign is the input's (at 0 the slope, as PyTorch's).
+/// PyTorch's default, which Ruff's networks use) through the dense layers' activation kernels;
+/// its backward pass goes through the output, whose sign is the input's (at 0 the slope, as
+/// PyTorch's).
 struct LeakyRelu;
 
 impl CustomOp1 for LeakyRelu {
