@@ -76,9 +76,9 @@ macro_rules! cpu_op {
 /// IEEE operations in the same order and the results are bit-identical whichever runs.
 ///
 /// `= body::<A, B, C>;` instead runs `body::<A>` with AVX-512F, `body::<B>` with AVX2 and
-/// `body::<C>` otherwise: for register-blocked loops whose block must fit the registers of each
-/// width (32 of 64 bytes, 16 of 32, 16 of 16), which must then give the same values for every
-/// block size.
+/// `body::<C>` otherwise: for register-blocked loops whose block must fit each width's
+/// registers (AVX-512F has 32 of 64 bytes, AVX2 16 of 32, the baseline 16 of 16), which must
+/// then give the same values for every block size.
 macro_rules! widest_simd {
     (@emit [$($doc:tt)*] [$vis:vis] $name:ident [$($arg:ident: $ty:ty),*] [$($ret:ty)?]
         [$($f512:tt)*] [$($f256:tt)*] [$($f128:tt)*]) => {
