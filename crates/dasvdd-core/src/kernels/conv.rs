@@ -1849,6 +1849,11 @@ pub fn upsample_nearest2d_backward(dy: &Tensor, scale: usize) -> candle_core::Re
 mod tests {
     use super::*;
 
+    /// The bit patterns of `v`, to compare values exactly (NaNs and signed zeros included).
+    pub(super) fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
     /// Values with many ties, zeros of both signs and NaNs among random ones.
     pub(super) fn awkward_values(n: usize, seed: u64) -> Vec<f32> {
         let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
@@ -1969,7 +1974,6 @@ mod tests {
                 .map(|v| if v.is_nan() { 0.25 } else { v })
                 .collect();
             let dy = awkward_values(g.out_image(), seed + 2);
-            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             let shape = format!("{c_in} -> {c_out}, {h} x {w}, k {k}, pad {pad}");
 
             let mut xp = vec![f32::NAN; c_in * l.plane];
@@ -2034,7 +2038,6 @@ mod tests {
             g.col2im_padded(l, &cols, &mut dxp);
             let mut got = vec![f32::NAN; g.in_image()];
             g.crop(l, &dxp, &mut got);
-            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&got), bits(&want), "{c_in}x{h}x{w}, k {k}, pad {pad}");
         }
     }

@@ -185,16 +185,12 @@ fn backward_input_planes<const G: usize, const B: usize>(
 mod tests {
     use super::*;
 
-    use super::super::tests::awkward_values as values;
+    use super::super::tests::{awkward_values as values, bits};
 
     /// A forward kernel of one block size.
     type Forward = fn(&[f32], &[usize], &[f32], usize, &mut [f32]);
     /// An input-gradient kernel of one block size.
     type Input = fn(&[f32], &[(usize, usize)], &[f32], usize, (usize, usize, usize), &mut [f32]);
-
-    fn bits(v: &[f32]) -> Vec<u32> {
-        v.iter().map(|x| x.to_bits()).collect()
-    }
 
     #[test]
     fn every_block_size_gives_the_same_sums() {
