@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Where the DASVDD training step's thread time goes, from `perf script` of `xtask perf`.
+
+Reads the text of `perf script` (a `perf record --call-graph dwarf` of `target/debug/xtask perf
+--no-torch`), keeps the samples taken inside the training runs (a frame of `train_stack` or
+`run_epochs`; the matmul reference runs are left out) and sorts them into: gemm's
+multiply-adds (its microkernels), gemm's packing, the pool's waits split by what waits (the
+other worker between the step's parallel regions or after finishing its part of one first; a
+thread of a layer's two gradient products side by side waiting for its partner; a thread of
+one product split by columns waiting for the other half), Adam's update, the transposed weight
+copies, and the rest. Prints each as a share of the training runs' samples: on two threads,
+the share of both cores' time.
+
+    perf record -o perf.data -F 500 --call-graph dwarf,16384 target/debug/xtask perf --no-torch --epochs 2
+    perf script -i perf.data > perf.txt
+    python3 docs/speed/step_samples.py perf.txt
+"""
+
+import re
+import sys
+from collections import Counter
+
+WAIT_LEAVES = ("atomic_load", "wait_until", "spin_loop", "yield_now", "find_work", "steal",
+               "crossbeam")
+
+
+def frames_of(block):
+    """The symbol of each frame of one sample, innermost first."""
+    lines = [line.strip() for line in block.strip().split("\n") if line.strip()]
+    out = []
+    for line in lines[1:]:
+        sym = re.sub(r"^[0-9a-f]+ ", "", line)
+        sym = re.sub(r"\+0x[0-9a-f]+.*$", "", sym)
+        out.append(re.sub(r" \(.*$", "", sym))
+    return out
+
+
+def category(frames):
+    """The bucket of one training-run sample."""
+    leaf = frames[0]
+    stack = "\n".join(frames)
+    if "microkernel" in leaf:
+        return "gemm multiply-adds (microkernels)"
+    if "vectorize" in leaf or "pack" in leaf:
+        return "gemm packing"
+    if any(w in leaf for w in WAIT_LEAVES):
+        if "side_by_side" in stack:
+            return "waits: a layer's two gradient products, one thread waiting for the other"
+        if "gemm_raw" in stack:
+            return "waits: one product split by columns, one half waiting for the other"
+        if "spawn_broadcast" in stack:
+            return ("waits: the other worker, between the step's parallel regions or done with"
+                    " its part of one first")
+        return "waits: other"
+    if "adam_update" in leaf:
+        return "Adam update"
+    if "transpose" in leaf or "write_transposed_rows" in leaf:
+        return "transposed weight copies"
+    if "memcpy" in leaf or "memmove" in leaf or "memset" in leaf:
+        return "memcpy / memset"
+    return "the rest"
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    text = open(sys.argv[1], encoding="utf-8", errors="replace").read()
+    counts = Counter()
+    total = 0
+    for block in text.split("\n\n"):
+        frames = frames_of(block)
+        if not frames:
+            continue
+        stack = "\n".join(frames)
+        if "train_stack" not in stack and "run_epochs" not in stack:
+            continue
+        total += 1
+        counts[category(frames)] += 1
+    if total == 0:
+        sys.exit(f"{sys.argv[1]}: no samples inside the training runs (call graphs missing?)")
+    print(f"{total} samples inside the training runs")
+    for name, n in counts.most_common():
+        print(f"{100 * n / total:5.1f}%  {name}")
+
+
+if __name__ == "__main__":
+    main()
