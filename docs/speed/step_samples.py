@@ -5,10 +5,11 @@ Reads the text of `perf script` (a `perf record --call-graph dwarf` of `target/d
 --no-torch`), keeps the samples taken inside the training runs (a frame of `train_stack` or
 `run_epochs`; the matmul reference runs are left out) and sorts them into: gemm's
 multiply-adds (its microkernels), gemm's packing, the pool's waits split by what waits (the
-other worker between the step's parallel regions or after finishing its part of one first; a
-thread of a layer's two gradient products side by side waiting for its partner; a thread of
-one product split by columns waiting for the other half), Adam's update, the transposed weight
-copies, and the rest. Prints each as a share of the training runs' samples: on two threads,
+other worker between the step's parallel regions or after finishing its part of one first;
+one of the backward pass's two lanes waiting for the other (`backward_pipelined`), or, in
+builds before it, a thread of a layer's two gradient products side by side waiting for its
+partner; a thread of one product split by columns waiting for the other half), Adam's update,
+the transposed weight copies, and the rest. Prints each as a share of the training runs' samples: on two threads,
 the share of both cores' time.
 
     perf record -o perf.data -F 500 --call-graph dwarf,16384 target/debug/xtask perf --no-torch --epochs 2
@@ -44,6 +45,9 @@ def category(frames):
     if "vectorize" in leaf or "pack" in leaf:
         return "gemm packing"
     if any(w in leaf for w in WAIT_LEAVES):
+        if "backward_pipelined" in stack:
+            return ("waits: the backward pass's two lanes, one waiting for the other's gradient"
+                    " or done first")
         if "side_by_side" in stack:
             return "waits: a layer's two gradient products, one thread waiting for the other"
         if "gemm_raw" in stack:

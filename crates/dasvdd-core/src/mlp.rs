@@ -41,6 +41,17 @@ pub struct Dense {
 }
 
 impl Dense {
+    /// The gradients of this layer's weight (`x^T @ g`) and bias (the column sums of `g`) from
+    /// its input `x` and the gradient `g` at its output.
+    pub(crate) fn grads(&self, x: &Tensor, g: &Tensor) -> Result<DenseGrads> {
+        let weight = matmul_tn(x, g)?;
+        let bias = match self.bias {
+            Some(_) => Some(column_sum(g)?),
+            None => None,
+        };
+        Ok(DenseGrads { weight, bias })
+    }
+
     /// A layer initialised as PyTorch's `nn.Linear`: weight and bias ~ U(-1/sqrt(in), 1/sqrt(in)),
     /// drawn from `rng` (weights first, row-major, then biases).
     pub fn init(
@@ -358,23 +369,11 @@ impl Mlp {
             // activation derivative after the input gradient. The values are those of the
             // passes run alone: both split their work in fixed chunks.
             let needs_input = i > 0 || input_grad;
-            let flops = 2 * acts[i].elem_count() * g.dims().last().copied().unwrap_or(0);
-            let weight_side = || -> Result<DenseGrads> {
-                let weight = matmul_tn(&acts[i], &g)?;
-                let bias = match layer.bias {
-                    Some(_) => Some(column_sum(&g)?),
-                    None => None,
-                };
-                Ok(DenseGrads { weight, bias })
-            };
+            let flops = Self::pair_flops(&acts[i], &g);
+            let weight_side = || layer.grads(&acts[i], &g);
             let input_side = || -> Result<Option<Tensor>> {
                 let copy = transposed.get(i).copied().flatten();
-                let w = layer.weight.as_detached_tensor();
-                let g_in = matmul_nt_with(&g, &w, copy)?;
-                Ok(Some(match i {
-                    0 => g_in,
-                    _ => activation_backward(g_in, &acts[i], self.layers[i - 1].activation)?,
-                }))
+                Ok(Some(self.input_grad(i, &acts[i], &g, copy)?))
             };
             let (grads, g_in) = if needs_input {
                 side_by_side(flops, weight_side, input_side)
@@ -390,6 +389,30 @@ impl Mlp {
             }
         }
         Ok(dx)
+    }
+
+    /// The FLOPs of each of layer's two gradient products, for its input `x` and the gradient
+    /// `g` at its output.
+    pub(crate) fn pair_flops(x: &Tensor, g: &Tensor) -> usize {
+        2 * x.elem_count() * g.dims().last().copied().unwrap_or(0)
+    }
+
+    /// The gradient at the input of layer `i` from the gradient `g` at its output (`x` is the
+    /// layer's input): `g @ w^T` through the weight's transposed copy when one is given, times
+    /// the previous layer's activation derivative (none for the first layer).
+    pub(crate) fn input_grad(
+        &self,
+        i: usize,
+        x: &Tensor,
+        g: &Tensor,
+        transposed: Option<&TransposedCopy>,
+    ) -> Result<Tensor> {
+        let w = self.layers[i].weight.as_detached_tensor();
+        let g_in = matmul_nt_with(g, &w, transposed)?;
+        Ok(match i {
+            0 => g_in,
+            _ => activation_backward(g_in, x, self.layers[i - 1].activation)?,
+        })
     }
 
     /// The trainable variables in a fixed order (weight, bias per layer).

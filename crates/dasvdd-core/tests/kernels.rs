@@ -190,9 +190,10 @@ fn first_sample_svdd_term_touches_only_the_first_row() {
 /// Five fused training steps of a network whose products are large enough (over 2^24 FLOP) to
 /// be split over threads: output columns in blocks, a layer's two gradient products side by
 /// side, each layer's Adam update beside the backward pass. The first layer's inner dimension
-/// (1,100) is longer than one of `gemm`'s blocks of the sum. Returns the losses and weights bit
-/// for bit.
-fn large_steps() -> (Vec<(f64, f64)>, Vec<Vec<f32>>) {
+/// (1,100) is longer than one of `gemm`'s blocks of the sum. With `term`, the SVDD term of that
+/// form around a centre at 0; without, the autoencoder alone. Returns the losses and weights
+/// bit for bit.
+fn large_steps(term: Option<SvddTerm>) -> (Vec<(f64, f64)>, Vec<Vec<f32>>) {
     let dev = Device::Cpu;
     let cfg = AutoencoderConfig {
         input_dim: 1100,
@@ -211,7 +212,7 @@ fn large_steps() -> (Vec<(f64, f64)>, Vec<Vec<f32>>) {
     let mut losses = Vec::new();
     for _ in 0..5 {
         let l = ae
-            .train_step(&x, Some((&c, 0.3, SvddTerm::BatchMean)), &mut adam)
+            .train_step(&x, term.map(|t| (&c, 0.3, t)), &mut adam)
             .unwrap();
         losses.push((l.reconstruction, l.svdd));
     }
@@ -231,10 +232,14 @@ fn the_step_gives_the_same_bits_on_one_thread_and_on_many() {
             .build()
             .unwrap()
     };
-    let one = pool(1).install(large_steps);
-    let many = pool(4).install(large_steps);
-    assert!(one.0[4].0 < one.0[0].0, "the loss falls: {:?}", one.0);
-    assert_eq!(one, many);
+    // On one thread the backward pass runs layer after layer; on several, in two lanes
+    // (`Autoencoder::backward_pipelined`), with and without the SVDD term between them.
+    for term in [Some(SvddTerm::BatchMean), Some(SvddTerm::FirstSample), None] {
+        let one = pool(1).install(|| large_steps(term));
+        let many = pool(4).install(|| large_steps(term));
+        assert!(one.0[4].0 < one.0[0].0, "the loss falls: {:?}", one.0);
+        assert_eq!(one, many, "{term:?}");
+    }
 }
 
 #[test]
@@ -245,9 +250,10 @@ fn spinning_waits_give_the_same_bits_as_rayons_own() {
         .build()
         .unwrap();
     // The switch is process-wide: other tests running meanwhile only change how they wait.
-    let spinning = pool.install(|| busy_workers(large_steps));
+    let term = Some(SvddTerm::BatchMean);
+    let spinning = pool.install(|| busy_workers(|| large_steps(term)));
     set_spin_waits(false);
-    let sleeping = pool.install(large_steps);
+    let sleeping = pool.install(|| large_steps(term));
     set_spin_waits(true);
     assert_eq!(spinning, sleeping);
 }

@@ -106,11 +106,17 @@ pub fn side_by_side<A: Send, B: Send>(
     a: impl FnOnce() -> A + Send,
     b: impl FnOnce() -> B + Send,
 ) -> (A, B) {
-    if !matches!(gemm_parallelism(flops), gemm::Parallelism::Rayon(_)) {
+    if !runs_side_by_side(flops) {
         return (a(), b());
     }
     let _timer = timer(Phase::Products);
     super::pool::join(a, b)
+}
+
+/// Whether [`side_by_side`] runs two computations whose products are of `flops` each on two
+/// threads (else in turn).
+pub(crate) fn runs_side_by_side(flops: usize) -> bool {
+    matches!(gemm_parallelism(flops), gemm::Parallelism::Rayon(_))
 }
 
 /// Threads for the matrix products, counted once (candle counts them before every product).
