@@ -300,20 +300,20 @@ impl Autoencoder {
         Ok(svdd)
     }
 
-    /// [`Autoencoder::backward_into`] in two lanes on two threads, for networks whose layers'
-    /// two gradient products each run side by side. One lane computes the layers' weight and
-    /// bias gradients, last layer first, handing each to `each`; the other computes the chain
-    /// of input gradients (each with the activation derivative after it, and between the
-    /// decoder and the encoder the SVDD term's gradient), publishing the gradient at each
-    /// layer's output as soon as it is known. A layer's two products run side by side as
-    /// before, but the lanes no longer meet after every layer, where the thread done first
-    /// waited for the other (their rates differ by up to a fifth for some layers); the weight
-    /// lane waits only for a gradient the chain has not reached yet, and meanwhile runs the
-    /// Adam updates `each` queued. It hands a layer's gradients to `each` only once the chain
-    /// has passed that layer, whose weight its input gradient reads. The first encoder layer's
-    /// weight gradient, the largest and the last, is then split over both threads as usual.
-    /// Every product and pass computes what it computed before, each whole on one thread, so
-    /// the values are the same.
+    /// [`Autoencoder::backward_into`] in two lanes on two threads, for networks whose decoder's
+    /// last layer has gradient products large enough to run side by side. [`Mlp`]'s backward
+    /// pass runs each layer's two products that way and meets after every layer, where the
+    /// thread done first waits for the other (their rates differ by up to a fifth for some
+    /// layers). Here one lane computes the layers' weight and bias gradients, last layer
+    /// first, handing each to `each`; the other computes the chain of input gradients (each
+    /// with the activation derivative after it, and between the decoder and the encoder the
+    /// SVDD term's gradient), publishing the gradient at each layer's output as soon as it is
+    /// known. The weight lane waits only for a gradient the chain has not reached yet, and
+    /// meanwhile runs the Adam updates `each` queued. It hands a layer's gradients to `each`
+    /// only once the chain has passed that layer, whose weight its input gradient reads. The
+    /// first encoder layer's weight gradient, the largest and the last, is then split over
+    /// both threads as usual. Every product and pass computes what it computed before, each
+    /// whole on one thread, so the values are the same.
     #[allow(clippy::too_many_arguments)]
     fn backward_pipelined(
         &self,
