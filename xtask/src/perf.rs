@@ -536,6 +536,13 @@ pub fn run(args: &PerfArgs) -> Result<()> {
     if args.no_torch {
         return Ok(());
     }
+    if let Err(why) = crate::torch_script::available(&args.python) {
+        println!(
+            "PyTorch not found by {} ({why}): no side-by-side comparison (pass --python PATH)",
+            args.python.display()
+        );
+        return Ok(());
+    }
     let mut any = false;
     for (which, name, our_dt) in [
         ("paper", "PyTorch, paper's Algorithm 1", ours),
@@ -555,7 +562,7 @@ pub fn run(args: &PerfArgs) -> Result<()> {
     }
     if !any {
         println!(
-            "PyTorch not found by {}: no side-by-side comparison (pass --python PATH)",
+            "PyTorch's loops failed under {}: no side-by-side comparison",
             args.python.display()
         );
     }

@@ -171,7 +171,7 @@ fn run_one(
             );
         }
         None => println!(
-            "  PyTorch not found by {}: no side-by-side comparison (pass --python PATH)",
+            "  PyTorch's loop failed under {}: no side-by-side comparison",
             python.display()
         ),
     }
@@ -186,6 +186,16 @@ pub fn run(samples: usize, epochs: usize, python: Option<&Path>) -> Result<()> {
         "Deep SVDD on Ruff's LeNet networks, {} threads",
         candle_core::utils::get_num_threads()
     );
+    let python = match python.map(|p| (p, crate::torch_script::available(p))) {
+        Some((p, Err(why))) => {
+            println!(
+                "PyTorch not found by {} ({why}): no side-by-side comparison (pass --python PATH)",
+                p.display()
+            );
+            None
+        }
+        other => other.map(|(p, _)| p),
+    };
     for (kind, cols) in [("mnist", 784), ("cifar10", 3072)] {
         run_one(kind, cols, samples, epochs.max(1), python)?;
     }

@@ -3,6 +3,21 @@
 
 use std::process::Command;
 
+/// Whether `python` runs and imports torch; otherwise the reason, in one line (the last line of
+/// its error output, or why it did not start), so that a missing torch is reported once rather
+/// than once per loop.
+pub fn available(python: &std::path::Path) -> Result<(), String> {
+    match Command::new(python).args(["-c", "import torch"]).output() {
+        Ok(out) if out.status.success() => Ok(()),
+        Ok(out) => Err(String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .last()
+            .unwrap_or("it exited with an error")
+            .to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// Runs `python -c script args...`, whose standard output is two numbers, torch's version and
 /// its thread count: the two numbers and `torch <version> (<threads> threads)`. `None` (with
 /// the script's last error line on standard error) when it fails or prints something else.
@@ -29,4 +44,25 @@ pub fn run(python: &std::path::Path, script: &str, args: &[String]) -> Option<(f
     let b = it.next()?.parse().ok()?;
     let version = format!("torch {} ({} threads)", it.next()?, it.next()?);
     Some((a, b, version))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::available;
+    use std::path::Path;
+
+    #[test]
+    fn a_python_that_does_not_start_or_fails_is_not_available() {
+        let missing = available(Path::new("/nonexistent/python")).unwrap_err();
+        assert!(missing.contains("No such file"), "{missing}");
+        if Path::new("/bin/false").exists() {
+            assert_eq!(
+                available(Path::new("/bin/false")).unwrap_err(),
+                "it exited with an error"
+            );
+        }
+        if Path::new("/bin/true").exists() {
+            assert!(available(Path::new("/bin/true")).is_ok());
+        }
+    }
 }
