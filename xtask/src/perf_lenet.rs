@@ -186,16 +186,7 @@ pub fn run(samples: usize, epochs: usize, python: Option<&Path>) -> Result<()> {
         "Deep SVDD on Ruff's LeNet networks, {} threads",
         candle_core::utils::get_num_threads()
     );
-    let python = match python.map(|p| (p, crate::torch_script::available(p))) {
-        Some((p, Err(why))) => {
-            println!(
-                "PyTorch not found by {} ({why}): no side-by-side comparison (pass --python PATH)",
-                p.display()
-            );
-            None
-        }
-        other => other.map(|(p, _)| p),
-    };
+    let python = python.filter(|p| crate::torch_script::found(p));
     for (kind, cols) in [("mnist", 784), ("cifar10", 3072)] {
         run_one(kind, cols, samples, epochs.max(1), python)?;
     }

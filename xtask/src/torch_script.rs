@@ -9,13 +9,32 @@ use std::process::Command;
 pub fn available(python: &std::path::Path) -> Result<(), String> {
     match Command::new(python).args(["-c", "import torch"]).output() {
         Ok(out) if out.status.success() => Ok(()),
-        Ok(out) => Err(String::from_utf8_lossy(&out.stderr)
-            .lines()
-            .last()
-            .unwrap_or("it exited with an error")
-            .to_string()),
+        Ok(out) => Err(last_line(&out.stderr).unwrap_or_else(|| "it exited with an error".into())),
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// [`available`], saying in one line on standard output why not when it is not: the check
+/// `cargo xtask perf` and `perf --lenet` make before their PyTorch loops.
+pub fn found(python: &std::path::Path) -> bool {
+    match available(python) {
+        Ok(()) => true,
+        Err(why) => {
+            println!(
+                "PyTorch not found by {} ({why}): no side-by-side comparison (pass --python PATH)",
+                python.display()
+            );
+            false
+        }
+    }
+}
+
+/// The last line of a process's output, if it printed any.
+fn last_line(bytes: &[u8]) -> Option<String> {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .last()
+        .map(str::to_string)
 }
 
 /// Runs `python -c script args...`, whose standard output is two numbers, torch's version and
@@ -31,10 +50,7 @@ pub fn run(python: &std::path::Path, script: &str, args: &[String]) -> Option<(f
     if !out.status.success() {
         eprintln!(
             "PyTorch comparison skipped: {}",
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
+            last_line(&out.stderr).unwrap_or_default()
         );
         return None;
     }
