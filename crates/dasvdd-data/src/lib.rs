@@ -6,10 +6,11 @@
 //!
 //! Map of the crate:
 //! - [`idx`]: MNIST and Fashion-MNIST IDX files (gzipped or not);
-//! - [`cifar`]: the CIFAR-10 binary batches;
+//! - [`cifar`]: the CIFAR-10 batches, binary or Python (pickle) version;
 //! - [`images`]: [`ImageSet`] (labelled 8-bit images) and a user's `normal/`+`abnormal/` folder;
 //! - [`tabular`]: a user's CSV files, and the atomic writer of score files;
 //! - [`npy`]: NumPy `.npy` files;
+//! - `pickle` (private): Python pickles of plain values and NumPy arrays, no code run;
 //! - [`mat`]: ODDS `.mat` files (MAT v5 and v7.3);
 //! - [`mimii`], [`melspec`]: MIMII / DCASE machine sounds as stacked log-mel frames;
 //! - [`preprocess`]: pixel scaling, global contrast normalisation, fitted min-max and z-score;
@@ -34,6 +35,7 @@ pub mod matrix;
 pub mod melspec;
 pub mod mimii;
 pub mod npy;
+mod pickle;
 pub mod preprocess;
 pub mod registry;
 pub mod split;

@@ -62,7 +62,7 @@ pub enum DatasetName {
     Mnist,
     /// Fashion-MNIST (`fmnist`), IDX files; ten classes.
     Fmnist,
-    /// CIFAR-10 (`cifar10`), binary batches; ten classes.
+    /// CIFAR-10 (`cifar10`), binary or Python (pickle) batches; ten classes.
     Cifar10,
     /// ODDS Speech (`speech`, also `odds:speech`).
     Speech,
@@ -510,7 +510,7 @@ fn dataset_info(name: &DatasetName) -> DatasetInfo {
         },
         D::Cifar10 => DatasetInfo {
             name: name.to_string(),
-            title: "CIFAR-10, binary version (Krizhevsky 2009)",
+            title: "CIFAR-10 (Krizhevsky 2009)",
             source_url: "https://www.cs.toronto.edu/~kriz/cifar.html",
             licence: "no licence stated by the authors; cite Krizhevsky 2009",
             size: "163 MB download (cifar-10-binary.tar.gz), 176 MB unpacked; 50,000 + 10,000 images",
@@ -521,7 +521,10 @@ fn dataset_info(name: &DatasetName) -> DatasetInfo {
                 .collect(),
             remote_files: cifar10_files(),
             hub_repo: None,
-            manual: "download cifar-10-binary.tar.gz and unpack it in the dataset folder",
+            manual: "download cifar-10-binary.tar.gz and unpack it in the dataset folder (the \
+                     Python version, cifar-10-python.tar.gz as torchvision downloads it, is \
+                     read too: data_batch_1 .. data_batch_5 and test_batch, there or in \
+                     cifar-10-batches-py/)",
         },
         D::Speech | D::Pima | D::Odds(_) => {
             let stem = name.file_stem();
