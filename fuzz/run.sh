@@ -3,7 +3,7 @@
 # coverage instrumentation on the stable toolchain, writes the seed corpora
 # (`cargo xtask fuzz-seeds`), and runs each target (default: all) for SECONDS (default 60).
 # Prints one line per target: executions, crashes, and where the crashing inputs are.
-# Not part of .ci/run: a run of every target takes SECONDS x 16 plus the build.
+# Not part of .ci/run: a run of every target takes SECONDS x 17 plus the build.
 #
 # Environment: FUZZ_TARGET_DIR (build folder, default fuzz/target), FUZZ_JOBS (cargo -j),
 # FUZZ_RSS_MB (libFuzzer's -rss_limit_mb, default 1024), FUZZ_MAX_LEN (default 65536).
@@ -14,7 +14,7 @@ shift || true
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 all=(model_dasvdd model_ae model_deep_svdd model_ocsvm model_kde model_iforest
-	data_idx data_cifar data_mat_v5 data_mat_v73 data_npy data_csv data_awid3 data_wav
+	data_idx data_cifar data_cifar_py data_mat_v5 data_mat_v73 data_npy data_csv data_awid3 data_wav
 	data_images config)
 if [ $# -gt 0 ]; then targets=("$@"); else targets=("${all[@]}"); fi
 target_dir=${FUZZ_TARGET_DIR:-$here/target}

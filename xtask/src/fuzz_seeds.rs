@@ -1,7 +1,7 @@
 //! `cargo xtask fuzz-seeds <dir>`: writes the seed corpora of the fuzz targets in `fuzz/`, one
 //! folder per target, all small files generated here: a model of each method fitted on 40
 //! synthetic rows (and the oversized-network file of issue 10), and tiny valid files of every
-//! data format (IDX plain and gzipped, CIFAR-10, MAT v5 plain, compressed and big-endian,
+//! data format (IDX plain and gzipped, CIFAR-10 binary and pickled, MAT v5 plain, compressed and big-endian,
 //! MAT v7.3, NPY, CSV, AWID3 CSV, 16-bit wav, PNG, JPEG) and the shipped configs.
 
 use std::collections::HashMap;
@@ -33,6 +33,21 @@ fn gz(bytes: &[u8]) -> Vec<u8> {
     e.finish().unwrap_or_default()
 }
 
+/// One CIFAR-10 image in a Python version batch, laid out as Python 2's `cPickle` protocol 2
+/// writes it: `{'labels': [label], 'data': <uint8 array 1 x 3072>}`.
+fn cifar_pickle(pixels: &[u8], label: u8) -> Vec<u8> {
+    let mut o = b"\x80\x02}q\x01(U\x06labelsq\x02]q\x03K".to_vec();
+    o.push(label);
+    o.extend_from_slice(b"aU\x04dataq\x04cnumpy.core.multiarray\n_reconstruct\nq\x05");
+    o.extend_from_slice(b"cnumpy\nndarray\nq\x06K\x00\x85U\x01b\x87Rq\x07(K\x01K\x01M\x00\x0c\x86");
+    o.extend_from_slice(b"cnumpy\ndtype\nq\x08U\x02u1K\x00K\x01\x87Rq\x09");
+    o.extend_from_slice(b"(K\x03U\x01|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89T");
+    o.extend_from_slice(&(pixels.len() as u32).to_le_bytes());
+    o.extend_from_slice(pixels);
+    o.extend_from_slice(b"tbu.");
+    o
+}
+
 /// `cargo xtask fuzz-seeds`.
 pub fn run(args: &FuzzSeedsArgs) -> Result<()> {
     let dir = &args.dir;
@@ -54,6 +69,12 @@ pub fn run(args: &FuzzSeedsArgs) -> Result<()> {
         .flat_map(|r| std::iter::once(r as u8 * 3).chain((0..3072).map(move |i| (i + r) as u8)))
         .collect();
     put(dir, "data_cifar", "data_batch_1.bin", &cifar)?;
+    put(
+        dir,
+        "data_cifar_py",
+        "data_batch_1",
+        &cifar_pickle(&cifar[1..3073], 7),
+    )?;
     // MAT v5 and v7.3.
     put(dir, "data_mat_v5", "plain.mat", &mat_v5(false, false))?;
     put(dir, "data_mat_v5", "compressed.mat", &mat_v5(true, false))?;

@@ -236,11 +236,20 @@ pub fn data_roots() -> Vec<PathBuf> {
     roots
 }
 
-/// The folders searched for `name`, in order (existing or not).
+/// The folders searched for `name`, in order (existing or not): in each root, `<root>/<name>`,
+/// then the folder torchvision downloads the dataset into under the same root
+/// (`MNIST/raw`, `FashionMNIST/raw`, `cifar-10-batches-py` in the root itself), so that
+/// `$DASVDD_DATA` may be a torchvision data root.
 pub fn candidate_dirs(name: &DatasetName) -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     for root in data_roots() {
         dirs.push(root.join(name.dir_name()));
+        match name {
+            DatasetName::Mnist => dirs.push(root.join("MNIST").join("raw")),
+            DatasetName::Fmnist => dirs.push(root.join("FashionMNIST").join("raw")),
+            DatasetName::Cifar10 => dirs.push(root.clone()),
+            _ => {}
+        }
         if name.is_odds() {
             dirs.push(root.join("odds"));
             dirs.push(root.clone());

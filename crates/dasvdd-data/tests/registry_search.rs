@@ -107,5 +107,22 @@ fn env_root_is_searched_first_and_missing_data_is_unavailable() {
     } else {
         eprintln!("note: {} is absent; fallback not checked", debian.display());
     }
+    // A torchvision data root: <root>/FashionMNIST/raw/ and <root>/cifar-10-batches-py/.
+    let tv = root.path().join("FashionMNIST").join("raw");
+    std::fs::create_dir_all(&tv).unwrap();
+    common::write_mnist_dir(&tv, 40, 20, true);
+    assert_eq!(locate(&DatasetName::Fmnist).unwrap(), tv);
+    assert!(load_split("fmnist", 2, 0, SplitProtocol::Paper).is_ok());
+    let py = root.path().join("cifar-10-batches-py");
+    std::fs::create_dir(&py).unwrap();
+    for name in ["data_batch_1", "test_batch"] {
+        std::fs::write(py.join(name), b"").unwrap();
+    }
+    assert_eq!(locate(&DatasetName::Cifar10).unwrap(), root.path());
+    let err = load_split("cifar10", 0, 0, SplitProtocol::Paper).unwrap_err();
+    assert!(
+        err.to_string().contains("data_batch_1") && err.to_string().contains("empty"),
+        "{err}"
+    );
     std::env::remove_var(DATA_ENV);
 }
