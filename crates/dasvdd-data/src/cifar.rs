@@ -143,7 +143,7 @@ pub fn parse_cifar_python_batch(path: &Path, bytes: &[u8]) -> Result<ImageSet> {
     let data = batch
         .get("data")
         .ok_or_else(|| err("the batch has no 'data' entry".into()))?;
-    let Value::Array(array) = data else {
+    let Value::Array(array) = &data else {
         return Err(err(format!(
             "the batch's 'data' is {}, not a NumPy array",
             data.kind()

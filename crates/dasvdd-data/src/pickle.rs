@@ -16,10 +16,8 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-/// Most containers (lists, tuples, dicts, sets, arrays, dtypes, objects) one pickle may build.
-/// A data file needs a handful (a CIFAR-10 batch about ten); the bound keeps the deepest nesting
-/// a crafted file can build shallow enough to drop without exhausting the stack.
-const MAX_CONTAINERS: usize = 1_000;
+/// Most dimensions of a NumPy array (NumPy 2's `NPY_MAXDIMS`).
+const MAX_DIMS: usize = 64;
 
 /// A value of the pickle's object graph. Clones share (as Python references do).
 #[derive(Debug, Clone)]
@@ -62,12 +60,52 @@ pub(crate) struct NdArray {
     pub data: Rc<[u8]>,
 }
 
+/// Dropping a value frees its nesting with a loop, not by recursion, so that no nesting depth
+/// a file builds can exhaust the stack: each container this value owns alone gives its items
+/// to a worklist before it goes.
+impl Drop for Value {
+    fn drop(&mut self) {
+        let mut pending = Vec::new();
+        take_items(self, &mut pending);
+        while let Some(mut v) = pending.pop() {
+            take_items(&mut v, &mut pending);
+        }
+    }
+}
+
+/// Moves the items of a container that `v` alone holds into `out`, leaving it empty.
+fn take_items(v: &mut Value, out: &mut Vec<Value>) {
+    match v {
+        Value::List(l) => {
+            if let Some(cell) = Rc::get_mut(l) {
+                out.append(cell.get_mut());
+            }
+        }
+        Value::Tuple(t) => {
+            if let Some(items) = Rc::get_mut(t) {
+                out.extend(items.iter_mut().map(|x| std::mem::replace(x, Value::None)));
+            }
+        }
+        Value::Dict(d) => {
+            if let Some(cell) = Rc::get_mut(d) {
+                for (k, x) in cell.get_mut().drain(..) {
+                    out.push(k);
+                    out.push(x);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 impl Value {
-    /// The value under `key` of a dict whose key is that str or those bytes.
+    /// The value under `key` of a dict whose key is that str or those bytes (the last one set,
+    /// as in Python).
     pub(crate) fn get(&self, key: &str) -> Option<Value> {
         let Value::Dict(d) = self else { return None };
         d.borrow()
             .iter()
+            .rev()
             .find(|(k, _)| match k {
                 Value::Str(s) => &**s == key,
                 Value::Bytes(b) => &**b == key.as_bytes(),
@@ -219,7 +257,7 @@ pub(crate) fn load(bytes: &[u8]) -> Result<Value, String> {
         stack: Vec::new(),
         marks: Vec::new(),
         memo: HashMap::new(),
-        containers: 0,
+        made: 0,
     };
     m.run()
 }
@@ -231,7 +269,8 @@ struct Machine<'a> {
     /// Stack lengths at each MARK, innermost last.
     marks: Vec<usize>,
     memo: HashMap<u64, Value>,
-    containers: usize,
+    /// Bytes made by calls (`_codecs.encode`), bounded by the file's length.
+    made: usize,
 }
 
 /// Python's names of the opcodes this reader refuses, for the error.
@@ -389,7 +428,6 @@ impl<'a> Machine<'a> {
                 self.push_str(n)?;
             }
             b')' => {
-                self.count_container()?;
                 self.stack.push(Value::Tuple(Rc::from(Vec::new())));
             }
             b't' => {
@@ -405,13 +443,11 @@ impl<'a> Machine<'a> {
                 self.push_tuple(items)?;
             }
             b']' | 0x8f => {
-                self.count_container()?;
                 self.stack
                     .push(Value::List(Rc::new(RefCell::new(Vec::new()))));
             }
             b'l' | 0x91 => {
                 let items = self.pop_mark()?;
-                self.count_container()?;
                 self.stack.push(Value::List(Rc::new(RefCell::new(items))));
             }
             b'a' => {
@@ -423,14 +459,12 @@ impl<'a> Machine<'a> {
                 self.list_top()?.borrow_mut().extend(items);
             }
             b'}' => {
-                self.count_container()?;
                 self.stack
                     .push(Value::Dict(Rc::new(RefCell::new(Vec::new()))));
             }
             b'd' => {
                 let items = self.pop_mark()?;
                 let pairs = pairs(items)?;
-                self.count_container()?;
                 self.stack.push(Value::Dict(Rc::new(RefCell::new(pairs))));
             }
             b's' => {
@@ -451,7 +485,7 @@ impl<'a> Machine<'a> {
             0x93 => {
                 let name = self.pop()?;
                 let module = self.pop()?;
-                match (module, name) {
+                match (&module, &name) {
                     (Value::Str(m), Value::Str(n)) => self
                         .stack
                         .push(Value::Global(Rc::new((m.to_string(), n.to_string())))),
@@ -583,19 +617,7 @@ impl<'a> Machine<'a> {
     }
 
     fn push_tuple(&mut self, items: Vec<Value>) -> Result<(), String> {
-        self.count_container()?;
         self.stack.push(Value::Tuple(Rc::from(items)));
-        Ok(())
-    }
-
-    fn count_container(&mut self) -> Result<(), String> {
-        self.containers += 1;
-        if self.containers > MAX_CONTAINERS {
-            return Err(format!(
-                "more than {MAX_CONTAINERS} lists, tuples, dicts and objects: not a data file \
-                 this reader takes"
-            ));
-        }
         Ok(())
     }
 
@@ -665,6 +687,14 @@ impl<'a> Machine<'a> {
                     let bytes: Result<Vec<u8>, _> =
                         s.chars().map(|c| u8::try_from(u32::from(c))).collect();
                     let bytes = bytes.map_err(|_| "a latin-1 str with a character above 255")?;
+                    // Each str of a real file is encoded once, so what is made stays within the
+                    // file's size; a str encoded again and again would not.
+                    self.made = self.made.saturating_add(bytes.len());
+                    if self.made > self.bytes.len() {
+                        return Err(
+                            "encodes more bytes than the file holds (a crafted file?)".into()
+                        );
+                    }
                     Ok(Value::Bytes(bytes.into()))
                 }
                 _ => Err("_codecs.encode needs (str, encoding)".into()),
@@ -674,17 +704,14 @@ impl<'a> Machine<'a> {
                 [Value::Bytes(b)] => Ok(Value::Bytes(b.clone())),
                 _ => Err(format!("{name}() with these arguments is not supported")),
             },
-            ("__builtin__" | "builtins", "set" | "frozenset") => {
-                self.count_container()?;
-                let items = match &args[..] {
-                    [] => Vec::new(),
-                    [Value::List(l)] => l.borrow().clone(),
-                    _ => return Err(format!("{name}() with these arguments is not supported")),
-                };
-                Ok(Value::List(Rc::new(RefCell::new(items))))
-            }
+            // set(list) shares the list rather than copying it: a copy per call would let a
+            // few bytes of REDUCE repeat a long list's memory.
+            ("__builtin__" | "builtins", "set" | "frozenset") => match &args[..] {
+                [] => Ok(Value::List(Rc::new(RefCell::new(Vec::new())))),
+                [Value::List(l)] => Ok(Value::List(l.clone())),
+                _ => Err(format!("{name}() with these arguments is not supported")),
+            },
             (m, "_reconstruct") if numpy(m, "multiarray") => {
-                self.count_container()?;
                 Ok(Value::Array(Rc::new(RefCell::new(None))))
             }
             ("numpy" | "numpy.core.multiarray" | "numpy._core.multiarray", "dtype") => {
@@ -692,7 +719,6 @@ impl<'a> Machine<'a> {
                     .first()
                     .and_then(Value::as_text)
                     .ok_or("numpy.dtype needs a type string")?;
-                self.count_container()?;
                 Ok(Value::Dtype(Rc::new(RefCell::new(Dtype::parse(&descr)?))))
             }
             // NumPy's protocol-5 form: _frombuffer(buffer, dtype, shape, order).
@@ -702,7 +728,6 @@ impl<'a> Machine<'a> {
                 };
                 let fortran = order.as_text().as_deref() == Some("F");
                 let array = checked_array(shape, &dt.borrow(), fortran, buf.clone())?;
-                self.count_container()?;
                 Ok(Value::Array(Rc::new(RefCell::new(Some(array)))))
             }
             (m, n) => Err(format!(
@@ -769,14 +794,8 @@ fn build(obj: &Value, state: Value) -> Result<(), String> {
             }
             Ok(())
         }
-        Value::Dict(d) => match state {
-            Value::Dict(s) => {
-                let items = s.borrow().clone();
-                d.borrow_mut().extend(items);
-                Ok(())
-            }
-            s => Err(format!("a dict's state is {}", s.kind())),
-        },
+        // Objects' states (BUILD on what INST, OBJ or NEWOBJ made) are not data: refused, as
+        // those opcodes are.
         v => Err(format!("sets the state of {}", v.kind())),
     }
 }
@@ -792,6 +811,12 @@ fn checked_array(
     let Value::Tuple(dims) = shape else {
         return Err(format!("a NumPy array's shape is {}", shape.kind()));
     };
+    if dims.len() > MAX_DIMS {
+        return Err(format!(
+            "a NumPy array of {} dimensions (NumPy allows {MAX_DIMS})",
+            dims.len()
+        ));
+    }
     let shape = dims
         .iter()
         .map(|d| {
@@ -820,29 +845,16 @@ fn checked_array(
     })
 }
 
+/// Adds the pairs to a dict. An equal key set again is kept twice and [`Value::get`] finds the
+/// last, which is Python's result without a search per insertion (so that a crafted file of
+/// many keys costs linear time).
 fn set_items(target: &Value, items: Vec<(Value, Value)>) -> Result<(), String> {
     match target {
         Value::Dict(d) => {
-            let mut d = d.borrow_mut();
-            for (k, v) in items {
-                // A later value for an equal key replaces the earlier one, as in Python.
-                match d.iter_mut().find(|(old, _)| same_key(old, &k)) {
-                    Some(slot) => slot.1 = v,
-                    None => d.push((k, v)),
-                }
-            }
+            d.borrow_mut().extend(items);
             Ok(())
         }
         v => Err(format!("sets items of {}, not a dict", v.kind())),
-    }
-}
-
-fn same_key(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Str(x), Value::Str(y)) => x == y,
-        (Value::Bytes(x), Value::Bytes(y)) => x == y,
-        (Value::Int(x), Value::Int(y)) => x == y,
-        _ => false,
     }
 }
 
@@ -983,7 +995,8 @@ mod tests {
         // pickle.dumps({'a': [1, 2.5, None, True], 'b': 'x\n'}, protocol=0) as Python 2 writes it.
         let p = b"(dp0\nS'a'\np1\n(lp2\nI1\naF2.5\naNaI01\nasS'b'\np3\nS'x\\n'\np4\ns.";
         let v = load(p).unwrap();
-        let Value::List(l) = v.get("a").unwrap() else {
+        let a = v.get("a").unwrap();
+        let Value::List(l) = &a else {
             panic!("not a list")
         };
         let l = l.borrow();
@@ -991,7 +1004,7 @@ mod tests {
         assert!(matches!(l[1], Value::Float(f) if f == 2.5));
         assert!(matches!(l[2], Value::None));
         assert!(matches!(l[3], Value::Bool(true)));
-        assert!(matches!(v.get("b").unwrap(), Value::Bytes(b) if &*b == b"x\n"));
+        assert!(matches!(&v.get("b").unwrap(), Value::Bytes(b) if &**b == b"x\n"));
     }
 
     #[test]
@@ -1000,7 +1013,7 @@ mod tests {
         let p = b"\x80\x02}q\x00(X\x01\x00\x00\x00p]q\x01X\x01\x00\x00\x00qh\x01uh\x01K\x07a0.";
         let d = load(p).unwrap();
         for key in ["p", "q"] {
-            let Some(Value::List(l)) = d.get(key) else {
+            let Some(Value::List(l)) = &d.get(key) else {
                 panic!("{key} is not a list")
             };
             assert_eq!(l.borrow().len(), 1);
@@ -1045,24 +1058,49 @@ mod tests {
     }
 
     #[test]
-    fn deep_nesting_is_bounded() {
-        // 10,000 lists, each appended into the previous: refused at the container bound.
-        let mut p = b"\x80\x02".to_vec();
-        for _ in 0..10_000 {
-            p.extend_from_slice(b"]");
+    fn deep_nesting_drops_without_recursion() {
+        // 200,000 lists, each appended into the one before, and 200,000 nested tuples: a
+        // recursive drop would overflow a test thread's 2 MiB stack long before.
+        for (open, close) in [(b"]".as_slice(), b"a".as_slice()), (b"N", b"\x85")] {
+            let mut p = b"\x80\x02".to_vec();
+            p.extend(open.iter().cycle().take(200_000));
+            if open == b"]" {
+                p.extend(close.iter().cycle().take(199_999));
+            } else {
+                p.extend(close.iter().cycle().take(200_000));
+            }
+            p.push(b'.');
+            let v = load(&p).unwrap();
+            assert!(matches!(v, Value::List(_) | Value::Tuple(_)));
+            drop(v);
         }
-        for _ in 0..9_999 {
-            p.extend_from_slice(b"a");
-        }
+    }
+
+    #[test]
+    fn no_few_bytes_multiply_memory() {
+        // The fuzzer's find: a dict BUILT with itself, DUP, again and again, doubled each time.
+        let mut p = b"\x80\x02}K\x01K\x02s".to_vec();
+        p.extend(std::iter::repeat_n(*b"2b", 64).flatten());
         p.push(b'.');
         let msg = load(&p).unwrap_err();
-        assert!(msg.contains("more than"), "{msg}");
-        // At the bound itself it loads, and drops, on a test thread's stack.
-        let mut p = b"\x80\x02".to_vec();
-        p.extend(std::iter::repeat_n(b']', MAX_CONTAINERS));
-        p.extend(std::iter::repeat_n(b'a', MAX_CONTAINERS - 1));
-        p.push(b'.');
-        assert!(matches!(load(&p).unwrap(), Value::List(_)));
+        assert!(msg.contains("sets the state of a dict"), "{msg}");
+        // One long str encoded again and again is refused once the bytes made pass the file's.
+        let mut p = b"\x80\x02c_codecs\nencode\nq\x00X\x00\x04\x00\x00".to_vec();
+        p.extend(std::iter::repeat_n(b'a', 1024));
+        p.extend_from_slice(b"q\x01X\x06\x00\x00\x00latin1q\x02]q\x03(");
+        p.extend(std::iter::repeat_n(*b"h\x00h\x01h\x02\x86R", 100).flatten());
+        p.extend_from_slice(b"e.");
+        let msg = load(&p).unwrap_err();
+        assert!(msg.contains("more bytes than the file holds"), "{msg}");
+        // Many keys cost linear time, and the last value set for a key is the one read.
+        let mut p = b"\x80\x02}(".to_vec();
+        for i in 0..20_000u32 {
+            p.push(b'J');
+            p.extend_from_slice(&i.to_le_bytes());
+            p.extend_from_slice(b"K\x00");
+        }
+        p.extend_from_slice(b"uX\x01\x00\x00\x00kK\x01sX\x01\x00\x00\x00kK\x02s.");
+        assert_eq!(load(&p).unwrap().get("k").unwrap().as_int(), Some(2));
     }
 
     #[test]

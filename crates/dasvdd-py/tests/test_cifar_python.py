@@ -98,3 +98,19 @@ def test_a_truncated_batch_is_an_error_naming_it(cli, tmp_path):
     assert done.returncode != 0
     assert "data_batch_3" in done.stderr and "truncated" in done.stderr, done.stderr
     assert "panicked" not in done.stderr
+
+
+def test_many_python3_bytes_at_protocol_2(cli, tmp_path):
+    """Python 3 writes each bytes object at protocol 2 as a call (`_codecs.encode`), so a full
+    batch's 10,000 file names are 10,000 calls: read like any other batch (30 images, 5,000
+    names here)."""
+    parts = batches(5)
+    folder = tmp_path / "py" / "cifar10" / "cifar-10-batches-py"
+    write_python(folder, parts, protocol=2)
+    for name in TRAIN + [TEST]:
+        batch = pickle.loads((folder / name).read_bytes(), encoding="bytes")
+        batch[b"filenames"] = [b"img_%d.png" % i for i in range(5000)]
+        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
+    write_binary(tmp_path / "bin" / "cifar10" / "cifar-10-batches-bin", parts)
+    from_py = scores(cli, tmp_path / "py", tmp_path, "py")
+    assert from_py == scores(cli, tmp_path / "bin", tmp_path, "bin")
