@@ -6,7 +6,7 @@
 //! - the Python version (`cifar-10-python.tar.gz`, the folder torchvision downloads):
 //!   `data_batch_1` .. `data_batch_5` and `test_batch`, each a pickled dict whose `data` is a
 //!   NumPy `uint8` array of 10,000 x 3072 (the same pixel order) and `labels` a list of 10,000
-//!   labels 0..9. The pickle is read without Python ([`crate::pickle`] runs no code).
+//!   labels 0..9. The pickle is read without Python, by a reader that runs no code.
 //!
 //! A folder with both versions is read from the binary one.
 
