@@ -259,7 +259,92 @@ pub(crate) fn load(bytes: &[u8]) -> Result<Value, String> {
         memo: HashMap::new(),
         made: 0,
     };
-    m.run()
+    let result = m.run();
+    // A list or dict that holds itself (through any path) would never be freed by reference
+    // counting. No data file has one: find them once, break them, and refuse the file.
+    let mut roots: Vec<Value> = std::mem::take(&mut m.stack);
+    roots.extend(m.memo.drain().map(|(_, v)| v));
+    if let Ok(v) = &result {
+        roots.push(v.clone());
+    }
+    let (reached, cycle) = containers_and_cycle(&roots);
+    if !cycle {
+        return result;
+    }
+    for c in &reached {
+        match c {
+            Value::List(l) => l.borrow_mut().clear(),
+            Value::Dict(d) => d.borrow_mut().clear(),
+            _ => {}
+        }
+    }
+    result.and(Err(
+        "a list or dict that contains itself, which no data file holds".to_string(),
+    ))
+}
+
+/// The identity of a container (its allocation), for the walk below.
+fn address(v: &Value) -> Option<usize> {
+    match v {
+        Value::List(l) => Some(Rc::as_ptr(l) as *const u8 as usize),
+        Value::Tuple(t) => Some(Rc::as_ptr(t) as *const u8 as usize),
+        Value::Dict(d) => Some(Rc::as_ptr(d) as *const u8 as usize),
+        _ => None,
+    }
+}
+
+/// The values a container holds.
+fn items(v: &Value) -> Vec<Value> {
+    match v {
+        Value::List(l) => l.borrow().clone(),
+        Value::Tuple(t) => t.to_vec(),
+        Value::Dict(d) => d
+            .borrow()
+            .iter()
+            .flat_map(|(k, x)| [k.clone(), x.clone()])
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Every container reachable from `roots`, once each, and whether any lies on a cycle: a
+/// depth-first walk with an explicit stack (no recursion, whatever the nesting).
+fn containers_and_cycle(roots: &[Value]) -> (Vec<Value>, bool) {
+    const ON_PATH: bool = true;
+    let mut seen: HashMap<usize, bool> = HashMap::new();
+    let mut reached = Vec::new();
+    let mut cycle = false;
+    for root in roots {
+        let Some(a) = address(root) else { continue };
+        if seen.contains_key(&a) {
+            continue;
+        }
+        seen.insert(a, ON_PATH);
+        reached.push(root.clone());
+        let mut path = vec![(a, items(root), 0usize)];
+        while let Some(top) = path.len().checked_sub(1) {
+            let (a, ref kids, i) = path[top];
+            if i == kids.len() {
+                seen.insert(a, !ON_PATH);
+                path.pop();
+                continue;
+            }
+            let kid = kids[i].clone();
+            path[top].2 += 1;
+            let Some(b) = address(&kid) else { continue };
+            match seen.get(&b) {
+                Some(&ON_PATH) => cycle = true,
+                Some(_) => {}
+                None => {
+                    seen.insert(b, ON_PATH);
+                    let grandkids = items(&kid);
+                    reached.push(kid);
+                    path.push((b, grandkids, 0));
+                }
+            }
+        }
+    }
+    (reached, cycle)
 }
 
 struct Machine<'a> {
@@ -1074,6 +1159,48 @@ mod tests {
             assert!(matches!(v, Value::List(_) | Value::Tuple(_)));
             drop(v);
         }
+    }
+
+    #[test]
+    fn self_holding_containers_are_refused_and_freed() {
+        // A list appended to itself, and a dict holding a tuple that holds the dict.
+        for p in [
+            &b"\x80\x02]q\x00h\x00a."[..],
+            b"\x80\x02}q\x00K\x01h\x00\x85s.",
+        ] {
+            let msg = load(p).unwrap_err();
+            assert!(msg.contains("contains itself"), "{msg}");
+        }
+        // The same value twice (shared, not a cycle) is fine.
+        let v = load(b"\x80\x02]q\x00h\x00\x86.").unwrap();
+        assert!(matches!(v, Value::Tuple(_)));
+        // Freed: a weak reference to the list taken during loading is dead afterwards.
+        let mut m = Machine {
+            bytes: b"\x80\x02]q\x00h\x00a.",
+            pos: 0,
+            stack: Vec::new(),
+            marks: Vec::new(),
+            memo: HashMap::new(),
+            made: 0,
+        };
+        let v = m.run().unwrap();
+        let Value::List(l) = &v else {
+            panic!("the machine alone loads a list")
+        };
+        let weak = Rc::downgrade(l);
+        drop(v);
+        drop(m);
+        assert!(weak.upgrade().is_some(), "a cycle left alone leaks");
+        let cycle = weak.upgrade().unwrap();
+        let (reached, found) = containers_and_cycle(&[Value::List(cycle)]);
+        assert!(found);
+        for c in &reached {
+            if let Value::List(l) = c {
+                l.borrow_mut().clear();
+            }
+        }
+        drop(reached);
+        assert!(weak.upgrade().is_none(), "broken, the cycle is freed");
     }
 
     #[test]
