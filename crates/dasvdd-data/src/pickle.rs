@@ -181,11 +181,6 @@ impl Dtype {
 }
 
 impl NdArray {
-    /// Number of elements, `shape`'s product.
-    pub(crate) fn len(&self) -> usize {
-        self.shape.iter().product()
-    }
-
     /// The elements as integers in C (row-major) order; `None` for a float array.
     pub(crate) fn ints_c_order(&self) -> Option<Vec<i64>> {
         if self.dtype.kind == 'f' {
@@ -409,7 +404,7 @@ impl<'a> Machine<'a> {
             b'.' => return Ok(true),
             b'(' => self.marks.push(self.stack.len()),
             b'0' => {
-                if self.stack.len() > self.marks.last().copied().unwrap_or(0) {
+                if self.above_mark() > 0 {
                     self.pop()?;
                 } else {
                     self.pop_mark()?;
@@ -521,7 +516,7 @@ impl<'a> Machine<'a> {
             }
             0x85..=0x87 => {
                 let n = usize::from(op - 0x84);
-                if self.stack.len() < n + self.marks.last().copied().unwrap_or(0) {
+                if self.above_mark() < n {
                     return Err(format!("TUPLE{n} needs {n} values on the stack"));
                 }
                 let items = self.stack.split_off(self.stack.len() - n);
@@ -593,34 +588,12 @@ impl<'a> Machine<'a> {
                 let state = self.pop()?;
                 build(self.top()?, state)?;
             }
-            b'p' => {
-                let line = self.text_line()?;
-                let i = parse_memo_index(&line)?;
+            b'p' | b'q' | b'r' | 0x94 => {
+                let i = self.memo_index(op)?;
                 self.put(i)?;
             }
-            b'q' => {
-                let i = u64::from(self.u8()?);
-                self.put(i)?;
-            }
-            b'r' => {
-                let i = u64::from(u32::from_le_bytes(self.array()?));
-                self.put(i)?;
-            }
-            0x94 => {
-                let i = self.memo.len() as u64;
-                self.put(i)?;
-            }
-            b'g' => {
-                let line = self.text_line()?;
-                let i = parse_memo_index(&line)?;
-                self.get(i)?;
-            }
-            b'h' => {
-                let i = u64::from(self.u8()?);
-                self.get(i)?;
-            }
-            b'j' => {
-                let i = u64::from(u32::from_le_bytes(self.array()?));
+            b'g' | b'h' | b'j' => {
+                let i = self.memo_index(op)?;
                 self.get(i)?;
             }
             0x98 => {} // READONLY_BUFFER: marks the buffer on the stack read-only
@@ -706,15 +679,20 @@ impl<'a> Machine<'a> {
         Ok(())
     }
 
+    /// How many values lie on the stack above the last MARK (all of them without one).
+    fn above_mark(&self) -> usize {
+        self.stack
+            .len()
+            .saturating_sub(self.marks.last().copied().unwrap_or(0))
+    }
+
     fn pop(&mut self) -> Result<Value, String> {
-        if self.stack.len() <= self.marks.last().copied().unwrap_or(0) {
-            return Err("the stack (above the last MARK) is empty".into());
-        }
-        Ok(self.stack.pop().expect("checked above"))
+        self.top()?;
+        Ok(self.stack.pop().expect("top checked it"))
     }
 
     fn top(&self) -> Result<&Value, String> {
-        if self.stack.len() <= self.marks.last().copied().unwrap_or(0) {
+        if self.above_mark() == 0 {
             return Err("the stack (above the last MARK) is empty".into());
         }
         Ok(self.stack.last().expect("checked above"))
@@ -730,6 +708,17 @@ impl<'a> Machine<'a> {
             Value::List(l) => Ok(l),
             v => Err(format!("appends to {}, not a list", v.kind())),
         }
+    }
+
+    /// The memo key a PUT or GET opcode names: a line of text (PUT, GET), one byte (BINPUT,
+    /// BINGET), four (LONG_BINPUT, LONG_BINGET), or the memo's size (MEMOIZE).
+    fn memo_index(&mut self, op: u8) -> Result<u64, String> {
+        Ok(match op {
+            b'p' | b'g' => parse_memo_index(&self.text_line()?)?,
+            b'q' | b'h' => u64::from(self.u8()?),
+            b'r' | b'j' => u64::from(u32::from_le_bytes(self.array()?)),
+            _ => self.memo.len() as u64,
+        })
     }
 
     fn put(&mut self, i: u64) -> Result<(), String> {

@@ -4,7 +4,11 @@
 //! file. (Batches pickled by Python 3's `pickle` and NumPy itself, at protocols 2 to 5, are read
 //! end to end by `crates/dasvdd-py/tests/test_cifar_python.py`.)
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
+
+use common::write;
 
 use dasvdd_data::cifar::{
     find_cifar_dir, load_cifar10_dir, parse_cifar_python_batch, CifarFormat, CIFAR_PY_TEST_FILE,
@@ -187,12 +191,6 @@ fn protocol0_batch(pixels: &[u8], labels: &[u8]) -> Vec<u8> {
     o
 }
 
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, bytes).unwrap();
-    p
-}
-
 #[test]
 fn python_batches_read_as_the_binary_ones() {
     for (protocol, pickle) in [
@@ -211,8 +209,8 @@ fn python_batches_read_as_the_binary_ones() {
             .chain([(&CIFAR_TEST_FILE, CIFAR_PY_TEST_FILE)]);
         for (k, (bin_name, py_name)) in names.enumerate() {
             let (pixels, labels) = images(3 + k, k);
-            write(&py_dir, py_name, &pickle(&pixels, &labels));
-            write(&bin, bin_name, &binary_batch(&pixels, &labels));
+            write(&py_dir, py_name, pickle(&pixels, &labels));
+            write(&bin, bin_name, binary_batch(&pixels, &labels));
         }
         assert_eq!(
             find_cifar_dir(&py),

@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-
 use common::*;
 use dasvdd_data::cifar::{load_cifar10_dir, read_cifar_batch};
 use dasvdd_data::images::load_image_folder;
@@ -14,12 +12,6 @@ use dasvdd_data::tabular::{
     read_csv, write_scores_csv, ColumnRef, CsvOptions, Header, LabelSource,
 };
 use dasvdd_data::{ColourMode, DataError, ImageFolderOptions};
-
-fn write(dir: &Path, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, bytes).unwrap();
-    p
-}
 
 fn labelled(col: ColumnRef) -> CsvOptions {
     CsvOptions {
