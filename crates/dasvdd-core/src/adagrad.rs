@@ -67,7 +67,9 @@ impl Optimizer for AdaGrad {
         let clr = self.params.lr / (1.0 + (self.step as f64 - 1.0) * self.params.lr_decay);
         for (var, sum) in self.vars.iter_mut() {
             if let Some(g) = grads.get(var) {
-                *sum = (&*sum + g.sqr()?)?;
+                // Detached: the running sum is state; with its operations it would hold every
+                // earlier step's gradient (and their graphs) alive.
+                *sum = (&*sum + g.sqr()?)?.detach();
                 let denom = (sum.sqrt()? + self.params.eps)?;
                 let update = ((g / denom)? * clr)?;
                 var.set(&var.sub(&update)?)?;
@@ -82,5 +84,26 @@ impl Optimizer for AdaGrad {
 
     fn set_learning_rate(&mut self, lr: f64) {
         self.params.lr = lr;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    /// The running sum of squared gradients holds no operations after a step, so no step
+    /// keeps the earlier ones' gradients alive.
+    #[test]
+    fn the_running_sum_keeps_no_graph_between_steps() {
+        let c = Var::from_tensor(&Tensor::new(&[1.0f32, -2.0], &Device::Cpu).unwrap()).unwrap();
+        let mut opt = AdaGrad::new(vec![c.clone()], ParamsAdaGrad::default()).unwrap();
+        for _ in 0..3 {
+            let loss = c.as_tensor().sqr().unwrap().sum_all().unwrap();
+            opt.step(&loss.backward().unwrap()).unwrap();
+        }
+        assert!(!opt.vars[0].1.track_op());
+        let after = c.as_tensor().to_vec1::<f32>().unwrap();
+        assert!(after[0] < 1.0 && after[1] > -2.0, "{after:?}");
     }
 }
