@@ -159,6 +159,7 @@ pub(crate) fn run_epochs_stacked(
     step: &mut (dyn FnMut(usize, &Tensor) -> Result<Vec<f64>> + Send),
     on_epoch: &mut dyn FnMut(usize, &EpochLoss) -> ControlFlow<()>,
 ) -> Result<Vec<Result<Vec<EpochLoss>>>> {
+    let samples = dasvdd_core::detector::StackSamples::new(xs, device)?;
     dasvdd_core::epochs::run_epochs_stacked(
         xs.first().map_or(0, |x| x.rows()),
         epochs,
@@ -167,7 +168,7 @@ pub(crate) fn run_epochs_stacked(
         [what],
         dasvdd_core::kernels::fused_on(device),
         &mut |epoch, rows| {
-            let xb = SampleView::gather_stacked(xs, rows, device)?;
+            let xb = samples.gather(rows)?;
             Ok(step(epoch, &xb)?.into_iter().map(|l| [l]).collect())
         },
         &mut |_, m| Ok(epoch_loss(label, m)),

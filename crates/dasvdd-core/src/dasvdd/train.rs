@@ -18,7 +18,7 @@ use crate::adagrad::{AdaGrad, ParamsAdaGrad};
 use crate::adam::AdamConfig;
 use crate::autoencoder::Autoencoder;
 use crate::config::{CenterGrad, CenterMode, DasvddConfig, GammaChoice, SvddTerm};
-use crate::detector::SampleView;
+use crate::detector::{SampleView, StackSamples};
 use crate::epochs;
 use crate::error::{CoreError, Result};
 use crate::stack;
@@ -160,10 +160,10 @@ fn gamma_of(
     }
 }
 
-/// The stack's batch: each model's rows `idx[m]` of its training set `xs[m]`.
-fn gather(xs: &[SampleView<'_>], idx: &[&[usize]], device: &Device) -> Result<Tensor> {
+/// The stack's batch: each model's rows `idx[m]` of its training set.
+fn gather(samples: &StackSamples<'_, '_>, idx: &[&[usize]]) -> Result<Tensor> {
     let _timer = step_profile::timer(Phase::Gather);
-    SampleView::gather_stacked(xs, idx, device)
+    samples.gather(idx)
 }
 
 /// One model's running sums, over an epoch's centre steps, of the history's centre diagnostics
@@ -280,6 +280,7 @@ fn train_stack(
         .iter()
         .map(|c| seeded_rng(c.train.seed, stream::SHUFFLE))
         .collect();
+    let samples = StackSamples::new(xs, device)?;
     // Shared by the step (which adds) and the epoch's record (which takes); never contended.
     let center_stats = Mutex::new(vec![CenterStats::default(); models]);
     let histories = epochs::run_epochs_stacked(
@@ -292,7 +293,7 @@ fn train_stack(
         &mut |_, idx| {
             let net_idx: Vec<&[usize]> = idx.iter().map(|i| &i[..n_net]).collect();
             let center_idx: Vec<&[usize]> = idx.iter().map(|i| &i[n_net..]).collect();
-            let xb = gather(xs, &net_idx, device)?;
+            let xb = gather(&samples, &net_idx)?;
             let (losses, codes) = ae.train_step_stacked(
                 &xb,
                 Some((center.as_tensor(), &gamma_values, tc.svdd_term)),
@@ -321,7 +322,7 @@ fn train_stack(
                 // Centre step with the networks fixed: AdaGrad on each model's MSE(c, mean
                 // code of its split), summed over the models (their gradients are apart).
                 let _timer = step_profile::timer(Phase::CenterStep);
-                let z = ae.encode(&gather(xs, &center_idx, device)?)?;
+                let z = ae.encode(&gather(&samples, &center_idx)?)?;
                 let z_mean = z.mean(1)?.detach();
                 {
                     let codes = z.to_vec3::<f32>()?;
