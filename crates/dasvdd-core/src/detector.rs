@@ -15,7 +15,7 @@ const GATHER_PARALLEL_VALUES: usize = 1 << 16;
 const GATHER_BLOCK_ROWS: usize = 16;
 
 /// The most bytes of training sets that [`StackSamples`] keeps on a GPU to take batches from
-/// there: 4 GiB, a hundred Fashion-MNIST classes' training sets (1.9 GB).
+/// there: 4 GiB (a hundred Fashion-MNIST models' training sets are 1.9 GB).
 pub const DEVICE_RESIDENT_BYTES: usize = 4 << 30;
 
 /// A borrowed row-major `rows x cols` matrix of `f32` samples whose values are all finite.
