@@ -209,3 +209,65 @@ fn a_stack_trains_on_the_gpu_as_each_model_alone_on_the_cpu() {
         }
     }
 }
+
+/// Copies of one model (same seed, same data) trained at once in one stack must stay identical
+/// step for step, since each copy's products and updates see the same values: a difference
+/// between copies means part of a stacked tensor was overwritten. The H200's first matrix run
+/// had such steps (docs/gpu.md, section 5), which the short trainings above did not show. On a
+/// GPU: twenty copies of the Fashion-MNIST network on 6,000 random images for 60 epochs (1,800
+/// steps); without one, four copies of a small network on the CPU's plain operations.
+#[test]
+fn copies_of_one_model_in_a_stack_stay_identical() {
+    let gpu = gpu();
+    let on_gpu = !gpu.is_cpu();
+    let mut cfg = if on_gpu {
+        DasvddConfig::from_preset(dasvdd_core::Preset::Mnist)
+    } else {
+        DasvddConfig {
+            model: AutoencoderConfig {
+                input_dim: 20,
+                hidden: vec![16],
+                latent: 4,
+                output_activation: Activation::Sigmoid,
+            },
+            train: Variant::default().train_config(None),
+        }
+    };
+    let (rows, copies) = if on_gpu { (6000, 20) } else { (200, 4) };
+    cfg.train.epochs = if on_gpu { 60 } else { 5 };
+    cfg.train.gamma = GammaChoice::Fixed(0.5);
+    let cols = cfg.model.input_dim;
+    let mut rng = seeded_rng(13, 0);
+    let data: Vec<f32> = (0..rows * cols)
+        .map(|_| rand::Rng::random_range(&mut rng, 0.0f32..1.0))
+        .collect();
+    let x = SampleView::new(&data, rows, cols).unwrap();
+    let xs = vec![x; copies];
+    let configs = vec![cfg; copies];
+    let models = plain(&gpu, || {
+        dasvdd_core::fit_stacked(&configs, &xs, &gpu, &mut |_, _| {
+            std::ops::ControlFlow::Continue(())
+        })
+        .unwrap()
+    });
+    let models: Vec<_> = models.into_iter().map(|m| m.unwrap()).collect();
+    let first = &models[0];
+    let probe = x.slice_rows(0, 50);
+    let first_scores = first.score(probe).unwrap();
+    for (k, m) in models.iter().enumerate().skip(1) {
+        for (a, b) in first.history.iter().zip(&m.history) {
+            assert!(
+                close(a.total, b.total, 1e-6) && close(a.reconstruction, b.reconstruction, 1e-6),
+                "copy {k} left copy 0 at epoch {}: total {} vs {}, reconstruction {} vs {}",
+                a.epoch,
+                b.total,
+                a.total,
+                b.reconstruction,
+                a.reconstruction
+            );
+        }
+        for (a, b) in first_scores.iter().zip(m.score(probe).unwrap()) {
+            assert!(close(*a, b, 1e-6), "copy {k}: score {b} vs copy 0's {a}");
+        }
+    }
+}

@@ -146,8 +146,24 @@ use std::mem::MaybeUninit;
 
 use candle_core::{CpuStorage, Layout, Shape};
 
+/// Set to `0`, the fused CPU kernels start switched off in every thread, so that a CPU run
+/// takes the plain candle operations a GPU runs: for telling a difference between a GPU's
+/// results and the CPU's apart from the GPU itself.
+pub const PLAIN_OPS_VAR: &str = "DASVDD_FUSED_KERNELS";
+
+/// The fused kernels' default: on, unless [`PLAIN_OPS_VAR`] is `0` (read once per process).
+fn fused_by_default() -> bool {
+    static DEFAULT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *DEFAULT.get_or_init(|| fused_from_var(std::env::var_os(PLAIN_OPS_VAR).as_deref()))
+}
+
+/// Whether [`PLAIN_OPS_VAR`]'s value leaves the fused kernels on: anything but `0`, or unset.
+fn fused_from_var(value: Option<&std::ffi::OsStr>) -> bool {
+    value.is_none_or(|v| v != "0")
+}
+
 thread_local! {
-    static FUSED: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+    static FUSED: std::cell::Cell<bool> = std::cell::Cell::new(fused_by_default());
 }
 
 /// Switches the fused CPU kernels on or off for the calling thread. Off, CPU tensors take the
@@ -318,6 +334,15 @@ impl<'a> Operand<'a, &'a mut CpuStorage> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn only_zero_switches_the_fused_kernels_off_by_default() {
+        assert!(fused_from_var(None));
+        assert!(fused_from_var(Some(OsStr::new("1"))));
+        assert!(fused_from_var(Some(OsStr::new(""))));
+        assert!(!fused_from_var(Some(OsStr::new("0"))));
+    }
 
     #[test]
     fn parallel_zeros_hold_every_value() {
