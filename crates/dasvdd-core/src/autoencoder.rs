@@ -274,7 +274,7 @@ impl Autoencoder {
         each: &mut (dyn FnMut(usize, DenseGrads) -> Result<()> + Send),
     ) -> Result<Vec<f64>> {
         let last = self.decoder.layers.len() - 1;
-        if runs_side_by_side(Mlp::pair_flops(&dec[last], &g_out)) {
+        if runs_side_by_side(Mlp::pair_flops(&dec[last], &g_out), g_out.device()) {
             return self.backward_pipelined(enc, dec, g_out, models, center, update, each);
         }
         let z = enc

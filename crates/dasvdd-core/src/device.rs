@@ -26,7 +26,12 @@ pub fn parse_device(spec: &str) -> Result<Device> {
             "`{spec}` was asked for but this build has no CUDA support; rebuild with `--features cuda`"
         )));
     }
-    Device::new_cuda(ordinal)
+    // A stream of the device's own, not `new_cuda`'s per-thread default stream: with that, each
+    // host thread's operations go to that thread's stream, unordered against another thread's,
+    // and work handed to a second thread read tensors not yet computed or memory already
+    // reused (docs/gpu.md). On one stream, operations run in the order they were issued, from
+    // whichever thread.
+    Device::new_cuda_with_stream(ordinal)
         .map_err(|e| CoreError::Device(cuda_open_problem(&spec, &e.to_string())))
 }
 

@@ -376,7 +376,7 @@ impl Mlp {
                 Ok(Some(self.input_grad(i, &acts[i], &g, copy)?))
             };
             let (grads, g_in) = if needs_input {
-                side_by_side(flops, weight_side, input_side)
+                side_by_side(flops, g.device(), weight_side, input_side)
             } else {
                 (weight_side(), Ok(None))
             };

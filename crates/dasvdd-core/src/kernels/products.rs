@@ -101,12 +101,16 @@ fn per_model(
 /// never the sum over its inner dimension, and each computation runs whole on one thread.
 ///
 /// For the step-phase accounting the pair counts as products, timed on the calling thread.
+///
+/// Only on the CPU: for tensors on `device` elsewhere the two run in turn, on the calling
+/// thread (see [`runs_side_by_side`]).
 pub fn side_by_side<A: Send, B: Send>(
     flops: usize,
+    device: &candle_core::Device,
     a: impl FnOnce() -> A + Send,
     b: impl FnOnce() -> B + Send,
 ) -> (A, B) {
-    if !runs_side_by_side(flops) {
+    if !runs_side_by_side(flops, device) {
         return (a(), b());
     }
     let _timer = timer(Phase::Products);
@@ -114,9 +118,14 @@ pub fn side_by_side<A: Send, B: Send>(
 }
 
 /// Whether [`side_by_side`] runs two computations whose products are of `flops` each on two
-/// threads (else in turn).
-pub(crate) fn runs_side_by_side(flops: usize) -> bool {
-    matches!(gemm_parallelism(flops), gemm::Parallelism::Rayon(_))
+/// threads (else in turn): on the CPU, where `gemm` would split such products over threads.
+/// Never on another device. candle's CUDA device queues each host thread's operations on that
+/// thread's own default stream, so operations issued from two threads run unordered against
+/// each other: one lane read gradients the other had not computed yet, and memory one stream
+/// had freed was reused by the other. On the H200 that overwrote blocks of stacked models at
+/// single steps, and from the first epoch with four processes on the GPU (docs/gpu.md).
+pub(crate) fn runs_side_by_side(flops: usize, device: &candle_core::Device) -> bool {
+    device.is_cpu() && matches!(gemm_parallelism(flops), gemm::Parallelism::Rayon(_))
 }
 
 /// Threads for the matrix products, counted once (candle counts them before every product).
