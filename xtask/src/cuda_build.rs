@@ -170,11 +170,17 @@ fn link_folder(toolkit: &Path, link: &Path, symbols: &BTreeSet<String>) -> Resul
     driver_stub(link, symbols)
 }
 
-/// Driver functions the linker reported missing (`undefined reference to `cuXxx'`).
+/// Driver functions the linker reported missing: GNU ld's `undefined reference to `cuXxx'` and
+/// LLVM lld's `undefined symbol: cuXxx` (rustc links with lld on recent toolchains).
 fn missing_driver_symbols(log: &str) -> BTreeSet<String> {
     log.lines()
-        .filter_map(|l| l.split("undefined reference to `").nth(1))
-        .filter_map(|rest| rest.split('\'').next())
+        .filter_map(|l| {
+            if let Some(rest) = l.split("undefined reference to `").nth(1) {
+                rest.split('\'').next()
+            } else {
+                l.split("undefined symbol: ").nth(1).map(str::trim)
+            }
+        })
         .filter(|s| s.starts_with("cu") && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
         .map(str::to_string)
         .collect()
@@ -331,11 +337,13 @@ mod tests {
         let log = "note: /usr/bin/ld: x.o: in function `f':\n\
                    x.c:(.text+0x1): undefined reference to `cuMemAllocHost_v2'\n\
                    undefined reference to `cuInit'\n\
-                   undefined reference to `memcpy@GLIBC'\n";
+                   undefined reference to `memcpy@GLIBC'\n\
+                   = note: rust-lld: error: undefined symbol: cuStreamCreate\n\
+                   rust-lld: error: undefined symbol: memcpy@GLIBC\n";
         let got = missing_driver_symbols(log);
         assert_eq!(
             got.into_iter().collect::<Vec<_>>(),
-            ["cuInit", "cuMemAllocHost_v2"]
+            ["cuInit", "cuMemAllocHost_v2", "cuStreamCreate"]
         );
         assert!(DRIVER_SYMBOLS.lines().any(|l| l == "cuInit"));
     }
