@@ -103,7 +103,7 @@ fn per_model(
 /// For the step-phase accounting the pair counts as products, timed on the calling thread.
 ///
 /// Only on the CPU: for tensors on `device` elsewhere the two run in turn, on the calling
-/// thread (see [`runs_side_by_side`]).
+/// thread (see `runs_side_by_side` for why).
 pub fn side_by_side<A: Send, B: Send>(
     flops: usize,
     device: &candle_core::Device,
