@@ -103,6 +103,8 @@ if [ "$smoke_ok" = 1 ]; then
 		--results "$results" >/tmp/matrix.txt 2>&1 || status=$?
 	grep -v "AUROC" /tmp/matrix.txt | tail -n 20 >>"$OUT/matrix.txt"
 	echo "bench-all: exit $status after $(($(date +%s) - t)) s; $(cat "$results"/cells/*.jsonl 2>/dev/null | wc -l) cells stored" | tee -a "$OUT/matrix.txt"
+	# Jumps of several models at one epoch mean corrupted steps (docs/gpu.md, section 5).
+	python3 .ci/shared-jumps.py "$results" 2>&1 | tail -n 12 | tee -a "$OUT/matrix.txt" || true
 	"$CARRY/xtask" report --results "$results" --no-figures >/dev/null 2>&1 || true
 	[ -f "$results/REPORT.md" ] && cp "$results/REPORT.md" "$OUT/REPORT.md"
 	tar czf "$OUT/results.tgz" -C "$CARRY" results
