@@ -93,14 +93,10 @@ impl<'a> SampleView<'a> {
         Ok(Self::gather_stacked(&[*self], &[idx], device)?.squeeze(0)?)
     }
 
-    /// `(models, rows, cols)`: for each model `m`, the rows `idx[m]` of its samples `views[m]`
-    /// (all with the same number of columns and of rows taken), the batches of a stack of
-    /// models trained at once.
-    pub fn gather_stacked(
-        views: &[SampleView<'_>],
-        idx: &[&[usize]],
-        device: &Device,
-    ) -> Result<candle_core::Tensor> {
+    /// Checks a stacked batch's row lists against the models' samples: one list per model, all
+    /// of one length, samples of one width, every row there. Returns the rows taken per model
+    /// and the width.
+    fn check_stacked_batch(views: &[SampleView<'_>], idx: &[&[usize]]) -> Result<(usize, usize)> {
         let rows = idx.first().map_or(0, |i| i.len());
         let cols = views.first().map_or(0, |x| x.cols);
         if views.len() != idx.len()
@@ -119,6 +115,18 @@ impl<'a> SampleView<'a> {
                 )));
             }
         }
+        Ok((rows, cols))
+    }
+
+    /// `(models, rows, cols)`: for each model `m`, the rows `idx[m]` of its samples `views[m]`
+    /// (all with the same number of columns and of rows taken), the batches of a stack of
+    /// models trained at once.
+    pub fn gather_stacked(
+        views: &[SampleView<'_>],
+        idx: &[&[usize]],
+        device: &Device,
+    ) -> Result<candle_core::Tensor> {
+        let (rows, cols) = Self::check_stacked_batch(views, idx)?;
         let all_rows = views.len() * rows;
         let total = all_rows * cols;
         let mut buf: Vec<f32> = Vec::with_capacity(total);
@@ -328,24 +336,14 @@ impl<'v, 'a> StackSamples<'v, 'a> {
         let Some((all, rows)) = &self.resident else {
             return SampleView::gather_stacked(self.views, idx, &self.device);
         };
-        let taken = idx.first().map_or(0, |i| i.len());
-        if idx.len() != self.views.len() || idx.iter().any(|i| i.len() != taken) {
-            return Err(CoreError::InvalidInput(
-                "a stacked batch needs one row list per model, all of one length".into(),
-            ));
-        }
-        let mut ids: Vec<u32> = Vec::with_capacity(idx.len() * taken);
-        for (m, idx) in idx.iter().enumerate() {
-            if let Some(&i) = idx.iter().find(|&&i| i >= *rows) {
-                return Err(CoreError::InvalidInput(format!(
-                    "row {i} asked of model {m}'s {rows} samples"
-                )));
-            }
-            // Below models * rows, which was checked to fit in u32.
-            ids.extend(idx.iter().map(|&i| (m * rows + i) as u32));
-        }
+        let (taken, cols) = SampleView::check_stacked_batch(self.views, idx)?;
+        // Each below models * rows, which was checked to fit in u32.
+        let ids: Vec<u32> = idx
+            .iter()
+            .enumerate()
+            .flat_map(|(m, idx)| idx.iter().map(move |&i| (m * rows + i) as u32))
+            .collect();
         let ids = candle_core::Tensor::from_vec(ids, idx.len() * taken, &self.device)?;
-        let cols = all.dim(1)?;
         Ok(all
             .index_select(&ids, 0)?
             .reshape((idx.len(), taken, cols))?)
