@@ -260,7 +260,26 @@ pub fn cpu_model() -> String {
         "no AVX2"
     };
     let vendor = field("vendor_id").unwrap_or_default();
-    format!("{model} ({vendor}, {simd})")
+    format!("{model} ({vendor}, {simd}{})", cache_sizes())
+}
+
+/// The first CPU's L2 and L3 sizes as Linux reports them (`/sys/devices/system/cpu/cpu0/cache`),
+/// e.g. `, L2 1024K, L3 32768K`; empty where they cannot be read. The step's training state
+/// (about 36 MB for the Fashion-MNIST network) fits in some L3 caches and not in others.
+fn cache_sizes() -> String {
+    let dir = std::path::Path::new("/sys/devices/system/cpu/cpu0/cache");
+    let mut out = String::new();
+    for index in 0..8 {
+        let read = |f: &str| std::fs::read_to_string(dir.join(format!("index{index}/{f}")));
+        let (Ok(level), Ok(kind), Ok(size)) = (read("level"), read("type"), read("size")) else {
+            continue;
+        };
+        let level = level.trim();
+        if kind.trim() == "Unified" && (level == "2" || level == "3") {
+            out.push_str(&format!(", L{level} {}", size.trim()));
+        }
+    }
+    out
 }
 
 /// How this binary and its dependencies were compiled, in one line.
@@ -444,6 +463,76 @@ fn print_phases(config: &DasvddConfig, x: SampleView<'_>) -> Result<()> {
          ({:.1}%) of the step on {threads} threads, partly inside the products' time above",
         adam / threads as f64,
         100.0 * adam / threads as f64 / per_epoch
+    );
+    print_memory(config, x.rows(), adam)
+}
+
+/// Bytes Adam moves per epoch over the network's parameters: it reads each weight, gradient and
+/// both moments and writes the weight and both moments back (28 bytes per parameter), and
+/// writes the transposed copy of every weight but the first encoder layer's (4 more).
+fn adam_epoch_bytes(config: &DasvddConfig, n: usize) -> (usize, f64) {
+    let widths = [config.model.encoder_widths(), config.model.decoder_widths()];
+    let layers: Vec<(usize, usize)> = widths
+        .iter()
+        .flat_map(|w| w.windows(2).map(|p| (p[0], p[1])).collect::<Vec<_>>())
+        .collect();
+    let params: usize = layers.iter().map(|&(i, o)| i * o + o).sum();
+    let transposed: usize = layers.iter().skip(1).map(|&(i, o)| i * o).sum();
+    let steps = n / config.train.batch_size;
+    (params, (steps * (28 * params + 4 * transposed)) as f64)
+}
+
+/// Seconds for one Adam-shaped pass (read weight, gradient and both moments; write weight and
+/// moments) over `params` values split over `threads` threads: the memory's rate for the
+/// step's update pattern, as a reference for Adam's own rate in the step.
+fn adam_shaped_pass(params: usize, threads: usize, reps: usize) -> f64 {
+    let mut w = vec![0.5f32; params];
+    let g = vec![1e-3f32; params];
+    let mut m = vec![0f32; params];
+    let mut v = vec![0f32; params];
+    let chunk = params.div_ceil(threads);
+    let pass = |w: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32]| {
+        for (((w, m), v), g) in w.iter_mut().zip(m).zip(v).zip(g) {
+            *m = 0.9 * *m + 0.1 * g;
+            *v = 0.999 * *v + 0.001 * g * g;
+            *w -= 1e-3 * *m / (v.sqrt() + 1e-8);
+        }
+    };
+    let mut best = f64::INFINITY;
+    for _ in 0..reps {
+        let t = Instant::now();
+        std::thread::scope(|s| {
+            let parts = w
+                .chunks_mut(chunk)
+                .zip(m.chunks_mut(chunk))
+                .zip(v.chunks_mut(chunk))
+                .zip(g.chunks(chunk));
+            for (((w, m), v), g) in parts {
+                s.spawn(move || pass(w, m, v, g));
+            }
+        });
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    std::hint::black_box(&w);
+    best
+}
+
+/// Prints the memory's rate for Adam's access pattern on one thread and on all of them, beside
+/// the rate Adam reached in the profiled step: where the update streams at the memory's rate,
+/// a CPU with less bandwidth per core loses a larger share of the step to it.
+fn print_memory(config: &DasvddConfig, n: usize, adam_thread_s: f64) -> Result<()> {
+    let (params, bytes) = adam_epoch_bytes(config, n);
+    let threads = candle_core::utils::get_num_threads().max(1);
+    let pass_bytes = 28.0 * params as f64;
+    let one = pass_bytes / adam_shaped_pass(params, 1, 20) / 1e9;
+    let all = pass_bytes / adam_shaped_pass(params, threads, 20) / 1e9;
+    println!(
+        "memory, for Adam's pattern over the network's {:.2} M parameters (28 bytes each): \
+         {one:.1} GB/s on 1 thread, {all:.1} GB/s on {threads}; Adam in the step moved {:.2} GB \
+         per epoch at {:.1} GB/s per thread busy with it",
+        params as f64 / 1e6,
+        bytes / 1e9,
+        bytes / 1e9 / adam_thread_s.max(1e-9)
     );
     Ok(())
 }
