@@ -21,7 +21,8 @@ use candle_core::{Device, Tensor};
 use clap::Args;
 use dasvdd_core::config::{CenterGrad, SvddTerm};
 use dasvdd_core::kernels::products::{gemm_new, gemm_new_gemm_split};
-use dasvdd_core::{build_probe, fit, DasvddConfig, GammaChoice, Preset, SampleView};
+use dasvdd_core::mlp::Mlp;
+use dasvdd_core::{build_probe, fit, Autoencoder, DasvddConfig, GammaChoice, Preset, SampleView};
 use rand::{Rng, SeedableRng};
 
 /// Options of `cargo xtask perf`.
@@ -464,22 +465,22 @@ fn print_phases(config: &DasvddConfig, x: SampleView<'_>) -> Result<()> {
         adam / threads as f64,
         100.0 * adam / threads as f64 / per_epoch
     );
-    print_memory(config, x.rows(), adam)
+    print_memory(config, x.rows(), adam, threads)
 }
 
 /// Bytes Adam moves per epoch over the network's parameters: it reads each weight, gradient and
 /// both moments and writes the weight and both moments back (28 bytes per parameter), and
 /// writes the transposed copy of every weight but the first encoder layer's (4 more).
-fn adam_epoch_bytes(config: &DasvddConfig, n: usize) -> (usize, f64) {
-    let widths = [config.model.encoder_widths(), config.model.decoder_widths()];
-    let layers: Vec<(usize, usize)> = widths
-        .iter()
-        .flat_map(|w| w.windows(2).map(|p| (p[0], p[1])).collect::<Vec<_>>())
-        .collect();
-    let params: usize = layers.iter().map(|&(i, o)| i * o + o).sum();
-    let transposed: usize = layers.iter().skip(1).map(|&(i, o)| i * o).sum();
+fn adam_epoch_bytes(config: &DasvddConfig, n: usize) -> Result<(usize, f64)> {
+    let (enc, dec) = (config.model.encoder_widths(), config.model.decoder_widths());
+    let count = || -> Option<(usize, usize)> {
+        let params = Autoencoder::parameter_count(&config.model)?;
+        let weights = Mlp::parameter_count(&enc, false)? + Mlp::parameter_count(&dec, false)?;
+        Some((params, weights - Mlp::parameter_count(&enc[..2], false)?))
+    };
+    let (params, transposed) = count().context("the network's parameter count overflows")?;
     let steps = n / config.train.batch_size;
-    (params, (steps * (28 * params + 4 * transposed)) as f64)
+    Ok((params, (steps * (28 * params + 4 * transposed)) as f64))
 }
 
 /// Seconds for one Adam-shaped pass (read weight, gradient and both moments; write weight and
@@ -520,9 +521,8 @@ fn adam_shaped_pass(params: usize, threads: usize, reps: usize) -> f64 {
 /// Prints the memory's rate for Adam's access pattern on one thread and on all of them, beside
 /// the rate Adam reached in the profiled step: where the update streams at the memory's rate,
 /// a CPU with less bandwidth per core loses a larger share of the step to it.
-fn print_memory(config: &DasvddConfig, n: usize, adam_thread_s: f64) -> Result<()> {
-    let (params, bytes) = adam_epoch_bytes(config, n);
-    let threads = candle_core::utils::get_num_threads().max(1);
+fn print_memory(config: &DasvddConfig, n: usize, adam_thread_s: f64, threads: usize) -> Result<()> {
+    let (params, bytes) = adam_epoch_bytes(config, n)?;
     let pass_bytes = 28.0 * params as f64;
     let one = pass_bytes / adam_shaped_pass(params, 1, 20) / 1e9;
     let all = pass_bytes / adam_shaped_pass(params, threads, 20) / 1e9;
