@@ -3,14 +3,16 @@
 //! many files in a folder tree.
 //!
 //! Rules, applied the same way to every file:
-//! - files: `root` is one CSV file or a folder walked recursively for `*.csv`, sorted by path;
+//! - files: `root` is one CSV file or a folder walked recursively for `*.csv` (hidden files,
+//!   whose names start with a dot, skipped), sorted by path;
 //!   every file's header must equal the first file's (else an error naming the file and the
 //!   first differing column); a header without `Label` is an error naming the file;
 //! - labels: `Normal` is 0, any other non-empty label is 1 (anomaly); an empty or `?` label is
 //!   an error naming the file and line;
 //! - cells: empty or `?` is missing; `0x...` is read as a hexadecimal integer; anything else
 //!   must parse as a decimal number, otherwise the cell is text. `nan`/`inf` (or a number
-//!   outside the `f32` range) is an error naming the file, line and column;
+//!   outside the `f32` range) in a column that is kept is an error naming the file, line and
+//!   column; in a text column (an SSID or host name that reads `nan`) it is text like the rest;
 //! - columns: a column with any text cell among the scanned rows (MAC addresses, SSIDs, lists
 //!   such as `-37,-39`) is dropped, and so is a column without any number; every other column
 //!   is kept, in file order. The decision is made over all rows scanned (all files, or the
@@ -134,6 +136,7 @@ pub fn csv_files(root: &Path) -> Result<Vec<PathBuf>> {
             } else if path
                 .extension()
                 .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+                && !crate::fileio::is_hidden(&path)
                 && path.is_file()
             {
                 files.push(path);
@@ -166,10 +169,13 @@ fn parse_cell(raw: &[u8]) -> Cell {
 }
 
 /// Per-column facts gathered over all scanned rows.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Default)]
 struct ColumnStats {
     has_text: bool,
     has_number: bool,
+    /// The first `nan`, `inf` or number outside the `f32` range: an error if the column is
+    /// kept, text among text if it is dropped.
+    non_finite: Option<(PathBuf, u64, String)>,
 }
 
 /// A kept row: its scan index, label and one value per feature column (NaN = missing or text).
@@ -318,19 +324,9 @@ impl<'a> Scan<'a> {
                 }
                 Cell::Number(x) => {
                     let f = x as f32;
-                    if !f.is_finite() {
-                        let (_, names) = self
-                            .header
-                            .as_ref()
-                            .ok_or_else(|| DataError::invalid("awid3", "record before header"))?;
-                        return Err(DataError::format(
-                            path,
-                            format!(
-                                "line {line}, column {:?}: value {} is not a finite f32",
-                                names[i],
-                                String::from_utf8_lossy(raw).trim()
-                            ),
-                        ));
+                    if !f.is_finite() && stats.non_finite.is_none() {
+                        let cell = String::from_utf8_lossy(raw).trim().to_string();
+                        stats.non_finite = Some((path.to_path_buf(), line, cell));
                     }
                     stats.has_number = true;
                     f
@@ -371,6 +367,17 @@ impl<'a> Scan<'a> {
         let kept: Vec<usize> = (0..self.stats.len())
             .filter(|&c| !self.stats[c].has_text && self.stats[c].has_number)
             .collect();
+        for &c in &kept {
+            if let Some((path, line, cell)) = &self.stats[c].non_finite {
+                return Err(DataError::format(
+                    path,
+                    format!(
+                        "line {line}, column {:?}: value {cell} is not a finite f32",
+                        names[c]
+                    ),
+                ));
+            }
+        }
         let dropped = self.stats.len() - kept.len();
         tracing::debug!(kept = kept.len(), dropped, "AWID3 columns");
         if kept.is_empty() {

@@ -9,6 +9,14 @@ use crate::error::{DataError, Result};
 /// The two magic bytes that open every gzip member.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
+/// Whether the entry's name starts with a dot: a hidden file, such as the `._name` AppleDouble
+/// files that macOS writes beside every file it copies to a foreign disk. Folder readers skip
+/// them, as Python's `glob("*.wav")` does.
+pub fn is_hidden(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|n| n.as_encoded_bytes().first() == Some(&b'.'))
+}
+
 /// Reads the whole file at `path`.
 pub fn read_bytes(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| DataError::io(path, e))

@@ -161,7 +161,7 @@ fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| DataError::io(dir, e))? {
         let path = entry.map_err(|e| DataError::io(dir, e))?.path();
-        if path.is_file() && is_image_file(&path) {
+        if path.is_file() && is_image_file(&path) && !crate::fileio::is_hidden(&path) {
             files.push(path);
         } else {
             tracing::debug!(path = %path.display(), "skipping non-image entry");

@@ -162,12 +162,14 @@ pub fn clip_vectors(
 /// Reads a 16-bit PCM wav at `sample_rate` Hz as samples scaled to [-1, 1) (`i16 / 32768`,
 /// as `librosa.load` returns them), one channel or the mean of all as `channel` says.
 pub fn read_wav(path: &Path, channel: ChannelMode, sample_rate: u32) -> Result<Vec<f32>> {
-    let file_len = std::fs::metadata(path)
-        .map_err(|e| DataError::io(path, e))?
-        .len();
-    let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
-    // Once the file is open, hound's I/O errors are reads past the end of a short file.
-    let mut reader = hound::WavReader::new(std::io::BufReader::new(file))
+    let bytes = crate::fileio::read_bytes(path)?;
+    let file_len = bytes.len() as u64;
+    // hound reads the chunks as they come and loses its place after a chunk of odd size,
+    // whose pad byte RIFF does not count; so the file is handed over as its `fmt ` and `data`
+    // chunks alone. A file whose chunks cannot be walked goes to hound as it is, for its error.
+    let bytes = wav_core_chunks(&bytes).unwrap_or(bytes);
+    // hound's I/O errors are reads past the end of a short file.
+    let mut reader = hound::WavReader::new(std::io::Cursor::new(bytes))
         .map_err(|e| DataError::format(path, format!("invalid wav file: {e}")))?;
     let spec = reader.spec();
     if spec.sample_rate != sample_rate {
@@ -232,6 +234,56 @@ pub fn read_wav(path: &Path, channel: ChannelMode, sample_rate: u32) -> Result<V
     Ok(out)
 }
 
+/// A RIFF/WAVE file rebuilt from its `fmt ` and `data` chunks alone, the other chunks (`LIST`,
+/// `fact`, `bext`, ...) dropped, each chunk stepped over with its pad byte when its size is odd
+/// (RIFF's rule, which hound does not follow). A `data` size of `0xFFFFFFFF`, written by a
+/// program that streamed the file before its length was known, becomes the bytes that follow.
+/// `None` when the bytes are not a RIFF/WAVE file with both chunks in order.
+fn wav_core_chunks(bytes: &[u8]) -> Option<Vec<u8>> {
+    if bytes.len() < 12 || &bytes[..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
+        return None;
+    }
+    let u32_at = |at: usize| -> Option<usize> {
+        let b = bytes.get(at..at + 4)?;
+        Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    };
+    let mut fmt: Option<&[u8]> = None;
+    let mut pos = 12;
+    while pos + 8 <= bytes.len() {
+        let id = &bytes[pos..pos + 4];
+        let size = u32_at(pos + 4)?;
+        let body = pos + 8;
+        if id == b"data" {
+            let fmt = fmt?;
+            let rest = &bytes[body..];
+            let (declared, data) = if size == u32::MAX as usize {
+                (rest.len(), rest)
+            } else {
+                // A short file keeps its declared size, so that it reads as truncated.
+                (size, &rest[..size.min(rest.len())])
+            };
+            let fmt_padded = fmt.len() + (fmt.len() & 1);
+            let riff_size = 4 + 8 + fmt_padded + 8 + declared;
+            let mut out = Vec::with_capacity(20 + fmt_padded + 8 + data.len());
+            out.extend_from_slice(b"RIFF");
+            out.extend_from_slice(&u32::try_from(riff_size).ok()?.to_le_bytes());
+            out.extend_from_slice(b"WAVEfmt ");
+            out.extend_from_slice(&u32::try_from(fmt.len()).ok()?.to_le_bytes());
+            out.extend_from_slice(fmt);
+            out.resize(out.len() + (fmt.len() & 1), 0);
+            out.extend_from_slice(b"data");
+            out.extend_from_slice(&u32::try_from(declared).ok()?.to_le_bytes());
+            out.extend_from_slice(data);
+            return Some(out);
+        }
+        if id == b"fmt " {
+            fmt = Some(bytes.get(body..body.checked_add(size)?)?);
+        }
+        pos = body.checked_add(size)?.checked_add(size & 1)?;
+    }
+    None
+}
+
 /// Finds the clips of `machine` under `root` and splits them (see the module documentation).
 pub fn discover(root: &Path, machine: &str, opts: &MimiiOptions) -> Result<ClipSplit> {
     let dir = root.join(machine);
@@ -276,7 +328,9 @@ pub fn discover(root: &Path, machine: &str, opts: &MimiiOptions) -> Result<ClipS
     Ok(split)
 }
 
-/// The `.wav` files directly in `dir`, sorted by name.
+/// The `.wav` files directly in `dir`, sorted by name; hidden files (`._00000000.wav`, the
+/// AppleDouble files macOS leaves beside each clip on other disks) are skipped, as the
+/// baselines' `glob("*.wav")` skips them.
 fn wav_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     if !dir.is_dir() {
@@ -285,6 +339,7 @@ fn wav_files(dir: &Path) -> Result<Vec<PathBuf>> {
     for entry in std::fs::read_dir(dir).map_err(|e| DataError::io(dir, e))? {
         let path = entry.map_err(|e| DataError::io(dir, e))?.path();
         if path.is_file()
+            && !crate::fileio::is_hidden(&path)
             && path
                 .extension()
                 .is_some_and(|e| e.eq_ignore_ascii_case("wav"))

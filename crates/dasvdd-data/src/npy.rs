@@ -41,7 +41,7 @@ pub struct NpyArray {
 
 fn parse_descr(descr: &str) -> std::result::Result<Dtype, String> {
     let b = descr.as_bytes();
-    if b.len() < 3 {
+    if b.len() < 3 || !descr.is_ascii() {
         return Err(format!("unsupported dtype `{descr}`"));
     }
     let big_endian = match b[0] {
@@ -334,11 +334,17 @@ pub fn npy_matrix(path: &Path, a: NpyArray) -> Result<Matrix> {
             format!("empty array of shape {:?}", a.shape),
         ));
     }
-    if let Some(k) = a.values.iter().position(|v| !v.is_finite()) {
+    // The matrix is f32, so a finite f64 beyond its range is rejected as well.
+    if let Some(k) = a.values.iter().position(|&v| !(v as f32).is_finite()) {
+        let what = if a.values[k].is_finite() {
+            "value outside the f32 range"
+        } else {
+            "non-finite value"
+        };
         return Err(DataError::format(
             path,
             format!(
-                "non-finite value {} at row {}, column {}",
+                "{what} {:e} at row {}, column {}",
                 a.values[k],
                 k / cols + 1,
                 k % cols + 1

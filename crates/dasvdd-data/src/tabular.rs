@@ -16,7 +16,8 @@ use crate::matrix::{LabeledData, Matrix};
 /// Whether the first row of a CSV file names the columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum Header {
-    /// The first row is a header when none of its cells is a number.
+    /// The first row is a header when one of its cells is not a number, or when it is
+    /// `0,1,..,n-1` above a row with decimal fractions (pandas' header for unnamed columns).
     #[default]
     Auto,
     /// The first row is a header.
@@ -80,10 +81,44 @@ fn parse_cell(cell: &str) -> std::result::Result<f64, String> {
         return Err("empty cell".to_string());
     }
     match t.parse::<f64>() {
-        Ok(v) if v.is_finite() => Ok(v),
+        // The features are kept as f32, so a value beyond its range is as infinite as `inf`.
+        Ok(v) if v.is_finite() && (v as f32).is_finite() => Ok(v),
+        Ok(v) if v.is_finite() => Err(format!("value `{t}` is outside the f32 range")),
         Ok(v) => Err(format!("non-finite value `{t}` ({v})")),
         Err(_) => Err(format!("non-numeric cell `{t}`")),
     }
+}
+
+/// Whether the first row of a file is a header under [`Header::Auto`]: it has a cell that is
+/// not a number and its other cells are integers (a header that names its columns, or names
+/// only some of them, as pandas' `to_csv` writes `0,1,2,label`; a first row such as `1.5,abc`
+/// stays data, so its bad cell is reported), or it is the integers `0,1,..,n-1` that pandas
+/// writes for a frame without column names while the next row has a number written as a
+/// decimal fraction or with an exponent (so a file of integer data whose first row happens to
+/// be `0,1` stays all data).
+fn looks_like_header(first: &csv::StringRecord, second: Option<&csv::StringRecord>) -> bool {
+    let is_integer = |c: &str| {
+        let t = c.trim();
+        !t.is_empty()
+            && t.strip_prefix('-')
+                .unwrap_or(t)
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+    };
+    if first.iter().any(|c| parse_number(c).is_none()) {
+        return first
+            .iter()
+            .all(|c| parse_number(c).is_none() || is_integer(c));
+    }
+    let counts_up = first
+        .iter()
+        .enumerate()
+        .all(|(i, c)| c.trim() == i.to_string());
+    let next_has_fraction = second.is_some_and(|r| {
+        r.iter()
+            .any(|c| c.trim().contains(['.', 'e', 'E']) && parse_number(c).is_some())
+    });
+    counts_up && next_has_fraction
 }
 
 /// Parses a 0/1 label.
@@ -170,7 +205,7 @@ pub fn read_csv(path: &Path, opts: &CsvOptions) -> Result<LabeledData> {
     let has_header = match opts.header {
         Header::Present => true,
         Header::Absent => false,
-        Header::Auto => needs_header || first.iter().all(|c| parse_number(c).is_none()),
+        Header::Auto => needs_header || looks_like_header(first, recs.get(1).map(|(_, r)| r)),
     };
     let width = first.len();
     let label_col = match &opts.label {

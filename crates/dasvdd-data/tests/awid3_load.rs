@@ -241,3 +241,49 @@ fn flipped_bytes_never_panic() {
         }
     }
 }
+
+#[test]
+fn nan_and_inf_words_in_text_columns_are_text() {
+    // An SSID or a MAC column whose cell reads `nan` or `Infinity` is a text column like any
+    // other: dropped, not an error. The same word in a numeric column is an error (above).
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("x.csv");
+    let rows = "\
+100,0,nan,0x00000002,-40,Infinity,,Normal
+200,1,aa:bb:cc:dd:ee:02,0x0000000a,?,my net,?,Deauth
+150,2,aa:bb:cc:dd:ee:03,0x00000000,-50,1e999,,Normal
+120,0,aa:bb:cc:dd:ee:04,,-45,NaN,,Normal
+";
+    write(&f, &format!("{HEADER}{rows}"));
+    let d = load_with_columns(&f, &Awid3Options::default()).unwrap();
+    assert_eq!(
+        d.columns,
+        ["frame.len", "wlan.fc.type", "wlan.flags", "radiotap.dbm"]
+    );
+    assert!(d.data.x.data.iter().all(|v| v.is_finite()));
+    // Without text elsewhere in it, the column is numeric and its `1e999` an error.
+    write(
+        &f,
+        &format!(
+            "{HEADER}{}",
+            FILE_A.replacen(",,,Normal", ",1e999,,Normal", 1)
+        ),
+    );
+    let msg = problem(load(&f, &Awid3Options::default()), &f);
+    assert!(
+        msg.contains("wlan.ssid") && msg.contains("line 2") && msg.contains("not a finite"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn hidden_files_in_a_tree_are_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    tree(dir.path());
+    let before = load(dir.path(), &Awid3Options::default()).unwrap();
+    write(
+        &dir.path().join("a/._1.csv"),
+        "\u{0}\u{5}\u{16}\u{7}Mac OS X",
+    );
+    assert_eq!(load(dir.path(), &Awid3Options::default()).unwrap(), before);
+}

@@ -170,3 +170,42 @@ fn truncated_and_flipped_real_files_are_errors() {
         }
     }
 }
+
+#[test]
+fn a_chunk_moved_off_its_grid_in_the_real_v73_file_is_an_error() {
+    // MATLAB indexes the chunks of smtp.mat's X ([3, 95156] in chunks of [3, 2718]) and y in
+    // version 1 B-trees whose keys hold each chunk's offsets. libhdf5 refuses a key off the
+    // chunk grid ("bad coordinate offset"); read as given, it would shift the rows of a chunk
+    // by one and leave a row of fill values. Every leaf key's second offset is moved by one in
+    // turn, each must be an error.
+    let Some(dir) = odds_dir() else { return };
+    let path = dir.join("smtp.mat");
+    let bytes = std::fs::read(&path).unwrap();
+    let mut moved = 0;
+    let mut at = 0;
+    while let Some(p) = bytes[at..].windows(4).position(|w| w == b"TREE") {
+        let node = at + p;
+        at = node + 4;
+        // Node header: signature, type (1: chunks), level (0: leaf), entries (2 bytes), two
+        // sibling addresses; then per entry a key (size 4, filter mask 4, three 8-byte
+        // offsets: row, column, element) and a child address.
+        if bytes[node + 4] != 1 || bytes[node + 5] != 0 {
+            continue;
+        }
+        let entries = usize::from(u16::from_le_bytes([bytes[node + 6], bytes[node + 7]]));
+        for k in 1..entries.min(4) {
+            let off = node + 24 + k * 40 + 8 + 8;
+            let column = u64::from_le_bytes(bytes[off..off + 8].try_into().unwrap());
+            assert!(column > 0, "entry {k} of the node at {node}");
+            let mut b = bytes.clone();
+            b[off..off + 8].copy_from_slice(&(column + 1).to_le_bytes());
+            let err = dasvdd_data::mat::read_mat_bytes(&path, &b).unwrap_err();
+            assert!(
+                err.to_string().contains("corrupt chunk index"),
+                "entry {k} of the node at {node}: {err}"
+            );
+            moved += 1;
+        }
+    }
+    assert!(moved >= 2, "found {moved} chunk keys to move");
+}

@@ -264,3 +264,71 @@ fn reads_every_stored_numeric_type() {
         vec![-128.0, 127.0]
     );
 }
+
+/// The miMATRIX element of a MATLAB object (class 17, as a `string` is saved): flags, name,
+/// the object system's `MCOS`, the class name, then the object's metadata; no dimensions.
+fn opaque(name: &str, big: bool) -> Vec<u8> {
+    let u32b = |v: u32| {
+        if big {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
+    let mut flags = u32b(17).to_vec();
+    flags.extend(u32b(0));
+    let mut p = element(MI_UINT32, &flags, big);
+    p.extend(element(MI_INT8, name.as_bytes(), big));
+    p.extend(element(MI_INT8, b"MCOS", big));
+    p.extend(element(MI_INT8, b"string", big));
+    let meta = Var::new(
+        "",
+        CLASS_UINT32,
+        &[6, 1],
+        Values::U32(vec![0xdd00_0000, 2, 1, 1, 1, 1]),
+    );
+    p.extend(matrix(&meta, big));
+    element(MI_MATRIX, &p, big)
+}
+
+#[test]
+fn objects_utf8_names_and_uint32_dims_in_other_variables_are_skipped() {
+    for big in [false, true] {
+        for compressed in [false, true] {
+            let wrap = |el: Vec<u8>| if compressed { compress(&el, big) } else { el };
+            let vars = small_x_y();
+            let mut other = matrix(
+                &Var::new("w", CLASS_DOUBLE, &[1, 1], Values::F64(vec![2.0])),
+                big,
+            );
+            // The name subelement's type (miINT8, the third subelement) becomes miUTF8 (16),
+            // and the dimensions' (miINT32, the second) miUINT32 (6), as some writers store them.
+            let tag = |ty: u32| {
+                if big {
+                    ty.to_be_bytes()
+                } else {
+                    ty.to_le_bytes()
+                }
+            };
+            let dims_at = 8 + 16;
+            other[dims_at..dims_at + 4].copy_from_slice(&tag(MI_UINT32));
+            let name_at = dims_at + 16;
+            assert_eq!(other[name_at..name_at + 4], tag((1 << 16) | MI_INT8));
+            other[name_at..name_at + 4].copy_from_slice(&tag((1 << 16) | 16));
+            let bytes = file_from_elements(
+                &[
+                    wrap(opaque("s", big)),
+                    wrap(matrix(&vars[0], big)),
+                    wrap(other),
+                    wrap(matrix(&vars[1], big)),
+                ],
+                big,
+            );
+            let d = read_mat_bytes(p(), &bytes).unwrap();
+            assert_eq!((d.x.rows, d.x.cols, d.y.len()), (3, 2, 3));
+            // An object named X is an error that says what it is.
+            let bytes = file_from_elements(&[wrap(opaque("X", big)), matrix(&vars[1], big)], big);
+            assert!(problem(&bytes).contains("variable X is a MATLAB object"));
+        }
+    }
+}

@@ -118,3 +118,37 @@ fn truncations_and_flips_are_errors_not_panics() {
         }
     }
 }
+
+#[test]
+fn highly_compressed_narrow_types_are_read() {
+    // 1,000,000 zeros as uint8 compress to a few kilobytes: far more values per file byte
+    // than a double matrix could reach, and still a valid file.
+    let (rows, cols) = (10_000usize, 100usize);
+    let mut x = vec![0u8; rows * cols];
+    x[0] = 7;
+    let mut b = builder();
+    b.create_dataset("X")
+        .with_u8_data(&x)
+        .with_shape(&[cols as u64, rows as u64])
+        .with_chunks(&[cols as u64, 1000])
+        .with_deflate(9)
+        .set_attr("MATLAB_class", class("uint8"));
+    let mut y = vec![0u8; rows];
+    y[..10].fill(1);
+    b.create_dataset("y")
+        .with_u8_data(&y)
+        .with_shape(&[1, rows as u64])
+        .with_chunks(&[1, 1000])
+        .with_deflate(9)
+        .set_attr("MATLAB_class", class("logical"));
+    let bytes = b.finish().unwrap();
+    assert!(
+        rows * cols > 200 * bytes.len(),
+        "the fixture must compress beyond a double matrix's bound: {} bytes",
+        bytes.len()
+    );
+    let d = read_mat_bytes(Path::new("v73.mat"), &bytes).unwrap();
+    assert_eq!((d.x.rows, d.x.cols), (rows, cols));
+    assert_eq!(d.x.data.iter().filter(|&&v| v != 0.0).count(), 1);
+    assert_eq!(d.y.iter().filter(|&&v| v == 1).count(), 10);
+}

@@ -303,3 +303,87 @@ fn truncated_and_flipped_wavs_are_errors_not_panics() {
         }
     }
 }
+
+/// `bytes` (a wav as hound writes it) with `extra` chunks inserted before its `data` chunk.
+fn with_chunks_before_data(bytes: &[u8], extra: &[(&[u8; 4], &[u8])]) -> Vec<u8> {
+    let data_at = bytes.windows(4).position(|w| w == b"data").unwrap();
+    let mut out = bytes[..data_at].to_vec();
+    for (id, body) in extra {
+        out.extend_from_slice(*id);
+        out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        out.extend_from_slice(body);
+        if body.len() % 2 == 1 {
+            out.push(0); // RIFF's pad byte, not counted in the chunk's size
+        }
+    }
+    out.extend_from_slice(&bytes[data_at..]);
+    let riff = (out.len() - 8) as u32;
+    out[4..8].copy_from_slice(&riff.to_le_bytes());
+    out
+}
+
+#[test]
+fn odd_sized_chunks_and_streamed_sizes_read_like_soundfile() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.wav");
+    write_wav(&good, 2, 16_000, 16, &[noise(5, 700), noise(6, 700)]);
+    let want = read_wav(&good, ChannelMode::Channel(1), 16_000).unwrap();
+    assert_eq!(want.len(), 700);
+    let bytes = std::fs::read(&good).unwrap();
+
+    // Odd-sized chunks before the data (a LIST/INFO of odd length, an unknown chunk of 3 bytes),
+    // each followed by the pad byte that RIFF requires and does not count.
+    let odd = dir.path().join("odd.wav");
+    let padded = with_chunks_before_data(
+        &bytes,
+        &[
+            (b"LIST", b"INFOISFT\x05\x00\x00\x00Lavf\x00"),
+            (b"abcd", b"xyz"),
+        ],
+    );
+    std::fs::write(&odd, &padded).unwrap();
+    assert_eq!(
+        read_wav(&odd, ChannelMode::Channel(1), 16_000).unwrap(),
+        want
+    );
+
+    // A header written before the length was known: data size 0xFFFFFFFF.
+    let streamed = dir.path().join("streamed.wav");
+    let mut s = bytes.clone();
+    let data_at = s.windows(4).position(|w| w == b"data").unwrap();
+    s[data_at + 4..data_at + 8].copy_from_slice(&u32::MAX.to_le_bytes());
+    s[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+    std::fs::write(&streamed, &s).unwrap();
+    assert_eq!(
+        read_wav(&streamed, ChannelMode::Channel(1), 16_000).unwrap(),
+        want
+    );
+
+    // Cut anywhere, the padded file is still an error naming it, never a panic.
+    for cut in 0..padded.len() {
+        std::fs::write(&odd, &padded[..cut]).unwrap();
+        let r = read_wav(&odd, ChannelMode::Average, 16_000);
+        assert!(
+            matches!(&r, Err(DataError::Format { path, .. }) if path == &odd),
+            "cut at {cut}: {r:?}"
+        );
+    }
+}
+
+#[test]
+fn hidden_appledouble_files_are_not_clips() {
+    let dir = tempfile::tempdir().unwrap();
+    mimii_tree(dir.path());
+    let opts = MimiiOptions::default();
+    let before = discover(dir.path(), "fan", &opts).unwrap();
+    // macOS leaves `._name` files (metadata, not audio) beside each file it unpacks elsewhere.
+    for sub in ["id_00/normal", "id_02/abnormal"] {
+        std::fs::write(
+            dir.path().join(format!("fan/{sub}/._00000000.wav")),
+            b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X",
+        )
+        .unwrap();
+    }
+    assert_eq!(discover(dir.path(), "fan", &opts).unwrap(), before);
+    load(dir.path(), "fan", &opts).unwrap();
+}

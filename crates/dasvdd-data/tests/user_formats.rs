@@ -66,6 +66,35 @@ fn csv_with_and_without_header() {
 }
 
 #[test]
+fn pandas_headers_are_told_from_data() {
+    let d = tempfile::tempdir().unwrap();
+    // `pd.DataFrame(x).to_csv(index=False)` names unnamed columns 0..n-1.
+    let pandas = write(d.path(), "p.csv", "0,1\n5.0,15.0\n25.0,35.0\n");
+    let data = read_csv(&pandas, &CsvOptions::default()).unwrap();
+    assert_eq!(data.x.data, vec![5.0, 15.0, 25.0, 35.0]);
+    // ... and with a named label column beside them.
+    let mixed = write(d.path(), "m.csv", "0,1,label\n5.5,1,0\n2,3,1\n");
+    let data = read_csv(&mixed, &labelled(ColumnRef::Last)).unwrap();
+    assert_eq!(
+        (data.x.data, data.y),
+        (vec![5.5, 1.0, 2.0, 3.0], vec![0, 1])
+    );
+    // Integer data whose first row is 0,1 stays data.
+    let ints = write(d.path(), "i.csv", "0,1\n3,4\n");
+    assert_eq!(
+        read_csv(&ints, &CsvOptions::default()).unwrap().x.data,
+        vec![0.0, 1.0, 3.0, 4.0]
+    );
+    // A first row with a bad cell beside a fraction is bad data, not a header.
+    csv_err(
+        "1.5,abc\n1,2\n",
+        &CsvOptions::default(),
+        1,
+        "non-numeric cell `abc`",
+    );
+}
+
+#[test]
 fn csv_with_a_separate_label_file() {
     let d = tempfile::tempdir().unwrap();
     let x = write(d.path(), "x.csv", "1,2\n3,4\n5,6\n");
@@ -118,6 +147,7 @@ fn malformed_csv_names_file_row_and_problem() {
     csv_err("1,2\n3,NaN\n", &plain, 2, "non-finite");
     csv_err("1,2\n\n3,inf\n", &plain, 3, "non-finite");
     csv_err("1,2\n3,\n", &plain, 2, "empty cell");
+    csv_err("1,2\n3,1e39\n", &plain, 2, "outside the f32 range");
     csv_err("1,2,0\n3,4,2\n", &labelled(ColumnRef::Last), 2, "label `2`");
     let d = tempfile::tempdir().unwrap();
     let empty = write(d.path(), "e.csv", "");
@@ -296,6 +326,15 @@ fn npy_errors() {
         ),
         (npy_bytes(1, "<f8", false, &[0, 3], &[]), "empty array"),
         (npy_bytes(9, "<f8", false, &[1], &f8(&[1.])), "version 9"),
+        (
+            npy_bytes(1, "<f8", false, &[1, 2], &f8(&[1., 1e39])),
+            "value outside the f32 range 1e39 at row 1, column 2",
+        ),
+        // Version 3 headers may be UTF-8; a dtype with a multi-byte character is refused.
+        (
+            npy_bytes(3, "<\u{e9}4", false, &[1], &[0; 4]),
+            "unsupported dtype",
+        ),
     ];
     for (bytes, what) in cases {
         let p = write(d.path(), "bad.npy", &bytes);

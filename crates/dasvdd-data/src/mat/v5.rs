@@ -24,6 +24,11 @@ const MI_INT64: u32 = 12;
 const MI_UINT64: u32 = 13;
 const MI_MATRIX: u32 = 14;
 const MI_COMPRESSED: u32 = 15;
+const MI_UTF8: u32 = 16;
+
+/// The class of MATLAB objects (`string`, `table`, `datetime`, `categorical`, ...): an
+/// miMATRIX with flags, name, class name and object data, but no dimensions.
+const CLASS_OPAQUE: u32 = 17;
 
 // Flags of an array's "array flags" subelement.
 const FLAG_COMPLEX: u32 = 0x0800;
@@ -217,8 +222,21 @@ fn parse_matrix(data: &[u8], big: bool) -> Result<Option<NamedVar>, String> {
     }
     .u32()?;
     let class = flags & 0xff;
+    if class == CLASS_OPAQUE {
+        // No dimensions: the name comes next, then the object's class and its data, which
+        // are skipped with the element (as scipy skips them).
+        let name = array_name(&mut c)?;
+        let why = format!(
+            "variable {name} is a MATLAB object (a string, table, datetime, ...); only dense real numeric matrices are supported"
+        );
+        return Ok(Some((name, Err(why))));
+    }
     let dims_el = c.element()?;
-    if dims_el.ty != MI_INT32 || dims_el.data.len() < 8 || dims_el.data.len() % 4 != 0 {
+    // MATLAB writes miINT32; some other writers miUINT32, which scipy also reads.
+    if !matches!(dims_el.ty, MI_INT32 | MI_UINT32)
+        || dims_el.data.len() < 8
+        || dims_el.data.len() % 4 != 0
+    {
         return Err(format!(
             "dimensions subelement has type {} and {} bytes, expected miINT32 with at least 2 values",
             dims_el.ty,
@@ -235,14 +253,7 @@ fn parse_matrix(data: &[u8], big: bool) -> Result<Option<NamedVar>, String> {
         let d = dc.u32()? as i32;
         dims.push(usize::try_from(d).map_err(|_| format!("negative dimension {d}"))?);
     }
-    let name_el = c.element()?;
-    if name_el.ty != MI_INT8 && name_el.ty != MI_UINT8 {
-        return Err(format!(
-            "array name subelement has type {}, expected miINT8",
-            name_el.ty
-        ));
-    }
-    let name = String::from_utf8_lossy(name_el.data).into_owned();
+    let name = array_name(&mut c)?;
     if name != "X" && name != "y" {
         return Ok(Some((name, Err("not read".into()))));
     }
@@ -277,6 +288,19 @@ fn parse_matrix(data: &[u8], big: bool) -> Result<Option<NamedVar>, String> {
         ));
     }
     Ok(Some((name, Ok(DenseVar { dims, values }))))
+}
+
+/// Reads an array's name subelement: miINT8 as MATLAB writes it, or miUINT8 / miUTF8 as some
+/// other writers do (scipy reads all three).
+fn array_name(c: &mut Cursor<'_>) -> Result<String, String> {
+    let name_el = c.element()?;
+    if !matches!(name_el.ty, MI_INT8 | MI_UINT8 | MI_UTF8) {
+        return Err(format!(
+            "array name subelement has type {}, expected miINT8",
+            name_el.ty
+        ));
+    }
+    Ok(String::from_utf8_lossy(name_el.data).into_owned())
 }
 
 /// Decodes a numeric data element of any MAT data type into `f64`.

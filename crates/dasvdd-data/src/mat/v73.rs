@@ -12,10 +12,12 @@ use hdf5_pure::{AttrValue, DType, File};
 
 use super::{element_count, DenseVar};
 
-/// Largest value count accepted per stored byte: a dataset that claims more values than its
-/// file could hold at deflate's maximum ratio is corrupt, and reading it would only exhaust
-/// memory.
-const MAX_VALUES_PER_FILE_BYTE: usize = 1100 / 8 + 1;
+/// Largest number of a dataset's bytes accepted per byte of the file: deflate expands at most
+/// about 1032-fold, so a dataset that claims more than its file could hold at that ratio is
+/// corrupt, and reading it would only exhaust memory. (Counted in the dataset's own element
+/// size: a `uint8` or `logical` matrix of zeros compresses 1000-fold, a `double` one 8 times
+/// less per value.)
+const MAX_BYTES_PER_FILE_BYTE: usize = 1100;
 
 /// Reads the variables `X` and `y` of a MAT v7.3 file.
 pub(super) fn read_x_y(bytes: &[u8]) -> Result<(DenseVar, DenseVar), String> {
@@ -24,7 +26,7 @@ pub(super) fn read_x_y(bytes: &[u8]) -> Result<(DenseVar, DenseVar), String> {
     let owned = bytes.to_vec();
     let limit = bytes
         .len()
-        .saturating_mul(MAX_VALUES_PER_FILE_BYTE)
+        .saturating_mul(MAX_BYTES_PER_FILE_BYTE)
         .saturating_add(1 << 16);
     catch_unwind(AssertUnwindSafe(move || {
         let file = File::from_bytes(owned).map_err(|e| format!("invalid HDF5 (MAT v7.3): {e}"))?;
@@ -69,20 +71,14 @@ fn read_var(file: &File, name: &str, limit: usize) -> Result<DenseVar, String> {
             }
         }
     }
-    match ds
+    let element_size = match ds
         .dtype()
         .map_err(|e| format!("variable {name}: unreadable datatype ({e})"))?
     {
-        DType::F32
-        | DType::F64
-        | DType::I8
-        | DType::I16
-        | DType::I32
-        | DType::I64
-        | DType::U8
-        | DType::U16
-        | DType::U32
-        | DType::U64 => {}
+        DType::I8 | DType::U8 => 1,
+        DType::I16 | DType::U16 => 2,
+        DType::F32 | DType::I32 | DType::U32 => 4,
+        DType::F64 | DType::I64 | DType::U64 => 8,
         DType::Compound(_) => {
             return Err(format!(
                 "variable {name} is complex; only real matrices are supported"
@@ -93,7 +89,7 @@ fn read_var(file: &File, name: &str, limit: usize) -> Result<DenseVar, String> {
                 "variable {name} has non-numeric datatype {other:?}"
             ))
         }
-    }
+    };
     let shape = ds
         .shape()
         .map_err(|e| format!("variable {name}: unreadable shape ({e})"))?;
@@ -105,10 +101,11 @@ fn read_var(file: &File, name: &str, limit: usize) -> Result<DenseVar, String> {
         .collect::<Result<Vec<_>, _>>()?;
     dims.reverse();
     let count = element_count(&dims)
-        .filter(|&n| n <= limit)
+        .filter(|&n| n.saturating_mul(element_size) <= limit)
         .ok_or_else(|| {
             format!("variable {name} claims dimensions {dims:?}, more than the file can hold")
         })?;
+    check_chunk_index(&ds, name, &shape)?;
     let values = ds
         .read_f64()
         .map_err(|e| format!("variable {name}: unreadable data ({e})"))?;
@@ -119,6 +116,40 @@ fn read_var(file: &File, name: &str, limit: usize) -> Result<DenseVar, String> {
         ));
     }
     Ok(DenseVar { dims, values })
+}
+
+/// Checks that every chunk of a chunked dataset sits where HDF5 allows: at a multiple of the
+/// chunk shape, inside the dataset, once. `hdf5-pure` would place a chunk at a corrupt offset
+/// (or drop it and leave the fill value) without an error, where libhdf5 refuses the read
+/// ("bad coordinate offset"). Chunk indexes it cannot enumerate (a version 2 B-tree) are left
+/// to the read itself.
+fn check_chunk_index(ds: &hdf5_pure::Dataset, name: &str, shape: &[u64]) -> Result<(), String> {
+    if !ds.is_chunked() {
+        return Ok(());
+    }
+    let Ok(Some(chunk_shape)) = ds.chunk_shape() else {
+        return Ok(());
+    };
+    let Ok(chunks) = ds.chunks() else {
+        return Ok(());
+    };
+    let mut seen = std::collections::HashSet::with_capacity(chunks.len());
+    for chunk in &chunks {
+        let placed = chunk.offset.len() == shape.len()
+            && chunk
+                .offset
+                .iter()
+                .zip(shape)
+                .zip(&chunk_shape)
+                .all(|((&o, &n), &c)| c > 0 && o % c == 0 && o < n);
+        if !placed || !seen.insert(chunk.offset.clone()) {
+            return Err(format!(
+                "variable {name}: corrupt chunk index (a chunk at {:?} in a dataset of shape {shape:?} with chunks of {chunk_shape:?})",
+                chunk.offset
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The text of a string attribute such as `MATLAB_class`.

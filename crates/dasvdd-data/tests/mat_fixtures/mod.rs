@@ -22,6 +22,7 @@ pub const CLASS_DOUBLE: u32 = 6;
 pub const CLASS_SINGLE: u32 = 7;
 pub const CLASS_INT32: u32 = 12;
 pub const CLASS_UINT8: u32 = 9;
+pub const CLASS_UINT32: u32 = 13;
 
 /// Values of a numeric data element, in the stored type.
 #[derive(Clone, Debug)]
