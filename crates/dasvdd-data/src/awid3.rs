@@ -23,8 +23,10 @@
 //!   with the size of the files. `max_rows` stops after that many data rows and `sample` keeps
 //!   a seeded uniform sample of that many rows (reservoir sampling) of those scanned, for the
 //!   30+ GB release;
-//! - truncation: a file must end with a line break, so that a file cut inside its last row is
-//!   an error rather than a row with a clipped value or label.
+//! - truncation: a file cut inside its last row would still parse, with a clipped value or
+//!   label, so a file that does not end with a line break is accepted only when its last row
+//!   has every field and a label already seen on an earlier row (RFC 4180 lets the last
+//!   record go without a line break); otherwise it is an error.
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
@@ -193,6 +195,8 @@ struct Scan<'a> {
     rows: Vec<Row>,
     scanned: usize,
     rng: ChaCha8Rng,
+    /// The labels read so far, to accept the last row of a file without a final line break.
+    labels_seen: std::collections::HashSet<Vec<u8>>,
 }
 
 impl<'a> Scan<'a> {
@@ -205,6 +209,7 @@ impl<'a> Scan<'a> {
             rows: Vec::new(),
             scanned: 0,
             rng: ChaCha8Rng::seed_from_u64(opts.seed),
+            labels_seen: std::collections::HashSet::new(),
         }
     }
 
@@ -213,7 +218,7 @@ impl<'a> Scan<'a> {
     }
 
     fn read_file(&mut self, path: &Path) -> Result<()> {
-        check_ends_with_newline(path)?;
+        let terminated = ends_with_newline(path)?;
         let file = File::open(path).map_err(|e| DataError::io(path, e))?;
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(true)
@@ -227,6 +232,9 @@ impl<'a> Scan<'a> {
             .collect();
         self.check_header(path, header)?;
         let mut record = csv::ByteRecord::new();
+        // Without a final line break, each row waits until the next is read, so that the
+        // last one can be checked before it is taken.
+        let mut pending: Option<(u64, csv::ByteRecord)> = None;
         while !self.full() {
             if !reader
                 .read_byte_record(&mut record)
@@ -235,7 +243,28 @@ impl<'a> Scan<'a> {
                 break;
             }
             let line = record.position().map_or(0, |p| p.line());
-            self.add_record(path, line, &record)?;
+            if terminated {
+                self.add_record(path, line, &record)?;
+            } else if let Some((line, prev)) = pending.replace((line, record.clone())) {
+                self.add_record(path, line, &prev)?;
+            }
+        }
+        // The loop ends at the end of the file or at max_rows; in the second case the pending
+        // row is past max_rows and dropped.
+        if let Some((line, last)) = pending {
+            if !self.full() {
+                let label = last[self.label_col].trim_ascii();
+                if !self.labels_seen.contains(label) {
+                    return Err(DataError::format(
+                        path,
+                        format!(
+                            "file does not end with a line break and its last row (line {line}) has the label {:?}, not seen on an earlier row (truncated?)",
+                            String::from_utf8_lossy(label)
+                        ),
+                    ));
+                }
+                self.add_record(path, line, &last)?;
+            }
         }
         Ok(())
     }
@@ -285,6 +314,10 @@ impl<'a> Scan<'a> {
     }
 
     fn add_record(&mut self, path: &Path, line: u64, record: &csv::ByteRecord) -> Result<()> {
+        let label_bytes = record[self.label_col].trim_ascii();
+        if !self.labels_seen.contains(label_bytes) {
+            self.labels_seen.insert(label_bytes.to_vec());
+        }
         let raw_label = String::from_utf8_lossy(&record[self.label_col]);
         let label = match raw_label.trim() {
             "" | "?" => {
@@ -440,9 +473,9 @@ fn csv_error(path: &Path, e: csv::Error) -> DataError {
     }
 }
 
-/// A CSV file cut inside its last row would still parse, with a clipped last value; requiring
-/// the final line break turns such a cut into an error.
-fn check_ends_with_newline(path: &Path) -> Result<()> {
+/// Whether the file ends with a line break (see the module documentation on truncation); an
+/// empty file is an error.
+fn ends_with_newline(path: &Path) -> Result<bool> {
     let mut f = File::open(path).map_err(|e| DataError::io(path, e))?;
     let len = f.metadata().map_err(|e| DataError::io(path, e))?.len();
     if len == 0 {
@@ -453,11 +486,5 @@ fn check_ends_with_newline(path: &Path) -> Result<()> {
         .map_err(|e| DataError::io(path, e))?;
     f.read_exact(&mut last)
         .map_err(|e| DataError::io(path, e))?;
-    if last[0] != b'\n' {
-        return Err(DataError::format(
-            path,
-            "file does not end with a line break (truncated?)",
-        ));
-    }
-    Ok(())
+    Ok(last[0] == b'\n')
 }

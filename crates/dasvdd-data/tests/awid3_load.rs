@@ -208,11 +208,15 @@ fn truncation_is_an_error_except_at_a_row_boundary() {
         write(&f, std::str::from_utf8(&bytes[..cut]).unwrap());
         let r = load(&f, &Awid3Options::default());
         let at_row_end = cut > HEADER.len() && bytes[cut - 1] == b'\n';
-        if at_row_end {
-            let rows = bytes[HEADER.len()..cut]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count();
+        // A last row without its line break is taken when its label was seen on an earlier
+        // row: FILE_A's third and fourth rows (Normal, as the first), not its first two.
+        let body = &text[HEADER.len()..cut.max(HEADER.len())];
+        let complete_row = cut > HEADER.len() && cut < bytes.len() && bytes[cut] == b'\n';
+        let label_seen = body.rsplit_once(',').is_some_and(|(before, label)| {
+            before.lines().any(|l| l.ends_with(&format!(",{label}")))
+        });
+        if at_row_end || (complete_row && label_seen) {
+            let rows = body.lines().count();
             assert_eq!(r.unwrap().x.rows, rows, "cut at {cut}");
         } else {
             assert!(
@@ -221,6 +225,36 @@ fn truncation_is_an_error_except_at_a_row_boundary() {
             );
         }
     }
+}
+
+#[test]
+fn a_file_without_its_final_line_break_is_read_whole_or_to_max_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("t.csv");
+    let text = format!("{HEADER}{FILE_A}");
+    write(&f, text.trim_end());
+    for (max_rows, rows) in [
+        (None, 4),
+        (Some(2), 2),
+        (Some(3), 3),
+        (Some(4), 4),
+        (Some(9), 4),
+    ] {
+        let opts = Awid3Options {
+            max_rows,
+            ..Default::default()
+        };
+        assert_eq!(
+            load(&f, &opts).unwrap().x.rows,
+            rows,
+            "max_rows {max_rows:?}"
+        );
+    }
+    // A last row whose label is new is taken for a cut one, and named.
+    let cut = format!("{}Krack", text.trim_end().strip_suffix("Normal").unwrap());
+    write(&f, &cut);
+    let msg = problem(load(&f, &Awid3Options::default()), &f);
+    assert!(msg.contains("line 5") && msg.contains("\"Krack\""), "{msg}");
 }
 
 #[test]
