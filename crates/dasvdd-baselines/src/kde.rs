@@ -150,6 +150,23 @@ impl KdeParams {
                     mean_log_likelihood = means[best],
                     "kde bandwidth chosen"
                 );
+                // The best value at an end of a grid of several says the optimum may lie
+                // beyond it (as GridSearchCV would pick it too, silently).
+                let lowest = grid.iter().copied().fold(f64::INFINITY, f64::min);
+                let highest = grid.iter().copied().fold(0.0, f64::max);
+                if grid.len() > 1 && (grid[best] == lowest || grid[best] == highest) {
+                    tracing::warn!(
+                        "KDE: the cross-validated bandwidth {} is the grid's {} value (grid \
+                         {lowest}..{highest}); the best bandwidth may lie beyond it: widen the \
+                         grid ([baselines.kde] grid_log10_min, grid_log10_max) if so",
+                        grid[best],
+                        if grid[best] == lowest {
+                            "lowest"
+                        } else {
+                            "highest"
+                        }
+                    );
+                }
                 (grid[best], Some(means))
             }
         };

@@ -174,8 +174,20 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         true,
     )?;
     if scores.len() != labels.len() {
+        // pandas' `Series.to_csv(index=False)` heads a column of 0/1 labels with `0`, which
+        // reads as one more label.
+        let hint = if labels.len() == scores.len() + 1
+            && label_cells
+                .first()
+                .is_some_and(|(line, v)| *line == 1 && v == "0")
+        {
+            "; if its first line `0` is a header (as pandas' to_csv writes one), remove it or \
+             write the labels with header=False"
+        } else {
+            ""
+        };
         bail!(
-            "{} has {} scores but {} has {} labels",
+            "{} has {} scores but {} has {} labels{hint}",
             shown(&args.scores),
             scores.len(),
             shown(&args.labels),

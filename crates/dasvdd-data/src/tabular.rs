@@ -16,8 +16,8 @@ use crate::matrix::{LabeledData, Matrix};
 /// Whether the first row of a CSV file names the columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum Header {
-    /// The first row is a header when one of its cells is not a number, or when it is
-    /// `0,1,..,n-1` above a row with decimal fractions (pandas' header for unnamed columns).
+    /// The first row is a header by [`is_header_row`]: names, or pandas' `0,1,..,n-1` above a
+    /// row with decimal fractions.
     #[default]
     Auto,
     /// The first row is a header.
@@ -89,14 +89,16 @@ fn parse_cell(cell: &str) -> std::result::Result<f64, String> {
     }
 }
 
-/// Whether the first row of a file is a header under [`Header::Auto`]: it has a cell that is
-/// not a number and its other cells are integers (a header that names its columns, or names
-/// only some of them, as pandas' `to_csv` writes `0,1,2,label`; a first row such as `1.5,abc`
-/// stays data, so its bad cell is reported), or it is the integers `0,1,..,n-1` that pandas
-/// writes for a frame without column names while the next row has a number written as a
-/// decimal fraction or with an exponent (so a file of integer data whose first row happens to
-/// be `0,1` stays all data).
-fn looks_like_header(first: &csv::StringRecord, second: Option<&csv::StringRecord>) -> bool {
+/// Whether the first row of a delimited file is a header, the rule of [`Header::Auto`] and of
+/// the `dasvdd` command line: the row has a cell that is not a number and its other cells are
+/// integers (a header that names its columns, or only some of them, as pandas' `to_csv`
+/// writes `0,1,2,label`; a first row such as `1.5,abc` stays data, so its bad cell is
+/// reported), or it is the integers `0,1,..,n-1` that pandas writes for a frame without
+/// column names while the next row has a number written as a decimal fraction or with an
+/// exponent (so a file of integer data whose first row happens to be `0,1` stays all data).
+/// The columns in `ignore` (a text label column given by number) are left out of the first
+/// test, and in the second may hold a name that the next row does not repeat.
+pub fn is_header_row(first: &[&str], second: Option<&[&str]>, ignore: &[usize]) -> bool {
     let is_integer = |c: &str| {
         let t = c.trim();
         !t.is_empty()
@@ -105,15 +107,23 @@ fn looks_like_header(first: &csv::StringRecord, second: Option<&csv::StringRecor
                 .bytes()
                 .all(|b| b.is_ascii_digit())
     };
-    if first.iter().any(|c| parse_number(c).is_none()) {
-        return first
+    let considered = || {
+        first
             .iter()
-            .all(|c| parse_number(c).is_none() || is_integer(c));
+            .enumerate()
+            .filter(|(j, _)| !ignore.contains(j))
+            .map(|(_, c)| *c)
+    };
+    if considered().any(|c| parse_number(c).is_none()) {
+        return considered().all(|c| parse_number(c).is_none() || is_integer(c));
     }
-    let counts_up = first
-        .iter()
-        .enumerate()
-        .all(|(i, c)| c.trim() == i.to_string());
+    // An ignored column may be named (`0,1,label`) when the next row does not repeat the name.
+    let counts_up = first.iter().enumerate().all(|(i, c)| {
+        c.trim() == i.to_string()
+            || (ignore.contains(&i)
+                && parse_number(c).is_none()
+                && second.is_none_or(|r| r.get(i).map(|v| v.trim()) != Some(c.trim())))
+    });
     let next_has_fraction = second.is_some_and(|r| {
         r.iter()
             .any(|c| c.trim().contains(['.', 'e', 'E']) && parse_number(c).is_some())
@@ -205,7 +215,11 @@ pub fn read_csv(path: &Path, opts: &CsvOptions) -> Result<LabeledData> {
     let has_header = match opts.header {
         Header::Present => true,
         Header::Absent => false,
-        Header::Auto => needs_header || looks_like_header(first, recs.get(1).map(|(_, r)| r)),
+        Header::Auto => {
+            let first: Vec<&str> = first.iter().collect();
+            let second: Option<Vec<&str>> = recs.get(1).map(|(_, r)| r.iter().collect());
+            needs_header || is_header_row(&first, second.as_deref(), &[])
+        }
     };
     let width = first.len();
     let label_col = match &opts.label {

@@ -73,6 +73,10 @@ pub enum EvalError {
         /// The requested delta degrees of freedom.
         ddof: usize,
     },
+    /// A standard deviation of finite values exceeds the `f64` range (values spread over
+    /// more than about 1.8e308).
+    #[error("the standard deviation exceeds the f64 range")]
+    StdOverflow,
     /// Two rows of the same group carry different labels.
     #[error("group mixes labels: row {row} disagrees with row {first_row} of the same group")]
     MixedGroupLabels {

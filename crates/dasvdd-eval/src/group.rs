@@ -49,8 +49,24 @@ pub fn mean_by_group<G: Eq + Hash, L: Label>(
         *sum += scores[row];
         *count += 1;
     }
+    let mut means: Vec<f64> = acc.iter().map(|&(_, sum, n)| sum / n as f64).collect();
+    if means.iter().any(|m| !m.is_finite()) {
+        // A sum overflowed (scores near f64::MAX): those groups again, each score over the
+        // group's size first, so that the mean of finite scores stays finite.
+        for m in means.iter_mut().filter(|m| !m.is_finite()) {
+            *m = 0.0;
+        }
+        for (row, group) in groups.iter().enumerate() {
+            let g = index_of[group];
+            if acc[g].1.is_finite() {
+                continue;
+            }
+            means[g] += scores[row] / acc[g].2 as f64;
+        }
+    }
     Ok(acc
         .into_iter()
-        .map(|(first_row, sum, count)| (sum / count as f64, labels[first_row]))
+        .zip(means)
+        .map(|((first_row, _, _), mean)| (mean, labels[first_row]))
         .unzip())
 }

@@ -52,7 +52,14 @@ fn compensated_sum(values: impl Iterator<Item = f64>) -> f64 {
 /// [`EvalError::Empty`], [`EvalError::NonFiniteValue`].
 pub fn mean(values: &[f64]) -> Result<f64> {
     check_values(values)?;
-    Ok(compensated_sum(values.iter().copied()) / values.len() as f64)
+    let n = values.len() as f64;
+    let m = compensated_sum(values.iter().copied()) / n;
+    if m.is_finite() {
+        return Ok(m);
+    }
+    // The sum overflowed (values near f64::MAX); the mean of finite values is finite, and
+    // summing the values over n first keeps it so.
+    Ok(compensated_sum(values.iter().map(|v| v / n)))
 }
 
 /// Standard deviation `sqrt(sum (x - mean)^2 / (n - ddof))`, as `numpy.std(values, ddof=ddof)`.
@@ -70,7 +77,7 @@ pub fn std_dev(values: &[f64], ddof: usize) -> Result<f64> {
 /// Mean and standard deviation (with `ddof`, see [`std_dev`]) in one call.
 ///
 /// # Errors
-/// As [`std_dev`].
+/// As [`std_dev`], and [`EvalError::StdOverflow`] when the std itself exceeds `f64::MAX`.
 pub fn mean_std(values: &[f64], ddof: usize) -> Result<MeanStd> {
     let mean = mean(values)?;
     if ddof >= values.len() {
@@ -79,9 +86,21 @@ pub fn mean_std(values: &[f64], ddof: usize) -> Result<MeanStd> {
             ddof,
         });
     }
+    let dof = (values.len() - ddof) as f64;
     let squares = compensated_sum(values.iter().map(|v| (v - mean) * (v - mean)));
-    Ok(MeanStd {
-        mean,
-        std: (squares / (values.len() - ddof) as f64).sqrt(),
-    })
+    let std = (squares / dof).sqrt();
+    if std.is_finite() {
+        return Ok(MeanStd { mean, std });
+    }
+    // The squares overflowed: the same in units of the largest deviation (computed by halves,
+    // as the deviation itself may exceed f64::MAX). A std beyond f64::MAX is an error rather
+    // than an infinity.
+    let half = |v: &f64| v / 2.0 - mean / 2.0;
+    let scale = values.iter().map(|v| half(v).abs()).fold(0.0, f64::max);
+    let squares = compensated_sum(values.iter().map(|v| (half(v) / scale).powi(2)));
+    let std = (squares / dof).sqrt() * scale * 2.0;
+    if !std.is_finite() {
+        return Err(EvalError::StdOverflow);
+    }
+    Ok(MeanStd { mean, std })
 }

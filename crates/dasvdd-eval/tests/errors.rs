@@ -241,3 +241,23 @@ fn mixed_group_labels() {
         "group mixes labels: row 3 disagrees with row 1 of the same group"
     );
 }
+
+#[test]
+fn sums_beyond_f64_give_finite_means_or_an_error_never_nan() {
+    // The mean of finite values is finite even when their sum overflows.
+    assert_eq!(mean(&[1e308, 1e308]).unwrap(), 1e308);
+    let m = mean_std(&[1e308, -1e308, 1e308], 1).unwrap();
+    assert!((m.mean - 1e308 / 3.0).abs() <= 1e293, "{m:?}");
+    // numpy.std([1e308, -1e308, 1e308], ddof=1) computed at a smaller scale: 1.1547005e308.
+    assert!(
+        (m.std / 1.1547005383792515e308 - 1.0).abs() < 1e-12,
+        "{m:?}"
+    );
+    // A std beyond f64::MAX is an error.
+    assert!(matches!(
+        std_dev(&[1.7e308, -1.7e308], 1),
+        Err(EvalError::StdOverflow)
+    ));
+    let (means, _) = mean_by_group(&[1e308, 1e308, 0.5], &[0, 0, 1], &[0u8, 0, 1]).unwrap();
+    assert_eq!(means, [1e308, 0.5]);
+}

@@ -55,12 +55,16 @@ impl SourceArgs {
             .filter_map(|c| c.trim().parse::<usize>().ok())
             .filter_map(|n| n.checked_sub(1))
             .collect();
+        let first_cells: Vec<&str> = first.iter().map(String::as_str).collect();
+        let second: Option<Vec<&str>> = rows
+            .get(1)
+            .map(|(_, r)| r.iter().map(String::as_str).collect());
         let has_header = by_name
-            || first
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| !skip_for_detection.contains(j))
-                .all(|(_, c)| c.trim().parse::<f64>().is_err());
+            || dasvdd_data::tabular::is_header_row(
+                &first_cells,
+                second.as_deref(),
+                &skip_for_detection,
+            );
         let names: Option<&Vec<String>> = has_header.then_some(first);
         let resolve = |flag: &str, c: &str| -> Result<usize> {
             let c = c.trim();
@@ -123,7 +127,12 @@ impl SourceArgs {
             for &j in &features {
                 let cell = cells[j].trim();
                 let v = match cell.parse::<f64>() {
-                    Ok(v) if v.is_finite() => v,
+                    Ok(v) if v.is_finite() && (v as f32).is_finite() => v,
+                    Ok(v) if v.is_finite() => bail!(
+                        "{origin}: row {line}, {}: the value `{cell}` is outside the f32 range \
+                         (|x| < 3.4e38) that the models compute in",
+                        column_name(j)
+                    ),
                     Ok(v) => bail!(
                         "{origin}: row {line}, {}: the value `{cell}` is {v}",
                         column_name(j)

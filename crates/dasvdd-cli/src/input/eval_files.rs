@@ -72,12 +72,19 @@ pub fn read_column(path: &Path, wanted: &str) -> Result<Vec<(u64, String)>> {
         rest.push((line, cells[column].trim().to_string()));
     }
     // The first row is a header when it has several columns, or when its one cell is not a
-    // number and is not a value of the column (text labels such as `normal` repeat).
+    // number and is not a value of the column (text labels such as `normal` repeat), or when
+    // it is the `0` pandas writes above an unnamed Series of decimal values (`to_csv` of
+    // scores). A `0` above labels of 0 and 1 cannot be told from a label and stays one; a
+    // count that then differs from the scores' is reported by `eval`.
     let head = header[0].trim();
     let first_is_header = header.len() > 1
         || (head.parse::<f64>().is_err()
             && (rest.iter().any(|(_, v)| v.parse::<f64>().is_ok())
-                || !rest.iter().any(|(_, v)| v == head)));
+                || !rest.iter().any(|(_, v)| v == head)))
+        || (head == "0"
+            && rest
+                .iter()
+                .any(|(_, v)| v.contains(['.', 'e', 'E']) && v.parse::<f64>().is_ok()));
     let mut out = Vec::new();
     if !first_is_header {
         out.push((first_line, head.to_string()));

@@ -74,3 +74,52 @@ fn score_files_with_a_prediction_column_are_read() {
     std::fs::write(&p, "0.5\n-1\n").unwrap();
     assert_eq!(read_scores(&p).unwrap(), [0.5, -1.0]);
 }
+
+#[test]
+fn pandas_headers_are_headers_and_f32_overflow_is_an_error() {
+    // `pd.DataFrame(x).to_csv(index=False)`: columns named 0..n-1 above the values.
+    let (x, _) = args()
+        .parse_csv(
+            "p.csv",
+            "0,1,2\n0.5,1.5,2\n3,4.25,5\n",
+            &LabelRule::default(),
+        )
+        .unwrap();
+    assert_eq!((x.rows, x.cols), (2, 3));
+    // ... with a named label column, taken by number.
+    let mut a = args();
+    a.label_col = Some("3".into());
+    let (x, y) = a
+        .parse_csv(
+            "p.csv",
+            "0,1,label\n0.5,1,0\n2,3,1\n",
+            &LabelRule::default(),
+        )
+        .unwrap();
+    assert_eq!((x.data, y.unwrap()), (vec![0.5, 1.0, 2.0, 3.0], vec![0, 1]));
+    // Integer data whose first row is 0,1,2 stays data.
+    let (x, _) = args()
+        .parse_csv("i.csv", "0,1,2\n3,4,5\n", &LabelRule::default())
+        .unwrap();
+    assert_eq!(x.rows, 2);
+    let e = args()
+        .parse_csv("big.csv", "a,b\n1,2\n3,1e40\n", &LabelRule::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("big.csv: row 3, column 2 (`b`)") && e.contains("outside the f32 range"),
+        "{e}"
+    );
+}
+
+#[test]
+fn pandas_series_headers_above_scores_are_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("s.csv");
+    // `pd.Series(scores).to_csv(index=False)` writes `0` above the values.
+    std::fs::write(&p, "0\n0.5\n0.25\n1e-3\n").unwrap();
+    assert_eq!(read_scores(&p).unwrap(), [0.5, 0.25, 1e-3]);
+    // Integer scores under no header keep their first value.
+    std::fs::write(&p, "0\n2\n1\n").unwrap();
+    assert_eq!(read_scores(&p).unwrap(), [0.0, 2.0, 1.0]);
+}
