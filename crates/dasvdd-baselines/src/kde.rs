@@ -216,7 +216,7 @@ fn cross_validate(
             norms,
             cols,
             grid,
-            Some(held_out.clone()),
+            Exclude::Rows(held_out.clone()),
         );
         for (g, h) in grid.iter().enumerate() {
             let offset = log_normaliser(*h, cols, n_ref);
@@ -238,8 +238,19 @@ fn log_normaliser(h: f64, cols: usize, n_ref: f64) -> f64 {
     n_ref.ln() + 0.5 * cols as f64 * (2.0 * std::f64::consts::PI * h * h).ln()
 }
 
+/// Which reference rows a query leaves out of its kernel sum.
+#[derive(Clone)]
+enum Exclude {
+    /// None: every reference row counts.
+    Nothing,
+    /// The same rows for every query (a cross-validation fold's held-out rows).
+    Rows(Range<usize>),
+    /// Query `i` leaves out reference row `i` (the queries are the references: leave one out).
+    Itself,
+}
+
 /// For every query row and every bandwidth `h` (row-major `queries x bandwidths`):
-/// `ln sum_j exp(-|q - r_j|^2 / (2 h^2))` over the reference rows `j` outside `exclude`.
+/// `ln sum_j exp(-|q - r_j|^2 / (2 h^2))` over the reference rows `j` not excluded.
 fn log_kernel_sums(
     queries: &[f64],
     query_norms: &[f64],
@@ -247,12 +258,11 @@ fn log_kernel_sums(
     ref_norms: &[f64],
     cols: usize,
     bandwidths: &[f64],
-    exclude: Option<Range<usize>>,
+    exclude: Exclude,
 ) -> Vec<f64> {
     let n_q = query_norms.len();
     let n_r = ref_norms.len();
     let nb = bandwidths.len();
-    let exclude = exclude.unwrap_or(0..0);
     let scales: Vec<f64> = bandwidths.iter().map(|h| 0.5 / (h * h)).collect();
     let block = (BLOCK_VALUES / n_r.max(1)).clamp(1, 256);
     let mut out = vec![0.0; n_q * nb];
@@ -265,8 +275,14 @@ fn log_kernel_sums(
         out[b0 * nb..b1 * nb]
             .par_chunks_mut(nb)
             .zip(dist.par_chunks(n_r))
-            .for_each(|(row_out, row)| {
-                let kept = || row[..exclude.start].iter().chain(&row[exclude.end..]);
+            .enumerate()
+            .for_each(|(k, (row_out, row))| {
+                let skip = match &exclude {
+                    Exclude::Nothing => 0..0,
+                    Exclude::Rows(r) => r.clone(),
+                    Exclude::Itself => b0 + k..b0 + k + 1,
+                };
+                let kept = || row[..skip.start].iter().chain(&row[skip.end..]);
                 let nearest = kept().fold(f64::INFINITY, |m, &v| m.min(v));
                 for (o, &a) in row_out.iter_mut().zip(&scales) {
                     let limit = SKIP_EXPONENT / a;
@@ -324,9 +340,33 @@ impl Kde {
             &self.norms,
             self.cols,
             &[self.bandwidth],
-            None,
+            Exclude::Nothing,
         );
         let offset = log_normaliser(self.bandwidth, self.cols, self.norms.len() as f64);
+        Ok(sums.into_iter().map(|s| s - offset).collect())
+    }
+
+    /// Leave-one-out log-density of every training sample: each under the estimate of the
+    /// other n - 1. (Its density under the whole estimate counts its own kernel, `(2 pi
+    /// h^2)^(-d/2) / n`, which at a small bandwidth outweighs the rest, so training samples
+    /// look far denser than new samples of the same distribution.) Needs two samples.
+    pub fn leave_one_out_log_density(&self) -> Result<Vec<f64>> {
+        let n = self.norms.len();
+        if n < 2 {
+            return Err(CoreError::InvalidInput(
+                "a leave-one-out density needs at least 2 training samples".into(),
+            ));
+        }
+        let sums = log_kernel_sums(
+            &self.train,
+            &self.norms,
+            &self.train,
+            &self.norms,
+            self.cols,
+            &[self.bandwidth],
+            Exclude::Itself,
+        );
+        let offset = log_normaliser(self.bandwidth, self.cols, (n - 1) as f64);
         Ok(sums.into_iter().map(|s| s - offset).collect())
     }
 
@@ -380,6 +420,20 @@ impl Detector for Kde {
     /// Negative log-density.
     fn score(&self, x: SampleView<'_>) -> Result<Vec<f64>> {
         Ok(self.log_density(x)?.into_iter().map(|v| -v).collect())
+    }
+
+    /// The negative leave-one-out log-density when `x` is the training set (each sample
+    /// without its own kernel), else [`Detector::score`].
+    fn training_scores(&self, x: SampleView<'_>) -> Result<Vec<f64>> {
+        if x.cols() == self.cols && x.data() == self.samples.as_slice() && x.rows() >= 2 {
+            Ok(self
+                .leave_one_out_log_density()?
+                .into_iter()
+                .map(|v| -v)
+                .collect())
+        } else {
+            self.score(x)
+        }
     }
 
     fn save(&self, path: &Path) -> Result<()> {

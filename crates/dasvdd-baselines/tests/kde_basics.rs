@@ -266,3 +266,75 @@ fn boxed_detector_scores_like_typed_model() {
         params.fit(view).unwrap().score(view).unwrap()
     );
 }
+
+#[test]
+fn leave_one_out_training_scores_leave_each_samples_own_kernel_out() {
+    let x = small_data();
+    let model = KdeParams {
+        bandwidth: Bandwidth::Fixed(0.5),
+    }
+    .fit(SampleView::new(&x, 12, 3).unwrap())
+    .unwrap();
+    // Each training sample's density under a model fitted on the other 11.
+    let loo = model.leave_one_out_log_density().unwrap();
+    for i in 0..12 {
+        let rest: Vec<f32> = (0..12)
+            .filter(|&r| r != i)
+            .flat_map(|r| x[r * 3..r * 3 + 3].to_vec())
+            .collect();
+        let other = KdeParams {
+            bandwidth: Bandwidth::Fixed(0.5),
+        }
+        .fit(SampleView::new(&rest, 11, 3).unwrap())
+        .unwrap();
+        let want = other
+            .log_density(SampleView::new(&x[i * 3..i * 3 + 3], 1, 3).unwrap())
+            .unwrap()[0];
+        assert!(close(loo[i], want, 1e-12), "row {i}: {} vs {want}", loo[i]);
+    }
+    let train = SampleView::new(&x, 12, 3).unwrap();
+    let scores = model.training_scores(train).unwrap();
+    assert_eq!(scores, loo.iter().map(|v| -v).collect::<Vec<_>>());
+    // Other samples are scored as usual.
+    let q = SampleView::new(&QUERIES, 2, 3).unwrap();
+    assert_eq!(model.training_scores(q).unwrap(), model.score(q).unwrap());
+}
+
+#[test]
+fn a_threshold_from_leave_one_out_scores_flags_about_its_share_of_new_samples() {
+    // 400 training and 2,000 new samples of one Gaussian in 4 dimensions; the threshold at the
+    // training scores' top 10% should flag about 10% of the new ones. From the in-sample
+    // scores (each sample's own kernel counted) it flags far more.
+    let gauss = |n: usize, seed: u64| -> Vec<f32> {
+        let mut s = seed;
+        let mut u = move || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        };
+        (0..n * 4)
+            .map(|_| ((-2.0 * u().ln()).sqrt() * (std::f64::consts::TAU * u()).cos()) as f32)
+            .collect()
+    };
+    let (train, new) = (gauss(400, 1), gauss(2000, 2));
+    let model = KdeParams::default()
+        .fit(SampleView::new(&train, 400, 4).unwrap())
+        .unwrap();
+    let flagged = |scores: &[f64]| {
+        let t = dasvdd_eval::contamination_threshold(scores, 0.1).unwrap();
+        let new_scores = model
+            .score(SampleView::new(&new, 2000, 4).unwrap())
+            .unwrap();
+        new_scores.iter().filter(|&&s| s >= t).count() as f64 / 2000.0
+    };
+    let view = SampleView::new(&train, 400, 4).unwrap();
+    let loo = flagged(&model.training_scores(view).unwrap());
+    let in_sample = flagged(&model.score(view).unwrap());
+    eprintln!("flagged: leave-one-out {loo}, in-sample {in_sample}");
+    assert!((0.06..=0.15).contains(&loo), "leave-one-out: {loo}");
+    assert!(
+        in_sample > loo,
+        "in-sample {in_sample} vs leave-one-out {loo}"
+    );
+}

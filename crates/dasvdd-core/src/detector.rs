@@ -234,6 +234,14 @@ pub trait Detector: Send + Sync {
         Ok(None)
     }
 
+    /// The scores of the samples the detector was fitted on, for a decision threshold that
+    /// should flag a given fraction of new normal samples (`dasvdd train --contamination`).
+    /// By default [`Detector::score`]; a method whose score of a training sample counts the
+    /// sample itself (a kernel density estimate's own kernel) scores each one without it.
+    fn training_scores(&self, x: SampleView<'_>) -> Result<Vec<f64>> {
+        self.score(x)
+    }
+
     /// Writes the detector to one safetensors file, atomically.
     fn save(&self, path: &Path) -> Result<()>;
 }
