@@ -19,9 +19,15 @@ const SHIPPED: [(&str, &str); 7] = [
     ("mimii", include_str!("../../../configs/mimii.toml")),
 ];
 
-/// Reads `--config`: the file at `path`, else a shipped config of that name.
+/// Reads `--config`: the file at `path` (`-`: standard input), else a shipped config of that
+/// name.
 pub fn load(path: &Path) -> Result<Config> {
-    let (origin, text) = if path.is_file() {
+    let (origin, text) = if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| anyhow!("--config -: cannot read standard input: {e}"))?;
+        ("<stdin>".to_string(), text)
+    } else if path.is_file() {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow!("--config {}: {e}", path.display()))?;
         (path.display().to_string(), text)

@@ -135,8 +135,13 @@ impl Summary {
 
 /// `dasvdd eval`.
 pub fn run(args: &EvalArgs) -> Result<()> {
-    if args.scores.as_os_str() == "-" && args.labels.as_os_str() == "-" {
-        bail!("--scores - and --labels - cannot both read standard input");
+    let stdin_readers = [
+        args.scores.as_os_str() == "-",
+        args.labels.as_os_str() == "-",
+        args.model.as_deref().is_some_and(|m| m.as_os_str() == "-"),
+    ];
+    if stdin_readers.iter().filter(|&&b| b).count() > 1 {
+        bail!("only one of --scores, --labels and --model can read standard input (-)");
     }
     let rule = match (&args.threshold, &args.contamination, &args.model) {
         (Some(t), _, _) => {
@@ -152,10 +157,11 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             ThresholdRule::Contamination(*q)
         }
         (_, _, Some(m)) => {
-            let t = crate::train::StoredThreshold::read(m)?.with_context(|| {
+            let file = crate::model_file::ModelFile::open(m)?;
+            let t = crate::train::StoredThreshold::read(file.path())?.with_context(|| {
                 format!(
                     "{} holds no threshold: train it with --contamination",
-                    m.display()
+                    shown(m)
                 )
             })?;
             ThresholdRule::Model {

@@ -13,7 +13,7 @@ use crate::train::{StoredThreshold, PREPROCESSING_KEY, THRESHOLD_KEY, TRAINING_D
 /// Arguments of `dasvdd inspect`.
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// A model file written by `dasvdd train`
+    /// A model file written by `dasvdd train`, or - for standard input
     model: PathBuf,
     /// Print the metadata as one JSON object instead (JSON values decoded)
     #[arg(long)]
@@ -22,7 +22,13 @@ pub struct InspectArgs {
 
 /// `dasvdd inspect`.
 pub fn run(args: &InspectArgs) -> Result<()> {
-    let ck = Checkpoint::open(&args.model)?;
+    let file = crate::model_file::ModelFile::open(&args.model)?;
+    let shown = crate::input::shown(&args.model);
+    let ck = Checkpoint::open(file.path()).map_err(|e| {
+        anyhow::anyhow!(e
+            .to_string()
+            .replace(&file.path().display().to_string(), &shown))
+    })?;
     let meta = ck.metadata();
     let decode = |key: &str| -> Option<Value> {
         meta.get(key)
@@ -39,7 +45,7 @@ pub fn run(args: &InspectArgs) -> Result<()> {
         return Ok(());
     }
     let method = ck.method()?;
-    println!("file           {}", args.model.display());
+    println!("file           {shown}");
     println!("method         {method}");
     if let Some(v) = meta.get("crate_version") {
         println!("written by     dasvdd-rs {v}");

@@ -41,7 +41,13 @@ impl LabelRule {
                 for (_, c) in cells {
                     out.push(u8::from(same_value(c.trim(), pos)));
                 }
-                if require_anomaly && !out.contains(&1) {
+                // No cell holds the value: an error where an anomaly must be present, and
+                // wherever the cells hold several values, one of which must then mark the
+                // anomalies (`--pos-label Anomaly` for `anomaly` would otherwise train on them).
+                let several = cells
+                    .iter()
+                    .any(|(_, c)| !same_value(c.trim(), cells[0].1.trim()));
+                if (require_anomaly || several) && !out.contains(&1) {
                     bail!(
                         "{origin}: no label is `{pos}` (--pos-label); the labels are {}",
                         distinct(cells)

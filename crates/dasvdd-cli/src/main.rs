@@ -20,6 +20,7 @@ mod eval;
 mod input;
 mod inspect;
 mod labels;
+mod model_file;
 mod output;
 mod score;
 mod settings;
@@ -57,10 +58,30 @@ enum Command {
     },
 }
 
+/// The level names `--log` takes alone; `target=level` directives go to `EnvFilter` as they
+/// are. `EnvFilter` reads a bare word as a target name, so a misspelt level (`wran`) would
+/// silently turn every message off.
+fn check_log_directives(spec: &str) -> Result<(), String> {
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    for d in spec.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        if !d.contains('=') && !LEVELS.iter().any(|l| l.eq_ignore_ascii_case(d)) {
+            return Err(format!(
+                "`{d}` is not a level ({}) nor a target=level directive",
+                LEVELS.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     dasvdd_core::pin_cpu_threads();
     let heap = dasvdd_core::heap::keep_freed_memory();
     let cli = Cli::parse();
+    if let Err(e) = check_log_directives(&cli.log) {
+        eprintln!("error: --log {}: {e}", cli.log);
+        return ExitCode::FAILURE;
+    }
     let filter = match tracing_subscriber::EnvFilter::try_new(&cli.log) {
         Ok(f) => f,
         Err(e) => {

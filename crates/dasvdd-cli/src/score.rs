@@ -2,7 +2,6 @@
 //! optionally DASVDD's two parts of the score and a 0/1 prediction at the model's threshold,
 //! and, when the samples carry labels, the evaluation of the scores in the same run.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -14,7 +13,7 @@ use dasvdd_data::FittedPreprocessing;
 
 use crate::input::{Role, SourceArgs};
 use crate::output::{Existing, Output};
-use crate::train::{StoredThreshold, PREPROCESSING_KEY};
+use crate::train::{StoredThreshold, TrainedOn, DATASET_KEY, FEATURE_NAMES_KEY, PREPROCESSING_KEY};
 
 /// Arguments of `dasvdd score`.
 #[derive(Debug, Args)]
@@ -52,15 +51,6 @@ pub struct ScoreArgs {
     quiet: bool,
 }
 
-/// A model read from standard input, kept in a temporary file while it is loaded.
-struct StagedModel(PathBuf);
-
-impl Drop for StagedModel {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 /// `dasvdd score`.
 pub fn run(args: &ScoreArgs) -> Result<()> {
     if args.model.as_os_str() == "-" && args.source.is_stdin() {
@@ -77,19 +67,8 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
         args.force,
         &inputs,
     )?;
-    let _staged;
-    let model_path: &Path = if args.model.as_os_str() == "-" {
-        let mut bytes = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .context("cannot read the model from standard input")?;
-        let p = std::env::temp_dir().join(format!(".dasvdd-model-{}.tmp", std::process::id()));
-        std::fs::write(&p, &bytes).with_context(|| format!("cannot write {}", p.display()))?;
-        _staged = StagedModel(p);
-        &_staged.0
-    } else {
-        &args.model
-    };
+    let model_file = crate::model_file::ModelFile::open(&args.model)?;
+    let model_path = model_file.path();
     let model_name = crate::input::shown(&args.model);
     let named = |e: dasvdd_core::CoreError| -> anyhow::Error {
         let text = e
@@ -124,7 +103,31 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
         None
     };
 
-    let samples = args.source.read(Role::Score)?;
+    // `--dataset` without `--class` scores the class the model was trained on.
+    let trained_on: Option<TrainedOn> = checkpoint::get_metadata(model_path, DATASET_KEY)
+        .map_err(named)?
+        .map(|t| serde_json::from_str(&t))
+        .transpose()
+        .with_context(|| format!("{model_name}: invalid `{DATASET_KEY}` metadata"))?;
+    let mut source = args.source.clone();
+    if let (Some(name), Some(t)) = (&source.dataset, &trained_on) {
+        let same = name
+            .parse::<dasvdd_data::DatasetName>()
+            .is_ok_and(|d| d.to_string() == t.dataset);
+        if same && source.class.is_none() {
+            source.class = Some(t.class.to_string());
+        }
+    }
+    let samples = source.read(Role::Score)?;
+    if let (Some((d, c)), Some(t)) = (&samples.dataset, &trained_on) {
+        if d.to_string() == t.dataset && *c != t.class && !args.quiet {
+            eprintln!(
+                "warning: {model_name} was trained on {} class {} as normal; these scores take \
+                 class {c} as normal",
+                t.dataset, t.class
+            );
+        }
+    }
     let mut x = samples.x;
     if x.cols != detector.n_features() {
         bail!(
@@ -134,12 +137,56 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
             detector.n_features()
         );
     }
+    // A header that names the columns otherwise than the training file's is a mistake a
+    // count cannot see (columns reordered, or another table of as many columns).
+    let trained_names: Option<Vec<String>> =
+        checkpoint::get_metadata(model_path, FEATURE_NAMES_KEY)
+            .map_err(named)?
+            .map(|t| serde_json::from_str(&t))
+            .transpose()
+            .with_context(|| format!("{model_name}: invalid `{FEATURE_NAMES_KEY}` metadata"))?;
+    if let (Some(want), Some(got)) = (&trained_names, &samples.names) {
+        if want != got {
+            let mut sorted_want = want.clone();
+            let mut sorted_got = got.clone();
+            sorted_want.sort();
+            sorted_got.sort();
+            let problem = if sorted_want == sorted_got {
+                "the same columns in another order".to_string()
+            } else {
+                let first = want.iter().zip(got).position(|(a, b)| a != b).unwrap_or(0);
+                format!(
+                    "column {} is `{}` where the model's is `{}`",
+                    first + 1,
+                    got[first],
+                    want[first]
+                )
+            };
+            bail!(
+                "{}: the header names the features {}, but {model_name} was trained on {}: {problem}. \
+                 Give the columns in the training file's order and names",
+                samples.origin,
+                shorten_list(got),
+                shorten_list(want)
+            );
+        }
+    }
     if let Some(p) = checkpoint::get_metadata(model_path, PREPROCESSING_KEY).map_err(named)? {
         let fitted: FittedPreprocessing = serde_json::from_str(&p)
             .with_context(|| format!("{model_name}: invalid preprocessing metadata"))?;
         fitted
             .transform(&mut x)
             .with_context(|| format!("cannot scale {}", samples.origin))?;
+        if let Some(k) = x.data.iter().position(|v| !v.is_finite()) {
+            bail!(
+                "{}: sample {}, feature {} (from 1) is {} after the model's scaling: the value \
+                 lies far outside the training data's range",
+                samples.origin,
+                k / x.cols + 1,
+                k % x.cols + 1,
+                x.data[k]
+            );
+        }
     }
     let view = SampleView::new(&x.data, x.rows, x.cols).with_context(|| samples.origin.clone())?;
     // With --parts the score is summed here from its terms, as `Detector::score` sums them
@@ -153,6 +200,15 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
         (detector.score(view)?, None)
     };
 
+    if let Some(i) = scores.iter().position(|s| !s.is_finite()) {
+        bail!(
+            "{}: the score of sample {} (from 1) is {}: a value far outside the training \
+             data's range overflows the model's f32 arithmetic; nothing was written",
+            samples.origin,
+            i + 1,
+            scores[i]
+        );
+    }
     let mut header = vec!["score"];
     header.extend(parts.iter().flatten().map(|t| t.name));
     if threshold.is_some() {
@@ -210,6 +266,15 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `a, b, c` for a short list, `a, b, c, ... (40 columns)` for a long one.
+fn shorten_list(names: &[String]) -> String {
+    if names.len() <= 8 {
+        names.join(", ")
+    } else {
+        format!("{}, ... ({} columns)", names[..6].join(", "), names.len())
+    }
 }
 
 fn threshold_rule(t: Option<f64>) -> crate::eval::ThresholdRule {

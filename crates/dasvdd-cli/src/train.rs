@@ -30,6 +30,19 @@ pub const PREPROCESSING_KEY: &str = "preprocessing";
 pub const TRAINING_DATA_KEY: &str = "training_data";
 /// Metadata key of the decision threshold (`train --contamination`).
 pub const THRESHOLD_KEY: &str = "threshold";
+/// Metadata key of the feature columns' names (a JSON list), when the training CSV had a
+/// header row: `score` checks a scored file's header against them.
+pub const FEATURE_NAMES_KEY: &str = "feature_names";
+/// Metadata key of the paper dataset and normal class trained on (`--dataset`), as JSON
+/// `{"dataset": "fmnist", "class": 1}`: `score --dataset` takes that class by default.
+pub const DATASET_KEY: &str = "dataset";
+
+/// The paper dataset and normal class a model was trained on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrainedOn {
+    pub dataset: String,
+    pub class: u8,
+}
 
 /// The decision threshold stored in a model file.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -139,6 +152,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     if let Some(p) = &args.preset {
         dasvdd_core::Preset::parse(p)?;
     }
+    if args.config.as_deref().is_some_and(|c| c.as_os_str() == "-") && args.source.is_stdin() {
+        bail!("--config - and --data - cannot both read standard input");
+    }
     let config = args
         .config
         .as_deref()
@@ -183,6 +199,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     // 2. The data.
     let samples = args.source.read(Role::Train)?;
     let origin = samples.origin.clone();
+    let feature_names = samples.names.clone();
+    let trained_on = samples.dataset.as_ref().map(|(d, c)| TrainedOn {
+        dataset: d.to_string(),
+        class: *c,
+    });
     let mut x = samples.x;
     if let Some(labels) = &samples.labels {
         let normal: Vec<usize> = (0..x.rows).filter(|&i| labels[i] == 0).collect();
@@ -267,7 +288,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     // 4. The threshold, then the file: written whole beside the destination, then moved.
     let mut metadata = vec![(PREPROCESSING_KEY, serde_json::to_string(&fitted)?)];
     if let Some(q) = args.contamination {
-        let scores = detector.score(view)?;
+        // The training samples as a new sample would score (KDE leaves each one's own kernel
+        // out), so that the threshold flags about q of new normal samples.
+        let scores = detector.training_scores(view)?;
         let value = dasvdd_eval::contamination_threshold(&scores, q)?;
         let t = StoredThreshold {
             value,
@@ -283,6 +306,12 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         TRAINING_DATA_KEY,
         format!("{origin}: {} samples x {} features", x.rows, x.cols),
     ));
+    if let Some(names) = &feature_names {
+        metadata.push((FEATURE_NAMES_KEY, serde_json::to_string(names)?));
+    }
+    if let Some(t) = &trained_on {
+        metadata.push((DATASET_KEY, serde_json::to_string(t)?));
+    }
     let staged = out.staging_path();
     let written = detector
         .save(&staged)

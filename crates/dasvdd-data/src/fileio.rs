@@ -102,11 +102,16 @@ pub fn write_atomic_with(
         ));
     }
     let io = |e| DataError::io(path, e);
-    let tmp = tempfile::Builder::new()
-        .prefix(".dasvdd-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(io)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".dasvdd-").suffix(".tmp");
+    // As a file created the usual way: 0666 less the umask (tempfile's own default, 0600,
+    // would make every result and model unreadable to the user's group).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let tmp = builder.tempfile_in(dir).map_err(io)?;
     write(tmp.path())
         .and_then(|()| {
             std::fs::OpenOptions::new()

@@ -69,7 +69,9 @@ fn to_labeled(x: DenseVar, y: DenseVar) -> std::result::Result<LabeledData, Stri
         return Err(format!("variable X is empty ({rows} x {cols})"));
     }
     let n_labels = match y.dims[..] {
-        [n, 1] | [1, n] => n,
+        // MATLAB always writes two dimensions; an HDF5 file written by h5py may hold a plain
+        // vector.
+        [n, 1] | [1, n] | [n] => n,
         _ => {
             return Err(format!(
                 "variable y has shape {:?}, expected n x 1 or 1 x n",

@@ -152,3 +152,21 @@ fn highly_compressed_narrow_types_are_read() {
     assert_eq!(d.x.data.iter().filter(|&&v| v != 0.0).count(), 1);
     assert_eq!(d.y.iter().filter(|&&v| v == 1).count(), 10);
 }
+
+#[test]
+fn a_plain_label_vector_as_h5py_writes_it_is_read() {
+    // MATLAB writes y as a 1 x n or n x 1 matrix; `h5py.File.create_dataset('y', data=y)`
+    // with a NumPy vector writes one dimension.
+    let mut b = builder();
+    b.create_dataset("X")
+        .with_f64_data(&[1.0, 3.0, 5.0, 2.0, 4.0, 6.0])
+        .with_shape(&[2, 3])
+        .set_attr("MATLAB_class", class("double"));
+    b.create_dataset("y")
+        .with_f64_data(&[0.0, 1.0, 0.0])
+        .with_shape(&[3])
+        .set_attr("MATLAB_class", class("double"));
+    let d = read_mat_bytes(Path::new("v73.mat"), &b.finish().unwrap()).unwrap();
+    assert_eq!((d.x.rows, d.x.cols), (3, 2));
+    assert_eq!(d.y, vec![0, 1, 0]);
+}

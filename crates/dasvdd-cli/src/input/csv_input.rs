@@ -8,14 +8,34 @@ use dasvdd_data::Matrix;
 use super::SourceArgs;
 use crate::labels::LabelRule;
 
+/// A parsed CSV file: the features, the labels (with `--label-col`) and, when the file has a
+/// header row, the names of the feature columns.
+pub(super) struct CsvTable {
+    pub x: Matrix,
+    pub labels: Option<Vec<u8>>,
+    pub names: Option<Vec<String>>,
+}
+
 impl SourceArgs {
     /// Parses CSV text into features and, with `--label-col`, labels.
+    #[cfg(test)]
     pub(super) fn parse_csv(
         &self,
         origin: &str,
         text: &str,
         rule: &LabelRule,
     ) -> Result<(Matrix, Option<Vec<u8>>)> {
+        let t = self.parse_csv_table(origin, text, rule)?;
+        Ok((t.x, t.labels))
+    }
+
+    /// Parses CSV text into features, labels (with `--label-col`) and feature names.
+    pub(super) fn parse_csv_table(
+        &self,
+        origin: &str,
+        text: &str,
+        rule: &LabelRule,
+    ) -> Result<CsvTable> {
         let delimiter = match self.delimiter.as_deref() {
             Some(d) => parse_delimiter(d)?,
             None => Delimiter::Auto,
@@ -169,7 +189,8 @@ impl SourceArgs {
             Some(_) => Some(rule.apply(origin, &label_cells, false)?),
             None => None,
         };
-        Ok((x, labels))
+        let names = names.map(|n| features.iter().map(|&j| n[j].trim().to_string()).collect());
+        Ok(CsvTable { x, labels, names })
     }
 }
 

@@ -80,6 +80,10 @@ pub struct Samples {
     pub labels: Option<Vec<u8>>,
     /// The source, for messages (`normal.csv`, `<stdin>`, `fmnist class 1 (train)`).
     pub origin: String,
+    /// The feature columns' names, from a CSV file's header row.
+    pub names: Option<Vec<String>>,
+    /// The paper dataset and normal class, with `--dataset`.
+    pub dataset: Option<(DatasetName, u8)>,
 }
 
 impl SourceArgs {
@@ -93,8 +97,29 @@ impl SourceArgs {
         self.data.as_deref().is_some_and(|p| p.as_os_str() == "-")
     }
 
-    /// Checks the options that need no reading: the delimiter, the image size, the split.
+    /// Checks the options that need no reading: the delimiter, the image size, the split, and
+    /// options given where they do not apply.
     pub fn check(&self) -> Result<()> {
+        // clap's `requires = "dataset"` is not checked beside `--data`, which conflicts with it.
+        if self.data.is_some() {
+            for (given, flag) in [
+                (self.class.is_some(), "--class"),
+                (self.split.is_some(), "--split"),
+            ] {
+                if given {
+                    bail!(
+                        "{flag} applies to --dataset (a paper dataset by name); with --data the \
+                         file's rows are the samples"
+                    );
+                }
+            }
+        }
+        if self.pos_label.is_some() && self.label_col.is_none() {
+            bail!(
+                "--pos-label names the anomaly value of the --label-col column; give the column \
+                 with --label-col"
+            );
+        }
         if let Some(d) = &self.delimiter {
             parse_delimiter(d)?;
         }
@@ -125,9 +150,13 @@ impl SourceArgs {
             std::io::stdin()
                 .read_to_end(&mut bytes)
                 .context("cannot read standard input")?;
+            self.no_image_options("<stdin>")?;
             return self.read_bytes("<stdin>", &bytes, None, &rule);
         }
         let shown = path.display().to_string();
+        if !path.is_dir() {
+            self.no_image_options(&shown)?;
+        }
         if path.is_dir() {
             self.no_csv_options(&shown)?;
             let (width, height) = match &self.image_size {
@@ -148,10 +177,25 @@ impl SourceArgs {
                 x: d.x,
                 labels: Some(d.y),
                 origin: shown,
+                names: None,
+                dataset: None,
             });
         }
         let bytes = std::fs::read(path).with_context(|| format!("cannot read {shown}"))?;
         self.read_bytes(&shown, &bytes, Some(path), &rule)
+    }
+
+    /// Errors when the options of image folders are given for another source.
+    fn no_image_options(&self, what: &str) -> Result<()> {
+        for (given, flag) in [
+            (self.image_size.is_some(), "--image-size"),
+            (self.rgb, "--rgb"),
+        ] {
+            if given {
+                bail!("{flag} applies to a folder of images, and {what} is not one");
+            }
+        }
+        Ok(())
     }
 
     /// Errors when CSV-only options are given for another format.
@@ -191,7 +235,12 @@ impl SourceArgs {
             Format::Npy
         } else if ext == "mat" || bytes.starts_with(b"MATLAB") {
             Format::Mat
-        } else if name.contains("idx3") || ext == "idx" || is_idx_images(bytes) {
+        } else if name.contains("idx3")
+            || ext == "idx"
+            || is_idx_images(bytes)
+            || (dasvdd_data::fileio::is_gzip(bytes)
+                && dasvdd_data::fileio::gunzip(bytes).is_ok_and(|raw| is_idx_images(&raw)))
+        {
             Format::Idx
         } else if matches!(ext.as_str(), "csv" | "tsv" | "txt" | "dat" | "") {
             Format::Csv
@@ -205,6 +254,8 @@ impl SourceArgs {
             x,
             labels,
             origin: origin.to_string(),
+            names: None,
+            dataset: None,
         };
         match format {
             Format::Npy => {
@@ -240,8 +291,11 @@ impl SourceArgs {
                          or an IDX file)"
                     )
                 })?;
-                let table = self.parse_csv(origin, text, rule)?;
-                Ok(samples(table.0, table.1))
+                let table = self.parse_csv_table(origin, text, rule)?;
+                Ok(Samples {
+                    names: table.names,
+                    ..samples(table.x, table.labels)
+                })
             }
         }
     }
@@ -290,7 +344,13 @@ impl SourceArgs {
             Role::Train => (prepared.split.train, None),
             Role::Score => (prepared.split.test.x, Some(prepared.split.test.y)),
         };
-        Ok(Samples { x, labels, origin })
+        Ok(Samples {
+            x,
+            labels,
+            origin,
+            names: None,
+            dataset: Some((dataset, class)),
+        })
     }
 }
 
@@ -301,10 +361,18 @@ enum Format {
     Csv,
 }
 
+/// The largest side `--image-size` takes: every image becomes one sample of w x h (x 3)
+/// features, and a model of 4096 x 4096 inputs is already far beyond the paper's networks.
+const MAX_IMAGE_SIDE: u32 = 4096;
+
 fn parse_image_size(s: &str) -> Result<(u32, u32)> {
     let parse = |v: &str| v.trim().parse::<u32>().ok().filter(|n| *n > 0);
     match s.split_once(['x', 'X']) {
         Some((w, h)) => match (parse(w), parse(h)) {
+            (Some(w), Some(h)) if w > MAX_IMAGE_SIDE || h > MAX_IMAGE_SIDE => bail!(
+                "--image-size `{s}`: at most {MAX_IMAGE_SIDE} pixels a side (each image becomes \
+                 one sample of width x height features)"
+            ),
             (Some(w), Some(h)) => Ok((w, h)),
             _ => bail!("--image-size `{s}` is not WIDTHxHEIGHT, e.g. 28x28"),
         },
