@@ -38,6 +38,17 @@ enum Command {
     /// Merge the results of every shard into REPORT.md, report.csv, report.json and figures
     Report(bench::ReportArgs),
     /// Run a sensitivity study (gamma, t, kappa, latent) or the fixed-centre ablation, then report
+    #[command(
+        after_help = "Each study has its own defaults, which --datasets, --classes and \
+--methods replace (the bench-all defaults in the options above do not apply):\n  \
+gamma    CIFAR-10 class 8, gamma in 1e-5, 0.001, 0.1, 10, 1000 and the heuristic\n  \
+t        CIFAR-10, every class, T in 1, 2, 5, 10, 15, 20\n  \
+kappa    MNIST, every class, kappa in 0.1, 0.3, 0.5, 0.7, 0.9, 1.0\n  \
+latent   MNIST, CIFAR-10 and Speech, latent size 32 to 2048\n  \
+fixed-c  MNIST, CIFAR-10 and Fashion-MNIST, trainable and fixed centre\n\
+The study's class (gamma: 8) applies to its own dataset only; with --datasets every class \
+runs unless --classes says otherwise."
+    )]
     Sweep(Box<bench::SweepArgs>),
     /// Measure the DASVDD training step on the CPU (samples/s, GFLOP/s) against candle's matrix
     /// product and, when installed, the PyTorch original

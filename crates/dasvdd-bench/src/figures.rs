@@ -400,11 +400,27 @@ fn sweep_charts(dir: &Path, points: &[SweepPoint]) -> Result<Vec<(String, PathBu
         ("kappa", "Fig. 7", "kappa"),
         ("latent", "Fig. 8", "log2 latent size"),
     ] {
-        let mut by: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
+        // One series per dataset, and per config where a dataset was swept with several.
+        let configs = |d: &str| {
+            let mut c: Vec<&str> = points
+                .iter()
+                .filter(|p| p.parameter == param && p.dataset == d)
+                .map(|p| p.config.as_str())
+                .collect();
+            c.sort_unstable();
+            c.dedup();
+            c.len()
+        };
+        let mut by: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
         for p in points.iter().filter(|p| p.parameter == param) {
             if let Some(v) = p.value {
                 let x = if param == "latent" { v.log2() } else { v };
-                by.entry(p.dataset.as_str()).or_default().push((x, p.auroc));
+                let name = if configs(&p.dataset) > 1 {
+                    format!("{} [{}]", p.dataset, p.config)
+                } else {
+                    p.dataset.clone()
+                };
+                by.entry(name).or_default().push((x, p.auroc));
             }
         }
         if by.is_empty() {

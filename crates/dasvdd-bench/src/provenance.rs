@@ -3,15 +3,28 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// The source folder of this crate as it was built: git runs there, not in the folder the
+/// command runs from (which may be another repository, or none).
+const SOURCE_DIR: &str = env!("CARGO_MANIFEST_DIR");
+
 fn git(args: &[&str]) -> Option<String> {
-    let out = std::process::Command::new("git").args(args).output().ok()?;
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(SOURCE_DIR)
+        .args(args)
+        .output()
+        .ok()?;
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-/// The current commit, marked when the working tree has uncommitted changes.
+/// The commit of the checkout this binary was built from (read when it runs), marked when
+/// its working tree has uncommitted changes.
 pub fn commit() -> String {
+    if !std::path::Path::new(SOURCE_DIR).is_dir() {
+        return format!("unknown (the build's source folder {SOURCE_DIR} is not on this machine)");
+    }
     match git(&["rev-parse", "--short=12", "HEAD"]) {
         Some(c) if !c.is_empty() => {
             let dirty = git(&["status", "--porcelain", "--untracked-files=no"])

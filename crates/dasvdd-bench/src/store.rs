@@ -304,7 +304,8 @@ impl ResultsDir {
     }
 }
 
-/// Who holds a claim: enough to tell, on the same host, whether that process still runs.
+/// Who holds a claim: enough to tell, on the same host, whether that process still runs, and
+/// under Slurm, whether it was an earlier run of this same (requeued) job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct ClaimOwner {
     host: String,
@@ -312,20 +313,54 @@ struct ClaimOwner {
     /// Start time of the process (clock ticks since boot, `/proc/<pid>/stat` field 22), so
     /// that a reused process id is not mistaken for the owner.
     start: Option<u64>,
+    /// `SLURM_JOB_ID` of the owner, when it ran under Slurm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    slurm_job: Option<String>,
+    /// `SLURM_RESTART_COUNT` of the owner (0 when unset): a requeued job keeps its id and
+    /// counts up, on whichever node it restarts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    slurm_restart: Option<u32>,
+}
+
+/// This process's Slurm job id and restart count, when it runs under Slurm.
+fn slurm_identity() -> (Option<String>, Option<u32>) {
+    let job = std::env::var("SLURM_JOB_ID").ok().filter(|j| !j.is_empty());
+    let restart = job.as_ref().map(|_| {
+        std::env::var("SLURM_RESTART_COUNT")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(0)
+    });
+    (job, restart)
 }
 
 impl ClaimOwner {
     fn this_process() -> Self {
         let pid = std::process::id();
+        let (slurm_job, slurm_restart) = slurm_identity();
         ClaimOwner {
             host: host_name(),
             pid,
             start: process_start(pid),
+            slurm_job,
+            slurm_restart,
         }
     }
 
-    /// Whether the owner is known to be gone: only decidable on the owner's own host.
+    /// Whether the owner is known to be gone: decidable on the owner's own host, and, on any
+    /// host, when the owner was an earlier run of this Slurm job (a requeued array task that
+    /// restarts on another node finds its own claims from before).
     fn is_gone(&self) -> bool {
+        self.is_gone_seen_from(slurm_identity())
+    }
+
+    /// [`ClaimOwner::is_gone`] as a process with this Slurm job id and restart count sees it.
+    fn is_gone_seen_from(&self, (job, restart): (Option<String>, Option<u32>)) -> bool {
+        if let (Some(mine), Some(theirs)) = (&job, &self.slurm_job) {
+            if mine == theirs && restart > self.slurm_restart {
+                return true;
+            }
+        }
         if self.host != host_name() || !Path::new("/proc/self/stat").exists() {
             return false;
         }
@@ -527,6 +562,8 @@ mod tests {
             host: host_name(),
             pid,
             start: Some(1),
+            slurm_job: None,
+            slurm_restart: None,
         };
         let path = results
             .claims_dir()
@@ -542,6 +579,8 @@ mod tests {
                 host: "elsewhere".into(),
                 pid,
                 start: None,
+                slurm_job: None,
+                slurm_restart: None,
             },
         ] {
             let other = record(4, 1, 0.5).key;
@@ -552,6 +591,28 @@ mod tests {
             assert!(results.claim(&other).unwrap().is_none(), "{owner:?}");
             std::fs::remove_file(&p).unwrap();
         }
+    }
+
+    #[test]
+    fn a_requeued_slurm_job_takes_back_its_claims_from_another_node() {
+        let earlier = ClaimOwner {
+            host: "node-a".into(),
+            pid: 1234,
+            start: Some(99),
+            slurm_job: Some("5501".into()),
+            slurm_restart: Some(0),
+        };
+        // The same job, restarted (on node-b, say): the claim is its own, from before.
+        assert!(earlier.is_gone_seen_from((Some("5501".into()), Some(1))));
+        // Another job, or the same run of this one, or no Slurm: not decidable from here.
+        assert!(!earlier.is_gone_seen_from((Some("5502".into()), Some(1))));
+        assert!(!earlier.is_gone_seen_from((Some("5501".into()), Some(0))));
+        assert!(!earlier.is_gone_seen_from((None, None)));
+        // Claims written before these fields existed still read.
+        let old = r#"{"host":"node-a","pid":1234,"start":99}"#;
+        let owner: ClaimOwner = serde_json::from_str(old).unwrap();
+        assert_eq!(owner.slurm_job, None);
+        assert!(!owner.is_gone_seen_from((Some("5501".into()), Some(1))));
     }
 
     #[test]

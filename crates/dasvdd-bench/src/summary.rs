@@ -43,8 +43,8 @@ pub fn ranges(values: &[u64]) -> String {
     parts.join(",")
 }
 
-/// Rows of the sweeps and the fixed-c ablation: per (dataset, variant), the mean AUROC (%) over
-/// every class and seed.
+/// Rows of the sweeps and the fixed-c ablation: per (dataset, variant, config), the mean AUROC
+/// (%) over every class and seed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SweepPoint {
     /// The dataset's name.
@@ -57,6 +57,10 @@ pub struct SweepPoint {
     pub value: Option<f64>,
     /// The method as written in the cells (`dasvdd:gamma=0.5`, ...).
     pub method: String,
+    /// The first 8 characters of the cells' config hash: runs of other settings (epochs, a
+    /// config file) are separate points.
+    #[serde(default)]
+    pub config: String,
     /// The normal classes covered, as compact ranges (`0-3,5`).
     pub classes: String,
     /// Number of finished cells averaged.
@@ -66,27 +70,63 @@ pub struct SweepPoint {
 }
 
 /// The sweep points of the finished DASVDD cells (plain and variants), one per (dataset,
-/// method), in the report's dataset order, then by parameter and value.
+/// method, config), in the report's dataset order, then by parameter and value. Plain DASVDD,
+/// the reference (`auto`) of the variants run with the same dataset and config, is averaged
+/// over the classes those variants cover, so that both sides of a comparison saw the same
+/// classes (a sweep runs one class; a full run beside it, all ten).
 pub fn sweep_points(cells: &BTreeMap<CellKey, CellRecord>) -> Vec<SweepPoint> {
-    let mut by: BTreeMap<(String, String), Vec<&CellRecord>> = BTreeMap::new();
+    let mut by: BTreeMap<(String, String, String), Vec<&CellRecord>> = BTreeMap::new();
     for c in cells.values() {
         if c.key.method.starts_with("dasvdd") {
-            by.entry((c.key.dataset.clone(), c.key.method.clone()))
+            by.entry((
+                c.key.dataset.clone(),
+                c.key.config_hash.clone(),
+                c.key.method.clone(),
+            ))
+            .or_default()
+            .push(c);
+        }
+    }
+    // The classes the variants of each (dataset, config) cover.
+    let mut variant_classes: BTreeMap<(String, String), std::collections::BTreeSet<u8>> =
+        BTreeMap::new();
+    for ((dataset, hash, method), recs) in &by {
+        if method
+            .parse::<MethodSpec>()
+            .is_ok_and(|s| s.variant.is_some())
+        {
+            variant_classes
+                .entry((dataset.clone(), hash.clone()))
                 .or_default()
-                .push(c);
+                .extend(recs.iter().map(|r| r.key.class));
         }
     }
     let mut out = Vec::new();
-    for ((dataset, method), recs) in &by {
+    for ((dataset, hash, method), recs) in &by {
         let Ok(spec) = method.parse::<MethodSpec>() else {
             continue;
         };
+        let recs: Vec<&CellRecord> = match (
+            &spec.variant,
+            variant_classes.get(&(dataset.clone(), hash.clone())),
+        ) {
+            (None, Some(classes)) => recs
+                .iter()
+                .copied()
+                .filter(|r| classes.contains(&r.key.class))
+                .collect(),
+            _ => recs.clone(),
+        };
+        if recs.is_empty() {
+            continue;
+        }
         let classes: Vec<u64> = recs.iter().map(|r| u64::from(r.key.class)).collect();
         let mut point = SweepPoint {
             dataset: dataset.clone(),
             parameter: String::new(),
             value: None,
             method: method.clone(),
+            config: hash[..8.min(hash.len())].to_string(),
             classes: ranges(&classes),
             runs: recs.len(),
             auroc: mean(recs.iter().map(|r| 100.0 * r.auroc)),
@@ -107,6 +147,8 @@ pub fn sweep_points(cells: &BTreeMap<CellKey, CellRecord>) -> Vec<SweepPoint> {
     out.sort_by(|a, b| {
         dataset_order(&a.dataset)
             .cmp(&dataset_order(&b.dataset))
+            .then(a.parameter.cmp(&b.parameter))
+            .then(a.config.cmp(&b.config))
             .then(a.parameter.cmp(&b.parameter))
             .then(a.value.unwrap_or(-1.0).total_cmp(&b.value.unwrap_or(-1.0)))
     });

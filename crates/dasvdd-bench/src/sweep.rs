@@ -88,11 +88,13 @@ pub fn defaults(kind: SweepKind) -> (Vec<&'static str>, Vec<u8>, Vec<String>) {
 pub fn bench_args(args: &SweepArgs) -> BenchArgs {
     let (datasets, classes, methods) = defaults(args.kind);
     let mut b = args.bench.clone();
+    // The study's class is its dataset's (CIFAR-10's class 8 for gamma): with other datasets
+    // every class runs unless --classes says otherwise.
     if b.datasets.is_empty() {
         b.datasets = datasets.into_iter().map(String::from).collect();
-    }
-    if b.classes.is_empty() && b.datasets.len() == 1 {
-        b.classes = classes;
+        if b.classes.is_empty() {
+            b.classes = classes;
+        }
     }
     if b.methods.is_empty() {
         b.methods = methods;

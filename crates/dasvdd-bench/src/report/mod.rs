@@ -127,6 +127,12 @@ pub fn build(results: &ResultsDir, paper: &PaperTable) -> Result<ReportData> {
 /// `cargo xtask report`.
 pub fn run(args: &ReportArgs) -> Result<()> {
     let results = ResultsDir::new(&args.results);
+    if args.results.exists() && !args.results.is_dir() {
+        bail!(
+            "{} is a file, not a results folder (give the folder `bench-all --results` wrote)",
+            args.results.display()
+        );
+    }
     if !args.results.is_dir() {
         bail!(
             "{} does not exist: run `cargo xtask bench-all --results {}` first",

@@ -114,7 +114,19 @@ pub fn table_rows(cells: &BTreeMap<CellKey, CellRecord>, paper: &PaperTable) -> 
                     continue;
                 }
                 let method = m.1.parse::<MethodSpec>().ok();
-                let p = method.and_then(|mm| paper.get(&d, None, mm.method));
+                // The paper's average when every class ran; over some classes, the paper's
+                // mean over those same classes, so that the difference compares like with like
+                // (where the paper gives an average only, as for MIMII, that average).
+                let p = method.and_then(|mm| {
+                    let per_class: Option<Vec<f64>> = class_rows
+                        .iter()
+                        .map(|r| r.class.and_then(|c| paper.get(&d, Some(c), mm.method)))
+                        .collect();
+                    match per_class {
+                        Some(v) if class_rows.len() < n_classes => Some(mean(v)),
+                        _ => paper.get(&d, None, mm.method),
+                    }
+                });
                 let auroc = mean(class_rows.iter().map(|r| r.auroc));
                 out.push(Row {
                     dataset: d.clone(),
@@ -174,6 +186,9 @@ pub struct TermRow {
     pub dataset: String,
     /// The method's name (`dasvdd`, `dasvdd-code`, ...).
     pub method: String,
+    /// The first 8 characters of the cells' config hash (one row per config).
+    #[serde(default)]
+    pub config: String,
     /// Cells averaged.
     pub cells: usize,
     /// Mean AUROC (%) of the score.
@@ -184,17 +199,21 @@ pub struct TermRow {
     pub above_score: BTreeMap<String, usize>,
 }
 
-/// One [`TermRow`] per dataset and method whose cells record the AUROC of their score's terms,
-/// in report order.
+/// One [`TermRow`] per dataset, method and config whose cells record the AUROC of their
+/// score's terms, in report order.
 pub fn term_rows(cells: &BTreeMap<CellKey, CellRecord>) -> Vec<TermRow> {
-    let mut by: BTreeMap<(Ordered, Ordered), Vec<&CellRecord>> = BTreeMap::new();
+    let mut by: BTreeMap<(Ordered, Ordered, String), Vec<&CellRecord>> = BTreeMap::new();
     for c in cells.values().filter(|c| !c.term_auroc.is_empty()) {
-        by.entry((dataset_order(&c.key.dataset), method_order(&c.key.method)))
-            .or_default()
-            .push(c);
+        by.entry((
+            dataset_order(&c.key.dataset),
+            method_order(&c.key.method),
+            c.key.config_hash.clone(),
+        ))
+        .or_default()
+        .push(c);
     }
     by.into_iter()
-        .map(|(((_, dataset), (_, method)), recs)| {
+        .map(|(((_, dataset), (_, method), hash), recs)| {
             let mut terms: BTreeMap<String, Vec<f64>> = BTreeMap::new();
             let mut above_score: BTreeMap<String, usize> = BTreeMap::new();
             for r in &recs {
@@ -206,6 +225,7 @@ pub fn term_rows(cells: &BTreeMap<CellKey, CellRecord>) -> Vec<TermRow> {
             TermRow {
                 dataset,
                 method,
+                config: hash[..8.min(hash.len())].to_string(),
                 cells: recs.len(),
                 auroc: mean(recs.iter().map(|r| 100.0 * r.auroc)),
                 terms: terms.into_iter().map(|(k, v)| (k, mean(v))).collect(),

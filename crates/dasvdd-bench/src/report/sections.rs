@@ -60,11 +60,16 @@ pub(super) fn sweeps_section(points: &[SweepPoint]) -> String {
     if variants.is_empty() {
         return s;
     }
-    let auto: BTreeMap<&str, &SweepPoint> = points
+    // The reference of each variant: plain DASVDD of the same dataset and config.
+    let auto: BTreeMap<(&str, &str), &SweepPoint> = points
         .iter()
         .filter(|p| p.parameter == "auto")
-        .map(|p| (p.dataset.as_str(), p))
+        .map(|p| ((p.dataset.as_str(), p.config.as_str()), p))
         .collect();
+    let auto_of = |p: &SweepPoint| {
+        auto.get(&(p.dataset.as_str(), p.config.as_str()))
+            .map_or("-".into(), |a| format!("{:.2}", a.auroc))
+    };
     let fixed: Vec<&&SweepPoint> = variants
         .iter()
         .filter(|p| p.parameter == "center")
@@ -74,16 +79,16 @@ pub(super) fn sweeps_section(points: &[SweepPoint]) -> String {
             s,
             "## Table 3: trainable versus fixed centre\n\nAUROC (%), mean over the classes and \
              seeds run. Fixed c: the mean code of the untrained network, never trained (as Deep \
-             SVDD).\n\n| dataset | trainable c | fixed c | paper trainable | paper fixed |\n|---|---|---|---|---|"
+             SVDD).\n\n| dataset | config | trainable c | fixed c | paper trainable | paper fixed |\n|---|---|---|---|---|---|"
         );
         for f in fixed {
             let paper = PAPER_TABLE3.iter().find(|p| p.0 == f.dataset);
             let _ = writeln!(
                 s,
-                "| {} | {} | {:.2} ({} runs, classes {}) | {} | {} |",
+                "| {} | {} | {} | {:.2} ({} runs, classes {}) | {} | {} |",
                 f.dataset,
-                auto.get(f.dataset.as_str())
-                    .map_or("-".into(), |a| format!("{:.2}", a.auroc)),
+                f.config,
+                auto_of(f),
                 f.auroc,
                 f.runs,
                 f.classes,
@@ -101,20 +106,20 @@ pub(super) fn sweeps_section(points: &[SweepPoint]) -> String {
         let _ = writeln!(
             s,
             "## Sweeps (Figs. 5-8)\n\nAUROC (%), mean over the classes and seeds run; `auto` is \
-             DASVDD as configured.\n\n| dataset | parameter | value | classes | runs | AUROC | auto |\n|---|---|---|---|---|---|---|"
+             DASVDD as configured, with the same settings (config) on the same classes.\n\n| dataset | config | parameter | value | classes | runs | AUROC | auto |\n|---|---|---|---|---|---|---|---|"
         );
         for p in swept {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | {} | {:.2} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {:.2} | {} |",
                 p.dataset,
+                p.config,
                 p.parameter,
                 opt(&p.value),
                 p.classes,
                 p.runs,
                 p.auroc,
-                auto.get(p.dataset.as_str())
-                    .map_or("-".into(), |a| format!("{:.2}", a.auroc)),
+                auto_of(p),
             );
         }
         s.push('\n');
@@ -122,25 +127,42 @@ pub(super) fn sweeps_section(points: &[SweepPoint]) -> String {
     s
 }
 
-/// Table 2 in the paper's layout: one row per dataset and class, one column per method, each
-/// cell `ours ± std (paper)`.
+/// The column of a row in the side-by-side tables: its method, and its config where the
+/// rows hold one method under several configs (a quick and a full run in one folder, say),
+/// so that no run hides another.
+fn column_of(rows: &[Row]) -> impl Fn(&Row) -> (usize, String) + '_ {
+    move |r: &Row| {
+        let (pos, name) = method_order(&r.method);
+        let several = rows
+            .iter()
+            .any(|o| o.method == r.method && o.config != r.config);
+        if several {
+            (pos, format!("{name} [{}]", r.config))
+        } else {
+            (pos, name)
+        }
+    }
+}
+
+/// Table 2 in the paper's layout: one row per dataset and class, one column per method (and
+/// config, where a method ran under several), each cell `ours ± std (paper)`.
 pub(super) fn side_by_side_section(rows: &[Row]) -> String {
     let mut s = String::new();
+    let column = column_of(rows);
     let mut methods: Vec<(usize, String)> = Vec::new();
     let mut lines: Vec<(String, String)> = Vec::new();
     let mut cell: BTreeMap<(String, String, String), &Row> = BTreeMap::new();
     for r in rows {
-        let m = method_order(&r.method);
+        let m = column(r);
         if !methods.contains(&m) {
-            methods.push(m);
+            methods.push(m.clone());
         }
         let class = r.class.map_or_else(|| "avg".to_string(), |c| c.to_string());
         let line = (r.dataset.clone(), class.clone());
         if !lines.contains(&line) {
             lines.push(line);
         }
-        cell.entry((r.dataset.clone(), class, r.method.clone()))
-            .or_insert(r);
+        cell.insert((r.dataset.clone(), class, m.1), r);
     }
     if lines.is_empty() {
         return s;
@@ -173,9 +195,11 @@ pub(super) fn side_by_side_section(rows: &[Row]) -> String {
     s
 }
 
-/// Averages per dataset, one column per method (ours / paper).
+/// Averages per dataset, one column per method (and config, where a method ran under
+/// several): ours / paper.
 pub(super) fn averages_section(rows: &[Row]) -> String {
     let mut s = String::new();
+    let column = column_of(rows);
     let mut methods: Vec<(usize, String)> = Vec::new();
     let mut datasets: Vec<String> = Vec::new();
     let mut cell: BTreeMap<(String, String), &Row> = BTreeMap::new();
@@ -189,15 +213,14 @@ pub(super) fn averages_section(rows: &[Row]) -> String {
         if !is_summary {
             continue;
         }
-        let m = method_order(&r.method);
+        let m = column(r);
         if !methods.contains(&m) {
-            methods.push(m);
+            methods.push(m.clone());
         }
         if !datasets.contains(&r.dataset) {
             datasets.push(r.dataset.clone());
         }
-        cell.entry((r.dataset.clone(), r.method.clone()))
-            .or_insert(r);
+        cell.insert((r.dataset.clone(), m.1), r);
     }
     if datasets.is_empty() {
         return s;
@@ -205,7 +228,8 @@ pub(super) fn averages_section(rows: &[Row]) -> String {
     methods.sort();
     let _ = writeln!(
         s,
-        "## Averages per dataset\n\nAUROC (%) averaged over the classes run, ours / paper.\n"
+        "## Averages per dataset\n\nAUROC (%) averaged over the classes run, ours / paper (the \
+         paper's mean over the same classes where not all ran).\n"
     );
     header_row(&mut s, &["dataset"], methods.iter().map(|m| m.1.as_str()));
     for d in &datasets {
@@ -256,7 +280,7 @@ AUROC (%) of the score and of each of its terms alone, \
          weighted by gamma; `dasvdd score --parts` splits one model's scores the same way). In \
          brackets: the cells where the term alone ranks better than the score.\n"
     );
-    let mut fixed = vec!["dataset", "method", "cells", "score"];
+    let mut fixed = vec!["dataset", "method", "config", "cells", "score"];
     fixed.extend(names.iter().copied());
     let _ = writeln!(
         s,
@@ -274,9 +298,10 @@ AUROC (%) of the score and of each of its terms alone, \
             .collect();
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {:.2} | {} |",
+            "| {} | {} | {} | {} | {:.2} | {} |",
             r.dataset,
             r.method,
+            r.config,
             r.cells,
             r.auroc,
             terms.join(" | ")

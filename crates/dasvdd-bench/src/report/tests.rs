@@ -3,7 +3,9 @@
 
 use super::*;
 use crate::matrix::Method;
+use crate::store::CellRecord;
 use crate::summary::ranges;
+use std::collections::BTreeMap;
 
 #[test]
 fn the_shipped_paper_table_reads() {
@@ -75,4 +77,124 @@ fn ranges_and_dates() {
     assert_eq!(ranges(&[3]), "3");
     assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
     assert_eq!(utc(1_700_000_000), "2023-11-14 22:13:20 UTC");
+}
+
+/// A finished cell of `method` on `dataset`'s `class` under config `hash`.
+fn cell(dataset: &str, class: u8, method: &str, hash: &str, auroc: f64) -> CellRecord {
+    CellRecord {
+        key: CellKey {
+            dataset: dataset.into(),
+            class,
+            method: method.into(),
+            seed: 0,
+            config_hash: hash.into(),
+        },
+        class_name: class.to_string(),
+        auroc,
+        ap: 0.5,
+        f1: 0.5,
+        gamma: None,
+        fit_seconds: 1.0,
+        score_seconds: 0.1,
+        epochs: None,
+        device: "cpu".into(),
+        crate_version: "0.1.0".into(),
+        train: 10,
+        test_normal: 5,
+        test_anomalous: 5,
+        unit: "sample".into(),
+        finished_unix: 1,
+        term_auroc: BTreeMap::new(),
+    }
+}
+
+fn cells(list: Vec<CellRecord>) -> BTreeMap<CellKey, CellRecord> {
+    list.into_iter().map(|c| (c.key.clone(), c)).collect()
+}
+
+#[test]
+fn a_method_run_under_two_configs_shows_both_and_partial_averages_meet_the_papers_same_classes() {
+    let paper = PaperTable::load(&default_paper_path()).unwrap();
+    let c = cells(vec![
+        cell("fmnist", 0, "iforest", "aaaaaaaa11", 0.90),
+        cell("fmnist", 1, "iforest", "aaaaaaaa11", 0.98),
+        cell("fmnist", 0, "iforest", "bbbbbbbb22", 0.80),
+    ]);
+    let rows = table_rows(&c, &paper);
+    let md = sections::side_by_side_section(&rows);
+    assert!(
+        md.contains("iforest [aaaaaaaa]") && md.contains("iforest [bbbbbbbb]"),
+        "{md}"
+    );
+    assert!(md.contains("90.00") && md.contains("80.00"), "{md}");
+    let avg = sections::averages_section(&rows);
+    assert!(avg.contains("94.00") && avg.contains("80.00"), "{avg}");
+    // Classes 0 and 1 only: the paper's mean over those two, not its ten-class average.
+    let p0 = paper
+        .get("fmnist", Some(0), Method::IsolationForest)
+        .unwrap();
+    let p1 = paper
+        .get("fmnist", Some(1), Method::IsolationForest)
+        .unwrap();
+    let two = rows
+        .iter()
+        .find(|r| r.class.is_none() && r.config == "aaaaaaaa")
+        .unwrap();
+    assert_eq!(two.paper, Some((p0 + p1) / 2.0));
+    assert_ne!(
+        two.paper,
+        paper.get("fmnist", None, Method::IsolationForest)
+    );
+}
+
+#[test]
+fn sweep_references_share_the_variants_config_and_classes() {
+    let c = cells(vec![
+        // A full run of plain DASVDD on every class, and a sweep on class 8, same settings.
+        cell("synthetic", 0, "dasvdd", "aaaaaaaa11", 0.50),
+        cell("synthetic", 8, "dasvdd", "aaaaaaaa11", 0.70),
+        cell("synthetic", 8, "dasvdd:gamma=10", "aaaaaaaa11", 0.60),
+        // The same sweep under other settings.
+        cell("synthetic", 8, "dasvdd", "bbbbbbbb22", 0.90),
+        cell("synthetic", 8, "dasvdd:gamma=10", "bbbbbbbb22", 0.95),
+    ]);
+    let points = sweep_points(&c);
+    let find = |method: &str, config: &str| {
+        points
+            .iter()
+            .find(|p| p.method == method && p.config == config)
+            .unwrap()
+    };
+    assert_eq!(find("dasvdd:gamma=10", "aaaaaaaa").auroc, 60.0);
+    assert_eq!(find("dasvdd:gamma=10", "bbbbbbbb").auroc, 95.0);
+    // The reference covers the sweep's class only.
+    let auto = find("dasvdd", "aaaaaaaa");
+    assert_eq!(
+        (auto.auroc, auto.classes.as_str(), auto.runs),
+        (70.0, "8", 1)
+    );
+    let md = sections::sweeps_section(&points);
+    assert!(
+        md.contains("| synthetic | aaaaaaaa | gamma | 10 | 8 | 1 | 60.00 | 70.00 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| synthetic | bbbbbbbb | gamma | 10 | 8 | 1 | 95.00 | 90.00 |"),
+        "{md}"
+    );
+}
+
+#[test]
+fn a_file_is_not_a_results_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("afile");
+    std::fs::write(&f, "").unwrap();
+    let e = run(&ReportArgs {
+        results: f,
+        paper: None,
+        no_figures: true,
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("is a file, not a results folder"), "{e}");
 }

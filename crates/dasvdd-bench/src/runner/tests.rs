@@ -26,3 +26,64 @@ fn thinning_keeps_the_ends() {
     assert_eq!((a[0], a[9]), (0.0, 1.0));
     assert_eq!(b[9], 1.0);
 }
+
+#[test]
+fn a_class_no_dataset_has_and_a_misspelt_dataset_table_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = BenchArgs {
+        datasets: vec!["synthetic".into()],
+        classes: vec![0, 99],
+        methods: vec!["iforest".into()],
+        seeds: Some(1),
+        results: dir.path().to_path_buf(),
+        ..BenchArgs::default()
+    };
+    let e = plan(&args).err().unwrap().to_string();
+    assert!(
+        e.contains("--classes 99: no dataset of this run has it"),
+        "{e}"
+    );
+    // Repeated classes run once.
+    let p = plan(&BenchArgs {
+        classes: vec![3, 3, 1],
+        ..args.clone()
+    })
+    .unwrap();
+    assert_eq!(p.cells.len(), 2, "{:?}", p.cells);
+
+    let cfg = dir.path().join("bench.toml");
+    std::fs::write(&cfg, "[datasets.synthetc]\nquick_epochs = 3\n").unwrap();
+    let e = plan(&BenchArgs {
+        classes: vec![0],
+        config: Some(cfg),
+        ..args
+    })
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        e.contains("[datasets.synthetc]") && e.contains("not a dataset"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_sweeps_class_applies_to_its_own_dataset_only() {
+    use crate::sweep::{bench_args, SweepArgs, SweepKind};
+    let own = bench_args(&SweepArgs {
+        kind: SweepKind::Gamma,
+        bench: BenchArgs::default(),
+    });
+    assert_eq!(
+        (own.datasets, own.classes),
+        (vec!["cifar10".to_string()], vec![8])
+    );
+    let other = bench_args(&SweepArgs {
+        kind: SweepKind::Gamma,
+        bench: BenchArgs {
+            datasets: vec!["pima".into()],
+            ..BenchArgs::default()
+        },
+    });
+    assert!(other.classes.is_empty());
+}
