@@ -107,15 +107,6 @@ impl BenchConfig {
             .with_context(|| format!("config {} is invalid", path.display()))?;
         let folder = path.parent().unwrap_or(Path::new("."));
         for (name, d) in &cfg.datasets {
-            // A misspelt table would silently leave its dataset on the defaults.
-            if name != "default" && name.parse::<crate::matrix::BenchDataset>().is_err() {
-                bail!(
-                    "{}: [datasets.{name}]: `{name}` is not a dataset of the benchmark ({}, \
-                     synthetic, odds:<name>, or default)",
-                    path.display(),
-                    crate::matrix::PAPER_DATASETS.join(", ")
-                );
-            }
             if d.method_preprocessing.is_some() {
                 bail!(
                     "{}: datasets.{name}.method_preprocessing: moved to the dataset's config \

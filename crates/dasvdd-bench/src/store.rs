@@ -490,36 +490,43 @@ impl CellWriter {
     }
 }
 
+/// A finished cell of `key` with this AUROC, for the crate's tests.
+#[cfg(test)]
+pub(crate) fn test_record(key: CellKey, finished: u64, auroc: f64) -> CellRecord {
+    CellRecord {
+        class_name: key.class.to_string(),
+        key,
+        auroc,
+        ap: 0.5,
+        f1: 0.5,
+        gamma: None,
+        fit_seconds: 0.1,
+        score_seconds: 0.1,
+        epochs: None,
+        device: "cpu".into(),
+        crate_version: "0.1.0".into(),
+        train: 10,
+        test_normal: 5,
+        test_anomalous: 5,
+        unit: "sample".into(),
+        finished_unix: finished,
+        term_auroc: BTreeMap::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn record(seed: u64, finished: u64, auroc: f64) -> CellRecord {
-        CellRecord {
-            key: CellKey {
-                dataset: "pima".into(),
-                class: 0,
-                method: "ocsvm".into(),
-                seed,
-                config_hash: "abc".into(),
-            },
-            class_name: "normal".into(),
-            auroc,
-            ap: 0.5,
-            f1: 0.5,
-            gamma: None,
-            fit_seconds: 0.1,
-            score_seconds: 0.1,
-            epochs: None,
-            device: "cpu".into(),
-            crate_version: "0.1.0".into(),
-            train: 10,
-            test_normal: 5,
-            test_anomalous: 5,
-            unit: "sample".into(),
-            finished_unix: finished,
-            term_auroc: BTreeMap::new(),
-        }
+        let key = CellKey {
+            dataset: "pima".into(),
+            class: 0,
+            method: "ocsvm".into(),
+            seed,
+            config_hash: "abc".into(),
+        };
+        test_record(key, finished, auroc)
     }
 
     #[test]

@@ -173,7 +173,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         _ => ThresholdRule::TopAnomalies,
     };
     let scores = read_scores(&args.scores)?;
-    let label_cells = read_column(&args.labels, "label")?;
+    let label_cells = read_column(&args.labels, "label", args.pos_label.as_deref())?;
     let labels = LabelRule::new(args.pos_label.as_deref()).apply(
         &shown(&args.labels),
         &label_cells,

@@ -81,31 +81,14 @@ fn ranges_and_dates() {
 
 /// A finished cell of `method` on `dataset`'s `class` under config `hash`.
 fn cell(dataset: &str, class: u8, method: &str, hash: &str, auroc: f64) -> CellRecord {
-    CellRecord {
-        key: CellKey {
-            dataset: dataset.into(),
-            class,
-            method: method.into(),
-            seed: 0,
-            config_hash: hash.into(),
-        },
-        class_name: class.to_string(),
-        auroc,
-        ap: 0.5,
-        f1: 0.5,
-        gamma: None,
-        fit_seconds: 1.0,
-        score_seconds: 0.1,
-        epochs: None,
-        device: "cpu".into(),
-        crate_version: "0.1.0".into(),
-        train: 10,
-        test_normal: 5,
-        test_anomalous: 5,
-        unit: "sample".into(),
-        finished_unix: 1,
-        term_auroc: BTreeMap::new(),
-    }
+    let key = CellKey {
+        dataset: dataset.into(),
+        class,
+        method: method.into(),
+        seed: 0,
+        config_hash: hash.into(),
+    };
+    crate::store::test_record(key, 1, auroc)
 }
 
 fn cells(list: Vec<CellRecord>) -> BTreeMap<CellKey, CellRecord> {

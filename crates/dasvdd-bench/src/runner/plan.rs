@@ -164,6 +164,17 @@ pub fn check_args(argv: &[String]) -> Result<BenchArgs> {
 pub fn plan(args: &BenchArgs) -> Result<Plan> {
     let config_path = args.config.clone().unwrap_or_else(default_config_path);
     let cfg = BenchConfig::load(&config_path)?;
+    // A misspelt table would silently leave its dataset on the defaults.
+    for name in cfg.datasets.keys() {
+        if name != "default" && name.parse::<BenchDataset>().is_err() {
+            bail!(
+                "{}: [datasets.{name}]: `{name}` is not a dataset of the benchmark ({}, \
+                 synthetic, odds:<name>, or default)",
+                config_path.display(),
+                crate::matrix::PAPER_DATASETS.join(", ")
+            );
+        }
+    }
     let names: Vec<String> = if !args.datasets.is_empty() {
         args.datasets.clone()
     } else if args.quick {

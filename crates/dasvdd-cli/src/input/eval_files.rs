@@ -31,8 +31,9 @@ pub fn shown(path: &Path) -> String {
 
 /// The one column of a file of scores or labels (under an optional header line), with the
 /// 1-based line of each value. A file of several columns (`score,prediction`, or with a
-/// `label` column) gives the column named `wanted`.
-pub fn read_column(path: &Path, wanted: &str) -> Result<Vec<(u64, String)>> {
+/// `label` column) gives the column named `wanted`. `value`: a value the column is known to
+/// hold (`--pos-label`), which a first line holding it is not the header of.
+pub fn read_column(path: &Path, wanted: &str, value: Option<&str>) -> Result<Vec<(u64, String)>> {
     let origin = shown(path);
     let text = read_text(path)?;
     let mut lines = text
@@ -77,14 +78,15 @@ pub fn read_column(path: &Path, wanted: &str) -> Result<Vec<(u64, String)>> {
     // scores). A `0` above labels of 0 and 1 cannot be told from a label and stays one; a
     // count that then differs from the scores' is reported by `eval`.
     let head = header[0].trim();
-    let first_is_header = header.len() > 1
-        || (head.parse::<f64>().is_err()
-            && (rest.iter().any(|(_, v)| v.parse::<f64>().is_ok())
-                || !rest.iter().any(|(_, v)| v == head)))
-        || (head == "0"
-            && rest
-                .iter()
-                .any(|(_, v)| v.contains(['.', 'e', 'E']) && v.parse::<f64>().is_ok()));
+    let first_is_header = value.is_none_or(|v| v.trim() != head)
+        && (header.len() > 1
+            || (head.parse::<f64>().is_err()
+                && (rest.iter().any(|(_, v)| v.parse::<f64>().is_ok())
+                    || !rest.iter().any(|(_, v)| v == head)))
+            || (head == "0"
+                && rest
+                    .iter()
+                    .any(|(_, v)| v.contains(['.', 'e', 'E']) && v.parse::<f64>().is_ok())));
     let mut out = Vec::new();
     if !first_is_header {
         out.push((first_line, head.to_string()));
@@ -99,7 +101,7 @@ pub fn read_column(path: &Path, wanted: &str) -> Result<Vec<(u64, String)>> {
 /// Reads a score file: the `score` column, finite numbers.
 pub fn read_scores(path: &Path) -> Result<Vec<f64>> {
     let origin = shown(path);
-    read_column(path, "score")?
+    read_column(path, "score", None)?
         .into_iter()
         .map(|(line, t)| match t.parse::<f64>() {
             Ok(v) if v.is_finite() => Ok(v),

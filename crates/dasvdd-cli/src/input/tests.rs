@@ -123,3 +123,20 @@ fn pandas_series_headers_above_scores_are_headers() {
     std::fs::write(&p, "0\n2\n1\n").unwrap();
     assert_eq!(read_scores(&p).unwrap(), [0.0, 2.0, 1.0]);
 }
+
+#[test]
+fn a_first_label_that_is_the_pos_label_is_a_value_not_a_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("l.csv");
+    std::fs::write(&p, "anomaly\nnormal\nnormal\n").unwrap();
+    let values = |v: Option<&str>| -> Vec<String> {
+        read_column(&p, "label", v)
+            .unwrap()
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect()
+    };
+    assert_eq!(values(Some("anomaly")), ["anomaly", "normal", "normal"]);
+    // Without it, a unique first word reads as a column name.
+    assert_eq!(values(None), ["normal", "normal"]);
+}
