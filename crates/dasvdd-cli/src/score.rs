@@ -174,9 +174,15 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
     if let Some(p) = checkpoint::get_metadata(model_path, PREPROCESSING_KEY).map_err(named)? {
         let fitted: FittedPreprocessing = serde_json::from_str(&p)
             .with_context(|| format!("{model_name}: invalid preprocessing metadata"))?;
-        fitted
-            .transform(&mut x)
-            .with_context(|| format!("cannot scale {}", samples.origin))?;
+        // The data's width was checked against the model's above, so a scaling that does not
+        // fit it is the model file's fault.
+        fitted.transform(&mut x).map_err(|e| {
+            anyhow::anyhow!(
+                "{model_name}: its stored scaling does not fit its own {} features ({e}); the \
+                 model file is inconsistent",
+                detector.n_features()
+            )
+        })?;
         if let Some(k) = x.data.iter().position(|v| !v.is_finite()) {
             bail!(
                 "{}: sample {}, feature {} (from 1) is {} after the model's scaling: the value \

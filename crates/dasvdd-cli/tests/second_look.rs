@@ -423,3 +423,44 @@ fn score_dataset_takes_the_class_the_model_was_trained_on() {
         "{summary}"
     );
 }
+
+#[test]
+fn a_model_whose_scaling_does_not_fit_its_features_is_named_as_the_fault() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fixture(d);
+    train(
+        d,
+        &[
+            "--method",
+            "iforest",
+            "--scale",
+            "zscore",
+            "--out",
+            "m.safetensors",
+        ],
+    );
+    let m = d.join("m.safetensors");
+    let three = r#"{"ZScore":{"mean":[0.0,0.0,0.0],"std":[1.0,1.0,1.0]}}"#;
+    let stored = dasvdd_core::checkpoint::get_metadata(&m, "preprocessing")
+        .unwrap()
+        .unwrap();
+    assert!(stored.starts_with(r#"{"ZScore""#), "{stored}");
+    dasvdd_core::checkpoint::set_metadata(&m, &[("preprocessing", three.to_string())]).unwrap();
+    let e = err(&dasvdd(
+        &[
+            "score",
+            "--model",
+            "m.safetensors",
+            "--data",
+            "new.csv",
+            "--out",
+            "-",
+        ],
+        d,
+    ));
+    assert!(
+        e.contains("m.safetensors: its stored scaling does not fit its own 8 features"),
+        "{e}"
+    );
+}

@@ -34,7 +34,8 @@ pub struct SourceArgs {
     /// paper does
     #[arg(long)]
     pub dataset: Option<String>,
-    /// With --dataset: the normal class, by number (from 0) or name [default: 0]
+    /// With --dataset: the normal class, by number (from 0) or name [default: 0; for `score`,
+    /// the class the model was trained on when it was trained with --dataset]
     #[arg(long, requires = "dataset")]
     pub class: Option<String>,
     /// With --dataset: `train` (the normal training samples) or `test` (labelled) [default:
