@@ -159,7 +159,14 @@ impl FromStr for MethodSpec {
         };
         let variant = match key {
             "gamma" => Variant::Gamma(num(value)?),
-            "kappa" => Variant::Kappa(num(value)?),
+            "kappa" => {
+                // The network's share of each batch, as the core checks it: in (0, 1].
+                let k = num(value)?;
+                if !(k > 0.0 && k <= 1.0) {
+                    bail!("`{s}`: kappa is the network's share of a batch, in (0, 1]");
+                }
+                Variant::Kappa(k)
+            }
             "latent" => Variant::Latent(int(value)?),
             "t" | "trials" => Variant::Trials(int(value)?),
             "center" if value == "fixed" => Variant::FixedCenter,

@@ -157,12 +157,18 @@ pub fn check_args(argv: &[String]) -> Result<BenchArgs> {
     if args.seeds == Some(0) {
         bail!("bench-all arguments: --seeds must be at least 1");
     }
+    if args.epochs == Some(0) {
+        bail!("bench-all arguments: --epochs must be at least 1");
+    }
     Ok(args)
 }
 
 /// Resolves the arguments into the matrix.
 pub fn plan(args: &BenchArgs) -> Result<Plan> {
     let config_path = args.config.clone().unwrap_or_else(default_config_path);
+    if args.epochs == Some(0) {
+        bail!("--epochs must be at least 1 (checked before any cell runs)");
+    }
     let cfg = BenchConfig::load(&config_path)?;
     // A misspelt table would silently leave its dataset on the defaults.
     for name in cfg.datasets.keys() {

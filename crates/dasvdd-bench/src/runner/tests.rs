@@ -51,6 +51,22 @@ fn a_class_no_dataset_has_and_a_misspelt_dataset_table_are_errors() {
     .unwrap();
     assert_eq!(p.cells.len(), 2, "{:?}", p.cells);
 
+    // Settings a cell would refuse are refused before any cell runs.
+    let e = plan(&BenchArgs {
+        classes: vec![0],
+        epochs: Some(0),
+        ..args.clone()
+    })
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("--epochs must be at least 1"), "{e}");
+    let e = "dasvdd:kappa=2"
+        .parse::<crate::matrix::MethodSpec>()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("in (0, 1]"), "{e}");
+
     let cfg = dir.path().join("bench.toml");
     std::fs::write(&cfg, "[datasets.synthetc]\nquick_epochs = 3\n").unwrap();
     let e = plan(&BenchArgs {
