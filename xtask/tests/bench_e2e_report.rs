@@ -217,3 +217,44 @@ fn sweeps_and_the_fixed_centre_ablation_reach_the_report() {
     assert!(svg.contains("auto (AUROC"), "{svg}");
     assert!(svg.contains("gamma=0.001 (AUROC"), "{svg}");
 }
+
+#[test]
+fn a_bad_result_line_and_a_cut_detail_file_are_each_warned_about_once() {
+    let env = Env::new();
+    let results = env.results("w");
+    let r = results.to_str().unwrap();
+    env.ok(&[
+        "bench-all",
+        "--datasets",
+        "odds:toya",
+        "--methods",
+        "iforest",
+        "--seeds",
+        "1",
+        "--results",
+        r,
+    ]);
+    // A torn line appended to the results, and a detail file cut short.
+    let cells = std::fs::read_dir(results.join("cells"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .unwrap();
+    let mut text = std::fs::read_to_string(&cells).unwrap();
+    text.push_str("{\"dataset\":\"odds:toya\",\"cla\n");
+    std::fs::write(&cells, text).unwrap();
+    let detail = std::fs::read_dir(results.join("details"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .next()
+        .unwrap();
+    let bytes = std::fs::read(&detail).unwrap();
+    std::fs::write(&detail, &bytes[..bytes.len() / 2]).unwrap();
+    let out = env.ok(&["report", "--results", r]);
+    assert_eq!(
+        out.matches("skipping an unreadable result line").count(),
+        1,
+        "{out}"
+    );
+    assert!(out.contains("skipping an unreadable detail file"), "{out}");
+}

@@ -257,10 +257,18 @@ impl ResultsDir {
         Ok(out)
     }
 
-    /// The side file of a cell, if it was written.
+    /// The side file of a cell, if it was written; one that does not parse (cut short, say)
+    /// is `None` with a warning naming it.
     pub fn read_detail(&self, key: &CellKey) -> Option<CellDetail> {
-        let text = std::fs::read_to_string(self.details_path(key)).ok()?;
-        serde_json::from_str(&text).ok()
+        let path = self.details_path(key);
+        let text = std::fs::read_to_string(&path).ok()?;
+        match serde_json::from_str(&text) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                tracing::warn!(file = %path.display(), "skipping an unreadable detail file: {e}");
+                None
+            }
+        }
     }
 
     /// Writes the side file of `detail.key` atomically.

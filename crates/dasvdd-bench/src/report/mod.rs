@@ -6,7 +6,7 @@
 //! Everything but the header (command, commit, device, date) and the seconds columns is a
 //! function of the finished cells alone, so one run and merged shards give the same report.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::matrix::CellKey;
 use crate::provenance::{command_line, commit, unix_now};
-use crate::store::{write_atomic, ResultsDir};
+use crate::store::{write_atomic, CellRecord, ResultsDir};
 use crate::summary::{sweep_points, SweepPoint};
 
 mod paper;
@@ -111,16 +111,25 @@ pub struct ReportData {
 
 /// Builds the report's numbers from a results directory.
 pub fn build(results: &ResultsDir, paper: &PaperTable) -> Result<ReportData> {
-    let cells = results.read_cells()?;
-    let rows = table_rows(&cells, paper);
-    let sweeps = sweep_points(&cells);
-    let (missing, _) = missing_cells(results, &cells)?;
+    build_from(results, paper, &results.read_cells()?)
+}
+
+/// [`build`] from cells already read (so that `run` reads them, and warns of a bad line,
+/// once).
+fn build_from(
+    results: &ResultsDir,
+    paper: &PaperTable,
+    cells: &BTreeMap<CellKey, CellRecord>,
+) -> Result<ReportData> {
+    let rows = table_rows(cells, paper);
+    let sweeps = sweep_points(cells);
+    let (missing, _) = missing_cells(results, cells)?;
     Ok(ReportData {
         rows,
         sweeps,
         missing,
         finished_cells: cells.len(),
-        score_terms: term_rows(&cells),
+        score_terms: term_rows(cells),
     })
 }
 
@@ -142,7 +151,7 @@ pub fn run(args: &ReportArgs) -> Result<()> {
     }
     let paper = PaperTable::load(&args.paper.clone().unwrap_or_else(default_paper_path))?;
     let cells = results.read_cells()?;
-    let data = build(&results, &paper)?;
+    let data = build_from(&results, &paper, &cells)?;
     let (_, unavailable) = missing_cells(&results, &cells)?;
     let figures = if args.no_figures {
         Vec::new()
