@@ -70,10 +70,10 @@ pub struct SweepPoint {
 }
 
 /// The sweep points of the finished DASVDD cells (plain and variants), one per (dataset,
-/// method, config), in the report's dataset order, then by parameter and value. Plain DASVDD,
-/// the reference (`auto`) of the variants run with the same dataset and config, is averaged
-/// over the classes those variants cover, so that both sides of a comparison saw the same
-/// classes (a sweep runs one class; a full run beside it, all ten).
+/// method, config), in the report's dataset order, then by parameter, config and value.
+/// Plain DASVDD, the reference (`auto`) of the variants run with the same dataset and config,
+/// is averaged over the classes those variants cover, so that both sides of a comparison saw
+/// the same classes (a sweep runs one class; a full run beside it, all ten).
 pub fn sweep_points(cells: &BTreeMap<CellKey, CellRecord>) -> Vec<SweepPoint> {
     let mut by: BTreeMap<(String, String, String), Vec<&CellRecord>> = BTreeMap::new();
     for c in cells.values() {
@@ -149,7 +149,6 @@ pub fn sweep_points(cells: &BTreeMap<CellKey, CellRecord>) -> Vec<SweepPoint> {
             .cmp(&dataset_order(&b.dataset))
             .then(a.parameter.cmp(&b.parameter))
             .then(a.config.cmp(&b.config))
-            .then(a.parameter.cmp(&b.parameter))
             .then(a.value.unwrap_or(-1.0).total_cmp(&b.value.unwrap_or(-1.0)))
     });
     out
