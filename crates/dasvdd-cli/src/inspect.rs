@@ -24,11 +24,7 @@ pub struct InspectArgs {
 pub fn run(args: &InspectArgs) -> Result<()> {
     let file = crate::model_file::ModelFile::open(&args.model)?;
     let shown = crate::input::shown(&args.model);
-    let ck = Checkpoint::open(file.path()).map_err(|e| {
-        anyhow::anyhow!(e
-            .to_string()
-            .replace(&file.path().display().to_string(), &shown))
-    })?;
+    let ck = Checkpoint::open(file.path()).map_err(|e| file.named(&shown, e))?;
     let meta = ck.metadata();
     let decode = |key: &str| -> Option<Value> {
         meta.get(key)

@@ -41,4 +41,12 @@ impl ModelFile {
             ModelFile::Stdin(t) => t.path(),
         }
     }
+
+    /// `e` as the user should read it: the temporary copy of standard input named `shown`
+    /// (`<stdin>`), a file given by path left as it is.
+    pub fn named(&self, shown: &str, e: impl std::fmt::Display) -> anyhow::Error {
+        anyhow::anyhow!(e
+            .to_string()
+            .replace(&self.path().display().to_string(), shown))
+    }
 }

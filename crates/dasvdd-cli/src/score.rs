@@ -13,7 +13,10 @@ use dasvdd_data::FittedPreprocessing;
 
 use crate::input::{Role, SourceArgs};
 use crate::output::{Existing, Output};
-use crate::train::{StoredThreshold, TrainedOn, DATASET_KEY, FEATURE_NAMES_KEY, PREPROCESSING_KEY};
+use crate::train::{
+    decoded_metadata, StoredThreshold, TrainedOn, DATASET_KEY, FEATURE_NAMES_KEY,
+    PREPROCESSING_KEY, THRESHOLD_KEY,
+};
 
 /// Arguments of `dasvdd score`.
 #[derive(Debug, Args)]
@@ -70,14 +73,11 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
     let model_file = crate::model_file::ModelFile::open(&args.model)?;
     let model_path = model_file.path();
     let model_name = crate::input::shown(&args.model);
-    let named = |e: dasvdd_core::CoreError| -> anyhow::Error {
-        let text = e
-            .to_string()
-            .replace(&model_path.display().to_string(), &model_name);
-        anyhow::anyhow!(text)
-    };
+    let named = |e: dasvdd_core::CoreError| model_file.named(&model_name, e);
 
     let detector = load_detector(model_path, &device).map_err(named)?;
+    // The metadata once: every `get_metadata` reads and checks the whole file.
+    let metadata = checkpoint::read_metadata(model_path).map_err(named)?;
     if args.parts && detector.score_term_names().is_empty() {
         bail!(
             "--parts splits a score into its terms (DASVDD's reconstruction and SVDD terms), \
@@ -89,7 +89,7 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
         Some(match args.threshold {
             Some(t) if t.is_finite() => t,
             Some(t) => bail!("--threshold {t} is not a finite number"),
-            None => StoredThreshold::read(model_path)
+            None => decoded_metadata::<StoredThreshold>(model_path, &metadata, THRESHOLD_KEY)
                 .map_err(named)?
                 .map(|t| t.value)
                 .with_context(|| {
@@ -104,11 +104,8 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
     };
 
     // `--dataset` without `--class` scores the class the model was trained on.
-    let trained_on: Option<TrainedOn> = checkpoint::get_metadata(model_path, DATASET_KEY)
-        .map_err(named)?
-        .map(|t| serde_json::from_str(&t))
-        .transpose()
-        .with_context(|| format!("{model_name}: invalid `{DATASET_KEY}` metadata"))?;
+    let trained_on: Option<TrainedOn> =
+        decoded_metadata(model_path, &metadata, DATASET_KEY).map_err(named)?;
     let mut source = args.source.clone();
     if let (Some(name), Some(t)) = (&source.dataset, &trained_on) {
         let same = name
@@ -140,11 +137,7 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
     // A header that names the columns otherwise than the training file's is a mistake a
     // count cannot see (columns reordered, or another table of as many columns).
     let trained_names: Option<Vec<String>> =
-        checkpoint::get_metadata(model_path, FEATURE_NAMES_KEY)
-            .map_err(named)?
-            .map(|t| serde_json::from_str(&t))
-            .transpose()
-            .with_context(|| format!("{model_name}: invalid `{FEATURE_NAMES_KEY}` metadata"))?;
+        decoded_metadata(model_path, &metadata, FEATURE_NAMES_KEY).map_err(named)?;
     if let (Some(want), Some(got)) = (&trained_names, &samples.names) {
         if want != got {
             let mut sorted_want = want.clone();
@@ -171,9 +164,9 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
             );
         }
     }
-    if let Some(p) = checkpoint::get_metadata(model_path, PREPROCESSING_KEY).map_err(named)? {
-        let fitted: FittedPreprocessing = serde_json::from_str(&p)
-            .with_context(|| format!("{model_name}: invalid preprocessing metadata"))?;
+    let preprocessing: Option<FittedPreprocessing> =
+        decoded_metadata(model_path, &metadata, PREPROCESSING_KEY).map_err(named)?;
+    if let Some(fitted) = preprocessing {
         // The data's width was checked against the model's above, so a scaling that does not
         // fit it is the model file's fault.
         fitted.transform(&mut x).map_err(|e| {

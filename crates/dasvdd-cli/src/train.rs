@@ -37,6 +37,24 @@ pub const FEATURE_NAMES_KEY: &str = "feature_names";
 /// `{"dataset": "fmnist", "class": 1}`: `score --dataset` takes that class by default.
 pub const DATASET_KEY: &str = "dataset";
 
+/// The JSON value of metadata entry `key` of the model at `model` (`None` when absent), an
+/// invalid one an error naming the file and the key.
+pub fn decoded_metadata<T: serde::de::DeserializeOwned>(
+    model: &std::path::Path,
+    metadata: &std::collections::HashMap<String, String>,
+    key: &str,
+) -> dasvdd_core::Result<Option<T>> {
+    metadata
+        .get(key)
+        .map(|text| {
+            serde_json::from_str(text).map_err(|e| dasvdd_core::CoreError::Checkpoint {
+                path: model.to_path_buf(),
+                problem: format!("metadata `{key}` is invalid: {e}"),
+            })
+        })
+        .transpose()
+}
+
 /// The paper dataset and normal class a model was trained on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrainedOn {
@@ -58,15 +76,7 @@ pub struct StoredThreshold {
 impl StoredThreshold {
     /// The threshold stored in the model file at `model` by `train --contamination`, if any.
     pub fn read(model: &std::path::Path) -> dasvdd_core::Result<Option<StoredThreshold>> {
-        match checkpoint::get_metadata(model, THRESHOLD_KEY)? {
-            None => Ok(None),
-            Some(text) => serde_json::from_str(&text).map(Some).map_err(|e| {
-                dasvdd_core::CoreError::Checkpoint {
-                    path: model.to_path_buf(),
-                    problem: format!("metadata `{THRESHOLD_KEY}` is invalid: {e}"),
-                }
-            }),
-        }
+        decoded_metadata(model, &checkpoint::read_metadata(model)?, THRESHOLD_KEY)
     }
 }
 

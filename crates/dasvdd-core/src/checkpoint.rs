@@ -437,5 +437,11 @@ pub fn set_metadata(path: &Path, entries: &[(&str, String)]) -> Result<()> {
 
 /// Reads one metadata entry of any safetensors file (`None` when absent).
 pub fn get_metadata(path: &Path, key: &str) -> Result<Option<String>> {
-    Ok(read_safetensors(path)?.1.remove(key))
+    Ok(read_metadata(path)?.remove(key))
+}
+
+/// Reads all metadata entries of any safetensors file at once (each [`get_metadata`] call reads
+/// and checks the whole file).
+pub fn read_metadata(path: &Path) -> Result<HashMap<String, String>> {
+    Ok(read_safetensors(path)?.1)
 }

@@ -155,9 +155,6 @@ impl SourceArgs {
             return self.read_bytes("<stdin>", &bytes, None, &rule);
         }
         let shown = path.display().to_string();
-        if !path.is_dir() {
-            self.no_image_options(&shown)?;
-        }
         if path.is_dir() {
             self.no_csv_options(&shown)?;
             let (width, height) = match &self.image_size {
@@ -182,6 +179,7 @@ impl SourceArgs {
                 dataset: None,
             });
         }
+        self.no_image_options(&shown)?;
         let bytes = std::fs::read(path).with_context(|| format!("cannot read {shown}"))?;
         self.read_bytes(&shown, &bytes, Some(path), &rule)
     }
