@@ -458,10 +458,14 @@ fn print_phases(config: &DasvddConfig, x: SampleView<'_>) -> Result<()> {
         100.0 * rest / per_epoch
     );
     let adam = step_profile::adam_thread_seconds() / epochs;
+    let (update, copies) = step_profile::adam_thread_seconds_split();
     let threads = candle_core::utils::get_num_threads().max(1);
     println!(
-        "  Adam's update and copies in all: {adam:.4} thread-s per epoch, at least {:.4} s \
-         ({:.1}%) of the step on {threads} threads, partly inside the products' time above",
+        "  Adam's update and copies in all: {adam:.4} thread-s per epoch (update {:.4}, copies \
+         {:.4}), at least {:.4} s ({:.1}%) of the step on {threads} threads, partly inside the \
+         products' time above",
+        update / epochs,
+        copies / epochs,
         adam / threads as f64,
         100.0 * adam / threads as f64 / per_epoch
     );

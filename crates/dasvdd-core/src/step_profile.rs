@@ -169,6 +169,13 @@ pub fn adam_thread_seconds() -> f64 {
         .sum()
 }
 
+/// [`adam_thread_seconds`] split into the update itself and the writing of the transposed
+/// copies: `(update, copies)`.
+pub fn adam_thread_seconds_split() -> (f64, f64) {
+    let secs = |i: usize| ADAM_THREAD_NANOS[i].load(Ordering::Relaxed) as f64 * 1e-9;
+    (secs(0), secs(1))
+}
+
 /// Times the enclosing scope as `phase` when the accounting is on; see [`timer`].
 pub struct PhaseTimer {
     parent: Option<Option<(Phase, Instant)>>,
