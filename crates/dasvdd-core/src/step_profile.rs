@@ -163,10 +163,8 @@ pub(crate) fn charge_since(phase: Phase, since: Instant) {
 /// beside the backward pass, the phases above show only the part of them that the step waits
 /// for, and this is their whole cost.
 pub fn adam_thread_seconds() -> f64 {
-    ADAM_THREAD_NANOS
-        .iter()
-        .map(|a| a.load(Ordering::Relaxed) as f64 * 1e-9)
-        .sum()
+    let (update, copies) = adam_thread_seconds_split();
+    update + copies
 }
 
 /// [`adam_thread_seconds`] split into the update itself and the writing of the transposed
