@@ -57,7 +57,7 @@ impl Autoencoder {
     /// A freshly initialised autoencoder (PyTorch's default `nn.Linear` initialisation, drawn
     /// from `rng`: encoder layers first, then decoder layers).
     pub fn init(config: &AutoencoderConfig, rng: &mut ChaCha8Rng, device: &Device) -> Result<Self> {
-        config.validate()?;
+        config.validate_for_init()?;
         Self::from_halves(config, |_, widths, last| {
             Mlp::init(rng, widths, true, HIDDEN, last, device)
         })

@@ -144,3 +144,11 @@ def test_missing_and_broken_model_files(tmp_path):
     empty.write_bytes(b"")
     with pytest.raises(ValueError):
         dasvdd.load(empty)
+
+
+@pytest.mark.parametrize("cls", [AutoEncoder, DASVDD, DeepSVDD])
+def test_networks_too_large_to_allocate_are_value_errors(cls, train_test):
+    # Each width is below the limit on one layer (2^24), but two such layers would need 10^14
+    # weights: the allocation used to abort the interpreter.
+    with pytest.raises(ValueError, match="parameters; at most"):
+        cls(epochs=1, hidden=(10**7, 10**7)).fit(train_test[0][:50])

@@ -143,6 +143,9 @@ impl DeepSvddParams {
         on_pretrain_epoch: &mut dyn FnMut(usize, &EpochLoss) -> ControlFlow<()>,
         on_epoch: &mut dyn FnMut(usize, &EpochLoss) -> ControlFlow<()>,
     ) -> Result<Vec<Result<DeepSvddModel>>> {
+        // Before the networks are allocated: widths that are each allowed can still ask for
+        // more parameters than could be.
+        config.validate_for_init()?;
         let first = &params[0];
         let seeds: Vec<u64> = params.iter().map(|p| p.seed).collect();
         let data = Stack {

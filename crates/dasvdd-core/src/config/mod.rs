@@ -15,7 +15,10 @@ mod train;
 mod variant;
 
 pub use file::{ConfigFile, ModelSection, TrainSection};
-pub use model::{Activation, AutoencoderConfig, Preset, LEAKY_SLOPE, MAX_HIDDEN_LAYERS, MAX_WIDTH};
+pub use model::{
+    Activation, AutoencoderConfig, Preset, LEAKY_SLOPE, MAX_HIDDEN_LAYERS, MAX_PARAMETERS,
+    MAX_WIDTH,
+};
 pub use train::{CenterGrad, CenterMode, GammaChoice, GammaNorm, SvddTerm, TrainConfig};
 pub use variant::Variant;
 

@@ -40,6 +40,11 @@ pub const LEAKY_SLOPE: f32 = 0.01;
 pub const MAX_WIDTH: usize = 1 << 24;
 /// Most hidden layers a network may have.
 pub const MAX_HIDDEN_LAYERS: usize = 64;
+/// Most parameters (weights and biases, encoder and decoder) a network may have: 2^30, 4 GiB
+/// of `f32`, thousands of times the paper's largest network. Each width below [`MAX_WIDTH`] is
+/// not enough: two adjacent layers of 10^7 units would ask for 10^14 weights, an allocation
+/// that aborts the process.
+pub const MAX_PARAMETERS: usize = 1 << 30;
 
 /// Architecture of the fully connected autoencoder.
 ///
@@ -168,5 +173,23 @@ impl AutoencoderConfig {
             ));
         }
         Ok(())
+    }
+
+    /// [`validate`](Self::validate), and at most [`MAX_PARAMETERS`] parameters: what a network
+    /// about to be initialised (allocated) must satisfy. A network read from a model file is
+    /// checked against the file's size instead.
+    pub fn validate_for_init(&self) -> Result<()> {
+        self.validate()?;
+        match crate::autoencoder::Autoencoder::parameter_count(self) {
+            Some(n) if n <= MAX_PARAMETERS => Ok(()),
+            n => Err(CoreError::param(
+                "hidden",
+                format!(
+                    "the network {:?} has {} parameters; at most {MAX_PARAMETERS} are allowed",
+                    self.encoder_widths(),
+                    n.map_or_else(|| "more than usize::MAX".to_string(), |n| n.to_string())
+                ),
+            )),
+        }
     }
 }

@@ -64,6 +64,25 @@ fn bad_parameters_are_errors() {
             ..
         })
     ));
+    // Widths each within MAX_WIDTH whose weights could not be allocated.
+    let huge = AutoencoderConfig {
+        hidden: vec![10_000_000, 10_000_000],
+        ..AutoencoderConfig::for_input(6)
+    };
+    assert!(matches!(
+        huge.validate_for_init(),
+        Err(CoreError::InvalidParameter { name: "hidden", .. })
+    ));
+    let widest = AutoencoderConfig {
+        input_dim: MAX_WIDTH,
+        hidden: vec![MAX_WIDTH],
+        latent: MAX_WIDTH,
+        ..AutoencoderConfig::for_input(6)
+    };
+    assert!(widest.validate().is_ok() && widest.validate_for_init().is_err());
+    assert!(AutoencoderConfig::for_input(3072)
+        .validate_for_init()
+        .is_ok());
     assert!(matches!(
         Preset::parse("vgg"),
         Err(CoreError::InvalidParameter { name: "preset", .. })
