@@ -9,7 +9,8 @@ use pyo3::prelude::*;
 use crate::value_err;
 
 /// Samples from Python: a C-contiguous float32 matrix is borrowed, anything else is converted
-/// (float64 to float32 with `as`, as the CLI reads float64 `.npy` files).
+/// (float64 to float32 with `as`, as the CLI reads float64 `.npy` files; a finite float64
+/// beyond float32's range is an error).
 pub(crate) enum Samples<'py> {
     Borrowed(PyReadonlyArray2<'py, f32>),
     Owned(Matrix),
@@ -45,7 +46,23 @@ impl Samples<'_> {
             return Ok(Samples::Owned(Matrix { data, rows, cols }));
         }
         if let Ok(a) = x.extract::<PyReadonlyArray2<'py, f64>>() {
-            let data = a.as_array().iter().map(|&v| v as f32).collect();
+            let mut data = Vec::with_capacity(rows * cols);
+            for (i, &v) in a.as_array().iter().enumerate() {
+                let f = v as f32;
+                // A finite value that float32 cannot hold would become infinite: say so,
+                // rather than report an infinity the caller never passed.
+                if f.is_infinite() && v.is_finite() {
+                    return Err(value_err(format!(
+                        "{name}: value at row {}, column {} is {v:e}, beyond the range of \
+                         float32 (+-{:e}), in which the models compute; rescale the \
+                         data first",
+                        i / cols,
+                        i % cols,
+                        f32::MAX
+                    )));
+                }
+                data.push(f);
+            }
             return Ok(Samples::Owned(Matrix { data, rows, cols }));
         }
         Err(PyTypeError::new_err(format!(

@@ -146,9 +146,43 @@ def test_missing_and_broken_model_files(tmp_path):
         dasvdd.load(empty)
 
 
+@pytest.mark.parametrize(
+    "det, name",
+    [
+        (AutoEncoder(epochs=1, lr=float("nan")), "lr"),
+        (DASVDD(epochs=1, kappa=float("inf")), "kappa"),
+        (KDE(bandwidth=float("nan")), "bandwidth"),
+        (KDE(bandwidth_grid=[0.5, float("inf")]), "bandwidth_grid"),
+        (OCSVM(gamma=float("-inf")), "gamma"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else type(v).__name__,
+)
+def test_non_finite_hyperparameters_are_named(det, name, train_test):
+    # Not "hyperparameters are not valid JSON", which is how they reached Rust.
+    with pytest.raises(ValueError, match=f"^{name} must be finite"):
+        det.fit(train_test[0][:50])
+
+
 @pytest.mark.parametrize("cls", [AutoEncoder, DASVDD, DeepSVDD])
 def test_networks_too_large_to_allocate_are_value_errors(cls, train_test):
     # Each width is below the limit on one layer (2^24), but two such layers would need 10^14
     # weights: the allocation used to abort the interpreter.
     with pytest.raises(ValueError, match="parameters; at most"):
         cls(epochs=1, hidden=(10**7, 10**7)).fit(train_test[0][:50])
+
+
+def test_float64_beyond_float32_range_is_named(fitted, train_test):
+    X = train_test[1].astype(np.float64)
+    X[4, 2] = 1e39
+    for call in (fitted.decision_function, IForest().fit):
+        with pytest.raises(ValueError, match=r"row 4, column 2 is 1e39, beyond the range of float32"):
+            call(X)
+    X[4, 2] = -3e38  # within range: fine
+    assert np.isfinite(fitted.decision_function(X)).all()
+
+
+def test_big_endian_floats_score_as_native_ones(fitted, train_test):
+    X_test = train_test[1]
+    ref = fitted.decision_function(X_test)
+    for dtype in (">f4", ">f8"):
+        np.testing.assert_array_equal(fitted.decision_function(X_test.astype(dtype)), ref)

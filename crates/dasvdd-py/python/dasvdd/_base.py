@@ -49,12 +49,13 @@ _Base = _SklearnBase if _SklearnBase is not object else _ParamsMixin
 
 
 def _as_array(X):
-    """``X`` as a numpy array without copying an array (lists and DataFrames are converted)."""
-    if isinstance(X, np.ndarray):
-        return X
-    if hasattr(X, "to_numpy"):
-        return X.to_numpy()
-    return np.asarray(X)
+    """``X`` as a numpy array without copying a native-order array (lists and DataFrames are
+    converted; float32 and float64 in the other byte order are swapped to this machine's)."""
+    if not isinstance(X, np.ndarray):
+        X = X.to_numpy() if hasattr(X, "to_numpy") else np.asarray(X)
+    if X.dtype.kind == "f" and X.dtype.itemsize in (4, 8) and not X.dtype.isnative:
+        X = X.astype(X.dtype.newbyteorder("="))
+    return X
 
 
 def _seed(random_state):
@@ -141,6 +142,10 @@ class BaseDetector(_Base):
 
     def _native_params(self):
         params = {k: _plain(getattr(self, k)) for k in self._hyper}
+        for k, v in params.items():
+            for x in v if isinstance(v, list) else [v]:
+                if isinstance(x, float) and not math.isfinite(x):
+                    raise ValueError(f"{k} must be finite, got {v!r}")
         params["seed"] = _seed(self.random_state)
         return json.dumps(params)
 
