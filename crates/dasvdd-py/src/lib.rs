@@ -45,7 +45,12 @@ const PREPROCESSING_KEY: &str = "preprocessing";
 
 /// A Python exception for a core error.
 fn core_err(e: CoreError) -> PyErr {
-    let msg = e.to_string();
+    core_err_with(e, |msg| msg)
+}
+
+/// A Python exception for a core error, with its message passed through `edit`.
+fn core_err_with(e: CoreError, edit: impl FnOnce(String) -> String) -> PyErr {
+    let msg = edit(e.to_string());
     match e {
         CoreError::InvalidParameter { .. }
         | CoreError::Config { .. }

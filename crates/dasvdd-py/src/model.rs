@@ -1,16 +1,31 @@
 //! `NativeModel`, the fitted detector Python holds: scoring, saving, and its attributes.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use dasvdd_baselines::Method;
-use dasvdd_core::{checkpoint, Detector, SampleView};
+use dasvdd_core::{checkpoint, CoreError, Detector, SampleView};
 use dasvdd_data::FittedPreprocessing;
 use numpy::PyArray1;
 use pyo3::prelude::*;
 
 use crate::samples::Samples;
-use crate::{core_err, value_err, PREPROCESSING_KEY};
+use crate::{core_err, core_err_with, value_err, PREPROCESSING_KEY};
+
+/// Saves started by this process, numbering their temporary files.
+static STAGED: AtomicU64 = AtomicU64::new(0);
+
+/// A temporary path beside `path` (so that renaming it onto `path` is atomic), unique to this
+/// process and save: `.dasvdd-<pid>-<n>.tmp`.
+fn staging_path(path: &Path) -> PathBuf {
+    let n = STAGED.fetch_add(1, Ordering::Relaxed);
+    let name = format!(".dasvdd-{}-{n}.tmp", std::process::id());
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.join(name),
+        _ => PathBuf::from(name),
+    }
+}
 
 /// A fitted detector with the preprocessing applied before it.
 #[pyclass(frozen, module = "dasvdd._native")]
@@ -91,12 +106,29 @@ impl NativeModel {
             }
             entries.push((k.as_str(), v.clone()));
         }
+        // Written whole beside the destination, then renamed onto it, as `dasvdd train` does:
+        // the destination is never a model without its preprocessing or metadata, and a failed
+        // save leaves an existing file as it was.
+        let staged = staging_path(&path);
         let detector = &self.detector;
-        py.detach(|| {
-            detector.save(&path)?;
-            checkpoint::set_metadata(&path, &entries)
-        })
-        .map_err(core_err)
+        let written = py.detach(|| {
+            detector
+                .save(&staged)
+                .and_then(|()| checkpoint::set_metadata(&staged, &entries))
+                .and_then(|()| {
+                    std::fs::rename(&staged, &path).map_err(|source| CoreError::Io {
+                        path: path.clone(),
+                        source,
+                    })
+                })
+        });
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&staged);
+            // Errors name the destination, not the temporary file.
+            let (from, to) = (staged.display().to_string(), path.display().to_string());
+            return Err(core_err_with(e, |msg| msg.replace(&from, &to)));
+        }
+        Ok(())
     }
 
     /// The method name (`dasvdd`, `ocsvm`, ...).
