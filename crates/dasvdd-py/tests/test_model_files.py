@@ -1,14 +1,25 @@
 """Model files as the rest of the project writes them: saves that are atomic (written beside
-the destination, then renamed), and errors that name the path."""
+the destination, then renamed), and estimators that survive pickle and copy.deepcopy."""
 
+import copy
 import json
+import pickle
 import threading
 
 import numpy as np
 import pytest
 
 import dasvdd
-from dasvdd import AutoEncoder, IForest
+from dasvdd import DASVDD, KDE, OCSVM, AutoEncoder, DeepSVDD, IForest
+
+FAST = {
+    "dasvdd": lambda: DASVDD(epochs=2, batch_size=50),
+    "ocsvm": lambda: OCSVM(),
+    "kde": lambda: KDE(),
+    "iforest": lambda: IForest(n_trees=20),
+    "ae": lambda: AutoEncoder(epochs=2, batch_size=50),
+    "deep_svdd": lambda: DeepSVDD(epochs=2, pretrain_epochs=1, batch_size=50),
+}
 
 
 def _metadata(path):
@@ -68,3 +79,26 @@ def test_failed_saves_name_the_destination_and_leave_nothing_behind(tmp_path):
 def test_loading_a_folder_is_an_os_error(tmp_path):
     with pytest.raises(OSError):
         dasvdd.load(tmp_path)
+
+
+@pytest.mark.parametrize("method", sorted(FAST))
+def test_fitted_estimators_survive_pickle_and_deepcopy(method, train_test):
+    X, X_test, _ = train_test
+    det = FAST[method]().fit(X)
+    ref = det.decision_function(X_test)
+    for twin in (pickle.loads(pickle.dumps(det)), copy.deepcopy(det)):
+        assert type(twin) is type(det)
+        assert twin.get_params() == det.get_params()
+        np.testing.assert_array_equal(twin.decision_function(X_test), ref)
+        np.testing.assert_array_equal(twin.decision_scores_, det.decision_scores_)
+        assert twin.threshold_ == det.threshold_
+        np.testing.assert_array_equal(twin.predict(X_test), det.predict(X_test))
+        np.testing.assert_array_equal(twin.predict_proba(X_test), det.predict_proba(X_test))
+    if method == "dasvdd":
+        twin_terms = pickle.loads(pickle.dumps(det)).score_terms(X_test)
+        for (n1, w1, v1), (n2, w2, v2) in zip(twin_terms, det.score_terms(X_test)):
+            assert (n1, w1) == (n2, w2)
+            np.testing.assert_array_equal(v1, v2)
+    unfitted = pickle.loads(pickle.dumps(FAST[method]()))
+    assert not hasattr(unfitted, "model_")
+    assert unfitted.get_params() == FAST[method]().get_params()

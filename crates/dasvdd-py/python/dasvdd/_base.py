@@ -253,6 +253,40 @@ class BaseDetector(_Base):
         """Fits on ``X`` and returns ``labels_``."""
         return self.fit(X, y).labels_
 
+    # -- pickle and copy ------------------------------------------------------------------
+
+    def __getstate__(self):
+        """The estimator's state for ``pickle`` and ``copy.deepcopy``: the fitted native model
+        travels as the bytes of its model file (as ``save`` writes it)."""
+        state = super().__getstate__() if hasattr(super(), "__getstate__") else None
+        state = dict(self.__dict__ if state is None else state)
+        model = state.pop("model_", None)
+        if model is not None:
+            import tempfile
+
+            with tempfile.TemporaryDirectory(prefix="dasvdd-pickle-") as d:
+                path = f"{d}/model.safetensors"
+                model.save(path)
+                with open(path, "rb") as f:
+                    state["_model_file"] = f.read()
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        data = state.pop("_model_file", None)
+        if hasattr(super(), "__setstate__"):
+            super().__setstate__(state)
+        else:
+            self.__dict__.update(state)
+        if data is not None:
+            import tempfile
+
+            with tempfile.TemporaryDirectory(prefix="dasvdd-pickle-") as d:
+                path = f"{d}/model.safetensors"
+                with open(path, "wb") as f:
+                    f.write(data)
+                self.model_ = _native.load(path, self.device)
+
     # -- model files ----------------------------------------------------------------------
 
     def save(self, path):
