@@ -1,9 +1,11 @@
 """Model files as the rest of the project writes them: saves that are atomic (written beside
-the destination, then renamed), and estimators that survive pickle and copy.deepcopy."""
+the destination, then renamed), thresholds shared with `dasvdd train --contamination` and
+`dasvdd score --predict`, and estimators that survive pickle and copy.deepcopy."""
 
 import copy
 import json
 import pickle
+import subprocess
 import threading
 
 import numpy as np
@@ -102,3 +104,37 @@ def test_fitted_estimators_survive_pickle_and_deepcopy(method, train_test):
     unfitted = pickle.loads(pickle.dumps(FAST[method]()))
     assert not hasattr(unfitted, "model_")
     assert unfitted.get_params() == FAST[method]().get_params()
+
+
+def test_cli_thresholds_are_read_and_written(cli, train_test, tmp_path):
+    X, X_test, _ = train_test
+    np.save(tmp_path / "train.npy", X)
+    np.save(tmp_path / "test.npy", X_test)
+
+    def run(*args):
+        done = subprocess.run([cli, *args], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done
+
+    # A model of `dasvdd train --contamination` keeps its threshold in Python ...
+    cli_model = tmp_path / "cli.safetensors"
+    run("train", "--method", "iforest", "--data", str(tmp_path / "train.npy"), "--out",
+        str(cli_model), "--contamination", "0.05", "--quiet")
+    stored = json.loads(_metadata(cli_model)["threshold"])
+    det = IForest.load(cli_model)
+    assert det.threshold_ == stored["value"]
+    assert det.contamination == 0.05
+    scores = det.decision_function(X_test)
+    np.testing.assert_array_equal(det.predict(X_test), (scores > stored["value"]).astype(int))
+    # ... and one saved by Python gives `dasvdd score --predict` the estimator's threshold.
+    py = IForest(n_trees=20, contamination=0.2).fit(X)
+    py_model = tmp_path / "py.safetensors"
+    py.save(py_model)
+    stored = json.loads(_metadata(py_model)["threshold"])
+    assert stored == {"value": py.threshold_, "contamination": 0.2, "n_train": len(X)}
+    run("score", "--model", str(py_model), "--data", str(tmp_path / "test.npy"), "--predict",
+        "--out", str(tmp_path / "py.csv"))
+    rows = (tmp_path / "py.csv").read_text().split()
+    assert rows[0] == "score,prediction"
+    predicted = np.array([int(r.split(",")[1]) for r in rows[1:]])
+    np.testing.assert_array_equal(predicted, py.predict(X_test))

@@ -21,6 +21,9 @@ except ImportError:  # pragma: no cover - exercised only without scikit-learn
 
 # Metadata key under which ``save`` keeps what the Python estimator adds to the model file.
 _META_KEY = "python_estimator"
+# Metadata key of the decision threshold as `dasvdd train --contamination` stores it (JSON
+# ``{"value", "contamination", "n_train"}``), which `dasvdd score --predict` reads.
+_THRESHOLD_KEY = "threshold"
 
 
 class _ParamsMixin:
@@ -298,7 +301,18 @@ class BaseDetector(_Base):
             "threshold": getattr(self, "threshold_", None),
             "train_stats": getattr(self, "_train_stats", None),
         }
-        self.model_.save(str(path), {_META_KEY: json.dumps(extra)})
+        entries = {_META_KEY: json.dumps(extra)}
+        threshold = getattr(self, "threshold_", None)
+        if threshold is not None:
+            scores = getattr(self, "decision_scores_", None)
+            entries[_THRESHOLD_KEY] = json.dumps(
+                {
+                    "value": float(threshold),
+                    "contamination": float(self.contamination),
+                    "n_train": int(len(scores)) if scores is not None else 0,
+                }
+            )
+        self.model_.save(str(path), entries)
 
     @classmethod
     def load(cls, path, device="cpu"):
@@ -328,6 +342,12 @@ def _from_native(cls, native, device):
     est.n_features_in_ = native.n_features
     est.loss_history_ = np.asarray(native.losses, dtype=np.float64)
     est.threshold_ = extra.get("threshold")
+    if est.threshold_ is None and _THRESHOLD_KEY in native.metadata:
+        # A model of `dasvdd train --contamination q`: its threshold, and q as contamination.
+        stored = json.loads(native.metadata[_THRESHOLD_KEY])
+        est.threshold_ = float(stored["value"])
+        if not params:
+            est.set_params(contamination=float(stored["contamination"]))
     if extra.get("train_stats") is not None:
         est._train_stats = extra["train_stats"]
     return est
