@@ -186,3 +186,20 @@ def test_big_endian_floats_score_as_native_ones(fitted, train_test):
     ref = fitted.decision_function(X_test)
     for dtype in (">f4", ">f8"):
         np.testing.assert_array_equal(fitted.decision_function(X_test.astype(dtype)), ref)
+
+
+def test_predict_proba_without_training_statistics_is_not_fitted(fitted, tmp_path, train_test):
+    # A model loaded from a file without the estimator's metadata (as `dasvdd train` writes
+    # them) given a threshold by hand, as the NotFittedError of predict suggests: predict works,
+    # predict_proba says what it lacks instead of raising AttributeError.
+    from sklearn.exceptions import NotFittedError
+
+    path = tmp_path / "m.safetensors"
+    fitted.model_.save(str(path))
+    det = dasvdd.load(path)
+    with pytest.raises(NotFittedError, match="threshold"):
+        det.predict(train_test[1])
+    det.threshold_ = fitted.threshold_
+    np.testing.assert_array_equal(det.predict(train_test[1]), fitted.predict(train_test[1]))
+    with pytest.raises(NotFittedError, match="predict_proba"):
+        det.predict_proba(train_test[1])

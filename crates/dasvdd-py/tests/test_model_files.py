@@ -107,6 +107,8 @@ def test_fitted_estimators_survive_pickle_and_deepcopy(method, train_test):
 
 
 def test_cli_thresholds_are_read_and_written(cli, train_test, tmp_path):
+    from sklearn.exceptions import NotFittedError
+
     X, X_test, _ = train_test
     np.save(tmp_path / "train.npy", X)
     np.save(tmp_path / "test.npy", X_test)
@@ -126,6 +128,9 @@ def test_cli_thresholds_are_read_and_written(cli, train_test, tmp_path):
     assert det.contamination == 0.05
     scores = det.decision_function(X_test)
     np.testing.assert_array_equal(det.predict(X_test), (scores > stored["value"]).astype(int))
+    # The training scores' range, by which predict_proba scales, is not in the file.
+    with pytest.raises(NotFittedError, match="predict_proba"):
+        det.predict_proba(X_test)
     # ... and one saved by Python gives `dasvdd score --predict` the estimator's threshold.
     py = IForest(n_trees=20, contamination=0.2).fit(X)
     py_model = tmp_path / "py.safetensors"

@@ -236,8 +236,14 @@ class BaseDetector(_Base):
         the training scores' range (clipped to [0, 1]); ``unify`` is Kriegel et al.'s Gaussian
         scaling, as PyOD computes them."""
         self._check_fitted(need_threshold=True)
+        stats = getattr(self, "_train_stats", None)
+        if stats is None:
+            raise _not_fitted(
+                self,
+                "this model was loaded from a file without its training scores' statistics "
+                "(written by `dasvdd train`), by which predict_proba scales; call fit",
+            )
         scores = self.decision_function(X)
-        stats = self._train_stats
         probs = np.zeros((scores.shape[0], 2))
         if method == "linear":
             span = stats["max"] - stats["min"]
