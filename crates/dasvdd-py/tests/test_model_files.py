@@ -143,3 +143,27 @@ def test_cli_thresholds_are_read_and_written(cli, train_test, tmp_path):
     assert rows[0] == "score,prediction"
     predicted = np.array([int(r.split(",")[1]) for r in rows[1:]])
     np.testing.assert_array_equal(predicted, py.predict(X_test))
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("python_estimator", "{not json"),
+        ("python_estimator", "[1, 2]"),
+        ("python_estimator", '{"params": {}, "threshold": "high"}'),
+        ("python_estimator", '{"params": {}, "threshold": 0.5, "train_stats": {"min": 0}}'),
+        ("threshold", "{not json"),
+        ("threshold", '{"contamination": 0.1}'),
+        ("threshold", '{"value": "a", "contamination": 0.1, "n_train": 3}'),
+    ],
+)
+def test_broken_metadata_entries_are_value_errors_naming_them(key, value, tmp_path):
+    # As `dasvdd score` reports them: "<file>: metadata `<key>` is invalid: ...", not a
+    # JSONDecodeError, KeyError or AttributeError without the file's name.
+    det = IForest(n_trees=5).fit(np.random.default_rng(2).normal(size=(40, 3)))
+    entries = {"python_estimator": json.dumps({"params": det.get_params(), "threshold": None})}
+    entries[key] = value
+    path = tmp_path / "m.safetensors"
+    det.model_.save(str(path), entries)
+    with pytest.raises(ValueError, match=rf"m\.safetensors: metadata `{key}` is invalid"):
+        dasvdd.load(path)

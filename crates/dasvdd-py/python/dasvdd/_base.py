@@ -330,32 +330,62 @@ class BaseDetector(_Base):
                 f"{path}: holds a `{native.method}` model, not a `{cls._method}` model "
                 f"(use dasvdd.load to load any model)"
             )
-        return _from_native(_CLASSES[native.method], native, device)
+        return _from_native(_CLASSES[native.method], native, device, path)
 
 
-def _from_native(cls, native, device):
-    extra = json.loads(native.metadata.get(_META_KEY, "{}"))
+def _from_native(cls, native, device, path):
+    def invalid(key, problem):
+        return ValueError(f"{path}: metadata `{key}` is invalid: {problem}")
+
+    def entry(key):
+        text = native.metadata.get(key)
+        if text is None:
+            return None
+        try:
+            return json.loads(text)
+        except ValueError as e:
+            raise invalid(key, e) from None
+
+    def finite(key, value):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise invalid(key, f"expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise invalid(key, f"{value!r} is not finite")
+        return float(value)
+
+    extra = entry(_META_KEY) or {}
+    if not isinstance(extra, dict) or not isinstance(extra.get("params") or {}, dict):
+        raise invalid(_META_KEY, "expected an object with `params`, `threshold`, `train_stats`")
     est = cls()
-    params = {k: v for k, v in extra.get("params", {}).items() if k in est.get_params()}
+    params = {k: v for k, v in (extra.get("params") or {}).items() if k in est.get_params()}
     for k in ("lr_milestones", "pretrain_lr_milestones", "hidden", "bandwidth_grid"):  # JSON lists, given as tuples
-        if params.get(k) is not None:
+        if isinstance(params.get(k), list):
             params[k] = tuple(params[k])
     est.set_params(**params)
     if not params and "seed" in native.metadata:
-        est.set_params(random_state=int(native.metadata["seed"]))
+        try:
+            est.set_params(random_state=int(native.metadata["seed"]))
+        except ValueError as e:
+            raise invalid("seed", e) from None
     est.set_params(device=device)
     est.model_ = native
     est.n_features_in_ = native.n_features
     est.loss_history_ = np.asarray(native.losses, dtype=np.float64)
-    est.threshold_ = extra.get("threshold")
-    if est.threshold_ is None and _THRESHOLD_KEY in native.metadata:
+    threshold = extra.get("threshold")
+    est.threshold_ = None if threshold is None else finite(_META_KEY, threshold)
+    stored = entry(_THRESHOLD_KEY) if est.threshold_ is None else None
+    if stored is not None:
         # A model of `dasvdd train --contamination q`: its threshold, and q as contamination.
-        stored = json.loads(native.metadata[_THRESHOLD_KEY])
-        est.threshold_ = float(stored["value"])
+        if not isinstance(stored, dict) or not {"value", "contamination"} <= set(stored):
+            raise invalid(_THRESHOLD_KEY, f"expected {{value, contamination, n_train}}, got {stored!r}")
+        est.threshold_ = finite(_THRESHOLD_KEY, stored["value"])
         if not params:
-            est.set_params(contamination=float(stored["contamination"]))
-    if extra.get("train_stats") is not None:
-        est._train_stats = extra["train_stats"]
+            est.set_params(contamination=finite(_THRESHOLD_KEY, stored["contamination"]))
+    stats = extra.get("train_stats")
+    if stats is not None:
+        if not isinstance(stats, dict) or not {"min", "max", "mean", "std"} <= set(stats):
+            raise invalid(_META_KEY, f"train_stats must hold min, max, mean and std, got {stats!r}")
+        est._train_stats = {k: finite(_META_KEY, stats[k]) for k in ("min", "max", "mean", "std")}
     return est
 
 
