@@ -8,14 +8,19 @@ use dasvdd_core::{CoreError, Detector, SampleView};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 
-/// What training produced: the detector and the loss of every epoch (neural methods).
+/// What training produced: the detector, the loss of every epoch (neural methods), and the
+/// training samples' scores (as [`Detector::score`] gives them, for PyOD's `decision_scores_`).
 pub(crate) struct Fitted {
     pub(crate) detector: Box<dyn Detector>,
     pub(crate) losses: Vec<f64>,
+    pub(crate) scores: Vec<f64>,
 }
 
 /// Fits `params` on `x`, calling `tick(phase, epoch, epochs, loss)` after every epoch of the
 /// neural methods; training stops when `tick` breaks. The losses of the `train` phase are kept.
+/// Then scores `x`: part of the fit for Python, so that for the classical methods, whose
+/// scoring of the training samples can take longer than their fit (Isolation Forest with many
+/// trees, KDE with a fixed bandwidth), Ctrl-C returns at once there too.
 pub(crate) fn fit_params(
     params: &MethodParams,
     x: SampleView<'_>,
@@ -32,7 +37,12 @@ pub(crate) fn fit_params(
             }
             tick(p.phase, p.epoch, p.epochs, p.loss)
         })?;
-    Ok(Fitted { detector, losses })
+    let scores = detector.score(x)?;
+    Ok(Fitted {
+        detector,
+        losses,
+        scores,
+    })
 }
 
 /// Fits a classical method (one long call with no epochs) on a worker thread while this thread

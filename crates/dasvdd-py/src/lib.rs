@@ -151,6 +151,7 @@ fn fit(
         preprocessing,
         params: serde_json::to_string(&resolved).map_err(|e| value_err(e.to_string()))?,
         losses: fitted.losses,
+        training_scores: fitted.scores,
         metadata: HashMap::new(),
     })
 }
@@ -200,6 +201,7 @@ fn load(py: Python<'_>, path: PathBuf, device: &str) -> PyResult<NativeModel> {
         preprocessing,
         params: stored,
         losses,
+        training_scores: Vec::new(),
         metadata,
     })
 }

@@ -37,6 +37,8 @@ pub(crate) struct NativeModel {
     pub(crate) params: String,
     /// Loss of every epoch (neural methods), from training or the model file's history.
     pub(crate) losses: Vec<f64>,
+    /// The scores of the training samples, computed by `fit` (empty when loaded from a file).
+    pub(crate) training_scores: Vec<f64>,
     /// The model file's metadata, when loaded from one.
     pub(crate) metadata: HashMap<String, String>,
 }
@@ -153,6 +155,13 @@ impl NativeModel {
     #[getter]
     fn losses(&self) -> Vec<f64> {
         self.losses.clone()
+    }
+
+    /// The scores of the training samples as `score` gives them, float64, computed by `fit`
+    /// within the step that Ctrl-C interrupts (empty for a model loaded from a file).
+    #[getter]
+    fn training_scores<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        PyArray1::from_slice(py, &self.training_scores)
     }
 
     /// The metadata of the model file this model was loaded from (empty after `fit`).

@@ -178,7 +178,8 @@ class BaseDetector(_Base):
         )
         self.n_features_in_ = self.model_.n_features
         self.loss_history_ = np.asarray(self.model_.losses, dtype=np.float64)
-        self.decision_scores_ = self.model_.score(X)
+        # Scored by the native fit, where Ctrl-C is answered: as decision_function(X) would.
+        self.decision_scores_ = self.model_.training_scores
         self._process_decision_scores()
         return self
 
