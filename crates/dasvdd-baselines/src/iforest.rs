@@ -74,7 +74,16 @@ impl IsolationForestParams {
         };
         let max_depth = (psi.max(2) as f64).log2().ceil() as usize;
         let mut master = ChaCha8Rng::seed_from_u64(self.seed);
-        let tree_seeds: Vec<u64> = (0..self.n_trees).map(|_| master.random()).collect();
+        // `n_trees` comes from the user: a count whose seeds alone cannot be allocated
+        // (10^12 trees: 8 TB) is an error, not an aborted process.
+        let mut tree_seeds: Vec<u64> = Vec::new();
+        tree_seeds.try_reserve_exact(self.n_trees).map_err(|_| {
+            CoreError::param(
+                "n_trees",
+                format!("{} trees cannot be allocated", self.n_trees),
+            )
+        })?;
+        tree_seeds.extend((0..self.n_trees).map(|_| master.random::<u64>()));
         let trees: Vec<Vec<Node>> = tree_seeds
             .into_par_iter()
             .map(|seed| {

@@ -146,8 +146,10 @@ pub fn run_epochs_stacked<const K: usize, R: Send>(
     let models = shuffle_rngs.len();
     let batches = rows / batch;
     let mut orders: Vec<Vec<usize>> = vec![(0..rows).collect(); models];
+    // Room for the records of a usual run only: `epochs` comes from the user, and reserving
+    // for 2^62 of them panicked ("capacity overflow") before the first epoch.
     let mut out: Vec<Result<Vec<R>>> = (0..models)
-        .map(|_| Ok(Vec::with_capacity(epochs)))
+        .map(|_| Ok(Vec::with_capacity(epochs.min(1 << 16))))
         .collect();
     for epoch in 1..=epochs {
         if out.iter().all(|r| r.is_err()) {

@@ -192,6 +192,17 @@ def test_ctrl_c_interrupts_training(method, train_test):
     assert det.decision_function(X_test).shape == (len(X_test),)
 
 
+@pytest.mark.parametrize("method", NEURAL)
+def test_huge_epoch_counts_train_until_interrupted(method, train_test):
+    # 2^62 epochs: reserving room for every epoch's record panicked ("capacity overflow",
+    # pyo3's PanicException) before the first epoch; now training runs until Ctrl-C.
+    X = train_test[0]
+    det = FAST[method]().set_params(epochs=2**62)
+    if method == "deep_svdd":
+        det.set_params(pretrain_epochs=2**62)
+    assert _seconds_until_interrupted(det, X, after=0.3) < 10
+
+
 @pytest.mark.parametrize("method", ["ocsvm", "kde"])
 def test_ctrl_c_interrupts_a_classical_fit(method):
     # One fit call with no epochs (about 3.5 s here on these rows): Ctrl-C after 0.2 s must

@@ -203,3 +203,16 @@ def test_predict_proba_without_training_statistics_is_not_fitted(fitted, tmp_pat
     np.testing.assert_array_equal(det.predict(train_test[1]), fitted.predict(train_test[1]))
     with pytest.raises(NotFittedError, match="predict_proba"):
         det.predict_proba(train_test[1])
+
+
+@pytest.mark.parametrize(
+    "det, name",
+    [
+        (IForest(n_trees=10**12), "n_trees"),  # 8 TB of tree seeds: the allocation aborted
+        (DASVDD(epochs=1, gamma_trials=2**62), "gamma_trials"),  # panicked: capacity overflow
+    ],
+    ids=["iforest-trees", "dasvdd-gamma-trials"],
+)
+def test_counts_too_large_to_allocate_are_value_errors(det, name, train_test):
+    with pytest.raises(ValueError, match=f"`{name}`"):
+        det.fit(train_test[0][:50])

@@ -19,7 +19,9 @@ pub use model::{
     Activation, AutoencoderConfig, Preset, LEAKY_SLOPE, MAX_HIDDEN_LAYERS, MAX_PARAMETERS,
     MAX_WIDTH,
 };
-pub use train::{CenterGrad, CenterMode, GammaChoice, GammaNorm, SvddTerm, TrainConfig};
+pub use train::{
+    CenterGrad, CenterMode, GammaChoice, GammaNorm, SvddTerm, TrainConfig, MAX_GAMMA_TRIALS,
+};
 pub use variant::Variant;
 
 /// DASVDD's parameters under the name every method's follow (`XParams::fit`, as

@@ -64,6 +64,17 @@ fn bad_parameters_are_errors() {
             ..
         })
     ));
+    let bad = TrainConfig {
+        gamma: GammaChoice::Heuristic { trials: 1 << 62 },
+        ..TrainConfig::default()
+    };
+    assert!(matches!(
+        bad.validate(),
+        Err(CoreError::InvalidParameter {
+            name: "gamma_trials",
+            ..
+        })
+    ));
     // Widths each within MAX_WIDTH whose weights could not be allocated.
     let huge = AutoencoderConfig {
         hidden: vec![10_000_000, 10_000_000],

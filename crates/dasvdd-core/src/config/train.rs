@@ -6,6 +6,9 @@ use serde::{Deserialize, Serialize};
 use super::Variant;
 use crate::error::{CoreError, Result};
 
+/// Most initialisations the gamma heuristic of eq. (6) may average over (the paper uses 10).
+pub const MAX_GAMMA_TRIALS: usize = 1 << 16;
+
 /// How gamma, the weight of the SVDD term, is chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -144,6 +147,14 @@ impl TrainConfig {
         match self.gamma {
             GammaChoice::Heuristic { trials: 0 } => {
                 return Err(CoreError::param("gamma_trials", "must be at least 1"))
+            }
+            // Each trial initialises a network and scores the data, with no way to stop them:
+            // a mistyped count would run for ever.
+            GammaChoice::Heuristic { trials } if trials > MAX_GAMMA_TRIALS => {
+                return Err(CoreError::param(
+                    "gamma_trials",
+                    format!("{trials} is more than {MAX_GAMMA_TRIALS}"),
+                ))
             }
             GammaChoice::Fixed(g) if !(g.is_finite() && g >= 0.0) => {
                 return Err(CoreError::param(

@@ -91,7 +91,8 @@ pub fn estimate_gamma(
     if trials == 0 {
         return Err(CoreError::param("gamma_trials", "must be at least 1"));
     }
-    let mut ratios = Vec::with_capacity(trials);
+    // `trials` comes from the user: reserving for 2^62 of them panicked ("capacity overflow").
+    let mut ratios = Vec::with_capacity(trials.min(1 << 16));
     for t in 0..trials {
         let mut rng = seeded_rng(config.train.seed, stream::GAMMA_TRIALS + t as u64);
         let ae = Autoencoder::init(&config.model, &mut rng, device)?;
