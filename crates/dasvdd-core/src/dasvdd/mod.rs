@@ -92,7 +92,7 @@ pub fn estimate_gamma(
         return Err(CoreError::param("gamma_trials", "must be at least 1"));
     }
     // `trials` comes from the user: reserving for 2^62 of them panicked ("capacity overflow").
-    let mut ratios = Vec::with_capacity(trials.min(1 << 16));
+    let mut ratios = Vec::with_capacity(trials.min(crate::config::MAX_GAMMA_TRIALS));
     for t in 0..trials {
         let mut rng = seeded_rng(config.train.seed, stream::GAMMA_TRIALS + t as u64);
         let ae = Autoencoder::init(&config.model, &mut rng, device)?;
