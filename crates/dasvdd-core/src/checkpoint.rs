@@ -34,6 +34,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
+    // tempfile's own error for a missing folder names its random temporary file.
+    folder_check(dir).map_err(io)?;
     let mut builder = tempfile::Builder::new();
     builder.prefix(".dasvdd-").suffix(".tmp");
     // As a file created the usual way: 0666 less the umask (tempfile's own default, 0600,
@@ -49,6 +51,23 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
     Ok(())
+}
+
+/// Whether `dir` is a folder a file can be written into: the error says which folder is missing
+/// or is not a folder.
+fn folder_check(dir: &Path) -> std::io::Result<()> {
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::NotADirectory,
+            format!("{} is not a folder", dir.display()),
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(std::io::Error::new(
+            e.kind(),
+            format!("the folder {} does not exist", dir.display()),
+        )),
+        Err(e) => Err(e),
+    }
 }
 
 /// Saves named tensors and metadata as one safetensors file, atomically. The metadata always

@@ -210,3 +210,18 @@ fn every_bad_field_is_named() {
     replace_tensor(&path, &p, "center", vec![3], &[0.0, f32::INFINITY, 0.0]);
     assert!(load_error(&p).contains("`center`"));
 }
+
+#[test]
+fn saves_into_a_missing_folder_name_the_folder_not_a_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("missing").join("model.safetensors");
+    let e = dasvdd_core::checkpoint::write_atomic(&path, b"bytes")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("model.safetensors")
+            && e.contains("missing does not exist")
+            && !e.contains(".dasvdd-"),
+        "{e}"
+    );
+}

@@ -102,6 +102,23 @@ pub fn write_atomic_with(
         ));
     }
     let io = |e| DataError::io(path, e);
+    // tempfile's own error for a missing folder names its random temporary file.
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(io(std::io::Error::new(
+                std::io::ErrorKind::NotADirectory,
+                format!("{} is not a folder", dir.display()),
+            )))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(io(std::io::Error::new(
+                e.kind(),
+                format!("the folder {} does not exist", dir.display()),
+            )))
+        }
+        Err(e) => return Err(io(e)),
+    }
     let mut builder = tempfile::Builder::new();
     builder.prefix(".dasvdd-").suffix(".tmp");
     // As a file created the usual way: 0666 less the umask (tempfile's own default, 0600,

@@ -462,3 +462,25 @@ fn cifar_batches() {
     let (train, test) = load_cifar10_dir(d.path()).unwrap();
     assert_eq!((train.len(), test.len()), (60, 10));
 }
+
+#[test]
+fn writes_into_a_missing_folder_name_the_folder_not_a_temporary_file() {
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("missing").join("scores.csv");
+    let e = dasvdd_data::fileio::write_atomic(&path, b"score\n1\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("scores.csv") && e.contains("missing does not exist") && !e.contains(".dasvdd-"),
+        "{e}"
+    );
+    let file = d.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let e = dasvdd_data::fileio::write_atomic(&file.join("scores.csv"), b"1\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("a-file is not a folder") && !e.contains(".dasvdd-"),
+        "{e}"
+    );
+}
