@@ -464,3 +464,50 @@ fn a_model_whose_scaling_does_not_fit_its_features_is_named_as_the_fault() {
         "{e}"
     );
 }
+
+/// `/dev/zero` given as data, as a model or as labels is an error at once: read whole, it
+/// filled memory until the process was killed.
+#[cfg(unix)]
+#[test]
+fn a_device_is_not_read_as_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fixture(d);
+    train(d, &["--method", "iforest", "--out", "m.safetensors"]);
+    for args in [
+        &[
+            "train",
+            "--method",
+            "iforest",
+            "--data",
+            "/dev/zero",
+            "--out",
+            "x.safetensors",
+        ][..],
+        &[
+            "score",
+            "--model",
+            "/dev/zero",
+            "--data",
+            "new.csv",
+            "--out",
+            "s.csv",
+        ][..],
+        &[
+            "score",
+            "--model",
+            "m.safetensors",
+            "--data",
+            "/dev/zero",
+            "--out",
+            "s.csv",
+        ][..],
+        &["inspect", "/dev/zero"][..],
+    ] {
+        let e = err(&dasvdd(args, d));
+        assert!(
+            e.contains("/dev/zero") && e.contains("a device, not a file"),
+            "{args:?}: {e}"
+        );
+    }
+}

@@ -424,10 +424,23 @@ pub fn read_method(path: &Path) -> Result<String> {
 /// Reads a safetensors file whole, checks its header and every tensor's offsets, and returns
 /// the bytes with the metadata.
 fn read_safetensors(path: &Path) -> Result<(Vec<u8>, HashMap<String, String>)> {
-    let bytes = std::fs::read(path).map_err(|source| CoreError::Io {
+    let io = |source| CoreError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    // A device (`/dev/zero`) would be read until memory runs out.
+    #[cfg(unix)]
+    if let Ok(m) = std::fs::metadata(path) {
+        use std::os::unix::fs::FileTypeExt;
+        let t = m.file_type();
+        if t.is_char_device() || t.is_block_device() || t.is_socket() {
+            return Err(io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "a device, not a file",
+            )));
+        }
+    }
+    let bytes = std::fs::read(path).map_err(io)?;
     let invalid = |e: safetensors::SafeTensorError| CoreError::Checkpoint {
         path: path.to_path_buf(),
         problem: format!("not a valid safetensors file: {e}"),

@@ -19,7 +19,30 @@ pub fn is_hidden(path: &Path) -> bool {
 
 /// Reads the whole file at `path`.
 pub fn read_bytes(path: &Path) -> Result<Vec<u8>> {
+    not_a_device(path).map_err(|e| DataError::io(path, e))?;
     std::fs::read(path).map_err(|e| DataError::io(path, e))
+}
+
+/// Fails for a device or a socket (`/dev/zero`, `/dev/urandom`, a terminal), which a whole-file
+/// read would read until memory runs out; files, pipes (`<(...)`) and whatever cannot be
+/// examined pass, to fail or succeed in the read itself.
+pub fn not_a_device(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if let Ok(m) = std::fs::metadata(path) {
+            let t = m.file_type();
+            if t.is_char_device() || t.is_block_device() || t.is_socket() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "a device, not a file",
+                ));
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// Reads the whole file at `path`, decompressing it when it is gzip (detected by its magic

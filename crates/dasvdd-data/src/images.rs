@@ -187,7 +187,7 @@ pub fn read_image(path: &Path, opts: &ImageFolderOptions) -> Result<Vec<f32>> {
             format!("image size {}x{} is empty", opts.width, opts.height),
         ));
     }
-    let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    let bytes = crate::fileio::read_bytes(path)?;
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_IMAGE_SIDE);
     limits.max_image_height = Some(MAX_IMAGE_SIDE);

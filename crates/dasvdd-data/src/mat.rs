@@ -34,7 +34,7 @@ pub(crate) struct DenseVar {
 /// The version is told by the header: a MAT v5 header whose version field is 0x0200, or an
 /// HDF5 signature at offset 0 or 512 (the MAT v7.3 userblock), selects the HDF5 reader.
 pub fn read_mat(path: &Path) -> Result<LabeledData> {
-    let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    let bytes = crate::fileio::read_bytes(path)?;
     read_mat_bytes(path, &bytes)
 }
 

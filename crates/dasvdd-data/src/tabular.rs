@@ -174,7 +174,7 @@ impl LineCounter<'_> {
 /// The records of a CSV file with their 1-based line numbers; blank lines are skipped. (Line
 /// numbers are counted here from byte offsets: the `csv` crate's own count skips blank lines.)
 fn records(path: &Path, delimiter: u8) -> Result<Vec<(u64, csv::StringRecord)>> {
-    let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    let bytes = crate::fileio::read_bytes(path)?;
     let mut lines = LineCounter {
         bytes: &bytes,
         offset: 0,

@@ -484,3 +484,18 @@ fn writes_into_a_missing_folder_name_the_folder_not_a_temporary_file() {
         "{e}"
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn a_device_is_not_read_as_a_file() {
+    for e in [
+        dasvdd_data::fileio::read_bytes(std::path::Path::new("/dev/zero")).unwrap_err(),
+        read_csv(std::path::Path::new("/dev/zero"), &CsvOptions::default()).unwrap_err(),
+    ] {
+        let e = e.to_string();
+        assert!(
+            e.contains("/dev/zero") && e.contains("a device, not a file"),
+            "{e}"
+        );
+    }
+}

@@ -167,3 +167,10 @@ def test_broken_metadata_entries_are_value_errors_naming_them(key, value, tmp_pa
     det.model_.save(str(path), entries)
     with pytest.raises(ValueError, match=rf"m\.safetensors: metadata `{key}` is invalid"):
         dasvdd.load(path)
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_loading_a_device_is_an_os_error():
+    # Read whole, /dev/zero filled memory until the process was killed.
+    with pytest.raises(OSError, match="a device, not a file"):
+        DASVDD.load("/dev/zero")

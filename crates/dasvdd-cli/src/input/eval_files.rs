@@ -17,7 +17,9 @@ pub fn read_text(path: &Path) -> Result<String> {
             .context("cannot read standard input")?;
         return Ok(s);
     }
-    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+    dasvdd_data::fileio::not_a_device(path)
+        .and_then(|()| std::fs::read_to_string(path))
+        .with_context(|| format!("cannot read {}", path.display()))
 }
 
 /// The name of a file argument in messages.

@@ -180,7 +180,9 @@ impl SourceArgs {
             });
         }
         self.no_image_options(&shown)?;
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read {shown}"))?;
+        let bytes = dasvdd_data::fileio::not_a_device(path)
+            .and_then(|()| std::fs::read(path))
+            .with_context(|| format!("cannot read {shown}"))?;
         self.read_bytes(&shown, &bytes, Some(path), &rule)
     }
 
