@@ -234,6 +234,22 @@ pub fn find_cifar_dir(dir: &Path) -> Option<(PathBuf, CifarFormat)> {
         .find(|(d, f)| d.join(f.test_file()).is_file() && d.join(f.train_files()[0]).is_file())
 }
 
+/// Whether `dir` (or its `cifar-10-batches-bin/` or `cifar-10-batches-py/` subfolder) holds
+/// all six batches of one version. [`find_cifar_dir`] judges by two of them, which is enough to
+/// say where the dataset is (the loader then names any missing batch), but not for `fetch` to
+/// decide that nothing needs downloading: an unpack cut short leaves some batches only.
+pub fn cifar_dir_is_complete(dir: &Path) -> bool {
+    [CifarFormat::Binary, CifarFormat::Python]
+        .into_iter()
+        .flat_map(|f| [(dir.to_path_buf(), f), (dir.join(f.archive_dir()), f)])
+        .any(|(d, f)| {
+            f.train_files()
+                .iter()
+                .chain([&f.test_file()])
+                .all(|name| d.join(name).is_file())
+        })
+}
+
 /// Loads the official CIFAR-10 training (five batches, concatenated in order) and test splits
 /// from `dir` (or its `cifar-10-batches-bin/` or `cifar-10-batches-py/` subfolder).
 pub fn load_cifar10_dir(dir: &Path) -> Result<(ImageSet, ImageSet)> {

@@ -150,6 +150,15 @@ pub fn fetch(name: &DatasetName, dest: &Path, opts: &FetchOptions) -> Result<Fet
         let mut dirs = vec![dest.to_path_buf()];
         dirs.extend(crate::registry::candidate_dirs(name));
         for dir in dirs.iter().filter(|d| name.is_present_in(d)) {
+            if !name.is_complete_in(dir) {
+                tracing::warn!(dataset = %name, dir = %dir.display(), "present copy incomplete");
+                rejected.push(format!(
+                    "{}: incomplete, some of {} are missing",
+                    dir.display(),
+                    info.expected_files.join(", ")
+                ));
+                continue;
+            }
             match check_installed(name, &info.remote_files, dir) {
                 Ok(files) => {
                     tracing::info!(dataset = %name, dir = %dir.display(), "already present");
@@ -183,8 +192,8 @@ pub fn fetch(name: &DatasetName, dest: &Path, opts: &FetchOptions) -> Result<Fet
             ),
         });
     }
-    // An archive is skipped when the files it unpacks to are already there.
-    if info.remote_files.iter().all(|f| f.unpack == Unpack::TarGz) && name.is_present_in(dest) {
+    // An archive is skipped when all the files it unpacks to are already there.
+    if info.remote_files.iter().all(|f| f.unpack == Unpack::TarGz) && name.is_complete_in(dest) {
         tracing::info!(dataset = %name, dir = %dest.display(), "already present");
         return Ok(FetchReport {
             dataset: name.to_string(),
@@ -502,8 +511,17 @@ fn download_url(agent: &ureq::Agent, url: &str) -> std::result::Result<Vec<u8>, 
 /// Extracts the regular files and folders of a `.tar.gz` held in memory into `dest`. Entries
 /// whose path would leave `dest` (absolute, or with `..`) are refused by `tar`'s
 /// `unpack_in`, and are an error here.
+///
+/// The archive is unpacked into a hidden temporary folder inside `dest`, and its files are
+/// renamed into place only once every entry is out: a failure part way (a bad entry, a full
+/// disk) leaves nothing a later run or the readers could take for a complete dataset, and the
+/// temporary folder is removed.
 fn unpack_tar_gz(archive: &Path, bytes: &[u8], dest: &Path) -> Result<()> {
     let fail = |p: String| DataError::format(archive, p);
+    let staging = tempfile::Builder::new()
+        .prefix(".dasvdd-unpack-")
+        .tempdir_in(dest)
+        .map_err(|e| DataError::io(dest, e))?;
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
     let entries = tar
         .entries()
@@ -516,7 +534,7 @@ fn unpack_tar_gz(archive: &Path, bytes: &[u8], dest: &Path) -> Result<()> {
             continue;
         }
         let inside = entry
-            .unpack_in(dest)
+            .unpack_in(staging.path())
             .map_err(|e| fail(format!("cannot unpack: {e}")))?;
         if !inside {
             return Err(fail(format!(
@@ -530,6 +548,30 @@ fn unpack_tar_gz(archive: &Path, bytes: &[u8], dest: &Path) -> Result<()> {
         }
         n += 1;
     }
+    move_into(staging.path(), dest)?;
     tracing::info!(archive = %archive.display(), entries = n, "unpacked");
+    Ok(())
+}
+
+/// Moves the files below `from` to the same places below `to` (renames within one file
+/// system), creating the folders; a file already at a place is replaced.
+fn move_into(from: &Path, to: &Path) -> Result<()> {
+    let mut entries = std::fs::read_dir(from)
+        .and_then(|d| d.collect::<std::io::Result<Vec<_>>>())
+        .map_err(|e| DataError::io(from, e))?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        if entry
+            .file_type()
+            .map_err(|e| DataError::io(&src, e))?
+            .is_dir()
+        {
+            std::fs::create_dir_all(&dst).map_err(|e| DataError::io(&dst, e))?;
+            move_into(&src, &dst)?;
+        } else {
+            std::fs::rename(&src, &dst).map_err(|e| DataError::io(&dst, e))?;
+        }
+    }
     Ok(())
 }

@@ -217,6 +217,16 @@ impl DatasetName {
                 .unwrap_or(false),
         }
     }
+
+    /// Does `dir` hold all of this dataset's files? The same as [`DatasetName::is_present_in`]
+    /// except for CIFAR-10, which is found by two of its six batches but complete only with all
+    /// of them: `fetch` downloads again rather than keep what an interrupted unpack left.
+    pub(crate) fn is_complete_in(&self, dir: &Path) -> bool {
+        match self {
+            DatasetName::Cifar10 => crate::cifar::cifar_dir_is_complete(dir),
+            _ => self.is_present_in(dir),
+        }
+    }
 }
 
 /// The classes of the dataset called `name` (see [`DatasetName::classes`]).

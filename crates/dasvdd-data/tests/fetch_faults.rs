@@ -1,0 +1,175 @@
+//! `fetch` against a misbehaving local HTTP server on 127.0.0.1 (never the internet), and the
+//! leftovers of interrupted runs: an archive that fails to unpack part way, and a partly
+//! unpacked CIFAR-10. Each must end in an error naming the file, and never leave a file a later
+//! run or the readers would take for a complete dataset.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use dasvdd_data::catalog::{Checksum, RemoteFile, Unpack};
+use dasvdd_data::fetch::{fetch, fetch_files, sha256_hex, FetchOptions};
+use dasvdd_data::{DataError, DatasetName};
+
+/// A server answering each request with the raw bytes `respond(path)` gives (status line,
+/// headers and body, exactly as written), then closing the connection.
+struct Raw {
+    base: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+fn raw_server(respond: impl Fn(&str) -> Vec<u8> + Send + 'static) -> Raw {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let log2 = log.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+            }
+            log2.lock().unwrap().push(path.clone());
+            let _ = stream.write_all(&respond(&path));
+            let _ = stream.flush();
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    });
+    Raw {
+        base: format!("http://127.0.0.1:{port}"),
+        log,
+    }
+}
+
+fn response(status: &str, headers: &[&str], body: &[u8]) -> Vec<u8> {
+    let mut out = format!("HTTP/1.1 {status}\r\nConnection: close\r\n").into_bytes();
+    for h in headers {
+        out.extend_from_slice(h.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+    out
+}
+
+fn opts() -> FetchOptions {
+    FetchOptions {
+        use_installed: false,
+        ..Default::default()
+    }
+}
+
+fn keep(name: &str, url: String, content: &[u8]) -> RemoteFile {
+    RemoteFile {
+        name: name.into(),
+        url,
+        bytes: Some(content.len() as u64),
+        checksum: Checksum::Download(sha256_hex(content)),
+        unpack: Unpack::Keep,
+    }
+}
+
+/// The names in `dir`, sorted (hidden ones included).
+fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    v.sort();
+    v
+}
+
+/// A gzip'd tar archive of `entries`; a name with `..` is written into the header as it is
+/// (tar's builder refuses such names), as a hostile or broken archive would hold it.
+fn tar_gz(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::default(),
+    ));
+    for (name, data) in entries {
+        let mut h = tar::Header::new_old();
+        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_cksum();
+        builder.append(&h, *data).unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap()
+}
+
+#[test]
+fn an_archive_that_fails_part_way_leaves_nothing_unpacked() {
+    let archive = tar_gz(&[
+        ("cifar-10-batches-bin/data_batch_1.bin", b"first batch"),
+        ("cifar-10-batches-bin/test_batch.bin", b"test batch"),
+        ("../outside.bin", b"escapes the folder"),
+    ]);
+    let a2 = archive.clone();
+    let srv =
+        raw_server(move |_| response("200 OK", &[&format!("Content-Length: {}", a2.len())], &a2));
+    let root = tempfile::tempdir().unwrap();
+    let dest = root.path().join("cifar10");
+    let files = vec![RemoteFile {
+        unpack: Unpack::TarGz,
+        ..keep("c.tar.gz", format!("{}/c.tar.gz", srv.base), &archive)
+    }];
+    let err = fetch_files("toy", &files, &dest, None, &opts()).unwrap_err();
+    assert!(
+        matches!(&err, DataError::Format { path, problem }
+            if path.ends_with("c.tar.gz") && problem.contains("outside")),
+        "{err}"
+    );
+    assert!(listing(&dest).is_empty(), "{:?}", listing(&dest));
+    assert_eq!(listing(root.path()), ["cifar10"]);
+}
+
+#[test]
+fn a_partly_unpacked_cifar_is_not_taken_for_a_complete_one() {
+    // What an unpack interrupted after two of the six batches left: the fetch must download
+    // again (here it reaches a mirror serving the wrong archive, which the pinned checksum
+    // rejects) instead of reporting the dataset present.
+    let dest = tempfile::tempdir().unwrap();
+    let bin = dest.path().join("cifar-10-batches-bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::fs::write(bin.join("data_batch_1.bin"), vec![0u8; 3073]).unwrap();
+    std::fs::write(bin.join("test_batch.bin"), vec![0u8; 3073]).unwrap();
+    let archive = tar_gz(&[("cifar-10-batches-bin/data_batch_2.bin", b"x")]);
+    let srv = raw_server(move |_| {
+        response(
+            "200 OK",
+            &[&format!("Content-Length: {}", archive.len())],
+            &archive,
+        )
+    });
+    for use_installed in [false, true] {
+        let o = FetchOptions {
+            mirror: Some(srv.base.clone()),
+            use_installed,
+            ..Default::default()
+        };
+        let before = srv.log.lock().unwrap().len();
+        let res = fetch(&DatasetName::Cifar10, dest.path(), &o);
+        if use_installed && res.as_ref().is_ok_and(|r| r.dir != dest.path()) {
+            // A complete copy installed elsewhere on this machine is a fine answer.
+            continue;
+        }
+        let err = res.map(|r| r.dir).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd"),
+            "{err}"
+        );
+        assert_eq!(srv.log.lock().unwrap().len(), before + 1);
+    }
+}
