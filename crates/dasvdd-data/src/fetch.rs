@@ -370,7 +370,10 @@ pub fn fetch_files(
                 Source::Url(url) => download_url(&agent, url),
             };
             let verified = fetched.and_then(|bytes| {
-                let sha = verify(file, &bytes).inspect_err(|_| checksum_failed = true)?;
+                let sha = verify(file, &bytes).map_err(|e| {
+                    checksum_failed = true;
+                    format!("{e}{}", mismatch_hint(file, &bytes))
+                })?;
                 Ok((bytes, sha))
             });
             match verified {
@@ -412,6 +415,32 @@ pub fn fetch_files(
         });
     }
     Ok(report)
+}
+
+/// What a download rejected by its checksum looks like, in parentheses, when it says more
+/// than the checksum: a size other than the catalogue's (a download cut short, or another
+/// file), or text starting with `<` (an HTML or XML error or login page served with status 200).
+fn mismatch_hint(file: &RemoteFile, bytes: &[u8]) -> String {
+    let mut notes = Vec::new();
+    if let Some(expected) = file.bytes.filter(|&n| n != bytes.len() as u64) {
+        notes.push(format!(
+            "{} bytes where {expected} were expected",
+            bytes.len()
+        ));
+    }
+    let head = &bytes[..bytes.len().min(512)];
+    let text = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
+    let start = text.iter().position(|b| !b.is_ascii_whitespace());
+    if start.is_some_and(|i| text[i] == b'<') && !text.contains(&0) {
+        notes.push(
+            "it looks like an HTML or XML page (an error or login page?), not the file".into(),
+        );
+    }
+    if notes.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", notes.join("; "))
+    }
 }
 
 /// A download source.
@@ -495,7 +524,13 @@ fn download_hub(
 fn download_url(agent: &ureq::Agent, url: &str) -> std::result::Result<Vec<u8>, String> {
     let resp = agent.get(url).call().map_err(|e| match e {
         ureq::Error::Status(code, _) => format!("http status {code}"),
-        ureq::Error::Transport(t) => format!("no connection: {t}"),
+        ureq::Error::Transport(t) => match t.kind() {
+            ureq::ErrorKind::Dns | ureq::ErrorKind::ConnectionFailed => {
+                format!("no connection: {t}")
+            }
+            ureq::ErrorKind::TooManyRedirects => format!("redirect loop: {t}"),
+            _ => format!("transfer failed: {t}"),
+        },
     })?;
     let mut bytes = Vec::new();
     resp.into_reader()

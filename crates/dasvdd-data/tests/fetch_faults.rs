@@ -1,7 +1,8 @@
-//! `fetch` against a misbehaving local HTTP server on 127.0.0.1 (never the internet), and the
-//! leftovers of interrupted runs: an archive that fails to unpack part way, and a partly
-//! unpacked CIFAR-10. Each must end in an error naming the file, and never leave a file a later
-//! run or the readers would take for a complete dataset.
+//! `fetch` against a misbehaving local HTTP server on 127.0.0.1 (never the internet): bodies
+//! cut short, error statuses, redirect loops, HTML pages served with 200 instead of the file;
+//! and the leftovers of interrupted runs: an archive that fails to unpack part way, and a partly
+//! unpacked CIFAR-10. Each must end in an error naming the file, the source and the problem,
+//! and never leave a file a later run or the readers would take for a complete dataset.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -106,6 +107,101 @@ fn tar_gz(entries: &[(&str, &[u8])]) -> Vec<u8> {
         builder.append(&h, *data).unwrap();
     }
     builder.into_inner().unwrap().finish().unwrap()
+}
+
+#[test]
+fn cut_short_refused_and_error_statuses_name_the_file_and_url_and_leave_nothing() {
+    let body = b"0123456789".repeat(100);
+    let b2 = body.clone();
+    let srv = raw_server(move |path| match path {
+        // Content-Length larger than the body, then the server closes.
+        "/short" => response("200 OK", &["Content-Length: 1000"], &b2[..300]),
+        // No length at all: only the checksum can tell.
+        "/noclen" => response("200 OK", &[], &b2[..300]),
+        "/404" => response("404 Not Found", &["Content-Length: 9"], b"not found"),
+        "/500" => response("500 Oops", &["Content-Length: 4"], b"oops"),
+        "/403" => response("403 Forbidden", &["Content-Length: 4"], b"nope"),
+        "/good" => response("200 OK", &["Content-Length: 1000"], &b2),
+        _ => response("404 Not Found", &["Content-Length: 0"], b""),
+    });
+    let dest = tempfile::tempdir().unwrap();
+    for (path, expect) in [
+        ("short", "response body closed before all bytes were read"),
+        ("noclen", "300 bytes where 1000 were expected"),
+        ("404", "http status 404"),
+        ("500", "http status 500"),
+        ("403", "http status 403"),
+    ] {
+        let url = format!("{}/{path}", srv.base);
+        let files = vec![keep("x.bin", url.clone(), &body)];
+        let err = fetch_files("toy", &files, dest.path(), None, &opts()).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("x.bin") && msg.contains(&url) && msg.contains(expect),
+            "{path}: {msg}"
+        );
+        assert!(
+            listing(dest.path()).is_empty(),
+            "{path}: {:?}",
+            listing(dest.path())
+        );
+    }
+    // The next run, with the source repaired, starts over without any cleanup.
+    let files = vec![keep("x.bin", format!("{}/good", srv.base), &body)];
+    fetch_files("toy", &files, dest.path(), None, &opts()).unwrap();
+    assert_eq!(std::fs::read(dest.path().join("x.bin")).unwrap(), body);
+    assert_eq!(listing(dest.path()), ["x.bin"]);
+}
+
+#[test]
+fn an_html_page_served_with_200_is_called_what_it_is() {
+    let body = b"0123456789".repeat(100);
+    let page = b"<!DOCTYPE html><html><body>Access denied</body></html>".to_vec();
+    let p2 = page.clone();
+    let srv = raw_server(move |_| {
+        let len = format!("Content-Length: {}", p2.len());
+        response("200 OK", &["Content-Type: text/html", &len], &p2)
+    });
+    let dest = tempfile::tempdir().unwrap();
+    let url = format!("{}/x.bin", srv.base);
+    // Both kinds of pin: of the bytes, and of the decompressed content (Fashion-MNIST's).
+    for checksum in [
+        Checksum::Download(sha256_hex(&body)),
+        Checksum::Gunzipped(sha256_hex(&body)),
+    ] {
+        let files = vec![RemoteFile {
+            checksum,
+            ..keep("x.bin", url.clone(), &body)
+        }];
+        let err = fetch_files("toy", &files, dest.path(), None, &opts()).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, DataError::Format { .. }), "{msg}");
+        assert!(
+            msg.contains(&url)
+                && msg.contains("x.bin")
+                && msg.contains("HTML or XML page")
+                && msg.contains(&format!("{} bytes where 1000 were expected", page.len())),
+            "{msg}"
+        );
+        assert!(listing(dest.path()).is_empty());
+    }
+}
+
+#[test]
+fn a_redirect_loop_is_reported_as_one_not_as_a_missing_connection() {
+    let srv = raw_server(|_| response("302 Found", &["Location: /loop", "Content-Length: 0"], b""));
+    let dest = tempfile::tempdir().unwrap();
+    let url = format!("{}/loop", srv.base);
+    let files = vec![keep("x.bin", url.clone(), b"x")];
+    let err = fetch_files("toy", &files, dest.path(), None, &opts()).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&url) && msg.contains("x.bin") && msg.contains("redirects"),
+        "{msg}"
+    );
+    assert!(!msg.contains("no connection"), "{msg}");
+    assert!(listing(dest.path()).is_empty());
+    assert!(srv.log.lock().unwrap().len() > 1);
 }
 
 #[test]
