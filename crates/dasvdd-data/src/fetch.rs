@@ -287,7 +287,8 @@ fn check_installed(
 /// when that fails) from its original URL; verifies its SHA-256; then writes it atomically or,
 /// for archives, unpacks it. A file already in `dest` whose checksum verifies is kept.
 ///
-/// A checksum mismatch is a `Format` error naming the file; a download that fails on every
+/// A destination that cannot be written to is an `Io` error before the first download; a
+/// checksum mismatch is a `Format` error naming the file; a download that fails on every
 /// source is `Unavailable`. Either stops the fetch: later files are not tried.
 pub fn fetch_files(
     dataset: &str,
@@ -326,6 +327,7 @@ pub fn fetch_files(
             temp_cache.0.clone()
         }
     };
+    let mut writable_checked = false;
     for file in files {
         let target = dest.join(&file.name);
         if file.unpack == Unpack::Keep && target.is_file() {
@@ -342,6 +344,10 @@ pub fn fetch_files(
                 continue;
             }
             tracing::warn!(file = %target.display(), "present but its checksum differs: downloading again");
+        }
+        if !writable_checked {
+            check_writable(dest)?;
+            writable_checked = true;
         }
         let mut failures = Vec::new();
         let mut checksum_failed = false;
@@ -441,6 +447,20 @@ fn mismatch_hint(file: &RemoteFile, bytes: &[u8]) -> String {
     } else {
         format!(" ({})", notes.join("; "))
     }
+}
+
+/// Creates (and removes) a temporary file in `dest`, so that a folder or file system this
+/// user cannot write to is an error before anything is downloaded rather than after.
+fn check_writable(dest: &Path) -> Result<()> {
+    tempfile::Builder::new()
+        .prefix(".dasvdd-")
+        .suffix(".tmp")
+        .tempfile_in(dest)
+        .map(drop)
+        .map_err(|e| {
+            let problem = format!("cannot write in the destination folder: {e}");
+            DataError::io(dest, std::io::Error::new(e.kind(), problem))
+        })
 }
 
 /// A download source.

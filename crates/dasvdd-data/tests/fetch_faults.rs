@@ -269,3 +269,45 @@ fn a_partly_unpacked_cifar_is_not_taken_for_a_complete_one() {
         assert_eq!(srv.log.lock().unwrap().len(), before + 1);
     }
 }
+
+#[test]
+fn an_unwritable_destination_fails_before_anything_is_downloaded() {
+    let srv = raw_server(|_| response("200 OK", &["Content-Length: 1"], b"x"));
+    let root = tempfile::tempdir().unwrap();
+    let files = vec![keep("x.bin", format!("{}/x.bin", srv.base), b"x")];
+    // A destination below a file cannot be created.
+    std::fs::write(root.path().join("file"), b"").unwrap();
+    let below_file = root.path().join("file").join("x");
+    let err = fetch_files("toy", &files, &below_file, None, &opts()).unwrap_err();
+    assert!(
+        matches!(&err, DataError::Io { path, .. } if *path == below_file),
+        "{err}"
+    );
+    assert!(srv.log.lock().unwrap().is_empty());
+
+    // A folder this user may not write to: refused before the download, not after it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let ro = root.path().join("ro");
+        std::fs::create_dir(&ro).unwrap();
+        std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+        if tempfile::tempfile_in(&ro).is_ok() {
+            eprintln!("skipping the read-only folder: permissions do not bind this user (root)");
+        } else {
+            let err = fetch_files("toy", &files, &ro, None, &opts()).unwrap_err();
+            assert!(
+                matches!(&err, DataError::Io { path, .. } if *path == ro),
+                "{err}"
+            );
+            assert!(err.to_string().contains("cannot write"), "{err}");
+            assert!(srv.log.lock().unwrap().is_empty(), "downloaded first");
+            // A read-only folder that already holds the verified file is fine: nothing to write.
+            std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).unwrap();
+            std::fs::write(ro.join("x.bin"), b"x").unwrap();
+            std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+            fetch_files("toy", &files, &ro, None, &opts()).unwrap();
+        }
+        std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
