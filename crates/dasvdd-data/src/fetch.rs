@@ -229,10 +229,12 @@ pub fn fetch(name: &DatasetName, dest: &Path, opts: &FetchOptions) -> Result<Fet
 }
 
 /// Checks the copy of dataset `name` in `dir` against the pinned checksums of `files`: each
-/// file kept as downloaded (`Unpack::Keep`) is looked for under its catalogue name, and for
-/// gzip files also decompressed or with the `.idx` dot variant some mirrors use. A copy whose
-/// checksum differs is refused (the message names the file); one in another form than the pin
-/// covers is listed as unverified. Archives (`Unpack::TarGz`) leave no file to check.
+/// file kept as downloaded (`Unpack::Keep`) is looked for where the readers look, for gzip
+/// files decompressed first, then under its catalogue name, then with the `.idx` dot variant
+/// some mirrors use, so that the file checked is the one read. A copy whose checksum differs is
+/// refused (the message names the file), so is a decompressed copy whose content differs from
+/// the verified `.gz` beside it; one in another form than the pin covers is listed as
+/// unverified. Archives (`Unpack::TarGz`) leave no file to check.
 fn check_installed(
     name: &DatasetName,
     files: &[RemoteFile],
@@ -240,13 +242,18 @@ fn check_installed(
 ) -> std::result::Result<Vec<FetchedFile>, String> {
     let mut out = Vec::new();
     for file in files.iter().filter(|f| f.unpack == Unpack::Keep) {
+        // In the order the readers pick them (MnistFiles::find): the file checked is the one
+        // they would read.
         let plain = file.name.strip_suffix(".gz");
         let mut candidates = vec![file.name.clone()];
         if let Some(stem) = plain {
-            candidates.push(stem.to_string());
             let dotted = stem.replacen("-idx", ".idx", 1);
-            candidates.push(format!("{dotted}.gz"));
-            candidates.push(dotted);
+            candidates = vec![
+                stem.to_string(),
+                file.name.clone(),
+                dotted.clone(),
+                format!("{dotted}.gz"),
+            ];
         }
         let Some(path) = candidates.iter().map(|c| dir.join(c)).find(|p| p.is_file()) else {
             // Another form the registry accepts; nothing to check it against.
@@ -270,7 +277,17 @@ fn check_installed(
                 }
                 true
             }
-            (Checksum::Download(_), false) => false,
+            // A decompressed copy beside the verified `.gz` can be checked against its content.
+            (Checksum::Download(_), false) => {
+                let gz = dir.join(&file.name);
+                match std::fs::read(&gz) {
+                    Ok(zipped) if verify(file, &zipped).is_ok() => {
+                        check_twin(file, &zipped, dir).map_err(|e| e.to_string())?;
+                        true
+                    }
+                    _ => false,
+                }
+            }
         };
         out.push(FetchedFile {
             name: file.name.clone(),
@@ -333,6 +350,7 @@ pub fn fetch_files(
         if file.unpack == Unpack::Keep && target.is_file() {
             let bytes = std::fs::read(&target).map_err(|e| DataError::io(&target, e))?;
             if let Ok(sha) = verify(file, &bytes) {
+                check_twin(file, &bytes, dest)?;
                 tracing::info!(file = %target.display(), "already present and verified");
                 report.files.push(FetchedFile {
                     name: file.name.clone(),
@@ -408,6 +426,7 @@ pub fn fetch_files(
                 }
             });
         };
+        check_twin(file, &bytes, dest)?;
         match file.unpack {
             Unpack::Keep => write_atomic(&target, &bytes)?,
             Unpack::TarGz => unpack_tar_gz(&target, &bytes, dest)?,
@@ -447,6 +466,40 @@ fn mismatch_hint(file: &RemoteFile, bytes: &[u8]) -> String {
     } else {
         format!(" ({})", notes.join("; "))
     }
+}
+
+/// The decompressed twin of a `.gz` file kept as downloaded (`x` beside `x.gz`), which the
+/// readers take before the `.gz` ([`crate::idx::MnistFiles::find`]): an error naming it unless
+/// it holds the content of `bytes`, the verified `.gz`, so that fetch never reports a dataset
+/// the readers would read from another file than the one it verified.
+fn check_twin(file: &RemoteFile, bytes: &[u8], dest: &Path) -> Result<()> {
+    let Some(stem) = file.name.strip_suffix(".gz") else {
+        return Ok(());
+    };
+    let twin = dest.join(stem);
+    if file.unpack != Unpack::Keep || !twin.is_file() {
+        return Ok(());
+    }
+    let content = gunzip(bytes).map_err(|e| DataError::format(dest.join(&file.name), e))?;
+    let raw = std::fs::read(&twin).map_err(|e| DataError::io(&twin, e))?;
+    let found = if crate::fileio::is_gzip(&raw) {
+        gunzip(&raw).unwrap_or(raw)
+    } else {
+        raw
+    };
+    if found == content {
+        return Ok(());
+    }
+    Err(DataError::format(
+        &twin,
+        format!(
+            "differs from the content of the verified {} (sha-256 {}, expected {}), and the \
+             readers would read it instead: remove it and fetch again",
+            file.name,
+            sha256_hex(&found),
+            sha256_hex(&content)
+        ),
+    ))
 }
 
 /// Creates (and removes) a temporary file in `dest`, so that a folder or file system this
@@ -629,4 +682,61 @@ fn move_into(from: &Path, to: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gz(bytes: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    }
+
+    /// A verified `.gz` beside a wrong decompressed copy (which the readers take first) is not
+    /// an installed dataset, whether the pin covers the download or the decompressed content.
+    #[test]
+    fn check_installed_checks_the_file_the_readers_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut files = Vec::new();
+        for stem in crate::idx::MNIST_FILE_STEMS {
+            let content = format!("{stem} content").into_bytes();
+            std::fs::write(dir.path().join(format!("{stem}.gz")), gz(&content)).unwrap();
+            files.push((stem, content));
+        }
+        let stale = dir.path().join(crate::idx::MNIST_FILE_STEMS[0]);
+        std::fs::write(&stale, b"another dataset's images").unwrap();
+        let found = crate::idx::MnistFiles::find(dir.path()).unwrap();
+        assert_eq!(found.train_images, stale);
+        for gunzipped in [false, true] {
+            let remote: Vec<RemoteFile> = files
+                .iter()
+                .map(|(stem, content)| {
+                    let name = format!("{stem}.gz");
+                    let zipped = std::fs::read(dir.path().join(&name)).unwrap();
+                    RemoteFile {
+                        url: format!("http://127.0.0.1:9/{name}"),
+                        name,
+                        bytes: None,
+                        checksum: if gunzipped {
+                            Checksum::Gunzipped(sha256_hex(content))
+                        } else {
+                            Checksum::Download(sha256_hex(&zipped))
+                        },
+                        unpack: Unpack::Keep,
+                    }
+                })
+                .collect();
+            let err = check_installed(&DatasetName::Mnist, &remote, dir.path()).unwrap_err();
+            assert!(err.contains(&stale.display().to_string()), "{err}");
+            // With the right decompressed content, every file verifies.
+            std::fs::write(&stale, &files[0].1).unwrap();
+            let ok = check_installed(&DatasetName::Mnist, &remote, dir.path()).unwrap();
+            assert!(ok.iter().all(|f| f.verified), "{ok:?}");
+            assert!(ok[0].source.ends_with(crate::idx::MNIST_FILE_STEMS[0]));
+            std::fs::write(&stale, b"another dataset's images").unwrap();
+        }
+    }
 }

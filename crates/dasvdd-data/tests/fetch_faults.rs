@@ -311,3 +311,49 @@ fn an_unwritable_destination_fails_before_anything_is_downloaded() {
         std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
 }
+
+#[test]
+fn a_stale_decompressed_copy_that_would_shadow_the_download_is_an_error() {
+    // The readers take `train-images-idx3-ubyte` before `train-images-idx3-ubyte.gz`, so a
+    // wrong decompressed file left in the folder (another dataset's, a gunzip cut short) would
+    // be read instead of the verified download.
+    let content = b"the real idx content".to_vec();
+    let zipped = {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(&content).unwrap();
+        e.finish().unwrap()
+    };
+    let z2 = zipped.clone();
+    let srv =
+        raw_server(move |_| response("200 OK", &[&format!("Content-Length: {}", z2.len())], &z2));
+    let name = "train-images-idx3-ubyte.gz";
+    let url = format!("{}/{name}", srv.base);
+    for checksum in [
+        Checksum::Download(sha256_hex(&zipped)),
+        Checksum::Gunzipped(sha256_hex(&content)),
+    ] {
+        let files = vec![RemoteFile {
+            checksum,
+            ..keep(name, url.clone(), &zipped)
+        }];
+        let dest = tempfile::tempdir().unwrap();
+        let stale = dest.path().join("train-images-idx3-ubyte");
+        std::fs::write(&stale, b"another dataset's images").unwrap();
+        let err = fetch_files("toy", &files, dest.path(), None, &opts()).unwrap_err();
+        assert!(
+            matches!(&err, DataError::Format { path, problem }
+                if *path == stale && problem.contains("would read it instead")),
+            "{err}"
+        );
+        // The same, again, with the .gz now already in place.
+        std::fs::write(dest.path().join(name), &zipped).unwrap();
+        let err = fetch_files("toy", &files, dest.path(), None, &opts()).unwrap_err();
+        assert!(
+            matches!(&err, DataError::Format { path, .. } if *path == stale),
+            "{err}"
+        );
+        // A decompressed copy of the same content is fine.
+        std::fs::write(&stale, &content).unwrap();
+        fetch_files("toy", &files, dest.path(), None, &opts()).unwrap();
+    }
+}
