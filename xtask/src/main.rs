@@ -77,10 +77,28 @@ fn main() -> std::process::ExitCode {
         Err(e) => {
             // The message chain only: a bad argument is not a crash, so no backtrace even with
             // RUST_BACKTRACE set (returning the error from main would print one).
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_chain(&e));
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes joined by `: `, leaving out a cause that an outer message already
+/// quotes (the data crate's I/O errors print their OS error and also return it as their
+/// source, so `{e:#}` printed it twice), as the `dasvdd` CLI does.
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if part.is_empty() || text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }
 
 fn run() -> anyhow::Result<()> {
@@ -113,5 +131,23 @@ fn run() -> anyhow::Result<()> {
             println!("{} is in {}", report.dataset, report.dir.display());
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `cargo xtask fetch` into a folder it cannot write to printed "error: <dir>: Permission
+    /// denied (os error 13): Permission denied (os error 13)".
+    #[test]
+    fn an_os_error_is_printed_once() {
+        let io = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let e = anyhow::Error::from(dasvdd_data::DataError::io("datasets/mnist", io));
+        let text = error_chain(&e);
+        assert_eq!(text.matches("ermission denied").count(), 1, "{text}");
+        assert!(text.starts_with("datasets/mnist: "), "{text}");
+        let e = anyhow::Error::msg("outer").context("context");
+        assert_eq!(error_chain(&e), "context: outer");
     }
 }
