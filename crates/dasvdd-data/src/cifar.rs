@@ -234,11 +234,21 @@ pub fn find_cifar_dir(dir: &Path) -> Option<(PathBuf, CifarFormat)> {
         .find(|(d, f)| d.join(f.test_file()).is_file() && d.join(f.train_files()[0]).is_file())
 }
 
+/// Records in each batch of the official dataset (five training batches and one test batch).
+pub const CIFAR_BATCH_RECORDS: usize = 10_000;
+
 /// Whether `dir` (or its `cifar-10-batches-bin/` or `cifar-10-batches-py/` subfolder) holds
-/// all six batches of one version. [`find_cifar_dir`] judges by two of them, which is enough to
-/// say where the dataset is (the loader then names any missing batch), but not for `fetch` to
-/// decide that nothing needs downloading: an unpack cut short leaves some batches only.
+/// all six batches of one version, each binary batch of its official size (10,000 records of
+/// 3073 bytes; the pickled batches have no fixed size). [`find_cifar_dir`] judges by two of
+/// them, which is enough to say where the dataset is (the loader then names any missing
+/// batch), but not for `fetch` to decide that nothing needs downloading: an unpack cut short
+/// leaves some batches only, or a batch cut short.
 pub fn cifar_dir_is_complete(dir: &Path) -> bool {
+    let whole = |f: CifarFormat, p: &Path| match f {
+        CifarFormat::Binary => std::fs::metadata(p)
+            .is_ok_and(|m| m.is_file() && m.len() == (CIFAR_BATCH_RECORDS * CIFAR_RECORD) as u64),
+        CifarFormat::Python => p.is_file(),
+    };
     [CifarFormat::Binary, CifarFormat::Python]
         .into_iter()
         .flat_map(|f| [(dir.to_path_buf(), f), (dir.join(f.archive_dir()), f)])
@@ -246,7 +256,7 @@ pub fn cifar_dir_is_complete(dir: &Path) -> bool {
             f.train_files()
                 .iter()
                 .chain([&f.test_file()])
-                .all(|name| d.join(name).is_file())
+                .all(|name| whole(f, &d.join(name)))
         })
 }
 

@@ -153,7 +153,7 @@ pub fn fetch(name: &DatasetName, dest: &Path, opts: &FetchOptions) -> Result<Fet
             if !name.is_complete_in(dir) {
                 tracing::warn!(dataset = %name, dir = %dir.display(), "present copy incomplete");
                 rejected.push(format!(
-                    "{}: incomplete, some of {} are missing",
+                    "{}: incomplete, some of {} are missing or cut short",
                     dir.display(),
                     info.expected_files.join(", ")
                 ));

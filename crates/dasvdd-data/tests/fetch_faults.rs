@@ -232,8 +232,8 @@ fn an_archive_that_fails_part_way_leaves_nothing_unpacked() {
 
 #[test]
 fn a_partly_unpacked_cifar_is_not_taken_for_a_complete_one() {
-    // What an unpack interrupted after two of the six batches left: the fetch must download
-    // again (here it reaches a mirror serving the wrong archive, which the pinned checksum
+    // What an unpack interrupted after two of the six batches left (or one cut short): the
+    // fetch must download again (here it reaches a mirror serving the wrong archive, which the pinned checksum
     // rejects) instead of reporting the dataset present.
     let dest = tempfile::tempdir().unwrap();
     let bin = dest.path().join("cifar-10-batches-bin");
@@ -248,6 +248,40 @@ fn a_partly_unpacked_cifar_is_not_taken_for_a_complete_one() {
             &archive,
         )
     });
+    check_downloaded_again(dest.path(), &srv);
+    // All six batches, one of them cut short (as an unpack interrupted by the earlier code,
+    // which wrote into the destination directly, left it): downloaded again too.
+    // (Sparse files of the official size: no 180 MB written.)
+    let sized = |name: &str, records: u64| {
+        std::fs::File::create(bin.join(name))
+            .unwrap()
+            .set_len(records * 3073)
+            .unwrap();
+    };
+    for name in dasvdd_data::cifar::CIFAR_TRAIN_FILES
+        .iter()
+        .chain([&dasvdd_data::cifar::CIFAR_TEST_FILE])
+    {
+        sized(name, 10_000);
+    }
+    sized("data_batch_4.bin", 4_000);
+    check_downloaded_again(dest.path(), &srv);
+    // Complete, it is present and nothing is downloaded.
+    sized("data_batch_4.bin", 10_000);
+    let before = srv.log.lock().unwrap().len();
+    let o = FetchOptions {
+        mirror: Some(srv.base.clone()),
+        use_installed: false,
+        ..Default::default()
+    };
+    let report = fetch(&DatasetName::Cifar10, dest.path(), &o).unwrap();
+    assert!(report.already_present);
+    assert_eq!(srv.log.lock().unwrap().len(), before);
+}
+
+/// Fetches CIFAR-10 into `dest` from `srv`, which serves a wrong archive: the fetch must try
+/// the download (and the pinned checksum reject it), not report the copy in `dest` present.
+fn check_downloaded_again(dest: &Path, srv: &Raw) {
     for use_installed in [false, true] {
         let o = FetchOptions {
             mirror: Some(srv.base.clone()),
@@ -255,8 +289,8 @@ fn a_partly_unpacked_cifar_is_not_taken_for_a_complete_one() {
             ..Default::default()
         };
         let before = srv.log.lock().unwrap().len();
-        let res = fetch(&DatasetName::Cifar10, dest.path(), &o);
-        if use_installed && res.as_ref().is_ok_and(|r| r.dir != dest.path()) {
+        let res = fetch(&DatasetName::Cifar10, dest, &o);
+        if use_installed && res.as_ref().is_ok_and(|r| r.dir != dest) {
             // A complete copy installed elsewhere on this machine is a fine answer.
             continue;
         }
