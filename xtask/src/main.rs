@@ -60,8 +60,8 @@ runs unless --classes says otherwise."
     CudaBuild(cuda_build::CudaBuildArgs),
     /// Write the seed corpora of the fuzz targets in fuzz/ (small generated files)
     FuzzSeeds(fuzz_seeds::FuzzSeedsArgs),
-    /// Download a dataset (checksums verified) into $DASVDD_DATA/<name> or datasets/<name>;
-    /// the same as `dasvdd data fetch`
+    /// Download a dataset (checksums verified) into $DASVDD_DATA/<name> or datasets/<name>,
+    /// unless a copy is already where the loaders look; the same as `dasvdd data fetch`
     Fetch {
         /// mnist, fmnist, cifar10, speech, pima, awid3, mimii or odds:<name>
         name: String,
