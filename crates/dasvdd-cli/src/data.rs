@@ -11,7 +11,8 @@ use clap::Subcommand;
 pub enum DataCommand {
     /// List the datasets of the paper, whether each is present, and where it comes from
     List,
-    /// Download a dataset (checksums verified) into $DASVDD_DATA/<name> or datasets/<name>
+    /// Download a dataset (checksums verified) into $DASVDD_DATA/<name> or datasets/<name>,
+    /// unless a copy is already where the loaders look
     Fetch {
         /// mnist, fmnist, cifar10, speech, pima, awid3, mimii or odds:<name>
         name: String,
