@@ -119,21 +119,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// The error and its causes joined by `: `, leaving out a cause that an outer message already
-/// quotes (the project's I/O errors print their OS error and also return it as their source).
+/// The error and its causes, each quoted once ([`dasvdd_core::error::chain_text`]).
 fn error_chain(e: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for cause in e.chain() {
-        let part = cause.to_string();
-        if part.is_empty() || text.contains(&part) {
-            continue;
-        }
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&part);
-    }
-    text
+    let e: &(dyn std::error::Error + 'static) = e.as_ref();
+    dasvdd_core::error::chain_text(e)
 }
 
 #[cfg(test)]

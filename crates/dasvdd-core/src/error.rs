@@ -77,3 +77,23 @@ impl CoreError {
 
 /// Result with [`CoreError`].
 pub type Result<T, E = CoreError> = std::result::Result<T, E>;
+
+/// An error and its causes (`source()`, outermost first) joined by `: `, leaving out a cause
+/// that an outer message already quotes: the project's I/O errors print their OS error and also
+/// return it as their source, so printing every cause printed it twice. What the `dasvdd` CLI
+/// and `cargo xtask` print after `error: `.
+pub fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = String::new();
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        let part = c.to_string();
+        if !part.is_empty() && !text.contains(&part) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&part);
+        }
+        cause = c.source();
+    }
+    text
+}
