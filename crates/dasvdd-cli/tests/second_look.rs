@@ -474,6 +474,7 @@ fn a_device_is_not_read_as_a_file() {
     let d = dir.path();
     fixture(d);
     train(d, &["--method", "iforest", "--out", "m.safetensors"]);
+    std::fs::write(d.join("scores.csv"), "score\n0.5\n0.7\n").unwrap();
     for args in [
         &[
             "train",
@@ -503,6 +504,7 @@ fn a_device_is_not_read_as_a_file() {
             "s.csv",
         ][..],
         &["inspect", "/dev/zero"][..],
+        &["eval", "--scores", "scores.csv", "--labels", "/dev/zero"][..],
     ] {
         let e = err(&dasvdd(args, d));
         assert!(
