@@ -34,7 +34,12 @@ pub(crate) fn exp_vectorisable(x: f32) -> f32 {
     // Adding and subtracting 1.5 * 2^23 rounds to the nearest integer without a libm call.
     const ROUND: f32 = 12_582_912.0;
     let x = x.clamp(-87.0, 88.0);
-    let n = (x * LOG2E + ROUND) - ROUND;
+    let t = x * LOG2E + ROUND;
+    let n = t - ROUND;
+    // n as an integer, read from t's mantissa (t = 1.5 * 2^23 + n exactly, |n| <= 127): the
+    // same value as `n as i32`, whose saturating conversion the compiler cannot vectorise (it
+    // extracted each lane to a scalar register). A NaN gives a NaN either way.
+    let n_int = (t.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32);
     let r = x - n * LN2_HI - n * LN2_LO;
     let mut p = 1.987_569_1e-4f32;
     p = p * r + 1.398_199_9e-3;
@@ -43,12 +48,20 @@ pub(crate) fn exp_vectorisable(x: f32) -> f32 {
     p = p * r + 1.666_666_5e-1;
     p = p * r + 0.5;
     let y = p * r * r + r + 1.0;
-    y * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    y * f32::from_bits((n_int.wrapping_add(127) as u32) << 23)
+}
+
+widest_simd! {
+    /// `ys <- act(ys)` ([`activate_slice_body`] for the widest vector unit the CPU has: the
+    /// sigmoid's exponential is compute-bound at the baseline's four lanes); bit-identical
+    /// whichever runs.
+    pub(crate) fn activate_slice(act: Activation, ys: &mut [f32]) = activate_slice_body;
 }
 
 /// `ys <- act(ys)`, with the activation chosen once outside the loop so that each arm
 /// vectorises.
-pub(crate) fn activate_slice(act: Activation, ys: &mut [f32]) {
+#[inline(always)]
+fn activate_slice_body(act: Activation, ys: &mut [f32]) {
     match act {
         Activation::LeakyRelu => ys
             .iter_mut()
@@ -72,9 +85,16 @@ pub(crate) fn activate_all(act: Activation, ys: &mut [f32]) {
     }
 }
 
+widest_simd! {
+    /// `gs <- gs * act'(ys)` ([`activation_grad_slice_body`] for the widest vector unit the CPU
+    /// has); bit-identical whichever runs.
+    pub(crate) fn activation_grad_slice(act: Activation, gs: &mut [f32], ys: &[f32]) = activation_grad_slice_body;
+}
+
 /// `gs <- gs * act'(ys)` through the outputs `ys`, one loop per activation (see
 /// [`activate_slice`]).
-pub(crate) fn activation_grad_slice(act: Activation, gs: &mut [f32], ys: &[f32]) {
+#[inline(always)]
+fn activation_grad_slice_body(act: Activation, gs: &mut [f32], ys: &[f32]) {
     match act {
         Activation::LeakyRelu => gs
             .iter_mut()
@@ -110,13 +130,7 @@ cpu_op!(BiasActivation, "bias-activation", |op, mut y, b| {
     let y = y.values_mut("linear output")?;
     let cols = b.len();
     let act = op.0;
-    let rows = |rows: &mut [f32]| {
-        for row in rows.chunks_exact_mut(cols.max(1)) {
-            for (v, bj) in row.iter_mut().zip(b) {
-                *v = activate(act, *v + bj);
-            }
-        }
-    };
+    let rows = |rows: &mut [f32]| bias_activation_rows(act, rows, b);
     if parallel(y.len(), cols * ROW_CHUNK) {
         each_chunk_mut(y, cols * ROW_CHUNK, &|_, c| rows(c));
     } else {
@@ -124,6 +138,23 @@ cpu_op!(BiasActivation, "bias-activation", |op, mut y, b| {
     }
     Ok(())
 });
+
+widest_simd! {
+    /// `act(y + b)` in place for each row of `rows` (rows of `b.len()` values;
+    /// [`bias_activation_rows_body`] for the widest vector unit the CPU has); bit-identical
+    /// whichever runs.
+    fn bias_activation_rows(act: Activation, rows: &mut [f32], b: &[f32]) = bias_activation_rows_body;
+}
+
+/// `act(y + b)` in place for each row of `rows`.
+#[inline(always)]
+fn bias_activation_rows_body(act: Activation, rows: &mut [f32], b: &[f32]) {
+    for row in rows.chunks_exact_mut(b.len().max(1)) {
+        for (v, bj) in row.iter_mut().zip(b) {
+            *v = activate(act, *v + bj);
+        }
+    }
+}
 
 /// `y <- act(y)` in place (layers without bias).
 struct ActivationOnly(Activation);
@@ -229,11 +260,7 @@ cpu_op!(ColumnSum, "column-sum", |_op, g| {
         .chunks_exact_mut(cols.max(1))
         .zip(g.chunks_exact((rows * cols).max(1)))
     {
-        for row in block.chunks_exact(cols.max(1)) {
-            for (a, v) in sums.iter_mut().zip(row) {
-                *a += v;
-            }
-        }
+        add_rows(sums, block);
     }
     let shape = if stacked {
         Shape::from((models, cols))
@@ -242,6 +269,22 @@ cpu_op!(ColumnSum, "column-sum", |_op, g| {
     };
     Ok((CpuStorage::F32(acc), shape))
 });
+
+widest_simd! {
+    /// Adds each row of `block` (rows of `sums.len()` values) to `sums`, row after row
+    /// ([`add_rows_body`] for the widest vector unit the CPU has); bit-identical whichever runs.
+    fn add_rows(sums: &mut [f32], block: &[f32]) = add_rows_body;
+}
+
+/// Adds each row of `block` to `sums`, row after row.
+#[inline(always)]
+fn add_rows_body(sums: &mut [f32], block: &[f32]) {
+    for row in block.chunks_exact(sums.len().max(1)) {
+        for (a, v) in sums.iter_mut().zip(row) {
+            *a += v;
+        }
+    }
+}
 
 /// Sum over the rows of a matrix (of each model's matrix of a stack).
 pub fn column_sum(g: &Tensor) -> candle_core::Result<Tensor> {
@@ -255,6 +298,112 @@ pub fn column_sum(g: &Tensor) -> candle_core::Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Values over the sigmoid's whole range, both signs, zeros, tiny and huge magnitudes, in an
+    /// odd count so that every vector width leaves a tail.
+    fn awkward_values(n: usize) -> Vec<f32> {
+        let mut x = 0x2545_f491_u32;
+        (0..n)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                let u = x as f32 / u32::MAX as f32;
+                match i % 7 {
+                    0 => 0.0,
+                    1 => -0.0,
+                    2 => (u - 0.5) * 200.0,
+                    3 => (u - 0.5) * 1e-30,
+                    _ => (u - 0.5) * 12.0,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_widest_element_loops_are_bit_identical_to_the_baseline_loops() {
+        let (rows, cols) = (7, 37);
+        let xs = awkward_values(rows * cols);
+        let gs = awkward_values(rows * cols + 3)[3..].to_vec();
+        for act in [Activation::LeakyRelu, Activation::Sigmoid] {
+            let (mut a, mut b) = (xs.clone(), xs.clone());
+            activate_slice(act, &mut a);
+            activate_slice_body(act, &mut b);
+            assert_eq!(bits(&a), bits(&b), "{act:?}");
+
+            let (mut ga, mut gb) = (gs.clone(), gs.clone());
+            activation_grad_slice(act, &mut ga, &a);
+            activation_grad_slice_body(act, &mut gb, &b);
+            assert_eq!(bits(&ga), bits(&gb), "{act:?} derivative");
+
+            let bias = &gs[..cols];
+            let (mut ya, mut yb) = (xs.clone(), xs.clone());
+            bias_activation_rows(act, &mut ya, bias);
+            bias_activation_rows_body(act, &mut yb, bias);
+            assert_eq!(bits(&ya), bits(&yb), "{act:?} with bias");
+            let expect: Vec<f32> = xs
+                .iter()
+                .enumerate()
+                .map(|(i, x)| activate(act, x + bias[i % cols]))
+                .collect();
+            assert_eq!(
+                bits(&ya),
+                bits(&expect),
+                "{act:?} with bias, element by element"
+            );
+        }
+        let (mut sa, mut sb) = (vec![0f32; cols], vec![0f32; cols]);
+        add_rows(&mut sa, &xs);
+        add_rows_body(&mut sb, &xs);
+        assert_eq!(bits(&sa), bits(&sb), "column sums");
+        let first: f32 = (0..rows).map(|r| xs[r * cols]).fold(0.0, |a, v| a + v);
+        assert_eq!(sa[0].to_bits(), first.to_bits());
+    }
+
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    /// The exponential as first written, with `n as i32`: the mantissa read must give the same
+    /// bits everywhere.
+    fn exp_with_cast(x: f32) -> f32 {
+        let x = x.clamp(-87.0, 88.0);
+        let n = (x * std::f32::consts::LOG2_E + 12_582_912.0) - 12_582_912.0;
+        let r = x - n * 0.693_359_4 - n * -2.121_944_4e-4;
+        let mut p = 1.987_569_1e-4f32;
+        for c in [
+            1.398_199_9e-3,
+            8.333_452e-3,
+            4.166_579_6e-2,
+            1.666_666_5e-1,
+            0.5,
+        ] {
+            p = p * r + c;
+        }
+        let y = p * r * r + r + 1.0;
+        y * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    }
+
+    #[test]
+    fn the_exponent_read_from_the_mantissa_matches_the_integer_conversion() {
+        let mut x = -100.0f32;
+        while x <= 100.0 {
+            assert_eq!(
+                exp_vectorisable(x).to_bits(),
+                exp_with_cast(x).to_bits(),
+                "exp({x})"
+            );
+            x += 0.000_7;
+        }
+        for x in [0.0, -0.0, 1e-40, -1e-40, f32::MAX, f32::MIN, f32::INFINITY] {
+            assert_eq!(
+                exp_vectorisable(x).to_bits(),
+                exp_with_cast(x).to_bits(),
+                "exp({x})"
+            );
+        }
+        assert!(exp_vectorisable(f32::NAN).is_nan());
+    }
 
     #[test]
     fn vectorisable_exp_is_within_2_ulp_of_libm() {
