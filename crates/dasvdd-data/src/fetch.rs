@@ -8,6 +8,11 @@
 //!
 //! Without network access a fetch fails fast (a short connect timeout, and no further files are
 //! tried after the first failure) with a message saying which files to put where by hand.
+//!
+//! A fetch that writes holds the destination's lock ([`crate::leftovers::DestLock`]): a second
+//! fetch into the same folder waits for it, then uses what it placed. Each fetch first removes
+//! the stale leftovers of killed ones there ([`crate::leftovers::remove_stale`]). Hub downloads
+//! send the token of `HF_TOKEN`, else of the token file `huggingface-cli login` writes.
 
 use std::io::Read;
 use std::net::{TcpStream, ToSocketAddrs};
@@ -27,6 +32,8 @@ use crate::registry::{DatasetName, DATA_ENV};
 pub const HUB_REPO_ENV: &str = "DASVDD_HF_REPO";
 /// Environment variable of the hub endpoint, as `huggingface_hub` and `hf-hub` read it.
 pub const HUB_ENDPOINT_ENV: &str = "HF_ENDPOINT";
+/// Environment variable of the hub access token, as `huggingface_hub` reads it.
+pub const HUB_TOKEN_ENV: &str = "HF_TOKEN";
 /// The public hub.
 pub const DEFAULT_HUB_ENDPOINT: &str = "https://huggingface.co";
 /// No dataset file is larger than this; a longer body is refused rather than filling memory.
@@ -37,8 +44,9 @@ const MAX_DOWNLOAD: u64 = 4 << 30;
 pub struct FetchOptions {
     /// Hub endpoint; `None`: `$HF_ENDPOINT`, else `https://huggingface.co`.
     pub hub_endpoint: Option<String>,
-    /// Hub dataset repository mirroring the files; `None`: `$DASVDD_HF_REPO`, else the
-    /// catalogue's (no built-in dataset has one yet, so the original hosts are used).
+    /// Hub dataset repository (`<owner>/<repo>`) mirroring the files; `None`:
+    /// `$DASVDD_HF_REPO`, else the catalogue's (no built-in dataset has one yet, so the original
+    /// hosts are used). The command lines' `--mirror`.
     pub hub_repo: Option<String>,
     /// Replaces the original host: each file is fetched from `<mirror>/<file name>`.
     pub mirror: Option<String>,
@@ -48,8 +56,8 @@ pub struct FetchOptions {
     pub connect_timeout: Duration,
     /// Time allowed between two reads of a download.
     pub read_timeout: Duration,
-    /// `hf-hub`'s cache folder; `None`: a temporary folder inside the destination, removed
-    /// afterwards (the verified files are what is kept).
+    /// `hf-hub`'s cache folder; `None`: a temporary folder inside the destination
+    /// (`.dasvdd-hf-cache-*`), removed afterwards (the verified files are what is kept).
     pub hub_cache: Option<PathBuf>,
     /// Look for the dataset in `dest` and in every folder the registry searches
     /// ([`crate::registry::candidate_dirs`]) before downloading, and use a copy found there.
@@ -162,6 +170,9 @@ pub fn fetch(name: &DatasetName, dest: &Path, opts: &FetchOptions) -> Result<Fet
             match check_installed(name, &info.remote_files, dir) {
                 Ok(files) => {
                     tracing::info!(dataset = %name, dir = %dir.display(), "already present");
+                    if dir == dest {
+                        tidy(dest);
+                    }
                     return Ok(FetchReport {
                         dataset: name.to_string(),
                         dir: dir.clone(),
@@ -192,6 +203,21 @@ pub fn fetch(name: &DatasetName, dest: &Path, opts: &FetchOptions) -> Result<Fet
             ),
         });
     }
+    std::fs::create_dir_all(dest).map_err(|e| DataError::io(dest, e))?;
+    let lock = crate::leftovers::DestLock::acquire(dest)?;
+    // The fetch waited for might have placed the dataset.
+    if lock.waited() && opts.use_installed && name.is_complete_in(dest) {
+        if let Ok(files) = check_installed(name, &info.remote_files, dest) {
+            tracing::info!(dataset = %name, dir = %dest.display(), "placed by the other fetch");
+            return Ok(FetchReport {
+                dataset: name.to_string(),
+                dir: dest.to_path_buf(),
+                files,
+                already_present: true,
+            });
+        }
+    }
+    crate::leftovers::remove_stale(dest, lock.held());
     // An archive is skipped when all the files it unpacks to are already there.
     if info.remote_files.iter().all(|f| f.unpack == Unpack::TarGz) && name.is_complete_in(dest) {
         tracing::info!(dataset = %name, dir = %dest.display(), "already present");
@@ -207,7 +233,7 @@ pub fn fetch(name: &DatasetName, dest: &Path, opts: &FetchOptions) -> Result<Fet
         .clone()
         .or_else(|| std::env::var(HUB_REPO_ENV).ok().filter(|v| !v.is_empty()))
         .or_else(|| info.hub_repo.map(String::from));
-    fetch_files(
+    fetch_files_locked(
         &name.to_string(),
         &info.remote_files,
         dest,
@@ -226,6 +252,16 @@ pub fn fetch(name: &DatasetName, dest: &Path, opts: &FetchOptions) -> Result<Fet
         },
         other => other,
     })
+}
+
+/// Removes the stale leftovers of killed fetches in `dest`, if it has any, when no other fetch
+/// is writing there (a fetch that found nothing to do does not wait for one that is).
+fn tidy(dest: &Path) {
+    if crate::leftovers::has_leftovers(dest) {
+        if let Some(lock) = crate::leftovers::DestLock::try_acquire(dest) {
+            crate::leftovers::remove_stale(dest, lock.held());
+        }
+    }
 }
 
 /// Checks the copy of dataset `name` in `dir` against the pinned checksums of `files`: each
@@ -307,6 +343,9 @@ fn check_installed(
 /// A destination that cannot be written to is an `Io` error before the first download; a
 /// checksum mismatch is a `Format` error naming the file; a download that fails on every
 /// source is `Unavailable`. Either stops the fetch: later files are not tried.
+///
+/// The destination's lock is held throughout (a fetch already writing there is waited for),
+/// and the stale leftovers of killed fetches there are removed first.
 pub fn fetch_files(
     dataset: &str,
     files: &[RemoteFile],
@@ -315,6 +354,19 @@ pub fn fetch_files(
     opts: &FetchOptions,
 ) -> Result<FetchReport> {
     std::fs::create_dir_all(dest).map_err(|e| DataError::io(dest, e))?;
+    let lock = crate::leftovers::DestLock::acquire(dest)?;
+    crate::leftovers::remove_stale(dest, lock.held());
+    fetch_files_locked(dataset, files, dest, hub_repo, opts)
+}
+
+/// [`fetch_files`] once the destination exists and its lock is held.
+fn fetch_files_locked(
+    dataset: &str,
+    files: &[RemoteFile],
+    dest: &Path,
+    hub_repo: Option<&str>,
+    opts: &FetchOptions,
+) -> Result<FetchReport> {
     let endpoint = opts
         .hub_endpoint
         .clone()
@@ -336,14 +388,8 @@ pub fn fetch_files(
         .timeout_read(opts.read_timeout)
         .try_proxy_from_env(true)
         .build();
-    let temp_cache;
-    let hub_cache = match &opts.hub_cache {
-        Some(c) => c.clone(),
-        None => {
-            temp_cache = TempDir(dest.join(".hf-cache"));
-            temp_cache.0.clone()
-        }
-    };
+    // Made at the first hub download, removed when dropped.
+    let mut temp_cache: Option<tempfile::TempDir> = None;
     let mut writable_checked = false;
     for file in files {
         let target = dest.join(&file.name);
@@ -388,9 +434,10 @@ pub fn fetch_files(
             let label = source.describe(&file.name);
             tracing::info!(file = %file.name, source = %label, "downloading");
             let fetched = match source {
-                Source::Hub { endpoint, repo } => {
-                    download_hub(endpoint, repo, &file.name, &hub_cache, opts.connect_timeout)
-                }
+                Source::Hub { endpoint, repo } => hub_cache_dir(opts, dest, &mut temp_cache)
+                    .and_then(|cache| {
+                        download_hub(endpoint, repo, &file.name, &cache, opts.connect_timeout)
+                    }),
                 Source::Url(url) => download_url(&agent, url),
             };
             let verified = fetched.and_then(|bytes| {
@@ -502,11 +549,40 @@ fn check_twin(file: &RemoteFile, bytes: &[u8], dest: &Path) -> Result<()> {
     ))
 }
 
+/// `hf-hub`'s cache folder: the one of `opts`, else a temporary folder in `dest` made on the
+/// first call and kept in `temp` (named after its owner, so that a later fetch can tell a
+/// killed fetch's from a live one's).
+fn hub_cache_dir(
+    opts: &FetchOptions,
+    dest: &Path,
+    temp: &mut Option<tempfile::TempDir>,
+) -> std::result::Result<PathBuf, String> {
+    if let Some(c) = &opts.hub_cache {
+        return Ok(c.clone());
+    }
+    if temp.is_none() {
+        let made = tempfile::Builder::new()
+            .prefix(&crate::leftovers::temp_prefix(".dasvdd-hf-cache-"))
+            .tempdir_in(dest)
+            .map_err(|e| {
+                format!(
+                    "cannot make the hub's cache folder in {}: {e}",
+                    dest.display()
+                )
+            })?;
+        *temp = Some(made);
+    }
+    Ok(temp
+        .as_ref()
+        .map(|t| t.path().to_path_buf())
+        .unwrap_or_default())
+}
+
 /// Creates (and removes) a temporary file in `dest`, so that a folder or file system this
 /// user cannot write to is an error before anything is downloaded rather than after.
 fn check_writable(dest: &Path) -> Result<()> {
     tempfile::Builder::new()
-        .prefix(".dasvdd-")
+        .prefix(&crate::leftovers::temp_prefix(".dasvdd-"))
         .suffix(".tmp")
         .tempfile_in(dest)
         .map(drop)
@@ -530,15 +606,6 @@ impl Source {
             }
             Source::Url(u) => u.clone(),
         }
-    }
-}
-
-/// A folder removed when dropped.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -571,6 +638,34 @@ fn check_reachable(url: &str, timeout: Duration) -> std::result::Result<(), Stri
     Err(last)
 }
 
+/// The hub access token, as `huggingface_hub` finds it: `$HF_TOKEN`, else the file
+/// `$HF_TOKEN_PATH`, else `token` in `$HF_HOME` (default `$XDG_CACHE_HOME/huggingface`, else
+/// `~/.cache/huggingface`), where `huggingface-cli login` writes it. Never logged.
+fn hub_token() -> Option<String> {
+    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+    if let Some(t) = var(HUB_TOKEN_ENV) {
+        let t = t.to_string_lossy().trim().to_string();
+        if !t.is_empty() {
+            return Some(t);
+        }
+    }
+    let file = var("HF_TOKEN_PATH").map(PathBuf::from).or_else(|| {
+        let home = var("HF_HOME").map(PathBuf::from).or_else(|| {
+            var("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".cache")))
+                .map(|c| c.join("huggingface"))
+        })?;
+        Some(home.join("token"))
+    })?;
+    let text = std::fs::read_to_string(&file).ok()?;
+    let t = text.trim();
+    (!t.is_empty()).then(|| {
+        tracing::debug!(file = %file.display(), "hub token from a file");
+        t.to_string()
+    })
+}
+
 /// Downloads `name` from the hub dataset repository `repo` with `hf-hub`.
 fn download_hub(
     endpoint: &str,
@@ -580,9 +675,11 @@ fn download_hub(
     timeout: Duration,
 ) -> std::result::Result<Vec<u8>, String> {
     check_reachable(endpoint, timeout)?;
-    let api = hf_hub::api::sync::ApiBuilder::new()
+    // `from_cache` rather than `new`, which panics without a home folder; its token (a `token`
+    // file beside the cache folder) is replaced by the user's.
+    let api = hf_hub::api::sync::ApiBuilder::from_cache(hf_hub::Cache::new(cache.to_path_buf()))
+        .with_token(hub_token())
         .with_endpoint(endpoint.to_string())
-        .with_cache_dir(cache.to_path_buf())
         .with_progress(false)
         .build()
         .map_err(|e| format!("hub client: {e}"))?;
@@ -627,7 +724,7 @@ fn download_url(agent: &ureq::Agent, url: &str) -> std::result::Result<Vec<u8>, 
 fn unpack_tar_gz(archive: &Path, bytes: &[u8], dest: &Path) -> Result<()> {
     let fail = |p: String| DataError::format(archive, p);
     let staging = tempfile::Builder::new()
-        .prefix(".dasvdd-unpack-")
+        .prefix(&crate::leftovers::temp_prefix(".dasvdd-unpack-"))
         .tempdir_in(dest)
         .map_err(|e| DataError::io(dest, e))?;
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(bytes));

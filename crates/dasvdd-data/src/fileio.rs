@@ -108,7 +108,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Writes `path` atomically through `write`, which fills the temporary file whose path it is
 /// given (it may also create it anew, as image encoders do). The temporary file, in the same
 /// folder under a unique hidden name (`tempfile`'s random one, so writers on several hosts
-/// sharing the folder never collide), is synced to disk and renamed over `path`; on an error it
+/// sharing the folder never collide, after the owner `<pid>@<host>` that lets a later fetch
+/// tell a killed writer's leftover from a live one's: [`crate::leftovers`]), is synced to disk and renamed over `path`; on an error it
 /// is removed.
 pub fn write_atomic_with(
     path: &Path,
@@ -143,7 +144,8 @@ pub fn write_atomic_with(
         Err(e) => return Err(io(e)),
     }
     let mut builder = tempfile::Builder::new();
-    builder.prefix(".dasvdd-").suffix(".tmp");
+    let prefix = crate::leftovers::temp_prefix(".dasvdd-");
+    builder.prefix(&prefix).suffix(".tmp");
     // As a file created the usual way: 0666 less the umask (tempfile's own default, 0600,
     // would make every result and model unreadable to the user's group).
     #[cfg(unix)]

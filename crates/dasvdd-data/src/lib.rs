@@ -18,7 +18,8 @@
 //!   seeded half-of-the-normals protocol;
 //! - [`registry`]: datasets by name, where their files are found, [`load_split`];
 //! - [`catalog`]: source, licence, size and files of each dataset ([`DatasetInfo`]);
-//! - [`mod@fetch`]: downloads from a hub mirror or the original hosts, checksums, unpacking.
+//! - [`mod@fetch`]: downloads from a hub mirror or the original hosts, checksums, unpacking;
+//! - [`leftovers`]: the lock of a fetch's destination and the removal of killed fetches' files.
 
 #![warn(missing_docs)]
 
@@ -30,6 +31,7 @@ pub mod fetch;
 pub mod fileio;
 pub mod idx;
 pub mod images;
+pub mod leftovers;
 pub mod mat;
 pub mod matrix;
 pub mod melspec;
