@@ -68,7 +68,21 @@ runs unless --classes says otherwise."
         /// Destination folder instead of the default
         #[arg(long)]
         dest: Option<std::path::PathBuf>,
+        /// Hugging Face Hub dataset repository holding the dataset's files under their
+        /// catalogue names, tried before the original host; overrides $DASVDD_HF_REPO (hub
+        /// address: $HF_ENDPOINT; token for a private or gated one: $HF_TOKEN or the file of
+        /// `huggingface-cli login`)
+        #[arg(long, value_name = "OWNER/REPO", value_parser = dasvdd_data::fetch::parse_hub_repo)]
+        mirror: Option<String>,
     },
+}
+
+/// The options of `fetch --mirror <mirror>`: the repository given replaces $DASVDD_HF_REPO.
+fn fetch_options(mirror: Option<&str>) -> dasvdd_data::FetchOptions {
+    dasvdd_data::FetchOptions {
+        hub_repo: mirror.map(String::from),
+        ..Default::default()
+    }
 }
 
 fn main() -> std::process::ExitCode {
@@ -112,10 +126,10 @@ fn run() -> anyhow::Result<()> {
         Command::Slurm(a) => slurm::run(&a),
         Command::CudaBuild(a) => cuda_build::run_cuda_build(&a),
         Command::FuzzSeeds(a) => fuzz_seeds::run(&a),
-        Command::Fetch { name, dest } => {
+        Command::Fetch { name, dest, mirror } => {
             let name: dasvdd_data::DatasetName = name.parse()?;
             let dest = dest.unwrap_or_else(|| dasvdd_data::fetch::default_fetch_dir(&name));
-            let report = dasvdd_data::fetch(&name, &dest, &dasvdd_data::FetchOptions::default())?;
+            let report = dasvdd_data::fetch(&name, &dest, &fetch_options(mirror.as_deref()))?;
             println!("{} is in {}", report.dataset, report.dir.display());
             Ok(())
         }
@@ -128,6 +142,25 @@ mod tests {
 
     /// `cargo xtask fetch` into a folder it cannot write to printed "error: <dir>: Permission
     /// denied (os error 13): Permission denied (os error 13)".
+    /// `cargo xtask fetch --mirror <owner/repo>` is the hub repository of the fetch, in place
+    /// of $DASVDD_HF_REPO, as for `dasvdd data fetch`.
+    #[test]
+    fn fetch_takes_a_hub_mirror() {
+        let cli = Cli::try_parse_from(["xtask", "fetch", "mnist", "--mirror", "org/mnist-mirror"])
+            .unwrap();
+        let Command::Fetch { mirror, .. } = cli.command else {
+            panic!("not fetch");
+        };
+        assert_eq!(
+            fetch_options(mirror.as_deref()).hub_repo.as_deref(),
+            Some("org/mnist-mirror")
+        );
+        let err = Cli::try_parse_from(["xtask", "fetch", "mnist", "--mirror", "mnist"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("<owner>/<repo>"), "{err}");
+    }
+
     #[test]
     fn an_os_error_is_printed_once() {
         let io = std::io::Error::from(std::io::ErrorKind::PermissionDenied);

@@ -19,7 +19,21 @@ pub enum DataCommand {
         /// Destination folder instead of the default
         #[arg(long)]
         dest: Option<PathBuf>,
+        /// Hugging Face Hub dataset repository holding the dataset's files under their
+        /// catalogue names, tried before the original host; overrides $DASVDD_HF_REPO (hub
+        /// address: $HF_ENDPOINT; token for a private or gated one: $HF_TOKEN or the file of
+        /// `huggingface-cli login`)
+        #[arg(long, value_name = "OWNER/REPO", value_parser = dasvdd_data::fetch::parse_hub_repo)]
+        mirror: Option<String>,
     },
+}
+
+/// The options of `fetch --mirror <mirror>`: the repository given replaces $DASVDD_HF_REPO.
+fn fetch_options(mirror: Option<&str>) -> dasvdd_data::FetchOptions {
+    dasvdd_data::FetchOptions {
+        hub_repo: mirror.map(String::from),
+        ..Default::default()
+    }
 }
 
 /// `dasvdd data ...`.
@@ -37,12 +51,12 @@ pub fn run(cmd: &DataCommand) -> Result<()> {
             }
             Ok(())
         }
-        DataCommand::Fetch { name, dest } => {
+        DataCommand::Fetch { name, dest, mirror } => {
             let n = dasvdd_data::DatasetName::from_str(name)?;
             let dest = dest
                 .clone()
                 .unwrap_or_else(|| dasvdd_data::fetch::default_fetch_dir(&n));
-            let report = dasvdd_data::fetch(&n, &dest, &dasvdd_data::FetchOptions::default())?;
+            let report = dasvdd_data::fetch(&n, &dest, &fetch_options(mirror.as_deref()))?;
             for f in &report.files {
                 println!(
                     "{}",
@@ -52,5 +66,60 @@ pub fn run(cmd: &DataCommand) -> Result<()> {
             println!("{} is in {}", report.dataset, report.dir.display());
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Data {
+        #[command(subcommand)]
+        command: DataCommand,
+    }
+
+    fn mirror_of(args: &[&str]) -> Result<Option<String>, clap::Error> {
+        let parsed = Data::try_parse_from([&["data", "fetch", "mnist"], args].concat())?;
+        match parsed.command {
+            DataCommand::Fetch { mirror, .. } => Ok(mirror),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// `--mirror <owner/repo>` is the hub repository of the fetch, in place of
+    /// $DASVDD_HF_REPO (which the library reads only when the options name none).
+    #[test]
+    fn fetch_takes_a_hub_mirror() {
+        let mirror = mirror_of(&["--mirror", "org/mnist-mirror"]).unwrap();
+        assert_eq!(mirror.as_deref(), Some("org/mnist-mirror"));
+        let opts = fetch_options(mirror.as_deref());
+        assert_eq!(opts.hub_repo.as_deref(), Some("org/mnist-mirror"));
+        assert_eq!(fetch_options(None).hub_repo, None);
+        assert_eq!(mirror_of(&[]).unwrap(), None);
+        // Not a repository: the error says what is expected, and where a URL belongs.
+        let err = mirror_of(&["--mirror", "https://huggingface.co/datasets/org/m"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("<owner>/<repo>") && err.contains("HF_ENDPOINT"),
+            "{err}"
+        );
+        let err = mirror_of(&["--mirror", "justaname"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`justaname` is not a hub dataset repository"),
+            "{err}"
+        );
+        let help = Data::try_parse_from(["data", "fetch", "--help"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            help.contains("--mirror <OWNER/REPO>") && help.contains("DASVDD_HF_REPO"),
+            "{help}"
+        );
     }
 }

@@ -120,6 +120,29 @@ pub fn default_fetch_dir(name: &DatasetName) -> PathBuf {
     root.join(name.dir_name())
 }
 
+/// Checks a hub dataset repository given as `<owner>/<repo>` (the command lines' `--mirror`):
+/// two non-empty parts of ASCII letters, digits, `-`, `_` and `.`. The error says what is
+/// expected, and where the endpoint goes when a URL was given.
+pub fn parse_hub_repo(text: &str) -> std::result::Result<String, String> {
+    let ok_part = |p: &str| {
+        !p.is_empty()
+            && !p.starts_with('.')
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
+    match text.split_once('/') {
+        Some((owner, repo)) if ok_part(owner) && ok_part(repo) => Ok(text.to_string()),
+        _ if text.contains("://") => Err(format!(
+            "`{text}` is a URL: give the hub dataset repository as <owner>/<repo>, and the \
+             hub's address in ${HUB_ENDPOINT_ENV}"
+        )),
+        _ => Err(format!(
+            "`{text}` is not a hub dataset repository: expected <owner>/<repo>, e.g. \
+             someone/mnist-mirror"
+        )),
+    }
+}
+
 /// Lowercase hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
