@@ -1,11 +1,12 @@
 //! `dasvdd inspect`: what a model file holds, read from its metadata: the method, its
-//! settings, gamma, a summary of the training history, the scaling and the threshold.
+//! settings, gamma, a summary of the training history, the scaling and the threshold, and
+//! whether its tensors matched the checksum stored with them (a file that does not is refused).
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use dasvdd_core::checkpoint::Checkpoint;
+use dasvdd_core::checkpoint::{Checkpoint, Integrity};
 use serde_json::Value;
 
 use crate::train::{StoredThreshold, PREPROCESSING_KEY, THRESHOLD_KEY, TRAINING_DATA_KEY};
@@ -45,6 +46,13 @@ pub fn run(args: &InspectArgs) -> Result<()> {
     println!("method         {method}");
     if let Some(v) = meta.get("crate_version") {
         println!("written by     dasvdd-rs {v}");
+    }
+    // A file whose tensors do not match its checksum failed `open` above.
+    match ck.integrity() {
+        Integrity::Verified => println!("checksum       verified (SHA-256 of the tensors)"),
+        Integrity::Unchecked => {
+            println!("checksum       none stored (an older version or another tool wrote the file)")
+        }
     }
     if let Some(t) = meta.get(TRAINING_DATA_KEY) {
         println!("trained on     {t}");

@@ -7,6 +7,10 @@
 //! opened, a network's declared size is checked against the bytes the file holds
 //! ([`Checkpoint::expect_parameters`]) before anything is built from it, and every tensor's
 //! dtype, shape and finiteness is checked before its values are copied.
+//!
+//! Every file written here also stores a SHA-256 of its tensors ([`CHECKSUM_KEY`]), checked on
+//! every read, so that damaged weights that stay finite (a flipped bit) are an error rather than
+//! wrong scores.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -14,11 +18,75 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
 use safetensors::SafeTensors;
+use sha2::{Digest, Sha256};
 
 use crate::error::{CoreError, Result};
 
 /// Value of the `format` metadata key of every checkpoint this project writes.
 pub const FORMAT: &str = "dasvdd-rs";
+
+/// Metadata key of the checksum of a file's tensors: [`tensors_sha256`] as 64 lowercase hex
+/// digits. [`save`] and [`save_arrays`] store it; every read ([`Checkpoint::open`],
+/// [`read_metadata`], [`get_metadata`], [`set_metadata`]) recomputes it when it is present and
+/// refuses a file whose tensors do not match. Files without it (written before it existed, or by
+/// other tools) read as before.
+///
+/// It covers the tensors only (names, dtypes, shapes and data bytes), not the metadata: entries
+/// added or changed later ([`set_metadata`]: the threshold and scaling of `dasvdd train`, the
+/// Python package's metadata) leave it valid, and metadata is checked by its own readers.
+pub const CHECKSUM_KEY: &str = "dasvdd_sha256";
+
+/// The problem reported for a file whose tensors do not match its [`CHECKSUM_KEY`].
+pub const DAMAGED: &str =
+    "damaged: its weights do not match the checksum stored when it was written";
+
+/// What a read found of a file's checksum ([`CHECKSUM_KEY`]); a mismatch is an error instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Integrity {
+    /// The file stores a checksum and its tensors match it.
+    Verified,
+    /// The file stores no checksum (an older version or another tool wrote it): unchecked.
+    Unchecked,
+}
+
+/// SHA-256 of tensors (name, dtype, shape, little-endian data bytes), as lowercase hex: the
+/// tensors sorted by name, each hashed as its name, its dtype's safetensors name (`F32`, ...)
+/// and its data, each preceded by its length in bytes as a little-endian u64, and its shape as
+/// its number of dimensions then each dimension, little-endian u64s; the whole preceded by
+/// `dasvdd-rs tensors v1` and a newline.
+pub fn tensors_sha256<'a>(
+    tensors: impl IntoIterator<Item = (&'a str, safetensors::Dtype, &'a [usize], &'a [u8])>,
+) -> String {
+    let mut sorted: Vec<_> = tensors.into_iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    let mut h = Sha256::new();
+    h.update(b"dasvdd-rs tensors v1\n");
+    let len = |n: usize| (n as u64).to_le_bytes();
+    for (name, dtype, shape, data) in sorted {
+        let dtype = format!("{dtype:?}");
+        h.update(len(name.len()));
+        h.update(name.as_bytes());
+        h.update(len(dtype.len()));
+        h.update(dtype.as_bytes());
+        h.update(len(shape.len()));
+        for d in shape {
+            h.update(len(*d));
+        }
+        h.update(len(data.len()));
+        h.update(data);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// [`tensors_sha256`] of the tensors of a parsed file.
+fn file_sha256(st: &SafeTensors<'_>) -> String {
+    let views = st.tensors();
+    tensors_sha256(
+        views
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.dtype(), v.shape(), v.data())),
+    )
+}
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder (a unique hidden
 /// name, removed on any error), synced, then renamed over `path`, so an interrupted write never
@@ -71,25 +139,53 @@ fn folder_check(dir: &Path) -> std::io::Result<()> {
 }
 
 /// Saves named tensors and metadata as one safetensors file, atomically. The metadata always
-/// gains `format` and `crate_version`.
+/// gains `format`, `crate_version` and the tensors' checksum ([`CHECKSUM_KEY`]).
 pub fn save(
     path: &Path,
     tensors: &[(String, Tensor)],
+    metadata: HashMap<String, String>,
+) -> Result<()> {
+    let mut encoded = Vec::with_capacity(tensors.len());
+    for (n, t) in tensors {
+        let t = t.to_device(&Device::Cpu)?.contiguous()?;
+        let dtype = safetensors::View::dtype(&t);
+        let bytes = safetensors::View::data(&t).into_owned();
+        encoded.push((n.as_str(), t.dims().to_vec(), dtype, bytes));
+    }
+    write_encoded(path, &encoded, metadata)
+}
+
+/// Writes tensors (name, shape, dtype, little-endian bytes) and metadata as one safetensors
+/// file, atomically, the metadata gaining `format`, `crate_version` and [`CHECKSUM_KEY`].
+fn write_encoded(
+    path: &Path,
+    encoded: &[(&str, Vec<usize>, safetensors::Dtype, Vec<u8>)],
     mut metadata: HashMap<String, String>,
 ) -> Result<()> {
+    let problem = |problem: String| CoreError::Checkpoint {
+        path: path.to_path_buf(),
+        problem,
+    };
     metadata.insert("format".into(), FORMAT.into());
     metadata
         .entry("crate_version".into())
         .or_insert_with(|| env!("CARGO_PKG_VERSION").into());
-    let cpu: Vec<(String, Tensor)> = tensors
-        .iter()
-        .map(|(n, t)| Ok((n.clone(), t.to_device(&Device::Cpu)?.contiguous()?)))
-        .collect::<Result<_>>()?;
-    let bytes = safetensors::serialize(cpu.iter().map(|(n, t)| (n.as_str(), t)), Some(metadata))
-        .map_err(|e| CoreError::Checkpoint {
-            path: path.to_path_buf(),
-            problem: format!("cannot serialise: {e}"),
-        })?;
+    metadata.insert(
+        CHECKSUM_KEY.into(),
+        tensors_sha256(
+            encoded
+                .iter()
+                .map(|(n, shape, dtype, bytes)| (*n, *dtype, shape.as_slice(), bytes.as_slice())),
+        ),
+    );
+    let mut views = Vec::with_capacity(encoded.len());
+    for (name, shape, dtype, bytes) in encoded {
+        let view = safetensors::tensor::TensorView::new(*dtype, shape.clone(), bytes)
+            .map_err(|e| problem(format!("cannot encode tensor `{name}`: {e}")))?;
+        views.push((name.to_string(), view));
+    }
+    let bytes = safetensors::serialize(views, Some(metadata))
+        .map_err(|e| problem(format!("cannot serialise: {e}")))?;
     write_atomic(path, &bytes)
 }
 
@@ -132,40 +228,27 @@ impl Array {
 
 /// Saves named arrays (name, shape, values) and metadata as one safetensors file, atomically:
 /// the same format as [`save`], for models whose state is not candle tensors. The metadata
-/// always gains `format` and `crate_version`.
+/// always gains `format`, `crate_version` and the arrays' checksum ([`CHECKSUM_KEY`]).
 pub fn save_arrays(
     path: &Path,
     arrays: Vec<(&str, Vec<usize>, Array)>,
-    mut metadata: HashMap<String, String>,
+    metadata: HashMap<String, String>,
 ) -> Result<()> {
-    let problem = |problem: String| CoreError::Checkpoint {
-        path: path.to_path_buf(),
-        problem,
-    };
-    metadata.insert("format".into(), FORMAT.into());
-    metadata
-        .entry("crate_version".into())
-        .or_insert_with(|| env!("CARGO_PKG_VERSION").into());
     let mut encoded = Vec::with_capacity(arrays.len());
     for (name, shape, array) in arrays {
         if shape.iter().product::<usize>() != array.len() {
-            return Err(problem(format!(
-                "array `{name}` has {} values, not the {} of shape {shape:?}",
-                array.len(),
-                shape.iter().product::<usize>()
-            )));
+            return Err(CoreError::Checkpoint {
+                path: path.to_path_buf(),
+                problem: format!(
+                    "array `{name}` has {} values, not the {} of shape {shape:?}",
+                    array.len(),
+                    shape.iter().product::<usize>()
+                ),
+            });
         }
         encoded.push((name, shape, array.dtype(), array.to_le_bytes()));
     }
-    let mut views = Vec::with_capacity(encoded.len());
-    for (name, shape, dtype, bytes) in &encoded {
-        let view = safetensors::tensor::TensorView::new(*dtype, shape.clone(), bytes)
-            .map_err(|e| problem(format!("cannot encode tensor `{name}`: {e}")))?;
-        views.push((name.to_string(), view));
-    }
-    let bytes = safetensors::serialize(views, Some(metadata))
-        .map_err(|e| problem(format!("cannot encode safetensors: {e}")))?;
-    write_atomic(path, &bytes)
+    write_encoded(path, &encoded, metadata)
 }
 
 /// A checkpoint read into memory, with checked access to its tensors and metadata.
@@ -173,16 +256,19 @@ pub struct Checkpoint {
     path: PathBuf,
     bytes: Vec<u8>,
     metadata: HashMap<String, String>,
+    integrity: Integrity,
 }
 
 impl Checkpoint {
-    /// Reads and parses the file; fails on anything that is not a safetensors file of this project.
+    /// Reads and parses the file; fails on anything that is not a safetensors file of this
+    /// project, and on tensors that do not match the file's checksum ([`CHECKSUM_KEY`]).
     pub fn open(path: &Path) -> Result<Self> {
-        let (bytes, metadata) = read_safetensors(path)?;
+        let (bytes, metadata, integrity) = read_safetensors(path)?;
         let ck = Checkpoint {
             path: path.to_path_buf(),
             bytes,
             metadata,
+            integrity,
         };
         if ck.metadata.get("format").map(String::as_str) != Some(FORMAT) {
             return Err(
@@ -190,6 +276,12 @@ impl Checkpoint {
             );
         }
         Ok(ck)
+    }
+
+    /// Whether the file's tensors were verified against its checksum ([`CHECKSUM_KEY`]) or it
+    /// stores none (a mismatch fails [`Checkpoint::open`]).
+    pub fn integrity(&self) -> Integrity {
+        self.integrity
     }
 
     /// The file this checkpoint was read from.
@@ -421,9 +513,10 @@ pub fn read_method(path: &Path) -> Result<String> {
     Ok(Checkpoint::open(path)?.method()?.to_string())
 }
 
-/// Reads a safetensors file whole, checks its header and every tensor's offsets, and returns
-/// the bytes with the metadata.
-fn read_safetensors(path: &Path) -> Result<(Vec<u8>, HashMap<String, String>)> {
+/// Reads a safetensors file whole, checks its header, every tensor's offsets and, when the file
+/// stores one, its checksum ([`CHECKSUM_KEY`]), and returns the bytes with the metadata and what
+/// the checksum said.
+fn read_safetensors(path: &Path) -> Result<(Vec<u8>, HashMap<String, String>, Integrity)> {
     let io = |source| CoreError::Io {
         path: path.to_path_buf(),
         source,
@@ -446,15 +539,35 @@ fn read_safetensors(path: &Path) -> Result<(Vec<u8>, HashMap<String, String>)> {
         problem: format!("not a valid safetensors file: {e}"),
     };
     let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(invalid)?;
-    SafeTensors::deserialize(&bytes).map_err(invalid)?;
+    let st = SafeTensors::deserialize(&bytes).map_err(invalid)?;
     let metadata = meta.metadata().clone().unwrap_or_default();
-    Ok((bytes, metadata))
+    let integrity = match metadata.get(CHECKSUM_KEY) {
+        Some(stored) => {
+            if !stored.eq_ignore_ascii_case(&file_sha256(&st)) {
+                return Err(CoreError::Checkpoint {
+                    path: path.to_path_buf(),
+                    problem: DAMAGED.into(),
+                });
+            }
+            Integrity::Verified
+        }
+        None => {
+            tracing::debug!(
+                file = %path.display(),
+                "no `{CHECKSUM_KEY}` in the metadata: tensors not checked"
+            );
+            Integrity::Unchecked
+        }
+    };
+    Ok((bytes, metadata, integrity))
 }
 
 /// Adds (or replaces) metadata entries of an existing safetensors file, keeping its tensors;
-/// the rewrite is atomic. Used to store e.g. the preprocessing statistics of any detector.
+/// the rewrite is atomic. Used to store e.g. the preprocessing statistics of any detector. The
+/// tensors' checksum ([`CHECKSUM_KEY`]) covers no metadata, so it stays as it was: verified
+/// before the rewrite, still valid after it (and still absent from a file that had none).
 pub fn set_metadata(path: &Path, entries: &[(&str, String)]) -> Result<()> {
-    let (bytes, mut metadata) = read_safetensors(path)?;
+    let (bytes, mut metadata, _) = read_safetensors(path)?;
     for (k, v) in entries {
         metadata.insert((*k).to_string(), v.clone());
     }
@@ -473,7 +586,7 @@ pub fn get_metadata(path: &Path, key: &str) -> Result<Option<String>> {
 }
 
 /// Reads all metadata entries of any safetensors file at once (each [`get_metadata`] call reads
-/// and checks the whole file).
+/// and checks the whole file, its checksum included).
 pub fn read_metadata(path: &Path) -> Result<HashMap<String, String>> {
     Ok(read_safetensors(path)?.1)
 }

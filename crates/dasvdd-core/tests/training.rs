@@ -216,15 +216,20 @@ fn bad_checkpoints_are_clear_errors() {
     assert!(matches!(err, CoreError::Checkpoint { .. }), "{err}");
     assert!(err.to_string().contains("shape"), "{err}");
 
-    // A missing tensor.
+    // A missing tensor: with the checksum of all tensors kept, the file is damaged; without it
+    // (a file another tool wrote), the missing tensor is named.
     let missing = dir.path().join("missing.safetensors");
     let without: Vec<_> = tensors
         .iter()
         .filter(|(n, _)| n != "center")
         .cloned()
         .collect();
-    safetensors::serialize_to_file(without, Some(meta.metadata().clone().unwrap()), &missing)
-        .unwrap();
+    let mut kept = meta.metadata().clone().unwrap();
+    safetensors::serialize_to_file(without.clone(), Some(kept.clone()), &missing).unwrap();
+    let err = DasvddModel::load(&missing, &Device::Cpu).unwrap_err();
+    assert!(err.to_string().contains("damaged"), "{err}");
+    kept.remove(dasvdd_core::checkpoint::CHECKSUM_KEY);
+    safetensors::serialize_to_file(without, Some(kept), &missing).unwrap();
     let err = DasvddModel::load(&missing, &Device::Cpu).unwrap_err();
     assert!(err.to_string().contains("`center` is missing"), "{err}");
 

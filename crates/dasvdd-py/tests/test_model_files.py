@@ -174,3 +174,47 @@ def test_loading_a_device_is_an_os_error():
     # Read whole, /dev/zero filled memory until the process was killed.
     with pytest.raises(OSError, match="a device, not a file"):
         DASVDD.load("/dev/zero")
+
+
+def _rewrite(path, out, edit_header=None, flip_in=None):
+    """Writes the safetensors file at `path` to `out`, its header JSON passed through
+    `edit_header` and one low bit flipped in the first data byte of tensor `flip_in`."""
+    data = bytearray(path.read_bytes())
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + n])
+    body = data[8 + n :]
+    if flip_in is not None:
+        body[header[flip_in]["data_offsets"][0]] ^= 1
+    if edit_header is not None:
+        edit_header(header)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    out.write_bytes(len(text).to_bytes(8, "little") + text + bytes(body))
+
+
+def test_a_flipped_bit_in_a_weight_is_refused_and_metadata_edits_are_not(tmp_path):
+    X = np.random.default_rng(3).normal(size=(60, 5)).astype(np.float32)
+    det = DASVDD(epochs=1, batch_size=20, gamma=1.0, contamination=0.1).fit(X)
+    path = tmp_path / "m.safetensors"
+    det.save(path)
+    # Python's own metadata is written after the tensors: the checksum still holds.
+    assert len(_metadata(path)["dasvdd_sha256"]) == 64
+    want = dasvdd.load(path).decision_function(X)
+
+    _rewrite(path, tmp_path / "damaged.safetensors", flip_in="encoder.0.weight")
+    with pytest.raises(
+        ValueError,
+        match=r"damaged\.safetensors: damaged: its weights do not match the checksum stored "
+        r"when it was written",
+    ):
+        dasvdd.load(tmp_path / "damaged.safetensors")
+
+    def drop_checksum(h):
+        del h["__metadata__"]["dasvdd_sha256"]
+
+    def add_note(h):
+        h["__metadata__"]["note"] = "edited by hand"
+
+    for name, edit in [("old.safetensors", drop_checksum), ("noted.safetensors", add_note)]:
+        _rewrite(path, tmp_path / name, edit_header=edit)
+        np.testing.assert_array_equal(dasvdd.load(tmp_path / name).decision_function(X), want)
