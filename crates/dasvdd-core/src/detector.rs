@@ -277,6 +277,21 @@ pub trait DetectorParams {
         let _ = observer;
         self.fit_detector(x, device)
     }
+
+    /// [`DetectorParams::fit_observed`] that also asks `keep_going` where a method can stop
+    /// between its epochs' callbacks: DASVDD before each trial of its gamma heuristic, which
+    /// runs before the first epoch. [`std::ops::ControlFlow::Break`] stops with
+    /// [`CoreError::Interrupted`]. The other methods have no such points and never call it.
+    fn fit_observed_polled(
+        &self,
+        x: SampleView<'_>,
+        device: &Device,
+        observer: &mut dyn FnMut(&EpochProgress) -> std::ops::ControlFlow<()>,
+        keep_going: &mut dyn FnMut() -> std::ops::ControlFlow<()>,
+    ) -> Result<Box<dyn Detector>> {
+        let _ = keep_going;
+        self.fit_observed(x, device, observer)
+    }
 }
 
 /// Where the training batches of a stack of models come from. On the CPU, each batch is

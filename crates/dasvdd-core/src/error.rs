@@ -34,10 +34,11 @@ pub enum CoreError {
         /// Its value (NaN when only its non-finiteness is known).
         value: f64,
     },
-    /// The caller stopped training (from its epoch callback) after this epoch.
-    #[error("training interrupted after epoch {epoch}")]
+    /// The caller stopped training (from its epoch callback) after this epoch, or (epoch 0)
+    /// before the first one, between the trials of DASVDD's gamma heuristic.
+    #[error("training interrupted {}", interrupted_when(*epoch))]
     Interrupted {
-        /// The 1-based epoch after which training stopped.
+        /// The 1-based epoch after which training stopped; 0 before the first epoch.
         epoch: usize,
     },
     /// A checkpoint file is missing tensors, has mis-shaped tensors or belongs to another model.
@@ -72,6 +73,15 @@ impl CoreError {
             name,
             problem: problem.into(),
         }
+    }
+}
+
+/// When an interrupted training stopped, for [`CoreError::Interrupted`]'s message.
+fn interrupted_when(epoch: usize) -> String {
+    if epoch == 0 {
+        "before its first epoch (while estimating gamma)".into()
+    } else {
+        format!("after epoch {epoch}")
     }
 }
 

@@ -34,7 +34,8 @@ pub use config::{
     Preset, TrainConfig,
 };
 pub use dasvdd::{
-    estimate_gamma, fit, fit_stacked, fit_until, DasvddModel, EpochRecord, GammaEstimate,
+    estimate_gamma, estimate_gamma_until, fit, fit_stacked, fit_until, fit_until_polled,
+    DasvddModel, EpochRecord, GammaEstimate,
 };
 /// How this build's dependencies were compiled (debug assertions, opt-level), for start-up
 /// warnings and `cargo xtask perf`.

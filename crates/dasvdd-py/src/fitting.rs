@@ -17,7 +17,9 @@ pub(crate) struct Fitted {
 }
 
 /// Fits `params` on `x`, calling `tick(phase, epoch, epochs, loss)` after every epoch of the
-/// neural methods; training stops when `tick` breaks. The losses of the `train` phase are kept.
+/// neural methods and `keep_going()` between the trials of DASVDD's gamma heuristic (which runs
+/// before the first epoch); training stops when either breaks. The losses of the `train` phase
+/// are kept.
 /// Then scores `x`: part of the fit for Python, so that for the classical methods, whose
 /// scoring of the training samples can take longer than their fit (Isolation Forest with many
 /// trees, KDE with a fixed bandwidth), Ctrl-C returns at once there too.
@@ -26,17 +28,20 @@ pub(crate) fn fit_params(
     x: SampleView<'_>,
     device: &candle_core::Device,
     tick: &dyn Fn(&'static str, usize, usize, f64) -> ControlFlow<()>,
+    keep_going: &dyn Fn() -> ControlFlow<()>,
 ) -> Result<Fitted, CoreError> {
     let mut losses = Vec::new();
-    let detector = params
-        .clone()
-        .into_boxed()
-        .fit_observed(x, device, &mut |p| {
+    let detector = params.clone().into_boxed().fit_observed_polled(
+        x,
+        device,
+        &mut |p| {
             if p.phase == "train" {
                 losses.push(p.loss);
             }
             tick(p.phase, p.epoch, p.epochs, p.loss)
-        })?;
+        },
+        &mut || keep_going(),
+    )?;
     let scores = detector.score(x)?;
     Ok(Fitted {
         detector,
@@ -67,9 +72,13 @@ pub(crate) fn fit_interruptibly(
         .name("dasvdd-fit".into())
         .spawn(move || {
             let fitted = SampleView::new(&owned, rows, cols).and_then(|view| {
-                fit_params(&params, view, &device, &|_, _, _, _| {
-                    ControlFlow::Continue(())
-                })
+                fit_params(
+                    &params,
+                    view,
+                    &device,
+                    &|_, _, _, _| ControlFlow::Continue(()),
+                    &|| ControlFlow::Continue(()),
+                )
             });
             // The receiver is gone when the caller was interrupted: nothing to deliver.
             let _ = tx.send(fitted);

@@ -72,7 +72,8 @@ fn value_err(msg: impl Into<String>) -> PyErr {
 
 /// Fits `method` with the constructor's hyperparameters `params` (JSON) on `x`. `progress`, when
 /// given, is called as `progress(phase, epoch, epochs, loss)` after every epoch of the neural
-/// methods, with the GIL held; Ctrl-C is checked at the same moments.
+/// methods, with the GIL held; Ctrl-C is checked at the same moments and between the trials of
+/// DASVDD's gamma heuristic.
 #[pyfunction]
 #[pyo3(signature = (method, params, x, device="cpu", scale="none", progress=None))]
 fn fit(
@@ -111,21 +112,26 @@ fn fit(
     };
     let data = samples.data();
     let pending: std::sync::Mutex<Option<PyErr>> = std::sync::Mutex::new(None);
+    let stop_with = |e: PyErr| {
+        if let Ok(mut p) = pending.lock() {
+            *p = Some(e);
+        }
+        ControlFlow::Break(())
+    };
     let tick = |phase: &'static str, epoch: usize, epochs: usize, loss: f64| {
         Python::attach(|py| {
             let step = py.check_signals().and_then(|()| match &progress {
                 Some(cb) => cb.call1(py, (phase, epoch, epochs, loss)).map(|_| ()),
                 None => Ok(()),
             });
-            match step {
-                Ok(()) => ControlFlow::Continue(()),
-                Err(e) => {
-                    if let Ok(mut p) = pending.lock() {
-                        *p = Some(e);
-                    }
-                    ControlFlow::Break(())
-                }
-            }
+            step.map_or_else(stop_with, ControlFlow::Continue)
+        })
+    };
+    // Between the trials of DASVDD's gamma heuristic, before the first epoch: Ctrl-C only.
+    let keep_going = || {
+        Python::attach(|py| {
+            py.check_signals()
+                .map_or_else(stop_with, ControlFlow::Continue)
         })
     };
     // The neural methods report every epoch, where Ctrl-C is checked; the others run on a
@@ -133,7 +139,7 @@ fn fit(
     let result = if resolved.method().is_neural() {
         py.detach(|| {
             let view = SampleView::new(data, rows, cols)?;
-            fit_params(&resolved, view, &device, &tick)
+            fit_params(&resolved, view, &device, &tick, &keep_going)
         })
     } else {
         fit_interruptibly(py, &resolved, data, rows, cols, &device)?

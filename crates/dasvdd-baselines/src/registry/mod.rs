@@ -224,6 +224,20 @@ macro_rules! registry {
                     $( MethodParams::$variant(p) => p.fit_observed(x, device, observer), )*
                 }
             }
+
+            fn fit_observed_polled(
+                &self,
+                x: SampleView<'_>,
+                device: &Device,
+                observer: &mut dyn FnMut(&dasvdd_core::EpochProgress) -> std::ops::ControlFlow<()>,
+                keep_going: &mut dyn FnMut() -> std::ops::ControlFlow<()>,
+            ) -> Result<Box<dyn Detector>> {
+                match self {
+                    $( MethodParams::$variant(p) => {
+                        p.fit_observed_polled(x, device, observer, keep_going)
+                    } )*
+                }
+            }
         }
 
         /// The settings table of one method, typed (`[baselines.<name>]` of a config file).

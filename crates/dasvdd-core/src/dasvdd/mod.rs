@@ -32,7 +32,7 @@ pub mod stream {
 
 mod train;
 
-pub use train::{fit, fit_stacked, fit_until};
+pub use train::{fit, fit_stacked, fit_until, fit_until_polled};
 
 /// A generator for `stream` of `seed`.
 pub fn seeded_rng(seed: u64, stream: u64) -> ChaCha8Rng {
@@ -88,12 +88,36 @@ pub fn estimate_gamma(
     trials: usize,
     device: &Device,
 ) -> Result<GammaEstimate> {
+    estimate_gamma_until(
+        config,
+        x,
+        trials,
+        device,
+        &mut |_| ControlFlow::Continue(()),
+    )
+}
+
+/// [`estimate_gamma`], asking `keep_going(t)` before trial `t` (0-based: before the first trial
+/// too) and stopping with [`CoreError::Interrupted`] (epoch 0: none trained yet) as soon as it
+/// returns [`ControlFlow::Break`]. The heuristic runs before the first epoch, where no epoch
+/// callback can stop training, and up to [`crate::config::MAX_GAMMA_TRIALS`] trials, each a
+/// pass over the training set, can take long; the check costs one call per trial.
+pub fn estimate_gamma_until(
+    config: &DasvddConfig,
+    x: SampleView<'_>,
+    trials: usize,
+    device: &Device,
+    keep_going: &mut dyn FnMut(usize) -> ControlFlow<()>,
+) -> Result<GammaEstimate> {
     if trials == 0 {
         return Err(CoreError::param("gamma_trials", "must be at least 1"));
     }
     // `trials` comes from the user: reserving for 2^62 of them panicked ("capacity overflow").
     let mut ratios = Vec::with_capacity(trials.min(crate::config::MAX_GAMMA_TRIALS));
     for t in 0..trials {
+        if keep_going(t).is_break() {
+            return Err(CoreError::Interrupted { epoch: 0 });
+        }
         let mut rng = seeded_rng(config.train.seed, stream::GAMMA_TRIALS + t as u64);
         let ae = Autoencoder::init(&config.model, &mut rng, device)?;
         let e = ae.sample_errors(x, None, device)?;
@@ -170,15 +194,32 @@ impl DetectorParams for DasvddConfig {
         device: &Device,
         observer: &mut dyn FnMut(&EpochProgress) -> ControlFlow<()>,
     ) -> Result<Box<dyn Detector>> {
+        self.fit_observed_polled(x, device, observer, &mut || ControlFlow::Continue(()))
+    }
+
+    /// Asks `keep_going` before each trial of the gamma heuristic ([`fit_until_polled`]).
+    fn fit_observed_polled(
+        &self,
+        x: SampleView<'_>,
+        device: &Device,
+        observer: &mut dyn FnMut(&EpochProgress) -> ControlFlow<()>,
+        keep_going: &mut dyn FnMut() -> ControlFlow<()>,
+    ) -> Result<Box<dyn Detector>> {
         let epochs = self.train.epochs;
-        let model = fit_until(self, x, device, &mut |r| {
-            observer(&EpochProgress {
-                phase: "train",
-                epoch: r.epoch,
-                epochs,
-                loss: r.total,
-            })
-        })?;
+        let model = fit_until_polled(
+            self,
+            x,
+            device,
+            &mut |r| {
+                observer(&EpochProgress {
+                    phase: "train",
+                    epoch: r.epoch,
+                    epochs,
+                    loss: r.total,
+                })
+            },
+            &mut |_| keep_going(),
+        )?;
         Ok(Box::new(model))
     }
 }

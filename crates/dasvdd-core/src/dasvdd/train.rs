@@ -13,7 +13,7 @@ use candle_core::{Device, Tensor, Var};
 use candle_nn::Optimizer;
 use rand_distr::{Distribution, StandardNormal};
 
-use super::{estimate_gamma, seeded_rng, stream, DasvddModel, EpochRecord, GammaEstimate};
+use super::{estimate_gamma_until, seeded_rng, stream, DasvddModel, EpochRecord, GammaEstimate};
 use crate::adagrad::{AdaGrad, ParamsAdaGrad};
 use crate::adam::AdamConfig;
 use crate::autoencoder::Autoencoder;
@@ -35,18 +35,41 @@ pub fn fit(
 }
 
 /// [`fit`], stopped with [`CoreError::Interrupted`] as soon as `on_epoch` returns
-/// [`ControlFlow::Break`] (the Python package stops this way on Ctrl-C).
+/// [`ControlFlow::Break`].
 pub fn fit_until(
     config: &DasvddConfig,
     x: SampleView<'_>,
     device: &Device,
     on_epoch: &mut dyn FnMut(&EpochRecord) -> ControlFlow<()>,
 ) -> Result<DasvddModel> {
+    fit_until_polled(config, x, device, on_epoch, &mut |_| {
+        ControlFlow::Continue(())
+    })
+}
+
+/// [`fit_until`] that also asks `between_trials(t)` before each trial `t` of the gamma
+/// heuristic ([`super::estimate_gamma_until`]), which runs before the first epoch and so before
+/// `on_epoch` can stop anything: [`ControlFlow::Break`] from either stops with
+/// [`CoreError::Interrupted`] (epoch 0 from the heuristic). The Python package stops this way
+/// on Ctrl-C.
+pub fn fit_until_polled(
+    config: &DasvddConfig,
+    x: SampleView<'_>,
+    device: &Device,
+    on_epoch: &mut dyn FnMut(&EpochRecord) -> ControlFlow<()>,
+    between_trials: &mut dyn FnMut(usize) -> ControlFlow<()>,
+) -> Result<DasvddModel> {
     let configs = std::slice::from_ref(config);
     check_stack(configs, &[x])?;
-    train_pass(configs, &[x], device, &mut |_, r| on_epoch(r))?
-        .pop()
-        .expect("one result per model")
+    train_pass(
+        configs,
+        &[x],
+        device,
+        &mut |_, r| on_epoch(r),
+        between_trials,
+    )?
+    .pop()
+    .expect("one result per model")
 }
 
 /// Trains `configs.len()` DASVDD models at once, model `m` with `configs[m]` on `xs[m]`, and
@@ -75,9 +98,13 @@ pub fn fit_stacked(
         device,
         [on_epoch],
         &|pass, observe| {
-            train_pass(&configs[pass.clone()], &xs[pass], device, &mut |m, r| {
-                observe(0, m, r)
-            })
+            train_pass(
+                &configs[pass.clone()],
+                &xs[pass],
+                device,
+                &mut |m, r| observe(0, m, r),
+                &mut |_| ControlFlow::Continue(()),
+            )
         },
     )
 }
@@ -101,18 +128,20 @@ fn check_stack(configs: &[DasvddConfig], xs: &[SampleView<'_>]) -> Result<()> {
     Ok(())
 }
 
-/// One pass of checked models: each model's gamma (a model whose heuristic fails leaves the
-/// stack with its error), then the others trained as one stack.
+/// One pass of checked models: each model's gamma (a model whose heuristic fails, or whose
+/// heuristic `between_trials` stops, leaves the stack with its error), then the others trained
+/// as one stack.
 fn train_pass(
     configs: &[DasvddConfig],
     xs: &[SampleView<'_>],
     device: &Device,
     on_epoch: &mut dyn FnMut(usize, &EpochRecord) -> ControlFlow<()>,
+    between_trials: &mut dyn FnMut(usize) -> ControlFlow<()>,
 ) -> Result<Vec<Result<DasvddModel>>> {
     let mut results: Vec<Option<Result<DasvddModel>>> = Vec::with_capacity(configs.len());
     let mut members = Vec::new();
     for (m, (c, x)) in configs.iter().zip(xs).enumerate() {
-        match gamma_of(c, *x, device) {
+        match gamma_of(c, *x, device, between_trials) {
             Ok(g) => {
                 members.push((m, g));
                 results.push(None);
@@ -139,16 +168,18 @@ fn train_pass(
         .collect())
 }
 
-/// Gamma of one model: the config's, or the heuristic's on its training set.
+/// Gamma of one model: the config's, or the heuristic's on its training set, asking
+/// `between_trials` before each trial.
 fn gamma_of(
     config: &DasvddConfig,
     x: SampleView<'_>,
     device: &Device,
+    between_trials: &mut dyn FnMut(usize) -> ControlFlow<()>,
 ) -> Result<(f64, Option<GammaEstimate>)> {
     match config.train.gamma {
         GammaChoice::Fixed(g) => Ok((g, None)),
         GammaChoice::Heuristic { trials } => {
-            let est = estimate_gamma(config, x, trials, device)?;
+            let est = estimate_gamma_until(config, x, trials, device, between_trials)?;
             tracing::info!(
                 gamma = est.gamma,
                 trials,
