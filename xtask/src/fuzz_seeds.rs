@@ -1,6 +1,6 @@
 //! `cargo xtask fuzz-seeds <dir>`: writes the seed corpora of the fuzz targets in `fuzz/`, one
 //! folder per target, all small files generated here: a model of each method fitted on 40
-//! synthetic rows (and the oversized-network file of issue 10), and tiny valid files of every
+//! synthetic rows, with and without its checksum (and the oversized-network file of issue 10), and tiny valid files of every
 //! data format (IDX plain and gzipped, CIFAR-10 binary and pickled, MAT v5 plain, compressed and big-endian,
 //! MAT v7.3, NPY, CSV, AWID3 CSV, 16-bit wav, PNG, JPEG) and the shipped configs.
 
@@ -46,6 +46,16 @@ fn cifar_pickle(pixels: &[u8], label: u8) -> Vec<u8> {
     o.extend_from_slice(pixels);
     o.extend_from_slice(b"tbu.");
     o
+}
+
+/// A safetensors file's bytes with its [`dasvdd_core::checkpoint::CHECKSUM_KEY`] entry removed,
+/// tensors and other metadata as they were.
+fn without_checksum(bytes: &[u8]) -> Result<Vec<u8>> {
+    let (_, header) = safetensors::SafeTensors::read_metadata(bytes)?;
+    let mut metadata = header.metadata().clone().unwrap_or_default();
+    metadata.remove(dasvdd_core::checkpoint::CHECKSUM_KEY);
+    let st = safetensors::SafeTensors::deserialize(bytes)?;
+    Ok(safetensors::serialize(st.tensors(), Some(metadata))?)
 }
 
 /// `cargo xtask fuzz-seeds`.
@@ -184,7 +194,16 @@ fn models(dir: &Path) -> Result<()> {
         let model = params.fit_detector(view, &Device::Cpu)?;
         let path = tmp.join(format!("{target}.safetensors"));
         model.save(&path)?;
-        put(dir, target, "fitted.safetensors", &std::fs::read(&path)?)?;
+        let bytes = std::fs::read(&path)?;
+        put(dir, target, "fitted.safetensors", &bytes)?;
+        // The same file without its checksum, as another tool would write it: mutations of its
+        // tensor bytes then reach the loader's checks behind the checksum (shapes, finiteness).
+        put(
+            dir,
+            target,
+            "fitted-unchecked.safetensors",
+            &without_checksum(&bytes)?,
+        )?;
     }
     // Deep SVDD on Ruff's LeNet (about 30 kB): its loader reads batch-norm statistics too.
     let images: Vec<f32> = (0..20 * 784)
@@ -367,4 +386,40 @@ fn wav(channels: u16, frames: u32) -> Vec<u8> {
         out.extend((((i * 977) % 20_000) as i16 - 10_000).to_le_bytes());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dasvdd_core::checkpoint::{read_metadata, save, Checkpoint, CHECKSUM_KEY};
+
+    #[test]
+    fn the_unchecked_seed_is_the_file_without_its_checksum_and_still_loads() {
+        let dir = std::env::temp_dir().join(format!("fuzz-seeds-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (with, without) = (
+            dir.join("with.safetensors"),
+            dir.join("without.safetensors"),
+        );
+        let t = candle_core::Tensor::new(&[1.5f32, -2.0, 0.25], &Device::Cpu).unwrap();
+        let meta = HashMap::from([("method".to_string(), "test".to_string())]);
+        save(&with, &[("w".to_string(), t)], meta).unwrap();
+        let bytes = std::fs::read(&with).unwrap();
+        std::fs::write(&without, without_checksum(&bytes).unwrap()).unwrap();
+
+        assert!(read_metadata(&with).unwrap().contains_key(CHECKSUM_KEY));
+        let stripped = read_metadata(&without).unwrap();
+        assert!(!stripped.contains_key(CHECKSUM_KEY));
+        assert_eq!(stripped.get("method").map(String::as_str), Some("test"));
+        let a = Checkpoint::open(&with).unwrap();
+        let b = Checkpoint::open(&without).unwrap();
+        let values = |c: &Checkpoint| {
+            c.tensor("w", &[3], &Device::Cpu)
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+        };
+        assert_eq!(values(&a), values(&b));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
