@@ -113,6 +113,26 @@ pub fn run_epochs<const K: usize, R: Send>(
     out.pop().expect("one result per model")
 }
 
+/// Draws the next epoch's order of the rows from the previous one: the one shuffle of the
+/// epoch loop, shared with [`epoch_orders`] so that the two cannot drift apart.
+fn reshuffle(order: &mut [usize], rng: &mut ChaCha8Rng) {
+    order.shuffle(rng);
+}
+
+/// The order of the `rows` samples in each of `epochs` epochs, as [`run_epochs`] and
+/// [`run_epochs_stacked`] draw it from `shuffle_rng`: batch `b` of epoch `e` (0-based) is
+/// `orders[e][b * batch..(b + 1) * batch]`, the rows after the last full batch unused. For
+/// reproducing a training run elsewhere (the step-level comparison with PyTorch).
+pub fn epoch_orders(rows: usize, epochs: usize, shuffle_rng: &mut ChaCha8Rng) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..rows).collect();
+    (0..epochs)
+        .map(|_| {
+            reshuffle(&mut order, shuffle_rng);
+            order.clone()
+        })
+        .collect()
+}
+
 /// The step of many models trained at once: `(epoch, each model's rows of its batch)` to
 /// each model's `K` loss terms.
 pub type StackedStep<'a, const K: usize> =
@@ -157,7 +177,7 @@ pub fn run_epochs_stacked<const K: usize, R: Send>(
         }
         let started = Instant::now();
         for (order, rng) in orders.iter_mut().zip(shuffle_rngs.iter_mut()) {
-            order.shuffle(rng);
+            reshuffle(order, rng);
         }
         let mut sums = vec![[0.0; K]; models];
         let mut batches_of_epoch = || -> Result<()> {
@@ -284,6 +304,42 @@ mod tests {
         )
         .unwrap();
         assert_eq!(again, seen[0]);
+    }
+
+    /// `epoch_orders` gives the batches the epoch loop trains on, epoch by epoch.
+    #[test]
+    fn epoch_orders_are_the_loops_batches() {
+        let mut seen: Vec<Vec<usize>> = Vec::new();
+        run_epochs(
+            11,
+            3,
+            4,
+            &mut rng(),
+            ["loss"],
+            false,
+            &mut |epoch, idx| {
+                if seen.len() < epoch {
+                    seen.push(Vec::new());
+                }
+                seen[epoch - 1].extend_from_slice(idx);
+                Ok([0.0])
+            },
+            &mut |m| Ok(m),
+            &mut |_| ControlFlow::Continue(()),
+        )
+        .unwrap();
+        let orders = epoch_orders(11, 3, &mut rng());
+        assert_eq!(orders.len(), 3);
+        for (order, rows) in orders.iter().zip(&seen) {
+            assert_eq!(
+                &order[..8],
+                &rows[..],
+                "two batches of 4, the last 3 rows dropped"
+            );
+            let mut all = order.clone();
+            all.sort();
+            assert_eq!(all, (0..11).collect::<Vec<_>>());
+        }
     }
 
     #[test]

@@ -251,6 +251,21 @@ fn methods() -> String {
     serde_json::Value::Array(rows).to_string()
 }
 
+/// The order of the `n_samples` training rows in each of `epochs` epochs of DASVDD fitted with
+/// `random_state=seed` (a list per epoch; batch `b` of an epoch is its rows
+/// `b * batch_size .. (b + 1) * batch_size`). Not part of the estimators' API: it lets a test
+/// replay a fit step by step in another framework (`tests/test_torch_parity.py`).
+#[pyfunction]
+fn epoch_orders(n_samples: usize, epochs: usize, seed: u64) -> PyResult<Vec<Vec<usize>>> {
+    // Each epoch is a list of n_samples: refuse what could not be held rather than abort.
+    if n_samples.checked_mul(epochs).is_none_or(|t| t > 1 << 28) {
+        return Err(value_err(format!(
+            "{epochs} epochs of {n_samples} samples are too many orders to return"
+        )));
+    }
+    Ok(dasvdd_core::dasvdd::epoch_orders(seed, n_samples, epochs))
+}
+
 /// The number of CPU threads candle would use (`RAYON_NUM_THREADS` or the cores it finds).
 #[pyfunction]
 fn default_num_threads() -> usize {
@@ -266,6 +281,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(registry_defaults, m)?)?;
     m.add_function(wrap_pyfunction!(default_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(methods, m)?)?;
+    m.add_function(wrap_pyfunction!(epoch_orders, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
