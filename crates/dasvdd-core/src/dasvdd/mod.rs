@@ -44,7 +44,8 @@ pub fn seeded_rng(seed: u64, stream: u64) -> ChaCha8Rng {
 /// The order of the `rows` training samples in each of `epochs` epochs of DASVDD trained
 /// with `seed` (drawn from [`stream::SHUFFLE`] as the training loop draws it): batch `b` of
 /// epoch `e` is `orders[e][b * batch_size..(b + 1) * batch_size]`, its first
-/// `network_split(batch_size)` rows training the network and the rest the centre. For replaying a run step by step elsewhere
+/// [`TrainConfig::network_split`](crate::TrainConfig::network_split) rows training the network
+/// and the rest the centre. For replaying a run step by step elsewhere
 /// (`crates/dasvdd-py/tests/test_torch_parity.py` replays it in PyTorch).
 pub fn epoch_orders(seed: u64, rows: usize, epochs: usize) -> Vec<Vec<usize>> {
     crate::epochs::epoch_orders(rows, epochs, &mut seeded_rng(seed, stream::SHUFFLE))
