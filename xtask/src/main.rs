@@ -77,14 +77,6 @@ runs unless --classes says otherwise."
     },
 }
 
-/// The options of `fetch --mirror <mirror>`: the repository given replaces $DASVDD_HF_REPO.
-fn fetch_options(mirror: Option<&str>) -> dasvdd_data::FetchOptions {
-    dasvdd_data::FetchOptions {
-        hub_repo: mirror.map(String::from),
-        ..Default::default()
-    }
-}
-
 fn main() -> std::process::ExitCode {
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -129,7 +121,11 @@ fn run() -> anyhow::Result<()> {
         Command::Fetch { name, dest, mirror } => {
             let name: dasvdd_data::DatasetName = name.parse()?;
             let dest = dest.unwrap_or_else(|| dasvdd_data::fetch::default_fetch_dir(&name));
-            let report = dasvdd_data::fetch(&name, &dest, &fetch_options(mirror.as_deref()))?;
+            let report = dasvdd_data::fetch(
+                &name,
+                &dest,
+                &dasvdd_data::FetchOptions::with_hub_repo(mirror.as_deref()),
+            )?;
             println!("{} is in {}", report.dataset, report.dir.display());
             Ok(())
         }
@@ -152,7 +148,9 @@ mod tests {
             panic!("not fetch");
         };
         assert_eq!(
-            fetch_options(mirror.as_deref()).hub_repo.as_deref(),
+            dasvdd_data::FetchOptions::with_hub_repo(mirror.as_deref())
+                .hub_repo
+                .as_deref(),
             Some("org/mnist-mirror")
         );
         let err = Cli::try_parse_from(["xtask", "fetch", "mnist", "--mirror", "mnist"])

@@ -28,14 +28,6 @@ pub enum DataCommand {
     },
 }
 
-/// The options of `fetch --mirror <mirror>`: the repository given replaces $DASVDD_HF_REPO.
-fn fetch_options(mirror: Option<&str>) -> dasvdd_data::FetchOptions {
-    dasvdd_data::FetchOptions {
-        hub_repo: mirror.map(String::from),
-        ..Default::default()
-    }
-}
-
 /// `dasvdd data ...`.
 pub fn run(cmd: &DataCommand) -> Result<()> {
     match cmd {
@@ -56,7 +48,11 @@ pub fn run(cmd: &DataCommand) -> Result<()> {
             let dest = dest
                 .clone()
                 .unwrap_or_else(|| dasvdd_data::fetch::default_fetch_dir(&n));
-            let report = dasvdd_data::fetch(&n, &dest, &fetch_options(mirror.as_deref()))?;
+            let report = dasvdd_data::fetch(
+                &n,
+                &dest,
+                &dasvdd_data::FetchOptions::with_hub_repo(mirror.as_deref()),
+            )?;
             for f in &report.files {
                 println!(
                     "{}",
@@ -95,9 +91,12 @@ mod tests {
     fn fetch_takes_a_hub_mirror() {
         let mirror = mirror_of(&["--mirror", "org/mnist-mirror"]).unwrap();
         assert_eq!(mirror.as_deref(), Some("org/mnist-mirror"));
-        let opts = fetch_options(mirror.as_deref());
+        let opts = dasvdd_data::FetchOptions::with_hub_repo(mirror.as_deref());
         assert_eq!(opts.hub_repo.as_deref(), Some("org/mnist-mirror"));
-        assert_eq!(fetch_options(None).hub_repo, None);
+        assert_eq!(
+            dasvdd_data::FetchOptions::with_hub_repo(None).hub_repo,
+            None
+        );
         assert_eq!(mirror_of(&[]).unwrap(), None);
         // Not a repository: the error says what is expected, and where a URL belongs.
         let err = mirror_of(&["--mirror", "https://huggingface.co/datasets/org/m"])

@@ -80,6 +80,17 @@ impl Default for FetchOptions {
     }
 }
 
+impl FetchOptions {
+    /// The defaults with `hub_repo` as given: the options of the command lines' `fetch
+    /// --mirror <owner/repo>`, where the repository given replaces `$DASVDD_HF_REPO`.
+    pub fn with_hub_repo(hub_repo: Option<&str>) -> Self {
+        FetchOptions {
+            hub_repo: hub_repo.map(String::from),
+            ..Default::default()
+        }
+    }
+}
+
 /// One file placed by a fetch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FetchedFile {
