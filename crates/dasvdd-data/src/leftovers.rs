@@ -6,8 +6,10 @@
 //! `hf-hub`) carry their owner, `<pid>@<host>` ([`owner_tag`]). A leftover is *stale*, and is
 //! removed by the next fetch into its folder, when its owner ran on this host and is no longer
 //! alive there, or, whoever made it (older names, other hosts, other writers' temporary
-//! files, the `.hf-cache` folder of earlier versions), when nothing in it changed for
-//! [`STALE_AFTER`]. The owner rule is applied only while the destination's lock is held.
+//! files), when nothing in it changed for [`STALE_AFTER`]. The owner rule is applied only while
+//! the destination's lock is held. The `.hf-cache` folder that earlier versions left in the
+//! destination is never removed: the name is a common one for a user's own Hugging Face cache
+//! (`HF_HOME=~/.hf-cache`, then `fetch --dest ~`), which this must never delete.
 //!
 //! The lock is an advisory lock (`flock` on Unix, through `fs2`) on `.dasvdd-fetch.lock` in the
 //! destination, which says who holds it; a second fetch waits for the first with a one-line
@@ -35,8 +37,6 @@ pub const LOCK_FILE: &str = ".dasvdd-fetch.lock";
 /// Name prefixes of the temporary folders of fetches (the atomic writes' files start with
 /// `.dasvdd-` and end with `.tmp`).
 const DIR_PREFIXES: [&str; 2] = [".dasvdd-unpack-", ".dasvdd-hf-cache-"];
-/// The fixed name of `hf-hub`'s cache folder in earlier versions.
-const LEGACY_HUB_CACHE: &str = ".hf-cache";
 
 /// This host's name, with any character other than ASCII letters, digits, `.` and `-` replaced
 /// by `_`, at most 64 characters; `None` when it cannot be known.
@@ -92,9 +92,6 @@ fn owner_in(rest: &str) -> Option<(u32, &str)> {
 /// records one.
 fn leftover(name: &str, is_dir: bool) -> Option<Option<(u32, &str)>> {
     if is_dir {
-        if name == LEGACY_HUB_CACHE {
-            return Some(None);
-        }
         let rest = DIR_PREFIXES.iter().find_map(|p| name.strip_prefix(p))?;
         Some(owner_in(rest))
     } else {
@@ -347,11 +344,12 @@ mod tests {
         // Other writers' names, and earlier versions', have no owner: only age makes them stale.
         assert_eq!(leftover(".dasvdd-AbC123.tmp", false), Some(None));
         assert_eq!(leftover(".dasvdd-123-4.tmp", false), Some(None));
-        assert_eq!(leftover(".hf-cache", true), Some(None));
-        // Not leftovers: the lock, a file named like a folder leftover, a dataset file.
+        // Not leftovers: the lock, a file named like a folder leftover, a dataset file, and
+        // `.hf-cache` (earlier versions' hub cache, but also a name users give their own).
         assert_eq!(leftover(LOCK_FILE, false), None);
         assert_eq!(leftover(".dasvdd-unpack-1@h-x", false), None);
         assert_eq!(leftover("train-images-idx3-ubyte.gz", false), None);
         assert_eq!(leftover(".hf-cache", false), None);
+        assert_eq!(leftover(".hf-cache", true), None);
     }
 }

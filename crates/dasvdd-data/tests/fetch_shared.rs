@@ -112,9 +112,10 @@ fn age(path: &Path, when: SystemTime) {
 /// A fetch killed by SIGKILL leaves its temporary files and folders in the destination. The
 /// next fetch removes those whose owner (recorded in the name) ran on this host and has ended,
 /// and those nothing has changed in for over a day (no owner recorded: earlier versions' names,
-/// the `.hf-cache` folder they used, other writers); it keeps those of live owners, and young
-/// ones whose owner cannot be checked (another host, no owner), which may belong to a fetch
-/// still running, and everything else in the folder.
+/// other writers); it keeps those of live owners, and young ones whose owner cannot be checked
+/// (another host, no owner), which may belong to a fetch still running, and everything else in
+/// the folder, an old `.hf-cache` folder included (earlier versions' hub cache, but also what
+/// users call their own Hugging Face cache).
 #[test]
 fn a_fetch_removes_the_stale_leftovers_of_killed_fetches_and_only_those() {
     if !Path::new("/proc/self").exists() {
@@ -144,12 +145,13 @@ fn a_fetch_removes_the_stale_leftovers_of_killed_fetches_and_only_those() {
         mkdir(&format!(".dasvdd-unpack-{dead}@{host}-Xy12Zq")),
         mkdir(&format!(".dasvdd-hf-cache-{dead}@{host}-Qw34Er")),
         mkfile(".dasvdd-Anon02.tmp"),
-        mkdir(".hf-cache"),
         mkdir(".dasvdd-unpack-Old001"),
     ];
     for p in &stale[3..] {
         age(p, two_days_ago);
     }
+    let old_hub_cache = mkdir(".hf-cache");
+    age(&old_hub_cache, two_days_ago);
     let kept = [
         mkfile(&format!(".dasvdd-{me}@{host}-Live01.tmp")),
         mkfile(&format!(".dasvdd-{dead}@another-host-Oth001.tmp")),
@@ -157,6 +159,7 @@ fn a_fetch_removes_the_stale_leftovers_of_killed_fetches_and_only_those() {
         mkdir(".dasvdd-unpack-New001"),
         mkfile("notes.txt"),
         mkfile(".dasvdd-not-a-temp-file"),
+        old_hub_cache,
     ];
     // An old folder with a young file inside is in use: something in it changed.
     let young = mkdir(".dasvdd-unpack-Young1");
