@@ -3,48 +3,12 @@
 //! giving wrong scores; files without the entry (older versions, other tools) and files whose
 //! metadata alone changed still load.
 
-use std::path::{Path, PathBuf};
-
 use candle_core::Device;
 use dasvdd_core::checkpoint::{self, Checkpoint, Integrity, CHECKSUM_KEY};
-use dasvdd_core::{
-    fit, Activation, AutoencoderConfig, CoreError, DasvddConfig, DasvddModel, Detector,
-    GammaChoice, SampleView, TrainConfig,
-};
+use dasvdd_core::{CoreError, DasvddModel, Detector, SampleView};
 
-const D: usize = 6;
-
-fn data() -> Vec<f32> {
-    (0..40 * D).map(|i| ((i * 7) % 11) as f32 / 11.0).collect()
-}
-
-fn small_model(dir: &Path) -> (DasvddModel, PathBuf) {
-    let train = data();
-    let config = DasvddConfig {
-        model: AutoencoderConfig {
-            input_dim: D,
-            hidden: vec![5],
-            latent: 3,
-            output_activation: Activation::Identity,
-        },
-        train: TrainConfig {
-            epochs: 1,
-            batch_size: 10,
-            gamma: GammaChoice::Fixed(0.5),
-            ..TrainConfig::default()
-        },
-    };
-    let model = fit(
-        &config,
-        SampleView::new(&train, 40, D).unwrap(),
-        &Device::Cpu,
-        &mut |_| {},
-    )
-    .unwrap();
-    let path = dir.join("m.safetensors");
-    model.save(&path).unwrap();
-    (model, path)
-}
+mod common;
+use common::{data, small_model, D};
 
 /// Offset in the file of the first data byte of tensor `name`.
 fn data_offset(bytes: &[u8], name: &str) -> usize {

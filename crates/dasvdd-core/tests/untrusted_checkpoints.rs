@@ -13,10 +13,10 @@ use std::time::Instant;
 
 use candle_core::Device;
 use dasvdd_core::checkpoint::set_metadata;
-use dasvdd_core::{
-    fit, Activation, AutoencoderConfig, CoreError, DasvddConfig, DasvddModel, Detector,
-    GammaChoice, Preset, SampleView, TrainConfig,
-};
+use dasvdd_core::{CoreError, DasvddConfig, DasvddModel, Detector, Preset, SampleView};
+
+mod common;
+use common::small_model;
 
 /// The system allocator, counting live bytes and their peak.
 struct Counting;
@@ -90,35 +90,6 @@ fn a_huge_network_in_a_small_file_is_one_fast_small_error() {
     assert!(seconds < 1.0, "took {seconds} s");
     // Other tests of this binary may allocate at the same time; they are small.
     assert!(peak < 100 << 20, "peak allocation {peak} bytes");
-}
-
-fn small_model(dir: &Path) -> (DasvddModel, std::path::PathBuf) {
-    let d = 6;
-    let train: Vec<f32> = (0..40 * d).map(|i| ((i * 7) % 11) as f32 / 11.0).collect();
-    let config = DasvddConfig {
-        model: AutoencoderConfig {
-            input_dim: d,
-            hidden: vec![5],
-            latent: 3,
-            output_activation: Activation::Identity,
-        },
-        train: TrainConfig {
-            epochs: 1,
-            batch_size: 10,
-            gamma: GammaChoice::Fixed(0.5),
-            ..TrainConfig::default()
-        },
-    };
-    let model = fit(
-        &config,
-        SampleView::new(&train, 40, d).unwrap(),
-        &Device::Cpu,
-        &mut |_| {},
-    )
-    .unwrap();
-    let path = dir.join("m.safetensors");
-    model.save(&path).unwrap();
-    (model, path)
 }
 
 /// Writes `path` again with tensor `name` replaced by `values` of `shape`, without the tensors'

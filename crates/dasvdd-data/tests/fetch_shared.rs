@@ -77,23 +77,12 @@ fn opts() -> FetchOptions {
     }
 }
 
-/// This host's name as the fetch writes it into its temporary names (`<pid>@<host>`).
+/// This host's name as the fetch writes it into its temporary names (`<pid>@<host>`), taken
+/// from the owner tag the crate itself writes.
 fn host() -> String {
-    let raw = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_default();
-    raw.trim()
-        .chars()
-        .take(64)
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    let tag = dasvdd_data::leftovers::owner_tag().expect("this host has no name");
+    let (_, host) = tag.split_once('@').expect("the owner tag is <pid>@<host>");
+    host.to_string()
 }
 
 /// Sets the modification time of `path` and everything below it to `when`.
