@@ -110,6 +110,10 @@ def test_cli_thresholds_are_read_and_written(cli, train_test, tmp_path):
     from sklearn.exceptions import NotFittedError
 
     X, X_test, _ = train_test
+    # Every training row five times: scores tie in groups of five, so thresholds taken from
+    # the training scores fall on ties, where "score > t" (Python) and "score >= t" (the CLI)
+    # would flag different rows.
+    X = np.repeat(X[:60], 5, axis=0)
     np.save(tmp_path / "train.npy", X)
     np.save(tmp_path / "test.npy", X_test)
 
@@ -118,31 +122,47 @@ def test_cli_thresholds_are_read_and_written(cli, train_test, tmp_path):
         assert done.returncode == 0, done.stderr
         return done
 
+    def cli_predictions(model, data, out):
+        run("score", "--model", str(model), "--data", str(tmp_path / data), "--predict",
+            "--out", str(tmp_path / out))
+        rows = (tmp_path / out).read_text().split()
+        assert rows[0] == "score,prediction"
+        return np.array([int(r.split(",")[1]) for r in rows[1:]])
+
     # A model of `dasvdd train --contamination` keeps its threshold in Python ...
     cli_model = tmp_path / "cli.safetensors"
     run("train", "--method", "iforest", "--data", str(tmp_path / "train.npy"), "--out",
         str(cli_model), "--contamination", "0.05", "--quiet")
     stored = json.loads(_metadata(cli_model)["threshold"])
     det = IForest.load(cli_model)
-    assert det.threshold_ == stored["value"]
+    # ... as the float just below the CLI's, since the CLI flags scores at or above its value.
+    assert det.threshold_ == np.nextafter(stored["value"], -np.inf)
     assert det.contamination == 0.05
     scores = det.decision_function(X_test)
-    np.testing.assert_array_equal(det.predict(X_test), (scores > stored["value"]).astype(int))
+    np.testing.assert_array_equal(det.predict(X_test), (scores >= stored["value"]).astype(int))
+    # On the training rows the threshold is one of their scores, tied five times: the CLI and
+    # Python flag the same rows, the tied ones included.
+    train_scores = det.decision_function(X)
+    assert (train_scores == stored["value"]).sum() >= 5
+    np.testing.assert_array_equal(det.predict(X), cli_predictions(cli_model, "train.npy", "c.csv"))
     # The training scores' range, by which predict_proba scales, is not in the file.
     with pytest.raises(NotFittedError, match="predict_proba"):
         det.predict_proba(X_test)
-    # ... and one saved by Python gives `dasvdd score --predict` the estimator's threshold.
-    py = IForest(n_trees=20, contamination=0.2).fit(X)
+    # ... and one saved by Python gives `dasvdd score --predict` the estimator's threshold, as
+    # the float just above it, so that "score >= value" flags what predict does.
+    py = IForest(n_trees=20, contamination=0.203).fit(X)
+    assert (py.decision_scores_ == py.threshold_).sum() >= 2  # the quantile falls on a tie
     py_model = tmp_path / "py.safetensors"
     py.save(py_model)
     stored = json.loads(_metadata(py_model)["threshold"])
-    assert stored == {"value": py.threshold_, "contamination": 0.2, "n_train": len(X)}
-    run("score", "--model", str(py_model), "--data", str(tmp_path / "test.npy"), "--predict",
-        "--out", str(tmp_path / "py.csv"))
-    rows = (tmp_path / "py.csv").read_text().split()
-    assert rows[0] == "score,prediction"
-    predicted = np.array([int(r.split(",")[1]) for r in rows[1:]])
-    np.testing.assert_array_equal(predicted, py.predict(X_test))
+    assert stored == {
+        "value": np.nextafter(py.threshold_, np.inf), "contamination": 0.203, "n_train": len(X)
+    }
+    np.testing.assert_array_equal(cli_predictions(py_model, "test.npy", "p.csv"), py.predict(X_test))
+    np.testing.assert_array_equal(cli_predictions(py_model, "train.npy", "t.csv"), py.predict(X))
+    np.testing.assert_array_equal(py.predict(X), py.labels_)
+    # Loaded back, the estimator keeps its own threshold exactly.
+    assert IForest.load(py_model).threshold_ == py.threshold_
 
 
 @pytest.mark.parametrize(

@@ -312,9 +312,12 @@ class BaseDetector(_Base):
         threshold = getattr(self, "threshold_", None)
         if threshold is not None:
             scores = getattr(self, "decision_scores_", None)
+            # The CLI flags scores at or above its stored value, this class scores above
+            # `threshold_`: the next float up gives `dasvdd score --predict` the same rows,
+            # ties with the threshold included (s > t is s >= nextafter(t, inf) for floats).
             entries[_THRESHOLD_KEY] = json.dumps(
                 {
-                    "value": float(threshold),
+                    "value": float(np.nextafter(float(threshold), math.inf)),
                     "contamination": float(self.contamination),
                     "n_train": int(len(scores)) if scores is not None else 0,
                 }
@@ -379,7 +382,9 @@ def _from_native(cls, native, device, path):
         # A model of `dasvdd train --contamination q`: its threshold, and q as contamination.
         if not isinstance(stored, dict) or not {"value", "contamination"} <= set(stored):
             raise invalid(_THRESHOLD_KEY, f"expected {{value, contamination, n_train}}, got {stored!r}")
-        est.threshold_ = finite(_THRESHOLD_KEY, stored["value"])
+        # Stored for "score >= value"; predict flags scores above threshold_, so the next
+        # float down flags the same rows, the training sample at the threshold included.
+        est.threshold_ = float(np.nextafter(finite(_THRESHOLD_KEY, stored["value"]), -math.inf))
         if not params:
             est.set_params(contamination=finite(_THRESHOLD_KEY, stored["contamination"]))
     stats = extra.get("train_stats")
