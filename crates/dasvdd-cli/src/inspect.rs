@@ -1,6 +1,8 @@
 //! `dasvdd inspect`: what a model file holds, read from its metadata: the method, its
 //! settings, gamma, a summary of the training history, the scaling and the threshold, and
-//! whether its tensors matched the checksum stored with them (a file that does not is refused).
+//! whether its tensors matched the checksum stored with them. A file whose tensors do not is
+//! still shown (its metadata says which run wrote it), and then reported as damaged: the
+//! command fails, as `score` and `load` refuse such a file.
 
 use std::path::PathBuf;
 
@@ -25,13 +27,23 @@ pub struct InspectArgs {
 pub fn run(args: &InspectArgs) -> Result<()> {
     let file = crate::model_file::ModelFile::open(&args.model)?;
     let shown = crate::input::shown(&args.model);
-    let ck = Checkpoint::open(file.path()).map_err(|e| file.named(&shown, e))?;
+    let ck = Checkpoint::open_to_inspect(file.path()).map_err(|e| file.named(&shown, e))?;
+    show(&ck, &shown, args.json)?;
+    if ck.integrity() == Integrity::Damaged {
+        // After the metadata, so that a damaged file still says where it came from.
+        anyhow::bail!("{shown}: {}", dasvdd_core::checkpoint::DAMAGED);
+    }
+    Ok(())
+}
+
+/// Prints what the checkpoint's metadata says (as one JSON object with `json`).
+fn show(ck: &Checkpoint, shown: &str, json: bool) -> Result<()> {
     let meta = ck.metadata();
     let decode = |key: &str| -> Option<Value> {
         meta.get(key)
             .map(|v| serde_json::from_str::<Value>(v).unwrap_or_else(|_| Value::String(v.clone())))
     };
-    if args.json {
+    if json {
         let mut keys: Vec<&String> = meta.keys().collect();
         keys.sort();
         let obj: serde_json::Map<String, Value> = keys
@@ -47,12 +59,15 @@ pub fn run(args: &InspectArgs) -> Result<()> {
     if let Some(v) = meta.get("crate_version") {
         println!("written by     dasvdd-rs {v}");
     }
-    // A file whose tensors do not match its checksum failed `open` above.
     match ck.integrity() {
         Integrity::Verified => println!("checksum       verified (SHA-256 of the tensors)"),
         Integrity::Unchecked => {
             println!("checksum       none stored (an older version or another tool wrote the file)")
         }
+        Integrity::Damaged => println!(
+            "checksum       MISMATCH: the tensors are not those written (score and load refuse \
+             this file)"
+        ),
     }
     if let Some(t) = meta.get(TRAINING_DATA_KEY) {
         println!("trained on     {t}");

@@ -1,6 +1,6 @@
 //! The checksum of a model file's tensors through the CLI: `score` refuses a file with a flipped
 //! bit in a weight (exit status non-zero, the file named, no panic), `inspect` says whether the
-//! checksum verified, and files without one (older versions) or with metadata added after
+//! checksum verified (and shows a damaged file's metadata before failing), and files without one (older versions) or with metadata added after
 //! training (the threshold) still score.
 
 use std::path::Path;
@@ -79,9 +79,12 @@ fn a_flipped_bit_in_a_weight_fails_score_and_old_files_still_score() {
     let mut damaged = bytes.clone();
     damaged[start + offset] ^= 1;
     std::fs::write(d.join("damaged.safetensors"), &damaged).unwrap();
+    let inspected = dasvdd(&["inspect", "damaged.safetensors"], d);
+    let as_json = dasvdd(&["inspect", "--json", "damaged.safetensors"], d);
     for cmd in [
         score(d, "damaged.safetensors"),
-        dasvdd(&["inspect", "damaged.safetensors"], d),
+        inspected.clone(),
+        as_json.clone(),
     ] {
         let e = err(&cmd);
         assert!(
@@ -89,6 +92,15 @@ fn a_flipped_bit_in_a_weight_fails_score_and_old_files_still_score() {
             "{e}"
         );
     }
+    // `inspect` still shows what the damaged file's metadata says before it fails; `score`
+    // writes nothing.
+    let shown = String::from_utf8_lossy(&inspected.stdout);
+    assert!(shown.contains("method         dasvdd"), "{shown}");
+    assert!(shown.contains("checksum       MISMATCH"), "{shown}");
+    assert!(shown.contains("threshold      "), "{shown}");
+    let json: serde_json::Value = serde_json::from_slice(&as_json.stdout).unwrap();
+    assert_eq!(json["method"], "dasvdd");
+    assert!(score(d, "damaged.safetensors").stdout.is_empty());
 
     // The same file as an older version wrote it: no checksum; it scores as before.
     let mut old = head.clone();

@@ -40,13 +40,17 @@ pub const CHECKSUM_KEY: &str = "dasvdd_sha256";
 pub const DAMAGED: &str =
     "damaged: its weights do not match the checksum stored when it was written";
 
-/// What a read found of a file's checksum ([`CHECKSUM_KEY`]); a mismatch is an error instead.
+/// What a read found of a file's checksum ([`CHECKSUM_KEY`]); a mismatch is an error, except
+/// for [`Checkpoint::open_to_inspect`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Integrity {
     /// The file stores a checksum and its tensors match it.
     Verified,
     /// The file stores no checksum (an older version or another tool wrote it): unchecked.
     Unchecked,
+    /// The file stores a checksum its tensors do not match ([`DAMAGED`]); only
+    /// [`Checkpoint::open_to_inspect`] opens such a file.
+    Damaged,
 }
 
 /// SHA-256 of tensors (name, dtype, shape, little-endian data bytes), as lowercase hex: the
@@ -263,7 +267,18 @@ impl Checkpoint {
     /// Reads and parses the file; fails on anything that is not a safetensors file of this
     /// project, and on tensors that do not match the file's checksum ([`CHECKSUM_KEY`]).
     pub fn open(path: &Path) -> Result<Self> {
-        let (bytes, metadata, integrity) = read_safetensors(path)?;
+        Self::open_checked(path, true)
+    }
+
+    /// As [`Checkpoint::open`], but a file whose tensors do not match its checksum opens too,
+    /// with [`Integrity::Damaged`]: to show what its metadata says (`dasvdd inspect`), never
+    /// to load its weights.
+    pub fn open_to_inspect(path: &Path) -> Result<Self> {
+        Self::open_checked(path, false)
+    }
+
+    fn open_checked(path: &Path, refuse_damaged: bool) -> Result<Self> {
+        let (bytes, metadata, integrity) = read_safetensors(path, refuse_damaged)?;
         let ck = Checkpoint {
             path: path.to_path_buf(),
             bytes,
@@ -279,7 +294,8 @@ impl Checkpoint {
     }
 
     /// Whether the file's tensors were verified against its checksum ([`CHECKSUM_KEY`]) or it
-    /// stores none (a mismatch fails [`Checkpoint::open`]).
+    /// stores none (a mismatch fails [`Checkpoint::open`]; [`Checkpoint::open_to_inspect`]
+    /// reports it as [`Integrity::Damaged`]).
     pub fn integrity(&self) -> Integrity {
         self.integrity
     }
@@ -516,7 +532,10 @@ pub fn read_method(path: &Path) -> Result<String> {
 /// Reads a safetensors file whole, checks its header, every tensor's offsets and, when the file
 /// stores one, its checksum ([`CHECKSUM_KEY`]), and returns the bytes with the metadata and what
 /// the checksum said.
-fn read_safetensors(path: &Path) -> Result<(Vec<u8>, HashMap<String, String>, Integrity)> {
+fn read_safetensors(
+    path: &Path,
+    refuse_damaged: bool,
+) -> Result<(Vec<u8>, HashMap<String, String>, Integrity)> {
     let io = |source| CoreError::Io {
         path: path.to_path_buf(),
         source,
@@ -543,13 +562,16 @@ fn read_safetensors(path: &Path) -> Result<(Vec<u8>, HashMap<String, String>, In
     let metadata = meta.metadata().clone().unwrap_or_default();
     let integrity = match metadata.get(CHECKSUM_KEY) {
         Some(stored) => {
-            if !stored.eq_ignore_ascii_case(&file_sha256(&st)) {
+            if stored.eq_ignore_ascii_case(&file_sha256(&st)) {
+                Integrity::Verified
+            } else if refuse_damaged {
                 return Err(CoreError::Checkpoint {
                     path: path.to_path_buf(),
                     problem: DAMAGED.into(),
                 });
+            } else {
+                Integrity::Damaged
             }
-            Integrity::Verified
         }
         None => {
             tracing::debug!(
@@ -567,7 +589,7 @@ fn read_safetensors(path: &Path) -> Result<(Vec<u8>, HashMap<String, String>, In
 /// tensors' checksum ([`CHECKSUM_KEY`]) covers no metadata, so it stays as it was: verified
 /// before the rewrite, still valid after it (and still absent from a file that had none).
 pub fn set_metadata(path: &Path, entries: &[(&str, String)]) -> Result<()> {
-    let (bytes, mut metadata, _) = read_safetensors(path)?;
+    let (bytes, mut metadata, _) = read_safetensors(path, true)?;
     for (k, v) in entries {
         metadata.insert((*k).to_string(), v.clone());
     }
@@ -588,5 +610,5 @@ pub fn get_metadata(path: &Path, key: &str) -> Result<Option<String>> {
 /// Reads all metadata entries of any safetensors file at once (each [`get_metadata`] call reads
 /// and checks the whole file, its checksum included).
 pub fn read_metadata(path: &Path) -> Result<HashMap<String, String>> {
-    Ok(read_safetensors(path)?.1)
+    Ok(read_safetensors(path, true)?.1)
 }
