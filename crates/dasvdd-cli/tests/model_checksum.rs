@@ -1,7 +1,7 @@
 //! The checksum of a model file's tensors through the CLI: `score` refuses a file with a flipped
 //! bit in a weight (exit status non-zero, the file named, no panic), `inspect` says whether the
-//! checksum verified (and shows a damaged file's metadata before failing), and files without one (older versions) or with metadata added after
-//! training (the threshold) still score.
+//! checksum verified (and shows a damaged file's metadata before failing), and files without
+//! one (older versions) or with metadata added after training (the threshold) still score.
 
 use std::path::Path;
 
