@@ -108,7 +108,7 @@ fn read_var(file: &File, name: &str, limit: usize) -> Result<DenseVar, String> {
     check_chunk_index(&ds, name, &shape)?;
     let values = ds
         .read_f64()
-        .map_err(|e| format!("variable {name}: unreadable data ({e})"))?;
+        .map_err(|e| unreadable_data(name, &e.to_string()))?;
     if values.len() != count {
         return Err(format!(
             "variable {name} has dimensions {dims:?} ({count} values) but {} were read",
@@ -116,6 +116,22 @@ fn read_var(file: &File, name: &str, limit: usize) -> Result<DenseVar, String> {
         ));
     }
     Ok(DenseVar { dims, values })
+}
+
+/// The error for a variable whose data the HDF5 reader could not read, with a hint where the
+/// cause is a storage layout of HDF5's newest file format (h5py's `libver="latest"` with
+/// HDF5 2.0: data layout version 5, or a chunk index kept in a version 2 B-tree), which
+/// MATLAB's `save -v7.3` and h5py's default settings do not write.
+fn unreadable_data(name: &str, problem: &str) -> String {
+    let newest = problem.contains("data layout version") || problem.contains("version 2 B-tree");
+    let hint = if newest {
+        "; the file stores it in a layout of HDF5's newest format (as h5py writes with \
+         libver=\"latest\"), which this reader does not read: write it with MATLAB's \
+         `save -v7.3`, with h5py's default libver, or as a MAT v5 file (`scipy.io.savemat`)"
+    } else {
+        ""
+    };
+    format!("variable {name}: unreadable data ({problem}){hint}")
 }
 
 /// Checks that every chunk of a chunked dataset sits where HDF5 allows: at a multiple of the
@@ -157,5 +173,27 @@ fn attr_text(value: &AttrValue) -> Option<String> {
     match value {
         AttrValue::String(s) | AttrValue::AsciiString(s) => Some(s.clone()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unreadable_data;
+
+    #[test]
+    fn the_newest_hdf5_layouts_get_a_hint_other_errors_do_not() {
+        // hdf5-pure 0.47's messages for files h5py 3.16 (HDF5 2.0) wrote with libver="latest":
+        // a gzip-compressed chunked dataset, and one with two unlimited dimensions.
+        for problem in [
+            "HDF5 format error: invalid data layout version: 5",
+            "HDF5 format error: chunked read error: a version 2 B-tree chunk index cannot be \
+             enumerated",
+        ] {
+            let e = unreadable_data("X", problem);
+            assert!(e.starts_with(&format!("variable X: unreadable data ({problem})")), "{e}");
+            assert!(e.contains("libver=\"latest\"") && e.contains("save -v7.3"), "{e}");
+        }
+        let e = unreadable_data("y", "HDF5 format error: truncated chunk");
+        assert_eq!(e, "variable y: unreadable data (HDF5 format error: truncated chunk)");
     }
 }
