@@ -190,10 +190,19 @@ mod tests {
              enumerated",
         ] {
             let e = unreadable_data("X", problem);
-            assert!(e.starts_with(&format!("variable X: unreadable data ({problem})")), "{e}");
-            assert!(e.contains("libver=\"latest\"") && e.contains("save -v7.3"), "{e}");
+            assert!(
+                e.starts_with(&format!("variable X: unreadable data ({problem})")),
+                "{e}"
+            );
+            assert!(
+                e.contains("libver=\"latest\"") && e.contains("save -v7.3"),
+                "{e}"
+            );
         }
         let e = unreadable_data("y", "HDF5 format error: truncated chunk");
-        assert_eq!(e, "variable y: unreadable data (HDF5 format error: truncated chunk)");
+        assert_eq!(
+            e,
+            "variable y: unreadable data (HDF5 format error: truncated chunk)"
+        );
     }
 }
