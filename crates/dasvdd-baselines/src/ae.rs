@@ -419,7 +419,11 @@ impl AeModel {
     /// Loads a model written by [`Detector::save`] onto `device`, trusting nothing in the file
     /// (see [`Autoencoder::load`]).
     pub fn load(path: &Path, device: &Device) -> Result<Self> {
-        let ck = Checkpoint::open(path)?;
+        Self::from_checkpoint(&Checkpoint::open(path)?, device)
+    }
+
+    /// [`AeModel::load`] from a file already read (its format checked).
+    pub fn from_checkpoint(ck: &Checkpoint, device: &Device) -> Result<Self> {
         ck.expect_method(METHOD)?;
         let params: AeParams = ck.meta_json("params")?;
         params
@@ -431,7 +435,7 @@ impl AeModel {
             .ok_or_else(|| ck.error("metadata `params` does not name the network"))?;
         // The network is built from the file's tensors once its size is checked against the
         // file: a hostile `params.model` cannot make this allocate more than the file holds.
-        let ae = Autoencoder::load(&ck, "params", &config, device)?;
+        let ae = Autoencoder::load(ck, "params", &config, device)?;
         Ok(AeModel {
             history: ck.meta_json("history").unwrap_or_default(),
             preprocessing: ck.metadata().get("preprocessing").cloned(),

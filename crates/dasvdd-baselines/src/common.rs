@@ -143,9 +143,9 @@ pub(crate) fn save_model<H: Serialize>(
 pub(crate) struct ModelFile(Checkpoint);
 
 impl ModelFile {
-    /// Reads `path` and checks that its metadata names `method` and holds hyperparameters.
-    pub(crate) fn open(path: &Path, method: &str) -> Result<Self> {
-        let ck = Checkpoint::open(path)?;
+    /// A file already read: checks that its metadata names `method` and holds
+    /// hyperparameters.
+    pub(crate) fn new(ck: Checkpoint, method: &str) -> Result<Self> {
         ck.expect_method(method)?;
         ck.meta(HYPERPARAMETERS_KEY)?;
         Ok(ModelFile(ck))

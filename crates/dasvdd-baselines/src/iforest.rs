@@ -6,6 +6,8 @@
 
 use std::path::Path;
 
+use dasvdd_core::checkpoint::Checkpoint;
+
 use candle_core::Device;
 use dasvdd_core::{CoreError, Detector, DetectorParams, Result, SampleView};
 use rand::{Rng, SeedableRng};
@@ -315,7 +317,12 @@ impl IsolationForest {
 
     /// Loads a forest written by [`Detector::save`].
     pub fn load(path: &Path) -> Result<Self> {
-        let file = ModelFile::open(path, METHOD)?;
+        Self::from_checkpoint(Checkpoint::open(path)?)
+    }
+
+    /// [`IsolationForest::load`] from a file already read (its format checked).
+    pub fn from_checkpoint(ck: Checkpoint) -> Result<Self> {
+        let file = ModelFile::new(ck, METHOD)?;
         let params: IsolationForestParams = file.hyperparameters()?;
         params
             .validate()

@@ -13,6 +13,8 @@
 use std::ops::Range;
 use std::path::Path;
 
+use dasvdd_core::checkpoint::Checkpoint;
+
 use candle_core::Device;
 use dasvdd_core::{CoreError, Detector, DetectorParams, Result, SampleView};
 use rayon::prelude::*;
@@ -372,7 +374,12 @@ impl Kde {
 
     /// Loads a model written by [`Detector::save`].
     pub fn load(path: &Path) -> Result<Self> {
-        let file = ModelFile::open(path, METHOD)?;
+        Self::from_checkpoint(Checkpoint::open(path)?)
+    }
+
+    /// [`Kde::load`] from a file already read (its format checked).
+    pub fn from_checkpoint(ck: Checkpoint) -> Result<Self> {
+        let file = ModelFile::new(ck, METHOD)?;
         let params: KdeParams = file.hyperparameters()?;
         params
             .validate()

@@ -30,6 +30,6 @@ pub use kde::{Bandwidth, Kde, KdeParams};
 pub use ocsvm::{Gamma, OneClassSvm, OneClassSvmParams};
 pub use registry::settings::{self, BaselineSettings};
 pub use registry::{
-    default_detector_params, default_params, fit_stacked, load_detector, Method, MethodInfo,
-    MethodParams, METHODS,
+    default_detector_params, default_params, fit_stacked, load_detector, load_detector_from,
+    method_of, Method, MethodInfo, MethodParams, METHODS,
 };

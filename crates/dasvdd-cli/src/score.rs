@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use dasvdd_baselines::load_detector;
+use dasvdd_baselines::load_detector_from;
 use dasvdd_core::checkpoint;
 use dasvdd_core::{parse_device, SampleView, ScoreTerm};
 use dasvdd_data::FittedPreprocessing;
@@ -75,9 +75,10 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
     let model_name = crate::input::shown(&args.model);
     let named = |e: dasvdd_core::CoreError| model_file.named(&model_name, e);
 
-    let detector = load_detector(model_path, &device).map_err(named)?;
-    // The metadata once: every `get_metadata` reads and checks the whole file.
-    let metadata = checkpoint::read_metadata(model_path).map_err(named)?;
+    // The file read (and its checksum computed) once, for the detector and its metadata.
+    let ck = checkpoint::Checkpoint::read_any(model_path).map_err(named)?;
+    let metadata = ck.metadata().clone();
+    let detector = load_detector_from(ck, &device).map_err(named)?;
     if args.parts && detector.score_term_names().is_empty() {
         bail!(
             "--parts splits a score into its terms (DASVDD's reconstruction and SVDD terms), \

@@ -277,6 +277,30 @@ impl Checkpoint {
         Self::open_checked(path, false)
     }
 
+    /// Reads and parses any safetensors file, its checksum verified as by [`Checkpoint::open`],
+    /// without requiring this project's `format` entry: for a reader that looks at the
+    /// metadata first (which method wrote the file) and checks the format with
+    /// [`Checkpoint::check_format`] before reading tensors. The file is read once.
+    pub fn read_any(path: &Path) -> Result<Self> {
+        let (bytes, metadata, integrity) = read_safetensors(path, true)?;
+        Ok(Checkpoint {
+            path: path.to_path_buf(),
+            bytes,
+            metadata,
+            integrity,
+        })
+    }
+
+    /// Fails unless the file is a checkpoint of this project (its `format` metadata).
+    pub fn check_format(&self) -> Result<()> {
+        if self.metadata.get("format").map(String::as_str) != Some(FORMAT) {
+            return Err(
+                self.error("not a checkpoint written by dasvdd-rs (metadata `format` is missing)")
+            );
+        }
+        Ok(())
+    }
+
     fn open_checked(path: &Path, refuse_damaged: bool) -> Result<Self> {
         let (bytes, metadata, integrity) = read_safetensors(path, refuse_damaged)?;
         let ck = Checkpoint {
@@ -285,11 +309,7 @@ impl Checkpoint {
             metadata,
             integrity,
         };
-        if ck.metadata.get("format").map(String::as_str) != Some(FORMAT) {
-            return Err(
-                ck.error("not a checkpoint written by dasvdd-rs (metadata `format` is missing)")
-            );
-        }
+        ck.check_format()?;
         Ok(ck)
     }
 

@@ -5,7 +5,7 @@
 //!
 //! Invariants: hyperparameters resolve through the same code as the command line (the config
 //! file's `resolve` for DASVDD, the registry's `default_params` for the baselines), model files
-//! are written and read by the same `save`/`load_detector` plus the `preprocessing` metadata
+//! are written and read by the same `save`/`load_detector_from` plus the `preprocessing` metadata
 //! entry the CLI adds, so a model scores identically here and in `dasvdd score`. Training and
 //! scoring run with the GIL released; neural training takes the GIL back once per epoch to
 //! check for Ctrl-C and report progress. No input from Python can panic: every problem is a
@@ -20,8 +20,7 @@ use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use dasvdd_baselines::registry::read_method;
-use dasvdd_baselines::{default_params, load_detector, Method};
+use dasvdd_baselines::{default_params, load_detector_from, method_of, Method};
 use dasvdd_core::{checkpoint, parse_device, CoreError, SampleView};
 use dasvdd_data::{FittedPreprocessing, Matrix, Preprocessing};
 use pyo3::exceptions::{
@@ -169,9 +168,11 @@ fn load(py: Python<'_>, path: PathBuf, device: &str) -> PyResult<NativeModel> {
     let device = parse_device(device).map_err(core_err)?;
     let (method, detector, metadata) = py
         .detach(|| -> Result<_, CoreError> {
-            let method = read_method(&path)?;
-            let detector = load_detector(&path, &device)?;
-            let metadata = checkpoint::Checkpoint::open(&path)?.metadata().clone();
+            // The file read (and its checksum computed) once.
+            let ck = checkpoint::Checkpoint::read_any(&path)?;
+            let method = method_of(&ck)?;
+            let metadata = ck.metadata().clone();
+            let detector = load_detector_from(ck, &device)?;
             Ok((method, detector, metadata))
         })
         .map_err(core_err)?;

@@ -61,7 +61,11 @@ impl DeepSvddModel {
 
     /// Loads a model written by [`Detector::save`] onto `device`.
     pub fn load(path: &Path, device: &Device) -> Result<Self> {
-        let ck = Checkpoint::open(path)?;
+        Self::from_checkpoint(&Checkpoint::open(path)?, device)
+    }
+
+    /// [`DeepSvddModel::load`] from a file already read (its format checked).
+    pub fn from_checkpoint(ck: &Checkpoint, device: &Device) -> Result<Self> {
         ck.expect_method(METHOD)?;
         let params: DeepSvddParams = ck.meta_json("params")?;
         params
@@ -71,7 +75,7 @@ impl DeepSvddModel {
             // The shapes are fixed by the kind, a closed set: nothing here is sized by the file.
             let kind: LenetKind = ck.meta_json("lenet")?;
             ck.check_tensor("center", &[kind.rep_dim()])?;
-            let network = LenetEncoder::load(&ck, "net", kind, device)?;
+            let network = LenetEncoder::load(ck, "net", kind, device)?;
             let center = ck
                 .tensor("center", &[kind.rep_dim()], &Device::Cpu)?
                 .to_vec1::<f32>()?;
@@ -95,7 +99,7 @@ impl DeepSvddModel {
         ck.check_tensor("center", &[config.latent])?;
         ck.expect_parameters("params", Mlp::parameter_count(&widths, false))?;
         let network = Mlp::load(
-            &ck,
+            ck,
             "net",
             &widths,
             false,

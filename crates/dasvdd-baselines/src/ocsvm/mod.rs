@@ -12,6 +12,8 @@ mod solver;
 
 use std::path::Path;
 
+use dasvdd_core::checkpoint::Checkpoint;
+
 use candle_core::Device;
 use dasvdd_core::{CoreError, Detector, DetectorParams, Result, SampleView};
 use rayon::prelude::*;
@@ -283,7 +285,12 @@ impl OneClassSvm {
 
     /// Loads a model written by [`Detector::save`].
     pub fn load(path: &Path) -> Result<Self> {
-        let file = ModelFile::open(path, METHOD)?;
+        Self::from_checkpoint(Checkpoint::open(path)?)
+    }
+
+    /// [`OneClassSvm::load`] from a file already read (its format checked).
+    pub fn from_checkpoint(ck: Checkpoint) -> Result<Self> {
+        let file = ModelFile::new(ck, METHOD)?;
         let params: OneClassSvmParams = file.hyperparameters()?;
         params
             .validate()

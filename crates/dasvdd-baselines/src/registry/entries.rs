@@ -3,9 +3,8 @@
 //! network, how its table and `--epochs` apply, its loader). A new method writes the same impl
 //! in its own module and adds one line to the `registry!` list in `mod.rs`.
 
-use std::path::Path;
-
 use candle_core::Device;
+use dasvdd_core::checkpoint::Checkpoint;
 use dasvdd_core::{
     AutoencoderConfig, CoreError, DasvddConfig, DasvddModel, Detector, Result, TrainConfig,
 };
@@ -55,8 +54,8 @@ impl RegisteredMethod for OneClassSvmParams {
         Ok(())
     }
 
-    fn load(path: &Path, _device: &Device) -> Result<Box<dyn Detector>> {
-        Ok(Box::new(OneClassSvm::load(path)?))
+    fn load_checkpoint(ck: Checkpoint, _device: &Device) -> Result<Box<dyn Detector>> {
+        Ok(Box::new(OneClassSvm::from_checkpoint(ck)?))
     }
 }
 
@@ -121,8 +120,8 @@ impl RegisteredMethod for KdeParams {
         }
     }
 
-    fn load(path: &Path, _device: &Device) -> Result<Box<dyn Detector>> {
-        Ok(Box::new(Kde::load(path)?))
+    fn load_checkpoint(ck: Checkpoint, _device: &Device) -> Result<Box<dyn Detector>> {
+        Ok(Box::new(Kde::from_checkpoint(ck)?))
     }
 }
 
@@ -142,8 +141,8 @@ impl RegisteredMethod for IsolationForestParams {
         Ok(())
     }
 
-    fn load(path: &Path, _device: &Device) -> Result<Box<dyn Detector>> {
-        Ok(Box::new(IsolationForest::load(path)?))
+    fn load_checkpoint(ck: Checkpoint, _device: &Device) -> Result<Box<dyn Detector>> {
+        Ok(Box::new(IsolationForest::from_checkpoint(ck)?))
     }
 }
 
@@ -177,8 +176,8 @@ impl RegisteredMethod for AeParams {
         self.epochs = epochs;
     }
 
-    fn load(path: &Path, device: &Device) -> Result<Box<dyn Detector>> {
-        Ok(Box::new(AeModel::load(path, device)?))
+    fn load_checkpoint(ck: Checkpoint, device: &Device) -> Result<Box<dyn Detector>> {
+        Ok(Box::new(AeModel::from_checkpoint(&ck, device)?))
     }
 }
 
@@ -226,8 +225,8 @@ impl RegisteredMethod for DeepSvddParams {
         }
     }
 
-    fn load(path: &Path, device: &Device) -> Result<Box<dyn Detector>> {
-        Ok(Box::new(DeepSvddModel::load(path, device)?))
+    fn load_checkpoint(ck: Checkpoint, device: &Device) -> Result<Box<dyn Detector>> {
+        Ok(Box::new(DeepSvddModel::from_checkpoint(&ck, device)?))
     }
 }
 
@@ -260,8 +259,8 @@ impl RegisteredMethod for DasvddConfig {
         self.train.epochs = epochs;
     }
 
-    fn load(path: &Path, device: &Device) -> Result<Box<dyn Detector>> {
-        Ok(Box::new(DasvddModel::load(path, device)?))
+    fn load_checkpoint(ck: Checkpoint, device: &Device) -> Result<Box<dyn Detector>> {
+        Ok(Box::new(DasvddModel::from_checkpoint(&ck, device)?))
     }
 }
 

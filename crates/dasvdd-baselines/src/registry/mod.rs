@@ -12,10 +12,10 @@
 //! The entries of the paper's six methods are in `registry/entries.rs`.
 
 use std::fmt;
-use std::path::Path;
 use std::str::FromStr;
 
 use candle_core::Device;
+use dasvdd_core::checkpoint::Checkpoint;
 use dasvdd_core::{
     AutoencoderConfig, CoreError, Detector, DetectorParams, Result, SampleView, TrainConfig,
 };
@@ -27,7 +27,10 @@ pub mod params;
 pub mod settings;
 mod stacked;
 
-pub use params::{default_detector_params, default_params, load_detector, read_method};
+pub use params::{
+    default_detector_params, default_params, load_detector, load_detector_from, method_of,
+    read_method,
+};
 pub use stacked::fit_stacked;
 
 /// What a method's params type provides to be registered.
@@ -62,8 +65,9 @@ pub trait RegisteredMethod:
         2
     }
 
-    /// Loads a model file that the fitted model's `save` wrote, onto `device` for networks.
-    fn load(path: &Path, device: &Device) -> Result<Box<dyn Detector>>;
+    /// Loads a model file that the fitted model's `save` wrote (read whole, its format
+    /// checked), onto `device` for networks.
+    fn load_checkpoint(ck: Checkpoint, device: &Device) -> Result<Box<dyn Detector>>;
 }
 
 /// Everything the tools know about a method besides its parameter and model types: the one
@@ -133,10 +137,10 @@ macro_rules! registry {
                 }
             }
 
-            /// Loads a model file of this method.
-            fn load(self, path: &Path, device: &Device) -> Result<Box<dyn Detector>> {
+            /// Loads a model file of this method, already read.
+            fn load_checkpoint(self, ck: Checkpoint, device: &Device) -> Result<Box<dyn Detector>> {
                 match self {
-                    $( Method::$variant => <$params as RegisteredMethod>::load(path, device), )*
+                    $( Method::$variant => <$params as RegisteredMethod>::load_checkpoint(ck, device), )*
                 }
             }
 

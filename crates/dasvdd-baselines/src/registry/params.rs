@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use candle_core::Device;
+use dasvdd_core::checkpoint::Checkpoint;
 use dasvdd_core::{
     AutoencoderConfig, CoreError, DasvddConfig, Detector, DetectorParams, Preset, Result,
 };
@@ -82,14 +83,17 @@ pub fn default_detector_params(
 
 /// The method that wrote the model file at `path`, from its `method` metadata.
 pub fn read_method(path: &Path) -> Result<Method> {
-    let problem = |problem: String| CoreError::Checkpoint {
-        path: path.to_path_buf(),
-        problem,
-    };
-    let name = dasvdd_core::checkpoint::get_metadata(path, "method")?
-        .ok_or_else(|| problem("metadata `method` is missing (not a model file)".into()))?;
+    method_of(&Checkpoint::read_any(path)?)
+}
+
+/// The method that wrote a file already read, from its `method` metadata.
+pub fn method_of(ck: &Checkpoint) -> Result<Method> {
+    let name = ck
+        .metadata()
+        .get("method")
+        .ok_or_else(|| ck.error("metadata `method` is missing (not a model file)"))?;
     name.parse().map_err(|_| {
-        problem(format!(
+        ck.error(format!(
             "metadata `method` names an unknown method `{name}`"
         ))
     })
@@ -97,5 +101,13 @@ pub fn read_method(path: &Path) -> Result<Method> {
 
 /// Loads any model file written by a detector's `save`, onto `device` for the neural methods.
 pub fn load_detector(path: &Path, device: &Device) -> Result<Box<dyn Detector>> {
-    read_method(path)?.load(path, device)
+    load_detector_from(Checkpoint::read_any(path)?, device)
+}
+
+/// [`load_detector`] from a file already read by [`Checkpoint::read_any`] (read once, so that a
+/// caller that also wants its metadata need not read and hash it again).
+pub fn load_detector_from(ck: Checkpoint, device: &Device) -> Result<Box<dyn Detector>> {
+    let method = method_of(&ck)?;
+    ck.check_format()?;
+    method.load_checkpoint(ck, device)
 }

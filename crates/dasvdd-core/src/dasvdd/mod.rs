@@ -304,7 +304,11 @@ impl DasvddModel {
     /// before any weight is read, and the weights are built from the file's tensors (checked
     /// for shape, dtype and finiteness), never initialised first.
     pub fn load(path: &Path, device: &Device) -> Result<Self> {
-        let ck = Checkpoint::open(path)?;
+        Self::from_checkpoint(&Checkpoint::open(path)?, device)
+    }
+
+    /// [`DasvddModel::load`] from a file already read (its format checked).
+    pub fn from_checkpoint(ck: &Checkpoint, device: &Device) -> Result<Self> {
         ck.expect_method("dasvdd")?;
         let config: DasvddConfig = ck.meta_json("config")?;
         config
@@ -321,7 +325,7 @@ impl DasvddModel {
         }
         ck.check_tensor("center", &[config.model.latent])?;
         // Checks the network's size against the file before reading any weight.
-        let ae = Autoencoder::load(&ck, "config", &config.model, device)?;
+        let ae = Autoencoder::load(ck, "config", &config.model, device)?;
         let center = ck
             .tensor("center", &[config.model.latent], &Device::Cpu)?
             .to_vec1::<f32>()?;
