@@ -4,25 +4,14 @@
 //! file runs in seconds.
 
 mod common;
-use common::{dasvdd, err, fixture, ok, run, stderr, tables, train_fast, FAST};
+use common::{dasvdd, err, fixture, ok, run, stderr, tables, train_fast, train_fast_with, FAST};
 
 #[test]
 fn thresholds_predictions_and_inspect() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     fixture(d);
-    let mut args = vec![
-        "train",
-        "--quiet",
-        "--data",
-        "normal.csv",
-        "--contamination",
-        "0.1",
-        "--out",
-        "m.safetensors",
-    ];
-    args.extend(FAST);
-    ok(&dasvdd(&args, d));
+    train_fast_with(d, "m.safetensors", &["--contamination", "0.1"]);
     let scored = ok(&dasvdd(
         &[
             "score",

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 mod common;
-use common::{dasvdd, err, fixture, ok, FAST};
+use common::{dasvdd, err, fixture, ok, train_fast_with};
 
 const DAMAGED: &str = "damaged: its weights do not match the checksum stored when it was written";
 
@@ -51,18 +51,7 @@ fn a_flipped_bit_in_a_weight_fails_score_and_old_files_still_score() {
     let d = dir.path();
     fixture(d);
     // The threshold is metadata written after the tensors: the checksum still holds.
-    let mut args = vec![
-        "train",
-        "--quiet",
-        "--data",
-        "normal.csv",
-        "--out",
-        "m.safetensors",
-        "--contamination",
-        "0.1",
-    ];
-    args.extend(FAST);
-    ok(&dasvdd(&args, d));
+    train_fast_with(d, "m.safetensors", &["--contamination", "0.1"]);
     let want = ok(&score(d, "m.safetensors"));
     assert!(ok(&dasvdd(&["inspect", "m.safetensors"], d))
         .contains("checksum       verified (SHA-256 of the tensors)"));

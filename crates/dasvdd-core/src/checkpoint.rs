@@ -282,13 +282,7 @@ impl Checkpoint {
     /// metadata first (which method wrote the file) and checks the format with
     /// [`Checkpoint::check_format`] before reading tensors. The file is read once.
     pub fn read_any(path: &Path) -> Result<Self> {
-        let (bytes, metadata, integrity) = read_safetensors(path, true)?;
-        Ok(Checkpoint {
-            path: path.to_path_buf(),
-            bytes,
-            metadata,
-            integrity,
-        })
+        Self::read(path, true)
     }
 
     /// Fails unless the file is a checkpoint of this project (its `format` metadata).
@@ -302,15 +296,20 @@ impl Checkpoint {
     }
 
     fn open_checked(path: &Path, refuse_damaged: bool) -> Result<Self> {
+        let ck = Self::read(path, refuse_damaged)?;
+        ck.check_format()?;
+        Ok(ck)
+    }
+
+    /// Any safetensors file, read and parsed by [`read_safetensors`].
+    fn read(path: &Path, refuse_damaged: bool) -> Result<Self> {
         let (bytes, metadata, integrity) = read_safetensors(path, refuse_damaged)?;
-        let ck = Checkpoint {
+        Ok(Checkpoint {
             path: path.to_path_buf(),
             bytes,
             metadata,
             integrity,
-        };
-        ck.check_format()?;
-        Ok(ck)
+        })
     }
 
     /// Whether the file's tensors were verified against its checksum ([`CHECKSUM_KEY`]) or it

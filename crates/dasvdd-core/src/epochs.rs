@@ -254,16 +254,22 @@ mod tests {
         ChaCha8Rng::seed_from_u64(7)
     }
 
-    #[test]
-    fn every_epoch_sees_each_full_batch_once_in_a_seeded_order() {
+    /// The rows of every batch `run_epochs` trains on, each epoch's batches one after the
+    /// other, with the epoch means of a step whose loss is the batch's size times the epoch.
+    fn batches_by_epoch(
+        rows: usize,
+        epochs: usize,
+        batch: usize,
+        busy_pool: bool,
+    ) -> (Vec<EpochMeans<1>>, Vec<Vec<usize>>) {
         let mut seen: Vec<Vec<usize>> = Vec::new();
         let history = run_epochs(
-            10,
-            2,
-            3,
+            rows,
+            epochs,
+            batch,
             &mut rng(),
             ["loss"],
-            true,
+            busy_pool,
             &mut |epoch, idx| {
                 if seen.len() < epoch {
                     seen.push(Vec::new());
@@ -275,6 +281,12 @@ mod tests {
             &mut |_| ControlFlow::Continue(()),
         )
         .unwrap();
+        (history, seen)
+    }
+
+    #[test]
+    fn every_epoch_sees_each_full_batch_once_in_a_seeded_order() {
+        let (history, seen) = batches_by_epoch(10, 2, 3, true);
         assert_eq!(history.len(), 2);
         assert_eq!(history[0].means, [3.0]);
         assert_eq!(history[1].means, [6.0]);
@@ -287,47 +299,14 @@ mod tests {
         }
         assert_ne!(seen[0], seen[1], "reshuffled every epoch");
         // The same seed gives the same order.
-        let mut again = Vec::new();
-        run_epochs(
-            10,
-            1,
-            3,
-            &mut rng(),
-            ["loss"],
-            false,
-            &mut |_, idx| {
-                again.extend_from_slice(idx);
-                Ok([0.0])
-            },
-            &mut |m| Ok(m),
-            &mut |_| ControlFlow::Continue(()),
-        )
-        .unwrap();
-        assert_eq!(again, seen[0]);
+        let (_, again) = batches_by_epoch(10, 1, 3, false);
+        assert_eq!(again[0], seen[0]);
     }
 
     /// `epoch_orders` gives the batches the epoch loop trains on, epoch by epoch.
     #[test]
     fn epoch_orders_are_the_loops_batches() {
-        let mut seen: Vec<Vec<usize>> = Vec::new();
-        run_epochs(
-            11,
-            3,
-            4,
-            &mut rng(),
-            ["loss"],
-            false,
-            &mut |epoch, idx| {
-                if seen.len() < epoch {
-                    seen.push(Vec::new());
-                }
-                seen[epoch - 1].extend_from_slice(idx);
-                Ok([0.0])
-            },
-            &mut |m| Ok(m),
-            &mut |_| ControlFlow::Continue(()),
-        )
-        .unwrap();
+        let (_, seen) = batches_by_epoch(11, 3, 4, false);
         let orders = epoch_orders(11, 3, &mut rng());
         assert_eq!(orders.len(), 3);
         for (order, rows) in orders.iter().zip(&seen) {

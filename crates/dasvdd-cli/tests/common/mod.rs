@@ -120,7 +120,13 @@ pub fn fixture(dir: &Path) {
 pub const FAST: [&str; 4] = ["--epochs", "3", "--gamma", "1"];
 
 pub fn train_fast(dir: &Path, out: &str) {
+    train_fast_with(dir, out, &[]);
+}
+
+/// [`train_fast`] with more flags (e.g. `--contamination 0.1`).
+pub fn train_fast_with(dir: &Path, out: &str, extra: &[&str]) {
     let mut args = vec!["train", "--quiet", "--data", "normal.csv", "--out", out];
     args.extend(FAST);
+    args.extend(extra);
     ok(&dasvdd(&args, dir));
 }
