@@ -13,8 +13,17 @@
 //! fetch into the same folder waits for it, then uses what it placed. Each fetch first removes
 //! the stale leftovers of killed ones there ([`crate::leftovers::remove_stale`]). Hub downloads
 //! send the token of `HF_TOKEN`, else of the token file `huggingface-cli login` writes.
+//!
+//! A plain HTTP download is written into a hidden partial file in the destination
+//! (`.dasvdd-partial.<name>.tmp`, see [`partial_path`]) rather than held in memory alone: when
+//! the connection is cut, the next attempt asks for the rest (`Range: bytes=<kept>-`) and
+//! appends it, up to [`URL_ATTEMPTS`] attempts in one fetch while each one gets further, and a
+//! later fetch resumes what this one kept. The file is checked against its pinned SHA-256 as a
+//! whole, so a resumed download that does not match (the server's file changed between two
+//! attempts) is downloaded once more from the start; the partial file is removed once the file
+//! is in place, or when its checksum fails.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -38,6 +47,9 @@ pub const HUB_TOKEN_ENV: &str = "HF_TOKEN";
 pub const DEFAULT_HUB_ENDPOINT: &str = "https://huggingface.co";
 /// No dataset file is larger than this; a longer body is refused rather than filling memory.
 const MAX_DOWNLOAD: u64 = 4 << 30;
+/// Attempts at one plain HTTP download within one fetch: each after the first resumes where
+/// the one before was cut, and only while each gets further than the one before.
+pub const URL_ATTEMPTS: usize = 4;
 
 /// Where and how to download.
 #[derive(Debug, Clone, PartialEq)]
@@ -273,6 +285,7 @@ pub fn fetch(name: &DatasetName, dest: &Path, opts: &FetchOptions) -> Result<Fet
         dest,
         hub_repo.as_deref(),
         opts,
+        lock.held(),
     )
     .map_err(|e| match e {
         DataError::Unavailable { dataset, problem } => DataError::Unavailable {
@@ -390,16 +403,19 @@ pub fn fetch_files(
     std::fs::create_dir_all(dest).map_err(|e| DataError::io(dest, e))?;
     let lock = crate::leftovers::DestLock::acquire(dest)?;
     crate::leftovers::remove_stale(dest, lock.held());
-    fetch_files_locked(dataset, files, dest, hub_repo, opts)
+    fetch_files_locked(dataset, files, dest, hub_repo, opts, lock.held())
 }
 
-/// [`fetch_files`] once the destination exists and its lock is held.
+/// [`fetch_files`] once the destination exists and its lock is taken; `locked`: whether the
+/// lock is held (where the file system has no locks it is not, and plain downloads then keep
+/// no partial file, which two fetches could both write).
 fn fetch_files_locked(
     dataset: &str,
     files: &[RemoteFile],
     dest: &Path,
     hub_repo: Option<&str>,
     opts: &FetchOptions,
+    locked: bool,
 ) -> Result<FetchReport> {
     let endpoint = opts
         .hub_endpoint
@@ -464,22 +480,33 @@ fn fetch_files_locked(
             };
             sources.push(Source::Url(url));
         }
+        let partial = locked.then(|| partial_path(dest, &file.name));
+        let check = |bytes: Vec<u8>| match verify(file, &bytes) {
+            Ok(sha) => Ok((bytes, sha)),
+            Err(e) => Err(SourceError::Checksum(format!(
+                "{e}{}",
+                mismatch_hint(file, &bytes)
+            ))),
+        };
         for source in &sources {
             let label = source.describe(&file.name);
             tracing::info!(file = %file.name, source = %label, "downloading");
-            let fetched = match source {
+            let verified = match source {
                 Source::Hub { endpoint, repo } => hub_cache_dir(opts, dest, &mut temp_cache)
                     .and_then(|cache| {
                         download_hub(endpoint, repo, &file.name, &cache, opts.connect_timeout)
-                    }),
-                Source::Url(url) => download_url(&agent, url),
+                    })
+                    .map_err(SourceError::Download)
+                    .and_then(check),
+                Source::Url(url) => {
+                    download_url_checked(&agent, url, partial.as_deref(), file.bytes, check)
+                }
             };
-            let verified = fetched.and_then(|bytes| {
-                let sha = verify(file, &bytes).map_err(|e| {
+            let verified = verified.map_err(|e| {
+                if let SourceError::Checksum(_) = e {
                     checksum_failed = true;
-                    format!("{e}{}", mismatch_hint(file, &bytes))
-                })?;
-                Ok((bytes, sha))
+                }
+                e.to_string()
             });
             match verified {
                 Ok((bytes, sha)) => {
@@ -511,6 +538,13 @@ fn fetch_files_locked(
         match file.unpack {
             Unpack::Keep => write_atomic(&target, &bytes)?,
             Unpack::TarGz => unpack_tar_gz(&target, &bytes, dest)?,
+        }
+        if let Some(part) = &partial {
+            if let Err(e) = std::fs::remove_file(part) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!(file = %part.display(), error = %e, "cannot remove the finished download's partial file");
+                }
+            }
         }
         report.files.push(FetchedFile {
             name: file.name.clone(),
@@ -724,9 +758,175 @@ fn download_hub(
     std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Downloads `url` with a plain HTTP GET.
-fn download_url(agent: &ureq::Agent, url: &str) -> std::result::Result<Vec<u8>, String> {
-    let resp = agent.get(url).call().map_err(|e| match e {
+/// Why one source gave no verified file.
+enum SourceError {
+    /// Nothing usable came: no connection, an error status, a cut the retries did not mend.
+    Download(String),
+    /// The bytes came whole and are not the file the catalogue pins.
+    Checksum(String),
+}
+
+impl std::fmt::Display for SourceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SourceError::Download(e) | SourceError::Checksum(e) => f.write_str(e),
+        }
+    }
+}
+
+/// The hidden file in `dest` into which a plain download of the catalogue file `name` is
+/// written, kept when the download is cut so that the next attempt resumes it. It carries no
+/// owner (a later fetch by another process resumes it), so as a leftover it is removed only
+/// once it has not changed for [`crate::leftovers::STALE_AFTER`].
+pub fn partial_path(dest: &Path, name: &str) -> PathBuf {
+    dest.join(format!(".dasvdd-partial.{name}.tmp"))
+}
+
+/// [`download_url`] then `check`; a download that resumed a partial file and fails the check
+/// (the server's file changed between two attempts, or the partial file was damaged) is
+/// downloaded once more from the start. The partial file is removed when the check fails.
+fn download_url_checked<T>(
+    agent: &ureq::Agent,
+    url: &str,
+    partial: Option<&Path>,
+    expected: Option<u64>,
+    check: impl Fn(Vec<u8>) -> std::result::Result<T, SourceError>,
+) -> std::result::Result<T, SourceError> {
+    let forget = || {
+        if let Some(part) = partial {
+            let _ = std::fs::remove_file(part);
+        }
+    };
+    let (bytes, resumed) =
+        download_url(agent, url, partial, expected).map_err(SourceError::Download)?;
+    match check(bytes) {
+        Ok(got) => Ok(got),
+        Err(e) => {
+            forget();
+            if resumed == 0 {
+                return Err(e);
+            }
+            tracing::warn!(url, error = %e, "the resumed download does not match its checksum: downloading it again from the start");
+            let (bytes, _) =
+                download_url(agent, url, partial, expected).map_err(SourceError::Download)?;
+            check(bytes).inspect_err(|_| forget())
+        }
+    }
+}
+
+/// Downloads `url` with a plain HTTP GET, with the bytes received so far and the offset the
+/// download resumed at (0 when it started from the beginning).
+///
+/// With `partial`, the body is written into that file as it arrives: a partial file already
+/// there (a cut download of an earlier attempt or fetch) is resumed with `Range: bytes=<its
+/// length>-` when the server answers `206` from that offset, and replaced when it sends the
+/// whole file (`200`) or cannot serve the range (`416`); a partial file longer than the
+/// catalogue's size (`expected`) is started again, and one of that size is returned as it is
+/// (the caller's checksum decides). A download cut part way is tried again from
+/// where it stopped, up to [`URL_ATTEMPTS`] attempts while each gets further; what it got is
+/// kept in `partial` for the next fetch. Without `partial`, the body is read into memory in one
+/// attempt.
+fn download_url(
+    agent: &ureq::Agent,
+    url: &str,
+    partial: Option<&Path>,
+    expected: Option<u64>,
+) -> std::result::Result<(Vec<u8>, u64), String> {
+    let Some(part) = partial else {
+        let resp = get(agent, url, 0)?;
+        let mut bytes = Vec::new();
+        resp.into_reader()
+            .take(MAX_DOWNLOAD + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("download interrupted: {e}"))?;
+        if bytes.len() as u64 > MAX_DOWNLOAD {
+            return Err(format!("larger than {MAX_DOWNLOAD} bytes"));
+        }
+        return Ok((bytes, 0));
+    };
+    let part_len = || std::fs::metadata(part).map(|m| m.len()).unwrap_or(0);
+    let io = |e: std::io::Error| format!("{}: {e}", part.display());
+    let have = part_len();
+    if have > 0 && expected == Some(have) {
+        // Whole already (a fetch that failed after its download, placing the file): the
+        // checksum says whether it is the file; if not, it is downloaded again.
+        tracing::info!(file = %part.display(), "a complete earlier download: checking it");
+        return Ok((std::fs::read(part).map_err(io)?, have));
+    }
+    let mut resumed_at = None;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let mut have = part_len();
+        if expected.is_some_and(|e| have > e) || have > MAX_DOWNLOAD {
+            have = 0;
+        }
+        let resp = match get(agent, url, have) {
+            Err(e) if e == "http status 416" && have > 0 => {
+                tracing::info!(file = %part.display(), "the server cannot resume there: starting again");
+                have = 0;
+                get(agent, url, 0)?
+            }
+            other => other?,
+        };
+        let start = match (resp.status(), resp.header("Content-Range")) {
+            (206, Some(range)) if range_start(range) == Some(have) && have > 0 => have,
+            (206, range) => return Err(wrong_range(have, range)),
+            _ => 0,
+        };
+        if start > 0 {
+            tracing::info!(file = %part.display(), bytes = start, "resuming a cut download");
+        }
+        resumed_at.get_or_insert(start);
+        let mut out = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(start > 0)
+            .truncate(start == 0)
+            .open(part)
+            .map_err(io)?;
+        let copied = std::io::copy(
+            &mut resp.into_reader().take(MAX_DOWNLOAD + 1 - start),
+            &mut out,
+        );
+        out.flush().map_err(io)?;
+        drop(out);
+        let now = part_len();
+        match copied {
+            Ok(_) if now > MAX_DOWNLOAD => {
+                let _ = std::fs::remove_file(part);
+                return Err(format!("larger than {MAX_DOWNLOAD} bytes"));
+            }
+            Ok(_) => break,
+            Err(e) if now > have && attempt < URL_ATTEMPTS => {
+                tracing::warn!(url, error = %e, bytes = now, attempt, "download cut: resuming it");
+            }
+            Err(e) => return Err(interrupted(&e, now, part)),
+        }
+    }
+    let bytes = std::fs::read(part).map_err(io)?;
+    Ok((bytes, resumed_at.unwrap_or(0)))
+}
+
+/// The error of a download cut part way whose bytes are kept in `part`.
+fn interrupted(e: &std::io::Error, kept: u64, part: &Path) -> String {
+    let part = part.display();
+    format!("download interrupted: {e} ({kept} bytes kept in {part}: the next fetch resumes there)")
+}
+
+/// The error of a `206` answer for another range than the one asked for.
+fn wrong_range(from: u64, got: Option<&str>) -> String {
+    let got = got.unwrap_or("none");
+    format!("the server answered a request for the bytes from {from} with another range ({got})")
+}
+
+/// A GET of `url`, asking for the bytes from `from` on when it is not 0.
+fn get(agent: &ureq::Agent, url: &str, from: u64) -> std::result::Result<ureq::Response, String> {
+    let mut req = agent.get(url);
+    if from > 0 {
+        req = req.set("Range", &format!("bytes={from}-"));
+    }
+    req.call().map_err(|e| match e {
         ureq::Error::Status(code, _) => format!("http status {code}"),
         ureq::Error::Transport(t) => match t.kind() {
             ureq::ErrorKind::Dns | ureq::ErrorKind::ConnectionFailed => {
@@ -735,16 +935,13 @@ fn download_url(agent: &ureq::Agent, url: &str) -> std::result::Result<Vec<u8>, 
             ureq::ErrorKind::TooManyRedirects => format!("redirect loop: {t}"),
             _ => format!("transfer failed: {t}"),
         },
-    })?;
-    let mut bytes = Vec::new();
-    resp.into_reader()
-        .take(MAX_DOWNLOAD + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("download interrupted: {e}"))?;
-    if bytes.len() as u64 > MAX_DOWNLOAD {
-        return Err(format!("larger than {MAX_DOWNLOAD} bytes"));
-    }
-    Ok(bytes)
+    })
+}
+
+/// The first byte of a `Content-Range: bytes <first>-<last>/<length>` header.
+fn range_start(header: &str) -> Option<u64> {
+    let spec = header.trim().strip_prefix("bytes")?.trim_start();
+    spec.split_once('-')?.0.trim().parse().ok()
 }
 
 /// Extracts the regular files and folders of a `.tar.gz` held in memory into `dest`. Entries

@@ -1,0 +1,318 @@
+//! A cut download resumed: `fetch` against a local HTTP server on 127.0.0.1 (never the
+//! internet) that cuts its bodies short, honours or ignores `Range`, or changes the file between
+//! two requests. A cut is resumed from the bytes already received, within one fetch and by the
+//! next one, and what is placed is always the whole file its checksum pins.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use dasvdd_data::catalog::{Checksum, RemoteFile, Unpack};
+use dasvdd_data::fetch::{fetch_files, partial_path, sha256_hex, FetchOptions, URL_ATTEMPTS};
+use dasvdd_data::leftovers::has_leftovers;
+
+/// A server answering each request with what `respond(path, range_start)` gives (status line,
+/// headers and body as written), then closing the connection; `range_start` is `N` of a
+/// `Range: bytes=N-` header. The log holds each request's path and range.
+struct Server {
+    base: String,
+    log: Log,
+}
+
+/// Each request's path and the start of its range.
+type Log = Arc<Mutex<Vec<(String, Option<u64>)>>>;
+
+fn server(respond: impl Fn(&str, Option<u64>) -> Vec<u8> + Send + 'static) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let log: Log = Arc::new(Mutex::new(Vec::new()));
+    let log2 = log.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let mut range = None;
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+                if let Some((name, value)) = h.split_once(':') {
+                    if name.eq_ignore_ascii_case("range") {
+                        range = value
+                            .trim()
+                            .strip_prefix("bytes=")
+                            .and_then(|v| v.strip_suffix('-'))
+                            .and_then(|v| v.parse::<u64>().ok());
+                    }
+                }
+            }
+            log2.lock().unwrap().push((path.clone(), range));
+            let _ = stream.write_all(&respond(&path, range));
+            let _ = stream.flush();
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    });
+    Server {
+        base: format!("http://127.0.0.1:{port}"),
+        log,
+    }
+}
+
+fn response(status: &str, headers: &[String], body: &[u8]) -> Vec<u8> {
+    let mut out = format!("HTTP/1.1 {status}\r\nConnection: close\r\n").into_bytes();
+    for h in headers {
+        out.extend_from_slice(h.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+    out
+}
+
+/// `content` from byte `from` on, as a server that honours ranges sends it (`206` with its
+/// `Content-Range` when `from` is given, else `200`), but only `cut` bytes of it before the
+/// connection closes (all when `cut` is `None`), with the length of the whole answer announced.
+fn serve(content: &[u8], from: Option<u64>, cut: Option<usize>) -> Vec<u8> {
+    let start = from.unwrap_or(0) as usize;
+    let rest = &content[start..];
+    let sent = &rest[..cut.unwrap_or(rest.len()).min(rest.len())];
+    let mut headers = vec![format!("Content-Length: {}", rest.len())];
+    match from {
+        Some(f) => {
+            headers.push(format!(
+                "Content-Range: bytes {f}-{}/{}",
+                content.len() - 1,
+                content.len()
+            ));
+            response("206 Partial Content", &headers, sent)
+        }
+        None => response("200 OK", &headers, sent),
+    }
+}
+
+fn content() -> Vec<u8> {
+    (0..1000u32).map(|i| (i * 7 % 251) as u8).collect()
+}
+
+fn keep(url: String, content: &[u8]) -> Vec<RemoteFile> {
+    vec![RemoteFile {
+        name: "x.bin".into(),
+        url,
+        bytes: Some(content.len() as u64),
+        checksum: Checksum::Download(sha256_hex(content)),
+        unpack: Unpack::Keep,
+    }]
+}
+
+fn opts() -> FetchOptions {
+    FetchOptions {
+        use_installed: false,
+        ..Default::default()
+    }
+}
+
+fn ranges(srv: &Server) -> Vec<Option<u64>> {
+    srv.log.lock().unwrap().iter().map(|(_, r)| *r).collect()
+}
+
+fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_cut_download_is_resumed_within_the_fetch() {
+    let body = content();
+    let b = body.clone();
+    // The first answer stops after 300 bytes; the second sends the rest.
+    let srv = server(move |_, from| serve(&b, from, from.is_none().then_some(300)));
+    let dest = tempfile::tempdir().unwrap();
+    let report = fetch_files(
+        "toy",
+        &keep(format!("{}/x", srv.base), &body),
+        dest.path(),
+        None,
+        &opts(),
+    )
+    .unwrap();
+    assert_eq!(std::fs::read(dest.path().join("x.bin")).unwrap(), body);
+    assert_eq!(ranges(&srv), [None, Some(300)]);
+    assert_eq!(report.files[0].bytes, 1000);
+    assert_eq!(
+        listing(dest.path()),
+        ["x.bin"],
+        "the partial file is removed"
+    );
+}
+
+#[test]
+fn a_download_cut_at_every_attempt_is_kept_and_the_next_fetch_resumes_it() {
+    let body = content();
+    let b = body.clone();
+    // Every answer stops after 150 bytes: each attempt gets further, none finishes.
+    let srv = server(move |_, from| serve(&b, from, Some(150)));
+    let dest = tempfile::tempdir().unwrap();
+    let url = format!("{}/x", srv.base);
+    let err =
+        fetch_files("toy", &keep(url.clone(), &body), dest.path(), None, &opts()).unwrap_err();
+    let msg = err.to_string();
+    let kept = 150 * URL_ATTEMPTS as u64;
+    assert!(
+        msg.contains("x.bin")
+            && msg.contains(&url)
+            && msg.contains("interrupted")
+            && msg.contains(&format!("{kept} bytes kept"))
+            && msg.contains("the next fetch resumes"),
+        "{msg}"
+    );
+    let expected: Vec<Option<u64>> = (0..URL_ATTEMPTS as u64)
+        .map(|i| (i > 0).then_some(150 * i))
+        .collect();
+    assert_eq!(ranges(&srv), expected);
+    // Only the hidden partial file is there: nothing a reader takes for the file.
+    let part = partial_path(dest.path(), "x.bin");
+    assert_eq!(std::fs::read(&part).unwrap(), body[..kept as usize]);
+    assert_eq!(listing(dest.path()), [".dasvdd-partial.x.bin.tmp"]);
+    assert!(has_leftovers(dest.path()));
+
+    // The next fetch asks for the rest only (the server still cuts at 150 bytes a request).
+    srv.log.lock().unwrap().clear();
+    fetch_files("toy", &keep(url, &body), dest.path(), None, &opts()).unwrap();
+    assert_eq!(std::fs::read(dest.path().join("x.bin")).unwrap(), body);
+    assert_eq!(ranges(&srv), [Some(600), Some(750), Some(900)]);
+    assert_eq!(listing(dest.path()), ["x.bin"]);
+}
+
+#[test]
+fn a_cut_that_gets_no_further_stops_at_once() {
+    let body = content();
+    let b = body.clone();
+    // A server that ignores ranges and always stops at byte 300.
+    let srv = server(move |_, _| serve(&b, None, Some(300)));
+    let dest = tempfile::tempdir().unwrap();
+    let err = fetch_files(
+        "toy",
+        &keep(format!("{}/x", srv.base), &body),
+        dest.path(),
+        None,
+        &opts(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("300 bytes kept"), "{err}");
+    // The first attempt got 300 bytes; the second, sent the whole file again, got no further.
+    assert_eq!(ranges(&srv), [None, Some(300)]);
+}
+
+#[test]
+fn a_partial_file_the_server_does_not_resume_is_replaced() {
+    let body = content();
+    for (case, status) in [("ignores ranges", 200), ("cannot serve the range", 416)] {
+        let b = body.clone();
+        let srv = server(move |_, from| match (from, status) {
+            (Some(_), 416) => response(
+                "416 Range Not Satisfiable",
+                &["Content-Length: 0".into()],
+                b"",
+            ),
+            _ => serve(&b, None, None),
+        });
+        let dest = tempfile::tempdir().unwrap();
+        std::fs::write(partial_path(dest.path(), "x.bin"), b"stale bytes").unwrap();
+        fetch_files(
+            "toy",
+            &keep(format!("{}/x", srv.base), &body),
+            dest.path(),
+            None,
+            &opts(),
+        )
+        .unwrap();
+        assert_eq!(
+            std::fs::read(dest.path().join("x.bin")).unwrap(),
+            body,
+            "{case}"
+        );
+        let want: Vec<Option<u64>> = if status == 416 {
+            vec![Some(11), None]
+        } else {
+            vec![Some(11)]
+        };
+        assert_eq!(ranges(&srv), want, "{case}");
+        assert_eq!(listing(dest.path()), ["x.bin"], "{case}");
+    }
+}
+
+#[test]
+fn a_resumed_download_that_fails_its_checksum_is_downloaded_again_from_the_start() {
+    // The partial file holds the first 500 bytes of an older version of the file.
+    let body = content();
+    let old: Vec<u8> = body.iter().map(|b| b.wrapping_add(1)).collect();
+    let b = body.clone();
+    let srv = server(move |_, from| serve(&b, from, None));
+    let dest = tempfile::tempdir().unwrap();
+    std::fs::write(partial_path(dest.path(), "x.bin"), &old[..500]).unwrap();
+    fetch_files(
+        "toy",
+        &keep(format!("{}/x", srv.base), &body),
+        dest.path(),
+        None,
+        &opts(),
+    )
+    .unwrap();
+    assert_eq!(std::fs::read(dest.path().join("x.bin")).unwrap(), body);
+    assert_eq!(ranges(&srv), [Some(500), None]);
+    assert_eq!(listing(dest.path()), ["x.bin"]);
+
+    // A partial file of the full size is checked without asking the server; a wrong one is
+    // downloaded again.
+    for (partial, requests) in [(body.clone(), 0), (old.clone(), 1)] {
+        srv.log.lock().unwrap().clear();
+        let dest = tempfile::tempdir().unwrap();
+        std::fs::write(partial_path(dest.path(), "x.bin"), &partial).unwrap();
+        fetch_files(
+            "toy",
+            &keep(format!("{}/x", srv.base), &body),
+            dest.path(),
+            None,
+            &opts(),
+        )
+        .unwrap();
+        assert_eq!(std::fs::read(dest.path().join("x.bin")).unwrap(), body);
+        assert_eq!(srv.log.lock().unwrap().len(), requests);
+        assert_eq!(listing(dest.path()), ["x.bin"]);
+    }
+}
+
+#[test]
+fn a_source_whose_file_changed_is_refused_and_leaves_no_partial_file() {
+    // A server whose file is not the catalogue's, served whole: refused by its checksum, and
+    // nothing kept to resume from.
+    let body = content();
+    let other: Vec<u8> = body.iter().rev().copied().collect();
+    let srv = server(move |_, from| serve(&other, from, None));
+    let dest = tempfile::tempdir().unwrap();
+    let err = fetch_files(
+        "toy",
+        &keep(format!("{}/x", srv.base), &body),
+        dest.path(),
+        None,
+        &opts(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("sha-256 mismatch"), "{err}");
+    assert!(
+        listing(dest.path()).is_empty(),
+        "{:?}",
+        listing(dest.path())
+    );
+}
