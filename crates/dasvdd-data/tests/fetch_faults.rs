@@ -4,63 +4,21 @@
 //! unpacked CIFAR-10. Each must end in an error naming the file, the source and the problem,
 //! and never leave a file a later run or the readers would take for a complete dataset.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
+use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use dasvdd_data::catalog::{Checksum, RemoteFile, Unpack};
 use dasvdd_data::fetch::{fetch, fetch_files, sha256_hex, FetchOptions};
 use dasvdd_data::{DataError, DatasetName};
 
-/// A server answering each request with the raw bytes `respond(path)` gives (status line,
-/// headers and body, exactly as written), then closing the connection.
-struct Raw {
-    base: String,
-    log: Arc<Mutex<Vec<String>>>,
-}
+mod common;
+use common::http::{response, server, Server as Raw};
+use common::listing;
 
+/// A server answering each request with the raw bytes `respond(path)` gives, whatever range it
+/// asks for.
 fn raw_server(respond: impl Fn(&str) -> Vec<u8> + Send + 'static) -> Raw {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let log2 = log.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            if reader.read_line(&mut line).is_err() {
-                continue;
-            }
-            let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-                    break;
-                }
-            }
-            log2.lock().unwrap().push(path.clone());
-            let _ = stream.write_all(&respond(&path));
-            let _ = stream.flush();
-            let _ = stream.shutdown(std::net::Shutdown::Both);
-        }
-    });
-    Raw {
-        base: format!("http://127.0.0.1:{port}"),
-        log,
-    }
-}
-
-fn response(status: &str, headers: &[&str], body: &[u8]) -> Vec<u8> {
-    let mut out = format!("HTTP/1.1 {status}\r\nConnection: close\r\n").into_bytes();
-    for h in headers {
-        out.extend_from_slice(h.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(body);
-    out
+    server(move |path, _| respond(path))
 }
 
 fn opts() -> FetchOptions {
@@ -78,16 +36,6 @@ fn keep(name: &str, url: String, content: &[u8]) -> RemoteFile {
         checksum: Checksum::Download(sha256_hex(content)),
         unpack: Unpack::Keep,
     }
-}
-
-/// The names in `dir`, sorted (hidden ones included).
-fn listing(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    v.sort();
-    v
 }
 
 /// A gzip'd tar archive of `entries`; a name with `..` is written into the header as it is

@@ -3,78 +3,17 @@
 //! two requests. A cut is resumed from the bytes already received, within one fetch and by the
 //! next one, and what is placed is always the whole file its checksum pins.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use dasvdd_data::catalog::{Checksum, RemoteFile, Unpack};
-use dasvdd_data::fetch::{fetch_files, partial_path, sha256_hex, FetchOptions, URL_ATTEMPTS};
+use dasvdd_data::fetch::{
+    fetch_files, partial_path, sha256_hex, FetchOptions, FetchReport, URL_ATTEMPTS,
+};
 use dasvdd_data::leftovers::has_leftovers;
 
-/// A server answering each request with what `respond(path, range_start)` gives (status line,
-/// headers and body as written), then closing the connection; `range_start` is `N` of a
-/// `Range: bytes=N-` header. The log holds each request's path and range.
-struct Server {
-    base: String,
-    log: Log,
-}
-
-/// Each request's path and the start of its range.
-type Log = Arc<Mutex<Vec<(String, Option<u64>)>>>;
-
-fn server(respond: impl Fn(&str, Option<u64>) -> Vec<u8> + Send + 'static) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let log: Log = Arc::new(Mutex::new(Vec::new()));
-    let log2 = log.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            if reader.read_line(&mut line).is_err() {
-                continue;
-            }
-            let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-            let mut range = None;
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-                    break;
-                }
-                if let Some((name, value)) = h.split_once(':') {
-                    if name.eq_ignore_ascii_case("range") {
-                        range = value
-                            .trim()
-                            .strip_prefix("bytes=")
-                            .and_then(|v| v.strip_suffix('-'))
-                            .and_then(|v| v.parse::<u64>().ok());
-                    }
-                }
-            }
-            log2.lock().unwrap().push((path.clone(), range));
-            let _ = stream.write_all(&respond(&path, range));
-            let _ = stream.flush();
-            let _ = stream.shutdown(std::net::Shutdown::Both);
-        }
-    });
-    Server {
-        base: format!("http://127.0.0.1:{port}"),
-        log,
-    }
-}
-
-fn response(status: &str, headers: &[String], body: &[u8]) -> Vec<u8> {
-    let mut out = format!("HTTP/1.1 {status}\r\nConnection: close\r\n").into_bytes();
-    for h in headers {
-        out.extend_from_slice(h.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(body);
-    out
-}
+mod common;
+use common::http::{response, server, Server};
+use common::listing;
 
 /// `content` from byte `from` on, as a server that honours ranges sends it (`206` with its
 /// `Content-Range` when `from` is given, else `200`), but only `cut` bytes of it before the
@@ -91,9 +30,17 @@ fn serve(content: &[u8], from: Option<u64>, cut: Option<usize>) -> Vec<u8> {
                 content.len() - 1,
                 content.len()
             ));
-            response("206 Partial Content", &headers, sent)
+            response(
+                "206 Partial Content",
+                &headers.iter().map(String::as_str).collect::<Vec<_>>(),
+                sent,
+            )
         }
-        None => response("200 OK", &headers, sent),
+        None => response(
+            "200 OK",
+            &headers.iter().map(String::as_str).collect::<Vec<_>>(),
+            sent,
+        ),
     }
 }
 
@@ -118,17 +65,14 @@ fn opts() -> FetchOptions {
     }
 }
 
-fn ranges(srv: &Server) -> Vec<Option<u64>> {
-    srv.log.lock().unwrap().iter().map(|(_, r)| *r).collect()
+/// `fetch_files` of the one file `x.bin` of `content` from `srv`'s `/x` into `dest`.
+fn fetch_x(srv: &Server, content: &[u8], dest: &Path) -> dasvdd_data::Result<FetchReport> {
+    let files = keep(format!("{}/x", srv.base), content);
+    fetch_files("toy", &files, dest, None, &opts())
 }
 
-fn listing(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    v.sort();
-    v
+fn ranges(srv: &Server) -> Vec<Option<u64>> {
+    srv.log.lock().unwrap().iter().map(|(_, r)| *r).collect()
 }
 
 #[test]
@@ -138,14 +82,7 @@ fn a_cut_download_is_resumed_within_the_fetch() {
     // The first answer stops after 300 bytes; the second sends the rest.
     let srv = server(move |_, from| serve(&b, from, from.is_none().then_some(300)));
     let dest = tempfile::tempdir().unwrap();
-    let report = fetch_files(
-        "toy",
-        &keep(format!("{}/x", srv.base), &body),
-        dest.path(),
-        None,
-        &opts(),
-    )
-    .unwrap();
+    let report = fetch_x(&srv, &body, dest.path()).unwrap();
     assert_eq!(std::fs::read(dest.path().join("x.bin")).unwrap(), body);
     assert_eq!(ranges(&srv), [None, Some(300)]);
     assert_eq!(report.files[0].bytes, 1000);
@@ -164,8 +101,7 @@ fn a_download_cut_at_every_attempt_is_kept_and_the_next_fetch_resumes_it() {
     let srv = server(move |_, from| serve(&b, from, Some(150)));
     let dest = tempfile::tempdir().unwrap();
     let url = format!("{}/x", srv.base);
-    let err =
-        fetch_files("toy", &keep(url.clone(), &body), dest.path(), None, &opts()).unwrap_err();
+    let err = fetch_x(&srv, &body, dest.path()).unwrap_err();
     let msg = err.to_string();
     let kept = 150 * URL_ATTEMPTS as u64;
     assert!(
@@ -188,7 +124,7 @@ fn a_download_cut_at_every_attempt_is_kept_and_the_next_fetch_resumes_it() {
 
     // The next fetch asks for the rest only (the server still cuts at 150 bytes a request).
     srv.log.lock().unwrap().clear();
-    fetch_files("toy", &keep(url, &body), dest.path(), None, &opts()).unwrap();
+    fetch_x(&srv, &body, dest.path()).unwrap();
     assert_eq!(std::fs::read(dest.path().join("x.bin")).unwrap(), body);
     assert_eq!(ranges(&srv), [Some(600), Some(750), Some(900)]);
     assert_eq!(listing(dest.path()), ["x.bin"]);
@@ -201,14 +137,7 @@ fn a_cut_that_gets_no_further_stops_at_once() {
     // A server that ignores ranges and always stops at byte 300.
     let srv = server(move |_, _| serve(&b, None, Some(300)));
     let dest = tempfile::tempdir().unwrap();
-    let err = fetch_files(
-        "toy",
-        &keep(format!("{}/x", srv.base), &body),
-        dest.path(),
-        None,
-        &opts(),
-    )
-    .unwrap_err();
+    let err = fetch_x(&srv, &body, dest.path()).unwrap_err();
     assert!(err.to_string().contains("300 bytes kept"), "{err}");
     // The first attempt got 300 bytes; the second, sent the whole file again, got no further.
     assert_eq!(ranges(&srv), [None, Some(300)]);
@@ -220,23 +149,12 @@ fn a_partial_file_the_server_does_not_resume_is_replaced() {
     for (case, status) in [("ignores ranges", 200), ("cannot serve the range", 416)] {
         let b = body.clone();
         let srv = server(move |_, from| match (from, status) {
-            (Some(_), 416) => response(
-                "416 Range Not Satisfiable",
-                &["Content-Length: 0".into()],
-                b"",
-            ),
+            (Some(_), 416) => response("416 Range Not Satisfiable", &["Content-Length: 0"], b""),
             _ => serve(&b, None, None),
         });
         let dest = tempfile::tempdir().unwrap();
         std::fs::write(partial_path(dest.path(), "x.bin"), b"stale bytes").unwrap();
-        fetch_files(
-            "toy",
-            &keep(format!("{}/x", srv.base), &body),
-            dest.path(),
-            None,
-            &opts(),
-        )
-        .unwrap();
+        fetch_x(&srv, &body, dest.path()).unwrap();
         assert_eq!(
             std::fs::read(dest.path().join("x.bin")).unwrap(),
             body,
@@ -261,14 +179,7 @@ fn a_resumed_download_that_fails_its_checksum_is_downloaded_again_from_the_start
     let srv = server(move |_, from| serve(&b, from, None));
     let dest = tempfile::tempdir().unwrap();
     std::fs::write(partial_path(dest.path(), "x.bin"), &old[..500]).unwrap();
-    fetch_files(
-        "toy",
-        &keep(format!("{}/x", srv.base), &body),
-        dest.path(),
-        None,
-        &opts(),
-    )
-    .unwrap();
+    fetch_x(&srv, &body, dest.path()).unwrap();
     assert_eq!(std::fs::read(dest.path().join("x.bin")).unwrap(), body);
     assert_eq!(ranges(&srv), [Some(500), None]);
     assert_eq!(listing(dest.path()), ["x.bin"]);
@@ -279,14 +190,7 @@ fn a_resumed_download_that_fails_its_checksum_is_downloaded_again_from_the_start
         srv.log.lock().unwrap().clear();
         let dest = tempfile::tempdir().unwrap();
         std::fs::write(partial_path(dest.path(), "x.bin"), &partial).unwrap();
-        fetch_files(
-            "toy",
-            &keep(format!("{}/x", srv.base), &body),
-            dest.path(),
-            None,
-            &opts(),
-        )
-        .unwrap();
+        fetch_x(&srv, &body, dest.path()).unwrap();
         assert_eq!(std::fs::read(dest.path().join("x.bin")).unwrap(), body);
         assert_eq!(srv.log.lock().unwrap().len(), requests);
         assert_eq!(listing(dest.path()), ["x.bin"]);
@@ -301,14 +205,7 @@ fn a_source_whose_file_changed_is_refused_and_leaves_no_partial_file() {
     let other: Vec<u8> = body.iter().rev().copied().collect();
     let srv = server(move |_, from| serve(&other, from, None));
     let dest = tempfile::tempdir().unwrap();
-    let err = fetch_files(
-        "toy",
-        &keep(format!("{}/x", srv.base), &body),
-        dest.path(),
-        None,
-        &opts(),
-    )
-    .unwrap_err();
+    let err = fetch_x(&srv, &body, dest.path()).unwrap_err();
     assert!(err.to_string().contains("sha-256 mismatch"), "{err}");
     assert!(
         listing(dest.path()).is_empty(),

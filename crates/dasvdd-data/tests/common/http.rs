@@ -1,0 +1,72 @@
+//! A local HTTP server on 127.0.0.1 for the fetch tests (never the internet): each request is
+//! answered with exactly the bytes a closure gives, so a test can cut bodies short, lie about
+//! lengths, send error statuses or honour `Range`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+/// Each request's path and the start `N` of its `Range: bytes=N-` header, if it sent one.
+pub type Log = Arc<Mutex<Vec<(String, Option<u64>)>>>;
+
+/// A running server: its base URL and the log of the requests it answered.
+pub struct Server {
+    pub base: String,
+    pub log: Log,
+}
+
+/// A server answering each request with the raw bytes `respond(path, range_start)` gives
+/// (status line, headers and body, exactly as written), then closing the connection.
+pub fn server(respond: impl Fn(&str, Option<u64>) -> Vec<u8> + Send + 'static) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let log: Log = Arc::new(Mutex::new(Vec::new()));
+    let log2 = log.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let mut range = None;
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+                if let Some((name, value)) = h.split_once(':') {
+                    if name.eq_ignore_ascii_case("range") {
+                        range = value
+                            .trim()
+                            .strip_prefix("bytes=")
+                            .and_then(|v| v.strip_suffix('-'))
+                            .and_then(|v| v.parse::<u64>().ok());
+                    }
+                }
+            }
+            log2.lock().unwrap().push((path.clone(), range));
+            let _ = stream.write_all(&respond(&path, range));
+            let _ = stream.flush();
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    });
+    Server {
+        base: format!("http://127.0.0.1:{port}"),
+        log,
+    }
+}
+
+/// An HTTP/1.1 answer: the status line, `Connection: close`, `headers`, then `body`.
+pub fn response(status: &str, headers: &[&str], body: &[u8]) -> Vec<u8> {
+    let mut out = format!("HTTP/1.1 {status}\r\nConnection: close\r\n").into_bytes();
+    for h in headers {
+        out.extend_from_slice(h.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+    out
+}
