@@ -814,8 +814,8 @@ fn download_url_checked<T>(
     }
 }
 
-/// Downloads `url` with a plain HTTP GET, with the bytes received so far and the offset the
-/// download resumed at (0 when it started from the beginning).
+/// Downloads `url` with a plain HTTP GET, with the bytes received and the largest offset an
+/// attempt resumed at (0 when none resumed: the bytes all came in one answer).
 ///
 /// With `partial`, the body is written into that file as it arrives: a partial file already
 /// there (a cut download of an earlier attempt or fetch) is resumed with `Range: bytes=<its
@@ -853,7 +853,7 @@ fn download_url(
         tracing::info!(file = %part.display(), "a complete earlier download: checking it");
         return Ok((std::fs::read(part).map_err(io)?, have));
     }
-    let mut resumed_at = None;
+    let mut resumed_at = 0;
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -865,10 +865,11 @@ fn download_url(
             Err(e) if e == "http status 416" && have > 0 => {
                 tracing::info!(file = %part.display(), "the server cannot resume there: starting again");
                 have = 0;
-                get(agent, url, 0)?
+                get(agent, url, 0)
             }
-            other => other?,
+            other => other,
         };
+        let resp = resp.map_err(|e| format!("{e}{}", kept_note(part_len(), part)))?;
         let start = match (resp.status(), resp.header("Content-Range")) {
             (206, Some(range)) if range_start(range) == Some(have) && have > 0 => have,
             (206, range) => return Err(wrong_range(have, range)),
@@ -877,7 +878,7 @@ fn download_url(
         if start > 0 {
             tracing::info!(file = %part.display(), bytes = start, "resuming a cut download");
         }
-        resumed_at.get_or_insert(start);
+        resumed_at = resumed_at.max(start);
         let mut out = std::fs::OpenOptions::new()
             .create(true)
             .write(true)
@@ -901,17 +902,22 @@ fn download_url(
             Err(e) if now > have && attempt < URL_ATTEMPTS => {
                 tracing::warn!(url, error = %e, bytes = now, attempt, "download cut: resuming it");
             }
-            Err(e) => return Err(interrupted(&e, now, part)),
+            Err(e) => return Err(format!("download interrupted: {e}{}", kept_note(now, part))),
         }
     }
     let bytes = std::fs::read(part).map_err(io)?;
-    Ok((bytes, resumed_at.unwrap_or(0)))
+    Ok((bytes, resumed_at))
 }
 
-/// The error of a download cut part way whose bytes are kept in `part`.
-fn interrupted(e: &std::io::Error, kept: u64, part: &Path) -> String {
-    let part = part.display();
-    format!("download interrupted: {e} ({kept} bytes kept in {part}: the next fetch resumes there)")
+/// What an error adds when `kept` bytes of the download are kept in `part` (nothing for 0).
+fn kept_note(kept: u64, part: &Path) -> String {
+    match kept {
+        0 => String::new(),
+        _ => format!(
+            " ({kept} bytes kept in {}: the next fetch resumes there)",
+            part.display()
+        ),
+    }
 }
 
 /// The error of a `206` answer for another range than the one asked for.

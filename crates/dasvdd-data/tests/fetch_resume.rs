@@ -213,3 +213,39 @@ fn a_source_whose_file_changed_is_refused_and_leaves_no_partial_file() {
         listing(dest.path())
     );
 }
+
+#[test]
+fn a_file_changed_on_the_server_between_two_attempts_of_one_fetch_is_downloaded_again() {
+    // The first answer is the old file, cut after 300 bytes; every later one is the new file.
+    let body = content();
+    let old: Vec<u8> = body.iter().map(|b| b.wrapping_add(1)).collect();
+    let b = body.clone();
+    let first = std::sync::atomic::AtomicBool::new(true);
+    let srv = server(move |_, from| {
+        if first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            serve(&old, from, Some(300))
+        } else {
+            serve(&b, from, None)
+        }
+    });
+    let dest = tempfile::tempdir().unwrap();
+    fetch_x(&srv, &body, dest.path()).unwrap();
+    assert_eq!(std::fs::read(dest.path().join("x.bin")).unwrap(), body);
+    assert_eq!(ranges(&srv), [None, Some(300), None]);
+    assert_eq!(listing(dest.path()), ["x.bin"]);
+}
+
+#[test]
+fn a_resume_the_server_refuses_says_what_is_kept() {
+    let body = content();
+    let dest = tempfile::tempdir().unwrap();
+    std::fs::write(partial_path(dest.path(), "x.bin"), &body[..400]).unwrap();
+    let srv = server(|_, _| response("503 Service Unavailable", &["Content-Length: 0"], b""));
+    let err = fetch_x(&srv, &body, dest.path()).unwrap_err().to_string();
+    assert!(
+        err.contains("http status 503") && err.contains("400 bytes kept"),
+        "{err}"
+    );
+    // Kept for a later fetch.
+    assert_eq!(listing(dest.path()), [".dasvdd-partial.x.bin.tmp"]);
+}
