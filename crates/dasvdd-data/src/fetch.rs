@@ -34,6 +34,7 @@ use sha2::{Digest, Sha256};
 use crate::catalog::{Checksum, RemoteFile, Unpack};
 use crate::error::{DataError, Result};
 use crate::fileio::{gunzip, write_atomic};
+use crate::progress::{Counting, Progress, ProgressEvent};
 use crate::registry::{DatasetName, DATA_ENV};
 
 /// Environment variable naming a Hugging Face Hub dataset repository that mirrors the files
@@ -74,6 +75,9 @@ pub struct FetchOptions {
     /// Look for the dataset in `dest` and in every folder the registry searches
     /// ([`crate::registry::candidate_dirs`]) before downloading, and use a copy found there.
     pub use_installed: bool,
+    /// Told the progress of each plain HTTP download ([`Progress::on_terminal`] for a line on
+    /// a terminal); `None`: nothing is reported.
+    pub progress: Option<Progress>,
 }
 
 impl Default for FetchOptions {
@@ -88,16 +92,19 @@ impl Default for FetchOptions {
             read_timeout: Duration::from_secs(60),
             hub_cache: None,
             use_installed: true,
+            progress: None,
         }
     }
 }
 
 impl FetchOptions {
-    /// The defaults with `hub_repo` as given: the options of the command lines' `fetch
-    /// --mirror <owner/repo>`, where the repository given replaces `$DASVDD_HF_REPO`.
+    /// The defaults with `hub_repo` as given and a progress line on a terminal
+    /// ([`Progress::on_terminal`]): the options of the command lines' `fetch --mirror
+    /// <owner/repo>`, where the repository given replaces `$DASVDD_HF_REPO`.
     pub fn with_hub_repo(hub_repo: Option<&str>) -> Self {
         FetchOptions {
             hub_repo: hub_repo.map(String::from),
+            progress: Progress::on_terminal(),
             ..Default::default()
         }
     }
@@ -481,6 +488,16 @@ fn fetch_files_locked(
             sources.push(Source::Url(url));
         }
         let partial = locked.then(|| partial_path(dest, &file.name));
+        let tell = |bytes: u64, total: Option<u64>, done: bool| {
+            if let Some(p) = &opts.progress {
+                (p.0)(&ProgressEvent {
+                    file: &file.name,
+                    bytes,
+                    total,
+                    done,
+                });
+            }
+        };
         let check = |bytes: Vec<u8>| match verify(file, &bytes) {
             Ok(sha) => Ok((bytes, sha)),
             Err(e) => Err(SourceError::Checksum(format!(
@@ -499,7 +516,12 @@ fn fetch_files_locked(
                     .map_err(SourceError::Download)
                     .and_then(check),
                 Source::Url(url) => {
-                    download_url_checked(&agent, url, partial.as_deref(), file.bytes, check)
+                    let to = Target {
+                        partial: partial.as_deref(),
+                        expected: file.bytes,
+                        report: &tell,
+                    };
+                    download_url_checked(&agent, url, &to, check)
                 }
             };
             let verified = verified.map_err(|e| {
@@ -782,23 +804,31 @@ pub fn partial_path(dest: &Path, name: &str) -> PathBuf {
     dest.join(format!(".dasvdd-partial.{name}.tmp"))
 }
 
+/// Where a plain download goes and who hears of it.
+struct Target<'a> {
+    /// The partial file it is written into (`None`: memory only, one attempt).
+    partial: Option<&'a Path>,
+    /// The file's size in the catalogue, if it has one.
+    expected: Option<u64>,
+    /// Told `(bytes so far, total if known, whether this is the last report)`.
+    report: &'a dyn Fn(u64, Option<u64>, bool),
+}
+
 /// [`download_url`] then `check`; a download that resumed a partial file and fails the check
 /// (the server's file changed between two attempts, or the partial file was damaged) is
 /// downloaded once more from the start. The partial file is removed when the check fails.
 fn download_url_checked<T>(
     agent: &ureq::Agent,
     url: &str,
-    partial: Option<&Path>,
-    expected: Option<u64>,
+    to: &Target<'_>,
     check: impl Fn(Vec<u8>) -> std::result::Result<T, SourceError>,
 ) -> std::result::Result<T, SourceError> {
     let forget = || {
-        if let Some(part) = partial {
+        if let Some(part) = to.partial {
             let _ = std::fs::remove_file(part);
         }
     };
-    let (bytes, resumed) =
-        download_url(agent, url, partial, expected).map_err(SourceError::Download)?;
+    let (bytes, resumed) = download_url(agent, url, to).map_err(SourceError::Download)?;
     match check(bytes) {
         Ok(got) => Ok(got),
         Err(e) => {
@@ -807,8 +837,7 @@ fn download_url_checked<T>(
                 return Err(e);
             }
             tracing::warn!(url, error = %e, "the resumed download does not match its checksum: downloading it again from the start");
-            let (bytes, _) =
-                download_url(agent, url, partial, expected).map_err(SourceError::Download)?;
+            let (bytes, _) = download_url(agent, url, to).map_err(SourceError::Download)?;
             check(bytes).inspect_err(|_| forget())
         }
     }
@@ -829,16 +858,21 @@ fn download_url_checked<T>(
 fn download_url(
     agent: &ureq::Agent,
     url: &str,
-    partial: Option<&Path>,
-    expected: Option<u64>,
+    to: &Target<'_>,
 ) -> std::result::Result<(Vec<u8>, u64), String> {
-    let Some(part) = partial else {
+    let expected = to.expected;
+    let Some(part) = to.partial else {
         let resp = get(agent, url, 0)?;
-        let mut bytes = Vec::new();
-        resp.into_reader()
-            .take(MAX_DOWNLOAD + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| format!("download interrupted: {e}"))?;
+        let total = total_of(&resp, 0).or(expected);
+        let mut out = Counting {
+            inner: Vec::new(),
+            bytes: 0,
+            report: &|b| (to.report)(b, total, false),
+        };
+        let copied = std::io::copy(&mut resp.into_reader().take(MAX_DOWNLOAD + 1), &mut out);
+        (to.report)(out.bytes, total, true);
+        copied.map_err(|e| format!("download interrupted: {e}"))?;
+        let bytes = out.inner;
         if bytes.len() as u64 > MAX_DOWNLOAD {
             return Err(format!("larger than {MAX_DOWNLOAD} bytes"));
         }
@@ -879,18 +913,25 @@ fn download_url(
             tracing::info!(file = %part.display(), bytes = start, "resuming a cut download");
         }
         resumed_at = resumed_at.max(start);
-        let mut out = std::fs::OpenOptions::new()
+        let total = total_of(&resp, start).or(expected);
+        let file = std::fs::OpenOptions::new()
             .create(true)
             .write(true)
             .append(start > 0)
             .truncate(start == 0)
             .open(part)
             .map_err(io)?;
+        let mut out = Counting {
+            inner: file,
+            bytes: start,
+            report: &|b| (to.report)(b, total, false),
+        };
         let copied = std::io::copy(
             &mut resp.into_reader().take(MAX_DOWNLOAD + 1 - start),
             &mut out,
         );
         out.flush().map_err(io)?;
+        (to.report)(out.bytes, total, true);
         drop(out);
         let now = part_len();
         match copied {
@@ -924,6 +965,13 @@ fn kept_note(kept: u64, part: &Path) -> String {
 fn wrong_range(from: u64, got: Option<&str>) -> String {
     let got = got.unwrap_or("none");
     format!("the server answered a request for the bytes from {from} with another range ({got})")
+}
+
+/// The size of the whole file from an answer that starts at byte `start`: its
+/// `Content-Length` plus `start`.
+fn total_of(resp: &ureq::Response, start: u64) -> Option<u64> {
+    let len: u64 = resp.header("Content-Length")?.trim().parse().ok()?;
+    Some(len + start)
 }
 
 /// A GET of `url`, asking for the bytes from `from` on when it is not 0.

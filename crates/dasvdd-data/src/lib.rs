@@ -19,7 +19,8 @@
 //! - [`registry`]: datasets by name, where their files are found, [`load_split`];
 //! - [`catalog`]: source, licence, size and files of each dataset ([`DatasetInfo`]);
 //! - [`mod@fetch`]: downloads from a hub mirror or the original hosts, checksums, unpacking;
-//! - [`leftovers`]: the lock of a fetch's destination and the removal of killed fetches' files.
+//! - [`leftovers`]: the lock of a fetch's destination and the removal of killed fetches' files;
+//! - [`progress`]: a download's progress, and a one-line reporter for a terminal.
 
 #![warn(missing_docs)]
 
@@ -39,6 +40,7 @@ pub mod mimii;
 pub mod npy;
 mod pickle;
 pub mod preprocess;
+pub mod progress;
 pub mod registry;
 pub mod split;
 pub mod tabular;

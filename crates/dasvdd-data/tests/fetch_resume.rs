@@ -10,6 +10,7 @@ use dasvdd_data::fetch::{
     fetch_files, partial_path, sha256_hex, FetchOptions, FetchReport, URL_ATTEMPTS,
 };
 use dasvdd_data::leftovers::has_leftovers;
+use dasvdd_data::progress::{Progress, ProgressEvent};
 
 mod common;
 use common::http::{response, server, Server};
@@ -248,4 +249,40 @@ fn a_resume_the_server_refuses_says_what_is_kept() {
     );
     // Kept for a later fetch.
     assert_eq!(listing(dest.path()), [".dasvdd-partial.x.bin.tmp"]);
+}
+
+#[test]
+fn progress_is_told_the_bytes_of_each_attempt_and_the_whole_size() {
+    let body = content();
+    let b = body.clone();
+    let srv = server(move |_, from| serve(&b, from, from.is_none().then_some(300)));
+    let dest = tempfile::tempdir().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    let o = FetchOptions {
+        progress: Some(Progress(std::sync::Arc::new(
+            move |e: &ProgressEvent<'_>| {
+                s2.lock()
+                    .unwrap()
+                    .push((e.file.to_string(), e.bytes, e.total, e.done));
+            },
+        ))),
+        ..opts()
+    };
+    let files = keep(format!("{}/x", srv.base), &body);
+    fetch_files("toy", &files, dest.path(), None, &o).unwrap();
+    let seen = seen.lock().unwrap();
+    assert!(seen
+        .iter()
+        .all(|(f, _, total, _)| f == "x.bin" && *total == Some(1000)));
+    // Each attempt's reports rise and end with one marked done: at 300 (the cut), then at 1000.
+    let ends: Vec<u64> = seen.iter().filter(|e| e.3).map(|e| e.1).collect();
+    assert_eq!(ends, [300, 1000]);
+    let cut = seen.iter().position(|e| e.3).unwrap();
+    assert!(seen[..=cut].windows(2).all(|w| w[0].1 <= w[1].1));
+    assert!(seen[cut + 1..].windows(2).all(|w| w[0].1 <= w[1].1));
+    assert!(
+        seen[cut + 1].1 > 300,
+        "the second attempt counts from the kept bytes"
+    );
 }
