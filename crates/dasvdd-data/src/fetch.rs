@@ -849,7 +849,8 @@ fn download_url_checked<T>(
 /// With `partial`, the body is written into that file as it arrives: a partial file already
 /// there (a cut download of an earlier attempt or fetch) is resumed with `Range: bytes=<its
 /// length>-` when the server answers `206` from that offset, and replaced when it sends the
-/// whole file (`200`) or cannot serve the range (`416`); a partial file longer than the
+/// whole file (`200`) or cannot serve the range (`416`), and dropped when it answers with
+/// another range (the download then starts again); a partial file longer than the
 /// catalogue's size (`expected`) is started again, and one of that size is returned as it is
 /// (the caller's checksum decides). A download cut part way is tried again from
 /// where it stopped, up to [`URL_ATTEMPTS`] attempts while each gets further; what it got is
@@ -906,7 +907,19 @@ fn download_url(
         let resp = resp.map_err(|e| format!("{e}{}", kept_note(part_len(), part)))?;
         let start = match (resp.status(), resp.header("Content-Range")) {
             (206, Some(range)) if range_start(range) == Some(have) && have > 0 => have,
-            (206, range) => return Err(wrong_range(have, range)),
+            (206, range) => {
+                // Not the bytes asked for: what is kept cannot be trusted to match them.
+                let _ = std::fs::remove_file(part);
+                if have > 0 && attempt < URL_ATTEMPTS {
+                    tracing::warn!(
+                        url,
+                        range,
+                        "the server sent another range than asked for: starting again"
+                    );
+                    continue;
+                }
+                return Err(wrong_range(have, range));
+            }
             _ => 0,
         };
         if start > 0 {

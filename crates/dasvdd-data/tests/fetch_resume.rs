@@ -286,3 +286,20 @@ fn progress_is_told_the_bytes_of_each_attempt_and_the_whole_size() {
         "the second attempt counts from the kept bytes"
     );
 }
+
+#[test]
+fn a_server_answering_another_range_than_asked_for_gets_a_fresh_start() {
+    // It answers a range with the file from byte 0, marked as partial content.
+    let body = content();
+    let b = body.clone();
+    let srv = server(move |_, from| match from {
+        Some(_) => serve(&b, Some(0), None),
+        None => serve(&b, None, None),
+    });
+    let dest = tempfile::tempdir().unwrap();
+    std::fs::write(partial_path(dest.path(), "x.bin"), &body[..500]).unwrap();
+    fetch_x(&srv, &body, dest.path()).unwrap();
+    assert_eq!(std::fs::read(dest.path().join("x.bin")).unwrap(), body);
+    assert_eq!(ranges(&srv), [Some(500), None]);
+    assert_eq!(listing(dest.path()), ["x.bin"]);
+}
