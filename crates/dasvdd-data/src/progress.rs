@@ -1,4 +1,4 @@
-//! Progress of a download: what [`mod@crate::fetch`] reports as the bytes of a file arrive, and a
+//! Progress of a download: what a fetch reports as the bytes of a file arrive, and a
 //! one-line reporter for a terminal that the command lines use.
 
 use std::io::Write;
