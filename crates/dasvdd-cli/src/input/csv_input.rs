@@ -45,20 +45,22 @@ impl SourceArgs {
             Delimiter::Auto => detect_delimiter(first_line),
             d => d,
         };
-        let rows: Vec<(u64, Vec<String>)> = text
+        // Only the first two rows are split up front (the header's detection needs them);
+        // the others are split one at a time into the matrix, so that a large file costs its
+        // text and its values, not a string per cell.
+        let mut lines = text
             .lines()
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty())
-            .map(|(i, l)| {
-                Ok((
-                    i as u64 + 1,
-                    split_line(l, delimiter, origin, i as u64 + 1)?,
-                ))
-            })
-            .collect::<Result<_>>()?;
-        let Some((_, first)) = rows.first() else {
+            .map(|(i, l)| -> Result<(u64, Vec<String>)> {
+                let number = i as u64 + 1;
+                Ok((number, split_line(l, delimiter, origin, number)?))
+            });
+        let Some(first) = lines.next().transpose()? else {
             bail!("{origin}: the file holds no samples");
         };
+        let second = lines.next().transpose()?;
+        let (first_number, first) = (first.0, first.1);
         let width = first.len();
 
         // Column references by number can be resolved before the header is known; by name
@@ -76,16 +78,16 @@ impl SourceArgs {
             .filter_map(|n| n.checked_sub(1))
             .collect();
         let first_cells: Vec<&str> = first.iter().map(String::as_str).collect();
-        let second: Option<Vec<&str>> = rows
-            .get(1)
+        let second_cells: Option<Vec<&str>> = second
+            .as_ref()
             .map(|(_, r)| r.iter().map(String::as_str).collect());
         let has_header = by_name
             || dasvdd_data::tabular::is_header_row(
                 &first_cells,
-                second.as_deref(),
+                second_cells.as_deref(),
                 &skip_for_detection,
             );
-        let names: Option<&Vec<String>> = has_header.then_some(first);
+        let names: Option<&Vec<String>> = has_header.then_some(&first);
         let resolve = |flag: &str, c: &str| -> Result<usize> {
             let c = c.trim();
             if let Some(names) = names {
@@ -125,14 +127,13 @@ impl SourceArgs {
             None => format!("column {}", j + 1),
         };
 
-        let body = &rows[usize::from(has_header)..];
-        if body.is_empty() {
-            bail!("{origin}: the file holds no samples, only a header row");
-        }
+        // Reserved for every line, so that the values are not copied as the matrix grows.
+        let lines_in_text = text.bytes().filter(|&b| b == b'\n').count() + 1;
         let mut x = Matrix::empty(features.len());
+        x.data.reserve(lines_in_text.saturating_mul(features.len()));
         let mut label_cells = Vec::new();
         let mut row = Vec::with_capacity(features.len());
-        for (line, cells) in body {
+        let mut push = |line: u64, cells: &[String]| -> Result<()> {
             if cells.len() != width {
                 let mut problem = format!(
                     "{origin}: row {line}: {} cells, expected {width} as in the first row",
@@ -181,9 +182,24 @@ impl SourceArgs {
             }
             x.push_row(&row);
             if let Some(l) = label_col {
-                label_cells.push((*line, cells[l].clone()));
+                label_cells.push((line, cells[l].clone()));
             }
+            Ok(())
+        };
+        if !has_header {
+            push(first_number, &first)?;
         }
+        if let Some((line, cells)) = &second {
+            push(*line, cells)?;
+        }
+        for r in lines {
+            let (line, cells) = r?;
+            push(line, &cells)?;
+        }
+        if x.rows == 0 {
+            bail!("{origin}: the file holds no samples, only a header row");
+        }
+        x.data.shrink_to_fit();
         warn_suspect_columns(origin, &x, &features, names);
         let labels = match label_col {
             Some(_) => Some(rule.apply(origin, &label_cells, false)?),

@@ -140,3 +140,39 @@ fn a_first_label_that_is_the_pos_label_is_a_value_not_a_header() {
     // Without it, a unique first word reads as a column name.
     assert_eq!(values(None), ["normal", "normal"]);
 }
+
+#[test]
+fn empty_files_header_only_files_and_single_rows() {
+    let rule = LabelRule::default();
+    let err = |text: &str| {
+        args()
+            .parse_csv("f.csv", text, &rule)
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(err("").contains("f.csv: the file holds no samples"));
+    assert!(err("\n  \n").contains("f.csv: the file holds no samples"));
+    assert!(
+        err("a,b\n").contains("only a header row"),
+        "{}",
+        err("a,b\n")
+    );
+    // One row without a header, one row after a header, blank lines anywhere.
+    let (x, _) = args().parse_csv("f.csv", "1,2\n", &rule).unwrap();
+    assert_eq!((x.rows, x.data.as_slice()), (1, [1.0, 2.0].as_slice()));
+    let (x, _) = args()
+        .parse_csv("f.csv", "a,b\n\n3,4\n\n5,6", &rule)
+        .unwrap();
+    assert_eq!(
+        (x.rows, x.data.as_slice()),
+        (2, [3.0, 4.0, 5.0, 6.0].as_slice())
+    );
+    // A bad row far down is named by its line in the file (blank lines counted).
+    let e = err("a,b\n1,2\n\n3,x\n");
+    assert!(
+        e.contains("f.csv: row 4, column 2 (`b`): non-numeric cell"),
+        "{e}"
+    );
+    let e = err("1,2\n3,4,5\n");
+    assert!(e.contains("f.csv: row 2: 3 cells, expected 2"), "{e}");
+}
