@@ -190,7 +190,62 @@ fn write_encoded(
     }
     let bytes = safetensors::serialize(views, Some(metadata))
         .map_err(|e| problem(format!("cannot serialise: {e}")))?;
-    write_atomic(path, &bytes)
+    write_atomic(path, &in_fixed_order(bytes))
+}
+
+/// A serialised safetensors file with its header's entries, and the metadata's, in sorted
+/// order. `safetensors::serialize` takes the metadata as a `HashMap`, whose order changes from
+/// one process (and one map) to the next, so two saves of the same model differed in their
+/// bytes; with the order fixed, the same tensors and metadata give the same file (a classical
+/// baseline trained twice with the same seed: byte for byte; a network's file also records
+/// each epoch's seconds, and two such files differ there alone). Only the header's JSON moves (same entries, same length, padded with spaces to 8
+/// bytes as the format asks); the tensors' bytes and offsets are untouched. Bytes whose header
+/// cannot be read are returned as they are.
+fn in_fixed_order(bytes: Vec<u8>) -> Vec<u8> {
+    fn sorted_json(value: &serde_json::Value) -> String {
+        match value {
+            serde_json::Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                let entries: Vec<String> = keys
+                    .into_iter()
+                    .map(|k| {
+                        format!(
+                            "{}:{}",
+                            serde_json::Value::from(k.as_str()),
+                            sorted_json(&map[k])
+                        )
+                    })
+                    .collect();
+                format!("{{{}}}", entries.join(","))
+            }
+            other => other.to_string(),
+        }
+    }
+    let Some(len) = bytes
+        .get(..8)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .and_then(|b| usize::try_from(u64::from_le_bytes(b)).ok())
+    else {
+        return bytes;
+    };
+    let Some(header) = bytes.get(8..8usize.saturating_add(len)) else {
+        return bytes;
+    };
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(header) else {
+        return bytes;
+    };
+    let mut text = sorted_json(&value).into_bytes();
+    if text.len() > len {
+        return bytes;
+    }
+    // The same entries give the same length; pad as safetensors does (to the old length).
+    text.resize(len, b' ');
+    let mut out = Vec::with_capacity(bytes.len());
+    out.extend_from_slice(&bytes[..8]);
+    out.extend_from_slice(&text);
+    out.extend_from_slice(&bytes[8 + len..]);
+    out
 }
 
 /// Values of one array of a model file: the classical baselines store f64 and i64 arrays besides
@@ -618,7 +673,7 @@ pub fn set_metadata(path: &Path, entries: &[(&str, String)]) -> Result<()> {
     };
     let st = SafeTensors::deserialize(&bytes).map_err(invalid)?;
     let out = safetensors::serialize(st.tensors(), Some(metadata)).map_err(invalid)?;
-    write_atomic(path, &out)
+    write_atomic(path, &in_fixed_order(out))
 }
 
 /// Reads one metadata entry of any safetensors file (`None` when absent).

@@ -115,3 +115,39 @@ fn the_checksum_covers_names_dtypes_shapes_and_bytes_in_name_order() {
         assert_ne!(h, o);
     }
 }
+
+#[test]
+fn the_same_model_saved_twice_gives_the_same_bytes() {
+    // The metadata travels as a HashMap, whose order differs from one map to the next: the
+    // file's header is written in sorted order, so that the same tensors and metadata give the
+    // same bytes.
+    let dir = tempfile::tempdir().unwrap();
+    let (model, first) = small_model(dir.path());
+    let bytes = std::fs::read(&first).unwrap();
+    for i in 0..4 {
+        let again = dir.path().join(format!("again{i}.safetensors"));
+        model.save(&again).unwrap();
+        assert_eq!(std::fs::read(&again).unwrap(), bytes, "save {i}");
+    }
+    // A metadata edit keeps the order fixed too, and the file still loads with its checksum.
+    let edited = |name: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, &bytes).unwrap();
+        for k in ["z_note", "a_note", "m_note"] {
+            checkpoint::set_metadata(&p, &[(k, format!("value of {k}"))]).unwrap();
+        }
+        std::fs::read(&p).unwrap()
+    };
+    assert_eq!(edited("e1.safetensors"), edited("e2.safetensors"));
+    let e = dir.path().join("e1.safetensors");
+    assert_eq!(
+        Checkpoint::open(&e).unwrap().integrity(),
+        Integrity::Verified
+    );
+    assert_eq!(
+        checkpoint::get_metadata(&e, "m_note").unwrap().as_deref(),
+        Some("value of m_note")
+    );
+    let header = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    assert_eq!((8 + header) % 8, 0, "the data stays aligned to 8 bytes");
+}
