@@ -127,10 +127,14 @@ impl SourceArgs {
             None => format!("column {}", j + 1),
         };
 
-        // Reserved for every line, so that the values are not copied as the matrix grows.
+        // Reserved for every row the text can hold, so that the values are not copied as the
+        // matrix grows: at most one per line, and a row of `width` cells takes at least
+        // `2 * width` bytes with its separators and line end (so a wide first row above many
+        // blank lines cannot make this ask for more than the text's size in values).
         let lines_in_text = text.bytes().filter(|&b| b == b'\n').count() + 1;
+        let rows_at_most = lines_in_text.min(text.len() / (2 * width).max(1) + 1);
         let mut x = Matrix::empty(features.len());
-        x.data.reserve(lines_in_text.saturating_mul(features.len()));
+        x.data.reserve(rows_at_most.saturating_mul(features.len()));
         let mut label_cells = Vec::new();
         let mut row = Vec::with_capacity(features.len());
         let mut push = |line: u64, cells: &[String]| -> Result<()> {

@@ -176,3 +176,17 @@ fn empty_files_header_only_files_and_single_rows() {
     let e = err("1,2\n3,4,5\n");
     assert!(e.contains("f.csv: row 2: 3 cells, expected 2"), "{e}");
 }
+
+#[test]
+fn a_wide_first_row_above_many_blank_lines_reserves_no_more_than_the_text() {
+    // 100,000 columns, then 100,000 blank lines, then a short row: the matrix must not reserve
+    // a value per column and line (10^10 values) before finding the row's width wrong.
+    let mut text = vec!["1"; 100_000].join(",");
+    text.push_str(&"\n".repeat(100_000));
+    text.push_str("1,2\n");
+    let e = args()
+        .parse_csv("wide.csv", &text, &LabelRule::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("2 cells, expected 100000"), "{e}");
+}
