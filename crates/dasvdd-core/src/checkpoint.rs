@@ -198,9 +198,10 @@ fn write_encoded(
 /// one process (and one map) to the next, so two saves of the same model differed in their
 /// bytes; with the order fixed, the same tensors and metadata give the same file (a classical
 /// baseline trained twice with the same seed: byte for byte; a network's file also records
-/// each epoch's seconds, and two such files differ there alone). Only the header's JSON moves (same entries, same length, padded with spaces to 8
-/// bytes as the format asks); the tensors' bytes and offsets are untouched. Bytes whose header
-/// cannot be read are returned as they are.
+/// each epoch's seconds, and two such files differ there alone). Only the header's JSON moves
+/// (same entries, same length, padded with spaces to 8 bytes as the format asks); the tensors'
+/// bytes and offsets are untouched. Bytes whose header cannot be read are returned as they
+/// are.
 fn in_fixed_order(bytes: Vec<u8>) -> Vec<u8> {
     fn sorted_json(value: &serde_json::Value) -> String {
         match value {
