@@ -12,30 +12,13 @@ use dasvdd_data::fetch::{fetch, fetch_files, sha256_hex, FetchOptions};
 use dasvdd_data::{DataError, DatasetName};
 
 mod common;
-use common::http::{response, server, Server as Raw};
+use common::http::{keep, opts, response, server, Server as Raw};
 use common::listing;
 
 /// A server answering each request with the raw bytes `respond(path)` gives, whatever range it
 /// asks for.
 fn raw_server(respond: impl Fn(&str) -> Vec<u8> + Send + 'static) -> Raw {
     server(move |path, _| respond(path))
-}
-
-fn opts() -> FetchOptions {
-    FetchOptions {
-        use_installed: false,
-        ..Default::default()
-    }
-}
-
-fn keep(name: &str, url: String, content: &[u8]) -> RemoteFile {
-    RemoteFile {
-        name: name.into(),
-        url,
-        bytes: Some(content.len() as u64),
-        checksum: Checksum::Download(sha256_hex(content)),
-        unpack: Unpack::Keep,
-    }
 }
 
 /// A gzip'd tar archive of `entries`; a name with `..` is written into the header as it is

@@ -5,15 +5,12 @@
 
 use std::path::Path;
 
-use dasvdd_data::catalog::{Checksum, RemoteFile, Unpack};
-use dasvdd_data::fetch::{
-    fetch_files, partial_path, sha256_hex, FetchOptions, FetchReport, URL_ATTEMPTS,
-};
+use dasvdd_data::fetch::{fetch_files, partial_path, FetchOptions, FetchReport, URL_ATTEMPTS};
 use dasvdd_data::leftovers::has_leftovers;
 use dasvdd_data::progress::{Progress, ProgressEvent};
 
 mod common;
-use common::http::{response, server, Server};
+use common::http::{keep, opts, response, server, Server};
 use common::listing;
 
 /// `content` from byte `from` on, as a server that honours ranges sends it (`206` with its
@@ -49,26 +46,9 @@ fn content() -> Vec<u8> {
     (0..1000u32).map(|i| (i * 7 % 251) as u8).collect()
 }
 
-fn keep(url: String, content: &[u8]) -> Vec<RemoteFile> {
-    vec![RemoteFile {
-        name: "x.bin".into(),
-        url,
-        bytes: Some(content.len() as u64),
-        checksum: Checksum::Download(sha256_hex(content)),
-        unpack: Unpack::Keep,
-    }]
-}
-
-fn opts() -> FetchOptions {
-    FetchOptions {
-        use_installed: false,
-        ..Default::default()
-    }
-}
-
 /// `fetch_files` of the one file `x.bin` of `content` from `srv`'s `/x` into `dest`.
 fn fetch_x(srv: &Server, content: &[u8], dest: &Path) -> dasvdd_data::Result<FetchReport> {
-    let files = keep(format!("{}/x", srv.base), content);
+    let files = [keep("x.bin", format!("{}/x", srv.base), content)];
     fetch_files("toy", &files, dest, None, &opts())
 }
 
@@ -269,7 +249,7 @@ fn progress_is_told_the_bytes_of_each_attempt_and_the_whole_size() {
         ))),
         ..opts()
     };
-    let files = keep(format!("{}/x", srv.base), &body);
+    let files = [keep("x.bin", format!("{}/x", srv.base), &body)];
     fetch_files("toy", &files, dest.path(), None, &o).unwrap();
     let seen = seen.lock().unwrap();
     assert!(seen

@@ -8,7 +8,10 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, SystemTime};
 
 use dasvdd_data::catalog::{Checksum, RemoteFile, Unpack};
-use dasvdd_data::fetch::{fetch_files, sha256_hex, FetchOptions};
+use dasvdd_data::fetch::{fetch_files, sha256_hex};
+
+mod common;
+use common::http::opts;
 
 /// Serves `body` under `/orig/a.bin`, each request on its own thread, after `gate` opens.
 struct Server {
@@ -68,13 +71,6 @@ fn files(srv: &Server, body: &[u8]) -> Vec<RemoteFile> {
         checksum: Checksum::Download(sha256_hex(body)),
         unpack: Unpack::Keep,
     }]
-}
-
-fn opts() -> FetchOptions {
-    FetchOptions {
-        use_installed: false,
-        ..Default::default()
-    }
 }
 
 /// This host's name as the fetch writes it into its temporary names (`<pid>@<host>`), taken

@@ -1,10 +1,14 @@
 //! A local HTTP server on 127.0.0.1 for the fetch tests (never the internet): each request is
 //! answered with exactly the bytes a closure gives, so a test can cut bodies short, lie about
-//! lengths, send error statuses or honour `Range`.
+//! lengths, send error statuses or honour `Range`; and the fetch options and catalogue entry
+//! those tests share.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
+
+use dasvdd_data::catalog::{Checksum, RemoteFile, Unpack};
+use dasvdd_data::fetch::{sha256_hex, FetchOptions};
 
 /// Each request's path and the start `N` of its `Range: bytes=N-` header, if it sent one.
 pub type Log = Arc<Mutex<Vec<(String, Option<u64>)>>>;
@@ -69,4 +73,23 @@ pub fn response(status: &str, headers: &[&str], body: &[u8]) -> Vec<u8> {
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(body);
     out
+}
+
+/// The fetch options of these tests: download, never use a copy installed on this machine.
+pub fn opts() -> FetchOptions {
+    FetchOptions {
+        use_installed: false,
+        ..Default::default()
+    }
+}
+
+/// A catalogue entry for `content` at `url`, kept as it is, pinned by its SHA-256 and size.
+pub fn keep(name: &str, url: String, content: &[u8]) -> RemoteFile {
+    RemoteFile {
+        name: name.into(),
+        url,
+        bytes: Some(content.len() as u64),
+        checksum: Checksum::Download(sha256_hex(content)),
+        unpack: Unpack::Keep,
+    }
 }
