@@ -1,8 +1,11 @@
-//! Fuzz target: the CSV reader of user data: no labels, labels in the last column, and the
-//! file read as a label file.
+//! Fuzz target: the CSV reader of user data (the one behind the command line): no labels,
+//! labels in the last column, columns dropped and labelled by name or number with the
+//! separator given as blanks or `;`, and the file read as a label file.
 #![no_main]
 
-use dasvdd_data::tabular::{read_csv, read_label_file, ColumnRef, CsvOptions, LabelSource};
+use dasvdd_data::tabular::{
+    parse_csv, read_csv, read_label_file, ColumnRef, CsvOptions, Delimiter, LabelSource,
+};
 use libfuzzer_sys::fuzz_target;
 
 #[global_allocator]
@@ -18,5 +21,16 @@ fuzz_target!(|data: &[u8]| {
         };
         let _ = read_csv(&p, &last);
         let _ = read_label_file(&p);
+        if let Ok(text) = std::str::from_utf8(data) {
+            for delimiter in [Delimiter::Blanks, Delimiter::Char(b';')] {
+                let opts = CsvOptions {
+                    delimiter,
+                    drop: vec![ColumnRef::Given("1".into()), ColumnRef::Given("id".into())],
+                    label: LabelSource::Column(ColumnRef::Given("label".into())),
+                    ..CsvOptions::default()
+                };
+                let _ = parse_csv(&p, text, &opts);
+            }
+        }
     });
 });

@@ -104,7 +104,8 @@ pub fn run(args: &FuzzSeedsArgs) -> Result<()> {
         .flat_map(|v| v.to_le_bytes())
         .collect();
     npy_seed("x-f8-fortran.npy", npy("<f8", true, "(2, 2)", &f8))?;
-    // CSV, with and without a header, and AWID3's layout.
+    // CSV, with and without a header, quoted (a line break inside quotes), separated by
+    // blanks, and AWID3's layout.
     put(
         dir,
         "data_csv",
@@ -112,6 +113,13 @@ pub fn run(args: &FuzzSeedsArgs) -> Result<()> {
         b"a,b,label\n1,2,0\n3.5,-4e-3,1\n",
     )?;
     put(dir, "data_csv", "plain.csv", b"0.1;0.2\n0.3;0.4\n")?;
+    put(
+        dir,
+        "data_csv",
+        "quoted.csv",
+        b"id;\"x\";label\n1;\"0,5\";normal\n\n2;\"1\n2\";anomaly\n",
+    )?;
+    put(dir, "data_csv", "blanks.txt", b"  1.0  2.0\t3\n4 5 6\n")?;
     put(
         dir,
         "data_awid3",

@@ -316,6 +316,7 @@ pub fn load_tabular(dir: &Path, stem: &str) -> Result<LabeledData> {
         let opts = crate::tabular::CsvOptions {
             header: crate::tabular::Header::Absent,
             label: crate::tabular::LabelSource::Column(crate::tabular::ColumnRef::Last),
+            delimiter: crate::tabular::Delimiter::Char(b','),
             ..Default::default()
         };
         crate::tabular::read_csv(&file, &opts)

@@ -9,7 +9,8 @@ use dasvdd_data::cifar::{load_cifar10_dir, read_cifar_batch};
 use dasvdd_data::images::load_image_folder;
 use dasvdd_data::npy::{load_npy, read_npy, read_npy_matrix};
 use dasvdd_data::tabular::{
-    read_csv, write_scores_csv, ColumnRef, CsvOptions, Header, LabelSource,
+    parse_csv, read_csv, write_scores_csv, ColumnRef, CsvOptions, Delimiter, Header, LabelSource,
+    OptionNames,
 };
 use dasvdd_data::{ColourMode, DataError, ImageFolderOptions};
 
@@ -57,7 +58,7 @@ fn csv_with_and_without_header() {
     let data = read_csv(
         &semi,
         &CsvOptions {
-            delimiter: b';',
+            delimiter: Delimiter::Char(b';'),
             ..Default::default()
         },
     )
@@ -131,7 +132,11 @@ fn csv_err(body: &str, opts: &CsvOptions, line: u64, what: &str) {
     match &err {
         DataError::Format { path, problem } => {
             assert!(path.ends_with("bad.csv"), "{err}");
-            assert!(problem.starts_with(&format!("row {line}:")), "{err}");
+            let at = format!("row {line}");
+            assert!(
+                problem.starts_with(&format!("{at}:")) || problem.starts_with(&format!("{at},")),
+                "{err}"
+            );
             assert!(problem.contains(what), "{err}");
         }
         other => panic!("expected a format error, got {other}"),
@@ -141,8 +146,8 @@ fn csv_err(body: &str, opts: &CsvOptions, line: u64, what: &str) {
 #[test]
 fn malformed_csv_names_file_row_and_problem() {
     let plain = CsvOptions::default();
-    csv_err("a,b\n1,2\n3\n", &plain, 3, "ragged row");
-    csv_err("a,b\n1,2\n3,4,5\n", &plain, 3, "ragged row");
+    csv_err("a,b\n1,2\n3\n", &plain, 3, "1 cell, expected 2");
+    csv_err("a,b\n1,2\n3,4,5\n", &plain, 3, "3 cells, expected 2");
     csv_err("1,2\n3,x\n", &plain, 2, "non-numeric cell `x`");
     csv_err("1,2\n3,NaN\n", &plain, 2, "non-finite");
     csv_err("1,2\n\n3,inf\n", &plain, 3, "non-finite");
@@ -162,9 +167,13 @@ fn malformed_csv_names_file_row_and_problem() {
         .contains("no data rows"));
     let p = write(d.path(), "n.csv", "1,2\n");
     let err = read_csv(&p, &labelled(ColumnRef::Name("label".into()))).unwrap_err();
-    assert!(err.to_string().contains("no column named `label`"), "{err}");
+    assert!(err.to_string().contains("`label`: no such column"), "{err}");
     let err = read_csv(&p, &labelled(ColumnRef::Index(5))).unwrap_err();
-    assert!(err.to_string().contains("label column 5"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("5 (counted from 0) does not exist"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -498,4 +507,110 @@ fn a_device_is_not_read_as_a_file() {
             "{e}"
         );
     }
+}
+
+#[test]
+fn csv_columns_by_name_or_number_blanks_quotes_and_hints() {
+    let p = std::path::Path::new("t.csv");
+    let given = |s: &str| ColumnRef::Given(s.into());
+    // Dropped and labelled by header name or by number from 1; the labels kept as written.
+    let opts = CsvOptions {
+        drop: vec![given("id")],
+        label: LabelSource::Column(given("4")),
+        ..Default::default()
+    };
+    let t = parse_csv(p, "id,x,y,lab\n1,0.5,2,normal\n2,0.25,3,anomaly\n", &opts).unwrap();
+    assert_eq!((t.x.rows, t.x.cols), (2, 2));
+    assert_eq!(t.x.data, [0.5, 2.0, 0.25, 3.0]);
+    assert_eq!(t.names.unwrap(), ["x", "y"]);
+    let cells: Vec<(u64, String)> = vec![(2, "normal".into()), (3, "anomaly".into())];
+    assert_eq!(t.label_cells.unwrap(), cells);
+    // A column that counts the rows is used but warned about, with the fix.
+    let t = parse_csv(p, "1,5\n2,7\n3,6\n", &CsvOptions::default()).unwrap();
+    assert_eq!(t.warnings.len(), 1, "{:?}", t.warnings);
+    assert!(
+        t.warnings[0].contains("column 1 counts the rows"),
+        "{:?}",
+        t.warnings
+    );
+    // Blanks, detected or given: any run of spaces and tabs.
+    let t = parse_csv(p, "  1.5  2   3\n4 5 6\n", &CsvOptions::default()).unwrap();
+    assert_eq!((t.x.rows, t.x.cols), (2, 3));
+    let blanks = CsvOptions {
+        delimiter: Delimiter::Blanks,
+        ..Default::default()
+    };
+    let t = parse_csv(p, "1.5 \t2\t 3\n4 5 6\n", &blanks).unwrap();
+    assert_eq!(t.x.data, [1.5, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    // RFC 4180 quoting: a separator and a line break inside quotes; the rows after a quoted
+    // line break are still named by their line in the file.
+    let opts = CsvOptions {
+        delimiter: Delimiter::Char(b';'),
+        label: LabelSource::Column(ColumnRef::Last),
+        ..Default::default()
+    };
+    let text = "a;b;l\n\"1\";\"2\";\"x\ny\"\n3;oops;0\n";
+    let e = parse_csv(p, text, &opts).unwrap_err().to_string();
+    assert!(
+        e.starts_with("t.csv: row 4, column 2 (`b`): non-numeric cell `oops`"),
+        "{e}"
+    );
+    // Another separator inside the cells gets a hint naming the option as the caller calls it.
+    let opts = CsvOptions {
+        delimiter: Delimiter::Char(b','),
+        option_names: OptionNames {
+            delimiter: "--delimiter",
+            drop: "--drop-cols",
+            label: "--label-col",
+        },
+        ..Default::default()
+    };
+    let e = parse_csv(p, "a;b\n1;2\n", &opts).unwrap_err().to_string();
+    assert!(e.contains("pass --delimiter ';'"), "{e}");
+    // A column that is not there, by number or by name.
+    let opts = |c: &str| CsvOptions {
+        drop: vec![given(c)],
+        ..Default::default()
+    };
+    let e = parse_csv(p, "a,b\n1,2\n", &opts("3"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("3: the file has 2 columns"), "{e}");
+    let e = parse_csv(p, "a,b\n1,2\n", &opts("c"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("`c`: no such column; the header has `a, b`"),
+        "{e}"
+    );
+    // Every column dropped or labelled leaves nothing to learn from.
+    let e = parse_csv(
+        p,
+        "a,b\n1,2\n",
+        &CsvOptions {
+            drop: vec![given("a"), given("b")],
+            ..Default::default()
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("no feature columns"), "{e}");
+    // Delimiters as users write them.
+    assert_eq!("tab".parse::<Delimiter>(), Ok(Delimiter::Char(b'\t')));
+    assert_eq!("space".parse::<Delimiter>(), Ok(Delimiter::Blanks));
+    assert_eq!("|".parse::<Delimiter>(), Ok(Delimiter::Char(b'|')));
+    assert!("\"".parse::<Delimiter>().is_err());
+    assert!("ab".parse::<Delimiter>().is_err());
+    assert!("§".parse::<Delimiter>().is_err());
+}
+
+#[test]
+fn csv_that_is_not_text_is_an_error_naming_the_file() {
+    let d = tempfile::tempdir().unwrap();
+    let p = write(d.path(), "bin.csv", b"1,2\n\xff\xfe,3\n");
+    let err = read_csv(&p, &CsvOptions::default()).unwrap_err();
+    assert!(
+        matches!(&err, DataError::Format { path, problem } if path.ends_with("bin.csv") && problem.contains("not UTF-8")),
+        "{err}"
+    );
 }

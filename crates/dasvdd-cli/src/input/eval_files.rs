@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use super::csv_input::{detect_delimiter, split_line};
+use dasvdd_data::tabular::{CsvRows, Delimiter};
 
 /// Reads a text file or standard input (`-`).
 pub fn read_text(path: &Path) -> Result<String> {
@@ -38,16 +38,10 @@ pub fn shown(path: &Path) -> String {
 pub fn read_column(path: &Path, wanted: &str, value: Option<&str>) -> Result<Vec<(u64, String)>> {
     let origin = shown(path);
     let text = read_text(path)?;
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i as u64 + 1, l.trim()))
-        .filter(|(_, l)| !l.is_empty());
-    let Some((first_line, first)) = lines.next() else {
+    let mut rows = CsvRows::new(Path::new(&origin), &text, Delimiter::Auto);
+    let Some((first_line, header)) = rows.next().transpose()? else {
         bail!("{origin}: the file is empty");
     };
-    let d = detect_delimiter(first);
-    let header = split_line(first, d, &origin, first_line)?;
     let column = if header.len() == 1 {
         0
     } else {
@@ -64,8 +58,8 @@ pub fn read_column(path: &Path, wanted: &str, value: Option<&str>) -> Result<Vec
     };
     let width = header.len();
     let mut rest = Vec::new();
-    for (line, l) in lines {
-        let cells = split_line(l, d, &origin, line)?;
+    for row in rows {
+        let (line, cells) = row?;
         if cells.len() != width {
             bail!(
                 "{origin}: row {line}: {} cells, expected {width}; expected one {wanted} per row",

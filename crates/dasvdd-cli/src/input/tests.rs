@@ -1,7 +1,7 @@
 //! Tests of the input readers: CSV delimiters, columns and labels, and score files.
 
-use super::csv_input::{detect_delimiter, Delimiter};
 use super::*;
+use dasvdd_data::tabular::{detect_delimiter, Delimiter};
 
 fn args() -> SourceArgs {
     SourceArgs {
@@ -20,11 +20,11 @@ fn args() -> SourceArgs {
 
 #[test]
 fn delimiters_are_detected() {
-    assert_eq!(detect_delimiter("a;b;c"), Delimiter::Char(';'));
-    assert_eq!(detect_delimiter("1\t2\t3"), Delimiter::Char('\t'));
-    assert_eq!(detect_delimiter("1,2,3"), Delimiter::Char(','));
+    assert_eq!(detect_delimiter("a;b;c"), Delimiter::Char(b';'));
+    assert_eq!(detect_delimiter("1\t2\t3"), Delimiter::Char(b'\t'));
+    assert_eq!(detect_delimiter("1,2,3"), Delimiter::Char(b','));
     assert_eq!(detect_delimiter("1.5 2 3"), Delimiter::Blanks);
-    assert_eq!(detect_delimiter("7"), Delimiter::Char(','));
+    assert_eq!(detect_delimiter("7"), Delimiter::Char(b','));
     // Auto-detection reads a semicolon file whose decimals have commas as two columns.
     let (x, _) = args()
         .parse_csv("t", "a;b\n1.5;2\n", &LabelRule::default())
@@ -150,8 +150,8 @@ fn empty_files_header_only_files_and_single_rows() {
             .unwrap_err()
             .to_string()
     };
-    assert!(err("").contains("f.csv: the file holds no samples"));
-    assert!(err("\n  \n").contains("f.csv: the file holds no samples"));
+    assert!(err("").contains("f.csv: no data rows"), "{}", err(""));
+    assert!(err("\n  \n").contains("f.csv: no data rows"));
     assert!(
         err("a,b\n").contains("only a header row"),
         "{}",
