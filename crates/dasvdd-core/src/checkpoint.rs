@@ -599,11 +599,6 @@ impl Checkpoint {
     }
 }
 
-/// Reads only the `method` metadata of a checkpoint, so a caller can pick the right loader.
-pub fn read_method(path: &Path) -> Result<String> {
-    Ok(Checkpoint::open(path)?.method()?.to_string())
-}
-
 /// Reads a safetensors file whole, checks its header, every tensor's offsets and, when the file
 /// stores one, its checksum ([`CHECKSUM_KEY`]), and returns the bytes with the metadata and what
 /// the checksum said.
