@@ -299,6 +299,9 @@ impl<'a> CsvRows<'a> {
     /// The rows of `text`, read from `path` (named in errors), split by `delimiter`
     /// ([`Delimiter::Auto`]: detected from the first row that is not blank).
     pub fn new(path: &'a Path, text: &'a str, delimiter: Delimiter) -> Self {
+        // The byte order mark that Excel and `encoding="utf-8-sig"` write is not part of the
+        // first cell.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let delimiter = match delimiter {
             Delimiter::Auto => {
                 detect_delimiter(text.lines().find(|l| !l.trim().is_empty()).unwrap_or(""))

@@ -542,6 +542,18 @@ fn csv_columns_by_name_or_number_blanks_quotes_and_hints() {
     };
     let t = parse_csv(p, "1.5 \t2\t 3\n4 5 6\n", &blanks).unwrap();
     assert_eq!(t.x.data, [1.5, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    // A byte order mark (Excel's UTF-8 CSV) is not part of the first cell, with any separator.
+    for (text, opts) in [
+        ("\u{feff}1.5 2\r\n3 4\r\n", &blanks),
+        ("\u{feff}1.5,2\r\n3,4\r\n", &CsvOptions::default()),
+    ] {
+        assert_eq!(
+            parse_csv(p, text, opts).unwrap().x.data,
+            [1.5, 2.0, 3.0, 4.0]
+        );
+    }
+    let t = parse_csv(p, "\u{feff}a;b\n1;2\n", &CsvOptions::default()).unwrap();
+    assert_eq!(t.names.unwrap(), ["a", "b"]);
     // RFC 4180 quoting: a separator and a line break inside quotes; the rows after a quoted
     // line break are still named by their line in the file.
     let opts = CsvOptions {
