@@ -573,6 +573,23 @@ fn parse_cell(cell: &str) -> std::result::Result<f64, String> {
 
 /// A hint when `cell` holds another separator than the one in use.
 fn separator_hint(cell: &str, used: Delimiter, names: &OptionNames) -> Option<String> {
+    // `1,5` is a decimal comma (a spreadsheet's export in many locales) or two columns of a
+    // comma-separated file: the hint gives both readings.
+    let t = cell.trim();
+    if used != Delimiter::Char(b',')
+        && t.matches(',').count() == 1
+        && t.split(',').all(|p| {
+            let p = p.strip_prefix('-').unwrap_or(p);
+            !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())
+        })
+    {
+        return Some(format!(
+            "if `,` is the decimal mark, write the numbers with a point ({}); if it separates \
+             the columns, pass {} ','",
+            t.replacen(',', ".", 1),
+            names.delimiter
+        ));
+    }
     let candidates = [(b';', "';'"), (b',', "','"), (b'\t', "tab"), (b'|', "'|'")];
     for (c, name) in candidates {
         if used != Delimiter::Char(c) && cell.as_bytes().contains(&c) {

@@ -579,6 +579,18 @@ fn csv_columns_by_name_or_number_blanks_quotes_and_hints() {
     };
     let e = parse_csv(p, "a;b\n1;2\n", &opts).unwrap_err().to_string();
     assert!(e.contains("pass --delimiter ';'"), "{e}");
+    // A decimal comma under `;` gets both readings.
+    let detected = CsvOptions {
+        delimiter: Delimiter::Auto,
+        ..opts.clone()
+    };
+    let e = parse_csv(p, "a;b\n1,5;2\n", &detected)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("`1,5`") && e.contains("with a point (1.5)") && e.contains("--delimiter ','"),
+        "{e}"
+    );
     // A column that is not there, by number or by name.
     let opts = |c: &str| CsvOptions {
         drop: vec![given(c)],
