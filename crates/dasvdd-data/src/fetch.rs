@@ -21,7 +21,9 @@
 //! later fetch resumes what this one kept. The file is checked against its pinned SHA-256 as a
 //! whole, so a resumed download that does not match (the server's file changed between two
 //! attempts) is downloaded once more from the start; the partial file is removed once the file
-//! is in place, or when its checksum fails.
+//! is in place, or when its checksum fails. A hub download is resumed within the fetch by
+//! `hf-hub` itself (as many attempts), in the fetch's temporary hub cache. Both report their
+//! bytes to [`FetchOptions::progress`].
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -511,7 +513,14 @@ fn fetch_files_locked(
             let verified = match source {
                 Source::Hub { endpoint, repo } => hub_cache_dir(opts, dest, &mut temp_cache)
                     .and_then(|cache| {
-                        download_hub(endpoint, repo, &file.name, &cache, opts.connect_timeout)
+                        download_hub(
+                            endpoint,
+                            repo,
+                            &file.name,
+                            &cache,
+                            opts.connect_timeout,
+                            &tell,
+                        )
                     })
                     .map_err(SourceError::Download)
                     .and_then(check),
@@ -756,13 +765,16 @@ fn hub_token() -> Option<String> {
     })
 }
 
-/// Downloads `name` from the hub dataset repository `repo` with `hf-hub`.
+/// Downloads `name` from the hub dataset repository `repo` with `hf-hub`, which resumes a cut
+/// body from where it stopped up to [`URL_ATTEMPTS`] attempts; `report` hears of its bytes as
+/// a plain download's are told (`(bytes so far, total, last report)`).
 fn download_hub(
     endpoint: &str,
     repo: &str,
     name: &str,
     cache: &Path,
     timeout: Duration,
+    report: &dyn Fn(u64, Option<u64>, bool),
 ) -> std::result::Result<Vec<u8>, String> {
     check_reachable(endpoint, timeout)?;
     // `from_cache` rather than `new`, which panics without a home folder; its token (a `token`
@@ -771,13 +783,58 @@ fn download_hub(
         .with_token(hub_token())
         .with_endpoint(endpoint.to_string())
         .with_progress(false)
+        .with_retries(URL_ATTEMPTS - 1)
         .build()
         .map_err(|e| format!("hub client: {e}"))?;
-    let path = api
+    let mut progress = HubProgress {
+        report,
+        bytes: 0,
+        total: None,
+        ended: true,
+    };
+    let got = api
         .dataset(repo.to_string())
-        .download(name)
-        .map_err(|e| format!("hub download failed: {e}"))?;
+        .download_with_progress(name, &mut progress)
+        .map_err(|e| format!("hub download failed: {e}"));
+    // A download that stopped without `finish` (cut, and no attempt left) still ends its line.
+    if !progress.ended {
+        report(progress.bytes, progress.total, true);
+    }
+    let path = got?;
     std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// `hf-hub`'s progress calls turned into a fetch's reports: it starts each attempt with
+/// `init` and the bytes already kept, then adds each block.
+struct HubProgress<'a> {
+    report: &'a dyn Fn(u64, Option<u64>, bool),
+    bytes: u64,
+    total: Option<u64>,
+    /// Whether the last report was the end of an attempt (or none was made).
+    ended: bool,
+}
+
+impl hf_hub::api::Progress for &mut HubProgress<'_> {
+    fn init(&mut self, size: usize, _filename: &str) {
+        // An attempt cut short gets no `finish`: its end is told before the next one starts.
+        if !self.ended {
+            self.ended = true;
+            (self.report)(self.bytes, self.total, true);
+        }
+        self.total = Some(size as u64);
+        self.bytes = 0;
+    }
+
+    fn update(&mut self, size: usize) {
+        self.bytes += size as u64;
+        self.ended = false;
+        (self.report)(self.bytes, self.total, false);
+    }
+
+    fn finish(&mut self) {
+        self.ended = true;
+        (self.report)(self.bytes, self.total, true);
+    }
 }
 
 /// Why one source gave no verified file.
