@@ -792,10 +792,14 @@ fn download_hub(
         total: None,
         ended: true,
     };
-    let got = api
-        .dataset(repo.to_string())
-        .download_with_progress(name, &mut progress)
-        .map_err(|e| format!("hub download failed: {e}"));
+    // `hf-hub` unwraps some of a server's answers (a redirect without its `Location`): should a
+    // hub answer so, the panic becomes this source's failure, and the next source is tried.
+    let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        api.dataset(repo.to_string())
+            .download_with_progress(name, &mut progress)
+    }))
+    .map_err(|_| "hub download failed: the hub client failed on the server's answer".to_string())
+    .and_then(|r| r.map_err(|e| format!("hub download failed: {e}")));
     // A download that stopped without `finish` (cut, and no attempt left) still ends its line.
     if !progress.ended {
         report(progress.bytes, progress.total, true);

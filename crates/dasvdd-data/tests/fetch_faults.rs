@@ -3,6 +3,8 @@
 //! and the leftovers of interrupted runs: an archive that fails to unpack part way, and a partly
 //! unpacked CIFAR-10. Each must end in an error naming the file, the source and the problem,
 //! and never leave a file a later run or the readers would take for a complete dataset.
+//! A hub answer that trips the hub client (`hf-hub` unwraps it) is that source's failure, and
+//! the original host is tried.
 
 use std::io::Write;
 use std::path::Path;
@@ -329,4 +331,38 @@ fn a_stale_decompressed_copy_that_would_shadow_the_download_is_an_error() {
         std::fs::write(&stale, &content).unwrap();
         fetch_files("toy", &files, dest.path(), None, &opts()).unwrap();
     }
+}
+
+#[test]
+fn a_hub_answer_that_trips_the_hub_client_falls_back_to_the_original_host() {
+    let body: Vec<u8> = (0..1000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let b = body.clone();
+    // The hub answers `302 Found` with the hub's headers but no `Location`, which `hf-hub`
+    // unwraps; the original host (`/orig`) has the file.
+    let srv = server(move |path, _| {
+        if path.starts_with("/datasets/") {
+            response(
+                "302 Found",
+                &[
+                    "ETag: \"abc\"",
+                    "X-Repo-Commit: 0123456789abcdef0123456789abcdef01234567",
+                    "Content-Length: 0",
+                ],
+                b"",
+            )
+        } else if path == "/orig" {
+            response("200 OK", &[&format!("Content-Length: {}", b.len())], &b)
+        } else {
+            response("404 Not Found", &[], b"")
+        }
+    });
+    let dest = tempfile::tempdir().unwrap();
+    let o = FetchOptions {
+        hub_endpoint: Some(srv.base.clone()),
+        ..opts()
+    };
+    let files = [keep("x.bin", format!("{}/orig", srv.base), &body)];
+    let report = fetch_files("toy", &files, dest.path(), Some("org/mirror"), &o).unwrap();
+    assert_eq!(std::fs::read(dest.path().join("x.bin")).unwrap(), body);
+    assert!(report.files[0].source.contains("/orig"), "{report:?}");
 }
