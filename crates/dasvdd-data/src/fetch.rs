@@ -708,9 +708,55 @@ impl Source {
     }
 }
 
-/// Opens (and closes) a TCP connection to the host of `url` within `timeout`: `hf-hub` has no
-/// connect timeout of its own, and without this a machine without network could wait minutes.
+/// The proxy that `ureq` (and so `hf-hub`) takes from the environment, as `host:port`: the
+/// first of `ALL_PROXY`, `HTTPS_PROXY` and `HTTP_PROXY` (each also in lower case, in `ureq`'s
+/// order) that `ureq` accepts, with its default port when the value has none.
+fn proxy_from_env() -> Option<String> {
+    let vars = [
+        "ALL_PROXY",
+        "all_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+    ];
+    let value = vars
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .find(|v| ureq::Proxy::new(v).is_ok())?;
+    Some(proxy_address(&value))
+}
+
+/// The `host:port` of a proxy as `ureq` reads it (`[proto://][user:password@]host[:port]`),
+/// with `ureq`'s default port (80, or 1080 for SOCKS) when it has none.
+fn proxy_address(value: &str) -> String {
+    let value = value.trim_end_matches('/');
+    let (scheme, rest) = value.split_once("://").unwrap_or(("http", value));
+    let host_port = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let has_port = host_port
+        .rsplit_once(':')
+        .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
+    if has_port {
+        host_port.to_string()
+    } else {
+        let port = if scheme.starts_with("socks") {
+            1080
+        } else {
+            80
+        };
+        format!("{host_port}:{port}")
+    }
+}
+
+/// Opens (and closes) a TCP connection to the host of `url` within `timeout`, or to the proxy
+/// the environment names when there is one (the only way out of a network behind one):
+/// `hf-hub` has no connect timeout of its own, and without this a machine without network
+/// could wait minutes.
 fn check_reachable(url: &str, timeout: Duration) -> std::result::Result<(), String> {
+    if let Some(proxy) = proxy_from_env() {
+        return connect_any(&proxy, timeout)
+            .map_err(|e| format!("{e} (the proxy of the environment)"));
+    }
     let (scheme, rest) = url
         .split_once("://")
         .ok_or_else(|| format!("`{url}` is not a url"))?;
@@ -723,6 +769,11 @@ fn check_reachable(url: &str, timeout: Duration) -> std::result::Result<(), Stri
     } else {
         format!("{authority}:{}", if scheme == "https" { 443 } else { 80 })
     };
+    connect_any(&host_port, timeout)
+}
+
+/// Connects to one of the addresses of `host_port` within `timeout`, or says why none answered.
+fn connect_any(host_port: &str, timeout: Duration) -> std::result::Result<(), String> {
     let addrs: Vec<_> = host_port
         .to_socket_addrs()
         .map_err(|e| format!("cannot resolve {host_port}: {e}"))?
@@ -1194,5 +1245,14 @@ mod tests {
             assert!(ok[0].source.ends_with(crate::idx::MNIST_FILE_STEMS[0]));
             std::fs::write(&stale, b"another dataset's images").unwrap();
         }
+    }
+
+    #[test]
+    fn a_proxy_address_is_read_as_ureq_reads_it() {
+        assert_eq!(proxy_address("http://127.0.0.1:3128/"), "127.0.0.1:3128");
+        assert_eq!(proxy_address("http://user:pw@proxy.lan"), "proxy.lan:80");
+        assert_eq!(proxy_address("proxy.lan:8080"), "proxy.lan:8080");
+        assert_eq!(proxy_address("socks5://u:p@[::1]"), "[::1]:1080");
+        assert_eq!(proxy_address("http://[::1]:3128"), "[::1]:3128");
     }
 }

@@ -1,0 +1,121 @@
+//! A hub download behind a proxy, the only way out of some networks: the hub's host is not
+//! reachable from here, the proxy named by `HTTP_PROXY` (a local server on 127.0.0.1, never
+//! the internet) is, and the download goes through it. Its own test binary, since it sets
+//! the process's proxy variables.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+use dasvdd_data::fetch::{fetch_files, sha256_hex, FetchOptions};
+
+mod common;
+use common::http::{keep, opts, response};
+
+/// Reads a request line and its headers; the line and the start of `Range: bytes=N-`.
+fn read_request(reader: &mut impl BufRead) -> Option<(String, Option<u64>)> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut range = None;
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = h.split_once(':') {
+            if name.eq_ignore_ascii_case("range") {
+                range = value
+                    .trim()
+                    .strip_prefix("bytes=")
+                    .and_then(|v| v.strip_suffix('-'))
+                    .and_then(|v| v.parse::<u64>().ok());
+            }
+        }
+    }
+    Some((line.trim_end().to_string(), range))
+}
+
+/// The hub's `resolve` answers for `body` (`hf-hub`'s metadata request for byte 0 has no
+/// parsed range; the download asks from its kept bytes on).
+fn hub_answer(body: &[u8], range: Option<u64>) -> Vec<u8> {
+    let etag = format!("ETag: \"{}\"", sha256_hex(body));
+    let commit = "X-Repo-Commit: 0123456789abcdef0123456789abcdef01234567";
+    let from = range.unwrap_or(0) as usize;
+    let to = if range.is_none() { 0 } else { body.len() - 1 };
+    response(
+        "206 Partial Content",
+        &[
+            &etag,
+            commit,
+            &format!("Content-Range: bytes {from}-{to}/{}", body.len()),
+            &format!("Content-Length: {}", to + 1 - from),
+        ],
+        &body[from..=to],
+    )
+}
+
+#[test]
+fn a_hub_download_goes_through_the_proxy_of_the_environment() {
+    let body: Vec<u8> = (0..5000u32).map(|i| (i * 11 % 251) as u8).collect();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen2 = seen.clone();
+    let b = body.clone();
+    // A proxy that tunnels `CONNECT` and answers plain proxied requests, as the hub itself.
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let Some((mut line, mut range)) = read_request(&mut reader) else {
+                continue;
+            };
+            if line.starts_with("CONNECT ") {
+                seen2.lock().unwrap().push(line.clone());
+                let _ = stream.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+                let Some(inner) = read_request(&mut reader) else {
+                    continue;
+                };
+                (line, range) = inner;
+            }
+            seen2.lock().unwrap().push(line.clone());
+            let answer = if line.contains("/datasets/org/mirror/resolve/main/x.bin") {
+                hub_answer(&b, range)
+            } else {
+                response("404 Not Found", &[], b"")
+            };
+            let _ = stream.write_all(&answer);
+            let _ = stream.flush();
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    });
+    for v in [
+        "ALL_PROXY",
+        "all_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "http_proxy",
+    ] {
+        std::env::remove_var(v);
+    }
+    std::env::set_var("HTTP_PROXY", format!("http://127.0.0.1:{port}"));
+    let dest = tempfile::tempdir().unwrap();
+    // `.invalid` never resolves (RFC 6761): only the proxy can reach this hub.
+    let o = FetchOptions {
+        hub_endpoint: Some("http://hub.invalid".into()),
+        hub_only: true,
+        ..opts()
+    };
+    let files = [keep("x.bin", "http://hub.invalid/unused".into(), &body)];
+    let result = fetch_files("toy", &files, dest.path(), Some("org/mirror"), &o);
+    std::env::remove_var("HTTP_PROXY");
+    result.unwrap();
+    assert_eq!(std::fs::read(dest.path().join("x.bin")).unwrap(), body);
+    let seen = seen.lock().unwrap();
+    assert!(
+        seen.iter().any(|l| l.contains("hub.invalid")),
+        "the proxy saw no request for the hub: {seen:?}"
+    );
+}
