@@ -1,5 +1,5 @@
 //! Reader of NumPy `.npy` files (format versions 1.0, 2.0 and 3.0): little- or big-endian
-//! `f4 f8 i1 i2 i4 i8 u1 u2 u4 u8` and `b1`, C or Fortran order, one or two dimensions.
+//! `f2 f4 f8 i1 i2 i4 i8 u1 u2 u4 u8` and `b1`, C or Fortran order, one or two dimensions.
 //!
 //! The header is a Python dict literal (`{'descr': '<f4', 'fortran_order': False,
 //! 'shape': (3, 4), }`) which is parsed here by a small tokenizer; every malformed header,
@@ -53,13 +53,13 @@ fn parse_descr(descr: &str) -> std::result::Result<Dtype, String> {
         .parse()
         .map_err(|_| format!("unsupported dtype `{descr}`"))?;
     let kind = match (b[1], size) {
-        (b'f', 4 | 8) => Kind::Float,
+        (b'f', 2 | 4 | 8) => Kind::Float,
         (b'i', 1 | 2 | 4 | 8) => Kind::Int,
         (b'u', 1 | 2 | 4 | 8) => Kind::Uint,
         (b'b', 1) => Kind::Bool,
         _ => {
             return Err(format!(
-                "unsupported dtype `{descr}` (expected f4, f8, i1..i8, u1..u8 or b1)"
+                "unsupported dtype `{descr}` (expected f2, f4, f8, i1..i8, u1..u8 or b1)"
             ))
         }
     };
@@ -211,6 +211,7 @@ fn decode(dtype: Dtype, b: &[u8]) -> f64 {
     }
     let le = u64::from_le_bytes(buf);
     match (dtype.kind, dtype.size) {
+        (Kind::Float, 2) => half::f16::from_bits(le as u16).to_f64(),
         (Kind::Float, 4) => f64::from(f32::from_bits(le as u32)),
         (Kind::Float, _) => f64::from_bits(le),
         (Kind::Bool, _) => f64::from(u8::from(le != 0)),
