@@ -1,5 +1,5 @@
-//! Getting datasets: downloads from a Hugging Face Hub mirror (through the `hf-hub` crate; the
-//! endpoint is configurable with `HF_ENDPOINT`) or from the original hosts (a plain HTTP GET),
+//! Getting datasets: downloads from a Hugging Face Hub mirror (the file's URL named by the
+//! `hf-hub` crate; the endpoint is configurable with `HF_ENDPOINT`) or from the original hosts,
 //! SHA-256 verification, unpacking of `.tar.gz` archives, and atomic placement of the files.
 //!
 //! A dataset already present where the registry looks (`dest`, the data roots, Debian's
@@ -14,19 +14,19 @@
 //! the stale leftovers of killed ones there ([`crate::leftovers::remove_stale`]). Hub downloads
 //! send the token of `HF_TOKEN`, else of the token file `huggingface-cli login` writes.
 //!
-//! A plain HTTP download is written into a hidden partial file in the destination
+//! Every download, from the hub or not, is a plain HTTP GET (through the proxy of the
+//! environment when one is set) written into a hidden partial file in the destination
 //! (`.dasvdd-partial.<name>.tmp`, see [`partial_path`]) rather than held in memory alone: when
 //! the connection is cut, the next attempt asks for the rest (`Range: bytes=<kept>-`) and
 //! appends it, up to [`URL_ATTEMPTS`] attempts in one fetch while each one gets further, and a
 //! later fetch resumes what this one kept. The file is checked against its pinned SHA-256 as a
 //! whole, so a resumed download that does not match (the server's file changed between two
 //! attempts) is downloaded once more from the start; the partial file is removed once the file
-//! is in place, or when its checksum fails. A hub download is resumed within the fetch by
-//! `hf-hub` itself (as many attempts), in the fetch's temporary hub cache. Both report their
-//! bytes to [`FetchOptions::progress`].
+//! is in place, or when its checksum fails. Its bytes are reported to
+//! [`FetchOptions::progress`]. (`hf-hub`'s own download is not used: it names the file it
+//! writes after the server's `ETag`, which a hostile endpoint can make an absolute path.)
 
 use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -71,14 +71,11 @@ pub struct FetchOptions {
     pub connect_timeout: Duration,
     /// Time allowed between two reads of a download.
     pub read_timeout: Duration,
-    /// `hf-hub`'s cache folder; `None`: a temporary folder inside the destination
-    /// (`.dasvdd-hf-cache-*`), removed afterwards (the verified files are what is kept).
-    pub hub_cache: Option<PathBuf>,
     /// Look for the dataset in `dest` and in every folder the registry searches
     /// ([`crate::registry::candidate_dirs`]) before downloading, and use a copy found there.
     pub use_installed: bool,
-    /// Told the progress of each plain HTTP download ([`Progress::on_terminal`] for a line on
-    /// a terminal); `None`: nothing is reported.
+    /// Told the progress of each download ([`Progress::on_terminal`] for a line on a
+    /// terminal); `None`: nothing is reported.
     pub progress: Option<Progress>,
 }
 
@@ -92,7 +89,6 @@ impl Default for FetchOptions {
             hub_only: false,
             connect_timeout: Duration::from_secs(5),
             read_timeout: Duration::from_secs(60),
-            hub_cache: None,
             use_installed: true,
             progress: None,
         }
@@ -446,9 +442,11 @@ fn fetch_files_locked(
         .timeout_connect(opts.connect_timeout)
         .timeout_read(opts.read_timeout)
         .try_proxy_from_env(true)
+        // The hub's token goes with a redirect to its own host only (a file's bytes are served
+        // from a CDN host by signed URLs), as `hf-hub` sends it.
+        .redirect_auth_headers(ureq::RedirectAuthHeaders::SameHost)
         .build();
-    // Made at the first hub download, removed when dropped.
-    let mut temp_cache: Option<tempfile::TempDir> = None;
+    let hub_auth = hub_token().map(|t| format!("Bearer {t}"));
     let mut writable_checked = false;
     for file in files {
         let target = dest.join(&file.name);
@@ -511,24 +509,21 @@ fn fetch_files_locked(
             let label = source.describe(&file.name);
             tracing::info!(file = %file.name, source = %label, "downloading");
             let verified = match source {
-                Source::Hub { endpoint, repo } => hub_cache_dir(opts, dest, &mut temp_cache)
-                    .and_then(|cache| {
-                        download_hub(
-                            endpoint,
-                            repo,
-                            &file.name,
-                            &cache,
-                            opts.connect_timeout,
-                            &tell,
-                        )
-                    })
-                    .map_err(SourceError::Download)
-                    .and_then(check),
+                Source::Hub { endpoint, repo } => {
+                    let to = Target {
+                        partial: partial.as_deref(),
+                        expected: file.bytes,
+                        report: &tell,
+                        auth: hub_auth.as_deref(),
+                    };
+                    download_url_checked(&agent, &hub_url(endpoint, repo, &file.name), &to, check)
+                }
                 Source::Url(url) => {
                     let to = Target {
                         partial: partial.as_deref(),
                         expected: file.bytes,
                         report: &tell,
+                        auth: None,
                     };
                     download_url_checked(&agent, url, &to, check)
                 }
@@ -648,35 +643,6 @@ fn check_twin(file: &RemoteFile, bytes: &[u8], dest: &Path) -> Result<()> {
     ))
 }
 
-/// `hf-hub`'s cache folder: the one of `opts`, else a temporary folder in `dest` made on the
-/// first call and kept in `temp` (named after its owner, so that a later fetch can tell a
-/// killed fetch's from a live one's).
-fn hub_cache_dir(
-    opts: &FetchOptions,
-    dest: &Path,
-    temp: &mut Option<tempfile::TempDir>,
-) -> std::result::Result<PathBuf, String> {
-    if let Some(c) = &opts.hub_cache {
-        return Ok(c.clone());
-    }
-    if temp.is_none() {
-        let made = tempfile::Builder::new()
-            .prefix(&crate::leftovers::temp_prefix(".dasvdd-hf-cache-"))
-            .tempdir_in(dest)
-            .map_err(|e| {
-                format!(
-                    "cannot make the hub's cache folder in {}: {e}",
-                    dest.display()
-                )
-            })?;
-        *temp = Some(made);
-    }
-    Ok(temp
-        .as_ref()
-        .map(|t| t.path().to_path_buf())
-        .unwrap_or_default())
-}
-
 /// Creates (and removes) a temporary file in `dest`, so that a folder or file system this
 /// user cannot write to is an error before anything is downloaded rather than after.
 fn check_writable(dest: &Path) -> Result<()> {
@@ -700,92 +666,10 @@ enum Source {
 impl Source {
     fn describe(&self, name: &str) -> String {
         match self {
-            Source::Hub { endpoint, repo } => {
-                format!("{endpoint}/datasets/{repo}/resolve/main/{name}")
-            }
+            Source::Hub { endpoint, repo } => hub_url(endpoint, repo, name),
             Source::Url(u) => u.clone(),
         }
     }
-}
-
-/// The proxy that `ureq` (and so `hf-hub`) takes from the environment, as `host:port`: the
-/// first of `ALL_PROXY`, `HTTPS_PROXY` and `HTTP_PROXY` (each also in lower case, in `ureq`'s
-/// order) that `ureq` accepts, with its default port when the value has none.
-fn proxy_from_env() -> Option<String> {
-    let vars = [
-        "ALL_PROXY",
-        "all_proxy",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-    ];
-    let value = vars
-        .iter()
-        .filter_map(|v| std::env::var(v).ok())
-        .find(|v| ureq::Proxy::new(v).is_ok())?;
-    Some(proxy_address(&value))
-}
-
-/// The `host:port` of a proxy as `ureq` reads it (`[proto://][user:password@]host[:port]`),
-/// with `ureq`'s default port (80, or 1080 for SOCKS) when it has none.
-fn proxy_address(value: &str) -> String {
-    let value = value.trim_end_matches('/');
-    let (scheme, rest) = value.split_once("://").unwrap_or(("http", value));
-    let host_port = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
-    let has_port = host_port
-        .rsplit_once(':')
-        .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
-    if has_port {
-        host_port.to_string()
-    } else {
-        let port = if scheme.starts_with("socks") {
-            1080
-        } else {
-            80
-        };
-        format!("{host_port}:{port}")
-    }
-}
-
-/// Opens (and closes) a TCP connection to the host of `url` within `timeout`, or to the proxy
-/// the environment names when there is one (the only way out of a network behind one):
-/// `hf-hub` has no connect timeout of its own, and without this a machine without network
-/// could wait minutes.
-fn check_reachable(url: &str, timeout: Duration) -> std::result::Result<(), String> {
-    if let Some(proxy) = proxy_from_env() {
-        return connect_any(&proxy, timeout)
-            .map_err(|e| format!("{e} (the proxy of the environment)"));
-    }
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| format!("`{url}` is not a url"))?;
-    let authority = rest.split('/').next().unwrap_or(rest);
-    let host_port = if authority
-        .rsplit_once(':')
-        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-    {
-        authority.to_string()
-    } else {
-        format!("{authority}:{}", if scheme == "https" { 443 } else { 80 })
-    };
-    connect_any(&host_port, timeout)
-}
-
-/// Connects to one of the addresses of `host_port` within `timeout`, or says why none answered.
-fn connect_any(host_port: &str, timeout: Duration) -> std::result::Result<(), String> {
-    let addrs: Vec<_> = host_port
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {host_port}: {e}"))?
-        .collect();
-    let mut last = format!("no address for {host_port}");
-    for addr in addrs {
-        match TcpStream::connect_timeout(&addr, timeout) {
-            Ok(_) => return Ok(()),
-            Err(e) => last = format!("cannot connect to {addr}: {e}"),
-        }
-    }
-    Err(last)
 }
 
 /// The hub access token, as `huggingface_hub` finds it: `$HF_TOKEN`, else the file
@@ -816,80 +700,19 @@ fn hub_token() -> Option<String> {
     })
 }
 
-/// Downloads `name` from the hub dataset repository `repo` with `hf-hub`, which resumes a cut
-/// body from where it stopped up to [`URL_ATTEMPTS`] attempts; `report` hears of its bytes as
-/// a plain download's are told (`(bytes so far, total, last report)`).
-fn download_hub(
-    endpoint: &str,
-    repo: &str,
-    name: &str,
-    cache: &Path,
-    timeout: Duration,
-    report: &dyn Fn(u64, Option<u64>, bool),
-) -> std::result::Result<Vec<u8>, String> {
-    check_reachable(endpoint, timeout)?;
-    // `from_cache` rather than `new`, which panics without a home folder; its token (a `token`
-    // file beside the cache folder) is replaced by the user's.
-    let api = hf_hub::api::sync::ApiBuilder::from_cache(hf_hub::Cache::new(cache.to_path_buf()))
-        .with_token(hub_token())
-        .with_endpoint(endpoint.to_string())
-        .with_progress(false)
-        .with_retries(URL_ATTEMPTS - 1)
-        .build()
-        .map_err(|e| format!("hub client: {e}"))?;
-    let mut progress = HubProgress {
-        report,
-        bytes: 0,
-        total: None,
-        ended: true,
-    };
-    // `hf-hub` unwraps some of a server's answers (a redirect without its `Location`): should a
-    // hub answer so, the panic becomes this source's failure, and the next source is tried.
-    let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        api.dataset(repo.to_string())
-            .download_with_progress(name, &mut progress)
-    }))
-    .map_err(|_| "hub download failed: the hub client failed on the server's answer".to_string())
-    .and_then(|r| r.map_err(|e| format!("hub download failed: {e}")));
-    // A download that stopped without `finish` (cut, and no attempt left) still ends its line.
-    if !progress.ended {
-        report(progress.bytes, progress.total, true);
-    }
-    let path = got?;
-    std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-/// `hf-hub`'s progress calls turned into a fetch's reports: it starts each attempt with
-/// `init` and the bytes already kept, then adds each block.
-struct HubProgress<'a> {
-    report: &'a dyn Fn(u64, Option<u64>, bool),
-    bytes: u64,
-    total: Option<u64>,
-    /// Whether the last report was the end of an attempt (or none was made).
-    ended: bool,
-}
-
-impl hf_hub::api::Progress for &mut HubProgress<'_> {
-    fn init(&mut self, size: usize, _filename: &str) {
-        // An attempt cut short gets no `finish`: its end is told before the next one starts.
-        if !self.ended {
-            self.ended = true;
-            (self.report)(self.bytes, self.total, true);
-        }
-        self.total = Some(size as u64);
-        self.bytes = 0;
-    }
-
-    fn update(&mut self, size: usize) {
-        self.bytes += size as u64;
-        self.ended = false;
-        (self.report)(self.bytes, self.total, false);
-    }
-
-    fn finish(&mut self) {
-        self.ended = true;
-        (self.report)(self.bytes, self.total, true);
-    }
+/// The URL of `name` in the hub dataset repository `repo` at `endpoint`, as `hf-hub` names a
+/// repository's files (`<endpoint>/datasets/<repo>/resolve/main/<name>`). The file is then
+/// downloaded as any other, into the destination's partial file: `hf-hub`'s own download
+/// writes its cache under the name the server's `ETag` gives, which a hostile endpoint can
+/// point outside the cache (an absolute path), so it is not used.
+fn hub_url(endpoint: &str, repo: &str, name: &str) -> String {
+    let repo = hf_hub::Repo::new(repo.to_string(), hf_hub::RepoType::Dataset);
+    format!(
+        "{}/{}/resolve/{}/{name}",
+        endpoint.trim_end_matches('/'),
+        repo.url(),
+        repo.url_revision()
+    )
 }
 
 /// Why one source gave no verified file.
@@ -924,6 +747,8 @@ struct Target<'a> {
     expected: Option<u64>,
     /// Told `(bytes so far, total if known, whether this is the last report)`.
     report: &'a dyn Fn(u64, Option<u64>, bool),
+    /// The `Authorization` header of each request (the hub's token), if any.
+    auth: Option<&'a str>,
 }
 
 /// [`download_url`] then `check`; a download that resumed a partial file and fails the check
@@ -975,7 +800,7 @@ fn download_url(
 ) -> std::result::Result<(Vec<u8>, u64), String> {
     let expected = to.expected;
     let Some(part) = to.partial else {
-        let resp = get(agent, url, 0)?;
+        let resp = get(agent, url, 0, to.auth)?;
         let total = total_of(&resp, 0).or(expected);
         let mut out = Counting {
             inner: Vec::new(),
@@ -1008,11 +833,11 @@ fn download_url(
         if expected.is_some_and(|e| have > e) || have > MAX_DOWNLOAD {
             have = 0;
         }
-        let resp = match get(agent, url, have) {
+        let resp = match get(agent, url, have, to.auth) {
             Err(e) if e == "http status 416" && have > 0 => {
                 tracing::info!(file = %part.display(), "the server cannot resume there: starting again");
                 have = 0;
-                get(agent, url, 0)
+                get(agent, url, 0, to.auth)
             }
             other => other,
         };
@@ -1099,13 +924,23 @@ fn total_of(resp: &ureq::Response, start: u64) -> Option<u64> {
     Some(len + start)
 }
 
-/// A GET of `url`, asking for the bytes from `from` on when it is not 0.
-fn get(agent: &ureq::Agent, url: &str, from: u64) -> std::result::Result<ureq::Response, String> {
+/// A GET of `url`, asking for the bytes from `from` on when it is not 0, with `auth` as its
+/// `Authorization` header when given. An answer that is neither `200` nor `206` (a redirect
+/// without its `Location`) is an error, as the `4xx` and `5xx` ones are.
+fn get(
+    agent: &ureq::Agent,
+    url: &str,
+    from: u64,
+    auth: Option<&str>,
+) -> std::result::Result<ureq::Response, String> {
     let mut req = agent.get(url);
     if from > 0 {
         req = req.set("Range", &format!("bytes={from}-"));
     }
-    req.call().map_err(|e| match e {
+    if let Some(a) = auth {
+        req = req.set("Authorization", a);
+    }
+    let resp = req.call().map_err(|e| match e {
         ureq::Error::Status(code, _) => format!("http status {code}"),
         ureq::Error::Transport(t) => match t.kind() {
             ureq::ErrorKind::Dns | ureq::ErrorKind::ConnectionFailed => {
@@ -1114,7 +949,11 @@ fn get(agent: &ureq::Agent, url: &str, from: u64) -> std::result::Result<ureq::R
             ureq::ErrorKind::TooManyRedirects => format!("redirect loop: {t}"),
             _ => format!("transfer failed: {t}"),
         },
-    })
+    })?;
+    match resp.status() {
+        200 | 206 => Ok(resp),
+        code => Err(format!("http status {code}: not the file")),
+    }
 }
 
 /// The first byte of a `Content-Range: bytes <first>-<last>/<length>` header.
@@ -1245,14 +1084,5 @@ mod tests {
             assert!(ok[0].source.ends_with(crate::idx::MNIST_FILE_STEMS[0]));
             std::fs::write(&stale, b"another dataset's images").unwrap();
         }
-    }
-
-    #[test]
-    fn a_proxy_address_is_read_as_ureq_reads_it() {
-        assert_eq!(proxy_address("http://127.0.0.1:3128/"), "127.0.0.1:3128");
-        assert_eq!(proxy_address("http://user:pw@proxy.lan"), "proxy.lan:80");
-        assert_eq!(proxy_address("proxy.lan:8080"), "proxy.lan:8080");
-        assert_eq!(proxy_address("socks5://u:p@[::1]"), "[::1]:1080");
-        assert_eq!(proxy_address("http://[::1]:3128"), "[::1]:3128");
     }
 }

@@ -2,8 +2,8 @@
 //! and the removal of what a killed fetch left there.
 //!
 //! The temporary names this crate makes (atomic writes' `.dasvdd-*.tmp` files, the
-//! `.dasvdd-unpack-*` staging folders of archives, the `.dasvdd-hf-cache-*` folders of
-//! `hf-hub`) carry their owner, `<pid>@<host>` ([`owner_tag`]). A leftover is *stale*, and is
+//! `.dasvdd-unpack-*` staging folders of archives, and the `.dasvdd-hf-cache-*` folders that
+//! `hf-hub` used before hub files were downloaded as any other) carry their owner, `<pid>@<host>` ([`owner_tag`]). A leftover is *stale*, and is
 //! removed by the next fetch into its folder, when its owner ran on this host and is no longer
 //! alive there, or, whoever made it (older names, other hosts, other writers' temporary
 //! files), when nothing in it changed for [`STALE_AFTER`]. The owner rule is applied only while

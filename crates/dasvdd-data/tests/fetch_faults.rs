@@ -3,8 +3,8 @@
 //! and the leftovers of interrupted runs: an archive that fails to unpack part way, and a partly
 //! unpacked CIFAR-10. Each must end in an error naming the file, the source and the problem,
 //! and never leave a file a later run or the readers would take for a complete dataset.
-//! A hub answer that trips the hub client (`hf-hub` unwraps it) is that source's failure, and
-//! the original host is tried.
+//! A hub answer that is not the file (a redirect without its `Location`, which `hf-hub`'s
+//! client unwrapped) is that source's failure, and the original host is tried.
 
 use std::io::Write;
 use std::path::Path;
@@ -334,11 +334,11 @@ fn a_stale_decompressed_copy_that_would_shadow_the_download_is_an_error() {
 }
 
 #[test]
-fn a_hub_answer_that_trips_the_hub_client_falls_back_to_the_original_host() {
+fn a_hub_answer_that_is_not_the_file_falls_back_to_the_original_host() {
     let body: Vec<u8> = (0..1000u32).map(|i| (i * 7 % 251) as u8).collect();
     let b = body.clone();
-    // The hub answers `302 Found` with the hub's headers but no `Location`, which `hf-hub`
-    // unwraps; the original host (`/orig`) has the file.
+    // The hub answers `302 Found` with the hub's headers but no `Location` (whose body is not
+    // the file); the original host (`/orig`) has the file.
     let srv = server(move |path, _| {
         if path.starts_with("/datasets/") {
             response(

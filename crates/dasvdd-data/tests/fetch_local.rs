@@ -1,5 +1,5 @@
 //! `fetch` against a local HTTP server on 127.0.0.1 (never the internet): hub downloads
-//! through `hf-hub` (the server speaks the hub's `resolve` protocol), fallback to the original
+//! (the server speaks the hub's `resolve` protocol), fallback to the original
 //! host, checksum rejection of a corrupted file, gzip-content checksums, archive unpacking,
 //! reuse of verified files, and a fast failure when nothing listens.
 
@@ -18,7 +18,8 @@ struct Server {
 }
 
 /// Serves `plain` under `/orig/<name>` and `hub` under
-/// `/datasets/<repo>/resolve/main/<name>` with the headers and byte ranges `hf-hub` expects.
+/// `/datasets/<repo>/resolve/main/<name>` as the hub does: the whole file, or the byte range
+/// asked for with its `Content-Range`.
 fn serve(plain: HashMap<String, Vec<u8>>, hub: HashMap<String, Vec<u8>>) -> Server {
     let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
     let port = server.server_addr().to_ip().unwrap().port();
@@ -45,8 +46,15 @@ fn serve(plain: HashMap<String, Vec<u8>>, hub: HashMap<String, Vec<u8>>) -> Serv
                             .headers()
                             .iter()
                             .find(|h| h.field.equiv("Range"))
-                            .map(|h| h.value.as_str().to_string())
-                            .unwrap_or_else(|| "bytes=0-".into());
+                            .map(|h| h.value.as_str().to_string());
+                        let Some(range) = range else {
+                            // The whole file, as the hub (or the CDN it redirects to) sends it.
+                            let _ = req
+                                .respond(tiny_http::Response::from_data(b.clone()).with_header(
+                                    header("ETag", &format!("\"{}\"", sha256_hex(b))),
+                                ));
+                            continue;
+                        };
                         let spec = range.trim_start_matches("bytes=");
                         let (a, z) = spec.split_once('-').unwrap();
                         let start: usize = a.parse().unwrap();
@@ -152,7 +160,7 @@ fn downloads_from_the_hub_and_falls_back_to_the_original_host() {
     );
     assert!(report.files[1].source.ends_with("/orig/b.bin"));
     assert_eq!(report.files[0].sha256, sha256_hex(&a));
-    // Only the placed files remain: no hub cache, no temporary files.
+    // Only the placed files remain: no partial or temporary files.
     let mut left: Vec<String> = std::fs::read_dir(dest.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())

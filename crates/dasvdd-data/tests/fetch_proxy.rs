@@ -37,23 +37,32 @@ fn read_request(reader: &mut impl BufRead) -> Option<(String, Option<u64>)> {
     Some((line.trim_end().to_string(), range))
 }
 
-/// The hub's `resolve` answers for `body` (`hf-hub`'s metadata request for byte 0 has no
-/// parsed range; the download asks from its kept bytes on).
+/// The hub's `resolve` answers for `body`: the whole file, or the bytes from `range` on.
 fn hub_answer(body: &[u8], range: Option<u64>) -> Vec<u8> {
     let etag = format!("ETag: \"{}\"", sha256_hex(body));
-    let commit = "X-Repo-Commit: 0123456789abcdef0123456789abcdef01234567";
-    let from = range.unwrap_or(0) as usize;
-    let to = if range.is_none() { 0 } else { body.len() - 1 };
-    response(
-        "206 Partial Content",
-        &[
-            &etag,
-            commit,
-            &format!("Content-Range: bytes {from}-{to}/{}", body.len()),
-            &format!("Content-Length: {}", to + 1 - from),
-        ],
-        &body[from..=to],
-    )
+    match range {
+        None => response(
+            "200 OK",
+            &[&etag, &format!("Content-Length: {}", body.len())],
+            body,
+        ),
+        Some(from) => {
+            let from = from as usize;
+            response(
+                "206 Partial Content",
+                &[
+                    &etag,
+                    &format!(
+                        "Content-Range: bytes {from}-{}/{}",
+                        body.len() - 1,
+                        body.len()
+                    ),
+                    &format!("Content-Length: {}", body.len() - from),
+                ],
+                &body[from..],
+            )
+        }
+    }
 }
 
 #[test]

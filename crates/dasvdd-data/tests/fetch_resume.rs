@@ -288,44 +288,13 @@ fn a_server_answering_another_range_than_asked_for_gets_a_fresh_start() {
 fn a_cut_hub_download_is_resumed_within_the_fetch_and_its_progress_told() {
     let body: Vec<u8> = (0..50_000u32).map(|i| (i * 13 % 251) as u8).collect();
     let b = body.clone();
-    let downloads = std::sync::atomic::AtomicUsize::new(0);
-    // The hub's `resolve` protocol as `hf-hub` speaks it: a metadata request for byte 0 (its
-    // `Range: bytes=0-0` is logged as no range), then the body from the kept bytes on; the
-    // first body stops after 20,000 bytes.
+    // The hub's `resolve` URL answers as the original hosts do (the whole file, or the range
+    // asked for); the first answer stops after 20,000 bytes.
     let srv = server(move |path, from| {
         if path != "/datasets/org/mirror/resolve/main/x.bin" {
-            // The reachability check's bare connection.
             return response("404 Not Found", &[], b"");
         }
-        let etag = format!("ETag: \"{}\"", dasvdd_data::fetch::sha256_hex(&b));
-        let commit = "X-Repo-Commit: 0123456789abcdef0123456789abcdef01234567";
-        match from {
-            None => response(
-                "206 Partial Content",
-                &[
-                    &etag,
-                    commit,
-                    &format!("Content-Range: bytes 0-0/{}", b.len()),
-                    "Content-Length: 1",
-                ],
-                &b[..1],
-            ),
-            Some(f) => {
-                let first = downloads.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
-                let rest = &b[f as usize..];
-                let sent = if first { &rest[..20_000] } else { rest };
-                response(
-                    "206 Partial Content",
-                    &[
-                        &etag,
-                        commit,
-                        &format!("Content-Range: bytes {f}-{}/{}", b.len() - 1, b.len()),
-                        &format!("Content-Length: {}", rest.len()),
-                    ],
-                    sent,
-                )
-            }
-        }
+        serve(&b, from, from.is_none().then_some(20_000))
     });
     let dest = tempfile::tempdir().unwrap();
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -342,24 +311,46 @@ fn a_cut_hub_download_is_resumed_within_the_fetch_and_its_progress_told() {
     let files = [keep("x.bin", "http://127.0.0.1:9/unused".into(), &body)];
     fetch_files("toy", &files, dest.path(), Some("org/mirror"), &o).unwrap();
     assert_eq!(std::fs::read(dest.path().join("x.bin")).unwrap(), body);
-    let downloads: Vec<Option<u64>> = srv
-        .log
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|(p, r)| p.ends_with("/x.bin") && r.is_some())
-        .map(|(_, r)| *r)
-        .collect();
     assert_eq!(
-        downloads,
-        [Some(0), Some(20_000)],
+        ranges(&srv),
+        [None, Some(20_000)],
         "resumed where the cut stopped"
     );
-    assert_eq!(listing(dest.path()), ["x.bin"], "no hub cache is left");
+    assert_eq!(listing(dest.path()), ["x.bin"], "no partial file is left");
     let seen = seen.lock().unwrap();
     assert!(seen.iter().all(|e| e.1 == Some(50_000)), "{seen:?}");
     // One end per attempt, at the cut and at the whole size, the bytes never falling.
     let ends: Vec<u64> = seen.iter().filter(|e| e.2).map(|e| e.0).collect();
     assert_eq!(ends, [20_000, 50_000]);
     assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "{seen:?}");
+}
+
+#[test]
+fn a_hostile_hub_cannot_name_where_its_file_is_written() {
+    // `hf-hub`'s own download named its cache file after the server's `ETag`: an absolute one
+    // had the file written there. The hub's answer now goes where any download goes.
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("overwritten");
+    let body = content();
+    let b = body.clone();
+    let etag = format!("ETag: \"{}\"", target.display());
+    let srv = server(move |_, from| {
+        let mut answer = serve(&b, from, None);
+        // The same answer with the hostile headers of the hub's protocol added.
+        let at = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 2;
+        let extra = format!("{etag}\r\nX-Linked-Etag: \"/tmp\"\r\nX-Repo-Commit: /tmp\r\n");
+        answer.splice(at..at, extra.into_bytes());
+        answer
+    });
+    let dest = tempfile::tempdir().unwrap();
+    let o = FetchOptions {
+        hub_endpoint: Some(srv.base.clone()),
+        hub_only: true,
+        ..opts()
+    };
+    let files = [keep("x.bin", "http://127.0.0.1:9/unused".into(), &body)];
+    fetch_files("toy", &files, dest.path(), Some("org/mirror"), &o).unwrap();
+    assert_eq!(std::fs::read(dest.path().join("x.bin")).unwrap(), body);
+    assert!(!target.exists(), "a file was written where the server said");
+    assert_eq!(listing(outside.path()), Vec::<String>::new());
 }

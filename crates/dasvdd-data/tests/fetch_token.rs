@@ -1,14 +1,16 @@
 //! Hub downloads and the environment, against a local hub on 127.0.0.1 (never the internet):
 //! the access token of `HF_TOKEN`, else of the token file, reaches the hub as an
 //! `Authorization` header and is never written in a message; the repository given in the
-//! options (the command lines' `--mirror`) beats `DASVDD_HF_REPO`.
+//! options (the command lines' `--mirror`) beats `DASVDD_HF_REPO`; a file the hub redirects to
+//! another host is fetched there without the token.
 //!
 //! One test in its own binary: it sets environment variables, which other tests running at
 //! the same time in the same process would see.
 
 use std::sync::{Arc, Mutex};
 
-use dasvdd_data::fetch::{fetch, sha256_hex, FetchOptions};
+use dasvdd_data::catalog::{Checksum, RemoteFile, Unpack};
+use dasvdd_data::fetch::{fetch, fetch_files, sha256_hex, FetchOptions};
 use dasvdd_data::DatasetName;
 
 /// Each request's path and `Authorization` header.
@@ -119,5 +121,62 @@ fn the_token_reaches_the_hub_and_the_given_repository_beats_the_variable() {
     assert!(
         !err.contains(from_file),
         "the token is in the message: {err}"
+    );
+
+    // A file the hub redirects to another host (its CDN) is fetched there without the token.
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let port = server.server_addr().to_ip().unwrap().port();
+    let cdn_log: Log = Arc::new(Mutex::new(Vec::new()));
+    let cdn_log2 = cdn_log.clone();
+    let body = b"the file, from the CDN".to_vec();
+    let b = body.clone();
+    std::thread::spawn(move || {
+        for req in server.incoming_requests() {
+            let auth = req
+                .headers()
+                .iter()
+                .find(|h| h.field.equiv("Authorization"))
+                .map(|h| h.value.as_str().to_string());
+            let url = req.url().to_string();
+            cdn_log2.lock().unwrap().push((url.clone(), auth));
+            let resp = if url.starts_with("/datasets/") {
+                // `localhost` is another host than `127.0.0.1` for the client.
+                let to = format!("http://localhost:{port}/cdn/x.bin");
+                tiny_http::Response::from_data(Vec::new())
+                    .with_status_code(302)
+                    .with_header(
+                        tiny_http::Header::from_bytes(&b"Location"[..], to.as_bytes()).unwrap(),
+                    )
+            } else {
+                tiny_http::Response::from_data(b.clone())
+            };
+            let _ = req.respond(resp);
+        }
+    });
+    let dest = tempfile::tempdir().unwrap();
+    let file = RemoteFile {
+        name: "x.bin".into(),
+        url: "http://127.0.0.1:9/unused".into(),
+        bytes: Some(body.len() as u64),
+        checksum: Checksum::Download(sha256_hex(&body)),
+        unpack: Unpack::Keep,
+    };
+    let cdn_opts = FetchOptions {
+        hub_endpoint: Some(format!("http://127.0.0.1:{port}")),
+        ..opts.clone()
+    };
+    fetch_files("toy", &[file], dest.path(), Some("org/mirror"), &cdn_opts).unwrap();
+    assert_eq!(std::fs::read(dest.path().join("x.bin")).unwrap(), body);
+    let requests = cdn_log.lock().unwrap().clone();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert_eq!(
+        requests[0].1.as_deref(),
+        Some(format!("Bearer {from_file}").as_str()),
+        "the hub's own host gets the token"
+    );
+    assert_eq!(
+        requests[1],
+        ("/cdn/x.bin".to_string(), None),
+        "the CDN does not"
     );
 }
