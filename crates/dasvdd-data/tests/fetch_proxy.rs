@@ -3,39 +3,14 @@
 //! the internet) is, and the download goes through it. Its own test binary, since it sets
 //! the process's proxy variables.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
 use dasvdd_data::fetch::{fetch_files, sha256_hex, FetchOptions};
 
 mod common;
-use common::http::{keep, opts, response};
-
-/// Reads a request line and its headers; the line and the start of `Range: bytes=N-`.
-fn read_request(reader: &mut impl BufRead) -> Option<(String, Option<u64>)> {
-    let mut line = String::new();
-    if reader.read_line(&mut line).ok()? == 0 {
-        return None;
-    }
-    let mut range = None;
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-            break;
-        }
-        if let Some((name, value)) = h.split_once(':') {
-            if name.eq_ignore_ascii_case("range") {
-                range = value
-                    .trim()
-                    .strip_prefix("bytes=")
-                    .and_then(|v| v.strip_suffix('-'))
-                    .and_then(|v| v.parse::<u64>().ok());
-            }
-        }
-    }
-    Some((line.trim_end().to_string(), range))
-}
+use common::http::{keep, opts, read_request, response};
 
 /// The hub's `resolve` answers for `body`: the whole file, or the bytes from `range` on.
 fn hub_answer(body: &[u8], range: Option<u64>) -> Vec<u8> {

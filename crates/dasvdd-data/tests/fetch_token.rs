@@ -16,6 +16,14 @@ use dasvdd_data::DatasetName;
 /// Each request's path and `Authorization` header.
 type Log = Arc<Mutex<Vec<(String, Option<String>)>>>;
 
+/// The request's `Authorization` header.
+fn authorization(req: &tiny_http::Request) -> Option<String> {
+    req.headers()
+        .iter()
+        .find(|h| h.field.equiv("Authorization"))
+        .map(|h| h.value.as_str().to_string())
+}
+
 /// A hub answering every `resolve` request with the same wrong bytes; records each request's
 /// path and `Authorization` header.
 fn hub() -> (String, Log) {
@@ -28,11 +36,7 @@ fn hub() -> (String, Log) {
         let header =
             |k: &str, v: &str| tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).unwrap();
         for req in server.incoming_requests() {
-            let auth = req
-                .headers()
-                .iter()
-                .find(|h| h.field.equiv("Authorization"))
-                .map(|h| h.value.as_str().to_string());
+            let auth = authorization(&req);
             log2.lock().unwrap().push((req.url().to_string(), auth));
             let end = body.len() - 1;
             let resp = tiny_http::Response::from_data(body.clone())
@@ -132,11 +136,7 @@ fn the_token_reaches_the_hub_and_the_given_repository_beats_the_variable() {
     let b = body.clone();
     std::thread::spawn(move || {
         for req in server.incoming_requests() {
-            let auth = req
-                .headers()
-                .iter()
-                .find(|h| h.field.equiv("Authorization"))
-                .map(|h| h.value.as_str().to_string());
+            let auth = authorization(&req);
             let url = req.url().to_string();
             cdn_log2.lock().unwrap().push((url.clone(), auth));
             let resp = if url.starts_with("/datasets/") {

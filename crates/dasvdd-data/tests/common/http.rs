@@ -30,27 +30,8 @@ pub fn server(respond: impl Fn(&str, Option<u64>) -> Vec<u8> + Send + 'static) -
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
             let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            if reader.read_line(&mut line).is_err() {
-                continue;
-            }
+            let (line, range) = read_request(&mut reader).unwrap_or_default();
             let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-            let mut range = None;
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-                    break;
-                }
-                if let Some((name, value)) = h.split_once(':') {
-                    if name.eq_ignore_ascii_case("range") {
-                        range = value
-                            .trim()
-                            .strip_prefix("bytes=")
-                            .and_then(|v| v.strip_suffix('-'))
-                            .and_then(|v| v.parse::<u64>().ok());
-                    }
-                }
-            }
             log2.lock().unwrap().push((path.clone(), range));
             let _ = stream.write_all(&respond(&path, range));
             let _ = stream.flush();
@@ -61,6 +42,32 @@ pub fn server(respond: impl Fn(&str, Option<u64>) -> Vec<u8> + Send + 'static) -
         base: format!("http://127.0.0.1:{port}"),
         log,
     }
+}
+
+/// Reads a request line and its headers: the line (without its line end) and the start `N`
+/// of its `Range: bytes=N-` header, if it sent one; `None` when nothing came.
+pub fn read_request(reader: &mut impl BufRead) -> Option<(String, Option<u64>)> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut range = None;
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = h.split_once(':') {
+            if name.eq_ignore_ascii_case("range") {
+                range = value
+                    .trim()
+                    .strip_prefix("bytes=")
+                    .and_then(|v| v.strip_suffix('-'))
+                    .and_then(|v| v.parse::<u64>().ok());
+            }
+        }
+    }
+    Some((line.trim_end().to_string(), range))
 }
 
 /// An HTTP/1.1 answer: the status line, `Connection: close`, `headers`, then `body`.
