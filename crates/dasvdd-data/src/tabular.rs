@@ -491,6 +491,22 @@ pub fn parse_csv(path: &Path, text: &str, opts: &CsvOptions) -> Result<CsvTable>
     let mut label_cells = label_col.map(|_| Vec::new());
     let mut row = Vec::with_capacity(features.len());
     let mut push = |line: u64, cells: &csv::StringRecord| -> Result<()> {
+        // Only quotes put a line break in a cell, and numbers never hold one: a quote that is
+        // never closed swallows the lines after it. (A text column may hold one.)
+        if let Some((j, c)) = features
+            .iter()
+            .find_map(|&j| cells.get(j).filter(|c| c.contains('\n')).map(|c| (j, c)))
+        {
+            return Err(DataError::format(
+                path,
+                format!(
+                    "row {line}, {}: a quoted cell starts here and runs over {} lines: is its \
+                     closing `\"` missing?",
+                    column_name(j),
+                    c.trim_end_matches(['\n', '\r']).matches('\n').count() + 1
+                ),
+            ));
+        }
         if cells.len() != width {
             let n = cells.len();
             let mut problem = format!(
@@ -620,13 +636,21 @@ fn shorten(cell: &str) -> String {
     format!("`{}`", shorten_plain(cell))
 }
 
-/// At most 40 characters of `text`, and how many it has when cut.
+/// At most 40 characters of `text`, and how many it has when cut; control characters (a line
+/// break in a quoted cell) escaped, so that a message stays on one line.
 fn shorten_plain(text: &str) -> String {
     let n = text.chars().count();
+    let shown = |c: char| -> String {
+        if c.is_control() {
+            c.escape_default().to_string()
+        } else {
+            c.to_string()
+        }
+    };
     if n <= 40 {
-        text.to_string()
+        text.chars().map(shown).collect()
     } else {
-        let head: String = text.chars().take(40).collect();
+        let head: String = text.chars().take(40).map(shown).collect();
         format!("{head}... ({n} characters)")
     }
 }

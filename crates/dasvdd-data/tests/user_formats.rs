@@ -586,6 +586,22 @@ fn csv_columns_by_name_or_number_blanks_quotes_and_hints() {
         e.starts_with("t.csv: row 4, column 2 (`b`): non-numeric cell `oops`"),
         "{e}"
     );
+    // A quote never closed swallows the rows after it: said so, at the row where it opens.
+    for text in ["a,b\n\"1,2\n3,4\n5,6\n", "a,b\n1,2\n3,\"4\n5,6\n7,8\n"] {
+        let e = parse_csv(p, text, &CsvOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("runs over 3 lines") && e.contains("closing `\"` missing"),
+            "{e}"
+        );
+        assert!(!e.contains('\n'), "{e}");
+    }
+    // Control characters in a cell are escaped in messages.
+    let e = parse_csv(p, "a,b\n1,x\ty\n", &CsvOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("`x\\ty`"), "{e}");
     // Another separator inside the cells gets a hint naming the option as the caller calls it.
     let opts = CsvOptions {
         delimiter: Delimiter::Char(b','),
