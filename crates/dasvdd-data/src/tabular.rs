@@ -1,7 +1,8 @@
-//! A user's tabular data in CSV, the one reader behind the `dasvdd` command line, the Python
-//! package's files and the paper's CSV datasets: the field separator given or detected, a
-//! header row or not (auto-detected), columns dropped or taken as labels by name or number,
-//! labels from a column or from a separate file; and the atomic writer of score files.
+//! A user's tabular data in CSV, the one reader behind the `dasvdd` command line (its `--data`
+//! files and `eval`'s score and label files) and the paper's CSV datasets: the field separator
+//! given or detected, a header row or not (auto-detected), columns dropped or taken as labels
+//! by name or number, labels from a column or from a separate file; and the atomic writer of
+//! score files.
 //!
 //! Quoting follows RFC 4180 (the `csv` crate: quoted fields, `""` for a quote, line breaks
 //! inside quotes). Every problem is reported with the file, the 1-based line number (blank
