@@ -446,7 +446,8 @@ fn fetch_files_locked(
         // from a CDN host by signed URLs), as `hf-hub` sends it.
         .redirect_auth_headers(ureq::RedirectAuthHeaders::SameHost)
         .build();
-    let hub_auth = hub_token().map(|t| format!("Bearer {t}"));
+    // The token is looked for at the first hub download, not by fetches without one.
+    let hub_auth: std::cell::OnceCell<Option<String>> = std::cell::OnceCell::new();
     let mut writable_checked = false;
     for file in files {
         let target = dest.join(&file.name);
@@ -508,26 +509,19 @@ fn fetch_files_locked(
         for source in &sources {
             let label = source.describe(&file.name);
             tracing::info!(file = %file.name, source = %label, "downloading");
-            let verified = match source {
-                Source::Hub { endpoint, repo } => {
-                    let to = Target {
-                        partial: partial.as_deref(),
-                        expected: file.bytes,
-                        report: &tell,
-                        auth: hub_auth.as_deref(),
-                    };
-                    download_url_checked(&agent, &hub_url(endpoint, repo, &file.name), &to, check)
-                }
-                Source::Url(url) => {
-                    let to = Target {
-                        partial: partial.as_deref(),
-                        expected: file.bytes,
-                        report: &tell,
-                        auth: None,
-                    };
-                    download_url_checked(&agent, url, &to, check)
-                }
+            // `label` is the source's URL; only the hub's requests carry the token.
+            let to = Target {
+                partial: partial.as_deref(),
+                expected: file.bytes,
+                report: &tell,
+                auth: match source {
+                    Source::Hub { .. } => hub_auth
+                        .get_or_init(|| hub_token().map(|t| format!("Bearer {t}")))
+                        .as_deref(),
+                    Source::Url(_) => None,
+                },
             };
+            let verified = download_url_checked(&agent, &label, &to, check);
             let verified = verified.map_err(|e| {
                 if let SourceError::Checksum(_) = e {
                     checksum_failed = true;

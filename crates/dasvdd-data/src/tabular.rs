@@ -114,6 +114,19 @@ impl FromStr for Delimiter {
     }
 }
 
+impl Delimiter {
+    /// This delimiter, or for [`Delimiter::Auto`] the one [`detect_delimiter`] finds in the
+    /// first line of `text` that is not blank.
+    pub fn resolved(self, text: &str) -> Delimiter {
+        match self {
+            Delimiter::Auto => {
+                detect_delimiter(text.lines().find(|l| !l.trim().is_empty()).unwrap_or(""))
+            }
+            d => d,
+        }
+    }
+}
+
 /// The separator of a first row: the most frequent of `,` `;` and tab, else runs of blanks
 /// when the row has several words, else `,` (one column).
 pub fn detect_delimiter(line: &str) -> Delimiter {
@@ -303,12 +316,7 @@ impl<'a> CsvRows<'a> {
         // The byte order mark that Excel and `encoding="utf-8-sig"` write is not part of the
         // first cell.
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let delimiter = match delimiter {
-            Delimiter::Auto => {
-                detect_delimiter(text.lines().find(|l| !l.trim().is_empty()).unwrap_or(""))
-            }
-            d => d,
-        };
+        let delimiter = delimiter.resolved(text);
         let separator = match delimiter {
             Delimiter::Blanks => {
                 return CsvRows {
@@ -397,12 +405,7 @@ impl Iterator for CsvRows<'_> {
 /// NaN, infinite or beyond-f32 cell. The matrix is filled row by row, so a large file costs
 /// its text and its values.
 pub fn parse_csv(path: &Path, text: &str, opts: &CsvOptions) -> Result<CsvTable> {
-    let delimiter = match opts.delimiter {
-        Delimiter::Auto => {
-            detect_delimiter(text.lines().find(|l| !l.trim().is_empty()).unwrap_or(""))
-        }
-        d => d,
-    };
+    let delimiter = opts.delimiter.resolved(text);
     let names_of = &opts.option_names;
     let mut rows = CsvRows::new(path, text, delimiter);
     let mut first = csv::StringRecord::new();
@@ -716,6 +719,16 @@ fn suspect_columns(
     out
 }
 
+/// `bytes` read from `path` as text, or an error saying it is not `what`.
+fn utf8<'a>(path: &Path, bytes: &'a [u8], what: &str) -> Result<&'a str> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        DataError::format(
+            path,
+            format!("not UTF-8 text (byte {}): not {what}", e.valid_up_to()),
+        )
+    })
+}
+
 /// Reads a CSV file of numeric features as `opts` says. Labels must be 0 (normal) and 1
 /// (anomaly); without a label source every row is normal.
 ///
@@ -724,12 +737,7 @@ fn suspect_columns(
 /// of rows.
 pub fn read_csv(path: &Path, opts: &CsvOptions) -> Result<LabeledData> {
     let bytes = crate::fileio::read_bytes(path)?;
-    let text = std::str::from_utf8(&bytes).map_err(|e| {
-        DataError::format(
-            path,
-            format!("not UTF-8 text (byte {}): not a CSV file", e.valid_up_to()),
-        )
-    })?;
+    let text = utf8(path, &bytes, "a CSV file")?;
     let table = parse_csv(path, text, opts)?;
     let rows = table.x.rows;
     let y = match (&opts.label, table.label_cells) {
@@ -764,8 +772,7 @@ pub fn read_csv(path: &Path, opts: &CsvOptions) -> Result<LabeledData> {
 /// a header line (auto-detected: a first line that is not a number).
 pub fn read_label_file(path: &Path) -> Result<Vec<u8>> {
     let bytes = crate::fileio::read_bytes(path)?;
-    let text = std::str::from_utf8(&bytes)
-        .map_err(|_| DataError::format(path, "not UTF-8 text: not a label file"))?;
+    let text = utf8(path, &bytes, "a label file")?;
     let mut rows = CsvRows::new(path, text, Delimiter::Char(b','));
     let mut rec = csv::StringRecord::new();
     let mut labels = Vec::new();

@@ -52,6 +52,21 @@ fn fetch_x(srv: &Server, content: &[u8], dest: &Path) -> dasvdd_data::Result<Fet
     fetch_files("toy", &files, dest, None, &opts())
 }
 
+/// Each progress report: the file, its bytes so far, its total and whether it ends an attempt.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, u64, Option<u64>, bool)>>>;
+
+/// A progress callback that records every report, and the record.
+fn recorder() -> (Seen, Progress) {
+    let seen: Seen = Default::default();
+    let s2 = seen.clone();
+    let progress = Progress(std::sync::Arc::new(move |e: &ProgressEvent<'_>| {
+        s2.lock()
+            .unwrap()
+            .push((e.file.to_string(), e.bytes, e.total, e.done));
+    }));
+    (seen, progress)
+}
+
 fn ranges(srv: &Server) -> Vec<Option<u64>> {
     srv.log.lock().unwrap().iter().map(|(_, r)| *r).collect()
 }
@@ -237,16 +252,9 @@ fn progress_is_told_the_bytes_of_each_attempt_and_the_whole_size() {
     let b = body.clone();
     let srv = server(move |_, from| serve(&b, from, from.is_none().then_some(300)));
     let dest = tempfile::tempdir().unwrap();
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let s2 = seen.clone();
+    let (seen, progress) = recorder();
     let o = FetchOptions {
-        progress: Some(Progress(std::sync::Arc::new(
-            move |e: &ProgressEvent<'_>| {
-                s2.lock()
-                    .unwrap()
-                    .push((e.file.to_string(), e.bytes, e.total, e.done));
-            },
-        ))),
+        progress: Some(progress),
         ..opts()
     };
     let files = [keep("x.bin", format!("{}/x", srv.base), &body)];
@@ -297,15 +305,12 @@ fn a_cut_hub_download_is_resumed_within_the_fetch_and_its_progress_told() {
         serve(&b, from, from.is_none().then_some(20_000))
     });
     let dest = tempfile::tempdir().unwrap();
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let s2 = seen.clone();
+    let (seen, progress) = recorder();
     let o = FetchOptions {
         hub_endpoint: Some(srv.base.clone()),
         hub_repo: Some("org/mirror".into()),
         hub_only: true,
-        progress: Some(Progress(std::sync::Arc::new(
-            move |e: &ProgressEvent<'_>| s2.lock().unwrap().push((e.bytes, e.total, e.done)),
-        ))),
+        progress: Some(progress),
         ..opts()
     };
     let files = [keep("x.bin", "http://127.0.0.1:9/unused".into(), &body)];
@@ -318,11 +323,11 @@ fn a_cut_hub_download_is_resumed_within_the_fetch_and_its_progress_told() {
     );
     assert_eq!(listing(dest.path()), ["x.bin"], "no partial file is left");
     let seen = seen.lock().unwrap();
-    assert!(seen.iter().all(|e| e.1 == Some(50_000)), "{seen:?}");
+    assert!(seen.iter().all(|e| e.2 == Some(50_000)), "{seen:?}");
     // One end per attempt, at the cut and at the whole size, the bytes never falling.
-    let ends: Vec<u64> = seen.iter().filter(|e| e.2).map(|e| e.0).collect();
+    let ends: Vec<u64> = seen.iter().filter(|e| e.3).map(|e| e.1).collect();
     assert_eq!(ends, [20_000, 50_000]);
-    assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "{seen:?}");
+    assert!(seen.windows(2).all(|w| w[0].1 <= w[1].1), "{seen:?}");
 }
 
 #[test]
