@@ -103,3 +103,30 @@ def test_cli_models_without_a_threshold_say_so(cli, files, train_test):
     assert det.decision_function(train_test[1]).shape == (len(train_test[1]),)
     with pytest.raises(NotFittedError, match="threshold"):
         det.predict(train_test[1])
+
+
+@pytest.mark.parametrize("dtype", ["<i8", ">i4", "<i2", "|u1", "|b1", "<f2"])
+def test_integer_boolean_and_float16_arrays_are_read_as_their_values(dtype, cli, tmp_path,
+                                                                      train_test):
+    # As scikit-learn's check_array and PyOD read them, and as `dasvdd train` reads such a
+    # `.npy` file: each value as the number it is (float32 where exact, else float64, which
+    # the models round to float32), so the scores are those of the same values in float64,
+    # and those of the CLI on the saved array.
+    X, X_test, _ = train_test
+    values = (lambda a: a > 0.5) if dtype == "|b1" else (lambda a: (a - 0.5) * 40)
+    Xi, Xt = values(X).astype(dtype), values(X_test).astype(dtype)
+    assert np.ptp(Xi.astype(np.float64)) > 0
+    det = IForest(random_state=SEED).fit(Xi)
+    ref = IForest(random_state=SEED).fit(Xi.astype(np.float64))
+    np.testing.assert_array_equal(det.decision_scores_, ref.decision_scores_)
+    scores = det.decision_function(Xt)
+    np.testing.assert_array_equal(scores, ref.decision_function(Xt.astype(np.float64)))
+    assert np.ptp(scores) > 0
+    np.save(tmp_path / "train.npy", Xi)
+    np.save(tmp_path / "test.npy", Xt)
+    model = tmp_path / "m.safetensors"
+    run(cli, "train", "--method", "iforest", "--data", str(tmp_path / "train.npy"),
+        "--out", str(model), "--seed", str(SEED), "--quiet")
+    run(cli, "score", "--model", str(model), "--data", str(tmp_path / "test.npy"),
+        "--out", str(tmp_path / "s.csv"))
+    np.testing.assert_array_equal(read_scores(tmp_path / "s.csv"), scores)

@@ -52,11 +52,19 @@ _Base = _SklearnBase if _SklearnBase is not object else _ParamsMixin
 
 
 def _as_array(X):
-    """``X`` as a numpy array without copying a native-order array (lists and DataFrames are
-    converted; float32 and float64 in the other byte order are swapped to this machine's)."""
+    """``X`` as a numpy array without copying a native-order float32 or float64 array (lists
+    and DataFrames are converted; float32 and float64 in the other byte order are swapped to
+    this machine's). Boolean, integer and float16 arrays are converted as scikit-learn's
+    ``check_array`` and PyOD convert them, and as ``dasvdd train`` reads such ``.npy`` files:
+    to float32 where every value is exact in it (bool, float16, integers of one or two bytes),
+    otherwise to float64, which the models then round to float32. Other dtypes (complex,
+    strings, objects, dates) are left for the extension to refuse with a TypeError."""
     if not isinstance(X, np.ndarray):
         X = X.to_numpy() if hasattr(X, "to_numpy") else np.asarray(X)
-    if X.dtype.kind == "f" and X.dtype.itemsize in (4, 8) and not X.dtype.isnative:
+    kind, size = X.dtype.kind, X.dtype.itemsize
+    if kind in "biu" or (kind == "f" and size == 2):
+        X = X.astype(np.float32 if size <= 2 else np.float64)
+    elif kind == "f" and size in (4, 8) and not X.dtype.isnative:
         X = X.astype(X.dtype.newbyteorder("="))
     return X
 
@@ -160,7 +168,8 @@ class BaseDetector(_Base):
         )
 
     def fit(self, X, y=None):
-        """Fits the detector on ``X`` (n_samples x n_features, float32 or float64); ``y`` is
+        """Fits the detector on ``X`` (n_samples x n_features, float32 or float64; boolean,
+        integer and float16 arrays are converted, see ``_as_array``); ``y`` is
         ignored. Sets ``decision_scores_`` (the training samples' scores), ``threshold_`` (their
         ``1 - contamination`` quantile) and ``labels_`` (1 above the threshold)."""
         self._check_contamination()
