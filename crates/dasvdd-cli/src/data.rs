@@ -1,5 +1,6 @@
 //! `dasvdd data`: the paper's datasets, where they are found, and their download.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -32,6 +33,7 @@ pub enum DataCommand {
 pub fn run(cmd: &DataCommand) -> Result<()> {
     match cmd {
         DataCommand::List => {
+            let mut out = String::new();
             for name in dasvdd_data::DatasetName::KNOWN {
                 let n = dasvdd_data::DatasetName::from_str(name)?;
                 let info = n.info();
@@ -39,9 +41,9 @@ pub fn run(cmd: &DataCommand) -> Result<()> {
                     Ok(dir) => format!("present in {}", dir.display()),
                     Err(_) => "not present".to_string(),
                 };
-                println!("{name:8} {:32} {:10} {place}", info.title, info.size);
+                writeln!(out, "{name:8} {:32} {:10} {place}", info.title, info.size)?;
             }
-            Ok(())
+            crate::output::print_stdout(&out)
         }
         DataCommand::Fetch { name, dest, mirror } => {
             let n = dasvdd_data::DatasetName::from_str(name)?;
@@ -53,14 +55,16 @@ pub fn run(cmd: &DataCommand) -> Result<()> {
                 &dest,
                 &dasvdd_data::FetchOptions::with_hub_repo(mirror.as_deref()),
             )?;
+            let mut out = String::new();
             for f in &report.files {
-                println!(
+                writeln!(
+                    out,
                     "{}",
                     serde_json::to_string(f).unwrap_or_else(|_| format!("{f:?}"))
-                );
+                )?;
             }
-            println!("{} is in {}", report.dataset, report.dir.display());
-            Ok(())
+            writeln!(out, "{} is in {}", report.dataset, report.dir.display())?;
+            crate::output::print_stdout(&out)
         }
     }
 }

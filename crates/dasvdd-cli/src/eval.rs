@@ -3,6 +3,7 @@
 //! model's, a given one, a contamination, or by default the one that flags as many samples as
 //! there are anomalies.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
@@ -201,19 +202,20 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         );
     }
     let s = Summary::new(&scores, &labels, rule).context("cannot evaluate")?;
+    let mut out = String::new();
     if args.json {
-        println!("{}", serde_json::to_string(&s)?);
+        writeln!(out, "{}", serde_json::to_string(&s)?)?;
     } else {
-        println!("samples    {} ({} anomalies)", s.n, s.anomalies);
-        println!("AUROC      {:.6}", s.auroc);
-        println!("AP         {:.6}", s.ap);
-        println!("threshold  {} ({})", s.threshold, s.threshold_rule);
-        println!("flagged    {}", s.flagged);
-        println!("precision  {:.6}", s.precision);
-        println!("recall     {:.6}", s.recall);
-        println!("F1         {:.6}", s.f1);
+        writeln!(out, "samples    {} ({} anomalies)", s.n, s.anomalies)?;
+        writeln!(out, "AUROC      {:.6}", s.auroc)?;
+        writeln!(out, "AP         {:.6}", s.ap)?;
+        writeln!(out, "threshold  {} ({})", s.threshold, s.threshold_rule)?;
+        writeln!(out, "flagged    {}", s.flagged)?;
+        writeln!(out, "precision  {:.6}", s.precision)?;
+        writeln!(out, "recall     {:.6}", s.recall)?;
+        writeln!(out, "F1         {:.6}", s.f1)?;
     }
-    Ok(())
+    crate::output::print_stdout(&out)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! still shown (its metadata says which run wrote it), and then reported as damaged: the
 //! command fails, as `score` and `load` refuse such a file.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -28,7 +29,7 @@ pub fn run(args: &InspectArgs) -> Result<()> {
     let file = crate::model_file::ModelFile::open(&args.model)?;
     let shown = crate::input::shown(&args.model);
     let ck = Checkpoint::open_to_inspect(file.path()).map_err(|e| file.named(&shown, e))?;
-    show(&ck, &shown, args.json)?;
+    crate::output::print_stdout(&show(&ck, &shown, args.json)?)?;
     if ck.integrity() == Integrity::Damaged {
         // After the metadata, so that a damaged file still says where it came from.
         anyhow::bail!("{shown}: {}", dasvdd_core::checkpoint::DAMAGED);
@@ -36,8 +37,14 @@ pub fn run(args: &InspectArgs) -> Result<()> {
     Ok(())
 }
 
-/// Prints what the checkpoint's metadata says (as one JSON object with `json`).
-fn show(ck: &Checkpoint, shown: &str, json: bool) -> Result<()> {
+/// The name of the checksum's state in the JSON object: `verified`, `none` (no checksum stored)
+/// or `mismatch`; not a metadata key.
+const CHECKSUM_FIELD: &str = "checksum";
+
+/// What the checkpoint's metadata says, as lines of text (as one JSON object with `json`,
+/// with the checksum's state under [`CHECKSUM_FIELD`]).
+fn show(ck: &Checkpoint, shown: &str, json: bool) -> Result<String> {
+    let mut out = String::new();
     let meta = ck.metadata();
     let decode = |key: &str| -> Option<Value> {
         meta.get(key)
@@ -46,35 +53,48 @@ fn show(ck: &Checkpoint, shown: &str, json: bool) -> Result<()> {
     if json {
         let mut keys: Vec<&String> = meta.keys().collect();
         keys.sort();
-        let obj: serde_json::Map<String, Value> = keys
+        let mut obj: serde_json::Map<String, Value> = keys
             .into_iter()
             .map(|k| (k.clone(), decode(k).unwrap_or(Value::Null)))
             .collect();
-        println!("{}", Value::Object(obj));
-        return Ok(());
+        let state = match ck.integrity() {
+            Integrity::Verified => "verified",
+            Integrity::Unchecked => "none",
+            Integrity::Damaged => "mismatch",
+        };
+        // Written by the command, not read from the file: a metadata key of that name (no
+        // writer of this project uses one) is shown under its own name with a prefix.
+        if let Some(v) = obj.remove(CHECKSUM_FIELD) {
+            obj.insert(format!("metadata.{CHECKSUM_FIELD}"), v);
+        }
+        obj.insert(CHECKSUM_FIELD.into(), Value::String(state.into()));
+        writeln!(out, "{}", Value::Object(obj))?;
+        return Ok(out);
     }
     let method = ck.method()?;
-    println!("file           {shown}");
-    println!("method         {method}");
+    writeln!(out, "file           {shown}")?;
+    writeln!(out, "method         {method}")?;
     if let Some(v) = meta.get("crate_version") {
-        println!("written by     dasvdd-rs {v}");
+        writeln!(out, "written by     dasvdd-rs {v}")?;
     }
     match ck.integrity() {
-        Integrity::Verified => println!("checksum       verified (SHA-256 of the tensors)"),
-        Integrity::Unchecked => {
-            println!("checksum       none stored (an older version or another tool wrote the file)")
-        }
-        Integrity::Damaged => println!(
+        Integrity::Verified => writeln!(out, "checksum       verified (SHA-256 of the tensors)")?,
+        Integrity::Unchecked => writeln!(
+            out,
+            "checksum       none stored (an older version or another tool wrote the file)"
+        )?,
+        Integrity::Damaged => writeln!(
+            out,
             "checksum       MISMATCH: the tensors are not those written (score and load refuse \
              this file)"
-        ),
+        )?,
     }
     if let Some(t) = meta.get(TRAINING_DATA_KEY) {
-        println!("trained on     {t}");
+        writeln!(out, "trained on     {t}")?;
     }
     for key in ["config", "params", "hyperparameters"] {
         if let Some(v) = decode(key) {
-            println!("settings       {v}");
+            writeln!(out, "settings       {v}")?;
         }
     }
     if let Some(g) = meta.get("gamma") {
@@ -82,10 +102,10 @@ fn show(ck: &Checkpoint, shown: &str, json: bool) -> Result<()> {
             Some(Value::Null) | None => "given",
             Some(_) => "estimated by the heuristic of eq. (6)",
         };
-        println!("gamma          {g} ({how})");
+        writeln!(out, "gamma          {g} ({how})")?;
     }
     if let Some(s) = meta.get("seed") {
-        println!("seed           {s}");
+        writeln!(out, "seed           {s}")?;
     }
     if let Some(Value::Array(h)) = decode("history") {
         let loss = |r: &Value| {
@@ -94,11 +114,12 @@ fn show(ck: &Checkpoint, shown: &str, json: bool) -> Result<()> {
                 .and_then(Value::as_f64)
         };
         match (h.first().and_then(loss), h.last().and_then(loss)) {
-            (Some(a), Some(b)) => println!(
+            (Some(a), Some(b)) => writeln!(
+                out,
                 "training       {} epochs, loss {a:.6} (first) -> {b:.6} (last)",
                 h.len()
-            ),
-            _ => println!("training       {} epochs", h.len()),
+            )?,
+            _ => writeln!(out, "training       {} epochs", h.len())?,
         }
         // DASVDD's last epoch by term: the reconstruction loss, the SVDD term, and where the
         // centre is (docs/fidelity.md: the SVDD term costs AUROC by slowing the reconstruction).
@@ -111,7 +132,7 @@ fn show(ck: &Checkpoint, shown: &str, json: bool) -> Result<()> {
                         " (||c - mean code||^2 {o:.3e}, codes' spread {p:.3e})"
                     ));
                 }
-                println!("last epoch     {line}");
+                writeln!(out, "last epoch     {line}")?;
             }
         }
     }
@@ -121,17 +142,21 @@ fn show(ck: &Checkpoint, shown: &str, json: bool) -> Result<()> {
             Value::Object(o) => o.keys().cloned().collect::<Vec<_>>().join(", "),
             other => other.to_string(),
         };
-        println!("scaling        {name} (fitted on the training data)");
+        writeln!(out, "scaling        {name} (fitted on the training data)")?;
     }
     match meta.get(THRESHOLD_KEY) {
         Some(t) => match serde_json::from_str::<StoredThreshold>(t) {
-            Ok(t) => println!(
+            Ok(t) => writeln!(
+                out,
                 "threshold      {} (flags {} of the {} training samples)",
                 t.value, t.contamination, t.n_train
-            ),
-            Err(_) => println!("threshold      {t} (unreadable)"),
+            )?,
+            Err(_) => writeln!(out, "threshold      {t} (unreadable)")?,
         },
-        None => println!("threshold      none (train with --contamination to store one)"),
+        None => writeln!(
+            out,
+            "threshold      none (train with --contamination to store one)"
+        )?,
     }
-    Ok(())
+    Ok(out)
 }

@@ -163,6 +163,13 @@ impl Output {
     }
 }
 
+/// Prints a command's report on standard output: a reader that closes the pipe early (`|
+/// head`, `| true`) ends it quietly, as [`Output::write`] does for scores and models, where
+/// `println!` would panic.
+pub fn print_stdout(text: &str) -> Result<()> {
+    Output::Stdout.write(text.as_bytes())
+}
+
 /// Whether `a` and `b` name the same existing file.
 fn same_file(a: &Path, b: &Path) -> bool {
     match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {

@@ -174,3 +174,54 @@ fn outputs_are_checked_before_training_and_models_are_not_overwritten() {
     ));
     assert!(e.contains("--force"), "{e}");
 }
+
+/// Every command that prints a report on standard output ends quietly when its reader has gone
+/// (`dasvdd inspect m | head -1` racing, `| true`): exit 0 and nothing on stderr, as `score
+/// --out -` does, where `println!` panicked (exit 101).
+#[test]
+fn reports_to_a_closed_pipe_end_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fixture(d);
+    train_fast(d, "m.safetensors");
+    let scores = ok(&dasvdd(
+        &[
+            "score",
+            "--model",
+            "m.safetensors",
+            "--data",
+            "new.csv",
+            "--out",
+            "s.csv",
+        ],
+        d,
+    ));
+    assert!(scores.is_empty());
+    let commands: [&[&str]; 6] = [
+        &["inspect", "m.safetensors"],
+        &["inspect", "m.safetensors", "--json"],
+        &["eval", "--scores", "s.csv", "--labels", "labels.csv"],
+        &["eval", "--scores", "s.csv", "--labels", "labels.csv", "--json"],
+        &["data", "list"],
+        &["score", "--model", "m.safetensors", "--data", "new.csv", "--out", "-"],
+    ];
+    for args in commands {
+        // The pipe's reading end is closed before the command starts, so its first write fails
+        // with a broken pipe whatever the timing.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = std::process::Command::new(common::binary())
+            .args(args)
+            .current_dir(d)
+            .env("RAYON_NUM_THREADS", "1")
+            .env("DASVDD_DATA", d)
+            .stdin(std::process::Stdio::null())
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}

@@ -89,7 +89,12 @@ fn a_flipped_bit_in_a_weight_fails_score_and_old_files_still_score() {
     assert!(shown.contains("threshold      "), "{shown}");
     let json: serde_json::Value = serde_json::from_slice(&as_json.stdout).unwrap();
     assert_eq!(json["method"], "dasvdd");
+    assert_eq!(json["checksum"], "mismatch", "{json}");
     assert!(score(d, "damaged.safetensors").stdout.is_empty());
+    let json_of = |file: &str| -> serde_json::Value {
+        serde_json::from_str(&ok(&dasvdd(&["inspect", "--json", file], d))).unwrap()
+    };
+    assert_eq!(json_of("m.safetensors")["checksum"], "verified");
 
     // The same file as an older version wrote it: no checksum; it scores as before.
     let mut old = head.clone();
@@ -100,6 +105,7 @@ fn a_flipped_bit_in_a_weight_fails_score_and_old_files_still_score() {
     std::fs::write(d.join("old.safetensors"), assemble(&old, &bytes[start..])).unwrap();
     assert_eq!(ok(&score(d, "old.safetensors")), want);
     assert!(ok(&dasvdd(&["inspect", "old.safetensors"], d)).contains("checksum       none stored"));
+    assert_eq!(json_of("old.safetensors")["checksum"], "none");
 
     // A header-only change (another metadata entry) keeps the checksum valid.
     let mut noted = head.clone();
