@@ -168,7 +168,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             ThresholdRule::Model {
                 value: t.value,
                 contamination: t.contamination,
-                file: m.display().to_string(),
+                file: shown(m),
             }
         }
         _ => ThresholdRule::TopAnomalies,

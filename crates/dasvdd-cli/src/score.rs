@@ -2,6 +2,7 @@
 //! optionally DASVDD's two parts of the score and a 0/1 prediction at the model's threshold,
 //! and, when the samples carry labels, the evaluation of the scores in the same run.
 
+use crate::eval::ThresholdRule;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -86,22 +87,35 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
             detector.method()
         );
     }
-    let threshold = if args.predict {
+    // The threshold of --predict, and where it came from, for the evaluation's summary.
+    let threshold_rule = if args.predict {
         Some(match args.threshold {
-            Some(t) if t.is_finite() => t,
+            Some(t) if t.is_finite() => ThresholdRule::Given(t),
             Some(t) => bail!("--threshold {t} is not a finite number"),
-            None => decoded_metadata::<StoredThreshold>(model_path, &metadata, THRESHOLD_KEY)
-                .map_err(named)?
-                .map(|t| t.value)
-                .with_context(|| {
-                    format!(
-                        "{model_name} holds no threshold: train it with --contamination, or \
-                         pass --threshold"
-                    )
-                })?,
+            None => {
+                let stored =
+                    decoded_metadata::<StoredThreshold>(model_path, &metadata, THRESHOLD_KEY)
+                        .map_err(named)?
+                        .with_context(|| {
+                            format!(
+                                "{model_name} holds no threshold: train it with \
+                                 --contamination, or pass --threshold"
+                            )
+                        })?;
+                ThresholdRule::Model {
+                    value: stored.value,
+                    contamination: stored.contamination,
+                    file: model_name.to_string(),
+                }
+            }
         })
     } else {
         None
+    };
+    let threshold = match &threshold_rule {
+        Some(ThresholdRule::Given(t)) => Some(*t),
+        Some(ThresholdRule::Model { value, .. }) => Some(*value),
+        _ => None,
     };
 
     // `--dataset` without `--class` scores the class the model was trained on.
@@ -247,8 +261,14 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
             );
             return Ok(());
         }
-        let summary = crate::eval::Summary::new(&scores, labels, threshold_rule(threshold))
-            .with_context(|| format!("cannot evaluate the scores of {}", samples.origin))?;
+        let summary = crate::eval::Summary::new(
+            &scores,
+            labels,
+            threshold_rule
+                .clone()
+                .unwrap_or(ThresholdRule::TopAnomalies),
+        )
+        .with_context(|| format!("cannot evaluate the scores of {}", samples.origin))?;
         eprintln!("{}: {}", samples.origin, summary.one_line());
         if let Some(terms) = &parts {
             let mut each = Vec::with_capacity(terms.len());
@@ -274,12 +294,5 @@ fn shorten_list(names: &[String]) -> String {
         names.join(", ")
     } else {
         format!("{}, ... ({} columns)", names[..6].join(", "), names.len())
-    }
-}
-
-fn threshold_rule(t: Option<f64>) -> crate::eval::ThresholdRule {
-    match t {
-        Some(t) => crate::eval::ThresholdRule::Given(t),
-        None => crate::eval::ThresholdRule::TopAnomalies,
     }
 }

@@ -194,7 +194,13 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     }
     let device = parse_device(args.device.as_deref().unwrap_or("cpu"))?;
     args.source.check()?;
-    let inputs: Vec<&std::path::Path> = args.source.path().into_iter().collect();
+    // The config file is an input too: `--force` must not replace it with the model.
+    let inputs: Vec<&std::path::Path> = args
+        .source
+        .path()
+        .into_iter()
+        .chain(args.config.as_deref().filter(|c| c.as_os_str() != "-"))
+        .collect();
     let out = Output::prepare(
         "--out",
         &args.out,

@@ -201,9 +201,24 @@ fn reports_to_a_closed_pipe_end_quietly() {
         &["inspect", "m.safetensors"],
         &["inspect", "m.safetensors", "--json"],
         &["eval", "--scores", "s.csv", "--labels", "labels.csv"],
-        &["eval", "--scores", "s.csv", "--labels", "labels.csv", "--json"],
+        &[
+            "eval",
+            "--scores",
+            "s.csv",
+            "--labels",
+            "labels.csv",
+            "--json",
+        ],
         &["data", "list"],
-        &["score", "--model", "m.safetensors", "--data", "new.csv", "--out", "-"],
+        &[
+            "score",
+            "--model",
+            "m.safetensors",
+            "--data",
+            "new.csv",
+            "--out",
+            "-",
+        ],
     ];
     for args in commands {
         // The pipe's reading end is closed before the command starts, so its first write fails
@@ -224,4 +239,81 @@ fn reports_to_a_closed_pipe_end_quietly() {
         assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
+}
+
+/// `train --force` refuses to write the model over its own `--config`, as over its `--data`.
+#[test]
+fn train_never_writes_over_its_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fixture(d);
+    std::fs::write(d.join("self.toml"), "[train]\nepochs = 1\n").unwrap();
+    let e = err(&dasvdd(
+        &[
+            "train",
+            "--quiet",
+            "--data",
+            "normal.csv",
+            "--config",
+            "self.toml",
+            "--out",
+            "self.toml",
+            "--force",
+        ],
+        d,
+    ));
+    assert!(e.contains("--out self.toml is also an input"), "{e}");
+    assert_eq!(
+        std::fs::read_to_string(d.join("self.toml")).unwrap(),
+        "[train]\nepochs = 1\n"
+    );
+}
+
+/// `score --predict` with labels names where its threshold came from: the model's (stored by
+/// `train --contamination`) or `--threshold`, as `eval --model` and `eval --threshold` do.
+#[test]
+fn score_names_the_source_of_its_threshold() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fixture(d);
+    common::train_fast_with(d, "m.safetensors", &["--contamination", "0.1"]);
+    // new.csv with its labels as a last column.
+    let rows = std::fs::read_to_string(d.join("new.csv")).unwrap();
+    let labels = std::fs::read_to_string(d.join("labels.csv")).unwrap();
+    let labelled: String = rows
+        .lines()
+        .zip(labels.lines().skip(1))
+        .map(|(r, l)| format!("{r},{l}\n"))
+        .collect();
+    std::fs::write(d.join("lab.csv"), labelled).unwrap();
+    let summary = |extra: &[&str]| {
+        let mut args = vec![
+            "score",
+            "--model",
+            "m.safetensors",
+            "--data",
+            "lab.csv",
+            "--label-col",
+            "9",
+            "--predict",
+            "--out",
+            "s.csv",
+            "--force",
+        ];
+        args.extend(extra);
+        let out = dasvdd(&args, d);
+        ok(&out);
+        common::stderr(&out)
+    };
+    let from_model = summary(&[]);
+    assert!(
+        from_model.contains("(of m.safetensors: flags 0.1 of its training samples)"),
+        "{from_model}"
+    );
+    assert!(!from_model.contains("--threshold"), "{from_model}");
+    let given = summary(&["--threshold", "0.5"]);
+    assert!(
+        given.contains("at threshold 0.5 (given (--threshold))"),
+        "{given}"
+    );
 }
