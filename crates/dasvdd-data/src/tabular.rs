@@ -152,11 +152,15 @@ pub struct OptionNames {
     pub drop: &'static str,
     /// The option that takes a column as the labels.
     pub label: &'static str,
+    /// The option that says whether the first row is a header, with the value that says it
+    /// is.
+    pub header_present: &'static str,
 }
 
 impl Default for OptionNames {
     fn default() -> Self {
         OptionNames {
+            header_present: "`CsvOptions::header = Header::Present`",
             delimiter: "`CsvOptions::delimiter`",
             drop: "`CsvOptions::drop`",
             label: "`CsvOptions::label`",
@@ -237,18 +241,24 @@ pub fn is_header_row(first: &[&str], second: Option<&[&str]>, ignore: &[usize]) 
     if considered().any(|c| parse_number(c).is_none()) {
         return considered().all(|c| parse_number(c).is_none() || is_integer(c));
     }
-    // An ignored column may be named (`0,1,label`) when the next row does not repeat the name.
-    let counts_up = first.iter().enumerate().all(|(i, c)| {
-        c.trim() == i.to_string()
-            || (ignore.contains(&i)
-                && parse_number(c).is_none()
-                && second.is_none_or(|r| r.get(i).map(|v| v.trim()) != Some(c.trim())))
-    });
+    let counts_up = counts_up(first, second, ignore);
     let next_has_fraction = second.is_some_and(|r| {
         r.iter()
             .any(|c| c.trim().contains(['.', 'e', 'E']) && parse_number(c).is_some())
     });
     counts_up && next_has_fraction
+}
+
+/// Whether `first` is the integers `0,1,..,n-1`, the header pandas writes for a frame without
+/// column names. An ignored column may be named (`0,1,label`) when the next row does not repeat
+/// the name.
+fn counts_up(first: &[&str], second: Option<&[&str]>, ignore: &[usize]) -> bool {
+    first.iter().enumerate().all(|(i, c)| {
+        c.trim() == i.to_string()
+            || (ignore.contains(&i)
+                && parse_number(c).is_none()
+                && second.is_none_or(|r| r.get(i).map(|v| v.trim()) != Some(c.trim())))
+    })
 }
 
 /// Parses a 0/1 label.
@@ -421,6 +431,10 @@ pub fn parse_csv(path: &Path, text: &str, opts: &CsvOptions) -> Result<CsvTable>
         LabelSource::None | LabelSource::File(_) => None,
     };
     let refs = || opts.drop.iter().chain(label_ref);
+    // With `Auto`, a first row of integers counting up from 0 that is read as data (the next
+    // row has no decimal fraction) may be pandas' header above integer values: said in a
+    // warning, since only the caller can tell.
+    let mut looks_like_header = false;
     let has_header = match opts.header {
         Header::Present => true,
         Header::Absent => false,
@@ -428,16 +442,28 @@ pub fn parse_csv(path: &Path, text: &str, opts: &CsvOptions) -> Result<CsvTable>
             let ignore: Vec<usize> = refs().filter_map(|c| c.index_hint(width)).collect();
             let first_cells: Vec<&str> = first.iter().collect();
             let second_cells: Option<Vec<&str>> = second_line.map(|_| second.iter().collect());
-            refs().any(ColumnRef::needs_header)
-                || is_header_row(&first_cells, second_cells.as_deref(), &ignore)
+            let header = refs().any(ColumnRef::needs_header)
+                || is_header_row(&first_cells, second_cells.as_deref(), &ignore);
+            looks_like_header = !header
+                && width > 1
+                && second_line.is_some()
+                && counts_up(&first_cells, second_cells.as_deref(), &ignore);
+            header
         }
     };
+    // A header taken because a column was named, whose cells are all numbers, is a data row.
+    let numeric_header = has_header && first.iter().all(|c| parse_number(c).is_some());
     let names: Option<Vec<String>> =
         has_header.then(|| first.iter().map(|c| c.trim().to_string()).collect());
     let resolve = |what: &str, c: &ColumnRef| -> Result<usize> {
         let by_name = |name: &str| names.as_ref()?.iter().position(|n| n == name.trim());
         let no_column = |shown: String| {
             let known = match &names {
+                Some(n) if numeric_header => format!(
+                    "the first row holds only numbers ({}), so the file seems to have no \
+                     header row: give columns by number (1 = the first)",
+                    shorten(&n.join(", "))
+                ),
                 Some(n) => format!("the header has {}", shorten(&n.join(", "))),
                 None => "the file has no header row".into(),
             };
@@ -563,7 +589,15 @@ pub fn parse_csv(path: &Path, text: &str, opts: &CsvOptions) -> Result<CsvTable>
         return Err(DataError::format(path, "no data rows, only a header row"));
     }
     x.data.shrink_to_fit();
-    let warnings = suspect_columns(&x, &features, names.as_deref(), names_of);
+    let mut warnings = suspect_columns(&x, &features, names.as_deref(), names_of);
+    if looks_like_header {
+        warnings.push(format!(
+            "the first row ({}) counts the columns from 0 and was read as data; if it is a \
+             header (pandas writes one for unnamed columns), pass {}",
+            shorten(&first.iter().collect::<Vec<_>>().join(",")),
+            names_of.header_present
+        ));
+    }
     let names = names.map(|n| features.iter().map(|&j| n[j].clone()).collect());
     tracing::debug!(path = %path.display(), rows = x.rows, cols = x.cols, "parsed csv");
     Ok(CsvTable {

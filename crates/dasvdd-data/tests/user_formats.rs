@@ -96,6 +96,80 @@ fn pandas_headers_are_told_from_data() {
 }
 
 #[test]
+fn a_header_of_numbers_is_read_when_the_caller_says_so() {
+    let p = std::path::Path::new("t.csv");
+    let present = CsvOptions {
+        header: Header::Present,
+        ..Default::default()
+    };
+    // pandas' header above integer values is data by default, with a warning naming the option.
+    let pandas_ints = "0,1,2\n5,3,1\n4,4,2\n6,2,9\n";
+    let auto = parse_csv(p, pandas_ints, &CsvOptions::default()).unwrap();
+    assert_eq!(auto.x.rows, 4);
+    assert!(auto.names.is_none());
+    assert_eq!(auto.warnings.len(), 1, "{:?}", auto.warnings);
+    assert!(
+        auto.warnings[0].contains("the first row (`0,1,2`) counts the columns from 0")
+            && auto.warnings[0].contains("`CsvOptions::header = Header::Present`"),
+        "{:?}",
+        auto.warnings
+    );
+    // Told that it is a header, it is one: three rows, pandas' values.
+    let told = parse_csv(p, pandas_ints, &present).unwrap();
+    assert_eq!(
+        told.x.data,
+        vec![5.0, 3.0, 1.0, 4.0, 4.0, 2.0, 6.0, 2.0, 9.0]
+    );
+    assert_eq!(
+        told.names.as_deref(),
+        Some(&["0".to_string(), "1".into(), "2".into()][..])
+    );
+    assert!(told.warnings.is_empty(), "{:?}", told.warnings);
+    // Years as column names: data by default (nothing tells them from values, so no warning),
+    // a header when told.
+    let years = "2019,2020,2021\n5,3,1\n4,4,2\n";
+    let auto = parse_csv(p, years, &CsvOptions::default()).unwrap();
+    assert_eq!((auto.x.rows, auto.warnings.len()), (3, 0));
+    let told = parse_csv(p, years, &present).unwrap();
+    assert_eq!((told.x.rows, told.x.data[0]), (2, 5.0));
+    // Told there is none, a row of names is bad data.
+    let absent = CsvOptions {
+        header: Header::Absent,
+        ..Default::default()
+    };
+    csv_err("a,b\n1,2\n", &absent, 1, "non-numeric cell `a`");
+    // A single column counting from 0 is not taken for pandas' header in a warning.
+    let one = parse_csv(p, "0\n1\n2\n", &CsvOptions::default()).unwrap();
+    assert!(
+        one.warnings
+            .iter()
+            .all(|w| !w.contains("counts the columns")),
+        "{:?}",
+        one.warnings
+    );
+}
+
+#[test]
+fn a_column_named_in_a_file_without_header_says_so() {
+    // Naming a column makes the first row a header; when that row is numbers, the message says
+    // the file seems to have none, rather than listing the numbers as its header.
+    let opts = CsvOptions {
+        drop: vec![ColumnRef::Given("a".into())],
+        ..Default::default()
+    };
+    let e = parse_csv(std::path::Path::new("t.csv"), "2.5,-0.25\n1.5,2\n", &opts)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(
+            "`a`: no such column; the first row holds only numbers (`2.5, -0.25`), so \
+             the file seems to have no header row: give columns by number (1 = the first)"
+        ),
+        "{e}"
+    );
+}
+
+#[test]
 fn csv_with_a_separate_label_file() {
     let d = tempfile::tempdir().unwrap();
     let x = write(d.path(), "x.csv", "1,2\n3,4\n5,6\n");
@@ -609,6 +683,7 @@ fn csv_columns_by_name_or_number_blanks_quotes_and_hints() {
             delimiter: "--delimiter",
             drop: "--drop-cols",
             label: "--label-col",
+            header_present: "--header yes",
         },
         ..Default::default()
     };

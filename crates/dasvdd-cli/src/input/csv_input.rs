@@ -44,7 +44,11 @@ impl SourceArgs {
         rule: &LabelRule,
     ) -> Result<CsvTable> {
         let opts = CsvOptions {
-            header: Header::Auto,
+            header: match self.header.as_deref() {
+                Some("yes") => Header::Present,
+                Some("no") => Header::Absent,
+                _ => Header::Auto,
+            },
             label: match &self.label_col {
                 Some(c) => LabelSource::Column(ColumnRef::Given(c.clone())),
                 None => LabelSource::None,
@@ -62,6 +66,7 @@ impl SourceArgs {
                 delimiter: "--delimiter",
                 drop: "--drop-cols",
                 label: "--label-col",
+                header_present: "--header yes",
             },
         };
         let table = tabular::parse_csv(Path::new(origin), text, &opts)?;

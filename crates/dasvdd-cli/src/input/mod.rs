@@ -46,6 +46,10 @@ pub struct SourceArgs {
     /// the most frequent of , ; and tab in the first row, else blanks]
     #[arg(long)]
     pub delimiter: Option<String>,
+    /// CSV header row: `yes` (the first row names the columns), `no` (every row is data) or
+    /// `auto` [default: auto: a row with names, or pandas' `0,1,..` above decimal values]
+    #[arg(long, value_name = "auto|yes|no", value_parser = ["auto", "yes", "no"])]
+    pub header: Option<String>,
     /// CSV columns that are not features (ids, timestamps, ...), comma-separated, each by header
     /// name or number (1 = the first column)
     #[arg(long, value_delimiter = ',', value_name = "COLUMNS")]
@@ -205,6 +209,7 @@ impl SourceArgs {
             (self.label_col.is_some(), "--label-col"),
             (!self.drop_cols.is_empty(), "--drop-cols"),
             (self.delimiter.is_some(), "--delimiter"),
+            (self.header.is_some(), "--header"),
         ] {
             if given {
                 bail!("{flag} applies to CSV input, and {what} is not CSV");

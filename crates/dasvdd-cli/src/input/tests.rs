@@ -10,6 +10,7 @@ fn args() -> SourceArgs {
         class: None,
         split: None,
         delimiter: None,
+        header: None,
         drop_cols: Vec::new(),
         label_col: None,
         pos_label: None,
@@ -63,6 +64,38 @@ fn columns_are_dropped_and_labels_taken_by_name_or_number() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("nope") && e.contains("id, x, y2, lab"), "{e}");
+}
+
+#[test]
+fn header_says_whether_the_first_row_names_the_columns() {
+    // pandas' header above integers: data by default (with a warning), a header with --header
+    // yes, whose names then refer to the columns.
+    let text = "0,1,2\n5,3,1\n4,4,2\n";
+    let mut a = args();
+    let (x, _) = a.parse_csv("t", text, &LabelRule::default()).unwrap();
+    assert_eq!(x.rows, 3);
+    a.header = Some("yes".into());
+    a.drop_cols = vec!["1".into()];
+    let t = a.parse_csv_table("t", text, &LabelRule::default()).unwrap();
+    // The header's column named `1` (a name is looked up before a number), the second.
+    assert_eq!((t.x.rows, t.x.data.clone()), (2, vec![5.0, 1.0, 4.0, 2.0]));
+    assert_eq!(t.names.unwrap(), ["0", "2"]);
+    // --header no: a row of names is bad data.
+    let mut a = args();
+    a.header = Some("no".into());
+    let e = a
+        .parse_csv("t", "a,b\n1,2\n", &LabelRule::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("row 1") && e.contains("non-numeric cell `a`"),
+        "{e}"
+    );
+    // Not CSV: the flag does not apply.
+    let mut a = args();
+    a.header = Some("yes".into());
+    let e = a.no_csv_options("x.npy").unwrap_err().to_string();
+    assert!(e.contains("--header applies to CSV input"), "{e}");
 }
 
 #[test]
