@@ -280,6 +280,54 @@ fn other_formats_and_delimiters_are_read() {
         ],
         d,
     ));
+    // IDX files without pixels or without images: an error naming the file (it was a message
+    // about `input_dim`, without the file).
+    for (name, dims) in [
+        ("flat-idx3-ubyte", [5u32, 0, 28]),
+        ("none-idx3-ubyte", [0, u32::MAX, u32::MAX]),
+    ] {
+        let mut bytes = vec![0u8, 0, 8, 3];
+        bytes.extend(dims.iter().flat_map(|d| d.to_be_bytes()));
+        std::fs::write(d.join(name), bytes).unwrap();
+        for method in ["iforest", "kde"] {
+            let e = err(&dasvdd(
+                &[
+                    "train", "--quiet", "--method", method, "--data", name, "--out", "e.st",
+                ],
+                d,
+            ));
+            assert!(
+                e.contains(name) && (e.contains("empty image size") || e.contains("no images")),
+                "{e}"
+            );
+        }
+    }
+    // A gzipped IDX file of labels, given where images go: the IDX reader's message (it was
+    // "unsupported file type `.gz`").
+    let mut labels = vec![0u8, 0, 8, 1, 0, 0, 0, 3, 1, 2, 3];
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &labels).unwrap();
+    labels = gz.finish().unwrap();
+    std::fs::write(d.join("labels-idx1-ubyte.gz"), labels).unwrap();
+    let e = err(&dasvdd(
+        &[
+            "train",
+            "--quiet",
+            "--method",
+            "iforest",
+            "--data",
+            "labels-idx1-ubyte.gz",
+            "--out",
+            "e.st",
+        ],
+        d,
+    ));
+    assert!(
+        e.contains(
+            "labels-idx1-ubyte.gz: wrong idx magic number 0x00000801: 1 dimensions, expected 3"
+        ),
+        "{e}"
+    );
     // An ODDS .mat file, where the shared data is present.
     let cardio = Path::new("/work/shared/data/odds/cardio.mat");
     if cardio.exists() {

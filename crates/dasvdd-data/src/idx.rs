@@ -88,11 +88,24 @@ pub fn parse_idx(path: &Path, bytes: &[u8], expected_ndims: usize) -> Result<Idx
 /// image count, height and width.
 pub fn read_idx_images(path: &Path) -> Result<IdxArray> {
     let bytes = read_maybe_gz(path)?;
-    let arr = parse_idx(path, &bytes, 3)?;
+    parse_idx_images(path, &bytes)
+}
+
+/// Parses an IDX image file (`n x rows x cols`, already decompressed) from `bytes`, as
+/// [`read_idx_images`] reads one; `path` only names the file in errors. A file without images,
+/// or with images of no pixels, is an error.
+pub fn parse_idx_images(path: &Path, bytes: &[u8]) -> Result<IdxArray> {
+    let arr = parse_idx(path, bytes, 3)?;
     if arr.dims[1] == 0 || arr.dims[2] == 0 {
         return Err(DataError::format(
             path,
             format!("empty image size {:?}", arr.dims),
+        ));
+    }
+    if arr.dims[0] == 0 {
+        return Err(DataError::format(
+            path,
+            format!("no images: dimensions {:?}", arr.dims),
         ));
     }
     Ok(arr)

@@ -243,9 +243,9 @@ impl SourceArgs {
             Format::Mat
         } else if name.contains("idx3")
             || ext == "idx"
-            || is_idx_images(bytes)
+            || is_idx(bytes)
             || (dasvdd_data::fileio::is_gzip(bytes)
-                && dasvdd_data::fileio::gunzip(bytes).is_ok_and(|raw| is_idx_images(&raw)))
+                && dasvdd_data::fileio::gunzip(bytes).is_ok_and(|raw| is_idx(&raw)))
         {
             Format::Idx
         } else if matches!(ext.as_str(), "csv" | "tsv" | "txt" | "dat" | "") {
@@ -282,7 +282,7 @@ impl SourceArgs {
                 } else {
                     bytes.to_vec()
                 };
-                let a = dasvdd_data::idx::parse_idx(origin_path, &raw, 3)?;
+                let a = dasvdd_data::idx::parse_idx_images(origin_path, &raw)?;
                 let cols = a.dims[1] * a.dims[2];
                 // Pixels in [0, 1], as the project's image loaders give them.
                 let data = a.values.iter().map(|&v| f32::from(v) / 255.0).collect();
@@ -396,8 +396,14 @@ fn parse_split(s: &str) -> Result<Role> {
 
 /// Whether `bytes` start like an IDX file of unsigned-byte images (magic 0x00000803), gzipped
 /// or not.
-fn is_idx_images(bytes: &[u8]) -> bool {
-    bytes.starts_with(&[0, 0, 8, 3])
+/// Whether `bytes` start with an IDX header (two zero bytes, a value type, 1 to 4 dimensions):
+/// images or not, so that an IDX file of labels or of another value type gets the IDX reader's
+/// message rather than an unknown file type.
+fn is_idx(bytes: &[u8]) -> bool {
+    matches!(
+        bytes,
+        [0, 0, 0x08 | 0x09 | 0x0b | 0x0c | 0x0d | 0x0e, 1..=4, ..]
+    )
 }
 
 #[cfg(test)]
