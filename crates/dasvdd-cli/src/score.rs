@@ -223,10 +223,14 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
             scores[i]
         );
     }
+    let groups = samples.groups.as_deref();
     let mut header = vec!["score"];
     header.extend(parts.iter().flatten().map(|t| t.name));
     if threshold.is_some() {
         header.push("prediction");
+    }
+    if groups.is_some() {
+        header.push(GROUP_COLUMN);
     }
     let mut text = String::with_capacity(scores.len() * 24 * header.len() + 40);
     text.push_str(&header.join(","));
@@ -240,18 +244,41 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
         if let Some(t) = threshold {
             text.push_str(&format!(",{}", u8::from(*s >= t)));
         }
+        if let Some(g) = groups {
+            text.push_str(&format!(",{}", g[i]));
+        }
         text.push('\n');
     }
     out.write(text.as_bytes())?;
 
-    if let (Some(labels), false) = (&samples.labels, args.quiet) {
+    if let (Some(row_labels), false) = (&samples.labels, args.quiet) {
+        // Rows in groups (MIMII's frames of one clip) are evaluated as their groups, each
+        // scored by the mean of its rows' scores, as the benchmark and the MIMII baseline do.
+        let by_group = |values: &[f64]| -> Result<(Vec<f64>, Vec<u8>)> {
+            match groups {
+                Some(g) => dasvdd_eval::mean_by_group(values, g, row_labels)
+                    .with_context(|| format!("cannot average the scores of {}", samples.origin)),
+                None => Ok((values.to_vec(), row_labels.clone())),
+            }
+        };
+        let (scores, labels) = by_group(&scores)?;
+        let labels = &labels;
+        let origin = match groups {
+            Some(_) => format!(
+                "{}, per group of rows ({} groups, the `{GROUP_COLUMN}` column: MIMII's clips, \
+                 each scored by the mean score of its rows)",
+                samples.origin,
+                labels.len()
+            ),
+            None => samples.origin.clone(),
+        };
         // The scores are written; labels of one class only (a folder of normal images, say)
         // leave nothing to evaluate, which is worth a note, not a failed run.
         let anomalies = labels.iter().filter(|&&l| l != 0).count();
         if anomalies == 0 || anomalies == labels.len() {
             eprintln!(
                 "{}: all {} samples are labelled {}: no AUROC to report",
-                samples.origin,
+                origin,
                 labels.len(),
                 if anomalies == 0 {
                     "normal"
@@ -268,25 +295,28 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
                 .clone()
                 .unwrap_or(ThresholdRule::TopAnomalies),
         )
-        .with_context(|| format!("cannot evaluate the scores of {}", samples.origin))?;
-        eprintln!("{}: {}", samples.origin, summary.one_line());
+        .with_context(|| format!("cannot evaluate the scores of {}", origin))?;
+        eprintln!("{}: {}", origin, summary.one_line());
         if let Some(terms) = &parts {
             let mut each = Vec::with_capacity(terms.len());
             for t in terms {
-                let a = dasvdd_eval::auroc(&t.values, labels).with_context(|| {
+                let a = dasvdd_eval::auroc(&by_group(&t.values)?.0, labels).with_context(|| {
                     format!("cannot evaluate the {} term of the scores", t.name)
                 })?;
                 each.push(format!("{} {a:.4} (weight {})", t.name, t.weight));
             }
             eprintln!(
                 "{}: AUROC of each term of the score alone: {}",
-                samples.origin,
+                origin,
                 each.join(", ")
             );
         }
     }
     Ok(())
 }
+
+/// The column of the score file that names each row's group, when the rows come in groups.
+const GROUP_COLUMN: &str = "group";
 
 /// `a, b, c` for a short list, `a, b, c, ... (40 columns)` for a long one.
 fn shorten_list(names: &[String]) -> String {

@@ -89,6 +89,9 @@ pub struct Samples {
     pub names: Option<Vec<String>>,
     /// The paper dataset and normal class, with `--dataset`.
     pub dataset: Option<(DatasetName, u8)>,
+    /// The group of each row when rows are evaluated in groups (MIMII's test split: the
+    /// clip each frame vector comes from, numbered in test order).
+    pub groups: Option<Vec<u32>>,
 }
 
 impl SourceArgs {
@@ -181,6 +184,7 @@ impl SourceArgs {
                 origin: shown,
                 names: None,
                 dataset: None,
+                groups: None,
             });
         }
         self.no_image_options(&shown)?;
@@ -262,6 +266,7 @@ impl SourceArgs {
             origin: origin.to_string(),
             names: None,
             dataset: None,
+            groups: None,
         };
         match format {
             Format::Npy => {
@@ -346,9 +351,12 @@ impl SourceArgs {
             "{dataset} class {class} ({}), {part}",
             classes[class as usize]
         );
-        let (x, labels) = match split {
-            Role::Train => (prepared.split.train, None),
-            Role::Score => (prepared.split.test.x, Some(prepared.split.test.y)),
+        let (x, labels, groups) = match split {
+            Role::Train => (prepared.split.train, None, None),
+            Role::Score => {
+                let test = prepared.split.test;
+                (test.x, Some(test.y), test.groups)
+            }
         };
         Ok(Samples {
             x,
@@ -356,6 +364,7 @@ impl SourceArgs {
             origin,
             names: None,
             dataset: Some((dataset, class)),
+            groups,
         })
     }
 }
