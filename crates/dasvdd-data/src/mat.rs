@@ -89,10 +89,15 @@ fn to_labeled(x: DenseVar, y: DenseVar) -> std::result::Result<LabeledData, Stri
         let (r, c) = (k % rows, k / rows);
         let f = v as f32;
         if !f.is_finite() {
+            // Rows and columns counted from 1, as MATLAB counts them and the other readers'
+            // messages do.
+            let (row, col) = (r + 1, c + 1);
             return Err(if v.is_finite() {
-                format!("variable X has value {v} at row {r}, column {c}, outside the f32 range")
+                format!(
+                    "variable X has value {v} at row {row}, column {col}, outside the f32 range"
+                )
             } else {
-                format!("variable X has non-finite value {v} at row {r}, column {c}")
+                format!("variable X has non-finite value {v} at row {row}, column {col}")
             });
         }
         data[r * cols + c] = f;
@@ -105,7 +110,8 @@ fn to_labeled(x: DenseVar, y: DenseVar) -> std::result::Result<LabeledData, Stri
             0.0 => Ok(0u8),
             1.0 => Ok(1u8),
             _ => Err(format!(
-                "variable y has value {v} at index {i}, expected 0 or 1"
+                "variable y has value {v} at element {} (from 1), expected 0 or 1",
+                i + 1
             )),
         })
         .collect::<std::result::Result<Vec<u8>, String>>()?;

@@ -146,7 +146,7 @@ fn bad_values_and_shapes_are_errors() {
         vars[0].real = Values::F64(vec![1.0, 3.0, 5.0, 2.0, bad, 6.5]);
         let msg = problem(&mat_file(&vars, true, false));
         assert!(
-            msg.contains("non-finite") && msg.contains("row 1, column 1"),
+            msg.contains("non-finite") && msg.contains("row 2, column 2"),
             "{msg}"
         );
     }
@@ -156,7 +156,11 @@ fn bad_values_and_shapes_are_errors() {
 
     let mut vars = small_x_y();
     vars[1].real = Values::F64(vec![0.0, 2.0, 0.0]);
-    assert!(problem(&mat_file(&vars, false, false)).contains("expected 0 or 1"));
+    let msg = problem(&mat_file(&vars, false, false));
+    assert!(
+        msg.contains("value 2 at element 2 (from 1), expected 0 or 1"),
+        "{msg}"
+    );
 
     let mut vars = small_x_y();
     vars[1].dims = vec![1, 3];
