@@ -37,9 +37,37 @@ pub fn run(args: &InspectArgs) -> Result<()> {
     Ok(())
 }
 
+/// The name of the fitted scalars ([`FITTED_SCALARS`]) in the JSON object; not a metadata key.
+const FITTED_FIELD: &str = "fitted";
+
 /// The name of the checksum's state in the JSON object: `verified`, `none` (no checksum stored)
 /// or `mismatch`; not a metadata key.
 const CHECKSUM_FIELD: &str = "checksum";
+
+/// Values a fit chose that the model keeps as tensors rather than metadata: KDE's bandwidth
+/// (cross-validated over its grid, unless given) and OCSVM's RBF gamma (computed from the data
+/// for `scale` and `auto`). `(method, tensor, line label)`; the JSON object has them under
+/// `fitted`, by tensor name.
+const FITTED_SCALARS: [(&str, &str, &str); 2] = [
+    ("kde", "bandwidth", "bandwidth      "),
+    ("ocsvm", "gamma", "kernel gamma   "),
+];
+
+/// The fitted scalars of [`FITTED_SCALARS`] that the checkpoint holds: none from a file whose
+/// tensors failed their checksum.
+fn fitted_scalars(ck: &Checkpoint) -> Vec<(&'static str, &'static str, f64)> {
+    let Ok(method) = ck.method() else {
+        return Vec::new();
+    };
+    if ck.integrity() == Integrity::Damaged {
+        return Vec::new();
+    }
+    FITTED_SCALARS
+        .iter()
+        .filter(|(m, _, _)| *m == method)
+        .filter_map(|&(_, name, label)| Some((name, label, ck.f64_scalar(name).ok()?)))
+        .collect()
+}
 
 /// What the checkpoint's metadata says, as lines of text (as one JSON object with `json`,
 /// with the checksum's state under [`CHECKSUM_FIELD`]).
@@ -68,6 +96,17 @@ fn show(ck: &Checkpoint, shown: &str, json: bool) -> Result<String> {
             obj.insert(format!("metadata.{CHECKSUM_FIELD}"), v);
         }
         obj.insert(CHECKSUM_FIELD.into(), Value::String(state.into()));
+        let fitted = fitted_scalars(ck);
+        if !fitted.is_empty() {
+            let values = fitted
+                .into_iter()
+                .map(|(name, _, v)| (name.to_string(), Value::from(v)))
+                .collect();
+            if let Some(v) = obj.remove(FITTED_FIELD) {
+                obj.insert(format!("metadata.{FITTED_FIELD}"), v);
+            }
+            obj.insert(FITTED_FIELD.into(), Value::Object(values));
+        }
         writeln!(out, "{}", Value::Object(obj))?;
         return Ok(out);
     }
@@ -96,6 +135,9 @@ fn show(ck: &Checkpoint, shown: &str, json: bool) -> Result<String> {
         if let Some(v) = decode(key) {
             writeln!(out, "settings       {v}")?;
         }
+    }
+    for (_, label, v) in fitted_scalars(ck) {
+        writeln!(out, "{label}{v} (fitted)")?;
     }
     if let Some(g) = meta.get("gamma") {
         let how = match decode("gamma_estimate") {

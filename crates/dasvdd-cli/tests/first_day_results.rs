@@ -353,3 +353,61 @@ fn mimii_scores_are_evaluated_per_clip() {
         "{summary}"
     );
 }
+
+/// `inspect` shows the values a fit chose that the model keeps as tensors: KDE's bandwidth (one
+/// of its cross-validation grid) and OCSVM's kernel gamma (for `scale`, 1 / (features x the
+/// variance of all training values), as scikit-learn computes it).
+#[test]
+fn inspect_shows_the_fitted_bandwidth_and_kernel_gamma() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    common::fixture(d);
+    for method in ["kde", "ocsvm"] {
+        common::ok(&common::dasvdd(
+            &[
+                "train",
+                "--quiet",
+                "--method",
+                method,
+                "--data",
+                "normal.csv",
+                "--out",
+                &format!("{method}.st"),
+            ],
+            d,
+        ));
+    }
+    let json = |file: &str| -> serde_json::Value {
+        serde_json::from_str(&common::ok(&common::dasvdd(
+            &["inspect", "--json", file],
+            d,
+        )))
+        .unwrap()
+    };
+    let kde = json("kde.st");
+    let h = kde["fitted"]["bandwidth"].as_f64().unwrap();
+    let grid = kde["hyperparameters"]["bandwidth"]["cross_validated"]["grid"]
+        .as_array()
+        .unwrap();
+    assert!(
+        grid.iter().any(|g| g.as_f64() == Some(h)),
+        "{h} not in {grid:?}"
+    );
+    assert!(common::ok(&common::dasvdd(&["inspect", "kde.st"], d))
+        .contains(&format!("bandwidth      {h} (fitted)")));
+    // OCSVM's `scale`: 1 / (n_features * var(X)) over every training value.
+    let text = std::fs::read_to_string(d.join("normal.csv")).unwrap();
+    let values: Vec<f64> = text
+        .lines()
+        .flat_map(|l| l.split(',').map(|v| v.parse::<f64>().unwrap()))
+        .collect();
+    let features = text.lines().next().unwrap().split(',').count() as f64;
+    let mean = values.iter().sum::<f64>() / values.len() as f64;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64;
+    let g = json("ocsvm.st")["fitted"]["gamma"].as_f64().unwrap();
+    assert!(
+        (g - 1.0 / (features * var)).abs() < 1e-4 * g,
+        "{g} against {}",
+        1.0 / (features * var)
+    );
+}
