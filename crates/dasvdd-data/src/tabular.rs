@@ -118,9 +118,20 @@ impl Delimiter {
     /// This delimiter, or for [`Delimiter::Auto`] the one [`detect_delimiter`] finds in the
     /// first line of `text` that is not blank.
     pub fn resolved(self, text: &str) -> Delimiter {
+        self.resolved_with(text, false)
+    }
+
+    /// [`Delimiter::resolved`], where with `decimal_comma` the detection leaves `,` out (it is
+    /// then part of the numbers).
+    pub fn resolved_with(self, text: &str, decimal_comma: bool) -> Delimiter {
         match self {
             Delimiter::Auto => {
-                detect_delimiter(text.lines().find(|l| !l.trim().is_empty()).unwrap_or(""))
+                let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+                if decimal_comma {
+                    detect_delimiter(&line.replace(',', ""))
+                } else {
+                    detect_delimiter(line)
+                }
             }
             d => d,
         }
@@ -155,12 +166,15 @@ pub struct OptionNames {
     /// The option that says whether the first row is a header, with the value that says it
     /// is.
     pub header_present: &'static str,
+    /// The option that reads `,` as the decimal mark.
+    pub decimal_comma: &'static str,
 }
 
 impl Default for OptionNames {
     fn default() -> Self {
         OptionNames {
             header_present: "`CsvOptions::header = Header::Present`",
+            decimal_comma: "`CsvOptions::decimal_comma`",
             delimiter: "`CsvOptions::delimiter`",
             drop: "`CsvOptions::drop`",
             label: "`CsvOptions::label`",
@@ -179,6 +193,10 @@ pub struct CsvOptions {
     pub delimiter: Delimiter,
     /// Columns that are not features (ids, timestamps, ...); default none.
     pub drop: Vec<ColumnRef>,
+    /// `,` is the decimal mark (`1,5` is one and a half, as spreadsheets write numbers in many
+    /// locales); the separator is then detected among `;` and tab, and `,` cannot be it.
+    /// Default false.
+    pub decimal_comma: bool,
     /// The names of these options in the hints of messages.
     pub option_names: OptionNames,
 }
@@ -190,6 +208,7 @@ impl Default for CsvOptions {
             label: LabelSource::None,
             delimiter: Delimiter::Auto,
             drop: Vec::new(),
+            decimal_comma: false,
             option_names: OptionNames::default(),
         }
     }
@@ -415,8 +434,18 @@ impl Iterator for CsvRows<'_> {
 /// NaN, infinite or beyond-f32 cell. The matrix is filled row by row, so a large file costs
 /// its text and its values.
 pub fn parse_csv(path: &Path, text: &str, opts: &CsvOptions) -> Result<CsvTable> {
-    let delimiter = opts.delimiter.resolved(text);
+    let decimal_comma = opts.decimal_comma;
+    let delimiter = opts.delimiter.resolved_with(text, decimal_comma);
     let names_of = &opts.option_names;
+    if decimal_comma && delimiter == Delimiter::Char(b',') {
+        return Err(DataError::format(
+            path,
+            format!(
+                "with {} the separator cannot be `,`: give another one ({} ';')",
+                names_of.decimal_comma, names_of.delimiter
+            ),
+        ));
+    }
     let mut rows = CsvRows::new(path, text, delimiter);
     let mut first = csv::StringRecord::new();
     let Some(first_line) = rows.next_row(&mut first)? else {
@@ -440,8 +469,21 @@ pub fn parse_csv(path: &Path, text: &str, opts: &CsvOptions) -> Result<CsvTable>
         Header::Absent => false,
         Header::Auto => {
             let ignore: Vec<usize> = refs().filter_map(|c| c.index_hint(width)).collect();
-            let first_cells: Vec<&str> = first.iter().collect();
-            let second_cells: Option<Vec<&str>> = second_line.map(|_| second.iter().collect());
+            // With a decimal comma, `1,5` is a number like `1.5` for the header's test.
+            let point = |c: &str| {
+                if decimal_comma {
+                    c.replace(',', ".")
+                } else {
+                    c.to_string()
+                }
+            };
+            let first_owned: Vec<String> = first.iter().map(point).collect();
+            let second_owned: Option<Vec<String>> =
+                second_line.map(|_| second.iter().map(point).collect());
+            let first_cells: Vec<&str> = first_owned.iter().map(String::as_str).collect();
+            let second_cells: Option<Vec<&str>> = second_owned
+                .as_ref()
+                .map(|r| r.iter().map(String::as_str).collect());
             let header = refs().any(ColumnRef::needs_header)
                 || is_header_row(&first_cells, second_cells.as_deref(), &ignore);
             looks_like_header = !header
@@ -553,7 +595,7 @@ pub fn parse_csv(path: &Path, text: &str, opts: &CsvOptions) -> Result<CsvTable>
         }
         row.clear();
         for &j in &features {
-            let v = parse_cell(&cells[j]).map_err(|problem| {
+            let v = parse_cell(&cells[j], decimal_comma).map_err(|problem| {
                 let mut problem = problem;
                 if cells[j].trim().parse::<f64>().is_err() && !cells[j].trim().is_empty() {
                     if let Some(h) = separator_hint(&cells[j], delimiter, names_of) {
@@ -608,13 +650,29 @@ pub fn parse_csv(path: &Path, text: &str, opts: &CsvOptions) -> Result<CsvTable>
     })
 }
 
-/// Parses one cell as a finite number within the f32 range, or says what is wrong with it.
-fn parse_cell(cell: &str) -> std::result::Result<f64, String> {
+/// Parses one cell as a finite number within the f32 range, or says what is wrong with it;
+/// with `decimal_comma`, `,` is the decimal mark (and a cell with both `,` and `.`, a
+/// thousands separator, is an error rather than a guess).
+fn parse_cell(cell: &str, decimal_comma: bool) -> std::result::Result<f64, String> {
     let t = cell.trim();
     if t.is_empty() {
         return Err("empty cell".to_string());
     }
-    match t.parse::<f64>() {
+    let pointed;
+    let number = if decimal_comma && t.contains(',') {
+        if t.contains('.') {
+            return Err(format!(
+                "{} has both `.` and `,`: with the decimal comma, write numbers without a \
+                 thousands separator",
+                shorten(t)
+            ));
+        }
+        pointed = t.replace(',', ".");
+        pointed.as_str()
+    } else {
+        t
+    };
+    match number.parse::<f64>() {
         // The features are kept as f32, so a value beyond its range is as infinite as `inf`.
         Ok(v) if v.is_finite() && (v as f32).is_finite() => Ok(v),
         Ok(v) if v.is_finite() => Err(format!(
@@ -638,8 +696,9 @@ fn separator_hint(cell: &str, used: Delimiter, names: &OptionNames) -> Option<St
         })
     {
         return Some(format!(
-            "if `,` is the decimal mark, write the numbers with a point ({}); if it separates \
-             the columns, pass {} ','",
+            "if `,` is the decimal mark, pass {} (or write the numbers with a point, {}); if \
+             it separates the columns, pass {} ','",
+            names.decimal_comma,
             t.replacen(',', ".", 1),
             names.delimiter
         ));

@@ -150,6 +150,47 @@ fn a_header_of_numbers_is_read_when_the_caller_says_so() {
 }
 
 #[test]
+fn a_decimal_comma_is_read_when_the_caller_says_so() {
+    let p = std::path::Path::new("t.csv");
+    let comma = CsvOptions {
+        decimal_comma: true,
+        ..Default::default()
+    };
+    // A spreadsheet's export in many locales: `;` between columns, `,` as the decimal mark;
+    // the separator is detected without the commas, and the header is told from the data.
+    let t = parse_csv(p, "a;b;c\n1,5;-2,25;3\n0,125;4;1e-2\n", &comma).unwrap();
+    assert_eq!(t.x.data, vec![1.5, -2.25, 3.0, 0.125, 4.0, 0.01]);
+    assert_eq!(t.names.unwrap(), ["a", "b", "c"]);
+    // Without a header, the first row is data (`1,5` is a number, not a name).
+    let t = parse_csv(p, "1,5;2\n3;4,75\n", &comma).unwrap();
+    assert_eq!((t.x.rows, t.x.data.clone()), (2, vec![1.5, 2.0, 3.0, 4.75]));
+    // Tab-separated too.
+    let t = parse_csv(p, "1,5\t2\n", &comma).unwrap();
+    assert_eq!(t.x.data, vec![1.5, 2.0]);
+    // A thousands separator beside it is an error, not a guess; so is `,` as the separator.
+    let e = parse_csv(p, "a;b\n1.234,5;2\n", &comma)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("row 2") && e.contains("both `.` and `,`"), "{e}");
+    let e = parse_csv(
+        p,
+        "1,2\n",
+        &CsvOptions {
+            delimiter: Delimiter::Char(b','),
+            ..comma.clone()
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("the separator cannot be `,`"), "{e}");
+    // Without the option, `1,5;2` is still refused with the hint, never read as 1 or 15.
+    let e = parse_csv(p, "a;b\n1,5;2\n", &CsvOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("`CsvOptions::decimal_comma`"), "{e}");
+}
+
+#[test]
 fn a_column_named_in_a_file_without_header_says_so() {
     // Naming a column makes the first row a header; when that row is numbers, the message says
     // the file seems to have none, rather than listing the numbers as its header.
@@ -684,6 +725,7 @@ fn csv_columns_by_name_or_number_blanks_quotes_and_hints() {
             drop: "--drop-cols",
             label: "--label-col",
             header_present: "--header yes",
+            decimal_comma: "--decimal-comma",
         },
         ..Default::default()
     };
@@ -698,7 +740,10 @@ fn csv_columns_by_name_or_number_blanks_quotes_and_hints() {
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("`1,5`") && e.contains("with a point (1.5)") && e.contains("--delimiter ','"),
+        e.contains("`1,5`")
+            && e.contains("pass --decimal-comma")
+            && e.contains("with a point, 1.5")
+            && e.contains("--delimiter ','"),
         "{e}"
     );
     // A column that is not there, by number or by name.

@@ -57,6 +57,7 @@ impl SourceArgs {
                 Some(d) => parse_delimiter(d)?,
                 None => Delimiter::Auto,
             },
+            decimal_comma: self.decimal_comma,
             drop: self
                 .drop_cols
                 .iter()
@@ -67,6 +68,7 @@ impl SourceArgs {
                 drop: "--drop-cols",
                 label: "--label-col",
                 header_present: "--header yes",
+                decimal_comma: "--decimal-comma",
             },
         };
         let table = tabular::parse_csv(Path::new(origin), text, &opts)?;

@@ -50,6 +50,10 @@ pub struct SourceArgs {
     /// `auto` [default: auto: a row with names, or pandas' `0,1,..` above decimal values]
     #[arg(long, value_name = "auto|yes|no", value_parser = ["auto", "yes", "no"])]
     pub header: Option<String>,
+    /// CSV numbers with `,` as the decimal mark (`1,5`, as spreadsheets export them in many
+    /// locales); the separator is then `;` or tab
+    #[arg(long)]
+    pub decimal_comma: bool,
     /// CSV columns that are not features (ids, timestamps, ...), comma-separated, each by header
     /// name or number (1 = the first column)
     #[arg(long, value_delimiter = ',', value_name = "COLUMNS")]
@@ -214,6 +218,7 @@ impl SourceArgs {
             (!self.drop_cols.is_empty(), "--drop-cols"),
             (self.delimiter.is_some(), "--delimiter"),
             (self.header.is_some(), "--header"),
+            (self.decimal_comma, "--decimal-comma"),
         ] {
             if given {
                 bail!("{flag} applies to CSV input, and {what} is not CSV");

@@ -11,6 +11,7 @@ fn args() -> SourceArgs {
         split: None,
         delimiter: None,
         header: None,
+        decimal_comma: false,
         drop_cols: Vec::new(),
         label_col: None,
         pos_label: None,
@@ -96,6 +97,22 @@ fn header_says_whether_the_first_row_names_the_columns() {
     a.header = Some("yes".into());
     let e = a.no_csv_options("x.npy").unwrap_err().to_string();
     assert!(e.contains("--header applies to CSV input"), "{e}");
+}
+
+#[test]
+fn decimal_comma_reads_spreadsheet_numbers() {
+    let text = "a;b\n1,5;2\n0,25;3,75\n";
+    let e = args()
+        .parse_csv("t", text, &LabelRule::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("pass --decimal-comma"), "{e}");
+    let mut a = args();
+    a.decimal_comma = true;
+    let (x, _) = a.parse_csv("t", text, &LabelRule::default()).unwrap();
+    assert_eq!(x.data, [1.5, 2.0, 0.25, 3.75]);
+    let e = a.no_csv_options("x.mat").unwrap_err().to_string();
+    assert!(e.contains("--decimal-comma applies to CSV input"), "{e}");
 }
 
 #[test]
