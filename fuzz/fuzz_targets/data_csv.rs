@@ -1,10 +1,11 @@
 //! Fuzz target: the CSV reader of user data (the one behind the command line): no labels,
 //! labels in the last column, columns dropped and labelled by name or number with the
-//! separator given as blanks or `;`, and the file read as a label file.
+//! separator given as blanks or `;`, the header and the decimal comma as a caller may set them,
+//! and the file read as a label file.
 #![no_main]
 
 use dasvdd_data::tabular::{
-    parse_csv, read_csv, read_label_file, ColumnRef, CsvOptions, Delimiter, LabelSource,
+    parse_csv, read_csv, read_label_file, ColumnRef, CsvOptions, Delimiter, Header, LabelSource,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -27,6 +28,14 @@ fuzz_target!(|data: &[u8]| {
                     delimiter,
                     drop: vec![ColumnRef::Given("1".into()), ColumnRef::Given("id".into())],
                     label: LabelSource::Column(ColumnRef::Given("label".into())),
+                    ..CsvOptions::default()
+                };
+                let _ = parse_csv(&p, text, &opts);
+            }
+            for (header, decimal_comma) in [(Header::Present, true), (Header::Absent, false)] {
+                let opts = CsvOptions {
+                    header,
+                    decimal_comma,
                     ..CsvOptions::default()
                 };
                 let _ = parse_csv(&p, text, &opts);

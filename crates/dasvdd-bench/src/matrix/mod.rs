@@ -193,7 +193,11 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The hash of everything that determines the results of `method` on `dataset` (all seeds).
+/// The hash of everything that determines the results of `method` on `dataset` (all seeds),
+/// but for `method`'s variant: a cell's method (`dasvdd:gamma=10`, `dasvdd-code`) names its
+/// variant beside the hash, and the variants of a sweep share the hash of the plain method they
+/// vary, which is how the report finds each sweep's reference (the `auto` column, Table 3's
+/// trainable centre) among the cells of the same settings.
 pub fn config_hash(
     cfg: &BenchConfig,
     dataset: &BenchDataset,
@@ -226,7 +230,7 @@ pub fn config_hash(
         "dataset": name,
         "sample_rows": sample_rows,
         "mimii_train_stride": mimii_train_stride,
-        "method": method.to_string(),
+        "method": MethodSpec::plain(method.method).to_string(),
         "settings": method_settings,
         "epochs": epochs,
         "max_train": shape.max_train,

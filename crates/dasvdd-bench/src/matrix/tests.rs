@@ -65,6 +65,44 @@ fn method_names_are_the_registry_spellings_with_their_aliases() {
 }
 
 #[test]
+fn a_variant_shares_the_hash_of_the_method_it_varies() {
+    // So that a sweep's report finds its reference (plain DASVDD under the same settings);
+    // the cells stay apart by their method, which names the variant.
+    let cfg = BenchConfig::default();
+    let shape = RunShape {
+        epochs: Some(3),
+        quick: true,
+        max_train: None,
+        max_test: None,
+    };
+    for dataset in ["pima", "fmnist"] {
+        let d: BenchDataset = dataset.parse().unwrap();
+        let plain = config_hash(&cfg, &d, &"dasvdd".parse().unwrap(), &shape);
+        for variant in [
+            "dasvdd:gamma=10",
+            "dasvdd:kappa=0.5",
+            "dasvdd:center=fixed",
+            "dasvdd-code",
+        ] {
+            let m: MethodSpec = variant.parse().unwrap();
+            assert_eq!(config_hash(&cfg, &d, &m, &shape), plain, "{variant}");
+        }
+        assert_ne!(config_hash(&cfg, &d, &"ae".parse().unwrap(), &shape), plain);
+    }
+    let keys = enumerate_cells(
+        &cfg,
+        &[("pima".parse().unwrap(), vec![0])],
+        &[
+            "dasvdd".parse().unwrap(),
+            "dasvdd:gamma=10".parse().unwrap(),
+        ],
+        &[0],
+        &shape,
+    );
+    assert_ne!(keys[0].file_stem(), keys[1].file_stem());
+}
+
+#[test]
 fn the_hash_follows_the_settings_that_matter() {
     let cfg = BenchConfig::default();
     let d: BenchDataset = "pima".parse().unwrap();

@@ -128,14 +128,15 @@ pub(super) fn sweeps_section(points: &[SweepPoint]) -> String {
 }
 
 /// The column of a row in the side-by-side tables: its method, and its config where the
-/// rows hold one method under several configs (a quick and a full run in one folder, say),
-/// so that no run hides another.
+/// rows hold one method under several configs for one dataset (a quick and a full run in one
+/// folder, say), so that no run hides another. Every dataset has configs of its own (the
+/// config hash includes the dataset), so configs are compared within a dataset only.
 fn column_of(rows: &[Row]) -> impl Fn(&Row) -> (usize, String) + '_ {
     move |r: &Row| {
         let (pos, name) = method_order(&r.method);
         let several = rows
             .iter()
-            .any(|o| o.method == r.method && o.config != r.config);
+            .any(|o| o.method == r.method && o.dataset == r.dataset && o.config != r.config);
         if several {
             (pos, format!("{name} [{}]", r.config))
         } else {

@@ -181,3 +181,26 @@ fn a_file_is_not_a_results_folder() {
     .to_string();
     assert!(e.contains("is a file, not a results folder"), "{e}");
 }
+
+#[test]
+fn one_config_per_dataset_keeps_one_column_per_method() {
+    // Every dataset has a config hash of its own: a run over two datasets is one column per
+    // method, not one per method and dataset.
+    let paper = PaperTable::load(&default_paper_path()).unwrap();
+    let c = cells(vec![
+        cell("fmnist", 0, "iforest", "aaaaaaaa11", 0.90),
+        cell("pima", 0, "iforest", "bbbbbbbb22", 0.70),
+        cell("fmnist", 0, "ocsvm", "cccccccc33", 0.85),
+        cell("pima", 0, "ocsvm", "dddddddd44", 0.65),
+    ]);
+    let rows = table_rows(&c, &paper);
+    for md in [
+        sections::side_by_side_section(&rows),
+        sections::averages_section(&rows),
+    ] {
+        assert!(!md.contains('['), "{md}");
+        let header = md.lines().find(|l| l.contains("iforest")).unwrap();
+        assert_eq!(header.matches("iforest").count(), 1, "{md}");
+        assert_eq!(header.matches("ocsvm").count(), 1, "{md}");
+    }
+}
