@@ -149,8 +149,18 @@ pub fn run(args: &ReportArgs) -> Result<()> {
             args.results.display()
         );
     }
-    let paper = PaperTable::load(&args.paper.clone().unwrap_or_else(default_paper_path))?;
     let cells = results.read_cells()?;
+    let requests = results.read_requests()?;
+    if cells.is_empty() && requests.is_empty() {
+        // An existing folder that bench-all never wrote to (a typo that names another
+        // folder): no report that would say every requested cell is finished.
+        bail!(
+            "{} holds no results: no cells and no requests of `cargo xtask bench-all` (give the \
+             folder its --results named)",
+            args.results.display()
+        );
+    }
+    let paper = PaperTable::load(&args.paper.clone().unwrap_or_else(default_paper_path))?;
     let data = build_from(&results, &paper, &cells)?;
     let (_, unavailable) = missing_cells(&results, &cells)?;
     let figures = if args.no_figures {
@@ -163,7 +173,6 @@ pub fn run(args: &ReportArgs) -> Result<()> {
     };
     let devices: BTreeSet<&str> = cells.values().map(|c| c.device.as_str()).collect();
     let versions: BTreeSet<&str> = cells.values().map(|c| c.crate_version.as_str()).collect();
-    let requests = results.read_requests()?;
     let commands: BTreeSet<&str> = requests.iter().map(|r| r.command.as_str()).collect();
     let bench_commits: BTreeSet<&str> = requests
         .iter()

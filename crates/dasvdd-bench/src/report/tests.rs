@@ -204,3 +204,20 @@ fn one_config_per_dataset_keeps_one_column_per_method() {
         assert_eq!(header.matches("ocsvm").count(), 1, "{md}");
     }
 }
+
+#[test]
+fn a_folder_without_results_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = run(&ReportArgs {
+        results: dir.path().to_path_buf(),
+        paper: None,
+        no_figures: true,
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("holds no results"), "{e}");
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "nothing written"
+    );
+}
