@@ -97,6 +97,20 @@ pub(crate) fn units<'a>(todo: &[&'a CellKey], stack: usize) -> Result<Vec<Vec<&'
 /// `cargo xtask bench-all`.
 pub fn run(args: &BenchArgs) -> Result<()> {
     let plan = plan(args)?;
+    if !plan.datasets.is_empty() && plan.unavailable.len() == plan.datasets.len() {
+        // Nothing could run: an error, not a run that "finishes" doing nothing (a Slurm array
+        // of such tasks would all succeed). Where some datasets are present, the missing ones
+        // are skipped with a line and listed as missing by the report.
+        let why: Vec<String> = plan
+            .unavailable
+            .iter()
+            .map(|(name, why)| format!("{name}: {why}"))
+            .collect();
+        bail!(
+            "no requested dataset is present, so nothing can run:\n  {}",
+            why.join("\n  ")
+        );
+    }
     let results = ResultsDir::new(&args.results);
     std::fs::create_dir_all(&args.results)
         .with_context(|| format!("cannot create {}", args.results.display()))?;

@@ -103,25 +103,24 @@ fn availability(dataset: &BenchDataset) -> Option<String> {
     let BenchDataset::Registry(name) = dataset else {
         return None;
     };
-    if locate(name).is_ok() {
-        return None;
-    }
-    let info = name.info();
+    // The registry's own message: the files expected, every folder searched, how to get them.
+    let problem = match locate(name) {
+        Ok(_) => return None,
+        Err(dasvdd_data::DataError::Unavailable { problem, .. }) => problem,
+        Err(e) => e.to_string(),
+    };
     Some(if name == &DatasetName::Fmnist {
-        format!(
-            "not found; `apt-get install dataset-fashion-mnist`, or `cargo run -p dasvdd-cli -- data fetch {name}`, or put {} in $DASVDD_DATA/{}",
-            info.expected_files.join(", "),
-            name.dir_name()
-        )
-    } else if info.remote_files.is_empty() {
-        format!("not found; obtain it by hand: {}", info.manual)
+        format!("not found; `apt-get install dataset-fashion-mnist`, or: {problem}")
     } else {
-        format!(
-            "not found; run `cargo run -p dasvdd-cli -- data fetch {name}` or put {} in $DASVDD_DATA/{}",
-            info.expected_files.join(", "),
-            name.dir_name()
-        )
+        format!("not found: {problem}")
     })
+}
+
+/// Removes the later of two entries whose canonical form (`canon`, or the entry itself where
+/// it has none) is the same, keeping the order of the rest.
+fn dedup_keeping_order(items: &mut Vec<String>, canon: impl Fn(&str) -> Option<String>) {
+    let mut seen = std::collections::BTreeSet::new();
+    items.retain(|i| seen.insert(canon(i).unwrap_or_else(|| i.clone())));
 }
 
 /// Checks `bench-all` arguments without running anything: they parse, every method and
@@ -201,6 +200,9 @@ pub fn plan(args: &BenchArgs) -> Result<Plan> {
             .map(|s| s.to_string())
             .collect()
     };
+    // A dataset or method named twice is one request (classes are deduplicated below).
+    let mut names = names;
+    dedup_keeping_order(&mut names, |n| n.parse::<BenchDataset>().map(|d| d.to_string()).ok());
     // A class that no dataset has is a mistake (a class of one dataset may be beyond another's
     // range, as PIMA's single class beside Fashion-MNIST's ten, and is then left out there).
     let mut most_classes = 0;
@@ -262,7 +264,10 @@ pub fn plan(args: &BenchArgs) -> Result<Plan> {
         args.methods.clone()
     };
     for m in &requested {
-        methods.push(m.parse::<MethodSpec>()?);
+        let spec = m.parse::<MethodSpec>()?;
+        if !methods.contains(&spec) {
+            methods.push(spec);
+        }
     }
     if methods.is_empty() {
         bail!("no method to run");

@@ -43,13 +43,23 @@ fn a_class_no_dataset_has_and_a_misspelt_dataset_table_are_errors() {
         e.contains("--classes 99: no dataset of this run has it"),
         "{e}"
     );
-    // Repeated classes run once.
+    // Repeated classes run once; so do repeated datasets and methods, however spelt.
     let p = plan(&BenchArgs {
         classes: vec![3, 3, 1],
         ..args.clone()
     })
     .unwrap();
     assert_eq!(p.cells.len(), 2, "{:?}", p.cells);
+    let p = plan(&BenchArgs {
+        classes: vec![1],
+        datasets: vec!["synthetic".into(), "synthetic".into()],
+        methods: vec!["iforest".into(), "IForest".into(), "ocsvm".into()],
+        ..args.clone()
+    })
+    .unwrap();
+    let methods: Vec<&str> = p.cells.iter().map(|c| c.method.as_str()).collect();
+    assert_eq!(methods, ["iforest", "ocsvm"], "{:?}", p.cells);
+    assert_eq!(p.datasets.len(), 1);
 
     // Settings a cell would refuse are refused before any cell runs.
     let e = plan(&BenchArgs {
@@ -102,4 +112,26 @@ fn a_sweeps_class_applies_to_its_own_dataset_only() {
         },
     });
     assert!(other.classes.is_empty());
+}
+
+#[test]
+fn a_run_whose_every_dataset_is_missing_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("r");
+    let e = run(&BenchArgs {
+        datasets: vec!["odds:absent-one".into(), "odds:absent-two".into()],
+        methods: vec!["iforest".into()],
+        seeds: Some(1),
+        results: results.clone(),
+        ..BenchArgs::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("no requested dataset is present")
+            && e.contains("odds:absent-one: not found: expected files absent-one.mat")
+            && e.contains("odds:absent-two"),
+        "{e}"
+    );
+    assert!(!results.exists(), "nothing written");
 }
