@@ -259,12 +259,19 @@ impl JobPlan {
         };
 
         for arg in &args.bench_args {
-            for owned in ["--results", "--shard"] {
+            for (owned, instead) in [
+                (
+                    "--results",
+                    "pass the results directory with --results before `--`",
+                ),
+                (
+                    "--shard",
+                    "each array task runs its own shard; set their number with --shards before \
+                     `--`",
+                ),
+            ] {
                 if arg == owned || arg.starts_with(&format!("{owned}=")) {
-                    bail!(
-                        "bench-all argument {arg:?} is set by `xtask slurm` itself; pass the \
-                         results directory with --results before `--`"
-                    );
+                    bail!("bench-all argument {arg:?} is set by `xtask slurm` itself; {instead}");
                 }
             }
         }

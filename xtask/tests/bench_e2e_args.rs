@@ -66,6 +66,26 @@ fn method_aliases_and_slurm_argument_checks() {
         assert!(!stderr.contains("backtrace"), "{stderr}");
         assert!(!script.exists(), "{bad:?}: a script was written");
     }
+    // The arguments `slurm` sets itself, each with what to pass instead.
+    for (owned, instead) in [
+        ("--results", "--results before `--`"),
+        ("--shard", "--shards before `--`"),
+    ] {
+        let out = env.xtask(&["slurm", "--shards", "2", "--", owned, "0/2"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{owned} accepted");
+        assert!(
+            stderr.contains("is set by `xtask slurm` itself") && stderr.contains(instead),
+            "{stderr}"
+        );
+    }
+    // An unknown method names what the benchmark takes beyond the registry's methods.
+    let out = env.xtask(&["bench-all", "--methods", "dasvdd-paper2", "--results", "r"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unknown method `dasvdd-paper2`") && stderr.contains("dasvdd-code"),
+        "{stderr}"
+    );
     let out = env.xtask(&["slurm", "--shards", "2", "--", "--methods", "deep_svdd"]);
     assert!(
         out.status.success(),

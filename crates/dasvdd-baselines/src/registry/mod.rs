@@ -310,7 +310,8 @@ impl FromStr for Method {
                 CoreError::param(
                     "method",
                     format!(
-                        "unknown method `{wanted}` (expected one of {})",
+                        "unknown method `{}` (expected one of {})",
+                        s.trim(),
                         Method::ALL.map(Method::name).join(", ")
                     ),
                 )

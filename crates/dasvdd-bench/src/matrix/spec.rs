@@ -132,7 +132,14 @@ impl FromStr for MethodSpec {
             Some((b, r)) => (b, Some(r)),
             None => (s, None),
         };
-        let method: Method = base.parse()?;
+        // The registry's message lists its methods; the benchmark also takes the two DASVDD
+        // profiles and the `dasvdd:` variants.
+        let method: Method = base.parse().map_err(|e| {
+            anyhow!(
+                "{e}; the benchmark also takes dasvdd-paper, dasvdd-code and DASVDD variants \
+                 written dasvdd:key=value (e.g. dasvdd:gamma=0.001)"
+            )
+        })?;
         let Some(rest) = rest else {
             return Ok(MethodSpec {
                 method,

@@ -202,7 +202,9 @@ pub fn plan(args: &BenchArgs) -> Result<Plan> {
     };
     // A dataset or method named twice is one request (classes are deduplicated below).
     let mut names = names;
-    dedup_keeping_order(&mut names, |n| n.parse::<BenchDataset>().map(|d| d.to_string()).ok());
+    dedup_keeping_order(&mut names, |n| {
+        n.parse::<BenchDataset>().map(|d| d.to_string()).ok()
+    });
     // A class that no dataset has is a mistake (a class of one dataset may be beyond another's
     // range, as PIMA's single class beside Fashion-MNIST's ten, and is then left out there).
     let mut most_classes = 0;
