@@ -14,7 +14,10 @@
 //!   `O_EXCL` and holding the host, process id and process start time of its owner, so that two
 //!   processes on the same results folder never compute the same cell at once. A claim whose
 //!   process is gone (killed, crashed) is stale and is taken over; the claim is removed when
-//!   the cell's line is written (or the cell failed).
+//!   the cell's line is written (or the cell failed). Whether a process on another host is
+//!   gone cannot be asked of that host: a live owner touches its claims every minute (the
+//!   heartbeat), and a claim from another host untouched for [`claim_stale_after`] (10
+//!   minutes) is stale too.
 //! - `logs/`: the `tracing` logs of the runs.
 
 use std::collections::BTreeMap;
@@ -188,6 +191,10 @@ impl ResultsDir {
                     f.write_all(text.as_bytes())
                         .and_then(|_| f.sync_all())
                         .with_context(|| format!("cannot write {}", path.display()))?;
+                    if let Ok(mut held) = HELD_CLAIMS.lock() {
+                        held.push(path.clone());
+                    }
+                    start_heartbeat();
                     return Ok(Some(CellClaim { path, text }));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -357,7 +364,8 @@ impl ClaimOwner {
 
     /// Whether the owner is known to be gone: decidable on the owner's own host, and, on any
     /// host, when the owner was an earlier run of this Slurm job (a requeued array task that
-    /// restarts on another node finds its own claims from before).
+    /// restarts on another node finds its own claims from before). (A claim from another host
+    /// is also stale when its heartbeat stopped: [`stale_claim`].)
     fn is_gone(&self) -> bool {
         self.is_gone_seen_from(slurm_identity())
     }
@@ -391,17 +399,80 @@ fn process_start(pid: u32) -> Option<u64> {
 /// creating and writing it) counts as stale.
 const UNREADABLE_CLAIM_SECONDS: u64 = 60;
 
+/// The variable that sets [`claim_stale_after`] in seconds (for tests and clusters whose file
+/// system is slow to show a touched file's time).
+pub const CLAIM_STALE_ENV: &str = "DASVDD_CLAIM_STALE_SECS";
+
+/// How long a claim from another host may go untouched before it counts as stale: 10 minutes,
+/// ten heartbeats ([`claim_heartbeat`]), so that neither a busy file server nor clocks a few
+/// seconds apart make a live claim look stale; or [`CLAIM_STALE_ENV`] seconds.
+pub fn claim_stale_after() -> std::time::Duration {
+    let secs = std::env::var(CLAIM_STALE_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&s| s > 0)
+        .unwrap_or(600);
+    std::time::Duration::from_secs(secs)
+}
+
+/// How often a live process touches its claims: a tenth of [`claim_stale_after`].
+pub fn claim_heartbeat() -> std::time::Duration {
+    (claim_stale_after() / 10).max(std::time::Duration::from_millis(200))
+}
+
+/// How long ago the file at `path` was last written or touched.
+fn untouched_for(path: &Path) -> Option<std::time::Duration> {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .map(|t| t.elapsed().unwrap_or_default())
+}
+
 /// The text of the claim at `path` when it is stale, `None` when it is held (or vanished).
 fn stale_claim(path: &Path) -> Option<String> {
     let text = std::fs::read_to_string(path).ok()?;
     match serde_json::from_str::<ClaimOwner>(&text) {
-        Ok(owner) => owner.is_gone().then_some(text),
+        Ok(owner) => {
+            let gone = owner.is_gone()
+                || (owner.host != host_name()
+                    && untouched_for(path).is_some_and(|age| age > claim_stale_after()));
+            gone.then_some(text)
+        }
         Err(_) => {
-            let age = std::fs::metadata(path)
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())?;
+            let age = untouched_for(path)?;
             (age.as_secs() > UNREADABLE_CLAIM_SECONDS).then_some(text)
+        }
+    }
+}
+
+/// The claim files this process holds, touched by the heartbeat thread.
+static HELD_CLAIMS: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Starts, once per process, the thread that touches every claim this process holds every
+/// [`claim_heartbeat`], so that a process on another host can tell it is alive.
+fn start_heartbeat() {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        let every = claim_heartbeat();
+        let _ = std::thread::Builder::new()
+            .name("claim-heartbeat".into())
+            .spawn(move || loop {
+                std::thread::sleep(every);
+                touch_held_claims();
+            });
+    });
+}
+
+/// Touches (sets the modification time of) every claim this process holds.
+fn touch_held_claims() {
+    let held = HELD_CLAIMS.lock().map(|h| h.clone()).unwrap_or_default();
+    for path in held {
+        let touched = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+        if let Err(e) = touched {
+            tracing::warn!(claim = %path.display(), "cannot touch a claim: {e}");
         }
     }
 }
@@ -440,6 +511,9 @@ pub struct CellClaim {
 
 impl Drop for CellClaim {
     fn drop(&mut self) {
+        if let Ok(mut held) = HELD_CLAIMS.lock() {
+            held.retain(|p| *p != self.path);
+        }
         if std::fs::read_to_string(&self.path).is_ok_and(|t| t == self.text) {
             let _ = std::fs::remove_file(&self.path);
         }
@@ -586,8 +660,8 @@ mod tests {
         std::fs::write(&path, serde_json::to_string(&dead).unwrap()).unwrap();
         let taken = results.claim(&key).unwrap();
         assert!(taken.is_some(), "a dead owner's claim was not taken over");
-        // A live process's claim (this one's, as seen by another claimant) is respected, and a
-        // claim from another host cannot be judged stale.
+        // A live process's claim (this one's, as seen by another claimant) is respected, and so
+        // is a claim from another host whose heartbeat is recent (just written).
         for owner in [
             ClaimOwner::this_process(),
             ClaimOwner {
@@ -606,6 +680,50 @@ mod tests {
             assert!(results.claim(&other).unwrap().is_none(), "{owner:?}");
             std::fs::remove_file(&p).unwrap();
         }
+    }
+
+    #[test]
+    fn a_claim_from_another_host_is_stale_once_its_heartbeat_stops() {
+        let dir = tempfile::tempdir().unwrap();
+        let results = ResultsDir::new(dir.path());
+        std::fs::create_dir_all(results.claims_dir()).unwrap();
+        let key = record(5, 1, 0.5).key;
+        let path = results
+            .claims_dir()
+            .join(format!("{}.lock", key.file_stem()));
+        let elsewhere = ClaimOwner {
+            host: "another-node".into(),
+            pid: 4321,
+            start: Some(7),
+            slurm_job: Some("900".into()),
+            slurm_restart: Some(0),
+        };
+        let set_age = |age: std::time::Duration| {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(std::time::SystemTime::now() - age)
+                .unwrap();
+        };
+        std::fs::write(&path, serde_json::to_string(&elsewhere).unwrap()).unwrap();
+        // Touched within the last ten minutes: its owner may be alive.
+        set_age(claim_stale_after() / 2);
+        assert!(results.claim(&key).unwrap().is_none());
+        // Untouched for longer (a killed task whose resubmission has another job id, on
+        // another node): taken over.
+        set_age(claim_stale_after() + std::time::Duration::from_secs(60));
+        let mine = results
+            .claim(&key)
+            .unwrap()
+            .expect("a stale claim is taken over");
+        // This process's heartbeat keeps its own claim fresh.
+        set_age(claim_stale_after() + std::time::Duration::from_secs(60));
+        touch_held_claims();
+        assert!(untouched_for(&path).unwrap() < std::time::Duration::from_secs(60));
+        drop(mine);
+        assert!(!path.exists());
+        assert!(HELD_CLAIMS.lock().unwrap().iter().all(|p| *p != path));
     }
 
     #[test]

@@ -226,132 +226,178 @@ fn run_plan(
     let mut finished = 0usize;
     let mut failed = 0usize;
     let mut elsewhere = 0usize;
-    for unit in units(&todo, args.stack)? {
-        // Another process on the same results folder (the same shard started twice, or a
-        // resumed run) may be computing a cell, or may just have finished it.
-        let mut claims = Vec::with_capacity(unit.len());
-        let mut keys: Vec<&CellKey> = Vec::with_capacity(unit.len());
-        for key in unit {
-            if args.max_cells.is_some_and(|m| finished + keys.len() >= m) {
-                break;
-            }
-            let Some(claim) = results.claim(key)? else {
-                elsewhere += 1;
-                tracing::info!(cell = %key, "claimed by another process; skipped");
-                pb.inc(1);
-                continue;
-            };
-            if results.is_finished(key)? {
-                elsewhere += 1;
-                pb.inc(1);
-                continue;
-            }
-            claims.push(claim);
-            keys.push(key);
-        }
-        let Some(first) = keys.first() else { continue };
-        let dataset = &datasets[&first.dataset];
-        let spec: MethodSpec = first.method.parse()?;
-        pb.set_message(first.to_string());
-        // Stores a cell's outcome at once, so that an interrupted run keeps it.
-        let mut store = |key: &CellKey, outcome: Result<(CellRecord, CellDetail)>| -> Result<()> {
-            match outcome {
-                Ok((record, detail)) => {
-                    results.write_detail(&detail)?;
-                    writer.append(&record)?;
-                    finished += 1;
-                    tracing::info!(cell = %key, auroc = record.auroc, fit_seconds = record.fit_seconds, "cell finished");
-                    say(
-                        &pb,
-                        format!(
-                            "{key}: AUROC {:.2} (fit {:.1} s)",
-                            100.0 * record.auroc,
-                            record.fit_seconds
-                        ),
-                    );
+    // Rounds: the cells to run, then those another process held, until none is left. A cell
+    // held by another process is waited for until that process finishes it or its claim goes
+    // stale (its process gone, or a claim from another host without a heartbeat for
+    // `claim_stale_after`), and is then run here: so a run ends with every cell of its shard
+    // finished, by it or by another, or failed.
+    let mut pending: Vec<&CellKey> = todo;
+    let mut waiting_since: Option<std::time::Instant> = None;
+    loop {
+        let mut held_elsewhere: Vec<&CellKey> = Vec::new();
+        for unit in units(&pending, args.stack)? {
+            // Another process on the same results folder (the same shard started twice, or a
+            // resumed run) may be computing a cell, or may just have finished it.
+            let mut claims = Vec::with_capacity(unit.len());
+            let mut keys: Vec<&CellKey> = Vec::with_capacity(unit.len());
+            for key in unit {
+                if args.max_cells.is_some_and(|m| finished + keys.len() >= m) {
+                    break;
                 }
-                Err(e) => {
-                    failed += 1;
-                    tracing::error!(cell = %key, "cell failed: {e:#}");
-                    say(&pb, format!("{key}: failed: {e:#}"));
-                }
-            }
-            pb.inc(1);
-            Ok(())
-        };
-        // Each cell's data; cells whose training sets have one size can share a pass.
-        let mut buckets: Vec<(usize, Vec<(&CellKey, OneClassSplit)>)> = Vec::new();
-        for key in keys {
-            match load(key, dataset, &spec) {
-                Ok(split) => {
-                    let rows = split.train.rows;
-                    match buckets.iter_mut().find(|(r, _)| *r == rows) {
-                        Some((_, cells)) => cells.push((key, split)),
-                        None => buckets.push((rows, vec![(key, split)])),
-                    }
-                }
-                Err(e) => store(key, Err(e))?,
-            }
-        }
-        for (_, cells) in buckets {
-            // As many models per pass as pay on this device (all of them on a GPU; on the
-            // CPU only small networks gain from lockstep).
-            let cols = cells[0].1.train.cols;
-            let parameters = network_parameters(&plan.cfg, &cells[0].0.dataset, &spec, cols)?;
-            // One pass per thread at a time (`fit_stacked` runs them side by side on the
-            // CPU), stored when they end.
-            let passes = dasvdd_core::stack::sub_stacks(cells.len(), parameters, &device);
-            let threads = candle_core::utils::get_num_threads().max(1);
-            for group in passes.chunks(threads) {
-                let (Some(first), Some(last)) = (group.first(), group.last()) else {
+                let Some(claim) = results.claim(key)? else {
+                    tracing::info!(cell = %key, "claimed by another process; left for later");
+                    held_elsewhere.push(key);
                     continue;
                 };
-                let cells = &cells[first.start..last.end];
-                if let [(key, split)] = cells {
-                    store(
-                        key,
-                        run_cell(plan, key, dataset, &spec, split, &device, &pb),
-                    )?;
+                if results.is_finished(key)? {
+                    elsewhere += 1;
+                    pb.inc(1);
                     continue;
                 }
-                let keys: Vec<&CellKey> = cells.iter().map(|(k, _)| *k).collect();
-                let splits: Vec<&OneClassSplit> = cells.iter().map(|(_, s)| s).collect();
-                let started = std::time::Instant::now();
-                match run_cells_stacked(plan, &keys, dataset, &spec, &splits, &device, &pb) {
-                    Ok(outcomes) => {
+                claims.push(claim);
+                keys.push(key);
+            }
+            let Some(first) = keys.first() else { continue };
+            let dataset = &datasets[&first.dataset];
+            let spec: MethodSpec = first.method.parse()?;
+            pb.set_message(first.to_string());
+            // Stores a cell's outcome at once, so that an interrupted run keeps it.
+            let mut store = |key: &CellKey,
+                             outcome: Result<(CellRecord, CellDetail)>|
+             -> Result<()> {
+                match outcome {
+                    Ok((record, detail)) => {
+                        results.write_detail(&detail)?;
+                        writer.append(&record)?;
+                        finished += 1;
+                        tracing::info!(cell = %key, auroc = record.auroc, fit_seconds = record.fit_seconds, "cell finished");
                         say(
                             &pb,
                             format!(
-                                "{} {}: {} models trained at once, {} ({:.1} s)",
-                                keys[0].dataset,
-                                keys[0].method,
-                                keys.len(),
-                                describe_passes(group),
-                                started.elapsed().as_secs_f64()
+                                "{key}: AUROC {:.2} (fit {:.1} s)",
+                                100.0 * record.auroc,
+                                record.fit_seconds
                             ),
                         );
-                        tracing::info!(models = keys.len(), passes = group.len(), dataset = %keys[0].dataset, method = %keys[0].method, "models trained at once");
-                        for (key, outcome) in keys.into_iter().zip(outcomes) {
-                            store(key, outcome)?;
-                        }
                     }
                     Err(e) => {
-                        let msg = format!("{e:#}");
-                        for key in keys {
-                            store(key, Err(anyhow::anyhow!("{msg}")))?;
+                        failed += 1;
+                        tracing::error!(cell = %key, "cell failed: {e:#}");
+                        say(&pb, format!("{key}: failed: {e:#}"));
+                    }
+                }
+                pb.inc(1);
+                Ok(())
+            };
+            // Each cell's data; cells whose training sets have one size can share a pass.
+            let mut buckets: Vec<(usize, Vec<(&CellKey, OneClassSplit)>)> = Vec::new();
+            for key in keys {
+                match load(key, dataset, &spec) {
+                    Ok(split) => {
+                        let rows = split.train.rows;
+                        match buckets.iter_mut().find(|(r, _)| *r == rows) {
+                            Some((_, cells)) => cells.push((key, split)),
+                            None => buckets.push((rows, vec![(key, split)])),
+                        }
+                    }
+                    Err(e) => store(key, Err(e))?,
+                }
+            }
+            for (_, cells) in buckets {
+                // As many models per pass as pay on this device (all of them on a GPU; on the
+                // CPU only small networks gain from lockstep).
+                let cols = cells[0].1.train.cols;
+                let parameters = network_parameters(&plan.cfg, &cells[0].0.dataset, &spec, cols)?;
+                // One pass per thread at a time (`fit_stacked` runs them side by side on the
+                // CPU), stored when they end.
+                let passes = dasvdd_core::stack::sub_stacks(cells.len(), parameters, &device);
+                let threads = candle_core::utils::get_num_threads().max(1);
+                for group in passes.chunks(threads) {
+                    let (Some(first), Some(last)) = (group.first(), group.last()) else {
+                        continue;
+                    };
+                    let cells = &cells[first.start..last.end];
+                    if let [(key, split)] = cells {
+                        store(
+                            key,
+                            run_cell(plan, key, dataset, &spec, split, &device, &pb),
+                        )?;
+                        continue;
+                    }
+                    let keys: Vec<&CellKey> = cells.iter().map(|(k, _)| *k).collect();
+                    let splits: Vec<&OneClassSplit> = cells.iter().map(|(_, s)| s).collect();
+                    let started = std::time::Instant::now();
+                    match run_cells_stacked(plan, &keys, dataset, &spec, &splits, &device, &pb) {
+                        Ok(outcomes) => {
+                            say(
+                                &pb,
+                                format!(
+                                    "{} {}: {} models trained at once, {} ({:.1} s)",
+                                    keys[0].dataset,
+                                    keys[0].method,
+                                    keys.len(),
+                                    describe_passes(group),
+                                    started.elapsed().as_secs_f64()
+                                ),
+                            );
+                            tracing::info!(models = keys.len(), passes = group.len(), dataset = %keys[0].dataset, method = %keys[0].method, "models trained at once");
+                            for (key, outcome) in keys.into_iter().zip(outcomes) {
+                                store(key, outcome)?;
+                            }
+                        }
+                        Err(e) => {
+                            let msg = format!("{e:#}");
+                            for key in keys {
+                                store(key, Err(anyhow::anyhow!("{msg}")))?;
+                            }
                         }
                     }
                 }
             }
+            drop(claims);
         }
-        drop(claims);
+        // The cells another process held: finished by it meanwhile, or still held.
+        let done_now = results.read_cells()?;
+        let (done_elsewhere, still): (Vec<&CellKey>, Vec<&CellKey>) = held_elsewhere
+            .into_iter()
+            .partition(|k| done_now.contains_key(*k));
+        elsewhere += done_elsewhere.len();
+        pb.inc(done_elsewhere.len() as u64);
+        if still.is_empty() || args.max_cells.is_some_and(|m| finished >= m) {
+            // (With --max-cells reached, the held cells are left as they are.)
+            elsewhere += still.len();
+            pb.inc(still.len() as u64);
+            break;
+        }
+        if waiting_since.is_none() {
+            waiting_since = Some(std::time::Instant::now());
+            say(
+                &pb,
+                format!(
+                    "{} cells are being computed by another process (a claim in {}): waiting for \
+                 them to finish, or for their claims to go stale ({} s without its heartbeat, \
+                 or at once where the process is gone), to run them here",
+                    still.len(),
+                    results.claims_dir().display(),
+                    crate::store::claim_stale_after().as_secs()
+                ),
+            );
+        }
+        std::thread::sleep(crate::store::claim_heartbeat().min(std::time::Duration::from_secs(30)));
+        pending = still;
+    }
+    if let Some(t) = waiting_since {
+        tracing::info!(
+            seconds = t.elapsed().as_secs_f64(),
+            "waited for cells held elsewhere"
+        );
     }
     pb.finish_and_clear();
     println!(
         "shard {}: {finished} cells finished{}{}; results in {}",
         args.shard,
         if elsewhere > 0 {
-            format!(", {elsewhere} left to or finished by another process")
+            format!(", {elsewhere} finished by another process")
         } else {
             String::new()
         },
