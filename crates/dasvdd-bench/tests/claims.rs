@@ -25,7 +25,8 @@ fn a_claim_from_another_host_is_waited_for_then_taken_over() {
     assert_eq!(plan.cells.len(), 3);
     let results = ResultsDir::new(dir.path());
     std::fs::create_dir_all(results.claims_dir()).unwrap();
-    let owner = r#"{"host":"another-node","pid":4242,"start":17,"slurm_job":"900","slurm_restart":0}"#;
+    let owner =
+        r#"{"host":"another-node","pid":4242,"start":17,"slurm_job":"900","slurm_restart":0}"#;
     let claim = |i: usize| {
         results
             .claims_dir()
@@ -50,7 +51,10 @@ fn a_claim_from_another_host_is_waited_for_then_taken_over() {
         "the fresh claim was taken at once ({waited:?})"
     );
     assert!(
-        std::fs::read_dir(results.claims_dir()).unwrap().next().is_none(),
+        std::fs::read_dir(results.claims_dir())
+            .unwrap()
+            .next()
+            .is_none(),
         "claims left behind"
     );
 }

@@ -71,14 +71,16 @@ pub(crate) fn fit_interruptibly(
     std::thread::Builder::new()
         .name("dasvdd-fit".into())
         .spawn(move || {
-            let fitted = SampleView::new(&owned, rows, cols).and_then(|view| {
-                fit_params(
-                    &params,
-                    view,
-                    &device,
-                    &|_, _, _, _| ControlFlow::Continue(()),
-                    &|| ControlFlow::Continue(()),
-                )
+            let fitted = crate::threads::on_pool(|| {
+                SampleView::new(&owned, rows, cols).and_then(|view| {
+                    fit_params(
+                        &params,
+                        view,
+                        &device,
+                        &|_, _, _, _| ControlFlow::Continue(()),
+                        &|| ControlFlow::Continue(()),
+                    )
+                })
             });
             // The receiver is gone when the caller was interrupted: nothing to deliver.
             let _ = tx.send(fitted);

@@ -7,13 +7,15 @@
 //! file's `resolve` for DASVDD, the registry's `default_params` for the baselines), model files
 //! are written and read by the same `save`/`load_detector_from` plus the `preprocessing` metadata
 //! entry the CLI adds, so a model scores identically here and in `dasvdd score`. Training and
-//! scoring run with the GIL released; neural training takes the GIL back once per epoch to
-//! check for Ctrl-C and report progress. No input from Python can panic: every problem is a
+//! scoring run with the GIL released, on the extension's own thread pool (`threads`: made
+//! again in a child process after a fork, where rayon's global pool would hang); while the
+//! neural methods train, the calling thread checks for Ctrl-C, and the progress callback takes
+//! the GIL once per epoch. No input from Python can panic: every problem is a
 //! `ValueError`, `TypeError`, `OSError` or `RuntimeError`.
 //!
 //! Split by concern: `samples` reads numpy arrays, `params` resolves the hyperparameters,
-//! `fitting` trains, and `model` is the fitted `NativeModel`; this file holds the Python
-//! functions and the error mapping.
+//! `fitting` trains, `threads` is the pool they compute on, and `model` is the fitted
+//! `NativeModel`; this file holds the Python functions and the error mapping.
 
 use std::collections::HashMap;
 use std::ops::ControlFlow;
@@ -33,6 +35,7 @@ mod fitting;
 mod model;
 mod params;
 mod samples;
+mod threads;
 
 use fitting::{fit_interruptibly, fit_params};
 use model::NativeModel;
@@ -117,28 +120,54 @@ fn fit(
         }
         ControlFlow::Break(())
     };
+    // Ctrl-C, seen by this (the main) thread while training runs on the pool: the neural
+    // methods stop at their next epoch or gamma trial.
+    let interrupted = std::sync::atomic::AtomicBool::new(false);
+    let stopped = || interrupted.load(std::sync::atomic::Ordering::Acquire);
     let tick = |phase: &'static str, epoch: usize, epochs: usize, loss: f64| {
-        Python::attach(|py| {
-            let step = py.check_signals().and_then(|()| match &progress {
-                Some(cb) => cb.call1(py, (phase, epoch, epochs, loss)).map(|_| ()),
-                None => Ok(()),
-            });
-            step.map_or_else(stop_with, ControlFlow::Continue)
-        })
+        if stopped() {
+            return ControlFlow::Break(());
+        }
+        match &progress {
+            Some(cb) => Python::attach(|py| {
+                cb.call1(py, (phase, epoch, epochs, loss))
+                    .map_or_else(stop_with, |_| ControlFlow::Continue(()))
+            }),
+            None => ControlFlow::Continue(()),
+        }
     };
     // Between the trials of DASVDD's gamma heuristic, before the first epoch: Ctrl-C only.
     let keep_going = || {
-        Python::attach(|py| {
-            py.check_signals()
-                .map_or_else(stop_with, ControlFlow::Continue)
-        })
+        if stopped() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
     };
-    // The neural methods report every epoch, where Ctrl-C is checked; the others run on a
-    // worker thread so that Ctrl-C returns at once.
+    // The neural methods train on the pool (`threads`) while this thread checks for Ctrl-C
+    // (Python answers signals on the main thread only) and waits for them to stop at the
+    // next epoch, since they read `x` in place; the others run on a worker thread of their
+    // own, so that Ctrl-C returns at once.
     let result = if resolved.method().is_neural() {
-        py.detach(|| {
-            let view = SampleView::new(data, rows, cols)?;
-            fit_params(&resolved, view, &device, &tick, &keep_going)
+        std::thread::scope(|scope| {
+            let training = scope.spawn(|| {
+                threads::on_pool(|| {
+                    let view = SampleView::new(data, rows, cols)?;
+                    fit_params(&resolved, view, &device, &tick, &keep_going)
+                })
+            });
+            while !training.is_finished() {
+                py.detach(|| std::thread::sleep(std::time::Duration::from_millis(20)));
+                if let Err(e) = py.check_signals() {
+                    let _ = stop_with(e);
+                    interrupted.store(true, std::sync::atomic::Ordering::Release);
+                }
+            }
+            training.join().unwrap_or_else(|_| {
+                Err(CoreError::InvalidInput(
+                    "training stopped without a result (it panicked); please report this".into(),
+                ))
+            })
         })
     } else {
         fit_interruptibly(py, &resolved, data, rows, cols, &device)?

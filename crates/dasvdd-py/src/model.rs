@@ -56,7 +56,9 @@ impl NativeModel {
         let data = samples.data();
         let detector = &self.detector;
         let scores = py
-            .detach(|| detector.score(SampleView::new(data, rows, cols)?))
+            .detach(|| {
+                crate::threads::on_pool(|| detector.score(SampleView::new(data, rows, cols)?))
+            })
             .map_err(core_err)?;
         Ok(PyArray1::from_vec(py, scores))
     }
@@ -79,7 +81,9 @@ impl NativeModel {
         let data = samples.data();
         let detector = &self.detector;
         let terms = py
-            .detach(|| detector.score_terms(SampleView::new(data, rows, cols)?))
+            .detach(|| {
+                crate::threads::on_pool(|| detector.score_terms(SampleView::new(data, rows, cols)?))
+            })
             .map_err(core_err)?;
         Ok(terms.map(|terms| {
             terms
