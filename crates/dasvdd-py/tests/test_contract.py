@@ -62,6 +62,40 @@ def test_fit_sets_scores_threshold_and_labels(method, train_test):
     np.testing.assert_array_equal(clone(det).fit_predict(X), det.labels_)
 
 
+@pytest.mark.parametrize("method", ["iforest", "dasvdd"])
+def test_confidence_is_pyods(method, train_test):
+    # PyOD's predict_confidence (ExCeeD), predict(return_confidence=True) and
+    # predict_proba(return_confidence=True); compared with PyOD's own code run on this
+    # estimator where PyOD is installed, else with its formula written out.
+    from scipy.stats import binom
+    from sklearn.base import is_outlier_detector
+
+    X, X_test, _ = train_test
+    det = FAST[method](contamination=0.1, random_state=3).fit(X)
+    assert is_outlier_detector(det)
+    conf = det.predict_confidence(X_test)
+    assert conf.shape == (len(X_test),) and np.all((conf >= 0) & (conf <= 1))
+    assert conf.std() > 0, "confidence does not vary"
+    try:
+        from pyod.models.base import BaseDetector as PyodBase
+
+        want = PyodBase.predict_confidence(det, X_test)
+    except ImportError:
+        n = len(det.decision_scores_)
+        scores = det.decision_function(X_test)
+        count = np.array([np.count_nonzero(det.decision_scores_ <= x) for x in scores])
+        want = 1 - binom.cdf(n - int(n * 0.1), n, (1 + count) / (2 + n))
+        inliers = scores <= det.threshold_
+        want[inliers] = 1 - want[inliers]
+    np.testing.assert_allclose(conf, want, rtol=0, atol=1e-12)
+    labels, c2 = det.predict(X_test, return_confidence=True)
+    np.testing.assert_array_equal(labels, det.predict(X_test))
+    np.testing.assert_array_equal(c2, conf)
+    probs, c3 = det.predict_proba(X_test, return_confidence=True)
+    np.testing.assert_array_equal(probs, det.predict_proba(X_test))
+    np.testing.assert_array_equal(c3, conf)
+
+
 @pytest.mark.parametrize("contamination", [0.01, 0.1, 0.3])
 def test_threshold_follows_contamination(contamination, train_test):
     X, _, _ = train_test

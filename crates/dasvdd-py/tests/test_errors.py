@@ -42,9 +42,7 @@ def test_non_finite_values_are_value_errors(cls, value, train_test):
         cls(scale="zscore").fit(X)
 
 
-@pytest.mark.parametrize(
-    "dtype", [np.complex64, np.longdouble, object, "U8", "datetime64[s]"]
-)
+@pytest.mark.parametrize("dtype", [np.longdouble, "U8", "datetime64[s]"])
 def test_wrong_dtypes_are_type_errors(dtype, train_test):
     X = train_test[0][:50]
     X = (X * 1e6).astype(np.int64).astype(dtype) if dtype == "datetime64[s]" else X.astype(dtype)
@@ -52,6 +50,54 @@ def test_wrong_dtypes_are_type_errors(dtype, train_test):
         pytest.skip("longdouble is float64 on this platform")
     with pytest.raises(TypeError, match="float32 or float64"):
         IForest().fit(X)
+
+
+def test_object_sparse_and_complex_inputs(train_test):
+    X = train_test[0][:50]
+    ref = IForest(random_state=1).fit(X.astype(np.float64)).decision_scores_
+    # Numbers in an object array (a DataFrame of mixed column dtypes turns into one) are read
+    # as float64, as scikit-learn's check_array reads them.
+    np.testing.assert_array_equal(IForest(random_state=1).fit(X.astype(object)).decision_scores_, ref)
+    # Text among them is a TypeError naming what is wrong.
+    text = X.astype(object)
+    text[3, 2] = "abc"
+    with pytest.raises(TypeError, match="not numbers"):
+        IForest().fit(text)
+    # A missing value (None) is NaN, refused with its place.
+    missing = X.astype(object)
+    missing[4, 1] = None
+    with pytest.raises(ValueError, match="row 4, column 1"):
+        IForest().fit(missing)
+    # Complex values: scikit-learn's ValueError.
+    with pytest.raises(ValueError, match="Complex data not supported"):
+        IForest().fit(X.astype(np.complex64))
+    sparse = pytest.importorskip("scipy.sparse")
+    with pytest.raises(TypeError, match="sparse input is not supported"):
+        IForest().fit(sparse.csr_matrix(X))
+
+
+def test_dataframes_of_mixed_and_nullable_dtypes(train_test):
+    pd = pytest.importorskip("pandas")
+    X = train_test[0][:60]
+    df = pd.DataFrame(
+        {
+            "a": X[:, 0].astype(np.float64),
+            "n": (X[:, 1] * 10).astype(np.int64),
+            "flag": X[:, 2] > 0.5,
+        }
+    )
+    as_float = df.to_numpy(dtype=np.float64)
+    ref = IForest(random_state=2).fit(as_float)
+    got = IForest(random_state=2).fit(df)
+    np.testing.assert_array_equal(got.decision_scores_, ref.decision_scores_)
+    np.testing.assert_array_equal(got.decision_function(df), ref.decision_function(as_float))
+    nullable = df.astype({"n": "Int64"})
+    np.testing.assert_array_equal(
+        IForest(random_state=2).fit(nullable).decision_scores_, ref.decision_scores_
+    )
+    nullable.loc[5, "n"] = pd.NA
+    with pytest.raises(ValueError, match="row 5, column 1"):
+        IForest().fit(nullable)
 
 
 def test_non_arrays_are_type_errors():
@@ -69,7 +115,7 @@ def test_scoring_errors(fitted, train_test):
     bad[0, 0] = np.nan
     with pytest.raises(ValueError, match="row 0, column 0"):
         fitted.decision_function(bad)
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError, match="Complex"):
         fitted.decision_function(X_test.astype(np.complex64))
     with pytest.raises(ValueError):
         fitted.decision_function(X_test[0])
@@ -121,9 +167,19 @@ def test_bad_hyperparameters_are_value_errors(det, train_test):
         det.fit(train_test[0])
 
 
-def test_random_state_objects_are_type_errors(train_test):
+def test_random_state_takes_numpy_generators_as_scikit_learn_does(train_test):
+    X = train_test[0]
+    # A RandomState (or Generator) gives its next draw as the seed: the same state, the same
+    # model; its state advances, so the instance's next fit differs.
+    a = IForest(random_state=np.random.RandomState(0)).fit(X).decision_scores_
+    rs = np.random.RandomState(0)
+    b = IForest(random_state=rs).fit(X).decision_scores_
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(IForest(random_state=rs).fit(X).decision_scores_, a)
+    c = IForest(random_state=np.random.default_rng(5)).fit(X).decision_scores_
+    np.testing.assert_array_equal(c, IForest(random_state=np.random.default_rng(5)).fit(X).decision_scores_)
     with pytest.raises(TypeError, match="random_state"):
-        IForest(random_state=np.random.RandomState(0)).fit(train_test[0])
+        IForest(random_state="seven").fit(X)
 
 
 def test_model_files_of_another_method_are_value_errors(fitted, tmp_path):

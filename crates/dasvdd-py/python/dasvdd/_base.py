@@ -57,11 +57,29 @@ def _as_array(X):
     this machine's). Boolean, integer and float16 arrays are converted as scikit-learn's
     ``check_array`` and PyOD convert them, and as ``dasvdd train`` reads such ``.npy`` files:
     to float32 where every value is exact in it (bool, float16, integers of one or two bytes),
-    otherwise to float64, which the models then round to float32. Other dtypes (complex,
-    strings, objects, dates) are left for the extension to refuse with a TypeError."""
+    otherwise to float64, which the models then round to float32. An object array (a
+    DataFrame whose columns have several dtypes, or pandas' nullable ones, whose missing
+    values become NaN and are refused as such) is converted to float64 when its values are
+    numbers. Sparse matrices are a ``TypeError`` (pass ``X.toarray()``), complex values a
+    ``ValueError``, as in scikit-learn; other dtypes (strings, dates) are left for the
+    extension to refuse with a ``TypeError``."""
+    if _is_sparse(X):
+        raise TypeError(
+            "sparse input is not supported: pass a dense array (X.toarray()); the models "
+            "compute on dense float32 matrices"
+        )
     if not isinstance(X, np.ndarray):
-        X = X.to_numpy() if hasattr(X, "to_numpy") else np.asarray(X)
+        if hasattr(X, "to_numpy"):
+            X = X.to_numpy()
+            if X.dtype == object:
+                X = _object_to_float(X)
+        else:
+            X = np.asarray(X)
+    if X.dtype == object:
+        X = _object_to_float(X)
     kind, size = X.dtype.kind, X.dtype.itemsize
+    if kind == "c":
+        raise ValueError("Complex data not supported: X has a complex dtype")
     if kind in "biu" or (kind == "f" and size == 2):
         X = X.astype(np.float32 if size <= 2 else np.float64)
     elif kind == "f" and size in (4, 8) and not X.dtype.isnative:
@@ -69,13 +87,52 @@ def _as_array(X):
     return X
 
 
+def _is_sparse(X):
+    """Whether ``X`` is a scipy sparse matrix or array (without importing scipy)."""
+    return type(X).__module__.startswith("scipy.sparse") or hasattr(X, "tocsr")
+
+
+def _object_to_float(X):
+    """An object array of numbers (and None or pandas' NA, as NaN) as float64; a value that is
+    not a number is a ``TypeError`` naming it."""
+    try:
+        return np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError):
+        pass
+    try:
+        return np.array([[np.nan if _is_missing(v) else v for v in row] for row in X], dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise TypeError(
+            f"X has dtype object with values that are not numbers ({e}); pass numbers, e.g. "
+            "encode or drop text columns first"
+        ) from None
+
+
+def _is_missing(v):
+    """Whether ``v`` is a missing value of pandas (``pd.NA``, ``NaT``) or None."""
+    if v is None:
+        return True
+    try:
+        return bool(v != v) or type(v).__name__ in ("NAType", "NaTType")
+    except TypeError:
+        return type(v).__name__ in ("NAType", "NaTType")
+
+
 def _seed(random_state):
-    """The project's seed for ``random_state`` (None is the project's default seed, 0)."""
+    """The project's seed for ``random_state``: None is the project's default seed, 0; an int is
+    that seed; a ``numpy.random.RandomState`` or ``Generator`` gives one draw, as scikit-learn's
+    estimators with compiled cores draw their seed from it (so its state advances, and the
+    same instance gives another seed the next time)."""
     if random_state is None:
         return 0
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(np.iinfo(np.int32).max))
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(np.iinfo(np.int32).max))
     if isinstance(random_state, bool) or not isinstance(random_state, numbers.Integral):
         raise TypeError(
-            f"random_state must be an int or None, got {type(random_state).__name__}"
+            "random_state must be an int, a numpy RandomState or Generator, or None, got "
+            f"{type(random_state).__name__}"
         )
     if random_state < 0 or random_state >= 2**64:
         raise ValueError(f"random_state must be in [0, 2**64), got {random_state}")
@@ -138,6 +195,13 @@ class BaseDetector(_Base):
 
     _method = None
     _hyper = {}
+    # scikit-learn's estimator type, as PyOD's detectors declare it (`is_outlier_detector`).
+    _estimator_type = "outlier_detector"
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "outlier_detector"
+        return tags
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -236,15 +300,52 @@ class BaseDetector(_Base):
             )
         return terms
 
-    def predict(self, X):
-        """1 for rows scoring above ``threshold_``, 0 otherwise."""
+    def predict(self, X, return_confidence=False):
+        """1 for rows scoring above ``threshold_``, 0 otherwise; with ``return_confidence``,
+        also ``predict_confidence(X)``, as PyOD's ``predict`` returns them."""
         self._check_fitted(need_threshold=True)
-        return (self.decision_function(X) > self.threshold_).astype(int).ravel()
+        scores = self.decision_function(X)
+        prediction = (scores > self.threshold_).astype(int).ravel()
+        if return_confidence:
+            return prediction, self._confidence(scores, prediction)
+        return prediction
 
-    def predict_proba(self, X, method="linear"):
+    def predict_confidence(self, X):
+        """How consistently the model would make the same prediction for each row of ``X`` if
+        its training set were perturbed, in [0, 1] (Perini et al., ExCeeD, 2020), computed as
+        PyOD's ``predict_confidence`` computes it from ``decision_scores_``. Needs scipy."""
+        self._check_fitted(need_threshold=True)
+        scores = self.decision_function(X)
+        return self._confidence(scores, (scores > self.threshold_).astype(int).ravel())
+
+    def _confidence(self, scores, prediction):
+        train = getattr(self, "decision_scores_", None)
+        if train is None:
+            raise _not_fitted(
+                self,
+                "this model was loaded from a file without its training scores, from which "
+                "predict_confidence derives its confidence; call fit",
+            )
+        try:
+            from scipy.stats import binom
+        except ImportError:  # pragma: no cover - scipy comes with scikit-learn
+            raise ImportError("predict_confidence needs scipy (pip install scipy)") from None
+        n = len(train)
+        # Training scores at or below each score, the posterior outlier probability, and the
+        # probability that a perturbed training set keeps the prediction.
+        at_or_below = np.searchsorted(np.sort(train), scores, side="right")
+        posterior = (1.0 + at_or_below) / (2.0 + n)
+        confidence = 1.0 - binom.cdf(n - int(n * self.contamination), n, posterior)
+        confidence = np.asarray(confidence, dtype=np.float64)
+        inliers = prediction == 0
+        confidence[inliers] = 1.0 - confidence[inliers]
+        return confidence
+
+    def predict_proba(self, X, method="linear", return_confidence=False):
         """Outlier probabilities, shape (n_samples, 2): ``linear`` min-max scales the scores by
         the training scores' range (clipped to [0, 1]); ``unify`` is Kriegel et al.'s Gaussian
-        scaling, as PyOD computes them."""
+        scaling, as PyOD computes them. With ``return_confidence``, also
+        ``predict_confidence(X)``."""
         self._check_fitted(need_threshold=True)
         stats = getattr(self, "_train_stats", None)
         if stats is None:
@@ -266,6 +367,9 @@ class BaseDetector(_Base):
         else:
             raise ValueError(f"method must be 'linear' or 'unify', got {method!r}")
         probs[:, 0] = 1.0 - probs[:, 1]
+        if return_confidence:
+            prediction = (scores > self.threshold_).astype(int).ravel()
+            return probs, self._confidence(scores, prediction)
         return probs
 
     def fit_predict(self, X, y=None):
