@@ -167,6 +167,14 @@ def test_bad_hyperparameters_are_value_errors(det, train_test):
         det.fit(train_test[0])
 
 
+def test_scale_none_is_no_scaling(train_test):
+    X = train_test[0]
+    np.testing.assert_array_equal(
+        IForest(scale=None, random_state=1).fit(X).decision_scores_,
+        IForest(scale="none", random_state=1).fit(X).decision_scores_,
+    )
+
+
 def test_random_state_takes_numpy_generators_as_scikit_learn_does(train_test):
     X = train_test[0]
     # A RandomState (or Generator) gives its next draw as the seed: the same state, the same

@@ -246,7 +246,8 @@ class BaseDetector(_Base):
             self._native_params(),
             X,
             device=self.device,
-            scale=self.scale,
+            # None, as scikit-learn's estimators spell "no scaling", is the project's "none".
+            scale="none" if self.scale is None else self.scale,
             progress=progress,
         )
         self.n_features_in_ = self.model_.n_features
