@@ -297,7 +297,7 @@ fn other_formats_and_delimiters_are_read() {
                 d,
             ));
             assert!(
-                e.contains(name) && (e.contains("empty image size") || e.contains("no images")),
+                e.contains(name) && (e.contains("empty sample size") || e.contains("no samples")),
                 "{e}"
             );
         }
@@ -323,10 +323,34 @@ fn other_formats_and_delimiters_are_read() {
         d,
     ));
     assert!(
-        e.contains(
-            "labels-idx1-ubyte.gz: wrong idx magic number 0x00000801: 1 dimensions, expected 3"
-        ),
+        e.contains("labels-idx1-ubyte.gz: an IDX file of 1 dimension (labels?)"),
         "{e}"
+    );
+    // An IDX file of another value type (64-bit floats, 4 samples x 2): read as its numbers.
+    let mut f8 = vec![0u8, 0, 0x0e, 2, 0, 0, 0, 4, 0, 0, 0, 2];
+    for v in [0.5f64, -1.5, 2.25, 3.0, -0.75, 1.0, 4.5, -2.0] {
+        f8.extend(v.to_be_bytes());
+    }
+    std::fs::write(d.join("floats.idx"), f8).unwrap();
+    ok(&dasvdd(
+        &[
+            "train",
+            "--quiet",
+            "--method",
+            "iforest",
+            "--scale",
+            "zscore",
+            "--data",
+            "floats.idx",
+            "--out",
+            "f.st",
+        ],
+        d,
+    ));
+    let inspected = ok(&dasvdd(&["inspect", "--json", "f.st"], d));
+    assert!(
+        inspected.contains(r#""mean":[1.625,0.125]"#),
+        "{inspected}"
     );
     // An ODDS .mat file, where the shared data is present.
     let cardio = Path::new("/work/shared/data/odds/cardio.mat");

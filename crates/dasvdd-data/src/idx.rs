@@ -3,7 +3,9 @@
 //!
 //! An IDX file is a 4-byte magic number (`0x00 0x00 <type> <ndims>`), `ndims` big-endian `u32`
 //! dimensions, then the values. MNIST-style files use type `0x08` (unsigned byte): images are
-//! `n x rows x cols` (magic `0x00000803`), labels are `n` (magic `0x00000801`).
+//! `n x rows x cols` (magic `0x00000803`), labels are `n` (magic `0x00000801`). A user's file
+//! given to the command line may be of any of the format's types and of two or more
+//! dimensions ([`parse_idx_matrix`]).
 
 use std::path::{Path, PathBuf};
 
@@ -109,6 +111,127 @@ pub fn parse_idx_images(path: &Path, bytes: &[u8]) -> Result<IdxArray> {
         ));
     }
     Ok(arr)
+}
+
+/// The size in bytes of an IDX value type, and its name, for every type of the format:
+/// unsigned and signed byte, 16- and 32-bit integers, 32- and 64-bit floats (big-endian).
+fn idx_value_type(code: u8) -> Option<(usize, &'static str)> {
+    Some(match code {
+        0x08 => (1, "unsigned byte"),
+        0x09 => (1, "signed byte"),
+        0x0b => (2, "16-bit integer"),
+        0x0c => (4, "32-bit integer"),
+        0x0d => (4, "32-bit float"),
+        0x0e => (8, "64-bit float"),
+        _ => return None,
+    })
+}
+
+/// Parses an IDX file of any value type and two or more dimensions (already decompressed) as
+/// samples x features: the first dimension counts the samples, the others make up each sample
+/// (an `n x rows x cols` image file gives `rows * cols` features). Unsigned bytes are pixels
+/// and are scaled to [0, 1] (v / 255), as the image loaders give them; the other types are
+/// read as the numbers they are. `path` only names the file in errors: a header that is not
+/// IDX, a file of one dimension (labels), no samples or empty samples, a length that does not
+/// match the dimensions, a NaN, infinite or beyond-f32 value (row and column from 1).
+pub fn parse_idx_matrix(path: &Path, bytes: &[u8]) -> Result<crate::matrix::Matrix> {
+    let fail = |problem: String| DataError::format(path, problem);
+    if bytes.len() < 4 || bytes[0] != 0 || bytes[1] != 0 {
+        return Err(fail(
+            "not an IDX file: it must start with two zero bytes, a value type and the number of \
+             dimensions"
+                .into(),
+        ));
+    }
+    let Some((size, type_name)) = idx_value_type(bytes[2]) else {
+        return Err(fail(format!(
+            "idx value type 0x{:02x} is none of the format's (0x08, 0x09, 0x0b, 0x0c, 0x0d, 0x0e)",
+            bytes[2]
+        )));
+    };
+    let ndims = usize::from(bytes[3]);
+    if ndims < 2 {
+        return Err(fail(format!(
+            "an IDX file of {ndims} dimension{} (labels?) holds no samples x features: give \
+             one of n x ... values (images are n x rows x cols)",
+            if ndims == 1 { "" } else { "s" }
+        )));
+    }
+    let header_len = 4 + 4 * ndims;
+    if bytes.len() < header_len {
+        return Err(fail(format!(
+            "truncated idx header: {} bytes, the {ndims} dimensions need {header_len}",
+            bytes.len()
+        )));
+    }
+    let dims: Vec<usize> = bytes[4..header_len]
+        .chunks_exact(4)
+        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
+        .collect();
+    let (rows, cols) = (
+        dims[0],
+        dims[1..].iter().try_fold(1usize, |a, &d| a.checked_mul(d)),
+    );
+    let cols = cols.ok_or_else(|| fail(format!("idx dimensions {dims:?} overflow")))?;
+    if cols == 0 {
+        return Err(fail(format!("empty sample size: dimensions {dims:?}")));
+    }
+    if rows == 0 {
+        return Err(fail(format!("no samples: dimensions {dims:?}")));
+    }
+    let expected = rows
+        .checked_mul(cols)
+        .and_then(|n| n.checked_mul(size))
+        .ok_or_else(|| fail(format!("idx dimensions {dims:?} overflow")))?;
+    let got = bytes.len() - header_len;
+    if got != expected {
+        return Err(fail(format!(
+            "idx dimensions {dims:?} of {type_name}s need {expected} value bytes but the file \
+             holds {got}{}",
+            if got < expected {
+                " (truncated)"
+            } else {
+                " (trailing data)"
+            }
+        )));
+    }
+    let body = &bytes[header_len..];
+    let value = |k: usize| -> f64 {
+        let b = &body[k * size..(k + 1) * size];
+        match bytes[2] {
+            0x08 => f64::from(b[0]) / 255.0,
+            0x09 => f64::from(b[0] as i8),
+            0x0b => f64::from(i16::from_be_bytes([b[0], b[1]])),
+            0x0c => f64::from(i32::from_be_bytes([b[0], b[1], b[2], b[3]])),
+            0x0d => f64::from(f32::from_be_bytes([b[0], b[1], b[2], b[3]])),
+            _ => f64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+        }
+    };
+    let mut data = Vec::with_capacity(rows * cols);
+    for k in 0..rows * cols {
+        let v = value(k);
+        // Unsigned bytes keep the image loaders' exact rounding: f32 of v / 255.
+        let f = if bytes[2] == 0x08 {
+            f32::from(body[k]) / 255.0
+        } else {
+            v as f32
+        };
+        if !f.is_finite() {
+            return Err(fail(format!(
+                "value {v} at row {}, column {} is {}",
+                k / cols + 1,
+                k % cols + 1,
+                if v.is_finite() {
+                    "outside the f32 range the models compute in"
+                } else {
+                    "not finite"
+                }
+            )));
+        }
+        data.push(f);
+    }
+    crate::matrix::Matrix::new(data, rows, cols)
+        .ok_or_else(|| fail(format!("inconsistent idx dimensions {dims:?}")))
 }
 
 /// Reads an IDX label file (`n`, gzipped or not); every label must lie in `0..n_classes`.

@@ -160,3 +160,80 @@ fn missing_file_is_an_io_error_naming_it() {
         "{err}"
     );
 }
+
+/// The header of an IDX file of `code`'s type and these dimensions.
+fn idx_header(code: u8, dims: &[u32]) -> Vec<u8> {
+    let mut b = vec![0, 0, code, dims.len() as u8];
+    for d in dims {
+        b.extend(d.to_be_bytes());
+    }
+    b
+}
+
+#[test]
+fn user_idx_files_of_every_value_type_are_read_as_samples_x_features() {
+    use dasvdd_data::idx::parse_idx_matrix;
+    let p = std::path::Path::new("x.idx");
+    let values = [1.5f64, -2.0, 0.25, 100.0, -7.5, 3.0];
+    // 64-bit and 32-bit floats, 2 x 3.
+    let mut f8 = idx_header(0x0e, &[2, 3]);
+    values.iter().for_each(|v| f8.extend(v.to_be_bytes()));
+    let mut f4 = idx_header(0x0d, &[2, 3]);
+    values
+        .iter()
+        .for_each(|v| f4.extend((*v as f32).to_be_bytes()));
+    for bytes in [&f8, &f4] {
+        let m = parse_idx_matrix(p, bytes).unwrap();
+        assert_eq!((m.rows, m.cols), (2, 3));
+        assert_eq!(m.data, values.map(|v| v as f32));
+    }
+    // Integers, signed, of 1, 2 and 4 bytes; 3 x 2 x 1 (three dimensions: 2 features).
+    let ints = [-128i32, 127, -300, 300, -70_000, 70_000];
+    let mut i1 = idx_header(0x09, &[3, 2, 1]);
+    i1.extend([0x80u8, 0x7f, 0xff, 0x01, 0x00, 0x02]);
+    let m = parse_idx_matrix(p, &i1).unwrap();
+    assert_eq!((m.rows, m.cols), (3, 2));
+    assert_eq!(m.data, [-128.0, 127.0, -1.0, 1.0, 0.0, 2.0]);
+    let mut i2 = idx_header(0x0b, &[3, 2, 1]);
+    ints[..4]
+        .iter()
+        .chain(&[-2, 2])
+        .for_each(|v| i2.extend((*v as i16).to_be_bytes()));
+    assert_eq!(
+        parse_idx_matrix(p, &i2).unwrap().data,
+        [-128.0, 127.0, -300.0, 300.0, -2.0, 2.0]
+    );
+    let mut i4 = idx_header(0x0c, &[3, 2, 1]);
+    ints.iter().for_each(|v| i4.extend(v.to_be_bytes()));
+    assert_eq!(
+        parse_idx_matrix(p, &i4).unwrap().data,
+        ints.map(|v| v as f32)
+    );
+    // Unsigned bytes are pixels: v / 255, as the image loaders give them.
+    let mut u1 = idx_header(0x08, &[1, 2, 2]);
+    u1.extend([0u8, 51, 255, 128]);
+    assert_eq!(
+        parse_idx_matrix(p, &u1).unwrap().data,
+        [0.0, 51.0 / 255.0, 1.0, 128.0 / 255.0]
+    );
+    // Errors, each naming the file.
+    let err = |bytes: &[u8], what: &str| {
+        let e = parse_idx_matrix(p, bytes).unwrap_err().to_string();
+        assert!(e.contains("x.idx") && e.contains(what), "{e}");
+    };
+    let mut labels = idx_header(0x08, &[3]);
+    labels.extend([1u8, 2, 3]);
+    err(&labels, "1 dimension (labels?)");
+    err(&idx_header(0x0a, &[1, 1]), "value type 0x0a");
+    let mut nan = idx_header(0x0d, &[1, 2]);
+    nan.extend(1.0f32.to_be_bytes());
+    nan.extend(f32::NAN.to_be_bytes());
+    err(&nan, "at row 1, column 2 is not finite");
+    let mut big = idx_header(0x0e, &[1, 1]);
+    big.extend(1e300f64.to_be_bytes());
+    err(&big, "outside the f32 range");
+    err(&f8[..f8.len() - 1], "(truncated)");
+    err(&idx_header(0x0d, &[0, 5]), "no samples");
+    err(&idx_header(0x0d, &[5, 0]), "empty sample size");
+    err(b"abc", "not an IDX file");
+}

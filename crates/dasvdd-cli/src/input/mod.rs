@@ -24,9 +24,9 @@ pub use eval_files::{read_column, read_scores, shown};
 /// Where the samples of `train` and `score` come from, and how to read them.
 #[derive(Debug, Clone, Args)]
 pub struct SourceArgs {
-    /// Samples, one per row: .csv/.tsv/.txt, .npy, an ODDS .mat file, an IDX image file
-    /// (MNIST format, gzipped or not), a folder with normal/ (and abnormal/) images, or - for
-    /// standard input (CSV or NPY)
+    /// Samples, one per row: .csv/.tsv/.txt, .npy, an ODDS .mat file, an IDX file (MNIST
+    /// format, gzipped or not; unsigned bytes are pixels scaled to [0, 1]), a folder with
+    /// normal/ (and abnormal/) images, or - for standard input (CSV or NPY)
     #[arg(long, required_unless_present = "dataset", conflicts_with = "dataset")]
     pub data: Option<PathBuf>,
     /// A dataset of the paper by name instead of --data (mnist, fmnist, cifar10, speech, pima,
@@ -262,7 +262,7 @@ impl SourceArgs {
         } else {
             bail!(
                 "{origin}: unsupported file type `.{ext}` (expected .csv, .tsv, .txt, .npy, \
-                 .mat, an IDX image file or a folder of images)"
+                 .mat, an IDX file or a folder of images)"
             );
         };
         let samples = |x: Matrix, labels: Option<Vec<u8>>| Samples {
@@ -292,12 +292,9 @@ impl SourceArgs {
                 } else {
                     bytes.to_vec()
                 };
-                let a = dasvdd_data::idx::parse_idx_images(origin_path, &raw)?;
-                let cols = a.dims[1] * a.dims[2];
-                // Pixels in [0, 1], as the project's image loaders give them.
-                let data = a.values.iter().map(|&v| f32::from(v) / 255.0).collect();
-                let x = Matrix::new(data, a.dims[0], cols)
-                    .ok_or_else(|| anyhow!("{origin}: inconsistent IDX dimensions"))?;
+                // Unsigned bytes as pixels in [0, 1], as the image loaders give them; the
+                // format's other types as the numbers they are.
+                let x = dasvdd_data::idx::parse_idx_matrix(origin_path, &raw)?;
                 Ok(samples(x, None))
             }
             Format::Csv => {
