@@ -348,10 +348,7 @@ fn other_formats_and_delimiters_are_read() {
         d,
     ));
     let inspected = ok(&dasvdd(&["inspect", "--json", "f.st"], d));
-    assert!(
-        inspected.contains(r#""mean":[1.625,0.125]"#),
-        "{inspected}"
-    );
+    assert!(inspected.contains(r#""mean":[1.625,0.125]"#), "{inspected}");
     // An ODDS .mat file, where the shared data is present.
     let cardio = Path::new("/work/shared/data/odds/cardio.mat");
     if cardio.exists() {
