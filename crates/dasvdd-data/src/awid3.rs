@@ -20,7 +20,8 @@
 //! - missing cells of kept columns become 0 or the column mean over the kept rows
 //!   ([`MissingValue`]);
 //! - memory: files are streamed with the `csv` crate; memory grows with the rows kept, not
-//!   with the size of the files. `max_rows` stops after that many data rows and `sample` keeps
+//!   with the size of the files, and a kept row holds only its numeric cells (8 bytes each),
+//!   not its empty and text fields. `max_rows` stops after that many data rows and `sample` keeps
 //!   a seeded uniform sample of that many rows (reservoir sampling) of those scanned, for the
 //!   30+ GB release;
 //! - truncation: a file cut inside its last row would still parse, with a clipped value or
@@ -181,10 +182,14 @@ struct ColumnStats {
 }
 
 /// A kept row: its scan index, label and one value per feature column (NaN = missing or text).
+/// A kept row: its numeric cells only, as (column, value) pairs in column order. Empty, `?`
+/// and text cells are not stored (they become the fill value, or their column is dropped), so a
+/// row of the release's 253 fields, most of them empty or text, costs a few hundred bytes.
 struct Row {
     index: usize,
     label: u8,
-    values: Vec<f32>,
+    cols: Box<[u32]>,
+    vals: Box<[f32]>,
 }
 
 struct Scan<'a> {
@@ -197,6 +202,9 @@ struct Scan<'a> {
     rng: ChaCha8Rng,
     /// The labels read so far, to accept the last row of a file without a final line break.
     labels_seen: std::collections::HashSet<Vec<u8>>,
+    /// The numeric cells of the row being read (reused for every row).
+    cols: Vec<u32>,
+    vals: Vec<f32>,
 }
 
 impl<'a> Scan<'a> {
@@ -210,6 +218,8 @@ impl<'a> Scan<'a> {
             scanned: 0,
             rng: ChaCha8Rng::seed_from_u64(opts.seed),
             labels_seen: std::collections::HashSet::new(),
+            cols: Vec::new(),
+            vals: Vec::new(),
         }
     }
 
@@ -342,19 +352,17 @@ impl<'a> Scan<'a> {
             }
         };
         let keep = slot.is_some();
-        let mut values = Vec::with_capacity(if keep { self.stats.len() } else { 0 });
-        let mut col = 0;
+        self.cols.clear();
+        self.vals.clear();
+        let mut col = 0u32;
         for (i, raw) in record.iter().enumerate() {
             if i == self.label_col {
                 continue;
             }
-            let stats = &mut self.stats[col];
-            let v = match parse_cell(raw) {
-                Cell::Missing => f32::NAN,
-                Cell::Text => {
-                    stats.has_text = true;
-                    f32::NAN
-                }
+            let stats = &mut self.stats[col as usize];
+            match parse_cell(raw) {
+                Cell::Missing => {}
+                Cell::Text => stats.has_text = true,
                 Cell::Number(x) => {
                     let f = x as f32;
                     if !f.is_finite() && stats.non_finite.is_none() {
@@ -362,18 +370,20 @@ impl<'a> Scan<'a> {
                         stats.non_finite = Some((path.to_path_buf(), line, cell));
                     }
                     stats.has_number = true;
-                    f
+                    // A column with text is dropped whatever else it holds: not stored.
+                    if keep && !stats.has_text {
+                        self.cols.push(col);
+                        self.vals.push(f);
+                    }
                 }
-            };
-            if keep {
-                values.push(v);
             }
             col += 1;
         }
         let row = Row {
             index,
             label,
-            values,
+            cols: self.cols.as_slice().into(),
+            vals: self.vals.as_slice().into(),
         };
         match slot {
             Some(Some(j)) => self.rows[j] = row,
@@ -416,32 +426,37 @@ impl<'a> Scan<'a> {
         if kept.is_empty() {
             return Err(DataError::format(root, "no numeric feature column"));
         }
-        let fill: Vec<f32> = kept
-            .iter()
-            .map(|&c| match self.opts.missing {
-                MissingValue::Zero => 0.0,
-                MissingValue::ColumnMean => {
-                    let (sum, n) = self
-                        .rows
-                        .iter()
-                        .map(|r| r.values[c])
-                        .filter(|v| !v.is_nan())
-                        .fold((0f64, 0usize), |(s, n), v| (s + f64::from(v), n + 1));
-                    if n == 0 {
-                        0.0
-                    } else {
-                        (sum / n as f64) as f32
+        // Each column's place among the kept ones.
+        let mut place: Vec<Option<usize>> = vec![None; self.stats.len()];
+        for (k, &c) in kept.iter().enumerate() {
+            place[c] = Some(k);
+        }
+        let fill: Vec<f32> = match self.opts.missing {
+            MissingValue::Zero => vec![0.0; kept.len()],
+            MissingValue::ColumnMean => {
+                let mut sums = vec![(0f64, 0usize); kept.len()];
+                for r in &self.rows {
+                    for (&c, &v) in r.cols.iter().zip(r.vals.iter()) {
+                        if let Some(k) = place[c as usize] {
+                            sums[k].0 += f64::from(v);
+                            sums[k].1 += 1;
+                        }
                     }
                 }
-            })
-            .collect();
+                sums.iter()
+                    .map(|&(sum, n)| if n == 0 { 0.0 } else { (sum / n as f64) as f32 })
+                    .collect()
+            }
+        };
         let mut x = Matrix::empty(kept.len());
         x.data.reserve(self.rows.len() * kept.len());
         let mut row = vec![0f32; kept.len()];
         for r in &self.rows {
-            for (k, &c) in kept.iter().enumerate() {
-                let v = r.values[c];
-                row[k] = if v.is_nan() { fill[k] } else { v };
+            row.copy_from_slice(&fill);
+            for (&c, &v) in r.cols.iter().zip(r.vals.iter()) {
+                if let Some(k) = place[c as usize] {
+                    row[k] = v;
+                }
             }
             x.push_row(&row);
         }
