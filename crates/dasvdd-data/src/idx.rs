@@ -25,6 +25,26 @@ pub struct IdxArray {
     pub values: Vec<u8>,
 }
 
+/// The `ndims` dimensions of an IDX header and the header's length; an error naming `path`
+/// when `bytes` end before them.
+fn header_dims(path: &Path, bytes: &[u8], ndims: usize) -> Result<(Vec<usize>, usize)> {
+    let header_len = 4 + 4 * ndims;
+    if bytes.len() < header_len {
+        return Err(DataError::format(
+            path,
+            format!(
+                "truncated idx header: {} bytes, the {ndims} dimensions need {header_len}",
+                bytes.len()
+            ),
+        ));
+    }
+    let dims = bytes[4..header_len]
+        .chunks_exact(4)
+        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
+        .collect();
+    Ok((dims, header_len))
+}
+
 /// Parses an unsigned-byte IDX array of `expected_ndims` dimensions from `bytes` (already
 /// decompressed); `path` only names the file in errors.
 pub fn parse_idx(path: &Path, bytes: &[u8], expected_ndims: usize) -> Result<IdxArray> {
@@ -54,17 +74,7 @@ pub fn parse_idx(path: &Path, bytes: &[u8], expected_ndims: usize) -> Result<Idx
             bytes[2], bytes[3]
         )));
     }
-    let header_len = 4 + 4 * ndims;
-    if bytes.len() < header_len {
-        return Err(fail(format!(
-            "truncated idx header: {} bytes, the {ndims} dimensions need {header_len}",
-            bytes.len()
-        )));
-    }
-    let dims: Vec<usize> = bytes[4..header_len]
-        .chunks_exact(4)
-        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
-        .collect();
+    let (dims, header_len) = header_dims(path, bytes, ndims)?;
     let expected = dims
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
@@ -157,17 +167,7 @@ pub fn parse_idx_matrix(path: &Path, bytes: &[u8]) -> Result<crate::matrix::Matr
             if ndims == 1 { "" } else { "s" }
         )));
     }
-    let header_len = 4 + 4 * ndims;
-    if bytes.len() < header_len {
-        return Err(fail(format!(
-            "truncated idx header: {} bytes, the {ndims} dimensions need {header_len}",
-            bytes.len()
-        )));
-    }
-    let dims: Vec<usize> = bytes[4..header_len]
-        .chunks_exact(4)
-        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
-        .collect();
+    let (dims, header_len) = header_dims(path, bytes, ndims)?;
     let (rows, cols) = (
         dims[0],
         dims[1..].iter().try_fold(1usize, |a, &d| a.checked_mul(d)),
