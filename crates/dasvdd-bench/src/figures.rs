@@ -226,13 +226,30 @@ pub fn draw_all(
                 .ok()
                 .and_then(|m| Method::ALL.iter().position(|x| *x == m.method))
         });
-        // ROC curves of every method (Fig. 5 style).
+        // ROC curves of every method (Fig. 5 style); a method run under several configs in
+        // this folder (a quick and a full run, say) names each curve's config, as the
+        // report's tables do.
+        let several = |method: &str| {
+            let mut configs = details
+                .iter()
+                .filter(|d| d.key.method == method)
+                .map(|d| d.key.config_hash.as_str());
+            configs
+                .next()
+                .is_some_and(|first| configs.any(|c| c != first))
+        };
         let roc: Vec<Series> = details
             .iter()
             .map(|d| {
                 let auc = cells.get(&d.key).map_or(f64::NAN, |r| 100.0 * r.auroc);
+                let name = if several(&d.key.method) {
+                    let h = &d.key.config_hash;
+                    format!("{} [{}]", d.key.method, &h[..8.min(h.len())])
+                } else {
+                    d.key.method.clone()
+                };
                 (
-                    format!("{} (AUROC {auc:.1})", d.key.method),
+                    format!("{name} (AUROC {auc:.1})"),
                     d.roc_fpr
                         .iter()
                         .copied()
@@ -473,6 +490,42 @@ mod tests {
         assert!(svg.contains(r#"width="640""#) && svg.contains(r#"height="480""#));
         assert!(svg.contains("<polyline"), "no line drawn");
         assert!(line_chart(&path, "t", "x", "y", &[("e".into(), vec![])]).is_err());
+    }
+
+    #[test]
+    fn roc_curves_of_one_method_under_two_configs_name_their_configs() {
+        let dir = tempfile::tempdir().unwrap();
+        let results = ResultsDir::new(dir.path());
+        let mut cells = BTreeMap::new();
+        for (hash, auroc) in [("aaaaaaaa11", 0.9), ("bbbbbbbb22", 0.8)] {
+            let key = CellKey {
+                dataset: "pima".into(),
+                class: 0,
+                method: "iforest".into(),
+                seed: 0,
+                config_hash: hash.into(),
+            };
+            results
+                .write_detail(&CellDetail {
+                    key: key.clone(),
+                    roc_fpr: vec![0.0, 0.5, 1.0],
+                    roc_tpr: vec![0.0, 0.9, 1.0],
+                    history: Vec::new(),
+                    least_anomalous: Vec::new(),
+                    most_anomalous: Vec::new(),
+                    image_shape: None,
+                })
+                .unwrap();
+            cells.insert(key.clone(), crate::store::test_record(key, 1, auroc));
+        }
+        let drawn = draw_all(&results, &cells).unwrap();
+        let (_, path) = drawn.iter().find(|(t, _)| t.starts_with("ROC")).unwrap();
+        let svg = std::fs::read_to_string(path).unwrap();
+        assert!(
+            svg.contains("iforest [aaaaaaaa] (AUROC 90.0)")
+                && svg.contains("iforest [bbbbbbbb] (AUROC 80.0)"),
+            "{svg}"
+        );
     }
 
     #[test]
