@@ -9,7 +9,8 @@
 //!   first differing column); a header without `Label` is an error naming the file;
 //! - labels: `Normal` is 0, any other non-empty label is 1 (anomaly); an empty or `?` label is
 //!   an error naming the file and line;
-//! - cells: empty or `?` is missing; `0x...` is read as a hexadecimal integer; anything else
+//! - cells: empty or `?` is missing; `0x...` is read as a hexadecimal integer, `True` and
+//!   `False` (any case; tshark prints boolean fields so) as 1 and 0; anything else
 //!   must parse as a decimal number, otherwise the cell is text. `nan`/`inf` (or a number
 //!   outside the `f32` range) in a column that is kept is an error naming the file, line and
 //!   column; in a text column (an SSID or host name that reads `nan`) it is text like the rest;
@@ -168,6 +169,13 @@ fn parse_cell(raw: &[u8]) -> Cell {
     if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         return u128::from_str_radix(hex, 16).map_or(Cell::Text, |v| Cell::Number(v as f64));
     }
+    // Boolean fields as recent tshark versions print them (pandas reads them as booleans).
+    if s.eq_ignore_ascii_case("true") {
+        return Cell::Number(1.0);
+    }
+    if s.eq_ignore_ascii_case("false") {
+        return Cell::Number(0.0);
+    }
     s.parse::<f64>().map_or(Cell::Text, Cell::Number)
 }
 
@@ -181,7 +189,6 @@ struct ColumnStats {
     non_finite: Option<(PathBuf, u64, String)>,
 }
 
-/// A kept row: its scan index, label and one value per feature column (NaN = missing or text).
 /// A kept row: its numeric cells only, as (column, value) pairs in column order. Empty, `?`
 /// and text cells are not stored (they become the fill value, or their column is dropped), so a
 /// row of the release's 253 fields, most of them empty or text, costs a few hundred bytes.

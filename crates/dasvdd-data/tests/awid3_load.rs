@@ -321,3 +321,23 @@ fn hidden_files_in_a_tree_are_skipped() {
     );
     assert_eq!(load(dir.path(), &Awid3Options::default()).unwrap(), before);
 }
+
+#[test]
+fn boolean_fields_are_read_as_one_and_zero() {
+    // Recent tshark versions print boolean fields as `True`/`False`; pandas reads them as
+    // booleans. Such a column is kept, as 1 and 0 (empty cells stay missing).
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir.path().join("1.csv"),
+        "frame.len,wlan.fc.retry,tcp.flags.syn,Label\n\
+         100,True,false,Normal\n\
+         200,False,TRUE,Deauth\n\
+         150,,False,Normal\n",
+    );
+    let d = load_with_columns(dir.path(), &Awid3Options::default()).unwrap();
+    assert_eq!(d.columns, ["frame.len", "wlan.fc.retry", "tcp.flags.syn"]);
+    assert_eq!(
+        d.data.x.data,
+        [100.0, 1.0, 0.0, 200.0, 0.0, 1.0, 150.0, 0.0, 0.0]
+    );
+}
