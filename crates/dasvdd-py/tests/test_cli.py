@@ -130,3 +130,47 @@ def test_integer_boolean_and_float16_arrays_are_read_as_their_values(dtype, cli,
     run(cli, "score", "--model", str(model), "--data", str(tmp_path / "test.npy"),
         "--out", str(tmp_path / "s.csv"))
     np.testing.assert_array_equal(read_scores(tmp_path / "s.csv"), scores)
+
+
+def test_feature_names_are_kept_checked_and_shared_with_the_cli(cli, tmp_path, train_test):
+    # A DataFrame's column names are kept (scikit-learn's feature_names_in_), a DataFrame
+    # scored with its columns reordered or renamed is a ValueError (it would be scored
+    # silently wrong), and the names travel in the model file as `dasvdd train` stores a CSV
+    # header's, so that `dasvdd score` checks a scored file's header against them too.
+    pd = pytest.importorskip("pandas")
+    X, X_test, _ = train_test
+    names = [f"f{i}" for i in range(X.shape[1])]
+    df, df_test = pd.DataFrame(X, columns=names), pd.DataFrame(X_test, columns=names)
+    det = IForest(random_state=SEED).fit(df)
+    assert list(det.feature_names_in_) == names
+    scores = det.decision_function(df_test)
+    np.testing.assert_array_equal(scores, det.decision_function(X_test))  # arrays: no names
+    with pytest.raises(ValueError, match="the same columns in another order"):
+        det.decision_function(df_test[names[::-1]])
+    with pytest.raises(ValueError, match="column 2 is 'g1' where the fit's is 'f1'"):
+        det.decision_function(df_test.rename(columns={"f1": "g1"}))
+    assert not hasattr(IForest().fit(X), "feature_names_in_")
+
+    model = tmp_path / "named.safetensors"
+    det.save(model)
+    df_test.to_csv(tmp_path / "test.csv", index=False)
+    run(cli, "score", "--model", str(model), "--data", str(tmp_path / "test.csv"),
+        "--out", str(tmp_path / "s.csv"))
+    np.testing.assert_array_equal(read_scores(tmp_path / "s.csv"), scores)
+    df_test[names[::-1]].to_csv(tmp_path / "swapped.csv", index=False)
+    done = subprocess.run([cli, "score", "--model", str(model), "--data",
+                           str(tmp_path / "swapped.csv"), "--out", str(tmp_path / "x.csv")],
+                          capture_output=True, text=True)
+    assert done.returncode != 0 and "another order" in done.stderr, done.stderr
+    back = dasvdd.load(model)
+    assert list(back.feature_names_in_) == names
+    # A model `dasvdd train` made from a CSV with a header: its names, checked in Python.
+    df.to_csv(tmp_path / "train.csv", index=False)
+    cli_model = tmp_path / "cli.safetensors"
+    run(cli, "train", "--method", "iforest", "--data", str(tmp_path / "train.csv"),
+        "--out", str(cli_model), "--seed", str(SEED), "--quiet")
+    from_cli = dasvdd.load(cli_model)
+    assert list(from_cli.feature_names_in_) == names
+    np.testing.assert_array_equal(from_cli.decision_function(df_test), scores)
+    with pytest.raises(ValueError, match="another order"):
+        from_cli.decision_function(df_test[names[::-1]])

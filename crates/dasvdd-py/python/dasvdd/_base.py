@@ -24,6 +24,21 @@ _META_KEY = "python_estimator"
 # Metadata key of the decision threshold as `dasvdd train --contamination` stores it (JSON
 # ``{"value", "contamination", "n_train"}``), which `dasvdd score --predict` reads.
 _THRESHOLD_KEY = "threshold"
+# Metadata key of the feature columns' names (a JSON list), as `dasvdd train` stores a CSV
+# header's and `dasvdd score` checks a scored file's header against.
+_FEATURE_NAMES_KEY = "feature_names"
+
+
+def _feature_names(X):
+    """The column names of a DataFrame whose names are all strings (as scikit-learn's
+    ``feature_names_in_``), else None."""
+    columns = getattr(X, "columns", None)
+    if columns is None:
+        return None
+    names = list(columns)
+    if not names or not all(isinstance(n, str) for n in names):
+        return None
+    return names
 
 
 class _ParamsMixin:
@@ -237,6 +252,7 @@ class BaseDetector(_Base):
         ignored. Sets ``decision_scores_`` (the training samples' scores), ``threshold_`` (their
         ``1 - contamination`` quantile) and ``labels_`` (1 above the threshold)."""
         self._check_contamination()
+        names = _feature_names(X)
         X = _as_array(X)
         progress = self._progress if self.verbose else None
         if self.verbose:
@@ -251,6 +267,10 @@ class BaseDetector(_Base):
             progress=progress,
         )
         self.n_features_in_ = self.model_.n_features
+        if names is None:
+            self.__dict__.pop("feature_names_in_", None)
+        else:
+            self.feature_names_in_ = np.asarray(names, dtype=object)
         self.loss_history_ = np.asarray(self.model_.losses, dtype=np.float64)
         # Scored by the native fit, where Ctrl-C is answered: as decision_function(X) would.
         self.decision_scores_ = self.model_.training_scores
@@ -281,9 +301,33 @@ class BaseDetector(_Base):
                 "`dasvdd train`); call fit, or set threshold_",
             )
 
+    def _check_feature_names(self, X):
+        """A DataFrame scored by a model fitted on named columns must name the same columns
+        in the same order (scikit-learn's rule, and `dasvdd score`'s for a CSV header):
+        columns reordered or replaced would be scored silently wrong."""
+        fitted = getattr(self, "feature_names_in_", None)
+        names = _feature_names(X)
+        if fitted is None or names is None or list(fitted) == names:
+            return
+        if sorted(fitted) == sorted(names):
+            problem = "the same columns in another order"
+        else:
+            first = next(
+                (i for i, (a, b) in enumerate(zip(names, fitted)) if a != b),
+                min(len(names), len(fitted)),
+            )
+            got = names[first] if first < len(names) else "(none)"
+            want = fitted[first] if first < len(fitted) else "(none)"
+            problem = f"column {first + 1} is {got!r} where the fit's is {want!r}"
+        raise ValueError(
+            f"X has feature names {names}, but {type(self).__name__} was fitted on "
+            f"{list(fitted)}: {problem}; give the columns in the fit's order and names"
+        )
+
     def decision_function(self, X):
         """The anomaly score of every row of ``X`` (float64, higher = more anomalous)."""
         self._check_fitted()
+        self._check_feature_names(X)
         return self.model_.score(_as_array(X))
 
     def score_terms(self, X):
@@ -294,6 +338,7 @@ class BaseDetector(_Base):
         (weight gamma: the squared distance of the code to the centre), eq. (7) of the paper.
         Raises ``ValueError`` for methods whose score is one term."""
         self._check_fitted()
+        self._check_feature_names(X)
         terms = self.model_.score_terms(_as_array(X))
         if terms is None:
             raise ValueError(
@@ -423,6 +468,9 @@ class BaseDetector(_Base):
             "train_stats": getattr(self, "_train_stats", None),
         }
         entries = {_META_KEY: json.dumps(extra)}
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None:
+            entries[_FEATURE_NAMES_KEY] = json.dumps([str(n) for n in names])
         threshold = getattr(self, "threshold_", None)
         if threshold is not None:
             scores = getattr(self, "decision_scores_", None)
@@ -488,6 +536,15 @@ def _from_native(cls, native, device, path):
     est.set_params(device=device)
     est.model_ = native
     est.n_features_in_ = native.n_features
+    names = entry(_FEATURE_NAMES_KEY)
+    if names is not None:
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise invalid(_FEATURE_NAMES_KEY, f"expected a list of names, got {names!r}")
+        if len(names) != native.n_features:
+            raise invalid(
+                _FEATURE_NAMES_KEY, f"{len(names)} names for {native.n_features} features"
+            )
+        est.feature_names_in_ = np.asarray(names, dtype=object)
     est.loss_history_ = np.asarray(native.losses, dtype=np.float64)
     threshold = extra.get("threshold")
     est.threshold_ = None if threshold is None else finite(_META_KEY, threshold)
