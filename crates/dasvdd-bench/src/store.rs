@@ -171,13 +171,18 @@ impl ResultsDir {
         self.root.join("claims")
     }
 
+    /// `claims/<cell>.lock`: where the claim of `key` is made.
+    pub fn claim_path(&self, key: &CellKey) -> PathBuf {
+        self.claims_dir().join(format!("{}.lock", key.file_stem()))
+    }
+
     /// Claims `key` for this process: `None` when another live process holds it. A claim left
     /// by a process that is gone is taken over.
     pub fn claim(&self, key: &CellKey) -> Result<Option<CellClaim>> {
         let dir = self.claims_dir();
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
-        let path = dir.join(format!("{}.lock", key.file_stem()));
+        let path = self.claim_path(key);
         let me = ClaimOwner::this_process();
         let text = serde_json::to_string(&me)?;
         // A few rounds: each stale claim removed may be replaced by another process's at once.
@@ -654,9 +659,7 @@ mod tests {
             slurm_job: None,
             slurm_restart: None,
         };
-        let path = results
-            .claims_dir()
-            .join(format!("{}.lock", key.file_stem()));
+        let path = results.claim_path(&key);
         std::fs::write(&path, serde_json::to_string(&dead).unwrap()).unwrap();
         let taken = results.claim(&key).unwrap();
         assert!(taken.is_some(), "a dead owner's claim was not taken over");
@@ -673,9 +676,7 @@ mod tests {
             },
         ] {
             let other = record(4, 1, 0.5).key;
-            let p = results
-                .claims_dir()
-                .join(format!("{}.lock", other.file_stem()));
+            let p = results.claim_path(&other);
             std::fs::write(&p, serde_json::to_string(&owner).unwrap()).unwrap();
             assert!(results.claim(&other).unwrap().is_none(), "{owner:?}");
             std::fs::remove_file(&p).unwrap();
@@ -688,9 +689,7 @@ mod tests {
         let results = ResultsDir::new(dir.path());
         std::fs::create_dir_all(results.claims_dir()).unwrap();
         let key = record(5, 1, 0.5).key;
-        let path = results
-            .claims_dir()
-            .join(format!("{}.lock", key.file_stem()));
+        let path = results.claim_path(&key);
         let elsewhere = ClaimOwner {
             host: "another-node".into(),
             pid: 4321,

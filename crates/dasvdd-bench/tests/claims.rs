@@ -27,11 +27,7 @@ fn a_claim_from_another_host_is_waited_for_then_taken_over() {
     std::fs::create_dir_all(results.claims_dir()).unwrap();
     let owner =
         r#"{"host":"another-node","pid":4242,"start":17,"slurm_job":"900","slurm_restart":0}"#;
-    let claim = |i: usize| {
-        results
-            .claims_dir()
-            .join(format!("{}.lock", plan.cells[i].file_stem()))
-    };
+    let claim = |i: usize| results.claim_path(&plan.cells[i]);
     // Cell 0: claimed just now (its owner may be alive); cell 1: untouched for an hour.
     std::fs::write(claim(0), owner).unwrap();
     std::fs::write(claim(1), owner).unwrap();

@@ -90,22 +90,22 @@ fn show(ck: &Checkpoint, shown: &str, json: bool) -> Result<String> {
             Integrity::Unchecked => "none",
             Integrity::Damaged => "mismatch",
         };
-        // Written by the command, not read from the file: a metadata key of that name (no
+        // Written by the command, not read from the file: a metadata key of the same name (no
         // writer of this project uses one) is shown under its own name with a prefix.
-        if let Some(v) = obj.remove(CHECKSUM_FIELD) {
-            obj.insert(format!("metadata.{CHECKSUM_FIELD}"), v);
-        }
-        obj.insert(CHECKSUM_FIELD.into(), Value::String(state.into()));
+        let mut computed = |field: &str, value: Value| {
+            if let Some(v) = obj.remove(field) {
+                obj.insert(format!("metadata.{field}"), v);
+            }
+            obj.insert(field.into(), value);
+        };
+        computed(CHECKSUM_FIELD, Value::String(state.into()));
         let fitted = fitted_scalars(ck);
         if !fitted.is_empty() {
             let values = fitted
                 .into_iter()
                 .map(|(name, _, v)| (name.to_string(), Value::from(v)))
                 .collect();
-            if let Some(v) = obj.remove(FITTED_FIELD) {
-                obj.insert(format!("metadata.{FITTED_FIELD}"), v);
-            }
-            obj.insert(FITTED_FIELD.into(), Value::Object(values));
+            computed(FITTED_FIELD, Value::Object(values));
         }
         writeln!(out, "{}", Value::Object(obj))?;
         return Ok(out);

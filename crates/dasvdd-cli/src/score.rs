@@ -2,7 +2,6 @@
 //! optionally DASVDD's two parts of the score and a 0/1 prediction at the model's threshold,
 //! and, when the samples carry labels, the evaluation of the scores in the same run.
 
-use crate::eval::ThresholdRule;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -12,6 +11,7 @@ use dasvdd_core::checkpoint;
 use dasvdd_core::{parse_device, SampleView, ScoreTerm};
 use dasvdd_data::FittedPreprocessing;
 
+use crate::eval::ThresholdRule;
 use crate::input::{Role, SourceArgs};
 use crate::output::{Existing, Output};
 use crate::train::{

@@ -196,10 +196,11 @@ pub fn parse_idx_matrix(path: &Path, bytes: &[u8]) -> Result<crate::matrix::Matr
         )));
     }
     let body = &bytes[header_len..];
+    // The number stored at `k`, as it is (unsigned bytes too).
     let value = |k: usize| -> f64 {
         let b = &body[k * size..(k + 1) * size];
         match bytes[2] {
-            0x08 => f64::from(b[0]) / 255.0,
+            0x08 => f64::from(b[0]),
             0x09 => f64::from(b[0] as i8),
             0x0b => f64::from(i16::from_be_bytes([b[0], b[1]])),
             0x0c => f64::from(i32::from_be_bytes([b[0], b[1], b[2], b[3]])),
@@ -210,9 +211,9 @@ pub fn parse_idx_matrix(path: &Path, bytes: &[u8]) -> Result<crate::matrix::Matr
     let mut data = Vec::with_capacity(rows * cols);
     for k in 0..rows * cols {
         let v = value(k);
-        // Unsigned bytes keep the image loaders' exact rounding: f32 of v / 255.
+        // Unsigned bytes are pixels, with the image loaders' rounding: the f32 byte / 255.
         let f = if bytes[2] == 0x08 {
-            f32::from(body[k]) / 255.0
+            v as f32 / 255.0
         } else {
             v as f32
         };

@@ -405,8 +405,6 @@ fn parse_split(s: &str) -> Result<Role> {
     }
 }
 
-/// Whether `bytes` start like an IDX file of unsigned-byte images (magic 0x00000803), gzipped
-/// or not.
 /// Whether `bytes` start with an IDX header (two zero bytes, a value type, 1 to 4 dimensions):
 /// images or not, so that an IDX file of labels or of another value type gets the IDX reader's
 /// message rather than an unknown file type.
